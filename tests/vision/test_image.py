@@ -1,0 +1,127 @@
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import jpeg_bytes, textured
+from vision.errors import ImageTooLargeError, NotAnImageError
+from vision.image import ImageLimits, QualityThresholds, assess_quality, decode_image
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims huge dimensions over a few bytes of data: a bomb's shape."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_decodes_jpeg_to_rgb() -> None:
+    img = textured(50, 80)
+    out = decode_image(jpeg_bytes(img))
+    assert (out.width, out.height, out.format) == (80, 50, "JPEG")
+    assert out.rgb.shape == (50, 80, 3) and out.rgb.dtype == np.uint8
+
+
+def test_applies_exif_orientation() -> None:
+    img = textured(40, 100)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    out = decode_image(jpeg_bytes(img, exif=exif.tobytes()))
+    assert (out.width, out.height) == (40, 100)
+
+
+@pytest.mark.parametrize("data", [b"hello, this is text", b"%PDF-1.7\n...", b"\x00" * 2048])
+def test_rejects_non_images(data: bytes) -> None:
+    with pytest.raises(NotAnImageError):
+        decode_image(data)
+
+
+def test_rejects_empty_file() -> None:
+    with pytest.raises(NotAnImageError, match="empty"):
+        decode_image(b"")
+
+
+def test_rejects_truncated_jpeg() -> None:
+    data = jpeg_bytes(textured())
+    with pytest.raises(NotAnImageError):
+        decode_image(data[: len(data) // 3])
+
+
+def test_rejects_too_many_bytes_before_decoding() -> None:
+    with pytest.raises(ImageTooLargeError) as info:
+        decode_image(b"\xff" * 5000, limits=ImageLimits(max_bytes=4096))
+    assert (info.value.limit, info.value.actual) == (4096, 5000)
+
+
+def test_refuses_decompression_bomb_from_header() -> None:
+    bomb = _png_header_only(100_000, 100_000)
+    assert len(bomb) < 200
+    with pytest.raises(ImageTooLargeError) as info:
+        decode_image(bomb)
+    assert info.value.actual == 10_000_000_000
+
+
+def test_pixel_limit_is_configurable() -> None:
+    with pytest.raises(ImageTooLargeError):
+        decode_image(jpeg_bytes(textured(100, 100)), limits=ImageLimits(max_pixels=9_999))
+
+
+def test_png_with_alpha_becomes_rgb() -> None:
+    buf = io.BytesIO()
+    Image.fromarray(np.dstack([textured(30, 30), np.full((30, 30), 128, np.uint8)])).save(
+        buf, format="PNG"
+    )
+    assert decode_image(buf.getvalue()).rgb.shape == (30, 30, 3)
+
+
+def test_quality_accepts_a_good_photo() -> None:
+    report = assess_quality(textured())
+    assert report.ok and report.issues == ()
+
+
+@pytest.mark.parametrize(("value", "code"), [(5, "too_dark"), (260, "too_bright")])
+def test_quality_flags_exposure(value: int, code: str) -> None:
+    img = np.clip(textured().astype(int) // 8 + value - 16, 0, 255).astype(np.uint8)
+    report = assess_quality(img)
+    assert not report.ok
+    assert code in {i.code for i in report.issues}
+    assert all("retake" in i.message for i in report.issues if i.code == code)
+
+
+def test_quality_flags_blur() -> None:
+    flat = np.full((240, 320, 3), 128, np.uint8)
+    flat[:, :160] = 120  # one soft edge: nothing a model could judge
+    import cv2
+
+    blurred = cv2.GaussianBlur(flat, (31, 31), 0)
+    report = assess_quality(blurred)
+    assert [i.code for i in report.issues] == ["blurry"]
+
+
+def test_quality_flags_too_small() -> None:
+    report = assess_quality(textured(40, 40), thresholds=QualityThresholds(min_side=64))
+    assert "too_small" in {i.code for i in report.issues}
+
+
+def test_format_survives_orientation_fix() -> None:
+    buf = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    Image.fromarray(textured(20, 30)).save(buf, format="PNG", exif=exif.tobytes())
+    assert decode_image(buf.getvalue()).format == "PNG"

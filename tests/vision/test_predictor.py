@@ -1,0 +1,72 @@
+"""The shipped model on real held-out photos: the pipeline end to end, and a quality floor."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, REPO, jpeg_bytes, textured
+from vision.errors import NotAnImageError
+from vision.predictor import Predictor
+
+SPLIT_FILE = REPO / "datasets" / "splits" / "fp-v0-test.txt"
+
+
+def _held_out(pools: Path, prefix: str, n: int) -> list[Path]:
+    """The first ``n`` held-out (test split) photos whose pool path starts with ``prefix``."""
+    rows = [r for r in SPLIT_FILE.read_text().split() if r.startswith(prefix)]
+    assert len(rows) >= n, f"only {len(rows)} held-out photos under {prefix}"
+    return [pools / r for r in rows[:n]]
+
+
+def test_output_contract(predictor: Predictor) -> None:
+    data = (FIXTURES / "swollen_pouch.jpg").read_bytes()
+    out = predictor.inspect(data, image="swollen_pouch.jpg").as_dict()
+    assert set(out) >= {"image", "sha256", "quality", "findings", "model", "timing_ms"}
+    assert out["quality"]["ok"] is True
+    assert out["model"] == predictor.spec.identity()
+    assert out["timing_ms"]["total"] > 0
+    for f in out["findings"]:
+        assert f["label"] in predictor.spec.labels
+        assert f["confidence"] >= predictor.spec.thresholds[f["label"]]
+        x1, y1, x2, y2 = f["box"]
+        assert 0 <= x1 < x2 <= out["width"] and 0 <= y1 < y2 <= out["height"]
+
+
+def test_unjudgeable_photo_gets_no_findings(predictor: Predictor) -> None:
+    dark = (textured() // 12).astype("uint8")
+    out = predictor.inspect(jpeg_bytes(dark), image="dark.jpg")
+    assert not out.quality.ok and out.findings == ()
+    assert "inference" not in out.timing_ms
+
+
+def test_non_image_is_rejected(predictor: Predictor) -> None:
+    with pytest.raises(NotAnImageError):
+        predictor.inspect(b"not a photo", image="x.txt")
+    assert isinstance(predictor.try_inspect(b"not a photo", image="x.txt"), NotAnImageError)
+
+
+def test_results_are_reproducible(predictor: Predictor) -> None:
+    data = (FIXTURES / "swollen_pouch.jpg").read_bytes()
+    a = predictor.inspect(data, image="a").as_dict()
+    b = predictor.inspect(data, image="a").as_dict()
+    assert a["findings"] == b["findings"]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "defective", "n", "min_correct"),
+    [
+        ("fruit_fresh_rotten/rotten", True, 20, 17),
+        ("fruit_fresh_rotten/fresh", False, 20, 17),
+        ("parcel_damaged_intact/damaged", True, 10, 6),
+        ("parcel_damaged_intact/intact", False, 10, 6),
+    ],
+)
+def test_held_out_real_photos(
+    predictor: Predictor, pools: Path, prefix: str, defective: bool, n: int, min_correct: int
+) -> None:
+    """A floor under image-level accuracy on photos the model never trained on."""
+    correct = 0
+    for path in _held_out(pools, prefix, n):
+        result = predictor.inspect(path.read_bytes(), image=str(path))
+        correct += result.defective == defective
+    assert correct >= min_correct, f"{correct}/{n} correct on held-out {prefix}"

@@ -1,0 +1,49 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from vision.errors import ModelError
+from vision.registry import DEFAULT_WEIGHTS_DIR, file_sha256, load_manifest, resolve_model
+
+
+def _copy_weights(tmp_path: Path) -> Path:
+    manifest = load_manifest(DEFAULT_WEIGHTS_DIR)
+    entry = next(m for m in manifest["models"] if m["name"] == manifest["default"])
+    shutil.copy(DEFAULT_WEIGHTS_DIR / "manifest.json", tmp_path / "manifest.json")
+    shutil.copy(DEFAULT_WEIGHTS_DIR / entry["file"], tmp_path / entry["file"])
+    return tmp_path
+
+
+def test_shipped_model_resolves_and_matches_its_hash() -> None:
+    spec = resolve_model()
+    assert spec.labels == ("spoilage", "mold", "swelling", "package_damage")
+    assert spec.sha256 == file_sha256(spec.path)
+    assert all(0 < t < 1 for t in spec.thresholds.values())
+
+
+def test_altered_model_file_is_refused(tmp_path: Path) -> None:
+    weights = _copy_weights(tmp_path)
+    spec = resolve_model(weights)
+    with spec.path.open("ab") as f:
+        f.write(b"\x00")
+    with pytest.raises(ModelError, match="SHA-256"):
+        resolve_model(weights)
+
+
+def test_missing_manifest_and_unknown_name(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="no model manifest"):
+        resolve_model(tmp_path)
+    weights = _copy_weights(tmp_path)
+    with pytest.raises(ModelError, match="not in"):
+        resolve_model(weights, "no-such-model")
+
+
+def test_malformed_manifest_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        resolve_model(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"models": [{"name": "x"}]}))
+    with pytest.raises(ModelError, match="malformed"):
+        resolve_model(tmp_path, "x")

@@ -1,0 +1,53 @@
+"""Errors of the vision package.
+
+VisionError
+├── ImageRejected            the bytes can't be judged as a photo at all
+│   ├── NotAnImageError      not a decodable image format
+│   ├── ImageTooLargeError   too many bytes, or too many pixels (decompression bomb)
+│   └── ImageTooSmallError   fewer pixels than a finding can rest on
+└── ModelError               the model files are missing, altered or malformed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ImageRejected",
+    "ImageTooLargeError",
+    "ImageTooSmallError",
+    "ModelError",
+    "NotAnImageError",
+    "VisionError",
+]
+
+
+class VisionError(Exception):
+    """Root of every error the vision package raises."""
+
+
+class ImageRejected(VisionError):
+    """An upload that cannot be judged; ``reason`` is safe to show to the customer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotAnImageError(ImageRejected):
+    """The bytes are not an image in a format we decode (JPEG, PNG, WebP, BMP, TIFF)."""
+
+
+class ImageTooLargeError(ImageRejected):
+    """Over the byte or pixel limit; pixel limits are checked before decoding."""
+
+    def __init__(self, reason: str, *, limit: int, actual: int) -> None:
+        super().__init__(reason)
+        self.limit = limit
+        self.actual = actual
+
+
+class ImageTooSmallError(ImageRejected):
+    """Below the minimum resolution for a judgement."""
+
+
+class ModelError(VisionError):
+    """The model cannot be loaded: missing file, hash mismatch, bad manifest."""

@@ -1,0 +1,110 @@
+"""Letterbox in, boxes out: the pre- and post-processing around a YOLO detector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["Letterbox", "center_crop_input", "decode_yolo", "letterbox", "nms"]
+
+_PAD = 114  # ultralytics' letterbox grey, so inputs match what the model saw in training
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How an image was fitted into the square input: scale, then padding."""
+
+    scale: float
+    pad_x: float
+    pad_y: float
+
+
+def letterbox(rgb: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping aspect ratio and pad to ``size``; returns (1, 3, size, size) float32."""
+    h, w = rgb.shape[:2]
+    scale = min(size / h, size / w)
+    nw, nh = round(w * scale), round(h * scale)
+    resized = (
+        cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nw, nh) != (w, h) else rgb
+    )
+    pad_x, pad_y = (size - nw) / 2, (size - nh) / 2
+    top, left = round(pad_y - 0.1), round(pad_x - 0.1)
+    canvas = np.full((size, size, 3), _PAD, dtype=np.uint8)
+    canvas[top : top + nh, left : left + nw] = resized
+    batch = canvas.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+    return np.ascontiguousarray(batch), Letterbox(scale, left, top)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression, best score first."""
+    order = np.argsort(-scores)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep = []
+    while order.size:
+        i = order[0]
+        keep.append(i)
+        rest = order[1:]
+        xx1 = np.maximum(boxes[i, 0], boxes[rest, 0])
+        yy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
+        xx2 = np.minimum(boxes[i, 2], boxes[rest, 2])
+        yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
+        inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
+        overlap = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
+        order = rest[overlap <= iou]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def decode_yolo(
+    raw: np.ndarray,
+    lb: Letterbox,
+    *,
+    width: int,
+    height: int,
+    conf: float,
+    iou: float = 0.7,
+    max_det: int = 100,
+) -> list[tuple[int, float, np.ndarray]]:
+    """Decode one image's (4 + classes, anchors) output to ``(class, score, xyxy)`` in pixels.
+
+    NMS is per class (boxes of different labels may overlap: a mouldy, crushed pack), as
+    ultralytics does by default.
+    """
+    pred = raw.T  # (anchors, 4 + nc)
+    scores_all = pred[:, 4:]
+    cls = scores_all.argmax(axis=1)
+    scores = scores_all[np.arange(len(cls)), cls]
+    mask = scores >= conf
+    if not mask.any():
+        return []
+    xywh, cls, scores = pred[mask, :4], cls[mask], scores[mask]
+    xyxy = np.empty_like(xywh)
+    xyxy[:, 0] = xywh[:, 0] - xywh[:, 2] / 2
+    xyxy[:, 1] = xywh[:, 1] - xywh[:, 3] / 2
+    xyxy[:, 2] = xywh[:, 0] + xywh[:, 2] / 2
+    xyxy[:, 3] = xywh[:, 1] + xywh[:, 3] / 2
+    # Offset boxes per class so one NMS pass never suppresses across labels.
+    offset = cls[:, None].astype(np.float32) * 10_000.0
+    keep = nms(xyxy + offset, scores, iou)[:max_det]
+    out = []
+    for i in keep:
+        box = xyxy[i].copy()
+        box[[0, 2]] = np.clip((box[[0, 2]] - lb.pad_x) / lb.scale, 0, width)
+        box[[1, 3]] = np.clip((box[[1, 3]] - lb.pad_y) / lb.scale, 0, height)
+        out.append((int(cls[i]), float(scores[i]), box))
+    return out
+
+
+def center_crop_input(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The classifier's input as ultralytics prepares it: shortest side to ``size``, centre
+    crop, scaled to 0..1; returns (1, 3, size, size) float32."""
+    h, w = rgb.shape[:2]
+    scale = size / min(h, w)
+    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+    # INTER_AREA on downscaling stands in for torchvision's antialiased bilinear resize.
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(rgb, (nw, nh), interpolation=interp)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    crop = resized[top : top + size, left : left + size]
+    return np.ascontiguousarray(crop.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)

@@ -1,0 +1,229 @@
+"""Compose decode → quality gate → preprocess → inference → postprocess, each timed."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vision.errors import ImageRejected
+from vision.image import (
+    ImageLimits,
+    QualityReport,
+    QualityThresholds,
+    assess_quality,
+    decode_image,
+)
+from vision.postprocess import center_crop_input, decode_yolo, letterbox
+from vision.registry import DEFAULT_WEIGHTS_DIR, ModelSpec, resolve_model
+from vision.runtime import Backend, load_backend
+
+__all__ = ["Finding", "Inspection", "Judgement", "Predictor"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One defect found, box in pixels of the original (upright) image.
+
+    ``confidence`` is the label's fused score for the photo; ``localized`` is False when no
+    detector box backs the label and the box is the whole image; ``box_score`` is the
+    detector's own score for the box.
+    """
+
+    label: str
+    confidence: float
+    box: tuple[float, float, float, float]
+    localized: bool = True
+    box_score: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON form of the output contract."""
+        out: dict[str, object] = {
+            "label": self.label,
+            "confidence": round(self.confidence, 4),
+            "box": [round(v, 1) for v in self.box],
+            "localized": self.localized,
+        }
+        if self.box_score is not None:
+            out["box_score"] = round(self.box_score, 4)
+        return out
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """Per-label fused scores for one image, and the detector's boxes behind them."""
+
+    scores: dict[str, float]
+    candidates: tuple[Finding, ...]
+    classifier: dict[str, float] | None
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """The result for one image: the output contract of ``predict --json`` and the API."""
+
+    image: str
+    sha256: str
+    width: int
+    height: int
+    quality: QualityReport
+    findings: tuple[Finding, ...]
+    model: dict[str, str]
+    timing_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def defective(self) -> bool:
+        """True when any defect label was found at its operating threshold."""
+        return bool(self.findings)
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON form of the output contract."""
+        return {
+            "image": self.image,
+            "sha256": self.sha256,
+            "width": self.width,
+            "height": self.height,
+            "quality": self.quality.as_dict(),
+            "findings": [f.as_dict() for f in self.findings],
+            "model": self.model,
+            "timing_ms": {k: round(v, 2) for k, v in self.timing_ms.items()},
+        }
+
+
+class Predictor:
+    """A loaded model with its backend; thread-compatible, reusable across requests."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        backend: Backend,
+        *,
+        classifier: Backend | None = None,
+        limits: ImageLimits = ImageLimits(),
+        quality: QualityThresholds = QualityThresholds(),
+    ) -> None:
+        self.spec = spec
+        self.backend = backend
+        self.classifier = classifier
+        self.limits = limits
+        self.quality = quality
+
+    @classmethod
+    def from_weights(
+        cls,
+        weights_dir: Path = DEFAULT_WEIGHTS_DIR,
+        *,
+        name: str | None = None,
+        backend: str = "onnxruntime",
+        threads: int = 0,
+        limits: ImageLimits = ImageLimits(),
+        quality: QualityThresholds = QualityThresholds(),
+    ) -> Predictor:
+        """Resolve the shipped model, verify its hash and open a backend on it."""
+        spec = resolve_model(weights_dir, name)
+        classifier = (
+            load_backend(backend, spec.classifier.path, threads=threads)
+            if spec.classifier is not None
+            else None
+        )
+        return cls(
+            spec,
+            load_backend(backend, spec.path, threads=threads),
+            classifier=classifier,
+            limits=limits,
+            quality=quality,
+        )
+
+    def inspect(self, data: bytes, *, image: str) -> Inspection:
+        """Judge one uploaded file; raises ``ImageRejected`` if it is not a usable image."""
+        t0 = time.perf_counter()
+        digest = hashlib.sha256(data).hexdigest()
+        decoded = decode_image(data, limits=self.limits)
+        quality = assess_quality(decoded.rgb, thresholds=self.quality)
+        t1 = time.perf_counter()
+        timing = {"decode": (t1 - t0) * 1e3}
+        findings: tuple[Finding, ...] = ()
+        if quality.ok:
+            # A photo that fails the gate is not run: no finding rests on an unjudgeable image.
+            judgement = self.judge(decoded.rgb, floor=self.spec.box_floor, timing=timing)
+            findings = self.findings(judgement, width=decoded.width, height=decoded.height)
+        timing["total"] = (time.perf_counter() - t0) * 1e3
+        return Inspection(
+            image,
+            digest,
+            decoded.width,
+            decoded.height,
+            quality,
+            findings,
+            self.spec.identity(),
+            timing,
+        )
+
+    def detect(
+        self, rgb: np.ndarray, *, conf: float, timing: dict[str, float] | None = None
+    ) -> list[Finding]:
+        """Every candidate at or above ``conf`` on an upright RGB image, thresholds not applied."""
+        t1 = time.perf_counter()
+        batch, lb = letterbox(rgb, self.spec.imgsz)
+        t2 = time.perf_counter()
+        raw = self.backend.run(batch)[0]
+        t3 = time.perf_counter()
+        out = [
+            Finding(
+                self.spec.labels[cls], score, (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+            )
+            for cls, score, b in decode_yolo(
+                raw, lb, width=rgb.shape[1], height=rgb.shape[0], conf=conf, iou=self.spec.iou
+            )
+        ]
+        if timing is not None:
+            timing |= {
+                "preprocess": (t2 - t1) * 1e3,
+                "inference": (t3 - t2) * 1e3,
+                "postprocess": (time.perf_counter() - t3) * 1e3,
+            }
+        return out
+
+    def judge(
+        self, rgb: np.ndarray, *, floor: float, timing: dict[str, float] | None = None
+    ) -> Judgement:
+        """Fused per-label scores: the larger of the classifier's probability for the label
+        and the detector's best box for it (boxes kept down to ``floor``)."""
+        candidates = self.detect(rgb, conf=floor, timing=timing)
+        scores = {label: 0.0 for label in self.spec.labels}
+        for f in candidates:
+            scores[f.label] = max(scores[f.label], f.confidence)
+        probs = None
+        if self.classifier is not None and self.spec.classifier is not None:
+            t = time.perf_counter()
+            batch = center_crop_input(rgb, self.spec.classifier.imgsz)
+            out = self.classifier.run(batch)[0]
+            probs = {c: float(p) for c, p in zip(self.spec.classifier.classes, out, strict=True)}
+            for label in self.spec.labels:
+                scores[label] = max(scores[label], probs.get(label, 0.0))
+            if timing is not None:
+                timing["classify"] = (time.perf_counter() - t) * 1e3
+        return Judgement(scores, tuple(candidates), probs)
+
+    def findings(self, judgement: Judgement, *, width: int, height: int) -> tuple[Finding, ...]:
+        """The labels at or above their operating thresholds, with up to 3 boxes each."""
+        out: list[Finding] = []
+        for label, score in judgement.scores.items():
+            if score < self.spec.thresholds[label]:
+                continue
+            boxes = [c for c in judgement.candidates if c.label == label][:3]
+            if not boxes:
+                # The classifier saw it but no box backs it: say so, and point at the photo.
+                out.append(Finding(label, score, (0.0, 0.0, float(width), float(height)), False))
+            out += [Finding(label, score, b.box, True, b.confidence) for b in boxes]
+        return tuple(out)
+
+    def try_inspect(self, data: bytes, *, image: str) -> Inspection | ImageRejected:
+        """Like ``inspect`` but returns the rejection instead of raising it (batch use)."""
+        try:
+            return self.inspect(data, image=image)
+        except ImageRejected as exc:
+            return exc

@@ -1,0 +1,145 @@
+"""Resolve shipped models from ``weights/manifest.json`` and check their SHA-256.
+
+A model file whose hash differs from the manifest is refused: evidence must name exactly
+the model that produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vision.errors import ModelError
+from vision.labels import LABELS
+
+__all__ = [
+    "DEFAULT_WEIGHTS_DIR",
+    "ClassifierSpec",
+    "ModelSpec",
+    "file_sha256",
+    "load_manifest",
+    "resolve_model",
+]
+
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """The condition classifier shipped with a detector: one class per photo."""
+
+    path: Path
+    sha256: str
+    classes: tuple[str, ...]
+    imgsz: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One shipped model as the manifest describes it.
+
+    ``thresholds`` apply to each label's fused score (see ``vision.predictor``); ``box_floor``
+    is the detector score a box needs to be drawn for a label that is reported.
+    """
+
+    name: str
+    version: str
+    path: Path
+    sha256: str
+    labels: tuple[str, ...]
+    imgsz: int
+    thresholds: dict[str, float]
+    iou: float = 0.7
+    box_floor: float = 0.05
+    classifier: ClassifierSpec | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def min_threshold(self) -> float:
+        """The lowest per-label threshold: candidates below it can never be reported."""
+        return min(self.thresholds.values())
+
+    def identity(self) -> dict[str, str]:
+        """What every finding records about the model that made it (all files' hashes)."""
+        out = {"name": self.name, "version": self.version, "sha256": self.sha256}
+        if self.classifier is not None:
+            out["classifier_sha256"] = self.classifier.sha256
+        return out
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, streamed."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_manifest(weights_dir: Path) -> dict[str, Any]:
+    """Read and minimally validate the manifest."""
+    path = weights_dir / "manifest.json"
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ModelError(f"no model manifest at {path}") from exc
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"model manifest {path} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest.get("models"), list) or not manifest["models"]:
+        raise ModelError(f"model manifest {path} lists no models")
+    return manifest
+
+
+def _classifier(weights_dir: Path, entry: dict[str, Any] | None) -> ClassifierSpec | None:
+    if entry is None:
+        return None
+    return ClassifierSpec(
+        path=weights_dir / entry["file"],
+        sha256=entry["sha256"],
+        classes=tuple(entry["classes"]),
+        imgsz=int(entry["imgsz"]),
+    )
+
+
+def resolve_model(
+    weights_dir: Path = DEFAULT_WEIGHTS_DIR, name: str | None = None, *, verify: bool = True
+) -> ModelSpec:
+    """Find a model by name (default: the manifest's ``default``) and verify its hash."""
+    manifest = load_manifest(weights_dir)
+    name = name or manifest.get("default") or manifest["models"][0]["name"]
+    # The newest entry of a name wins: releases are appended, never edited in place.
+    entry = next((m for m in reversed(manifest["models"]) if m.get("name") == name), None)
+    if entry is None:
+        raise ModelError(f"model {name!r} is not in {weights_dir / 'manifest.json'}")
+    try:
+        spec = ModelSpec(
+            name=entry["name"],
+            version=entry["version"],
+            path=weights_dir / entry["file"],
+            sha256=entry["sha256"],
+            labels=tuple(entry["labels"]),
+            imgsz=int(entry["imgsz"]),
+            thresholds={k: float(v) for k, v in entry["thresholds"].items()},
+            iou=float(entry.get("iou", 0.7)),
+            box_floor=float(entry.get("box_floor", 0.05)),
+            classifier=_classifier(weights_dir, entry.get("classifier")),
+            extra={k: v for k, v in entry.items() if k in ("calibration", "metrics")},
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"manifest entry for {name!r} is malformed: {exc}") from exc
+    if spec.labels != LABELS:
+        raise ModelError(f"model {name!r} reports labels {spec.labels}, expected {LABELS}")
+    files = [(spec.path, spec.sha256)]
+    if spec.classifier is not None:
+        files.append((spec.classifier.path, spec.classifier.sha256))
+    for path, expected in files:
+        if not path.is_file():
+            raise ModelError(f"model file {path} is missing")
+        if verify and (actual := file_sha256(path)) != expected:
+            raise ModelError(
+                f"model file {path.name} has SHA-256 {actual}, the manifest says {expected}"
+            )
+    return spec
