@@ -1,0 +1,1 @@
+"""Database engines and local key material for the embedded and production settings."""

@@ -1,0 +1,120 @@
+"""Content-addressed evidence files: the original bytes, and a copy safe to show others.
+
+Originals are kept byte for byte under their SHA-256 (what the ledger names). The served
+copy drops EXIF GPS data and device serial numbers, which identify a customer's home and
+phone, while keeping orientation. Writes are atomic (temp file + rename) and idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from PIL import Image
+
+__all__ = ["EvidenceStore", "LocalEvidenceStore", "StoredEvidence", "strip_private_exif"]
+
+# EXIF tags that identify a person's place or device (Exif 2.32 tag ids).
+_GPS_IFD = 0x8825
+_PRIVATE_TAGS = (
+    0xA431,
+    0xA435,
+    0xC62F,
+    0x927C,
+    0xA430,
+)  # body/lens/camera serials, maker note, owner
+
+
+@dataclass(frozen=True)
+class StoredEvidence:
+    """Where one photo's original and served copy live."""
+
+    sha256: str
+    original: str
+    served: str
+    size: int
+
+
+class EvidenceStore(Protocol):
+    """Keeps evidence photos; local disk by default, S3/MinIO in production."""
+
+    def put(self, data: bytes) -> StoredEvidence:
+        """Store a photo (idempotent by content) and return where it lives."""
+        ...
+
+    def get_original(self, sha256: str) -> bytes:
+        """The original bytes."""
+        ...
+
+    def get_served(self, sha256: str) -> bytes:
+        """The copy without GPS or device serials."""
+        ...
+
+
+def strip_private_exif(data: bytes) -> bytes:
+    """Re-encode without GPS and serial-number EXIF tags (orientation and the rest kept)."""
+    with Image.open(io.BytesIO(data)) as img:
+        exif = img.getexif()
+        exif.pop(_GPS_IFD, None)
+        for tag in _PRIVATE_TAGS:
+            exif.pop(tag, None)
+        exif_ifd = exif.get_ifd(0x8769)  # serials live in the Exif sub-IFD; the rest stays
+        for tag in _PRIVATE_TAGS:
+            exif_ifd.pop(tag, None)
+        out = io.BytesIO()
+        fmt = img.format or "JPEG"
+        rgb = img if fmt != "JPEG" or img.mode in ("RGB", "L") else img.convert("RGB")
+        save: dict[str, Any] = {"exif": exif.tobytes()}
+        if fmt == "JPEG":
+            save |= {"quality": 95}
+        rgb.save(out, format=fmt, **save)
+    return out.getvalue()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    if path.exists():
+        return  # content-addressed: the same name always holds the same bytes
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class LocalEvidenceStore:
+    """Evidence under a folder: ``original/ab/<sha256>`` and ``served/ab/<sha256>``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, kind: str, sha256: str) -> Path:
+        return self.root / kind / sha256[:2] / sha256
+
+    def put(self, data: bytes) -> StoredEvidence:
+        """Store a photo (idempotent by content) and return where it lives."""
+        digest = hashlib.sha256(data).hexdigest()
+        original = self._path("original", digest)
+        served = self._path("served", digest)
+        _atomic_write(original, data)
+        if not served.exists():
+            _atomic_write(served, strip_private_exif(data))
+        return StoredEvidence(digest, str(original), str(served), len(data))
+
+    def get_original(self, sha256: str) -> bytes:
+        """The original bytes."""
+        return self._path("original", sha256).read_bytes()
+
+    def get_served(self, sha256: str) -> bytes:
+        """The copy without GPS or device serials."""
+        return self._path("served", sha256).read_bytes()
