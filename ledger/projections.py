@@ -1,0 +1,52 @@
+"""Query tables derived from the log: the party registry and the EPCIS event index.
+
+The log is the source of truth. These tables are written in the same transaction as the
+entries they index (``Ledger.writer``), so they never disagree with it, and they can be
+rebuilt from the log at any time.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+)
+
+__all__ = ["event_lots", "events", "parties", "projection_metadata"]
+
+projection_metadata = MetaData()
+
+parties = Table(
+    "parties",
+    projection_metadata,
+    Column("id", String(200), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("ledger_idx", BigInteger, nullable=False),
+)
+
+events = Table(
+    "epcis_events",
+    projection_metadata,
+    Column("hash_id", String(120), primary_key=True),
+    Column("ledger_idx", BigInteger, nullable=False, unique=True),
+    Column("event_time", DateTime(timezone=True), nullable=False),
+    Column("event_type", String(40), nullable=False),
+    Column("biz_step", String(60)),
+    Column("disposition", String(60)),
+    Column("source_party", String(200)),
+    Column("destination_party", String(200)),
+)
+
+event_lots = Table(
+    "epcis_event_lots",
+    projection_metadata,
+    Column("lot", String(300), primary_key=True),
+    Column("hash_id", String(120), primary_key=True),
+    Index("ix_event_lots_hash", "hash_id"),
+)

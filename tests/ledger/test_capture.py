@@ -1,0 +1,61 @@
+"""Capture, registry and trace on both databases (SQLite and PostgreSQL)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger.audit import audit
+from ledger.capture import capture_events, create_projection_tables, get_party, register_party
+from ledger.epcis import parse_document
+from ledger.log import Ledger
+from ledger.trace import UnknownLotError, lot_trace
+
+DATA = Path(__file__).resolve().parent / "data" / "epcis"
+LOT = "urn:epc:class:lgtin:4012345.012345.STRAW-0502"
+
+
+@pytest.fixture
+def captured(ledger: Ledger) -> Ledger:
+    create_projection_tables(ledger.engine)
+    register_party(
+        ledger=ledger, party_id="urn:epc:id:pgln:4023333.00000", role="carrier", name="FastVan"
+    )
+    return ledger
+
+
+def test_capture_trace_and_dedupe(captured: Ledger) -> None:
+    doc = parse_document(json.loads((DATA / "object_shipping_inspection.json").read_text()))
+    first = capture_events(ledger=captured, events_in=doc)
+    second = capture_events(ledger=captured, events_in=doc)
+    assert len(first.appended) == 2 and first.duplicates == ()
+    assert second.appended == () and len(second.duplicates) == 2
+    assert captured.size() == 3  # the party and two events
+    trace = lot_trace(ledger=captured, lot=LOT)
+    assert [e["ledger_index"] for e in trace["events"]] == [1, 2]
+    assert trace["custody"][0]["id"] == "urn:epc:id:pgln:4012345.00000"
+    assert trace["events"][0]["custody"]["to"]["role"] == "carrier"
+    assert get_party(captured.engine, "urn:epc:id:pgln:4023333.00000").name == "FastVan"
+    assert audit(captured).size == 3
+
+
+def test_duplicate_inside_one_document_counts_once(captured: Ledger) -> None:
+    raw = json.loads((DATA / "object_shipping_inspection.json").read_text())
+    raw["epcisBody"]["eventList"].append(dict(raw["epcisBody"]["eventList"][0]))
+    result = capture_events(ledger=captured, events_in=parse_document(raw))
+    assert len(result.appended) == 2 and len(result.duplicates) == 1
+
+
+def test_unknown_lot(captured: Ledger) -> None:
+    with pytest.raises(UnknownLotError):
+        lot_trace(ledger=captured, lot="NOPE")
+
+
+def test_trace_by_epc(captured: Ledger) -> None:
+    doc = parse_document(json.loads((DATA / "object_shipping_inspection.json").read_text()))
+    capture_events(ledger=captured, events_in=doc)
+    by_epc = lot_trace(ledger=captured, lot="urn:epc:id:sscc:4012345.0000000017")
+    by_lot = lot_trace(ledger=captured, lot=LOT)
+    assert [e["ledger_index"] for e in by_epc["events"]] == [
+        e["ledger_index"] for e in by_lot["events"]
+    ]
