@@ -1,0 +1,1 @@
+"""Responsibility, cold-chain analysis, tickets and compensation for fresh-food claims."""

@@ -1,0 +1,173 @@
+"""Errors of the claims package; every one derives from ``ClaimsError``.
+
+ClaimsError
+├── InvalidClaimError            a claim field is missing or unacceptable (field, reason)
+├── UnknownClaimError            no claim has this id (claim_id)
+├── IdempotencyConflictError     the key was used before with a different request (key)
+├── InvalidPolicyError           a policy or relay setting is unusable (key, reason)
+├── NaiveDatetimeError           a time without a UTC offset reached the domain (name)
+├── PaymentError
+│   ├── AlreadyPaidError         a claim is never paid twice (claim_id)
+│   └── PaymentRefusedError      this proposal may not be paid this way (claim_id, reason)
+└── WebhookError
+    ├── InvalidEventError        an outbox payload is not JSON (event_type, reason)
+    ├── UnknownDeliveryError     no outbox row has this delivery id (delivery_id)
+    ├── DeliveryNotDeadError     only dead-lettered rows are redelivered (delivery_id, status)
+    └── WebhookSignatureError    a signature header does not verify (reason)
+        ├── MalformedSignatureError   the header cannot be parsed
+        ├── StaleSignatureError       its timestamp is outside the tolerance (timestamp, now)
+        └── SignatureMismatchError    no v1 signature matches the body
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyPaidError",
+    "ClaimsError",
+    "DeliveryNotDeadError",
+    "IdempotencyConflictError",
+    "InvalidClaimError",
+    "InvalidEventError",
+    "InvalidPolicyError",
+    "MalformedSignatureError",
+    "NaiveDatetimeError",
+    "PaymentError",
+    "PaymentRefusedError",
+    "SignatureMismatchError",
+    "StaleSignatureError",
+    "UnknownClaimError",
+    "UnknownDeliveryError",
+    "WebhookError",
+    "WebhookSignatureError",
+]
+
+
+class ClaimsError(Exception):
+    """Root of every error the claims package raises."""
+
+
+class InvalidClaimError(ClaimsError):
+    """A claim field is missing or unacceptable."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class UnknownClaimError(ClaimsError):
+    """No claim has this id."""
+
+    def __init__(self, claim_id: str) -> None:
+        self.claim_id = claim_id
+        super().__init__(f"no claim {claim_id!r}")
+
+
+class IdempotencyConflictError(ClaimsError):
+    """The Idempotency-Key was used before with a different request body."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"Idempotency-Key {key!r} was used with a different request")
+
+
+class InvalidPolicyError(ClaimsError):
+    """A ticket or compensation policy setting is unusable."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"policy setting {key!r}: {reason}")
+
+
+class NaiveDatetimeError(ClaimsError):
+    """A datetime without a UTC offset; deadlines and queues need absolute times."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.reason = f"{name} needs a UTC offset"
+        super().__init__(self.reason)
+
+
+class PaymentError(ClaimsError):
+    """Root of the payment errors."""
+
+
+class AlreadyPaidError(PaymentError):
+    """The claim has a payment already."""
+
+    def __init__(self, claim_id: str) -> None:
+        self.claim_id = claim_id
+        super().__init__(f"claim {claim_id} is already paid")
+
+
+class PaymentRefusedError(PaymentError):
+    """The proposal may not be paid by this decider (nothing to pay, or not auto-payable)."""
+
+    def __init__(self, claim_id: str, reason: str) -> None:
+        self.claim_id = claim_id
+        self.reason = reason
+        super().__init__(f"claim {claim_id}: payment refused: {reason}")
+
+
+class WebhookError(ClaimsError):
+    """Root of the outbox and webhook errors."""
+
+
+class InvalidEventError(WebhookError):
+    """An event payload cannot be written as canonical JSON."""
+
+    def __init__(self, event_type: str, reason: str) -> None:
+        self.event_type = event_type
+        self.reason = reason
+        super().__init__(f"event {event_type!r}: {reason}")
+
+
+class UnknownDeliveryError(WebhookError):
+    """No outbox row has this delivery id."""
+
+    def __init__(self, delivery_id: str) -> None:
+        self.delivery_id = delivery_id
+        super().__init__(f"no delivery {delivery_id!r}")
+
+
+class DeliveryNotDeadError(WebhookError):
+    """Only a dead-lettered delivery can be put back in the queue."""
+
+    def __init__(self, delivery_id: str, status: str) -> None:
+        self.delivery_id = delivery_id
+        self.status = status
+        super().__init__(f"delivery {delivery_id!r} is {status}, not dead")
+
+
+class WebhookSignatureError(WebhookError):
+    """A webhook signature header is missing, malformed, stale or wrong."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"webhook signature rejected: {reason}")
+
+
+class MalformedSignatureError(WebhookSignatureError):
+    """The signature header cannot be parsed."""
+
+    def __init__(self, header: str) -> None:
+        self.header = header
+        super().__init__("malformed header")
+
+
+class StaleSignatureError(WebhookSignatureError):
+    """The signed timestamp is too far from now: a replay, or a badly wrong clock."""
+
+    def __init__(self, timestamp: int, now: int, tolerance_s: int) -> None:
+        self.timestamp = timestamp
+        self.now = now
+        self.tolerance_s = tolerance_s
+        super().__init__(f"timestamp {timestamp} is more than {tolerance_s} s from now ({now})")
+
+
+class SignatureMismatchError(WebhookSignatureError):
+    """No v1 signature in the header matches the body and secret."""
+
+    def __init__(self) -> None:
+        super().__init__("signature does not match the body")

@@ -1,0 +1,428 @@
+"""File a claim: photos → findings → custody → verdict → ticket → compensation, as one act.
+
+Everything that can fail on bad input (validation, an unknown lot, a photo that is not an
+image) fails before anything is written. The ledger entries (evidence, verdict, a lot
+alert), the claim row, the outbox messages and an automatic payment then commit in one
+transaction; the idempotency key is unique in that same transaction, so a retried request
+can never file the claim twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Engine, and_, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from claims.compensation import CompensationPolicy, pay, propose
+from claims.custody import Party
+from claims.errors import IdempotencyConflictError, InvalidClaimError, UnknownClaimError
+from claims.jsonutil import jsonable
+from claims.outbox import enqueue
+from claims.profiles import DEFAULT_PROFILES, TemperatureProfile
+from claims.responsibility import ClaimFacts, Reason, Verdict, decide
+from claims.schema import claims_metadata
+from claims.tables import claim_photos, claims, lot_alerts
+from claims.tickets import TicketPolicy, plan_ticket, sla_state
+from claims.timeline import build_timeline
+from ledger.log import Ledger
+from storage.evidence import EvidenceStore
+from vision.predictor import Inspection
+
+__all__ = [
+    "ClaimInput",
+    "ClaimsConfig",
+    "Inspector",
+    "count_claims",
+    "create_claim_tables",
+    "file_claim",
+    "get_claim",
+    "list_claims",
+]
+
+MAX_PHOTOS = 10
+
+
+class Inspector(Protocol):
+    """What the claims service needs of the vision predictor."""
+
+    def inspect(self, data: bytes, *, image: str) -> Inspection:
+        """Judge one photo; raises ``vision.errors.ImageRejected`` for non-images."""
+        ...
+
+
+@dataclass(frozen=True)
+class ClaimInput:
+    """The customer's claim as submitted (the ``claim`` JSON part)."""
+
+    order_id: str
+    lot: str
+    category: str
+    line_value: Decimal
+    currency: str
+    delivered_at: datetime
+    description: str | None = None
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ClaimsConfig:
+    """Policies that configuration may change."""
+
+    profiles: dict[str, TemperatureProfile] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
+    tickets: TicketPolicy = field(default_factory=TicketPolicy)
+    compensation: CompensationPolicy = field(default_factory=CompensationPolicy)
+    webhooks: tuple[str, ...] = ()
+    lot_alert_claims: int = 3
+    lot_alert_window: timedelta = timedelta(days=7)
+
+
+def create_claim_tables(engine: Engine) -> None:
+    """Create the claims tables if missing."""
+    claims_metadata.create_all(engine)
+
+
+def _validate(
+    claim: ClaimInput, photos: Sequence[tuple[str, bytes]], config: ClaimsConfig, now: datetime
+) -> None:
+    if not 1 <= len(photos) <= MAX_PHOTOS:
+        raise InvalidClaimError("photos", f"send 1 to {MAX_PHOTOS} photos, not {len(photos)}")
+    if claim.category not in config.profiles:
+        raise InvalidClaimError("category", f"unknown; one of {', '.join(sorted(config.profiles))}")
+    if claim.line_value <= 0 or claim.line_value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise InvalidClaimError("line_value", "must be positive with at most 2 decimals")
+    if len(claim.currency) != 3 or not claim.currency.isalpha() or not claim.currency.isupper():
+        raise InvalidClaimError("currency", "must be an ISO 4217 code such as EUR")
+    if claim.delivered_at.tzinfo is None:
+        raise InvalidClaimError("delivered_at", "needs a UTC offset")
+    if claim.delivered_at > now + timedelta(minutes=5):
+        raise InvalidClaimError("delivered_at", "is in the future")
+    for name, value in (("order_id", claim.order_id), ("lot", claim.lot)):
+        if not value.strip():
+            raise InvalidClaimError(name, "must not be empty")
+
+
+def _request_hash(claim: ClaimInput, photos: Sequence[tuple[str, bytes]]) -> str:
+    body = {
+        **jsonable(dataclasses.asdict(claim)),
+        "photos": [hashlib.sha256(d).hexdigest() for _, d in photos],
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _existing(engine: Engine, key: str, request_hash: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(claims.c.id, claims.c.request_hash).where(claims.c.idempotency_key == key)
+        ).first()
+    if row is None:
+        return None
+    if row.request_hash != request_hash:
+        raise IdempotencyConflictError(key)
+    return get_claim(engine, row.id)
+
+
+def _lot_alert(
+    engine: Engine, claim: ClaimInput, config: ClaimsConfig, now: datetime
+) -> list[str] | None:
+    """Ids of recent defect claims on the lot if this one makes them reach the threshold."""
+    since = now - config.lot_alert_window
+    with engine.connect() as conn:
+        ids = list(
+            conn.execute(
+                select(claims.c.id).where(
+                    claims.c.lot == claim.lot, claims.c.defective == 1, claims.c.created_at >= since
+                )
+            ).scalars()
+        )
+    return ids if len(ids) + 1 == config.lot_alert_claims else None
+
+
+def file_claim(
+    *,
+    ledger: Ledger,
+    store: EvidenceStore,
+    inspector: Inspector,
+    claim: ClaimInput,
+    photos: Sequence[tuple[str, bytes]],
+    now: datetime,
+    idempotency_key: str | None = None,
+    config: ClaimsConfig = ClaimsConfig(),
+) -> tuple[dict[str, Any], bool]:
+    """File the claim; returns it and whether it was created (False: an idempotent replay)."""
+    engine = ledger.engine
+    _validate(claim, photos, config, now)
+    request_hash = _request_hash(claim, photos)
+    if idempotency_key and (found := _existing(engine, idempotency_key, request_hash)):
+        return found, False
+    customer = Party(claim.customer_id or "customer", "customer", "customer")
+    timeline = build_timeline(
+        ledger=ledger, lot=claim.lot, delivered_at=claim.delivered_at, customer=customer
+    )  # raises UnknownLotError first
+    inspections = [inspector.inspect(data, image=name) for name, data in photos]
+    if not any(i.quality.ok for i in inspections):
+        # Nothing can be judged: tell the customer how to retake, and file nothing.
+        advice = sorted({issue.message for i in inspections for issue in i.quality.issues})
+        raise InvalidClaimError("photos", "no photo can be judged: " + "; ".join(advice))
+    stored = [store.put(data) for _, data in photos]
+    defects = frozenset(f.label for i in inspections for f in i.findings)
+    confidence = max((f.confidence for i in inspections for f in i.findings), default=0.0)
+    claim_id = uuid.uuid4().hex
+    profile = config.profiles[claim.category]
+    unregistered = cast(list[str], timeline.meta.get("unregistered") or [])
+    if unregistered:
+        verdict = Verdict(
+            "undetermined",
+            None,
+            0.0,
+            (
+                Reason(
+                    "UNREGISTERED_PARTY",
+                    "A party in the lot's custody chain has no registered role: "
+                    + ", ".join(unregistered)
+                    + ".",
+                ),
+            ),
+        )
+    else:
+        verdict = decide(
+            timeline=timeline,
+            profile=profile,
+            claim=ClaimFacts(defects, now, claim.delivered_at, evidence_confidence=confidence),
+        )
+    alert = _lot_alert(engine, claim, config, now) if defects else None
+    plan = plan_ticket(
+        verdict=verdict,
+        defects=defects,
+        category=claim.category,
+        line_value=claim.line_value,
+        now=now,
+        lot_alert=alert is not None,
+        policy=config.tickets,
+    )
+    proposal = propose(
+        verdict=verdict,
+        defects=defects,
+        line_value=claim.line_value,
+        currency=claim.currency,
+        policy=config.compensation,
+    )
+    evidence = {
+        "claim_id": claim_id,
+        "order_id": claim.order_id,
+        "lot": claim.lot,
+        "photos": [
+            {
+                "sha256": s.sha256,
+                "bytes": s.size,
+                "quality": i.quality.as_dict(),
+                "findings": [f.as_dict() for f in i.findings],
+            }
+            for s, i in zip(stored, inspections, strict=True)
+        ],
+        "model": inspections[0].model,
+    }
+    try:
+        with ledger.writer() as w:
+            (ev,) = w.append_many([("claim.evidence", evidence)])
+            (vd,) = w.append_many(
+                [
+                    (
+                        "claim.verdict",
+                        {
+                            "claim_id": claim_id,
+                            "evidence_index": ev.index,
+                            "category": claim.category,
+                            **verdict.as_dict(),
+                        },
+                    )
+                ]
+            )
+            if alert is not None:
+                (al,) = w.append_many(
+                    [("lot.alert", {"lot": claim.lot, "claims": [*alert, claim_id]})]
+                )
+                w.conn.execute(
+                    insert(lot_alerts).values(
+                        lot=claim.lot,
+                        claim_ids=json.dumps([*alert, claim_id]),
+                        ledger_idx=al.index,
+                        created_at=now,
+                    )
+                )
+            compensation = {**jsonable(dataclasses.asdict(proposal)), "paid": False}
+            if proposal.auto_pay:
+                payment = pay(
+                    conn=w.conn, claim_id=claim_id, proposal=proposal, decided_by="auto", now=now
+                )
+                compensation |= {"paid": True, "payment": jsonable(dataclasses.asdict(payment))}
+            w.conn.execute(
+                insert(claims).values(
+                    id=claim_id,
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                    order_id=claim.order_id,
+                    customer_id=claim.customer_id,
+                    lot=claim.lot,
+                    category=claim.category,
+                    line_value=claim.line_value,
+                    currency=claim.currency,
+                    delivered_at=claim.delivered_at,
+                    description=claim.description,
+                    status="needs_review" if verdict.needs_review else "open",
+                    defective=int(bool(defects)),
+                    responsible_party=verdict.responsible_party,
+                    party_id=verdict.party_id,
+                    confidence=verdict.confidence,
+                    verdict=json.dumps(verdict.as_dict()),
+                    ticket=json.dumps(jsonable(dataclasses.asdict(plan))),
+                    compensation=json.dumps(compensation),
+                    evidence_idx=ev.index,
+                    verdict_idx=vd.index,
+                    created_at=now,
+                )
+            )
+            w.conn.execute(
+                insert(claim_photos),
+                [
+                    {
+                        "claim_id": claim_id,
+                        "position": n,
+                        "sha256": s.sha256,
+                        "inspection": json.dumps(i.as_dict()),
+                    }
+                    for n, (s, i) in enumerate(zip(stored, inspections, strict=True))
+                ],
+            )
+            enqueue(
+                conn=w.conn,
+                event_type="ticket.created",
+                endpoints=list(config.webhooks),
+                now=now,
+                payload={
+                    "claim_id": claim_id,
+                    "lot": claim.lot,
+                    "order_id": claim.order_id,
+                    "responsible_party": verdict.responsible_party,
+                    "ticket": jsonable(dataclasses.asdict(plan)),
+                    "compensation": compensation,
+                    "ledger": {"evidence": ev.index, "verdict": vd.index},
+                },
+            )
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won the race.
+        if idempotency_key and (found := _existing(engine, idempotency_key, request_hash)):
+            return found, False
+        raise
+    return get_claim(engine, claim_id, now=now), True
+
+
+def _row_to_dict(row: Any, photos: list[Any], now: datetime | None) -> dict[str, Any]:
+    ticket = json.loads(row.ticket)
+    out = {
+        "id": row.id,
+        "status": row.status,
+        "order_id": row.order_id,
+        "customer_id": row.customer_id,
+        "lot": row.lot,
+        "category": row.category,
+        "line_value": str(row.line_value),
+        "currency": row.currency,
+        "delivered_at": row.delivered_at.isoformat(),
+        "description": row.description,
+        "created_at": row.created_at.isoformat(),
+        "photos": [
+            {"position": p.position, "sha256": p.sha256, **json.loads(p.inspection)} for p in photos
+        ],
+        "verdict": json.loads(row.verdict),
+        "ticket": ticket,
+        "compensation": json.loads(row.compensation),
+        "ledger": {"evidence_index": row.evidence_idx, "verdict_index": row.verdict_idx},
+    }
+    if now is not None:
+        out["ticket"]["sla"] = jsonable(
+            dataclasses.asdict(
+                sla_state(
+                    first_response_due=datetime.fromisoformat(ticket["first_response_due"]),
+                    resolution_due=datetime.fromisoformat(ticket["resolution_due"]),
+                    now=now,
+                )
+            )
+        )
+    return out
+
+
+def get_claim(engine: Engine, claim_id: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """One claim with its findings, verdict, ticket (SLA state at ``now``) and ledger refs."""
+    with engine.connect() as conn:
+        row = conn.execute(select(claims).where(claims.c.id == claim_id)).first()
+        if row is None:
+            raise UnknownClaimError(claim_id)
+        photos = conn.execute(
+            select(claim_photos)
+            .where(claim_photos.c.claim_id == claim_id)
+            .order_by(claim_photos.c.position)
+        ).all()
+    return _row_to_dict(row, list(photos), now)
+
+
+def list_claims(
+    engine: Engine,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    status: str | None = None,
+    responsible_party: str | None = None,
+    lot: str | None = None,
+    now: datetime | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first, filtered; the cursor is the (created_at, id) of the last item shown."""
+    query = select(claims).order_by(claims.c.created_at.desc(), claims.c.id.desc())
+    if status:
+        query = query.where(claims.c.status == status)
+    if responsible_party:
+        query = query.where(claims.c.responsible_party == responsible_party)
+    if lot:
+        query = query.where(claims.c.lot == lot)
+    if cursor:
+        try:
+            at_text, last_id = cursor.split("~", 1)
+            at = datetime.fromisoformat(at_text)
+        except ValueError as exc:
+            raise InvalidClaimError("cursor", "is not a cursor this API returned") from exc
+        query = query.where(
+            or_(claims.c.created_at < at, and_(claims.c.created_at == at, claims.c.id < last_id))
+        )
+    with engine.connect() as conn:
+        rows = conn.execute(query.limit(limit + 1)).all()
+        ids = [r.id for r in rows[:limit]]
+        photos = (
+            conn.execute(
+                select(claim_photos)
+                .where(claim_photos.c.claim_id.in_(ids))
+                .order_by(claim_photos.c.position)
+            ).all()
+            if ids
+            else []
+        )
+    by_claim: dict[str, list[Any]] = {}
+    for p in photos:
+        by_claim.setdefault(p.claim_id, []).append(p)
+    items = [_row_to_dict(r, by_claim.get(r.id, []), now) for r in rows[:limit]]
+    more = len(rows) > limit
+    last = rows[limit - 1] if more else None
+    return items, (f"{last.created_at.isoformat()}~{last.id}" if last is not None else None)
+
+
+def count_claims(engine: Engine) -> int:
+    """Total claims filed (for health and tests)."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(claims)).scalar_one())

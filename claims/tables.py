@@ -1,0 +1,68 @@
+"""Claim rows: the queryable state of each claim; the ledger holds its evidence and verdict."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
+
+from claims.schema import claims_metadata
+
+__all__ = ["claim_photos", "claims", "lot_alerts"]
+
+claims = Table(
+    "claims",
+    claims_metadata,
+    Column("id", String(32), primary_key=True),
+    Column("idempotency_key", String(200), unique=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("order_id", String(100), nullable=False),
+    Column("customer_id", String(100)),
+    Column("lot", String(300), nullable=False),
+    Column("category", String(40), nullable=False),
+    Column("line_value", Numeric(12, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=False),
+    Column("description", Text),
+    Column("status", String(20), nullable=False),
+    Column("defective", Integer, nullable=False),
+    Column("responsible_party", String(20), nullable=False),
+    Column("party_id", String(200)),
+    Column("confidence", Float, nullable=False),
+    Column("verdict", Text, nullable=False),
+    Column("ticket", Text, nullable=False),
+    Column("compensation", Text, nullable=False),
+    Column("evidence_idx", BigInteger, nullable=False),
+    Column("verdict_idx", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_claims_lot_created", "lot", "created_at"),
+    Index("ix_claims_created", "created_at", "id"),
+)
+
+claim_photos = Table(
+    "claim_photos",
+    claims_metadata,
+    Column("claim_id", String(32), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("inspection", Text, nullable=False),
+)
+
+lot_alerts = Table(
+    "lot_alerts",
+    claims_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("lot", String(300), nullable=False),
+    Column("claim_ids", Text, nullable=False),
+    Column("ledger_idx", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
