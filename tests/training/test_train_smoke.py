@@ -1,0 +1,81 @@
+"""One tiny epoch on generated images, exported to ONNX and served by our own predictor.
+
+Runs in a child process: importing ultralytics patches ``PIL.Image.open`` process-wide,
+which would change how every later test's image decoding fails.
+"""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+LABELS = ("spoilage", "mold", "swelling", "package_damage")
+
+
+def smoke(tmp: Path) -> dict[str, object]:
+    """Build, train one epoch at 64 px, export, and inspect one image with the ONNX model."""
+    from training.datasets import build_dataset
+    from training.export import export_onnx, write_manifest_entry
+    from training.train import train_detector
+    from vision.predictor import Predictor
+
+    ds = tmp / "ds"
+    build_dataset(
+        pools_dir=tmp / "no-pools", out=ds, synthetic_per_split={"train": 8, "val": 4, "test": 0}
+    )
+    result = train_detector(
+        data=ds / "data.yaml",
+        out_dir=tmp / "runs",
+        epochs=1,
+        imgsz=64,
+        batch=4,
+        workers=0,
+        cache=False,
+        config_dir=tmp / "yolo",
+    )
+    onnx = export_onnx(
+        checkpoint=result.best, imgsz=64, dest=tmp / "w" / "m.onnx", config_dir=tmp / "yolo"
+    )
+    write_manifest_entry(
+        weights_dir=tmp / "w",
+        model_file=onnx,
+        name="smoke",
+        version="0",
+        imgsz=64,
+        thresholds=dict.fromkeys(LABELS, 0.01),
+    )
+    image = next((ds / "images" / "val").glob("*.jpg")).read_bytes()
+    out = Predictor.from_weights(tmp / "w").inspect(image, image="x").as_dict()
+    return {"seconds": result.seconds, "best": str(result.best), "inspection": out}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("ultralytics") is None,
+    reason="the train extra (ultralytics) is not installed",
+)
+def test_train_export_and_serve(tmp_path: Path) -> None:
+    code = (
+        "import json, sys; from pathlib import Path; "
+        "from tests.training.test_train_smoke import smoke; "
+        "print('RESULT ' + json.dumps(smoke(Path(sys.argv[1]))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line.removeprefix("RESULT "))
+    assert result["seconds"] > 0 and Path(result["best"]).is_file()
+    assert result["inspection"]["model"]["name"] == "smoke"
+    assert result["inspection"]["quality"]["ok"] is True

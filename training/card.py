@@ -1,0 +1,141 @@
+"""Render the figures part of ``weights/MODEL_CARD.md`` from a manifest entry.
+
+The prose of the card is written by people; the numbers come from here so that the card
+and the manifest can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["metrics_markdown", "model_card"]
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f}%"
+
+
+def metrics_markdown(entry: dict[str, Any], split: str = "test") -> str:
+    """Per-label and per-group tables for one split of a manifest entry."""
+    m = entry["metrics"][split]
+    lines = [
+        f"Held-out **{split}** split: {m['images']} images, never trained or tuned on. "
+        f"mAP50 {m['map50']}, mAP50-95 {m['map50_95']} (labels with instances).",
+        "",
+        "| label | boxes | threshold | image precision | image recall | box AP50 | box AP50-95 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, s in m["per_label"].items():
+        if not s.get("instances"):
+            lines.append(f"| {label} | 0 | {entry['thresholds'][label]} | | | | |")
+            continue
+        lines.append(
+            f"| {label} | {s['instances']} | {s['threshold']} | {s['precision']} | "
+            f"{s['recall']} | {s['ap50']} | {s['ap50_95']} |"
+        )
+    lines += [
+        "",
+        "| image-level (defective = any label at its threshold) | images | accuracy | "
+        "recall of defects | false alarms on clean |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    rows = [("all held-out images", m["image_level"]), *m["groups"].items()]
+    for name, g in rows:
+        lines.append(
+            f"| {name} | {g['images']} | {_pct(g['accuracy'])} | {_pct(g['recall'])} | "
+            f"{_pct(g['false_alarm_rate'])} |"
+        )
+    lines += [
+        "",
+        f"Spoilage AP50 on the banana and mango boxes: {m['spoilage_ap50_banana_mango']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_POOL_USE = """| pool | how it is used | label(s) |
+| --- | --- | --- |
+| fruit_fresh_rotten | whole-fruit box from a foreground mask (studio backgrounds); rotten oranges, overwhelmingly visibly mouldy, are the only real source of `mold` | rotten apples/bananas → `spoilage`, rotten oranges → `mold`, fresh → no box |
+| banana_ripeness_det | the pool's own boxes; only `rotten` is a defect (overripe is not) | `spoilage` |
+| mango_rot_grade_det | the pool's own whole-fruit boxes for slight and severe rot | `spoilage` |
+| rot_region_masks | one box per rot region of the mask; mouldy-looking regions (white/green by colour) as `mold` | `spoilage`, `mold` |
+| apple_lesion_masks | one box per rot lesion (RA*, ROT*); scab images left out (a tree disease) | `spoilage` |
+| parcel_damaged_intact, box_damaged_fine | whole-object box from a foreground mask, falling back to near-full frame | `package_damage` |
+| can_defects | major and critical defects boxed as `package_damage`; minor (cosmetic) left out; intact as negatives | `package_damage` |
+| synthetic (generated) | intact real cans with their silhouette bulged by a warp, and procedural vacuum pouches drawn swollen or flat | `swelling` |
+"""
+
+
+def model_card(entry: dict[str, Any], *, command: str) -> str:
+    """The whole card: what the model is, what it learned from, how well it does, its limits."""
+    t = entry["training"]
+    ds = t.get("dataset", {})
+    train_images = ds.get("images", {}).get("train", {})
+    det = t.get("detector", {})
+    cls = t.get("classifier", {})
+    clf = entry.get("classifier") or {}
+    figures = metrics_markdown(entry, "test") if "test" in entry.get("metrics", {}) else ""
+    return f"""# Model card: {entry["name"]} {entry["version"]}
+
+Two small networks trained **from scratch** (no pretrained weights can be downloaded here),
+both served as ONNX on ONNX Runtime, float32:
+
+- a YOLO11n **detector** for the four labels (`spoilage`, `mold`, `swelling`,
+  `package_damage`) at {entry["imgsz"]} px: `{entry["file"]}` (SHA-256 `{entry["sha256"]}`);
+- a YOLO11n-cls **condition classifier** (one class per photo: {", ".join(clf.get("classes", []))})
+  at {clf.get("imgsz", "?")} px: `{clf.get("file", "-")}` (SHA-256 `{clf.get("sha256", "-")}`).
+
+Each label's score for a photo is the larger of the classifier's probability for it and the
+detector's best box for it; a label is reported when that score reaches its threshold
+(chosen on the validation split). Boxes come from the detector; when only the classifier
+supports a label, the finding covers the whole photo and says `"localized": false`. The
+PyTorch checkpoints ship beside the ONNX files (optimizer state stripped) as the reference
+for benches and the start point for fine-tuning.
+
+**Why two models:** on a 2-core CPU a from-scratch detector learns boxes slowly (see its
+figures below); the classifier learns "is this photo defective, and how" far faster. The
+detector is kept for boxes and for what the classifier misses.
+
+## How it was trained
+
+- Hardware: **{t.get("hardware", "unknown")}**. No GPU was lent to this task.
+- Detector: {det.get("summary", "?")}
+- Classifier: {cls.get("summary", "?")}
+- Reduced for the CPU: detector input {entry["imgsz"]} px, classifier {clf.get("imgsz")} px; the
+  train split of fruit_fresh_rotten and banana_ripeness_det capped (their images are mostly
+  augmented copies of few shots). A GPU run at 416-640 px for 100+ epochs is the obvious next
+  step and should do far better, above all for boxes.
+- Reproduce (same dataset and split; the schedules follow the time budgets):
+
+```sh
+{command}
+```
+
+## What it learned from
+
+Real photos from `../shared/datasets` (never committed) plus generated images. Splits are by
+original photo: near-duplicate copies of a shot are grouped before splitting, and the lists
+of which photo went where are in `datasets/splits/`. Thresholds were chosen on `val`; the
+figures below are on `test`, which was neither trained nor tuned on.
+
+{_POOL_USE}
+Training images per pool (after caps): {json.dumps(train_images)}.
+
+## How well it does
+
+{figures}
+## What it cannot do (read before trusting a finding)
+
+- **Swelling is learned only from synthetic images** (warped cans, drawn pouches). There is no
+  real photo of a puffed pack or bulging can in the pools; its figures above are on synthetic
+  test images and say nothing about real packs. Station data through the retraining loop is
+  how this gets fixed.
+- **Mould is learned almost only from oranges.** Mould on bread, cheese, berries or meat is
+  outside what it has seen.
+- **Boxes are weak.** The detector is badly under-trained (see box AP above); many findings
+  are whole-photo findings from the classifier. Package damage boxes are whole-object boxes
+  derived from foreground masks of web photos with some label noise.
+- **Confidences are not calibrated** (no temperature or isotonic scaling yet); treat them as
+  scores ordered by certainty, not probabilities.
+- Studio and web photos dominate; phone photos in kitchens, bags and crates are rare.
+"""

@@ -1,0 +1,99 @@
+"""The condition classifier: one label per photo (clean or the dominant defect).
+
+Trained beside the detector because image-level judgement learns far faster than boxes
+from scratch on a CPU; the predictor fuses the two (see ``vision/predictor.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+from training.offline import configure_offline
+from vision.labels import LABELS
+
+__all__ = ["CLASSES", "build_cls_dataset", "train_classifier"]
+
+CLASSES: tuple[str, ...] = ("clean", *LABELS)
+
+
+def _label(label_file: Path) -> str:
+    counts = Counter(
+        int(line.split()[0]) for line in label_file.read_text().splitlines() if line.strip()
+    )
+    return LABELS[counts.most_common(1)[0][0]] if counts else "clean"
+
+
+def build_cls_dataset(
+    *, dataset: Path, out: Path, train_list: Path | None = None
+) -> dict[str, dict[str, int]]:
+    """An ImageFolder tree of symlinks (split/class/image) from a built detection dataset."""
+    keep = None
+    if train_list is not None:
+        keep = {Path(p).name for p in train_list.read_text().split()}
+    counts: dict[str, dict[str, int]] = {}
+    for split in ("train", "val", "test"):
+        counts[split] = {}
+        for img in sorted((dataset / "images" / split).glob("*.jpg")):
+            if split == "train" and keep is not None and img.name not in keep:
+                continue
+            label = _label(dataset / "labels" / split / f"{img.stem}.txt")
+            dest = out / split / label / img.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if not dest.exists():
+                os.symlink(img.resolve(), dest)
+            counts[split][label] = counts[split].get(label, 0) + 1
+        for c in CLASSES:  # every class folder must exist, even if empty in a split
+            (out / split / c).mkdir(parents=True, exist_ok=True)
+    (out / "build.json").write_text(json.dumps(counts, indent=2))
+    return counts
+
+
+def train_classifier(
+    *,
+    data: Path,
+    out_dir: Path,
+    imgsz: int = 128,
+    epochs: int = 30,
+    hours: float | None = None,
+    batch: int = 64,
+    device: str = "cpu",
+    config_dir: Path = Path("var/yolo-config"),
+) -> tuple[Path, float]:
+    """Train YOLO11n-cls from scratch; returns (best checkpoint, seconds)."""
+    configure_offline(config_dir)
+    import ultralytics.utils.torch_utils as tu
+    from ultralytics import YOLO
+
+    tu.NUM_THREADS = max(1, os.cpu_count() or 1)
+    args: dict[str, object] = {
+        "data": str(data),
+        "epochs": epochs,
+        "imgsz": imgsz,
+        "batch": batch,
+        "device": device,
+        "workers": 2,
+        "seed": 0,
+        "deterministic": True,
+        "amp": False,
+        "plots": False,
+        "pretrained": False,
+        "project": str(out_dir.resolve()),
+        "name": "train",
+        "exist_ok": True,
+        "patience": 0,
+        "verbose": False,
+        "warmup_epochs": 1,
+        "cache": "ram",
+    }
+    if hours:
+        args["time"] = hours
+    start = time.perf_counter()
+    YOLO("yolo11n-cls.yaml").train(**args)
+    seconds = time.perf_counter() - start
+    run = out_dir.resolve() / "train"
+    (run / "freshproof_train.json").write_text(json.dumps({"seconds": seconds, "args": args}))
+    return run / "weights" / "best.pt", seconds

@@ -1,0 +1,284 @@
+"""Measure a shipped model exactly as it serves (ONNX, our pre/post-processing) on a YOLO split.
+
+Reports per-label image-level precision and recall at the operating thresholds, AP50 and AP50-95
+(COCO 101-point interpolation), image-level defect accuracy with its confusion matrix, and
+the per-pool figures the product targets are stated in. Needs numpy only, no torch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from training.imageio import read_bgr
+from vision.predictor import Finding, Predictor
+
+__all__ = ["ImageRecord", "choose_thresholds", "collect", "evaluate_records"]
+
+IOUS = np.linspace(0.5, 0.95, 10)
+CANDIDATE_CONF = 0.01
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """Ground truth and every candidate detection for one image."""
+
+    file: str
+    pool: str
+    tags: tuple[str, ...]
+    gt: tuple[tuple[str, tuple[float, float, float, float]], ...]
+    candidates: tuple[Finding, ...]
+    # Fused per-label scores (classifier and detector); empty means detector boxes only.
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def score(self, label: str) -> float:
+        """The image's score for a label: fused if known, else its best detector box."""
+        if self.scores:
+            return self.scores.get(label, 0.0)
+        return max((f.confidence for f in self.candidates if f.label == label), default=0.0)
+
+    @property
+    def defective(self) -> bool:
+        """Ground truth: any labelled defect."""
+        return bool(self.gt)
+
+
+def _read_gt(
+    label_file: Path, labels: tuple[str, ...], w: int, h: int
+) -> tuple[tuple[str, tuple[float, float, float, float]], ...]:
+    out = []
+    if label_file.exists():
+        for line in label_file.read_text().split("\n"):
+            parts = line.split()
+            if len(parts) == 5:
+                c, cx, cy, bw, bh = int(parts[0]), *map(float, parts[1:])
+                out.append(
+                    (
+                        labels[c],
+                        (
+                            (cx - bw / 2) * w,
+                            (cy - bh / 2) * h,
+                            (cx + bw / 2) * w,
+                            (cy + bh / 2) * h,
+                        ),
+                    )
+                )
+    return tuple(out)
+
+
+def collect(
+    predictor: Predictor,
+    dataset: Path,
+    split: str,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] = iter,
+) -> list[ImageRecord]:
+    """Run the model over one split of a dataset written by ``build_dataset``."""
+    meta = {}
+    samples = dataset / "samples.jsonl"
+    if samples.exists():
+        for line in samples.read_text().splitlines():
+            row = json.loads(line)
+            meta[row["file"]] = row
+    records = []
+    for img_path in progress(sorted((dataset / "images" / split).glob("*.jpg"))):
+        rel = f"images/{split}/{img_path.name}"
+        bgr = read_bgr(img_path)
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        h, w = rgb.shape[:2]
+        gt = _read_gt(
+            dataset / "labels" / split / f"{img_path.stem}.txt", predictor.spec.labels, w, h
+        )
+        row = meta.get(rel, {})
+        judgement = predictor.judge(rgb, floor=CANDIDATE_CONF)
+        records.append(
+            ImageRecord(
+                rel,
+                row.get("pool", "unknown"),
+                tuple(row.get("tags", ())),
+                gt,
+                judgement.candidates,
+                judgement.scores,
+            )
+        )
+    return records
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def _match(preds: list[Finding], gts: Sequence[tuple[float, ...]]) -> np.ndarray:
+    """TP flags (len(preds), len(IOUS)); greedy by score, each GT matched once per IoU level."""
+    tp = np.zeros((len(preds), len(IOUS)), dtype=bool)
+    if not preds or not gts:
+        return tp
+    order = np.argsort([-p.confidence for p in preds])
+    ious = _iou(np.array([preds[i].box for i in order]), np.array(gts))
+    for k, t in enumerate(IOUS):
+        used = np.zeros(len(gts), dtype=bool)
+        for r in range(len(order)):
+            cand = np.where(~used & (ious[r] >= t), ious[r], -1.0)
+            j = int(cand.argmax())
+            if cand[j] >= 0:
+                used[j] = True
+                tp[order[r], k] = True
+    return tp
+
+
+def _ap(recall: np.ndarray, precision: np.ndarray) -> float:
+    """COCO AP: mean over 101 recall levels of the best precision at or beyond that recall."""
+    envelope = np.flip(np.maximum.accumulate(np.flip(precision)))
+    idx = np.searchsorted(recall, np.linspace(0, 1, 101), side="left")
+    return float(
+        np.mean(np.where(idx < len(recall), envelope[np.minimum(idx, len(recall) - 1)], 0.0))
+    )
+
+
+def _label_stats(records: list[ImageRecord], label: str, threshold: float) -> dict[str, Any]:
+    scores: list[float] = []
+    tps: list[np.ndarray] = []
+    n_gt = 0
+    for r in records:
+        preds = [f for f in r.candidates if f.label == label]
+        gts = [b for lab, b in r.gt if lab == label]
+        n_gt += len(gts)
+        tps.append(_match(preds, gts))
+        scores.extend(p.confidence for p in preds)
+    if n_gt == 0:
+        return {"instances": 0}
+    score = np.array(scores)
+    tp = np.concatenate(tps) if tps else np.zeros((0, len(IOUS)), dtype=bool)
+    order = np.argsort(-score)
+    tp, score = tp[order], score[order]
+    ctp = np.cumsum(tp, axis=0)
+    recall = ctp / n_gt
+    precision = ctp / np.arange(1, len(tp) + 1)[:, None]
+    aps = [_ap(recall[:, k], precision[:, k]) for k in range(len(IOUS))] if len(tp) else [0.0]
+    # Precision and recall at the operating threshold are per image ("is this defect in the
+    # photo?"), the question the product answers; AP is per box, the detector's quality.
+    truth = np.array([any(g == label for g, _ in r.gt) for r in records])
+    pred = np.array([r.score(label) >= threshold for r in records])
+    hit = int((truth & pred).sum())
+    return {
+        "instances": n_gt,
+        "images": int(truth.sum()),
+        "threshold": threshold,
+        "precision": round(hit / int(pred.sum()), 4) if pred.any() else 0.0,
+        "recall": round(hit / int(truth.sum()), 4),
+        "ap50": round(aps[0], 4),
+        "ap50_95": round(float(np.mean(aps)), 4),
+    }
+
+
+def _predicted(r: ImageRecord, thresholds: dict[str, float]) -> set[str]:
+    return {label for label, t in thresholds.items() if r.score(label) >= t}
+
+
+def _image_level(records: list[ImageRecord], thresholds: dict[str, float]) -> dict[str, Any]:
+    tp = fp = tn = fn = 0
+    for r in records:
+        pred = bool(_predicted(r, thresholds))
+        if r.defective and pred:
+            tp += 1
+        elif r.defective:
+            fn += 1
+        elif pred:
+            fp += 1
+        else:
+            tn += 1
+    n = tp + fp + tn + fn
+    return {
+        "images": n,
+        "accuracy": round((tp + tn) / n, 4) if n else None,
+        "recall": round(tp / (tp + fn), 4) if tp + fn else None,
+        "false_alarm_rate": round(fp / (fp + tn), 4) if fp + tn else None,
+        "confusion": {
+            "defective_found": tp,
+            "defective_missed": fn,
+            "clean_flagged": fp,
+            "clean_passed": tn,
+        },
+    }
+
+
+# The product targets (issue 5) are stated on these subsets of the held-out photos.
+_GROUPS: dict[str, Callable[[ImageRecord], bool]] = {
+    "produce_fresh_vs_rotten": lambda r: (
+        r.pool
+        in {
+            "fruit_fresh_rotten",
+            "banana_ripeness_det",
+            "mango_rot_grade_det",
+            "rot_region_masks",
+            "apple_lesion_masks",
+        }
+    ),
+    "fruit_fresh_rotten": lambda r: r.pool == "fruit_fresh_rotten",
+    "parcels_and_boxes": lambda r: r.pool in {"parcel_damaged_intact", "box_damaged_fine"},
+    "cans_major_critical_vs_intact": lambda r: r.pool == "can_defects",
+    "synthetic_swelling": lambda r: r.pool.startswith("synthetic"),
+}
+
+
+def evaluate_records(
+    records: list[ImageRecord], labels: tuple[str, ...], thresholds: dict[str, float]
+) -> dict[str, Any]:
+    """All metrics for one split at the given operating thresholds."""
+    per_label = {lab: _label_stats(records, lab, thresholds[lab]) for lab in labels}
+    with_gt = [v for v in per_label.values() if v.get("instances")]
+    groups = {
+        name: _image_level([r for r in records if keep(r)], thresholds)
+        for name, keep in _GROUPS.items()
+    }
+    bm = [r for r in records if r.pool in {"banana_ripeness_det", "mango_rot_grade_det"}]
+    confusion: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in records:
+        truth = {lab for lab, _ in r.gt} or {"none"}
+        pred = _predicted(r, thresholds) or {"none"}
+        for t in truth:
+            for p in pred:
+                confusion[t][p] += 1
+    return {
+        "images": len(records),
+        "per_label": per_label,
+        "map50": round(float(np.mean([v["ap50"] for v in with_gt])), 4) if with_gt else None,
+        "map50_95": round(float(np.mean([v["ap50_95"] for v in with_gt])), 4) if with_gt else None,
+        "image_level": _image_level(records, thresholds),
+        "groups": groups,
+        "spoilage_ap50_banana_mango": _label_stats(bm, "spoilage", thresholds["spoilage"]).get(
+            "ap50"
+        ),
+        "label_confusion": {t: dict(v) for t, v in confusion.items()},
+    }
+
+
+def choose_thresholds(records: list[ImageRecord], labels: tuple[str, ...]) -> dict[str, float]:
+    """Per label, the threshold that maximises image-level F1 for that label on these records."""
+    out = {}
+    for lab in labels:
+        truth = np.array([any(g == lab for g, _ in r.gt) for r in records])
+        top = np.array([r.score(lab) for r in records])
+        best = float(top.max()) if len(top) else 0.0
+        best_t, best_f1 = 0.5, -1.0
+        for t in np.round(np.arange(0.05, max(best, 0.05) + 0.01, 0.01), 2):
+            pred = top >= t
+            tp = int((pred & truth).sum())
+            f1 = 2 * tp / max(int(pred.sum()) + int(truth.sum()), 1)
+            if f1 > best_f1:
+                best_t, best_f1 = float(t), f1
+        out[lab] = round(best_t, 2)
+    return out

@@ -1,0 +1,112 @@
+"""Export a trained checkpoint to ONNX and record it in ``weights/manifest.json``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from training.offline import configure_offline
+from vision.labels import LABELS
+from vision.registry import file_sha256
+
+__all__ = ["export_classifier_onnx", "export_onnx", "write_manifest_entry"]
+
+
+def export_onnx(
+    *, checkpoint: Path, imgsz: int, dest: Path, config_dir: Path = Path("var/yolo-config")
+) -> Path:
+    """Export a fixed-shape float32 ONNX graph (batch 1) without NMS; returns ``dest``."""
+    configure_offline(config_dir)
+    from ultralytics import YOLO  # train extra only
+
+    model = YOLO(str(checkpoint))
+    names = tuple(model.names[i] for i in sorted(model.names))
+    if names != LABELS:
+        raise ValueError(f"checkpoint labels {names} differ from {LABELS}")
+    out = Path(
+        model.export(
+            format="onnx",
+            imgsz=imgsz,
+            dynamic=False,
+            simplify=True,
+            half=False,
+            nms=False,
+            opset=17,
+            device="cpu",
+        )
+    )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(out, dest)
+    return dest
+
+
+def export_classifier_onnx(
+    *, checkpoint: Path, imgsz: int, dest: Path, config_dir: Path = Path("var/yolo-config")
+) -> tuple[Path, list[str]]:
+    """Export the condition classifier (softmax output); returns the file and class order."""
+    configure_offline(config_dir)
+    from ultralytics import YOLO
+
+    model = YOLO(str(checkpoint))
+    classes = [model.names[i] for i in sorted(model.names)]
+    out = Path(
+        model.export(
+            format="onnx",
+            imgsz=imgsz,
+            dynamic=False,
+            simplify=True,
+            half=False,
+            opset=17,
+            device="cpu",
+        )
+    )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(out, dest)
+    return dest, classes
+
+
+def write_manifest_entry(
+    *,
+    weights_dir: Path,
+    model_file: Path,
+    name: str,
+    version: str,
+    imgsz: int,
+    thresholds: dict[str, float],
+    iou: float = 0.7,
+    training: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    classifier: dict[str, Any] | None = None,
+    box_floor: float = 0.05,
+    make_default: bool = True,
+) -> dict[str, Any]:
+    """Add or replace one model's entry (hash computed here) and return it."""
+    path = weights_dir / "manifest.json"
+    manifest: dict[str, Any] = (
+        json.loads(path.read_text()) if path.exists() else {"schema": 1, "models": []}
+    )
+    entry: dict[str, Any] = {
+        "name": name,
+        "version": version,
+        "file": model_file.name,
+        "format": "onnx",
+        "sha256": file_sha256(model_file),
+        "labels": list(LABELS),
+        "imgsz": imgsz,
+        "thresholds": thresholds,
+        "iou": iou,
+        "box_floor": box_floor,
+        "training": training or {},
+        "metrics": metrics or {},
+    }
+    if classifier is not None:
+        entry["classifier"] = classifier
+    manifest["models"] = [
+        m for m in manifest["models"] if not (m["name"] == name and m["version"] == version)
+    ] + [entry]
+    if make_default:
+        manifest["default"] = name
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return entry

@@ -1,0 +1,103 @@
+"""Turn a trained checkpoint into a shipped model: export, thresholds, metrics, manifest.
+
+Operating thresholds are chosen on the validation split; the test split is only measured,
+never tuned on, and its figures are the ones the model card quotes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from training.evaluate import choose_thresholds, collect, evaluate_records
+from training.export import export_classifier_onnx, export_onnx, write_manifest_entry
+from vision.labels import LABELS
+from vision.predictor import Predictor
+from vision.registry import ModelSpec, file_sha256
+
+__all__ = ["release_model", "store_metrics"]
+
+
+def store_metrics(
+    *, weights_dir: Path, spec: ModelSpec, split: str, metrics: dict[str, Any]
+) -> None:
+    """Record one split's figures under the model's manifest entry."""
+    path = weights_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for m in manifest["models"]:
+        if m["name"] == spec.name and m["version"] == spec.version:
+            m.setdefault("metrics", {})[split] = metrics
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def release_model(
+    *,
+    checkpoint: Path,
+    dataset: Path,
+    name: str,
+    version: str,
+    imgsz: int,
+    weights_dir: Path,
+    training: dict[str, Any],
+    classifier_checkpoint: Path | None = None,
+    classifier_imgsz: int = 128,
+) -> dict[str, Any]:
+    """Export to ``weights_dir``, pick thresholds on val, measure test, write the manifest."""
+    model_file = export_onnx(
+        checkpoint=checkpoint, imgsz=imgsz, dest=weights_dir / f"{name}-{version}.onnx"
+    )
+    # The PyTorch checkpoint ships too (optimizer state stripped): the reference backend for
+    # benches, and the start point for fine-tuning on adjudicated evidence.
+    _ship_checkpoint(checkpoint, model_file.with_suffix(".pt"))
+    classifier = None
+    if classifier_checkpoint is not None:
+        cls_file, classes = export_classifier_onnx(
+            checkpoint=classifier_checkpoint,
+            imgsz=classifier_imgsz,
+            dest=weights_dir / f"{name}-{version}-condition.onnx",
+        )
+        _ship_checkpoint(classifier_checkpoint, cls_file.with_suffix(".pt"))
+        classifier = {
+            "file": cls_file.name,
+            "sha256": file_sha256(cls_file),
+            "classes": classes,
+            "imgsz": classifier_imgsz,
+        }
+    training = {**training, "dataset": json.loads((dataset / "build.json").read_text())}
+
+    def write(
+        thresholds: dict[str, float], metrics: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return write_manifest_entry(
+            weights_dir=weights_dir,
+            model_file=model_file,
+            name=name,
+            version=version,
+            imgsz=imgsz,
+            thresholds=thresholds,
+            training=training,
+            metrics=metrics,
+            classifier=classifier,
+        )
+
+    write(dict.fromkeys(LABELS, 0.25))
+    val = collect(Predictor.from_weights(weights_dir, name=name), dataset, "val")
+    thresholds = choose_thresholds(val, LABELS)
+    write(thresholds)
+    test = collect(Predictor.from_weights(weights_dir, name=name), dataset, "test")
+    return write(
+        thresholds,
+        {
+            "val": evaluate_records(val, LABELS, thresholds),
+            "test": evaluate_records(test, LABELS, thresholds),
+        },
+    )
+
+
+def _ship_checkpoint(src: Path, dest: Path) -> None:
+    shutil.copyfile(src, dest)
+    from ultralytics.utils.torch_utils import strip_optimizer
+
+    strip_optimizer(str(dest))
