@@ -1,0 +1,48 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.limits import BodyLimitMiddleware
+from api.problems import install_problem_handlers
+from api.routes import claims, events, health, inspect, ledger
+from api.services import build_services
+from api.settings import Settings
+
+__all__ = ["create_app"]
+
+VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app on the given settings (default: from the environment)."""
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services.start_jobs()
+        yield
+        app.state.services.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="freshproof",
+        version=VERSION,
+        description="Photo evidence and tamper-evident traceability for fresh-food claims.",
+    )
+    app.state.settings = settings
+    app.state.predictor = None
+    app.state.services = build_services(settings)
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.include_router(health.router)
+    app.include_router(inspect.router)
+    app.include_router(ledger.router)
+    app.include_router(events.router)
+    app.include_router(claims.router)
+    return app

@@ -1,0 +1,233 @@
+"""The ``freshproof`` command line: serve, predict, train, evaluate, ledger."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api import cli_events, cli_ledger
+from api.settings import Settings
+
+app = typer.Typer(
+    help="freshproof: photo evidence and traceability for fresh-food claims.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(cli_ledger.app, name="ledger")
+app.add_typer(cli_events.app, name="events")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) on the configured settings."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(Settings()), host=host, port=port)
+
+
+@app.command()
+def predict(
+    images: Annotated[list[Path], typer.Argument(help="Photos to judge.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    weights: Annotated[Path | None, typer.Option(help="Folder with manifest.json.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name from the manifest.")] = None,
+) -> None:
+    """Judge photos with the shipped model; exits 1 if any file could not be judged."""
+    from vision.errors import ImageRejected
+    from vision.predictor import Predictor
+
+    settings = Settings()
+    predictor = Predictor.from_weights(
+        weights or settings.weights_dir,
+        name=model or settings.model_name,
+        backend=settings.inference_backend,
+        threads=settings.inference_threads,
+        limits=settings.image_limits,
+        quality=settings.quality_thresholds,
+    )
+    failed = False
+    for path in images:
+        try:
+            result = predictor.try_inspect(path.read_bytes(), image=str(path))
+        except OSError as exc:
+            result = ImageRejected(f"cannot read the file: {exc.strerror or exc}")
+        if isinstance(result, ImageRejected):
+            failed = True
+            line = {"image": str(path), "error": result.reason}
+            typer.echo(json.dumps(line) if as_json else f"{path}: ERROR {result.reason}")
+            continue
+        if as_json:
+            typer.echo(json.dumps(result.as_dict()))
+        elif not result.quality.ok:
+            typer.echo(
+                f"{path}: cannot judge: " + "; ".join(i.message for i in result.quality.issues)
+            )
+        else:
+            found = ", ".join(f"{f.label} {f.confidence:.2f}" for f in result.findings)
+            typer.echo(f"{path}: {found or 'no defect found'}")
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def train(
+    pools: Annotated[Path, typer.Option(help="Folder of the real photo pools.")] = Path(
+        "../shared/datasets"
+    ),
+    dataset: Annotated[Path, typer.Option(help="Where the YOLO dataset is built.")] = Path(
+        "var/datasets/fp-v0"
+    ),
+    out: Annotated[Path, typer.Option(help="Training runs folder.")] = Path("var/runs/fp-v0"),
+    imgsz: int = 320,
+    epochs: int = 60,
+    hours: Annotated[float | None, typer.Option(help="Time budget; overrides epochs.")] = None,
+    batch: int = 32,
+    device: str = "cpu",
+    cap: Annotated[
+        list[str] | None,
+        typer.Option(help="POOL=N: train on at most N images of a pool (CPU budgets)."),
+    ] = None,
+    warmup_epochs: float = 3.0,
+    close_mosaic: int = 10,
+    classifier_hours: Annotated[
+        float | None,
+        typer.Option(help="Also train the condition classifier for this long (hours)."),
+    ] = None,
+    classifier_imgsz: int = 128,
+    rebuild: Annotated[bool, typer.Option(help="Rebuild the dataset first.")] = False,
+    release: Annotated[
+        str | None,
+        typer.Option(
+            help="Export, pick thresholds on val, evaluate on test, write weights/ as this version."
+        ),
+    ] = None,
+    name: str = "freshproof-detector",
+) -> None:
+    """Build the dataset from the pools and train a detector (needs the train extra)."""
+    from training.datasets import build_dataset, capped_train_yaml
+    from training.train import train_detector
+
+    if rebuild or not (dataset / "data.yaml").exists():
+        report = build_dataset(pools_dir=pools, out=dataset)
+        typer.echo(json.dumps(report.as_dict()))
+    data = dataset / "data.yaml"
+    if cap:
+        data = capped_train_yaml(dataset, {k: int(v) for k, v in (c.split("=", 1) for c in cap)})
+    result = train_detector(
+        data=data,
+        out_dir=out,
+        imgsz=imgsz,
+        epochs=epochs,
+        hours=hours,
+        batch=batch,
+        device=device,
+        warmup_epochs=warmup_epochs,
+        close_mosaic=close_mosaic,
+    )
+    typer.echo(f"trained in {result.seconds:.0f} s on {result.hardware}: {result.best}")
+    from training.summary import run_summary
+
+    summaries = {
+        "detector": run_summary(
+            run_dir=result.run_dir,
+            kind="detector",
+            seconds=result.seconds,
+            imgsz=imgsz,
+            batch=batch,
+        )
+    }
+    classifier = None
+    if classifier_hours:
+        from training.classify import build_cls_dataset, train_classifier
+
+        cls_data = dataset.with_name(dataset.name + "-cls")
+        build_cls_dataset(
+            dataset=dataset, out=cls_data, train_list=dataset / "train-capped.txt" if cap else None
+        )
+        classifier, seconds = train_classifier(
+            data=cls_data,
+            out_dir=out.with_name(out.name + "-cls"),
+            imgsz=classifier_imgsz,
+            hours=classifier_hours,
+        )
+        typer.echo(f"classifier trained in {seconds:.0f} s: {classifier}")
+        summaries["classifier"] = run_summary(
+            run_dir=classifier.parent.parent,
+            kind="classifier",
+            seconds=seconds,
+            imgsz=classifier_imgsz,
+            batch=64,
+        )
+    if release:
+        from training.release import release_model
+
+        entry = release_model(
+            checkpoint=result.best,
+            dataset=dataset,
+            name=name,
+            version=release,
+            imgsz=imgsz,
+            weights_dir=Settings().weights_dir,
+            training={
+                "seconds": round(result.seconds),
+                "hardware": result.hardware,
+                "args": result.args,
+                **summaries,
+            },
+            classifier_checkpoint=classifier,
+            classifier_imgsz=classifier_imgsz,
+        )
+        from training.card import model_card
+
+        # The card carries the exact command that produced it, so the release is reproducible.
+        command = shlex.join(["freshproof", *sys.argv[1:]])
+        (Settings().weights_dir / "MODEL_CARD.md").write_text(model_card(entry, command=command))
+        typer.echo(json.dumps(entry["metrics"], indent=2))
+
+
+@app.command()
+def evaluate(
+    dataset: Annotated[Path, typer.Argument(help="A YOLO dataset built by `train`.")] = Path(
+        "var/datasets/fp-v0"
+    ),
+    split: str = "test",
+    weights: Annotated[Path | None, typer.Option(help="Folder with manifest.json.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name from the manifest.")] = None,
+    write_manifest: Annotated[
+        bool, typer.Option(help="Store the figures in the manifest under metrics.<split>.")
+    ] = False,
+) -> None:
+    """Measure the shipped model on a held-out split, exactly as it serves."""
+    from training.evaluate import collect, evaluate_records
+    from training.release import store_metrics
+    from vision.predictor import Predictor
+
+    settings = Settings()
+    weights_dir = weights or settings.weights_dir
+    predictor = Predictor.from_weights(weights_dir, name=model or settings.model_name)
+    if not (dataset / "images" / split).is_dir():
+        typer.echo(f"no split {split!r} under {dataset}", err=True)
+        raise typer.Exit(2)
+    records = collect(predictor, dataset, split)
+    metrics = evaluate_records(records, predictor.spec.labels, predictor.spec.thresholds)
+    typer.echo(json.dumps(metrics, indent=2))
+    if write_manifest:
+        store_metrics(weights_dir=weights_dir, spec=predictor.spec, split=split, metrics=metrics)
+
+
+def main() -> None:
+    """Entry point for ``python -m api.cli``."""
+    app(prog_name="freshproof")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""RFC 9457 problem details: every error reaches clients through this one table.
+
+Domain packages raise their own typed errors; this module alone decides their HTTP status,
+type URI and title. A 500 never carries a traceback or exception text.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from claims.errors import (
+    AlreadyPaidError,
+    ClaimsError,
+    IdempotencyConflictError,
+    InvalidClaimError,
+    PaymentRefusedError,
+    UnknownClaimError,
+)
+from ledger.anchor.errors import AnchorError
+from ledger.capture import PartyError
+from ledger.epcis import EPCISDocumentError
+from ledger.errors import (
+    AuditError,
+    CanonicalJSONError,
+    CheckpointError,
+    InconsistentCheckpointError,
+    InvalidEntryError,
+    InvalidIndexError,
+    LedgerError,
+)
+from ledger.trace import UnknownLotError
+from vision.errors import (
+    ImageTooLargeError,
+    ImageTooSmallError,
+    ModelError,
+    NotAnImageError,
+    VisionError,
+)
+
+__all__ = ["PROBLEM_TYPES", "Problem", "install_problem_handlers", "problem_response"]
+
+log = logging.getLogger("freshproof.api")
+MEDIA_TYPE = "application/problem+json"
+_BASE = "https://freshproof.dev/problems/"
+
+
+@dataclass(frozen=True)
+class _Kind:
+    status: int
+    slug: str
+    title: str
+
+
+# Most specific class first: the first isinstance match wins.
+PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
+    (ImageTooLargeError, _Kind(413, "image-too-large", "Image too large")),
+    (ImageTooSmallError, _Kind(422, "image-too-small", "Image too small")),
+    (NotAnImageError, _Kind(422, "not-an-image", "Not a readable image")),
+    (ModelError, _Kind(503, "model-unavailable", "Model unavailable")),
+    (VisionError, _Kind(422, "vision-error", "Image could not be processed")),
+    (InvalidClaimError, _Kind(422, "invalid-claim", "Invalid claim")),
+    (UnknownClaimError, _Kind(404, "unknown-claim", "Unknown claim")),
+    (
+        IdempotencyConflictError,
+        _Kind(409, "idempotency-conflict", "Idempotency-Key reused with a different request"),
+    ),
+    (AlreadyPaidError, _Kind(409, "already-paid", "Claim already paid")),
+    (PaymentRefusedError, _Kind(409, "payment-refused", "Payment refused")),
+    (ClaimsError, _Kind(422, "claim-error", "Claim could not be processed")),
+    (EPCISDocumentError, _Kind(422, "invalid-epcis", "Malformed EPCIS document")),
+    (UnknownLotError, _Kind(404, "unknown-lot", "Unknown lot")),
+    (PartyError, _Kind(422, "invalid-party", "Invalid party")),
+    (AnchorError, _Kind(502, "anchor-failed", "Anchoring failed")),
+    (InvalidIndexError, _Kind(404, "not-in-log", "No such ledger entry or tree size")),
+    (CanonicalJSONError, _Kind(422, "not-canonical-json", "Not representable as canonical JSON")),
+    (InvalidEntryError, _Kind(422, "invalid-entry", "Invalid ledger entry")),
+    (InconsistentCheckpointError, _Kind(409, "inconsistent-checkpoint", "Checkpoint refused")),
+    (CheckpointError, _Kind(422, "bad-checkpoint", "Checkpoint or signature invalid")),
+    (AuditError, _Kind(500, "ledger-integrity", "Ledger integrity failure")),
+    (LedgerError, _Kind(500, "ledger-error", "Ledger error")),
+)
+
+
+class Problem(Exception):
+    """An API-level problem raised by routes (limits, missing resources)."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail, self.extra = (
+            status,
+            slug,
+            title,
+            detail,
+            extra,
+        )
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    instance: str | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Build an ``application/problem+json`` response."""
+    body: dict[str, Any] = {"type": _BASE + slug, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+
+
+def _for_domain_error(exc: Exception, instance: str, **extra: Any) -> JSONResponse:
+    for cls, kind in PROBLEM_TYPES:
+        if isinstance(exc, cls):
+            detail = getattr(exc, "reason", None) or str(exc)
+            if kind.status >= 500 and not isinstance(exc, ModelError | AnchorError):
+                return _internal(exc, instance)
+            if isinstance(exc, ModelError):
+                log.error("model unavailable: %s", exc)
+                detail = "the detection model is not available; try again later"
+            return problem_response(kind.status, kind.slug, kind.title, detail, instance, **extra)
+    return _internal(exc, instance)
+
+
+def _internal(exc: Exception, instance: str) -> JSONResponse:
+    log.exception("unhandled error on %s", instance, exc_info=exc)
+    return problem_response(
+        500,
+        "internal",
+        "Internal server error",
+        "an unexpected error occurred; it has been logged",
+        instance,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Route every error class through the table above."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(
+            exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra
+        )
+
+    @app.exception_handler(VisionError)
+    async def _vision(request: Request, exc: VisionError) -> JSONResponse:
+        return _for_domain_error(exc, request.url.path, **getattr(exc, "extra", {}))
+
+    @app.exception_handler(LedgerError)
+    async def _ledger(request: Request, exc: LedgerError) -> JSONResponse:
+        if isinstance(exc, AuditError | InconsistentCheckpointError):
+            log.critical("ledger integrity: %s", exc)
+        extra: dict[str, Any] = {}
+        if isinstance(exc, EPCISDocumentError):
+            # Every problem of the document at once, each naming its event and field.
+            extra["errors"] = [
+                {"event_index": e.index, "field": e.field, "reason": e.reason} for e in exc.errors
+            ]
+        return _for_domain_error(exc, request.url.path, **extra)
+
+    @app.exception_handler(ClaimsError)
+    async def _claims(request: Request, exc: ClaimsError) -> JSONResponse:
+        extra = {"field": exc.field} if isinstance(exc, InvalidClaimError) else {}
+        return _for_domain_error(exc, request.url.path, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return problem_response(
+            422,
+            "validation",
+            "Request is not valid",
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors),
+            request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed", 413: "request-too-large"}.get(
+            exc.status_code, "http-error"
+        )
+        return problem_response(exc.status_code, slug, str(exc.detail), None, request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _any(request: Request, exc: Exception) -> JSONResponse:
+        return _internal(exc, request.url.path)

@@ -1,0 +1,26 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from api.deps import get_settings
+from api.settings import Settings
+from vision.errors import ModelError
+from vision.registry import resolve_model
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz(settings: Annotated[Settings, Depends(get_settings)]) -> dict[str, Any]:
+    """Service status and the identity of the model that will judge photos."""
+    try:
+        spec = resolve_model(settings.weights_dir, settings.model_name, verify=False)
+        model: dict[str, Any] = spec.identity()
+        status = "ok"
+    except ModelError as exc:
+        model, status = {"error": str(exc)}, "degraded"
+    return {"status": status, "model": model}

@@ -1,0 +1,69 @@
+"""``POST /v1/inspect``: judge photos without filing anything."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import get_predictor, get_settings
+from api.problems import Problem
+from api.schemas import InspectionOut
+from api.settings import Settings
+from vision.errors import ImageRejected, ImageTooLargeError
+from vision.predictor import Predictor
+
+router = APIRouter(prefix="/v1", tags=["inspect"])
+
+
+async def read_photos(photos: list[UploadFile], settings: Settings) -> list[tuple[str, bytes]]:
+    """Read uploads within the per-photo byte limit; the count limit is checked first."""
+    if len(photos) > settings.max_photos:
+        raise Problem(
+            413,
+            "too-many-photos",
+            "Too many photos",
+            f"{len(photos)} photos sent; at most {settings.max_photos} per request",
+            limit=settings.max_photos,
+        )
+    out = []
+    for i, photo in enumerate(photos):
+        data = await photo.read(settings.max_photo_bytes + 1)
+        if len(data) > settings.max_photo_bytes:
+            raise Problem(
+                413,
+                "image-too-large",
+                "Image too large",
+                f"photo {i} ({photo.filename}) exceeds {settings.max_photo_bytes} bytes",
+                photo_index=i,
+                limit=settings.max_photo_bytes,
+            )
+        out.append((photo.filename or f"photo-{i}", data))
+    return out
+
+
+def inspect_all(predictor: Predictor, photos: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+    """Judge every photo, or reject the whole request naming the first bad photo."""
+    results = []
+    for i, (name, data) in enumerate(photos):
+        try:
+            results.append(predictor.inspect(data, image=name).as_dict())
+        except ImageRejected as exc:
+            status = 413 if isinstance(exc, ImageTooLargeError) else 422
+            slug = "image-too-large" if status == 413 else "not-an-image"
+            raise Problem(
+                status, slug, "Photo rejected", f"photo {i} ({name}): {exc.reason}", photo_index=i
+            ) from exc
+    return results
+
+
+@router.post("/inspect", response_model=list[InspectionOut])
+async def inspect(
+    photos: Annotated[list[UploadFile], File(description="One or more photos (JPEG, PNG, ...)")],
+    settings: Annotated[Settings, Depends(get_settings)],
+    predictor: Annotated[Predictor, Depends(get_predictor)],
+) -> list[dict[str, Any]]:
+    """Run the quality gate and the detector on each photo; nothing is stored."""
+    data = await read_photos(photos, settings)
+    return await run_in_threadpool(inspect_all, predictor, data)

@@ -1,0 +1,175 @@
+"""The composition root: engines and domain objects the routes share, built once per app."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import Engine
+
+from api.settings import Settings
+from claims.compensation import CompensationPolicy
+from claims.service import ClaimsConfig, create_claim_tables
+from ledger.anchor.base import Anchor, NoAnchor
+from ledger.anchoring import AnchorPolicy
+from ledger.capture import create_projection_tables
+from ledger.log import Ledger
+from ledger.note import Signer
+from storage.db import make_engine
+from storage.evidence import EvidenceStore, LocalEvidenceStore
+from storage.keys import load_or_create_signer
+
+log = logging.getLogger("freshproof.jobs")
+
+__all__ = ["Services", "build_services"]
+
+
+@dataclass
+class Services:
+    """Everything with a lifetime: opened at start-up, closed at shutdown."""
+
+    settings: Settings
+    engine: Engine
+    ledger: Ledger
+    signer: Signer
+    evidence: EvidenceStore
+    claims_config: ClaimsConfig
+    webhook_secret: bytes
+    _anchor: Anchor | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _relay_wake: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _relay_thread: threading.Thread | None = None
+    _anchor_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def anchor_now(self) -> dict[str, object] | None:
+        """Anchor the current checkpoint now; serialised with the background policy."""
+        from ledger.anchoring import anchor_now
+
+        with self._anchor_lock:
+            return anchor_now(ledger=self.ledger, signer=self.signer, anchor=self.anchor())
+
+    def maybe_anchor(self) -> dict[str, object] | None:
+        """Anchor if the policy says it is due."""
+        from ledger.anchoring import maybe_anchor
+
+        with self._anchor_lock:
+            return maybe_anchor(
+                ledger=self.ledger,
+                signer=self.signer,
+                anchor=self.anchor(),
+                policy=self.anchor_policy,
+            )
+
+    def after_write(self) -> None:
+        """Kick the in-process jobs: anchoring by policy and webhook delivery."""
+        self._relay_wake.set()
+
+    def start_jobs(self) -> None:
+        """Run the outbox relay and the anchoring policy in a background thread."""
+        if self._relay_thread is not None:
+            return
+        self._relay_thread = threading.Thread(
+            target=self._jobs, name="freshproof-jobs", daemon=True
+        )
+        self._relay_thread.start()
+
+    def _jobs(self) -> None:
+        from claims.outbox import Relay
+
+        relay = Relay(self.engine, secret=self.webhook_secret)
+        while not self._stop.is_set():
+            try:
+                relay.run_once()
+                self.maybe_anchor()
+            except Exception:  # a failing job must not kill the loop; it logs and retries
+                log.exception("background job failed")
+            self._relay_wake.wait(self.settings.relay_interval_seconds)
+            self._relay_wake.clear()
+
+    @property
+    def anchor_policy(self) -> AnchorPolicy:
+        """When to anchor, from the settings."""
+        return AnchorPolicy(self.settings.anchor_every_entries, self.settings.anchor_every_seconds)
+
+    def anchor(self) -> Anchor:
+        """The configured anchor, connected (or its in-process chain started) on first use."""
+        with self._lock:
+            if self._anchor is None:
+                self._anchor = _make_anchor(self.settings)
+            return self._anchor
+
+    def close(self) -> None:
+        """Stop the jobs and release database connections."""
+        self._stop.set()
+        self._relay_wake.set()
+        if self._relay_thread is not None:
+            self._relay_thread.join(timeout=10)
+        self.engine.dispose()
+
+
+def _make_anchor(settings: Settings) -> Anchor:
+    if settings.anchor_backend == "none":
+        return NoAnchor()
+    from ledger.anchor.ethereum import EthereumAnchor
+
+    if settings.anchor_backend == "inprocess":
+        # An in-memory chain: receipts verify for this process's life only (README says so).
+        return EthereumAnchor.in_process()
+    state = settings.data_dir / "anchor.json"
+    address = settings.anchor_contract or (
+        json.loads(state.read_text())["contract_address"] if state.exists() else None
+    )
+    anchor = EthereumAnchor.from_rpc(
+        settings.anchor_rpc_url or "", settings.anchor_private_key, contract_address=address
+    )
+    if address is None:  # just deployed: remember where
+        state.write_text(json.dumps({"contract_address": anchor.contract_address}) + "\n")
+    return anchor
+
+
+def build_services(settings: Settings) -> Services:
+    """Open the database, the ledger and the signing key named by the settings."""
+    engine = make_engine(settings.resolved_database_url)
+    # Transparency logs conventionally name their key after the checkpoint origin.
+    signer = load_or_create_signer(
+        configured=settings.ledger_signing_key,
+        key_dir=settings.key_dir,
+        name=settings.ledger_origin,
+    )
+    ledger = Ledger(engine, origin=settings.ledger_origin)
+    create_projection_tables(engine)
+    create_claim_tables(engine)
+    config = ClaimsConfig(
+        webhooks=settings.webhooks,
+        compensation=CompensationPolicy(
+            auto_pay_min_confidence=settings.auto_pay_min_confidence,
+            auto_pay_limit=Decimal(settings.auto_pay_limit),
+        ),
+    )
+    return Services(
+        settings,
+        engine,
+        ledger,
+        signer,
+        evidence=LocalEvidenceStore(settings.data_dir / "evidence"),
+        claims_config=config,
+        webhook_secret=_webhook_secret(settings),
+    )
+
+
+def _webhook_secret(settings: Settings) -> bytes:
+    if settings.webhook_secret:
+        return settings.webhook_secret.encode()
+    path = settings.key_dir / "webhook.secret"
+    if not path.exists():
+        settings.key_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+    return path.read_text().strip().encode()

@@ -1,0 +1,95 @@
+"""All runtime settings, from ``FRESHPROOF_*`` environment variables or an env file.
+
+The defaults are the embedded ones: SQLite and evidence files under ``./var``, the shipped
+ONNX model, everything in process. Production swaps engines by configuration alone.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from vision.image import ImageLimits, QualityThresholds
+from vision.registry import DEFAULT_WEIGHTS_DIR
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """freshproof settings; every field is ``FRESHPROOF_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRESHPROOF_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("var"), description="Mutable state: database, evidence, keys.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite.")
+    weights_dir: Path = Field(DEFAULT_WEIGHTS_DIR, description="Folder with manifest.json.")
+    model_name: str | None = Field(None, description="Manifest model name; default its default.")
+    inference_backend: str = Field("onnxruntime", description="onnxruntime")
+    inference_threads: int = Field(0, description="Intra-op threads; 0 lets the runtime choose.")
+    max_photos: int = Field(10, ge=1, description="Photos per request.")
+    max_photo_bytes: int = Field(15 * 1024 * 1024, ge=1024, description="Bytes per photo.")
+    max_image_pixels: int = Field(40_000_000, ge=10_000, description="Pixels per photo.")
+    min_image_side: int = Field(64, ge=1, description="Quality gate: smallest side in pixels.")
+    ledger_origin: str = Field("freshproof.local/ledger", description="Checkpoint origin line.")
+    ledger_signing_key: str | None = Field(
+        None,
+        description="Signed-note signer key (PRIVATE+KEY+...); default: generated in var/keys.",
+    )
+
+    anchor_backend: str = Field(
+        "inprocess",
+        pattern="^(inprocess|rpc|none)$",
+        description="Checkpoint anchors: in-process EVM, a JSON-RPC node, or none.",
+    )
+    anchor_rpc_url: str | None = Field(None, description="Ethereum JSON-RPC URL (rpc backend).")
+    anchor_private_key: str | None = Field(None, description="Hex key that pays for anchors.")
+    anchor_contract: str | None = Field(
+        None, description="CheckpointAnchor address; deployed if unset."
+    )
+    anchor_every_entries: int = Field(100, ge=1, description="Anchor after this many new entries.")
+    anchor_every_seconds: float = Field(3600.0, gt=0, description="...or after this long.")
+
+    webhook_urls: str = Field("", description="Comma-separated ticket webhook endpoints.")
+    webhook_secret: str | None = Field(
+        None, description="HMAC secret; default: generated in var/keys."
+    )
+    relay_interval_seconds: float = Field(2.0, gt=0, description="Outbox relay poll interval.")
+    auto_pay_limit: str = Field("50.00", description="Largest compensation paid without a person.")
+    auto_pay_min_confidence: float = Field(
+        0.8, ge=0, le=1, description="Verdict confidence needed."
+    )
+
+    @property
+    def webhooks(self) -> tuple[str, ...]:
+        """The webhook endpoints as a tuple."""
+        return tuple(u.strip() for u in self.webhook_urls.split(",") if u.strip())
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file under ``data_dir``."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'freshproof.db').resolve()}"
+
+    @property
+    def key_dir(self) -> Path:
+        """Where generated keys are kept."""
+        return self.data_dir / "keys"
+
+    @property
+    def image_limits(self) -> ImageLimits:
+        """Byte and pixel limits for one upload."""
+        return ImageLimits(max_bytes=self.max_photo_bytes, max_pixels=self.max_image_pixels)
+
+    @property
+    def quality_thresholds(self) -> QualityThresholds:
+        """Quality gate thresholds."""
+        return QualityThresholds(min_side=self.min_image_side)
+
+    @property
+    def max_request_bytes(self) -> int:
+        """A whole multipart request: every photo at its limit plus room for the form."""
+        return self.max_photos * self.max_photo_bytes + 1024 * 1024

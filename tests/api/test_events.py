@@ -1,0 +1,126 @@
+"""Supply-chain capture over HTTP: parties, EPCIS documents, dedupe, traces, anchors."""
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+
+DATA = Path(__file__).resolve().parents[1] / "ledger" / "data" / "epcis"
+LOT = "urn:epc:class:lgtin:4012345.012345.STRAW-0502"
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    app = create_app(Settings(data_dir=tmp_path / "var", anchor_every_entries=4))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def _doc(name: str = "object_shipping_inspection.json") -> dict:
+    return json.loads((DATA / name).read_text())
+
+
+def _size(client: TestClient) -> int:
+    return int(client.get("/v1/ledger/checkpoint").text.split("\n")[1])
+
+
+def test_parties_register_once_and_update(client: TestClient) -> None:
+    body = {"id": "urn:epc:id:pgln:4012345.00000", "role": "supplier", "name": "Berry Farm"}
+    first = client.post("/v1/parties", json=body)
+    assert first.status_code == 201 and first.json()["appended"] is True
+    again = client.post("/v1/parties", json=body).json()
+    assert again["appended"] is False and again["ledger_index"] == first.json()["ledger_index"]
+    renamed = client.post("/v1/parties", json={**body, "name": "Berry Farm Ltd"}).json()
+    assert renamed["appended"] is True and renamed["ledger_index"] > again["ledger_index"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("id", "farm-42"), ("role", "pirate"), ("name", " ")])
+def test_bad_party_is_a_422_problem(client: TestClient, field: str, value: str) -> None:
+    body = {"id": "urn:epc:id:pgln:4012345.00000", "role": "supplier", "name": "x", field: value}
+    resp = client.post("/v1/parties", json=body)
+    assert resp.status_code == 422 and resp.headers["content-type"].startswith(PROBLEM)
+    assert resp.json()["type"].endswith("/invalid-party")
+
+
+def test_capture_dedupes_and_traces_the_lot(client: TestClient) -> None:
+    client.post(
+        "/v1/parties",
+        json={"id": "urn:epc:id:pgln:4023333.00000", "role": "carrier", "name": "FastVan"},
+    )
+    first = client.post("/v1/events", json=_doc())
+    assert first.status_code == 201, first.text
+    assert len(first.json()["appended"]) == 2 and first.json()["duplicates"] == []
+    size = _size(client)
+    again = client.post("/v1/events", json=_doc()).json()
+    assert again["appended"] == [] and len(again["duplicates"]) == 2
+    # Re-posting appends nothing, except that anchoring may have recorded a receipt.
+    anchors = client.get("/v1/ledger/anchors").json()
+    assert _size(client) == size + len([a for a in anchors if a["ledger_index"] >= size])
+
+    trace = client.get(f"/v1/lots/{LOT}/trace").json()
+    assert [e["biz_step"] for e in trace["events"]] == ["shipping", "inspecting"]
+    assert trace["events"][1]["inspection"] is True
+    assert trace["events"][0]["custody"]["to"] == {
+        "id": "urn:epc:id:pgln:4023333.00000",
+        "role": "carrier",
+        "name": "FastVan",
+    }
+    temps = trace["events"][1]["temperatures"]
+    assert {round(t["celsius"], 2) for t in temps} >= {4.5, 5.0}  # 41 °F and 278.15 K
+    bare = client.get("/v1/lots/STRAW-0502/trace").json()
+    assert [e["ledger_index"] for e in bare["events"]] == [
+        e["ledger_index"] for e in trace["events"]
+    ]
+    # every trace line verifies as a proof bundle
+    idx = trace["events"][0]["ledger_index"]
+    bundle = client.get(f"/v1/ledger/entries/{idx}").json()
+    assert bundle["leaf_hash"] == trace["events"][0]["leaf_hash"]
+
+
+def test_malformed_document_names_event_and_field_and_appends_nothing(client: TestClient) -> None:
+    before = _size(client)
+    doc = _doc()
+    bad = copy.deepcopy(doc)
+    del bad["epcisBody"]["eventList"][1]["eventTime"]
+    bad["epcisBody"]["eventList"][0]["action"] = "SHRED"
+    resp = client.post("/v1/events", json=bad)
+    assert resp.status_code == 422 and resp.headers["content-type"].startswith(PROBLEM)
+    errors = resp.json()["errors"]
+    assert {(e["event_index"], e["field"].split(".")[-1]) for e in errors} >= {
+        (0, "action"),
+        (1, "eventTime"),
+    }
+    assert _size(client) == before
+    assert client.get(f"/v1/lots/{LOT}/trace").status_code == 404
+
+
+def test_not_json_and_unknown_lot_are_problems(client: TestClient) -> None:
+    resp = client.post(
+        "/v1/events", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert resp.status_code == 422 and resp.headers["content-type"].startswith(PROBLEM)
+    lost = client.get("/v1/lots/NO-SUCH-LOT/trace")
+    assert lost.status_code == 404 and lost.json()["type"].endswith("/unknown-lot")
+
+
+def test_anchors_are_recorded_and_verify(client: TestClient) -> None:
+    client.post("/v1/events", json=_doc())
+    client.post("/v1/events", json=_doc("aggregation_packing.json"))
+    made = client.post("/v1/ledger/anchors")
+    assert made.status_code == 201, made.text
+    anchors = client.get("/v1/ledger/anchors").json()
+    assert anchors, "no anchor recorded"
+    receipt = anchors[-1]["receipt"]
+    assert receipt["chain_id"] > 0 and receipt["tx_hash"].startswith("0x")
+    assert receipt["block_number"] >= 1 and receipt["contract_address"].startswith("0x")
+    from ledger.anchoring import verify_anchors
+
+    services = client.app.state.services  # type: ignore[attr-defined]
+    assert verify_anchors(ledger=services.ledger, anchor=services.anchor()) == len(anchors)

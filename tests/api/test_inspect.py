@@ -1,0 +1,140 @@
+"""``POST /v1/inspect`` over HTTP: real images in, findings or problem+json out."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.deps import get_predictor
+from api.settings import Settings
+from tests.conftest import FIXTURES, jpeg_bytes, textured
+from tests.vision.test_image import _png_header_only
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "var", max_photos=3, max_photo_bytes=200_000)
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def _photo(name: str, data: bytes, mime: str = "image/jpeg") -> tuple[str, tuple[str, bytes, str]]:
+    return ("photos", (name, data, mime))
+
+
+def _assert_problem(resp, status: int, slug: str) -> dict:  # type: ignore[no-untyped-def]
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith(PROBLEM)
+    body = resp.json()
+    assert body["status"] == status and body["type"].endswith("/" + slug)
+    assert body["title"] and "Traceback" not in resp.text
+    return body
+
+
+def test_healthz_names_the_model(client: TestClient) -> None:
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and len(body["model"]["sha256"]) == 64
+
+
+def test_openapi_is_served(client: TestClient) -> None:
+    assert "/v1/inspect" in client.get("/openapi.json").json()["paths"]
+
+
+def test_real_image_to_findings(client: TestClient) -> None:
+    swollen = (FIXTURES / "swollen_pouch.jpg").read_bytes()
+    flat = (FIXTURES / "flat_pouch.jpg").read_bytes()
+    resp = client.post(
+        "/v1/inspect", files=[_photo("swollen.jpg", swollen), _photo("flat.jpg", flat)]
+    )
+    assert resp.status_code == 200, resp.text
+    a, b = resp.json()
+    assert (a["image"], b["image"]) == ("swollen.jpg", "flat.jpg")
+    assert a["quality"]["ok"] and a["model"]["name"]
+    import hashlib
+
+    assert a["sha256"] == hashlib.sha256(swollen).hexdigest()
+    assert "swelling" in {f["label"] for f in a["findings"]}
+    assert "swelling" not in {f["label"] for f in b["findings"]}
+
+
+def test_non_image_is_a_422_problem_naming_the_photo(client: TestClient) -> None:
+    good = jpeg_bytes(textured())
+    resp = client.post(
+        "/v1/inspect", files=[_photo("ok.jpg", good), _photo("notes.txt", b"hello", "text/plain")]
+    )
+    body = _assert_problem(resp, 422, "not-an-image")
+    assert body["photo_index"] == 1 and "notes.txt" in body["detail"]
+
+
+def test_corrupt_jpeg_is_a_422_problem(client: TestClient) -> None:
+    data = jpeg_bytes(textured())
+    _assert_problem(
+        client.post("/v1/inspect", files=[_photo("c.jpg", data[:300])]), 422, "not-an-image"
+    )
+
+
+def test_too_many_photos_is_413(client: TestClient) -> None:
+    data = jpeg_bytes(textured(64, 64))
+    resp = client.post("/v1/inspect", files=[_photo(f"{i}.jpg", data) for i in range(4)])
+    assert _assert_problem(resp, 413, "too-many-photos")["limit"] == 3
+
+
+def test_oversized_photo_is_413(client: TestClient) -> None:
+    resp = client.post("/v1/inspect", files=[_photo("big.jpg", b"\xff" * 200_001)])
+    _assert_problem(resp, 413, "image-too-large")
+
+
+def test_request_over_total_limit_is_413_before_parsing(
+    client: TestClient, settings: Settings
+) -> None:
+    resp = client.post(
+        "/v1/inspect",
+        content=b"x" * (settings.max_request_bytes + 1),
+        headers={"content-type": "multipart/form-data; boundary=zz"},
+    )
+    _assert_problem(resp, 413, "request-too-large")
+
+
+def test_decompression_bomb_is_413(client: TestClient) -> None:
+    resp = client.post(
+        "/v1/inspect", files=[_photo("bomb.png", _png_header_only(90_000, 90_000), "image/png")]
+    )
+    _assert_problem(resp, 413, "image-too-large")
+
+
+def test_no_photos_is_422(client: TestClient) -> None:
+    _assert_problem(client.post("/v1/inspect", data={"x": "1"}), 422, "validation")
+
+
+def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
+    _assert_problem(client.get("/v1/nothing-here"), 404, "not-found")
+
+
+class _ExplodingPredictor:
+    """A real stand-in: fails the way an unexpected bug would."""
+
+    def inspect(self, data: bytes, *, image: str) -> None:
+        raise RuntimeError("secret internal detail")
+
+
+def test_unexpected_error_is_a_500_problem_without_details(app: FastAPI) -> None:
+    app.dependency_overrides[get_predictor] = lambda: _ExplodingPredictor()
+    with TestClient(app, raise_server_exceptions=False) as c:
+        resp = c.post("/v1/inspect", files=[_photo("a.jpg", jpeg_bytes(textured()))])
+    body = _assert_problem(resp, 500, "internal")
+    assert "secret" not in resp.text and "RuntimeError" not in resp.text
+    assert body["instance"] == "/v1/inspect"

@@ -1,0 +1,78 @@
+"""``freshproof events import``: EPCIS files and logger CSVs, all-or-nothing, deduplicated."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.services import build_services
+from api.settings import Settings
+
+DATA = Path(__file__).resolve().parent / "ledger" / "data" / "epcis"
+LOT = "urn:epc:class:lgtin:4012345.012345.STRAW-0502"
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FRESHPROOF_DATA_DIR", str(tmp_path / "var"))
+    return tmp_path
+
+
+def _size() -> int:
+    services = build_services(Settings())
+    try:
+        return services.ledger.size()
+    finally:
+        services.close()
+
+
+def test_import_epcis_then_reimport_is_deduplicated(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.json"
+    shutil.copy(DATA / "object_shipping_inspection.json", doc)
+    first = CliRunner().invoke(app, ["events", "import", str(doc)])
+    assert first.exit_code == 0, first.output
+    assert "2 events appended, 0 already" in first.stdout
+    second = CliRunner().invoke(app, ["events", "import", str(doc)])
+    assert "0 events appended, 2 already" in second.stdout
+    assert _size() == 2
+
+
+def test_import_logger_csv(tmp_path: Path) -> None:
+    csv = tmp_path / "logger.csv"
+    csv.write_text(
+        "device_id,lot,timestamp,temperature\n"
+        f"LOG-7,{LOT},2024-05-02T06:15:00+02:00,4.5\n"
+        f"LOG-7,{LOT},2024-05-02T06:45:00+02:00,41.5\n"
+        f"LOG-7,{LOT},2024-05-02T08:05:00+02:00,6\n"
+    )
+    result = CliRunner().invoke(app, ["events", "import", str(csv)])
+    assert result.exit_code == 0, result.output
+    assert "2 events appended" in result.stdout  # two UTC hours
+    services = build_services(Settings())
+    from ledger.trace import lot_trace
+
+    trace = lot_trace(ledger=services.ledger, lot=LOT)
+    services.close()
+    assert sorted(t["celsius"] for e in trace["events"] for t in e["temperatures"]) == [
+        4.5,
+        6.0,
+        41.5,
+    ]
+
+
+def test_bad_file_imports_nothing(tmp_path: Path) -> None:
+    doc = json.loads((DATA / "object_shipping_inspection.json").read_text())
+    doc["epcisBody"]["eventList"][1]["eventTime"] = "yesterday"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    result = CliRunner().invoke(app, ["events", "import", str(bad)])
+    assert result.exit_code == 1 and "nothing imported" in result.stderr
+    assert "eventTime" in result.stderr
+    assert _size() == 0
+    csv = tmp_path / "bad.csv"
+    csv.write_text(f"device_id,lot,timestamp,temperature\nL1,{LOT},2024-05-02T06:15:00,4\n")
+    result = CliRunner().invoke(app, ["events", "import", str(csv)])
+    assert result.exit_code == 1 and _size() == 0
