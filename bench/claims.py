@@ -1,0 +1,134 @@
+"""End-to-end time of a one-photo claim over HTTP, against plain inspection of the same photo.
+
+A real uvicorn server on localhost (embedded defaults: SQLite, local evidence, in-process
+jobs) is fed a supply chain once; then N claims, each on its own lot, are filed one at a
+time. The peer, measured in the same run on the same photo, is POST /v1/inspect: the
+difference is what custody, rules, ledger and ticketing cost on top of the model.
+
+    .venv/bin/python bench/claims.py [--n 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.api.test_claims import DC, FARM, TRUCK, _event, _series, _t  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _chain_doc(lot: str, delivered: datetime) -> dict[str, object]:
+    t0 = delivered - timedelta(hours=14)
+    events = [
+        _event(lot, t0, "packing", src=FARM, temps=_series(t0, 2, [3, 3, 3])),
+        _event(lot, t0 + timedelta(hours=2), "shipping", src=FARM, dst=DC),
+        _event(
+            lot,
+            t0 + timedelta(hours=10),
+            "shipping",
+            src=DC,
+            dst=TRUCK,
+            temps=_series(t0 + timedelta(hours=2), 8, [3, 4, 3]),
+        ),
+        _event(
+            lot,
+            t0 + timedelta(hours=10, minutes=1),
+            "storing",
+            src=TRUCK,
+            temps=_series(t0 + timedelta(hours=10, minutes=1), 3.9, [4, 11, 12, 4]),
+        ),
+    ]
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": _t(delivered),
+        "epcisBody": {"eventList": events},
+    }
+
+
+def main() -> None:
+    """Start a server, file claims, print medians."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=30)
+    args = ap.parse_args()
+    photo = (REPO / "datasets" / "fixtures" / "swollen_pouch.jpg").read_bytes()
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "FRESHPROOF_DATA_DIR": tmp, "FRESHPROOF_ANCHOR_BACKEND": "none"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            with httpx.Client(base_url=base, timeout=30) as client:
+                for _ in range(100):
+                    try:
+                        client.get("/healthz")
+                        break
+                    except httpx.TransportError:
+                        time.sleep(0.2)
+                for pid, role in ((FARM, "supplier"), (DC, "warehouse"), (TRUCK, "carrier")):
+                    client.post("/v1/parties", json={"id": pid, "role": role, "name": role})
+                delivered = datetime.now(UTC) - timedelta(hours=1)
+                for i in range(args.n + 2):
+                    client.post(
+                        "/v1/events", json=_chain_doc(f"BENCH-{i}", delivered)
+                    ).raise_for_status()
+                files = [("photos", ("p.jpg", photo, "image/jpeg"))]
+                claim_ms, inspect_ms = [], []
+                for i in range(args.n + 2):
+                    claim = {
+                        "order_id": f"B{i}",
+                        "lot": f"BENCH-{i}",
+                        "category": "chilled",
+                        "line_value": "9.90",
+                        "currency": "EUR",
+                        "delivered_at": _t(delivered),
+                    }
+                    t = time.perf_counter()
+                    r = client.post("/v1/claims", files=files, data={"claim": json.dumps(claim)})
+                    elapsed = (time.perf_counter() - t) * 1e3
+                    assert r.status_code == 201, r.text
+                    t = time.perf_counter()
+                    client.post("/v1/inspect", files=files).raise_for_status()
+                    if i >= 2:  # the first two warm the model and the connection pool
+                        claim_ms.append(elapsed)
+                        inspect_ms.append((time.perf_counter() - t) * 1e3)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    print(f"{args.n} one-photo claims over HTTP on localhost, {os.cpu_count()} CPUs, SQLite")
+    print(
+        f"POST /v1/claims  median {statistics.median(claim_ms):7.1f} ms   "
+        f"p95 {sorted(claim_ms)[int(0.95 * (len(claim_ms) - 1))]:7.1f} ms"
+    )
+    print(f"POST /v1/inspect median {statistics.median(inspect_ms):7.1f} ms   (peer: same photo)")
+    print(f"claim / inspect: {statistics.median(claim_ms) / statistics.median(inspect_ms):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
