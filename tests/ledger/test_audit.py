@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -161,16 +160,16 @@ def test_checkpoint_root_column_disagreeing_with_its_note(filled: Ledger) -> Non
         audit(filled)
 
 
-def test_audit_of_many_entries_is_fast(
+def test_audit_of_many_entries_checks_every_checkpoint(
     sqlite_ledger: Ledger, keys: tuple[str, str], bodies: Callable[..., Items]
 ) -> None:
+    # Speed is measured in bench/ledger.py, not here; this pins what a multi-level tree with
+    # several signed sizes audits to.
     for start in range(0, 20_000, 5_000):
         sqlite_ledger.append_many(bodies(5_000, start=start))
         sqlite_ledger.sign_checkpoint(keys[0])
-    started = time.perf_counter()
     report = audit(sqlite_ledger, verifier_key=keys[1])
-    elapsed = time.perf_counter() - started
-    print(f"\naudit of {report.size} entries: {elapsed:.2f}s")
     assert report.size == 20_000 and report.checkpoints_checked == 4
-    # ~0.6 s on the reference box; 10^5 entries scale linearly to a few seconds.
-    assert elapsed < 5.0
+    assert report.root == sqlite_ledger.root(20_000)
+    # every perfect subtree is stored once: sum over levels of floor(n / 2^level)
+    assert report.nodes_checked == sum(20_000 >> level for level in range(15))

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -294,15 +293,25 @@ def test_processes_appending_concurrently_keep_one_chain(db_spec: DbSpec) -> Non
         engine.dispose()
 
 
-def test_batched_append_rate(sqlite_ledger: Ledger, bodies: Callable[..., Items]) -> None:
-    batches = [bodies(1000, start=1000 * b) for b in range(20)]
-    sqlite_ledger.append_many(batches[0])  # warm-up: table creation, first pages
-    started = time.perf_counter()
-    for batch in batches[1:]:
-        sqlite_ledger.append_many(batch)
-    rate = 19_000 / (time.perf_counter() - started)
-    print(f"\nSQLite batched append rate: {rate:,.0f} entries/s")
-    # A loose floor that still catches a per-row commit or per-row tree recompute
-    # (those fall to hundreds per second); the measured rate is reported, not asserted.
-    assert rate > 3_000
-    assert sqlite_ledger.size() == 20_000
+def test_batched_append_is_one_transaction_of_bulk_statements(
+    sqlite_ledger: Ledger, bodies: Callable[..., Items]
+) -> None:
+    # The append rate is measured in bench/ledger.py. What makes it fast is structural: a
+    # batch is one transaction of executemany statements, not a commit or a tree walk per row.
+    sqlite_ledger.append_many(bodies(10))  # table creation, first pages
+    statements: list[str] = []
+    commits: list[int] = []
+
+    def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = sqlite_ledger.engine
+    sa.event.listen(engine, "before_cursor_execute", on_execute)
+    sa.event.listen(engine, "commit", lambda conn: commits.append(1))
+    try:
+        sqlite_ledger.append_many(bodies(1000, start=10))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", on_execute)
+    assert len(commits) == 1
+    assert len(statements) < 20, statements
+    assert sqlite_ledger.size() == 1010
