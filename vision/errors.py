@@ -5,7 +5,8 @@ VisionError
 │   ├── NotAnImageError      not a decodable image format
 │   ├── ImageTooLargeError   too many bytes, or too many pixels (decompression bomb)
 │   └── ImageTooSmallError   fewer pixels than a finding can rest on
-└── ModelError               the model files are missing, altered or malformed
+├── ModelError               the model files are missing, altered or malformed
+└── PerceptualHashError      an array or hash value the perceptual hash cannot take (reason)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ __all__ = [
     "ImageTooSmallError",
     "ModelError",
     "NotAnImageError",
+    "PerceptualHashError",
     "VisionError",
 ]
 
@@ -51,3 +53,11 @@ class ImageTooSmallError(ImageRejected):
 
 class ModelError(VisionError):
     """The model cannot be loaded: missing file, hash mismatch, bad manifest."""
+
+
+class PerceptualHashError(VisionError, ValueError):
+    """An array that is not an image, or a value that is not a 64-bit hash (a caller's bug)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
