@@ -41,20 +41,34 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     weights: Annotated[Path | None, typer.Option(help="Folder with manifest.json.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name from the manifest.")] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="onnxruntime or openvino; default from settings.")
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="f32, or bf16 (openvino); default from settings.")
+    ] = None,
 ) -> None:
-    """Judge photos with the shipped model; exits 1 if any file could not be judged."""
-    from vision.errors import ImageRejected
+    """Judge photos with the shipped model; exits 1 if any file could not be judged.
+
+    Exits 2 without judging anything when the model or its runtime cannot be loaded.
+    """
+    from vision.errors import ImageRejected, ModelError
     from vision.predictor import Predictor
 
     settings = Settings()
-    predictor = Predictor.from_weights(
-        weights or settings.weights_dir,
-        name=model or settings.model_name,
-        backend=settings.inference_backend,
-        threads=settings.inference_threads,
-        limits=settings.image_limits,
-        quality=settings.quality_thresholds,
-    )
+    try:
+        predictor = Predictor.from_weights(
+            weights or settings.weights_dir,
+            name=model or settings.model_name,
+            backend=backend or settings.inference_backend,
+            precision=precision or settings.inference_precision,
+            threads=settings.inference_threads,
+            limits=settings.image_limits,
+            quality=settings.quality_thresholds,
+        )
+    except ModelError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     failed = False
     for path in images:
         try:

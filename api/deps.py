@@ -32,6 +32,7 @@ def get_predictor(request: Request) -> Predictor:
                     s.weights_dir,
                     name=s.model_name,
                     backend=s.inference_backend,
+                    precision=s.inference_precision,
                     threads=s.inference_threads,
                     limits=s.image_limits,
                     quality=s.quality_thresholds,

@@ -29,6 +29,12 @@ class FindingOut(BaseModel):
     label: str = Field(examples=["mold"])
     confidence: float = Field(ge=0, le=1)
     box: list[float] = Field(description="x1, y1, x2, y2 in pixels of the upright image")
+    localized: bool = Field(
+        description="True when a detector box backs the finding; false: the whole photo."
+    )
+    box_score: float | None = Field(
+        None, ge=0, le=1, description="The detector's own score for the box, when there is one."
+    )
 
 
 class ModelIdentity(BaseModel):
@@ -37,6 +43,11 @@ class ModelIdentity(BaseModel):
     name: str
     version: str
     sha256: str
+    classifier_sha256: str | None = Field(
+        None, description="SHA-256 of the condition classifier, when the model has one."
+    )
+    backend: str = Field(examples=["onnxruntime"], description="Runtime that ran the model.")
+    precision: str = Field(examples=["f32"], description="Arithmetic it ran at: f32 or bf16.")
 
 
 class InspectionOut(BaseModel):
@@ -49,4 +60,5 @@ class InspectionOut(BaseModel):
     quality: QualityOut
     findings: list[FindingOut]
     model: ModelIdentity
+    phash: str = Field(description="64-bit perceptual hash (hex) of the upright pixels.")
     timing_ms: dict[str, float]

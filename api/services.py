@@ -151,6 +151,7 @@ def build_services(settings: Settings) -> Services:
             auto_pay_min_confidence=settings.auto_pay_min_confidence,
             auto_pay_limit=Decimal(settings.auto_pay_limit),
         ),
+        duplicate_max_distance=settings.duplicate_photo_max_distance,
     )
     return Services(
         settings,

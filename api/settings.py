@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,7 +30,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite.")
     weights_dir: Path = Field(DEFAULT_WEIGHTS_DIR, description="Folder with manifest.json.")
     model_name: str | None = Field(None, description="Manifest model name; default its default.")
-    inference_backend: str = Field("onnxruntime", description="onnxruntime")
+    inference_backend: Literal["onnxruntime", "openvino"] = Field(
+        "onnxruntime", description="onnxruntime, or openvino (the openvino extra)."
+    )
+    inference_precision: Literal["f32", "bf16"] = Field(
+        "f32",
+        description="f32 keeps evidence reproducible; bf16 (openvino) is faster, and recorded.",
+    )
     inference_threads: int = Field(0, description="Intra-op threads; 0 lets the runtime choose.")
     max_photos: int = Field(10, ge=1, description="Photos per request.")
     max_photo_bytes: int = Field(15 * 1024 * 1024, ge=1024, description="Bytes per photo.")
@@ -62,6 +69,12 @@ class Settings(BaseSettings):
     auto_pay_limit: str = Field("50.00", description="Largest compensation paid without a person.")
     auto_pay_min_confidence: float = Field(
         0.8, ge=0, le=1, description="Verdict confidence needed."
+    )
+    duplicate_photo_max_distance: int = Field(
+        6,
+        ge=0,
+        le=31,
+        description="Perceptual-hash bits within which a claim photo duplicates another claim's.",
     )
 
     @property

@@ -1,11 +1,21 @@
-"""Inference speed: freshproof's ONNX Runtime predictor vs stock ultralytics, same run.
+"""Inference speed and agreement: freshproof's backends vs stock ultralytics, same run.
 
-Both sides run the same two networks (detector and condition classifier), each in its own
-child process (so peak RSS is its own), over the same held-out photos, one image at a time
-as the API serves them, after a warm-up. Prints p50/p95 latency, images/s, peak RSS, the
-ratio, and how often both detectors report the same labels at one confidence.
+Every side runs the same two networks (detector and condition classifier) in its own child
+process (so peak RSS is its own), over the same held-out photos, one image at a time as
+the API serves them, after a warm-up:
 
-    .venv/bin/python bench/inference.py [--n 60] [--rounds 3]
+- our predictor on ONNX Runtime f32 (the default), OpenVINO f32 and OpenVINO bf16;
+- our predictor on the PyTorch reference backend (the shipped ``.pt`` through ultralytics,
+  our own pre/postprocessing), which isolates what the runtime alone changes;
+- stock ``ultralytics.YOLO(pt).predict``, the peer every speed ratio is taken against.
+
+Prints p50/p95 latency, images/s and peak RSS per side with its ratio to stock; then,
+per side, how far its scores are from the PyTorch reference (per-label max detector score
+and classifier probability, mean and max absolute difference over photos x labels), how
+often it reports the same findings, and how often its detector labels at one confidence
+match stock ultralytics'. A side whose runtime is not installed is skipped, not fatal.
+
+    .venv/bin/python bench/inference.py [--n 60] [--rounds 3] [--weights DIR] [--model NAME]
 """
 
 from __future__ import annotations
@@ -19,9 +29,23 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from vision.registry import DEFAULT_WEIGHTS_DIR  # noqa: E402  (needs the path above)
+
+AGREE_CONF = 0.25  # detector labels compared with stock ultralytics at this confidence
+SCORE_FLOOR = 0.001  # boxes kept for the score comparison; below it a label scores 0
+# (backend, precision) of our predictor's sides; the last one is the reference.
+OURS: tuple[tuple[str, str], ...] = (
+    ("onnxruntime", "f32"),
+    ("openvino", "f32"),
+    ("openvino", "bf16"),
+    ("torch", "f32"),
+)
+REFERENCE = "torch f32"
 
 
 def _images(n: int) -> list[Path]:
@@ -38,149 +62,226 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
-AGREE_CONF = 0.25  # detector labels compared between the two sides at this confidence
-
-
-def _ours(paths: list[Path], rounds: int) -> dict[str, object]:
+def _predictor(backend: str, precision: str, extra: dict[str, Any]) -> Any:
     from vision.predictor import Predictor
 
-    predictor = Predictor.from_weights()
+    weights, name = Path(extra["weights"]), extra["model"]
+    if backend != "torch":
+        return Predictor.from_weights(weights, name=name, backend=backend, precision=precision)
+    from training.offline import configure_offline
+
+    configure_offline(Path(extra["yolo_config"]))  # before ultralytics is imported
+    from vision.registry import resolve_model
+    from vision.runtime_torch import UltralyticsTorchBackend, checkpoint_for
+
+    spec = resolve_model(weights, name)
+    cls = UltralyticsTorchBackend(checkpoint_for(spec.classifier.path)) if spec.classifier else None
+    return Predictor(spec, UltralyticsTorchBackend(checkpoint_for(spec.path)), classifier=cls)
+
+
+def _ours(paths: list[Path], rounds: int, extra: dict[str, Any]) -> dict[str, Any]:
+    from vision.errors import ModelError
+    from vision.image import decode_image
+
+    try:
+        predictor = _predictor(extra["backend"], extra["precision"], extra)
+    except ModelError as exc:
+        return {"skipped": str(exc)}
     datas = [p.read_bytes() for p in paths]
     for d in datas[:5]:
         predictor.inspect(d, image="warm")
-    lat, found = [], {}
+    lat: list[float] = []
     for _ in range(rounds):
         for p, d in zip(paths, datas, strict=True):
             t = time.perf_counter()
             predictor.inspect(d, image=str(p))
             lat.append((time.perf_counter() - t) * 1e3)
+    photos = {}
     for p, d in zip(paths, datas, strict=True):
-        from vision.image import decode_image
-
-        rgb = decode_image(d).rgb
-        found[p.name] = sorted({f.label for f in predictor.detect(rgb, conf=AGREE_CONF)})
+        decoded = decode_image(d)
+        judgement = predictor.judge(decoded.rgb, floor=SCORE_FLOOR)
+        det = dict.fromkeys(predictor.spec.labels, 0.0)
+        for c in judgement.candidates:
+            det[c.label] = max(det[c.label], c.confidence)
+        findings = predictor.findings(judgement, width=decoded.width, height=decoded.height)
+        photos[p.name] = {
+            "det": det,
+            "cls": judgement.classifier,
+            "findings": sorted({f.label for f in findings}),
+            "labels": sorted({c.label for c in judgement.candidates if c.confidence >= AGREE_CONF}),
+        }
     spec = predictor.spec
     return {
         "lat": lat,
-        "found": found,
-        "model": spec.identity(),
+        "photos": photos,
+        "model": predictor.model,
         "imgsz": spec.imgsz,
         "cls_imgsz": spec.classifier.imgsz if spec.classifier else None,
     }
 
 
-def _stock(
-    paths: list[Path], rounds: int, imgsz: int, cls_imgsz: int | None, checkpoint: Path
-) -> dict[str, object]:
+def _stock(paths: list[Path], rounds: int, extra: dict[str, Any]) -> dict[str, Any]:
     from training.offline import configure_offline
 
-    configure_offline(REPO / "var" / "yolo-config")
+    configure_offline(Path(extra["yolo_config"]))
     from ultralytics import YOLO
 
-    det = YOLO(str(checkpoint))
-    cls_pt = checkpoint.with_name(checkpoint.stem + "-condition.pt")
-    cls = YOLO(str(cls_pt)) if cls_imgsz and cls_pt.exists() else None
+    from vision.registry import resolve_model
+    from vision.runtime_torch import checkpoint_for
 
-    def run(p: Path) -> object:
-        res = det.predict(str(p), imgsz=imgsz, conf=AGREE_CONF, device="cpu", verbose=False)[0]
-        if cls is not None:  # the same two networks our pipeline runs
-            cls.predict(str(p), imgsz=cls_imgsz, device="cpu", verbose=False)
-        return res
+    spec = resolve_model(Path(extra["weights"]), extra["model"])
+    if not checkpoint_for(spec.path).is_file():
+        return {"skipped": f"no PyTorch checkpoint {checkpoint_for(spec.path)} for the peer"}
+    det = YOLO(str(checkpoint_for(spec.path)))
+    cls_pt = checkpoint_for(spec.classifier.path) if spec.classifier else None
+    cls = YOLO(str(cls_pt)) if cls_pt is not None and cls_pt.exists() else None
+
+    def run(p: Path) -> Any:
+        res = det.predict(str(p), imgsz=spec.imgsz, conf=AGREE_CONF, device="cpu", verbose=False)
+        if cls is not None and spec.classifier is not None:  # the same two networks we run
+            cls.predict(str(p), imgsz=spec.classifier.imgsz, device="cpu", verbose=False)
+        return res[0]
 
     for p in paths[:5]:
         run(p)
-    lat, found = [], {}
+    lat: list[float] = []
+    photos = {}
     for _ in range(rounds):
         for p in paths:
             t = time.perf_counter()
             res = run(p)
             lat.append((time.perf_counter() - t) * 1e3)
-            found[p.name] = sorted({det.names[int(c)] for c in res.boxes.cls.tolist()})
-    return {"lat": lat, "found": found}
+            labels = sorted({det.names[int(c)] for c in res.boxes.cls.tolist()})
+            photos[p.name] = {"labels": labels}
+    return {"lat": lat, "photos": photos, "classifier": cls is not None}
 
 
-def _child(side: str, n: int, rounds: int, extra: dict[str, object]) -> dict[str, object]:
+def _child(side: str, n: int, rounds: int, extra: dict[str, Any]) -> dict[str, Any]:
     paths = _images(n)
-    if side == "ours":
-        out = _ours(paths, rounds)
-    else:
-        cls_imgsz = extra.get("cls_imgsz")
-        out = _stock(
-            paths,
-            rounds,
-            int(extra["imgsz"]),  # type: ignore[call-overload]
-            int(cls_imgsz) if cls_imgsz else None,
-            Path(str(extra["checkpoint"])),
-        )
+    out = _ours(paths, rounds, extra) if side == "ours" else _stock(paths, rounds, extra)
     out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
-def _run(side: str, n: int, rounds: int, extra: dict[str, object]) -> dict[str, object]:
+def _run(side: str, n: int, rounds: int, extra: dict[str, Any]) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", side, "--n", str(n), "--rounds", str(rounds)]
     proc = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            side,
-            "--n",
-            str(n),
-            "--rounds",
-            str(rounds),
-            "--extra",
-            json.dumps(extra),
-        ],
+        [*cmd, "--extra", json.dumps(extra)],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    if proc.returncode != 0:
+        sys.exit(f"{side} {extra.get('backend', '')} child failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _diffs(side: dict[str, Any], ref: dict[str, Any], key: str) -> list[float]:
+    """Absolute differences of one score table, over every photo and label."""
+    out = []
+    for name, photo in side["photos"].items():
+        a, b = photo[key], ref["photos"][name][key]
+        if a is not None and b is not None:
+            out += [abs(a[label] - b[label]) for label in a]
+    return out
+
+
+def _fmt(values: list[float]) -> str:
+    return f"{statistics.mean(values):14.5f}{max(values):8.4f}" if values else f"{'n/a':>22}"
 
 
 def main() -> None:
-    """Run both sides and print the comparison."""
+    """Run every side and print the comparison."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=60)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--n", type=int, default=60, help="held-out photos")
+    ap.add_argument("--rounds", type=int, default=3, help="timed passes over the photos")
+    ap.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR)
+    ap.add_argument("--model", default=None, help="manifest model name; default its default")
+    ap.add_argument("--yolo-config", type=Path, default=REPO / "var" / "yolo-config")
     ap.add_argument("--child")
     ap.add_argument("--extra", default="{}")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(_child(args.child, args.n, args.rounds, json.loads(args.extra))))
         return
-    ours = _run("ours", args.n, args.rounds, {})
-    from vision.registry import resolve_model
-
-    spec = resolve_model()
-    checkpoint = spec.path.with_suffix(".pt")
-    stock = _run(
-        "stock",
-        args.n,
-        args.rounds,
-        {"imgsz": ours["imgsz"], "cls_imgsz": ours["cls_imgsz"], "checkpoint": str(checkpoint)},
+    common = {
+        "weights": str(args.weights.resolve()),
+        "model": args.model,
+        "yolo_config": str(args.yolo_config.resolve()),
+    }
+    sides: dict[str, dict[str, Any]] = {}
+    for backend, precision in OURS:
+        sides[f"{backend} {precision}"] = _run(
+            "ours", args.n, args.rounds, {**common, "backend": backend, "precision": precision}
+        )
+    stock = _run("stock", args.n, args.rounds, common)
+    if "skipped" in stock:
+        sys.exit(
+            f"stock ultralytics cannot run, so there is no peer to compare: {stock['skipped']}"
+        )
+    ran = {k: v for k, v in sides.items() if "skipped" not in v}
+    if not ran:
+        sys.exit(
+            "no backend could load the model: " + "; ".join(v["skipped"] for v in sides.values())
+        )
+    first = next(iter(ran.values()))
+    model = first["model"]
+    cls = f" + classifier {first['cls_imgsz']}" if first["cls_imgsz"] else ""
+    print(
+        f"model {model['name']} {model['version']} imgsz {first['imgsz']}{cls}, "
+        f"{args.n} held-out photos x {args.rounds} rounds, 1 image per call, "
+        f"{os.cpu_count()} CPUs (stock classifier: {'yes' if stock['classifier'] else 'no'})"
     )
-    rows = []
-    for name, r in (("freshproof (ONNX Runtime)", ours), ("stock ultralytics predict", stock)):
+    stock_ips = 1e3 / statistics.mean(stock["lat"])
+    stock_p50 = statistics.median(stock["lat"])
+    print(
+        f"{'':34}{'p50 ms':>8}{'p95 ms':>8}{'img/s':>8}{'peak RSS MB':>13}"
+        f"{'img/s vs stock':>16}{'p50 stock/ours':>16}"
+    )
+    for key, r in sides.items():
+        if "skipped" in r:
+            print(f"{'freshproof ' + key:34}skipped: {r['skipped']}")
+            continue
+        # The label is what the result records, so a bf16 request that ran f32 says f32.
+        label = f"freshproof {r['model']['backend']} {r['model']['precision']}"
+        if key == REFERENCE:
+            label += " (ref)"
         lat = r["lat"]
-        rows.append(
-            (name, statistics.median(lat), _pct(lat, 0.95), 1e3 / statistics.mean(lat), r["rss_mb"])
+        p50, ips = statistics.median(lat), 1e3 / statistics.mean(lat)
+        print(
+            f"{label:34}{p50:8.1f}{_pct(lat, 0.95):8.1f}{ips:8.1f}{r['rss_mb']:13.0f}"
+            f"{ips / stock_ips:15.2f}x{stock_p50 / p50:15.2f}x"
         )
     print(
-        f"model {ours['model']['name']} {ours['model']['version']} imgsz {ours['imgsz']}, "
-        f"{args.n} held-out photos x {args.rounds} rounds, 1 image per call, "
-        f"{os.cpu_count()} CPUs"
+        f"{'stock ultralytics predict':34}{stock_p50:8.1f}{_pct(stock['lat'], 0.95):8.1f}"
+        f"{stock_ips:8.1f}{stock['rss_mb']:13.0f}{1:15.2f}x{1:15.2f}x"
     )
-    print(f"{'':28}{'p50 ms':>9}{'p95 ms':>9}{'img/s':>8}{'peak RSS MB':>13}")
-    for name, p50, p95, ips, rss in rows:
-        print(f"{name:28}{p50:9.1f}{p95:9.1f}{ips:8.1f}{rss:13.0f}")
-    same = sum(ours["found"][k] == stock["found"].get(k) for k in ours["found"])
+    ref = ran.get(REFERENCE)
     print(
-        f"throughput ratio ours/stock: {rows[0][3] / rows[1][3]:.2f}x; "
-        f"p50 ratio stock/ours: {rows[1][1] / rows[0][1]:.2f}x"
+        f"\nagreement (|d| over photos x labels vs the PyTorch reference; labels at conf "
+        f"{AGREE_CONF} vs stock)"
     )
-    print(f"same detector labels at conf {AGREE_CONF} on {same}/{len(ours['found'])} photos")
+    print(
+        f"{'':34}{'det |d| mean':>14}{'max':>8}{'cls |d| mean':>14}{'max':>8}"
+        f"{'same findings':>15}{'same as stock':>15}"
+    )
+    for key, r in ran.items():
+        n = len(r["photos"])
+        same_stock = sum(
+            p["labels"] == stock["photos"][k]["labels"] for k, p in r["photos"].items()
+        )
+        if ref is None:
+            scores, same_ref = f"{'no PyTorch reference':>44}", "n/a"
+        else:
+            scores = _fmt(_diffs(r, ref, "det")) + _fmt(_diffs(r, ref, "cls"))
+            same = sum(
+                p["findings"] == ref["photos"][k]["findings"] for k, p in r["photos"].items()
+            )
+            same_ref = f"{same}/{n}"
+        print(f"{'freshproof ' + key:34}{scores}{same_ref:>15}{f'{same_stock}/{n}':>15}")
 
 
 if __name__ == "__main__":

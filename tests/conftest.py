@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -34,6 +35,30 @@ def textured(h: int = 240, w: int = 320, seed: int = 0) -> np.ndarray:
     return img
 
 
+def scene(h: int = 240, w: int = 320, seed: int = 0) -> np.ndarray:
+    """A photo-like RGB image: a lit gradient, a few solid shapes, sensor-like noise.
+
+    Unlike ``textured`` (pure noise, nothing at low frequencies) it has the large-scale
+    structure a perceptual hash keys on; it passes the quality gate too.
+    """
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    light = 80 + 60 * np.cos(angle) * (x / w) + 60 * np.sin(angle) * (y / h)
+    img = np.repeat(light[..., None], 3, axis=2)
+    for _ in range(6):
+        color = rng.integers(20, 236, 3).tolist()
+        cx, cy = int(rng.integers(0, w)), int(rng.integers(0, h))
+        if rng.random() < 0.5:
+            axes = (int(rng.integers(15, 80)), int(rng.integers(15, 80)))
+            cv2.ellipse(img, (cx, cy), axes, float(rng.uniform(0, 180)), 0, 360, color, -1)
+        else:
+            corner = (cx + int(rng.integers(20, 120)), cy + int(rng.integers(20, 120)))
+            cv2.rectangle(img, (cx, cy), corner, color, -1)
+    img += 0.15 * (textured(h, w, seed).astype(np.float32) - 130)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
 @pytest.fixture(scope="session")
 def pools() -> Path:
     """The real photo pools; CI always has them beside the clone."""
@@ -48,6 +73,85 @@ def predictor():  # type: ignore[no-untyped-def]
     from vision.predictor import Predictor
 
     return Predictor.from_weights()
+
+
+def tiny_onnx(path: Path, *, kind: str = "detector", imgsz: int = 64, seed: int = 0) -> Path:
+    """Write a small real ONNX network with the shipped models' input and output layout.
+
+    ``detector``: (1, 3, imgsz, imgsz) -> (1, 4 + 4 labels, anchors), boxes in pixels and
+    sigmoid scores, like the YOLO export. ``classifier``: -> (1, 5) softmax over the
+    condition classes. Weights are random but fixed, large enough that bf16 rounding
+    shows in the outputs while f32 does not.
+    """
+    onnx = pytest.importorskip("onnx")  # the train extra; make test installs it
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    stride = 8
+    channels = 8 if kind == "detector" else 5
+    weight = rng.normal(0, 0.1, size=(channels, 3, stride, stride)).astype(np.float32)
+    inits = [numpy_helper.from_array(weight, "w")]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], strides=[stride, stride])]
+    if kind == "detector":
+        anchors = (imgsz // stride) ** 2
+        scale = np.array([imgsz] * 4 + [1] * 4, dtype=np.float32).reshape(1, 8, 1)
+        inits += [
+            numpy_helper.from_array(np.array([1, 8, anchors], dtype=np.int64), "shape"),
+            numpy_helper.from_array(scale, "scale"),
+        ]
+        nodes += [
+            helper.make_node("Reshape", ["c", "shape"], ["r"]),
+            helper.make_node("Sigmoid", ["r"], ["s"]),
+            helper.make_node("Mul", ["s", "scale"], ["y"]),
+        ]
+        out_shape = [1, 8, anchors]
+    else:
+        nodes += [
+            helper.make_node("GlobalAveragePool", ["c"], ["g"]),
+            helper.make_node("Flatten", ["g"], ["f"]),
+            helper.make_node("Softmax", ["f"], ["y"], axis=1),
+        ]
+        out_shape = [1, channels]
+    graph = helper.make_graph(
+        nodes,
+        kind,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, imgsz, imgsz])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # what every runtime we ship reads
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weights folder with a tiny detector and classifier and a valid manifest."""
+    from training.export import write_manifest_entry
+    from vision.labels import LABELS
+    from vision.registry import file_sha256
+
+    weights = tmp_path_factory.mktemp("tiny-weights")
+    det = tiny_onnx(weights / "tiny-0.onnx", kind="detector", imgsz=64)
+    cls = tiny_onnx(weights / "tiny-0-condition.onnx", kind="classifier", imgsz=32, seed=1)
+    write_manifest_entry(
+        weights_dir=weights,
+        model_file=det,
+        name="tiny",
+        version="0",
+        imgsz=64,
+        thresholds=dict.fromkeys(LABELS, 0.3),
+        classifier={
+            "file": cls.name,
+            "sha256": file_sha256(cls),
+            "classes": ["clean", *LABELS],
+            "imgsz": 32,
+        },
+    )
+    return weights
 
 
 POSTGRES_URL = os.environ.get(

@@ -3,10 +3,11 @@
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, jpeg_bytes, textured
 
 
 def test_predict_json_lines_and_exit_status(tmp_path: Path) -> None:
@@ -28,3 +29,32 @@ def test_predict_all_good_exits_zero() -> None:
     result = CliRunner().invoke(app, ["predict", str(FIXTURES / "flat_pouch.jpg")])
     assert result.exit_code == 0, result.output
     assert "flat_pouch.jpg" in result.stdout
+
+
+def test_predict_records_the_chosen_backend(
+    tiny_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("openvino")
+    monkeypatch.delenv("FRESHPROOF_INFERENCE_BACKEND", raising=False)
+    monkeypatch.delenv("FRESHPROOF_INFERENCE_PRECISION", raising=False)
+    photo = tmp_path / "x.jpg"
+    photo.write_bytes(jpeg_bytes(textured()))
+    args = ["predict", "--json", "--weights", str(tiny_weights), str(photo)]
+    result = CliRunner().invoke(app, [*args, "--backend", "openvino"])
+    assert result.exit_code == 0, result.output
+    model = json.loads(result.stdout)["model"]
+    assert (model["backend"], model["precision"]) == ("openvino", "f32")
+    assert model["name"] == "tiny" and len(model["sha256"]) == 64
+    default = json.loads(CliRunner().invoke(app, args).stdout)["model"]
+    assert (default["backend"], default["precision"]) == ("onnxruntime", "f32")
+
+
+def test_predict_unknown_backend_is_a_clear_error(tiny_weights: Path, tmp_path: Path) -> None:
+    photo = tmp_path / "x.jpg"
+    photo.write_bytes(jpeg_bytes(textured()))
+    result = CliRunner().invoke(
+        app, ["predict", "--weights", str(tiny_weights), "--backend", "tensorrt", str(photo)]
+    )
+    assert result.exit_code == 2
+    assert "unknown inference backend 'tensorrt'" in result.stderr
+    assert "Traceback" not in result.output

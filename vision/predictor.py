@@ -17,6 +17,7 @@ from vision.image import (
     assess_quality,
     decode_image,
 )
+from vision.phash import format_phash, phash
 from vision.postprocess import center_crop_input, decode_yolo, letterbox
 from vision.registry import DEFAULT_WEIGHTS_DIR, ModelSpec, resolve_model
 from vision.runtime import Backend, load_backend
@@ -72,6 +73,8 @@ class Inspection:
     quality: QualityReport
     findings: tuple[Finding, ...]
     model: dict[str, str]
+    # The perceptual hash of the upright pixels: finds this photo again after re-encoding.
+    phash: int
     timing_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -89,6 +92,7 @@ class Inspection:
             "quality": self.quality.as_dict(),
             "findings": [f.as_dict() for f in self.findings],
             "model": self.model,
+            "phash": format_phash(self.phash),
             "timing_ms": {k: round(v, 2) for k, v in self.timing_ms.items()},
         }
 
@@ -111,6 +115,20 @@ class Predictor:
         self.limits = limits
         self.quality = quality
 
+    @property
+    def model(self) -> dict[str, str]:
+        """What every result records about the model: files' hashes, runtime and precision.
+
+        The same ONNX file can give slightly different scores on another runtime or at a
+        lower precision, so both are part of the evidence, not just the file's hash.
+        """
+        backends = [self.backend, *([self.classifier] if self.classifier else [])]
+        # Detector and classifier share both from ``from_weights``; a mix is spelled out.
+        return self.spec.identity() | {
+            "backend": "+".join(dict.fromkeys(b.name for b in backends)),
+            "precision": "+".join(dict.fromkeys(b.precision for b in backends)),
+        }
+
     @classmethod
     def from_weights(
         cls,
@@ -118,6 +136,7 @@ class Predictor:
         *,
         name: str | None = None,
         backend: str = "onnxruntime",
+        precision: str = "f32",
         threads: int = 0,
         limits: ImageLimits = ImageLimits(),
         quality: QualityThresholds = QualityThresholds(),
@@ -125,13 +144,13 @@ class Predictor:
         """Resolve the shipped model, verify its hash and open a backend on it."""
         spec = resolve_model(weights_dir, name)
         classifier = (
-            load_backend(backend, spec.classifier.path, threads=threads)
+            load_backend(backend, spec.classifier.path, precision=precision, threads=threads)
             if spec.classifier is not None
             else None
         )
         return cls(
             spec,
-            load_backend(backend, spec.path, threads=threads),
+            load_backend(backend, spec.path, precision=precision, threads=threads),
             classifier=classifier,
             limits=limits,
             quality=quality,
@@ -143,6 +162,8 @@ class Predictor:
         digest = hashlib.sha256(data).hexdigest()
         decoded = decode_image(data, limits=self.limits)
         quality = assess_quality(decoded.rgb, thresholds=self.quality)
+        # Hashed here, on the pixels already decoded, so nobody has to decode the photo twice.
+        perceptual = phash(decoded.rgb)
         t1 = time.perf_counter()
         timing = {"decode": (t1 - t0) * 1e3}
         findings: tuple[Finding, ...] = ()
@@ -158,8 +179,9 @@ class Predictor:
             decoded.height,
             quality,
             findings,
-            self.spec.identity(),
-            timing,
+            self.model,
+            phash=perceptual,
+            timing_ms=timing,
         )
 
     def detect(

@@ -1,21 +1,41 @@
-"""Inference backends behind one small protocol; the serving path never imports torch."""
+"""Inference backends behind one small protocol; the serving path never imports torch.
+
+Every backend reads the same ONNX file the manifest hash-checks, so the evidence names
+exactly the network that ran whichever runtime ran it. Results are float32 by default:
+a finding has to come out the same when it is re-run later. Lower precisions (bf16 on
+OpenVINO) are an explicit opt-in, and the precision that actually ran is recorded with
+every result. The PyTorch reference backend lives in ``vision.runtime_torch`` (benches
+only) so that nothing here can pull torch in.
+"""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from vision.errors import ModelError
 
-__all__ = ["Backend", "OnnxRuntimeBackend", "load_backend"]
+__all__ = [
+    "BACKENDS",
+    "PRECISIONS",
+    "Backend",
+    "OnnxRuntimeBackend",
+    "OpenVinoBackend",
+    "load_backend",
+]
+
+BACKENDS: tuple[str, ...] = ("onnxruntime", "openvino")
+PRECISIONS: tuple[str, ...] = ("f32", "bf16")
 
 
 class Backend(Protocol):
-    """Runs a float32 NCHW batch through the detector and returns its raw output."""
+    """Runs a float32 NCHW batch through one network and returns its raw output."""
 
     name: str
+    precision: str
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Raw model output for ``batch`` (N, 3, H, W) float32 in 0..1."""
@@ -26,6 +46,7 @@ class OnnxRuntimeBackend:
     """ONNX Runtime on the CPU, float32, so results are reproducible bit for bit."""
 
     name = "onnxruntime"
+    precision = "f32"
 
     def __init__(self, model_path: Path, *, threads: int = 0) -> None:
         import onnxruntime as ort  # keep import cost off module import
@@ -48,8 +69,76 @@ class OnnxRuntimeBackend:
         return out
 
 
-def load_backend(kind: str, model_path: Path, *, threads: int = 0) -> Backend:
-    """Build the named backend for an ONNX file."""
+# OpenVINO's short type names happen to be ours; the table keeps that an explicit choice.
+_OV_HINT = {"f32": "f32", "bf16": "bf16"}
+
+
+class OpenVinoBackend:
+    """OpenVINO on the CPU, compiled from the same ONNX file.
+
+    The precision hint is always set: OpenVINO's CPU plugin otherwise picks bf16 by itself
+    on CPUs that have it, and evidence must not silently change with the hardware.
+    ``precision`` is what the compiled model reports, not what was asked for, so a CPU
+    without bf16 that falls back to f32 is recorded as f32.
+    """
+
+    name = "openvino"
+
+    def __init__(self, model_path: Path, *, precision: str = "f32", threads: int = 0) -> None:
+        if precision not in _OV_HINT:
+            raise ModelError(
+                f"unknown precision {precision!r} for openvino; available: {', '.join(PRECISIONS)}"
+            )
+        try:
+            import openvino as ov  # optional extra: freshproof[openvino]
+        except ImportError as exc:
+            raise ModelError(
+                "inference backend 'openvino' needs the openvino package: "
+                "pip install 'freshproof[openvino]'"
+            ) from exc
+        config: dict[str, Any] = {
+            "INFERENCE_PRECISION_HINT": _OV_HINT[precision],
+            # The API judges one photo per call: latency, not throughput streams.
+            "PERFORMANCE_HINT": "LATENCY",
+        }
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        try:
+            core = ov.Core()
+            self._compiled = core.compile_model(core.read_model(str(model_path)), "CPU", config)
+        except Exception as exc:  # OpenVINO raises RuntimeError for everything
+            raise ModelError(
+                f"cannot load ONNX model {model_path.name} in OpenVINO: {exc}"
+            ) from exc
+        # An ov.Type; to_string() gives its short name ("f32", "bf16", "f16").
+        self.precision: str = self._compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+        self._output = self._compiled.output(0)
+        # An infer request is not thread-safe and the API runs inspections on a thread
+        # pool: each thread gets its own request on the one compiled model.
+        self._local = threading.local()
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Run one batch."""
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
+        # share_outputs=False copies the result out of the request's reused buffer.
+        result = request.infer({0: batch}, share_outputs=False)
+        return np.asarray(result[self._output])
+
+
+def load_backend(
+    kind: str, model_path: Path, *, precision: str = "f32", threads: int = 0
+) -> Backend:
+    """Build the named backend for an ONNX file; unknown names are a ``ModelError``."""
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r}; available: {', '.join(PRECISIONS)}")
     if kind == "onnxruntime":
+        if precision != "f32":
+            raise ModelError(
+                f"onnxruntime runs f32 only; precision {precision!r} needs backend 'openvino'"
+            )
         return OnnxRuntimeBackend(model_path, threads=threads)
-    raise ModelError(f"unknown inference backend {kind!r}; available: onnxruntime")
+    if kind == "openvino":
+        return OpenVinoBackend(model_path, precision=precision, threads=threads)
+    raise ModelError(f"unknown inference backend {kind!r}; available: {', '.join(BACKENDS)}")

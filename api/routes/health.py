@@ -19,7 +19,11 @@ def healthz(settings: Annotated[Settings, Depends(get_settings)]) -> dict[str, A
     """Service status and the identity of the model that will judge photos."""
     try:
         spec = resolve_model(settings.weights_dir, settings.model_name, verify=False)
-        model: dict[str, Any] = spec.identity()
+        # What is configured; a result records what actually ran (see Predictor.model).
+        model: dict[str, Any] = spec.identity() | {
+            "backend": settings.inference_backend,
+            "precision": settings.inference_precision,
+        }
         status = "ok"
     except ModelError as exc:
         model, status = {"error": str(exc)}, "degraded"

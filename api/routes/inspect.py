@@ -58,7 +58,7 @@ def inspect_all(predictor: Predictor, photos: list[tuple[str, bytes]]) -> list[d
     return results
 
 
-@router.post("/inspect", response_model=list[InspectionOut])
+@router.post("/inspect", response_model=list[InspectionOut], response_model_exclude_none=True)
 async def inspect(
     photos: Annotated[list[UploadFile], File(description="One or more photos (JPEG, PNG, ...)")],
     settings: Annotated[Settings, Depends(get_settings)],

@@ -1,5 +1,6 @@
 """``POST /v1/inspect`` over HTTP: real images in, findings or problem+json out."""
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,6 +72,18 @@ def test_real_image_to_findings(client: TestClient) -> None:
     assert "swelling" not in {f["label"] for f in b["findings"]}
 
 
+def test_http_objects_equal_predict_json_lines(client: TestClient, app: FastAPI) -> None:
+    # The issue's contract: /v1/inspect returns the same per-image objects as
+    # `freshproof predict --json`; the response schema must not drop or add keys.
+    swollen = (FIXTURES / "swollen_pouch.jpg").read_bytes()
+    resp = client.post("/v1/inspect", files=[_photo("swollen.jpg", swollen)])
+    assert resp.status_code == 200, resp.text
+    (served,) = resp.json()
+    local = app.state.predictor.inspect(swollen, image="swollen.jpg").as_dict()
+    served.pop("timing_ms"), local.pop("timing_ms")
+    assert served == json.loads(json.dumps(local))
+
+
 def test_non_image_is_a_422_problem_naming_the_photo(client: TestClient) -> None:
     good = jpeg_bytes(textured())
     resp = client.post(
@@ -138,3 +151,21 @@ def test_unexpected_error_is_a_500_problem_without_details(app: FastAPI) -> None
     body = _assert_problem(resp, 500, "internal")
     assert "secret" not in resp.text and "RuntimeError" not in resp.text
     assert body["instance"] == "/v1/inspect"
+
+
+def test_inspect_records_backend_and_precision(tmp_path: Path, tiny_weights: Path) -> None:
+    pytest.importorskip("openvino")
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        weights_dir=tiny_weights,
+        inference_backend="openvino",
+        inference_precision="f32",
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        resp = c.post("/v1/inspect", files=[_photo("x.jpg", jpeg_bytes(textured()))])
+        health = c.get("/healthz").json()
+    assert resp.status_code == 200, resp.text
+    model = resp.json()[0]["model"]
+    assert (model["backend"], model["precision"]) == ("openvino", "f32")
+    assert model["name"] == "tiny" and len(model["sha256"]) == 64
+    assert (health["model"]["backend"], health["model"]["precision"]) == ("openvino", "f32")

@@ -1,0 +1,84 @@
+"""The PyTorch reference backend computes what the ONNX export of the same checkpoint does.
+
+Runs in a child process: importing ultralytics patches ``PIL.Image.open`` process-wide,
+which would change how every later test's image decoding fails.
+"""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def compare(tmp: Path) -> dict[str, object]:
+    """Random-init 4-label YOLO11n at 64 px: checkpoint -> ONNX; both backends on one batch."""
+    from training.offline import configure_offline
+
+    configure_offline(tmp / "yolo")
+    import numpy as np
+    import torch
+    from ultralytics.nn.tasks import DetectionModel
+
+    from training.export import export_onnx
+    from vision.labels import LABELS
+    from vision.runtime import OnnxRuntimeBackend
+    from vision.runtime_torch import UltralyticsTorchBackend, checkpoint_for
+
+    torch.manual_seed(0)
+    model = DetectionModel("yolo11n.yaml", nc=len(LABELS), verbose=False)
+    model.names = dict(enumerate(LABELS))
+    model.args = {"task": "detect", "imgsz": 64}
+    checkpoint = tmp / "m.pt"
+    torch.save({"model": model, "train_args": model.args}, checkpoint)
+    onnx = export_onnx(
+        checkpoint=checkpoint, imgsz=64, dest=tmp / "m.onnx", config_dir=tmp / "yolo"
+    )
+    batch = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
+    torch_out = UltralyticsTorchBackend(checkpoint_for(onnx)).run(batch)
+    onnx_out = OnnxRuntimeBackend(onnx).run(batch)
+    return {
+        "shapes": [list(torch_out.shape), list(onnx_out.shape)],
+        "score_diff": float(np.abs(torch_out[:, 4:] - onnx_out[:, 4:]).max()),
+        "box_diff": float(np.abs(torch_out[:, :4] - onnx_out[:, :4]).max()),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("ultralytics") is None,
+    reason="the train extra (ultralytics) is not installed",
+)
+def test_torch_reference_matches_onnx_export(tmp_path: Path) -> None:
+    code = (
+        "import json, sys; from pathlib import Path; "
+        "from tests.vision.test_runtime_torch import compare; "
+        "print('RESULT ' + json.dumps(compare(Path(sys.argv[1]))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line.removeprefix("RESULT "))
+    anchors = (64 // 8) ** 2 + (64 // 16) ** 2 + (64 // 32) ** 2
+    assert result["shapes"] == [[1, 8, anchors]] * 2
+    assert result["score_diff"] < 1e-4
+    assert result["box_diff"] < 1e-2  # pixels of a 64 px input
+
+
+def test_missing_checkpoint_is_a_model_error(tmp_path: Path) -> None:
+    from vision.errors import ModelError
+    from vision.runtime_torch import UltralyticsTorchBackend
+
+    with pytest.raises(ModelError, match="is missing"):
+        UltralyticsTorchBackend(tmp_path / "absent.pt")
