@@ -29,6 +29,7 @@ from claims.schema import claims_metadata
 __all__ = [
     "AUTO",
     "DEFAULT_COMPENSATION_POLICY",
+    "DUPLICATE_EVIDENCE",
     "CompensationPolicy",
     "Payment",
     "Proposal",
@@ -42,6 +43,8 @@ __all__ = [
 ProposalKind = Literal["refund", "voucher", "refund+voucher", "none"]
 AUTO = "auto"
 """The ``decided_by`` of payments the policy made without a person."""
+DUPLICATE_EVIDENCE = "DUPLICATE_EVIDENCE"
+"""The hold code when a claim photo nearly duplicates evidence filed with another claim."""
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -185,8 +188,13 @@ def propose(
     line_value: Decimal,
     currency: str,
     policy: CompensationPolicy = DEFAULT_COMPENSATION_POLICY,
+    duplicate_evidence: bool = False,
 ) -> Proposal:
-    """Refund the line (plus a food-safety voucher) unless the verdict names the customer."""
+    """Refund the line (plus a food-safety voucher) unless the verdict names the customer.
+
+    ``duplicate_evidence``: a photo nearly duplicates another claim's; the amount stands (the
+    defect may be real) but only a person may pay it.
+    """
     line = _line_value(line_value)
     currency = _currency(currency)
     if verdict.responsible_party == "customer":
@@ -212,6 +220,8 @@ def propose(
     holds = []
     if verdict.needs_review:
         holds.append("responsibility is undetermined: an adjudicator decides")
+    if duplicate_evidence:
+        holds.append(f"{DUPLICATE_EVIDENCE}: a photo nearly duplicates another claim's evidence")
     if verdict.confidence < policy.auto_pay_min_confidence:
         holds.append(
             f"verdict confidence {verdict.confidence:.2f} is below "

@@ -24,17 +24,24 @@ from sqlalchemy.exc import IntegrityError
 
 from claims.compensation import CompensationPolicy, pay, propose
 from claims.custody import Party
-from claims.errors import IdempotencyConflictError, InvalidClaimError, UnknownClaimError
+from claims.duplicates import DuplicateMatch, find_duplicates
+from claims.errors import (
+    IdempotencyConflictError,
+    InvalidClaimError,
+    InvalidPolicyError,
+    UnknownClaimError,
+)
 from claims.jsonutil import jsonable
 from claims.outbox import enqueue
 from claims.profiles import DEFAULT_PROFILES, TemperatureProfile
 from claims.responsibility import ClaimFacts, Reason, Verdict, decide
 from claims.schema import claims_metadata
-from claims.tables import claim_photos, claims, lot_alerts
+from claims.tables import claim_photos, claims, lot_alerts, photo_hashes
 from claims.tickets import TicketPolicy, plan_ticket, sla_state
 from claims.timeline import build_timeline
 from ledger.log import Ledger
 from storage.evidence import EvidenceStore
+from vision.phash import HASH_BITS, format_phash
 from vision.predictor import Inspection
 
 __all__ = [
@@ -83,6 +90,16 @@ class ClaimsConfig:
     webhooks: tuple[str, ...] = ()
     lot_alert_claims: int = 3
     lot_alert_window: timedelta = timedelta(days=7)
+    # Re-encoding, resizing or brightening moves a photo's pHash by a few bits; unrelated
+    # photos sit near 32 bits apart.
+    duplicate_max_distance: int = 6
+
+    def __post_init__(self) -> None:
+        d = self.duplicate_max_distance
+        if isinstance(d, bool) or not 0 <= d < HASH_BITS // 2:
+            raise InvalidPolicyError(
+                "duplicate_max_distance", f"must be 0 to {HASH_BITS // 2 - 1} bits"
+            )
 
 
 def create_claim_tables(engine: Engine) -> None:
@@ -173,6 +190,16 @@ def file_claim(
         advice = sorted({issue.message for i in inspections for issue in i.quality.issues})
         raise InvalidClaimError("photos", "no photo can be judged: " + "; ".join(advice))
     stored = [store.put(data) for _, data in photos]
+    with engine.connect() as conn:
+        # Only photos that passed the quality gate are looked up: a featureless photo (black,
+        # blank, blurred flat) has a near-arbitrary hash, and it carries no finding anyway.
+        # Read outside the write transaction: two copies filed at the same instant can miss
+        # each other; the next copy matches both.
+        duplicates = find_duplicates(
+            conn=conn,
+            phashes=[i.phash if i.quality.ok else None for i in inspections],
+            max_distance=config.duplicate_max_distance,
+        )
     defects = frozenset(f.label for i in inspections for f in i.findings)
     confidence = max((f.confidence for i in inspections for f in i.findings), default=0.0)
     claim_id = uuid.uuid4().hex
@@ -214,6 +241,7 @@ def file_claim(
         line_value=claim.line_value,
         currency=claim.currency,
         policy=config.compensation,
+        duplicate_evidence=any(duplicates),
     )
     evidence = {
         "claim_id": claim_id,
@@ -225,8 +253,10 @@ def file_claim(
                 "bytes": s.size,
                 "quality": i.quality.as_dict(),
                 "findings": [f.as_dict() for f in i.findings],
+                "phash": format_phash(i.phash),
+                "duplicate_of": _matches(d),
             }
-            for s, i in zip(stored, inspections, strict=True)
+            for s, i, d in zip(stored, inspections, duplicates, strict=True)
         ],
         "model": inspections[0].model,
     }
@@ -277,7 +307,8 @@ def file_claim(
                     currency=claim.currency,
                     delivered_at=claim.delivered_at,
                     description=claim.description,
-                    status="needs_review" if verdict.needs_review else "open",
+                    # Duplicate evidence leaves the verdict alone but puts a person on the case.
+                    status="needs_review" if verdict.needs_review or any(duplicates) else "open",
                     defective=int(bool(defects)),
                     responsible_party=verdict.responsible_party,
                     party_id=verdict.party_id,
@@ -297,7 +328,19 @@ def file_claim(
                         "claim_id": claim_id,
                         "position": n,
                         "sha256": s.sha256,
-                        "inspection": json.dumps(i.as_dict()),
+                        "inspection": json.dumps({**i.as_dict(), "duplicate_of": _matches(d)}),
+                    }
+                    for n, (s, i, d) in enumerate(zip(stored, inspections, duplicates, strict=True))
+                ],
+            )
+            w.conn.execute(
+                insert(photo_hashes),
+                [
+                    {
+                        "claim_id": claim_id,
+                        "position": n,
+                        "sha256": s.sha256,
+                        "phash": format_phash(i.phash),
                     }
                     for n, (s, i) in enumerate(zip(stored, inspections, strict=True))
                 ],
@@ -325,6 +368,10 @@ def file_claim(
     return get_claim(engine, claim_id, now=now), True
 
 
+def _matches(found: Sequence[DuplicateMatch]) -> list[dict[str, object]]:
+    return [m.as_dict() for m in found]
+
+
 def _row_to_dict(row: Any, photos: list[Any], now: datetime | None) -> dict[str, Any]:
     ticket = json.loads(row.ticket)
     out = {
@@ -340,7 +387,14 @@ def _row_to_dict(row: Any, photos: list[Any], now: datetime | None) -> dict[str,
         "description": row.description,
         "created_at": row.created_at.isoformat(),
         "photos": [
-            {"position": p.position, "sha256": p.sha256, **json.loads(p.inspection)} for p in photos
+            # Claims filed before duplicate detection have no duplicate_of; they read as none.
+            {
+                "position": p.position,
+                "sha256": p.sha256,
+                "duplicate_of": [],
+                **json.loads(p.inspection),
+            }
+            for p in photos
         ],
         "verdict": json.loads(row.verdict),
         "ticket": ticket,

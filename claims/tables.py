@@ -17,7 +17,7 @@ from sqlalchemy import (
 
 from claims.schema import claims_metadata
 
-__all__ = ["claim_photos", "claims", "lot_alerts"]
+__all__ = ["claim_photos", "claims", "lot_alerts", "photo_hashes"]
 
 claims = Table(
     "claims",
@@ -56,6 +56,20 @@ claim_photos = Table(
     Column("sha256", String(64), nullable=False),
     Column("inspection", Text, nullable=False),
 )
+
+# Its own table, not a column of claim_photos: there are no migrations, and create_all adds a
+# missing table to an existing database but never a missing column to an existing table.
+photo_hashes = Table(
+    "claim_photo_hashes",
+    claims_metadata,
+    Column("claim_id", String(32), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    # Hex, not an integer: half of all 64-bit hashes overflow the signed BIGINT of both
+    # SQLite and PostgreSQL.
+    Column("phash", String(16), nullable=False),
+)
+"""The perceptual hash of every stored claim photo, scanned for near-duplicate evidence."""
 
 lot_alerts = Table(
     "lot_alerts",

@@ -1,0 +1,177 @@
+"""Duplicate evidence through the public API: a photo filed again with another claim.
+
+The judging model is replaced by a stub that still decodes, gates and hashes each photo with
+the real vision code (only the detector's findings are fixed), so these run without the
+shipped weights; the supply chain, verdict, compensation and ledger are the real ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from api.app import create_app
+from api.deps import get_predictor
+from api.settings import Settings
+from tests.api.test_claims import DC, FARM, HOT, NOW, TRUCK, _chain, _t
+from tests.conftest import POSTGRES_URL, jpeg_bytes, postgres_schema, scene
+from vision.image import assess_quality, decode_image
+from vision.phash import hamming, parse_phash, phash
+from vision.predictor import Finding, Inspection
+
+
+class StubInspector:
+    """Real decode, quality gate and pHash; every judgeable photo shows spoilage at 0.99."""
+
+    def inspect(self, data: bytes, *, image: str) -> Inspection:
+        decoded = decode_image(data)
+        quality = assess_quality(decoded.rgb)
+        box = (0.0, 0.0, float(decoded.width), float(decoded.height))
+        findings = (Finding("spoilage", 0.99, box, False),) if quality.ok else ()
+        return Inspection(
+            image,
+            hashlib.sha256(data).hexdigest(),
+            decoded.width,
+            decoded.height,
+            quality,
+            findings,
+            {"name": "stub", "sha256": "0" * 64},
+            phash=phash(decoded.rgb),
+        )
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    tmp = tmp_path_factory.mktemp("duplicates")
+    with ExitStack() as stack:
+        url = None
+        if request.param == "postgres":
+            schema = stack.enter_context(postgres_schema("dup_test"))
+            url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        app = create_app(Settings(data_dir=tmp / "var", database_url=url, anchor_backend="none"))
+        app.dependency_overrides[get_predictor] = StubInspector
+        with TestClient(app, raise_server_exceptions=False) as c:
+            for pid, role, name in (
+                (FARM, "supplier", "Green Farm"),
+                (DC, "warehouse", "North DC"),
+                (TRUCK, "carrier", "FastVan"),
+            ):
+                assert c.post(
+                    "/v1/parties", json={"id": pid, "role": role, "name": name}
+                ).is_success
+            yield c
+
+
+def _reencoded(data: bytes, *, quality: int, scale: float = 1.0) -> bytes:
+    """The same picture saved again: what a customer's second upload of it looks like."""
+    img = Image.open(io.BytesIO(data))
+    if scale != 1.0:
+        img = img.resize((round(img.width * scale), round(img.height * scale)))
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def _file(client: TestClient, lot: str, customer: str, *photos: bytes) -> dict[str, Any]:
+    """A claim on a lot whose truck ran hot: a confident carrier verdict, auto-payable."""
+    delivered = NOW - timedelta(hours=1)
+    _chain(client, lot, delivered=delivered, truck_temps=HOT)
+    claim = {
+        "order_id": f"ORD-{lot}",
+        "customer_id": customer,
+        "lot": lot,
+        "category": "chilled",
+        "line_value": "12.50",
+        "currency": "EUR",
+        "delivered_at": _t(delivered),
+    }
+    resp = client.post(
+        "/v1/claims",
+        files=[("photos", (f"p{n}.jpg", p, "image/jpeg")) for n, p in enumerate(photos)],
+        data={"claim": json.dumps(claim)},
+    )
+    assert resp.status_code == 201, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def _evidence(client: TestClient, claim: dict[str, Any]) -> dict[str, Any]:
+    entry = client.get(f"/v1/ledger/entries/{claim['ledger']['evidence_index']}").json()
+    assert entry["kind"] == "claim.evidence"
+    body: dict[str, Any] = entry["body"]
+    return body
+
+
+def test_a_reencoded_photo_from_another_claim_is_flagged_and_not_auto_paid(
+    client: TestClient,
+) -> None:
+    original = jpeg_bytes(scene(seed=21))
+    again = _reencoded(original, quality=60, scale=0.8)
+    assert again != original  # a new SHA-256: content addressing cannot see the copy
+
+    first = _file(client, "LOT-DUP-A", "cust-A", original)
+    assert first["photos"][0]["duplicate_of"] == []
+    assert first["compensation"]["paid"] is True and first["status"] == "open"
+
+    second = _file(client, "LOT-DUP-B", "cust-B", again)
+    (flag,) = second["photos"][0]["duplicate_of"]
+    assert flag["claim_id"] == first["id"]
+    assert flag["photo_sha256"] == first["photos"][0]["sha256"]
+    assert flag["evidence_index"] == first["ledger"]["evidence_index"]
+    assert 0 <= flag["distance"] <= 6
+    # The verdict rules are untouched; only the money waits for a person.
+    assert second["verdict"]["responsible_party"] == first["verdict"]["responsible_party"]
+    assert [r["code"] for r in second["verdict"]["reasons"]] == ["TEMPERATURE_ABUSE"]
+    assert second["status"] == "needs_review"
+    assert second["compensation"]["auto_pay"] is False
+    assert second["compensation"]["paid"] is False
+    assert "DUPLICATE_EVIDENCE" in second["compensation"]["reason"]
+
+    # Visible when read back; the earlier claim is not rewritten.
+    assert client.get(f"/v1/claims/{second['id']}").json()["photos"] == second["photos"]
+    assert client.get(f"/v1/claims/{first['id']}").json()["photos"][0]["duplicate_of"] == []
+
+    # Verifiable from the ledger alone: both entries carry the pHash, the distance follows.
+    mine, theirs = _evidence(client, second)["photos"][0], _evidence(client, first)["photos"][0]
+    assert mine["duplicate_of"] == [flag]
+    assert mine["phash"] == second["photos"][0]["phash"]
+    assert hamming(parse_phash(mine["phash"]), parse_phash(theirs["phash"])) == flag["distance"]
+
+
+def test_an_unrelated_photo_is_not_flagged(client: TestClient) -> None:
+    _file(client, "LOT-DUP-C", "cust-C", jpeg_bytes(scene(seed=22)))
+    body = _file(client, "LOT-DUP-D", "cust-D", jpeg_bytes(scene(seed=23)))
+    assert body["photos"][0]["duplicate_of"] == []
+    assert body["compensation"]["paid"] is True and body["status"] == "open"
+
+
+def test_a_claim_is_not_flagged_against_its_own_photos(client: TestClient) -> None:
+    photo = jpeg_bytes(scene(seed=24))
+    body = _file(client, "LOT-DUP-E", "cust-E", photo, _reencoded(photo, quality=50))
+    assert [p["duplicate_of"] for p in body["photos"]] == [[], []]
+    assert body["compensation"]["paid"] is True
+
+
+def test_a_photo_that_fails_the_quality_gate_is_hashed_but_not_matched(
+    client: TestClient,
+) -> None:
+    dark = (scene(seed=25) // 12).astype(np.uint8)
+    first = _file(client, "LOT-DUP-F", "cust-F", jpeg_bytes(scene(seed=26)), jpeg_bytes(dark))
+    again = _file(client, "LOT-DUP-G", "cust-G", jpeg_bytes(scene(seed=27)), jpeg_bytes(dark))
+    assert all(len(p["phash"]) == 16 for p in first["photos"] + again["photos"])
+    assert again["photos"][1]["quality"]["ok"] is False
+    assert again["photos"][1]["duplicate_of"] == []
