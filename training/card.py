@@ -50,6 +50,16 @@ def metrics_markdown(entry: dict[str, Any], split: str = "test") -> str:
         "",
         f"Spoilage AP50 on the banana and mango boxes: {m['spoilage_ap50_banana_mango']}.",
     ]
+    cal = entry.get("calibration")
+    if cal and "calibration_error" in m:
+        fitted = ", ".join(sorted(cal.get("per_label", {}))) or "none"
+        errors = ", ".join(f"{k} {v}" for k, v in m["calibration_error"].items() if v is not None)
+        lines += [
+            "",
+            f"Confidences are Platt-scaled per label, fitted on `{cal.get('fitted_on')}` "
+            f"(labels: {fitted}). Expected calibration error on {split} (10 bins, 0 is "
+            f"perfect): {errors}.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -135,7 +145,8 @@ Training images per pool (after caps): {json.dumps(train_images)}.
 - **Boxes are weak.** The detector is badly under-trained (see box AP above); many findings
   are whole-photo findings from the classifier. Package damage boxes are whole-object boxes
   derived from foreground masks of web photos with some label noise.
-- **Confidences are not calibrated** (no temperature or isotonic scaling yet); treat them as
-  scores ordered by certainty, not probabilities.
+- **Calibration is only as good as the validation split** it was fitted on: a few dozen
+  positives for `mold` and `swelling`, studio photos mostly. On other photos a confidence of
+  0.8 need not mean 80%.
 - Studio and web photos dominate; phone photos in kitchens, bags and crates are rare.
 """

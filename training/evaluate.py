@@ -20,7 +20,13 @@ import numpy as np
 from training.imageio import read_bgr
 from vision.predictor import Finding, Predictor
 
-__all__ = ["ImageRecord", "choose_thresholds", "collect", "evaluate_records"]
+__all__ = [
+    "ImageRecord",
+    "choose_thresholds",
+    "collect",
+    "evaluate_records",
+    "expected_calibration_error",
+]
 
 IOUS = np.linspace(0.5, 0.95, 10)
 CANDIDATE_CONF = 0.01
@@ -263,7 +269,26 @@ def evaluate_records(
             "ap50"
         ),
         "label_confusion": {t: dict(v) for t, v in confusion.items()},
+        # How far the scores are from probabilities (0 is perfect), per label.
+        "calibration_error": {lab: expected_calibration_error(records, lab) for lab in labels},
     }
+
+
+def expected_calibration_error(
+    records: Sequence[ImageRecord], label: str, *, bins: int = 10
+) -> float | None:
+    """Mean |observed rate - mean score| over equal-width score bins, weighted by count."""
+    if not records:
+        return None
+    score = np.array([r.score(label) for r in records])
+    truth = np.array([any(g == label for g, _ in r.gt) for r in records], dtype=float)
+    which = np.minimum((score * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        in_bin = which == b
+        if in_bin.any():
+            total += in_bin.sum() * abs(truth[in_bin].mean() - score[in_bin].mean())
+    return round(float(total / len(records)), 4)
 
 
 def choose_thresholds(records: list[ImageRecord], labels: tuple[str, ...]) -> dict[str, float]:

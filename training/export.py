@@ -79,6 +79,7 @@ def write_manifest_entry(
     training: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     classifier: dict[str, Any] | None = None,
+    calibration: dict[str, Any] | None = None,
     box_floor: float = 0.05,
     make_default: bool = True,
 ) -> dict[str, Any]:
@@ -103,6 +104,8 @@ def write_manifest_entry(
     }
     if classifier is not None:
         entry["classifier"] = classifier
+    if calibration is not None:
+        entry["calibration"] = calibration
     manifest["models"] = [
         m for m in manifest["models"] if not (m["name"] == name and m["version"] == version)
     ] + [entry]

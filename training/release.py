@@ -11,7 +11,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from training.evaluate import choose_thresholds, collect, evaluate_records
+from training.calibrate import apply_calibration, fit_calibration
+from training.evaluate import (
+    choose_thresholds,
+    collect,
+    evaluate_records,
+    expected_calibration_error,
+)
 from training.export import export_classifier_onnx, export_onnx, write_manifest_entry
 from vision.labels import LABELS
 from vision.predictor import Predictor
@@ -43,10 +49,14 @@ def release_model(
     training: dict[str, Any],
     classifier_checkpoint: Path | None = None,
     classifier_imgsz: int = 128,
+    config_dir: Path = Path("var/yolo-config"),
 ) -> dict[str, Any]:
     """Export to ``weights_dir``, pick thresholds on val, measure test, write the manifest."""
     model_file = export_onnx(
-        checkpoint=checkpoint, imgsz=imgsz, dest=weights_dir / f"{name}-{version}.onnx"
+        checkpoint=checkpoint,
+        imgsz=imgsz,
+        dest=weights_dir / f"{name}-{version}.onnx",
+        config_dir=config_dir,
     )
     # The PyTorch checkpoint ships too (optimizer state stripped): the reference backend for
     # benches, and the start point for fine-tuning on adjudicated evidence.
@@ -57,6 +67,7 @@ def release_model(
             checkpoint=classifier_checkpoint,
             imgsz=classifier_imgsz,
             dest=weights_dir / f"{name}-{version}-condition.onnx",
+            config_dir=config_dir,
         )
         _ship_checkpoint(classifier_checkpoint, cls_file.with_suffix(".pt"))
         classifier = {
@@ -68,7 +79,9 @@ def release_model(
     training = {**training, "dataset": json.loads((dataset / "build.json").read_text())}
 
     def write(
-        thresholds: dict[str, float], metrics: dict[str, Any] | None = None
+        thresholds: dict[str, float],
+        metrics: dict[str, Any] | None = None,
+        calibration: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         return write_manifest_entry(
             weights_dir=weights_dir,
@@ -80,12 +93,23 @@ def release_model(
             training=training,
             metrics=metrics,
             classifier=classifier,
+            calibration=calibration,
         )
 
     write(dict.fromkeys(LABELS, 0.25))
-    val = collect(Predictor.from_weights(weights_dir, name=name), dataset, "val")
+    raw_val = collect(Predictor.from_weights(weights_dir, name=name), dataset, "val")
+    # Calibrate, then choose thresholds, both on val; test is only measured.
+    platt = fit_calibration(raw_val, LABELS)
+    val = apply_calibration(raw_val, platt, LABELS)
+    calibration = {
+        "method": "platt",
+        "fitted_on": "val",
+        "per_label": {label: p.as_dict() for label, p in platt.items()},
+        "val_ece_uncalibrated": {lab: expected_calibration_error(raw_val, lab) for lab in LABELS},
+        "val_ece_calibrated": {lab: expected_calibration_error(val, lab) for lab in LABELS},
+    }
     thresholds = choose_thresholds(val, LABELS)
-    write(thresholds)
+    write(thresholds, calibration=calibration)
     test = collect(Predictor.from_weights(weights_dir, name=name), dataset, "test")
     return write(
         thresholds,
@@ -93,6 +117,7 @@ def release_model(
             "val": evaluate_records(val, LABELS, thresholds),
             "test": evaluate_records(test, LABELS, thresholds),
         },
+        calibration,
     )
 
 

@@ -213,7 +213,8 @@ class Predictor:
         self, rgb: np.ndarray, *, floor: float, timing: dict[str, float] | None = None
     ) -> Judgement:
         """Fused per-label scores: the larger of the classifier's probability for the label
-        and the detector's best box for it (boxes kept down to ``floor``)."""
+        and the detector's best box for it (boxes kept down to ``floor``), then calibrated
+        when the manifest carries a calibration for the label."""
         candidates = self.detect(rgb, conf=floor, timing=timing)
         scores = {label: 0.0 for label in self.spec.labels}
         for f in candidates:
@@ -228,6 +229,8 @@ class Predictor:
                 scores[label] = max(scores[label], probs.get(label, 0.0))
             if timing is not None:
                 timing["classify"] = (time.perf_counter() - t) * 1e3
+        for label, calibrate in self.spec.calibration.items():
+            scores[label] = calibrate(scores[label])
         return Judgement(scores, tuple(candidates), probs)
 
     def findings(self, judgement: Judgement, *, width: int, height: int) -> tuple[Finding, ...]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vision.calibration import PlattScaling, parse_calibration
 from vision.errors import ModelError
 from vision.labels import LABELS
 
@@ -55,6 +56,8 @@ class ModelSpec:
     iou: float = 0.7
     box_floor: float = 0.05
     classifier: ClassifierSpec | None = None
+    # Per-label Platt scaling of the fused score; thresholds then apply to calibrated scores.
+    calibration: dict[str, PlattScaling] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -126,6 +129,7 @@ def resolve_model(
             iou=float(entry.get("iou", 0.7)),
             box_floor=float(entry.get("box_floor", 0.05)),
             classifier=_classifier(weights_dir, entry.get("classifier")),
+            calibration=parse_calibration(entry.get("calibration"), tuple(entry["labels"])),
             extra={k: v for k, v in entry.items() if k in ("calibration", "metrics")},
         )
     except (KeyError, TypeError, ValueError) as exc:

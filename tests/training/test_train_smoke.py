@@ -20,13 +20,13 @@ LABELS = ("spoilage", "mold", "swelling", "package_damage")
 def smoke(tmp: Path) -> dict[str, object]:
     """Build, train one epoch at 64 px, export, and inspect one image with the ONNX model."""
     from training.datasets import build_dataset
-    from training.export import export_onnx, write_manifest_entry
+    from training.release import release_model
     from training.train import train_detector
     from vision.predictor import Predictor
 
     ds = tmp / "ds"
     build_dataset(
-        pools_dir=tmp / "no-pools", out=ds, synthetic_per_split={"train": 8, "val": 4, "test": 0}
+        pools_dir=tmp / "no-pools", out=ds, synthetic_per_split={"train": 8, "val": 4, "test": 4}
     )
     result = train_detector(
         data=ds / "data.yaml",
@@ -38,20 +38,27 @@ def smoke(tmp: Path) -> dict[str, object]:
         cache=False,
         config_dir=tmp / "yolo",
     )
-    onnx = export_onnx(
-        checkpoint=result.best, imgsz=64, dest=tmp / "w" / "m.onnx", config_dir=tmp / "yolo"
-    )
-    write_manifest_entry(
-        weights_dir=tmp / "w",
-        model_file=onnx,
+    # The release path the shipped model took: export, calibrate and pick thresholds on val,
+    # measure test, write the manifest.
+    entry = release_model(
+        checkpoint=result.best,
+        dataset=ds,
         name="smoke",
         version="0",
         imgsz=64,
-        thresholds=dict.fromkeys(LABELS, 0.01),
+        weights_dir=tmp / "w",
+        training={"seconds": result.seconds},
+        config_dir=tmp / "yolo",
     )
     image = next((ds / "images" / "val").glob("*.jpg")).read_bytes()
     out = Predictor.from_weights(tmp / "w").inspect(image, image="x").as_dict()
-    return {"seconds": result.seconds, "best": str(result.best), "inspection": out}
+    return {
+        "seconds": result.seconds,
+        "best": str(result.best),
+        "inspection": out,
+        "metrics": entry["metrics"],
+        "calibration": entry["calibration"],
+    }
 
 
 @pytest.mark.slow
@@ -78,4 +85,7 @@ def test_train_export_and_serve(tmp_path: Path) -> None:
     result = json.loads(line.removeprefix("RESULT "))
     assert result["seconds"] > 0 and Path(result["best"]).is_file()
     assert result["inspection"]["model"]["name"] == "smoke"
+    assert set(result["metrics"]) == {"val", "test"}
+    assert result["metrics"]["test"]["images"] == 4  # 2 swollen + 2 flat synthetic pouches
+    assert result["calibration"]["fitted_on"] == "val"
     assert result["inspection"]["quality"]["ok"] is True

@@ -47,3 +47,21 @@ def test_malformed_manifest_is_refused(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps({"models": [{"name": "x"}]}))
     with pytest.raises(ModelError, match="malformed"):
         resolve_model(tmp_path, "x")
+
+
+def test_manifest_calibration_is_parsed_and_checked() -> None:
+    from vision.calibration import PlattScaling, parse_calibration
+    from vision.errors import ModelError
+    from vision.labels import LABELS
+
+    got = parse_calibration({"method": "platt", "per_label": {"mold": {"a": 0.5, "b": 1}}}, LABELS)
+    assert got == {"mold": PlattScaling(0.5, 1.0)}
+    assert parse_calibration(None, LABELS) == {}
+    for bad in (
+        {"method": "isotonic"},
+        {"method": "platt", "per_label": {"rust": {"a": 1, "b": 0}}},
+        {"method": "platt", "per_label": {"mold": {"a": -1, "b": 0}}},
+        {"method": "platt", "per_label": {"mold": {"b": 0}}},
+    ):
+        with pytest.raises(ModelError):
+            parse_calibration(bad, LABELS)
