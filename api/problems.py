@@ -36,6 +36,7 @@ from ledger.errors import (
     LedgerError,
 )
 from ledger.trace import UnknownLotError
+from storage.errors import StorageError, StorageUnavailableError
 from vision.errors import (
     ImageTooLargeError,
     ImageTooSmallError,
@@ -74,6 +75,7 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (AlreadyPaidError, _Kind(409, "already-paid", "Claim already paid")),
     (PaymentRefusedError, _Kind(409, "payment-refused", "Payment refused")),
     (ClaimsError, _Kind(422, "claim-error", "Claim could not be processed")),
+    (StorageUnavailableError, _Kind(503, "storage-unavailable", "Evidence store unavailable")),
     (EPCISDocumentError, _Kind(422, "invalid-epcis", "Malformed EPCIS document")),
     (UnknownLotError, _Kind(404, "unknown-lot", "Unknown lot")),
     (PartyError, _Kind(422, "invalid-party", "Invalid party")),
@@ -124,11 +126,17 @@ def _for_domain_error(exc: Exception, instance: str, **extra: Any) -> JSONRespon
     for cls, kind in PROBLEM_TYPES:
         if isinstance(exc, cls):
             detail = getattr(exc, "reason", None) or str(exc)
-            if kind.status >= 500 and not isinstance(exc, ModelError | AnchorError):
+            if kind.status >= 500 and not isinstance(
+                exc, ModelError | AnchorError | StorageUnavailableError
+            ):
                 return _internal(exc, instance)
             if isinstance(exc, ModelError):
                 log.error("model unavailable: %s", exc)
                 detail = "the detection model is not available; try again later"
+            if isinstance(exc, StorageUnavailableError):
+                # The reason names the endpoint and bucket: logged, never sent to clients.
+                log.error("%s", exc)
+                detail = "the evidence store is not reachable; try again later"
             return problem_response(kind.status, kind.slug, kind.title, detail, instance, **extra)
     return _internal(exc, instance)
 
@@ -173,6 +181,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _claims(request: Request, exc: ClaimsError) -> JSONResponse:
         extra = {"field": exc.field} if isinstance(exc, InvalidClaimError) else {}
         return _for_domain_error(exc, request.url.path, **extra)
+
+    @app.exception_handler(StorageError)
+    async def _storage(request: Request, exc: StorageError) -> JSONResponse:
+        # Unavailable: a 503 from the table; integrity and other storage faults: a logged 500.
+        return _for_domain_error(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

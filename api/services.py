@@ -133,6 +133,23 @@ def _make_anchor(settings: Settings) -> Anchor:
     return anchor
 
 
+def _make_evidence_store(settings: Settings) -> EvidenceStore:
+    if settings.evidence_backend == "local":
+        return LocalEvidenceStore(settings.data_dir / "evidence")
+    from storage.s3 import S3EvidenceStore
+
+    # Nothing is contacted yet: the bucket is checked (or created) on the first upload.
+    return S3EvidenceStore.connect(
+        endpoint=settings.s3_endpoint or "",
+        bucket=settings.s3_bucket,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+        secure=settings.s3_secure,
+        retention_mode=settings.s3_retention_mode,
+        retention_days=settings.s3_retention_days,
+    )
+
+
 def build_services(settings: Settings) -> Services:
     """Open the database, the ledger and the signing key named by the settings."""
     engine = make_engine(settings.resolved_database_url)
@@ -158,7 +175,7 @@ def build_services(settings: Settings) -> Services:
         engine,
         ledger,
         signer,
-        evidence=LocalEvidenceStore(settings.data_dir / "evidence"),
+        evidence=_make_evidence_store(settings),
         claims_config=config,
         webhook_secret=_webhook_secret(settings),
     )

