@@ -8,12 +8,12 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from sqlalchemy import Engine
 
 from api.settings import Settings
 from claims.compensation import CompensationPolicy
+from claims.policy_file import PolicyOverrides, load_policy_file
 from claims.service import ClaimsConfig, create_claim_tables
 from ledger.anchor.base import Anchor, NoAnchor
 from ledger.anchoring import AnchorPolicy
@@ -162,14 +162,7 @@ def build_services(settings: Settings) -> Services:
     ledger = Ledger(engine, origin=settings.ledger_origin)
     create_projection_tables(engine)
     create_claim_tables(engine)
-    config = ClaimsConfig(
-        webhooks=settings.webhooks,
-        compensation=CompensationPolicy(
-            auto_pay_min_confidence=settings.auto_pay_min_confidence,
-            auto_pay_limit=Decimal(settings.auto_pay_limit),
-        ),
-        duplicate_max_distance=settings.duplicate_photo_max_distance,
-    )
+    config = claims_config(settings)
     return Services(
         settings,
         engine,
@@ -178,6 +171,31 @@ def build_services(settings: Settings) -> Services:
         evidence=_make_evidence_store(settings),
         claims_config=config,
         webhook_secret=_webhook_secret(settings),
+    )
+
+
+def claims_config(settings: Settings) -> ClaimsConfig:
+    """The claims policies: built-in defaults, then settings, then the policy file."""
+    policy = (
+        load_policy_file(settings.claims_policy_file)
+        if settings.claims_policy_file
+        else PolicyOverrides()
+    )
+    defaults = ClaimsConfig()
+    return ClaimsConfig(
+        profiles={**defaults.profiles, **policy.profiles},
+        tickets=policy.tickets or defaults.tickets,
+        compensation=CompensationPolicy.from_dict(
+            {
+                "auto_pay_min_confidence": settings.auto_pay_min_confidence,
+                "auto_pay_limit": settings.auto_pay_limit,
+                **policy.compensation,
+            }
+        ),
+        webhooks=settings.webhooks,
+        lot_alert_claims=policy.lot_alert_claims or defaults.lot_alert_claims,
+        lot_alert_window=policy.lot_alert_window or defaults.lot_alert_window,
+        duplicate_max_distance=settings.duplicate_photo_max_distance,
     )
 
 

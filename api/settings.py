@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     auto_pay_min_confidence: float = Field(
         0.8, ge=0, le=1, description="Verdict confidence needed."
     )
+    claims_policy_file: Path | None = Field(
+        None,
+        description="JSON file with the SLA table, routes, compensation, temperature profiles "
+        "and lot-alert policy (see claims/policy_file.py); its compensation keys override "
+        "the auto-pay settings.",
+    )
     duplicate_photo_max_distance: int = Field(
         6,
         ge=0,

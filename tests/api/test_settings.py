@@ -1,5 +1,10 @@
 """Settings refuse runtimes and precisions the service cannot honour, at start-up."""
 
+import json
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -29,3 +34,19 @@ def test_unknown_values_are_refused(
     monkeypatch.setenv(f"FRESHPROOF_INFERENCE_{field.upper()}", value)
     with pytest.raises(ValidationError, match=f"inference_{field}"):
         Settings(_env_file=None)
+
+
+def test_settings_and_file_combine_in_the_services(tmp_path: Path) -> None:
+    from api.services import claims_config
+
+    path = tmp_path / "policy.json"
+    path.write_text(
+        json.dumps({"compensation": {"auto_pay_limit": "30.00"}, **{"lot_alert": {"claims": 5}}})
+    )
+    config = claims_config(
+        Settings(data_dir=tmp_path, claims_policy_file=path, auto_pay_min_confidence=0.7)
+    )
+    assert config.compensation.auto_pay_limit == Decimal("30.00")  # the file
+    assert config.compensation.auto_pay_min_confidence == 0.7  # the setting
+    assert config.lot_alert_claims == 5
+    assert config.tickets.sla["P0"].first_response > timedelta(0)  # built-in table kept
