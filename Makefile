@@ -49,6 +49,8 @@ typecheck: install-all
 
 bench: install-all
 	$(PY) bench/inference.py
+	$(PY) bench/ledger.py
+	$(PY) bench/claims.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
