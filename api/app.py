@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.limits import BodyLimitMiddleware
+from api.metrics import Metrics, MetricsMiddleware
 from api.problems import install_problem_handlers
 from api.routes import claims, events, health, inspect, ledger
 from api.services import build_services
@@ -38,8 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.predictor = None
     app.state.services = build_services(settings)
+    app.state.metrics = Metrics(ledger_size=app.state.services.ledger.size)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    # Added last, so outermost: it also counts requests the body limit turns away.
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.include_router(health.router)
     app.include_router(inspect.router)
     app.include_router(ledger.router)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import get_predictor, get_services, get_settings
@@ -72,6 +72,7 @@ def parse_claim_part(text: str) -> ClaimInput:
 
 @router.post("", status_code=201)
 async def create_claim(
+    request: Request,
     response: Response,
     photos: Annotated[list[UploadFile], File(description="1 to 10 photos of the goods")],
     claim: Annotated[
@@ -103,6 +104,10 @@ async def create_claim(
     )
     if not created:
         response.status_code = 200
+    else:
+        metrics = request.app.state.metrics
+        metrics.observe_photos(result["photos"])
+        metrics.claims.labels(result["verdict"]["responsible_party"]).inc()
     services.after_write()
     return result
 

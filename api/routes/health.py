@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import get_settings
 from api.settings import Settings
@@ -28,3 +29,10 @@ def healthz(settings: Annotated[Settings, Depends(get_settings)]) -> dict[str, A
     except ModelError as exc:
         model, status = {"error": str(exc)}, "degraded"
     return {"status": status, "model": model}
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """Prometheus text exposition of this process's metrics."""
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

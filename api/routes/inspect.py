@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import get_predictor, get_settings
@@ -60,10 +60,13 @@ def inspect_all(predictor: Predictor, photos: list[tuple[str, bytes]]) -> list[d
 
 @router.post("/inspect", response_model=list[InspectionOut], response_model_exclude_none=True)
 async def inspect(
+    request: Request,
     photos: Annotated[list[UploadFile], File(description="One or more photos (JPEG, PNG, ...)")],
     settings: Annotated[Settings, Depends(get_settings)],
     predictor: Annotated[Predictor, Depends(get_predictor)],
 ) -> list[dict[str, Any]]:
     """Run the quality gate and the detector on each photo; nothing is stored."""
     data = await read_photos(photos, settings)
-    return await run_in_threadpool(inspect_all, predictor, data)
+    results = await run_in_threadpool(inspect_all, predictor, data)
+    request.app.state.metrics.observe_photos(results)
+    return results
