@@ -182,30 +182,117 @@ def train(
             batch=64,
         )
     if release:
-        from training.release import release_model
-
-        entry = release_model(
-            checkpoint=result.best,
+        _release(
+            detector=result.best,
+            classifier=classifier,
             dataset=dataset,
             name=name,
             version=release,
-            imgsz=imgsz,
-            weights_dir=Settings().weights_dir,
             training={
                 "seconds": round(result.seconds),
                 "hardware": result.hardware,
                 "args": result.args,
                 **summaries,
             },
-            classifier_checkpoint=classifier,
+            imgsz=imgsz,
             classifier_imgsz=classifier_imgsz,
+            command=shlex.join(["freshproof", *sys.argv[1:]]),
         )
-        from training.card import model_card
 
-        # The card carries the exact command that produced it, so the release is reproducible.
-        command = shlex.join(["freshproof", *sys.argv[1:]])
-        (Settings().weights_dir / "MODEL_CARD.md").write_text(model_card(entry, command=command))
-        typer.echo(json.dumps(entry["metrics"], indent=2))
+
+def _release(
+    *,
+    detector: Path,
+    classifier: Path | None,
+    dataset: Path,
+    name: str,
+    version: str,
+    training: dict[str, object],
+    imgsz: int,
+    classifier_imgsz: int,
+    command: str,
+) -> None:
+    """Export, calibrate, pick thresholds, measure test, write the manifest and the card."""
+    from training.card import model_card
+    from training.release import release_model
+
+    weights_dir = Settings().weights_dir
+    entry = release_model(
+        checkpoint=detector,
+        dataset=dataset,
+        name=name,
+        version=version,
+        imgsz=imgsz,
+        weights_dir=weights_dir,
+        training=training,
+        classifier_checkpoint=classifier,
+        classifier_imgsz=classifier_imgsz,
+    )
+    # The card carries the exact command that produced it, so the release is reproducible.
+    (weights_dir / "MODEL_CARD.md").write_text(model_card(entry, command=command))
+    typer.echo(json.dumps(entry["metrics"], indent=2))
+
+
+@app.command("release")
+def release_cmd(
+    version: Annotated[str, typer.Argument(help="Version to write into weights/.")],
+    detector_run: Annotated[Path, typer.Option(help="A finished `train` detector run.")] = Path(
+        "var/runs/fp-v0/train"
+    ),
+    classifier_run: Annotated[
+        Path | None, typer.Option(help="Its classifier run, if one was trained.")
+    ] = Path("var/runs/fp-v0-cls/train"),
+    dataset: Annotated[Path, typer.Option(help="The dataset both were trained on.")] = Path(
+        "var/datasets/fp-v0"
+    ),
+    name: str = "freshproof-detector",
+    train_command: Annotated[
+        str | None, typer.Option(help="The `freshproof train` command that made the runs.")
+    ] = None,
+) -> None:
+    """Release already-trained runs (what `train --release` does after training)."""
+    from training.summary import run_summary
+
+    det = json.loads((detector_run / "freshproof_train.json").read_text())
+    det_args = det["args"]
+    training: dict[str, object] = {
+        "seconds": round(det["seconds"]),
+        "hardware": det["hardware"],
+        "args": det_args,
+        "detector": run_summary(
+            run_dir=detector_run,
+            kind="detector",
+            seconds=det["seconds"],
+            imgsz=int(det_args["imgsz"]),
+            batch=int(det_args["batch"]),
+        ),
+    }
+    classifier, classifier_imgsz = None, 128
+    if classifier_run is not None:
+        cls = json.loads((classifier_run / "freshproof_train.json").read_text())
+        classifier, classifier_imgsz = (
+            classifier_run / "weights" / "best.pt",
+            int(cls["args"]["imgsz"]),
+        )
+        training["classifier"] = run_summary(
+            run_dir=classifier_run,
+            kind="classifier",
+            seconds=cls["seconds"],
+            imgsz=classifier_imgsz,
+            batch=int(cls["args"]["batch"]),
+        )
+    command = shlex.join(["freshproof", *sys.argv[1:]])
+    _release(
+        detector=detector_run / "weights" / "best.pt",
+        classifier=classifier,
+        dataset=dataset,
+        name=name,
+        version=version,
+        training=training,
+        imgsz=int(det_args["imgsz"]),
+        classifier_imgsz=classifier_imgsz,
+        command=f"{train_command}\n{command}" if train_command else command,
+    )
 
 
 @app.command()

@@ -80,7 +80,7 @@ def model_card(entry: dict[str, Any], *, command: str) -> str:
     """The whole card: what the model is, what it learned from, how well it does, its limits."""
     t = entry["training"]
     ds = t.get("dataset", {})
-    train_images = ds.get("images", {}).get("train", {})
+    train_images = t.get("train_images_used") or ds.get("images", {}).get("train", {})
     det = t.get("detector", {})
     cls = t.get("classifier", {})
     clf = entry.get("classifier") or {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,12 @@ def release_model(
             "imgsz": classifier_imgsz,
         }
     training = {**training, "dataset": json.loads((dataset / "build.json").read_text())}
+    args = training.get("args")
+    listing = dataset / "train-capped.txt"
+    if isinstance(args, dict) and str(args.get("data", "")).endswith("data-capped.yaml"):
+        # Trained on a capped list: the card must give what was learned from, not what exists.
+        used = Counter(Path(line).name.split("__")[0] for line in listing.read_text().split())
+        training["train_images_used"] = dict(sorted(used.items()))
 
     def write(
         thresholds: dict[str, float],
