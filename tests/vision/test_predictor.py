@@ -56,10 +56,13 @@ def test_results_are_reproducible(predictor: Predictor) -> None:
 @pytest.mark.parametrize(
     ("prefix", "defective", "n", "min_correct"),
     [
+        # Floors sit one or two photos under what 0.1.0 measures on these first 20 held-out
+        # photos (18, 20, 19 and 13 correct): they catch a broken pipeline or a worse model,
+        # not noise. Intact parcels are the weak spot (false alarms; see the model card).
         ("fruit_fresh_rotten/rotten", True, 20, 17),
-        ("fruit_fresh_rotten/fresh", False, 20, 17),
-        ("parcel_damaged_intact/damaged", True, 10, 6),
-        ("parcel_damaged_intact/intact", False, 10, 6),
+        ("fruit_fresh_rotten/fresh", False, 20, 18),
+        ("parcel_damaged_intact/damaged", True, 20, 17),
+        ("parcel_damaged_intact/intact", False, 20, 11),
     ],
 )
 def test_held_out_real_photos(

@@ -12,7 +12,9 @@ def _copy_weights(tmp_path: Path) -> Path:
     manifest = load_manifest(DEFAULT_WEIGHTS_DIR)
     entry = next(m for m in manifest["models"] if m["name"] == manifest["default"])
     shutil.copy(DEFAULT_WEIGHTS_DIR / "manifest.json", tmp_path / "manifest.json")
-    shutil.copy(DEFAULT_WEIGHTS_DIR / entry["file"], tmp_path / entry["file"])
+    files = [entry["file"], *([entry["classifier"]["file"]] if "classifier" in entry else [])]
+    for name in files:
+        shutil.copy(DEFAULT_WEIGHTS_DIR / name, tmp_path / name)
     return tmp_path
 
 
