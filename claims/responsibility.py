@@ -40,6 +40,10 @@ class Reason:
     refs: tuple[LedgerRef, ...] = ()
     facts: dict[str, object] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Segments share boundary events; cite each entry once, in first-cited order.
+        object.__setattr__(self, "refs", tuple(dict.fromkeys(self.refs)))
+
     def as_dict(self) -> dict[str, object]:
         """JSON form."""
         return {

@@ -191,3 +191,11 @@ def test_defects_pointing_to_different_parties_go_to_a_person() -> None:
     assert v.responsible_party == "undetermined"
     assert codes(v)[0] == "DEFECTS_POINT_TO_DIFFERENT_PARTIES"
     assert set(codes(v)[1:]) == {"INHERENT_QUALITY", "DELIVERED_DAMAGED"}
+
+
+def test_a_reason_cites_each_ledger_entry_once() -> None:
+    from claims.custody import LedgerRef
+    from claims.responsibility import Reason
+
+    a, b = LedgerRef(3, "aa"), LedgerRef(4, "bb")
+    assert Reason("X", "x", (a, b, a)).refs == (a, b)
