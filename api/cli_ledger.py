@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.settings import Settings
 
@@ -37,10 +39,19 @@ def verify(
     if verifier is None and (settings.key_dir / "ledger.verifier").exists():
         verifier = (settings.key_dir / "ledger.verifier").read_text().strip()
     try:
+        if not sa.inspect(engine).has_table("ledger_entries"):
+            typer.echo(f"FAIL: no ledger in {engine.url.render_as_string()}", err=True)
+            raise typer.Exit(2)
         report = audit(engine, verifier_key=verifier)
         anchors = _check_anchors(engine, verifier, settings)
     except LedgerError as exc:
         typer.echo(f"FAIL: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
+        # A dropped table or column is damage too: say so, without a driver traceback. The
+        # audit reads through driver cursors, so driver errors arrive unwrapped.
+        first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        typer.echo(f"FAIL: the ledger tables cannot be read: {first}", err=True)
         raise typer.Exit(1) from exc
     finally:
         engine.dispose()

@@ -45,6 +45,22 @@ def test_verify_names_the_first_altered_entry(data_dir: Path) -> None:
     assert "entry 7" in result.stderr
 
 
+def test_verify_of_a_dropped_table_or_no_ledger_fails_without_a_traceback(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    services = build_services(Settings())
+    with services.engine.begin() as conn:
+        conn.execute(text("DROP TABLE ledger_nodes"))
+    services.close()
+    result = CliRunner().invoke(app, ["ledger", "verify"])
+    assert result.exit_code == 1
+    assert "cannot be read" in result.stderr and "Traceback" not in result.output
+
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = CliRunner().invoke(app, ["ledger", "verify", "--database-url", empty])
+    assert result.exit_code == 2 and "no ledger" in result.stderr
+
+
 def test_verify_proof_offline(data_dir: Path) -> None:
     key = (data_dir / "var" / "keys" / "ledger.verifier").read_text().strip()
     bundle = data_dir / "bundle.json"
