@@ -306,6 +306,13 @@ def evaluate(
     write_manifest: Annotated[
         bool, typer.Option(help="Store the figures in the manifest under metrics.<split>.")
     ] = False,
+    ablation: Annotated[
+        bool,
+        typer.Option(
+            help="Also measure the detector alone and the classifier alone (thresholds on val, "
+            "figures on the split); stored under metrics.ablation with --write-manifest."
+        ),
+    ] = False,
 ) -> None:
     """Measure the shipped model on a held-out split, exactly as it serves."""
     from training.evaluate import collect, evaluate_records
@@ -323,6 +330,21 @@ def evaluate(
     typer.echo(json.dumps(metrics, indent=2))
     if write_manifest:
         store_metrics(weights_dir=weights_dir, spec=predictor.spec, split=split, metrics=metrics)
+    if ablation:
+        from training.ablation import ablation as measure_parts
+
+        val = collect(predictor, dataset, "val")
+        parts = {"split": split, **measure_parts(val, records, predictor.spec.labels)}
+        for name, part in parts.items():
+            if isinstance(part, dict):
+                groups = ", ".join(
+                    f"{g} {v['accuracy']}" for g, v in part["groups"].items() if v["images"]
+                )
+                typer.echo(f"{name}: accuracy {part['image_level']['accuracy']} ({groups})")
+        if write_manifest:
+            store_metrics(
+                weights_dir=weights_dir, spec=predictor.spec, split="ablation", metrics=parts
+            )
 
 
 def main() -> None:

@@ -50,6 +50,24 @@ def metrics_markdown(entry: dict[str, Any], split: str = "test") -> str:
         "",
         f"Spoilage AP50 on the banana and mango boxes: {m['spoilage_ap50_banana_mango']}.",
     ]
+    parts = entry["metrics"].get("ablation")
+    if parts and parts.get("split") == split:
+        names = [n for n in parts if n != "split"]
+        groups = list(parts[names[0]]["groups"])
+        lines += [
+            "",
+            "Why both networks (each part alone, thresholds chosen on val the same way; "
+            f"image-level accuracy on {split}):",
+            "",
+            "| scored by | all | " + " | ".join(groups) + " |",
+            "| --- | ---: | " + " | ".join("---:" for _ in groups) + " |",
+        ]
+        for n in names:
+            p = parts[n]
+            cells = [_pct(p["groups"][g]["accuracy"]) for g in groups]
+            lines.append(
+                f"| {n} | {_pct(p['image_level']['accuracy'])} | " + " | ".join(cells) + " |"
+            )
     cal = entry.get("calibration")
     if cal and "calibration_error" in m:
         fitted = ", ".join(sorted(cal.get("per_label", {}))) or "none"
