@@ -297,9 +297,13 @@ def release_cmd(
 
 @app.command()
 def evaluate(
-    dataset: Annotated[Path, typer.Argument(help="A YOLO dataset built by `train`.")] = Path(
-        "var/datasets/fp-v0"
-    ),
+    dataset: Annotated[
+        Path,
+        typer.Argument(
+            help="A YOLO dataset built by `train`, or a folder of class folders "
+            "(<label>/ or clean/ with photos; --split is then ignored)."
+        ),
+    ] = Path("var/datasets/fp-v0"),
     split: str = "test",
     weights: Annotated[Path | None, typer.Option(help="Folder with manifest.json.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name from the manifest.")] = None,
@@ -322,6 +326,29 @@ def evaluate(
     settings = Settings()
     weights_dir = weights or settings.weights_dir
     predictor = Predictor.from_weights(weights_dir, name=model or settings.model_name)
+    from training.folders import collect_folders, is_class_folder_dataset
+
+    if is_class_folder_dataset(dataset):
+        if ablation:
+            typer.echo("--ablation needs a YOLO dataset with a val split", err=True)
+            raise typer.Exit(2)
+        try:
+            records = collect_folders(predictor, dataset)
+        except ValueError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from exc
+        metrics = evaluate_records(
+            records, predictor.spec.labels, predictor.spec.thresholds, boxes=False
+        )
+        typer.echo(json.dumps(metrics, indent=2))
+        if write_manifest:
+            store_metrics(
+                weights_dir=weights_dir,
+                spec=predictor.spec,
+                split=f"folders:{dataset.resolve().name}",
+                metrics=metrics,
+            )
+        return
     if not (dataset / "images" / split).is_dir():
         typer.echo(f"no split {split!r} under {dataset}", err=True)
         raise typer.Exit(2)

@@ -246,11 +246,27 @@ GROUPS: dict[str, Callable[[ImageRecord], bool]] = {
 }
 
 
+_BOX_KEYS = ("ap50", "ap50_95")
+
+
 def evaluate_records(
-    records: list[ImageRecord], labels: tuple[str, ...], thresholds: dict[str, float]
+    records: list[ImageRecord],
+    labels: tuple[str, ...],
+    thresholds: dict[str, float],
+    *,
+    boxes: bool = True,
 ) -> dict[str, Any]:
-    """All metrics for one split at the given operating thresholds."""
+    """All metrics for one split at the given operating thresholds.
+
+    ``boxes=False`` for photos labelled per image (class folders): their "boxes" are the whole
+    photo, so box AP would measure nothing and is left out.
+    """
     per_label = {lab: _label_stats(records, lab, thresholds[lab]) for lab in labels}
+    if not boxes:
+        per_label = {
+            lab: {k: v for k, v in st.items() if k not in _BOX_KEYS}
+            for lab, st in per_label.items()
+        }
     with_gt = [v for v in per_label.values() if v.get("instances")]
     groups = {
         name: image_level([r for r in records if keep(r)], thresholds)
@@ -264,6 +280,14 @@ def evaluate_records(
         for t in truth:
             for p in pred:
                 confusion[t][p] += 1
+    if not boxes:
+        return {
+            "images": len(records),
+            "per_label": per_label,
+            "image_level": image_level(records, thresholds),
+            "label_confusion": {t: dict(v) for t, v in confusion.items()},
+            "calibration_error": {lab: expected_calibration_error(records, lab) for lab in labels},
+        }
     return {
         "images": len(records),
         "per_label": per_label,
