@@ -15,7 +15,10 @@ and classifier probability, mean and max absolute difference over photos x label
 often it reports the same findings, and how often its detector labels at one confidence
 match stock ultralytics'. A side whose runtime is not installed is skipped, not fatal.
 
-    .venv/bin/python bench/inference.py [--n 60] [--rounds 3] [--weights DIR] [--model NAME]
+    .venv/bin/python bench/inference.py [--n 60] [--rounds 3] [--workers 2] [--weights DIR]
+
+Then a throughput table: ``--workers`` requests at once, as a server under load sees them,
+each worker with one runtime thread (stock: one YOLO instance and one torch thread each).
 """
 
 from __future__ import annotations
@@ -96,6 +99,26 @@ def _ours(paths: list[Path], rounds: int, extra: dict[str, Any]) -> dict[str, An
             t = time.perf_counter()
             predictor.inspect(d, image=str(p))
             lat.append((time.perf_counter() - t) * 1e3)
+    par_ips = None
+    workers = int(extra.get("workers", 0))
+    if workers > 1 and extra["backend"] != "torch":
+        # Throughput as a server sees it: `workers` requests at once, one runtime thread
+        # each, so decoding and the quality gate of one photo overlap another's inference.
+        from vision.predictor import Predictor
+
+        pool = [
+            Predictor.from_weights(
+                Path(extra["weights"]),
+                name=extra["model"],
+                backend=extra["backend"],
+                precision=extra["precision"],
+                threads=1,
+            )
+            for _ in range(workers)
+        ]
+        par_ips = _throughput(
+            [lambda d, q=q: q.inspect(d, image="p") for q in pool], datas * rounds
+        )
     photos = {}
     for p, d in zip(paths, datas, strict=True):
         decoded = decode_image(d)
@@ -113,6 +136,7 @@ def _ours(paths: list[Path], rounds: int, extra: dict[str, Any]) -> dict[str, An
     spec = predictor.spec
     return {
         "lat": lat,
+        "par_ips": par_ips,
         "photos": photos,
         "model": predictor.model,
         "imgsz": spec.imgsz,
@@ -153,7 +177,58 @@ def _stock(paths: list[Path], rounds: int, extra: dict[str, Any]) -> dict[str, A
             lat.append((time.perf_counter() - t) * 1e3)
             labels = sorted({det.names[int(c)] for c in res.boxes.cls.tolist()})
             photos[p.name] = {"labels": labels}
-    return {"lat": lat, "photos": photos, "classifier": cls is not None}
+    par_ips = None
+    workers = int(extra.get("workers", 0))
+    if workers > 1:
+        import torch
+
+        # Ultralytics' own advice for threads: one model instance per thread. One torch
+        # thread each, like our workers' one runtime thread.
+        torch.set_num_threads(1)
+        runners = []
+        for _ in range(workers):
+            d_w = YOLO(str(checkpoint_for(spec.path)))
+            c_w = YOLO(str(cls_pt)) if cls is not None and cls_pt is not None else None
+
+            def one(p: Path, d_w: Any = d_w, c_w: Any = c_w) -> Any:
+                res = d_w.predict(
+                    str(p), imgsz=spec.imgsz, conf=AGREE_CONF, device="cpu", verbose=False
+                )
+                if c_w is not None and spec.classifier is not None:
+                    c_w.predict(str(p), imgsz=spec.classifier.imgsz, device="cpu", verbose=False)
+                return res
+
+            runners.append(one)
+        par_ips = _throughput(runners, list(paths) * rounds)
+    return {"lat": lat, "photos": photos, "classifier": cls is not None, "par_ips": par_ips}
+
+
+def _throughput(runners: list[Any], items: list[Any]) -> float:
+    """Images/s with one thread per runner, each taking the next item until none are left."""
+    import queue
+    import threading
+
+    todo: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    for item in items:
+        todo.put(item)
+    for run in runners:  # warm each runner (first-call allocations) before timing
+        run(items[0])
+
+    def work(run: Any) -> None:
+        while True:
+            try:
+                item = todo.get_nowait()
+            except queue.Empty:
+                return
+            run(item)
+
+    threads = [threading.Thread(target=work, args=(r,)) for r in runners]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return len(items) / (time.perf_counter() - t)
 
 
 def _child(side: str, n: int, rounds: int, extra: dict[str, Any]) -> dict[str, Any]:
@@ -201,6 +276,9 @@ def main() -> None:
     ap.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR)
     ap.add_argument("--model", default=None, help="manifest model name; default its default")
     ap.add_argument("--yolo-config", type=Path, default=REPO / "var" / "yolo-config")
+    ap.add_argument(
+        "--workers", type=int, default=2, help="concurrent requests for the throughput table"
+    )
     ap.add_argument("--child")
     ap.add_argument("--extra", default="{}")
     args = ap.parse_args()
@@ -211,6 +289,7 @@ def main() -> None:
         "weights": str(args.weights.resolve()),
         "model": args.model,
         "yolo_config": str(args.yolo_config.resolve()),
+        "workers": args.workers,
     }
     sides: dict[str, dict[str, Any]] = {}
     for backend, precision in OURS:
@@ -259,6 +338,23 @@ def main() -> None:
         f"{'stock ultralytics predict':34}{stock_p50:8.1f}{_pct(stock['lat'], 0.95):8.1f}"
         f"{stock_ips:8.1f}{stock['rss_mb']:13.0f}{1:15.2f}x{1:15.2f}x"
     )
+    if stock.get("par_ips"):
+        print(
+            f"\nthroughput, {args.workers} requests at once (one runtime thread each; stock: one "
+            "YOLO instance per thread, one torch thread each)"
+        )
+        print(f"{'':34}{'img/s':>8}{'vs stock':>10}{'vs stock 1-at-a-time':>22}")
+        for r in ran.values():
+            if r.get("par_ips"):
+                label = f"freshproof {r['model']['backend']} {r['model']['precision']}"
+                print(
+                    f"{label:34}{r['par_ips']:8.1f}{r['par_ips'] / stock['par_ips']:9.2f}x"
+                    f"{r['par_ips'] / stock_ips:21.2f}x"
+                )
+        print(
+            f"{'stock ultralytics predict':34}{stock['par_ips']:8.1f}{1:9.2f}x"
+            f"{stock['par_ips'] / stock_ips:21.2f}x"
+        )
     ref = ran.get(REFERENCE)
     print(
         f"\nagreement (|d| over photos x labels vs the PyTorch reference; labels at conf "
