@@ -118,6 +118,13 @@ def train(
     ] = None,
     classifier_imgsz: int = 128,
     rebuild: Annotated[bool, typer.Option(help="Rebuild the dataset first.")] = False,
+    composites: Annotated[
+        int,
+        typer.Option(
+            help="Cut-paste composites per build: N in train, N/5 in val and test "
+            "(only when the dataset is built)."
+        ),
+    ] = 0,
     release: Annotated[
         str | None,
         typer.Option(
@@ -131,8 +138,17 @@ def train(
     from training.train import train_detector
 
     if rebuild or not (dataset / "data.yaml").exists():
-        report = build_dataset(pools_dir=pools, out=dataset)
+        per_split = (
+            {"train": composites, "val": composites // 5, "test": composites // 5}
+            if composites > 0
+            else None
+        )
+        report = build_dataset(pools_dir=pools, out=dataset, composites_per_split=per_split)
         typer.echo(json.dumps(report.as_dict()))
+    elif composites:
+        # An existing dataset is trained as built; silently ignoring the option would let a
+        # run claim composites it never saw.
+        typer.echo(f"--composites ignored: {dataset} exists; add --rebuild", err=True)
     data = dataset / "data.yaml"
     if cap:
         data = capped_train_yaml(dataset, {k: int(v) for k, v in (c.split("=", 1) for c in cap)})

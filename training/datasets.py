@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from training.composites import build_banks, make_composite
 from training.imageio import read_bgr
 from training.pools import POOLS, SWELLING, Box, Sample, iter_pool, object_box
 from training.synthetic import bulge_can, synthetic_pouch
@@ -128,8 +129,13 @@ def build_dataset(
     synthetic_per_split: dict[str, int] | None = None,
     pools: Iterable[str] | None = None,
     seed: int = 0,
+    composites_per_split: dict[str, int] | None = None,
 ) -> BuildReport:
-    """Write a YOLO dataset (images/, labels/, data.yaml, samples.jsonl) under ``out``."""
+    """Write a YOLO dataset (images/, labels/, data.yaml, samples.jsonl) under ``out``.
+
+    ``composites_per_split`` adds cut-paste composites (see ``training.composites``); off
+    by default so a build without it is the same, file for file, as before they existed.
+    """
     synthetic_per_split = synthetic_per_split or {"train": 400, "val": 80, "test": 80}
     for split in SPLITS:
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
@@ -194,6 +200,18 @@ def build_dataset(
                     "source": None,
                 }
             )
+    if composites_per_split:
+        index += _write_composites(
+            samples=samples,
+            splits=splits,
+            per_split=composites_per_split,
+            pools_dir=pools_dir,
+            out=out,
+            max_side=max_side,
+            seed=seed,
+            images=images,
+            boxes=boxes,
+        )
     (out / "samples.jsonl").write_text("\n".join(json.dumps(r) for r in index) + "\n")
     # Which real photo went where, so anyone can check that no test photo was trained on.
     for split in SPLITS:
@@ -208,6 +226,56 @@ def build_dataset(
     )
     (out / "build.json").write_text(json.dumps(report.as_dict(), indent=2))
     return report
+
+
+def _write_composites(
+    *,
+    samples: list[Sample],
+    splits: list[str],
+    per_split: dict[str, int],
+    pools_dir: Path,
+    out: Path,
+    max_side: int,
+    seed: int,
+    images: dict[str, Counter[str]],
+    boxes: dict[str, Counter[str]],
+) -> list[dict[str, object]]:
+    """Write composites per split from that split's photos only; returns their index rows."""
+    rows: list[dict[str, object]] = []
+    for split, n in per_split.items():
+        if n <= 0:
+            continue
+        # A generator of its own per split, so the synthetic images keep their stream and
+        # one split's composites do not change when another's count does.
+        rng = np.random.default_rng([seed, 0xC0, SPLITS.index(split)])
+        mine = [s for s, sp in zip(samples, splits, strict=True) if sp == split]
+        banks = build_banks(samples=mine, rng=rng)
+        kinds = sorted(banks)
+        if not kinds:
+            continue  # no photo in this split can be cut out: nothing honest to paste
+        for k in range(n):
+            # One kind per scene (a crate of fruit, a pile of parcels) as customers shoot them.
+            kind = kinds[int(rng.integers(len(kinds)))]
+            comp = make_composite(bank=banks[kind], rng=rng)
+            name = f"composite__{split}_{k:04d}"
+            _write(comp.image, comp.boxes, out, split, name, max_side)
+            images[split]["composite"] += 1
+            for b in comp.boxes:
+                boxes[split][LABELS[b.label]] += 1
+            rows.append(
+                {
+                    "file": f"images/{split}/{name}.jpg",
+                    "pool": "composite",
+                    "split": split,
+                    "kind": kind,
+                    "defective": bool(comp.boxes),
+                    "tags": list(comp.tags),
+                    "source": None,
+                    # The real photos pasted in, so a split audit can check composites too.
+                    "parts": [str(o.source.relative_to(pools_dir)) for o in comp.objects],
+                }
+            )
+    return rows
 
 
 def capped_train_yaml(dataset: Path, caps: dict[str, int]) -> Path:

@@ -17,7 +17,7 @@ import numpy as np
 
 from vision.labels import LABELS
 
-__all__ = ["POOLS", "Box", "Sample", "iter_pool", "object_box"]
+__all__ = ["POOLS", "Box", "Sample", "iter_pool", "object_box", "object_mask"]
 
 SPOILAGE, MOLD, SWELLING, PACKAGE_DAMAGE = (LABELS.index(n) for n in LABELS)
 
@@ -52,13 +52,8 @@ def _read(path: Path) -> np.ndarray:
     return img
 
 
-def object_box(img: np.ndarray) -> tuple[float, float, float, float]:
-    """Estimate the single object's box on a plain background, normalised.
-
-    Background colours are sampled on the border and clustered (k=3) because many pool
-    images are rotated copies with black corners beside the studio background. Falls
-    back to a near-full-frame box when no plausible foreground is found.
-    """
+def _foreground(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Label image, stats and index of the largest non-background component (0 = none)."""
     h, w = img.shape[:2]
     lab = cv2.cvtColor(cv2.GaussianBlur(img, (5, 5), 0), cv2.COLOR_BGR2LAB).astype(np.float32)
     b = max(2, min(h, w) // 40)
@@ -76,15 +71,45 @@ def object_box(img: np.ndarray) -> tuple[float, float, float, float]:
     mask = (dist > 18.0).astype(np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8))
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
-    fallback = (0.02, 0.02, 0.98, 0.98)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask)
     if n <= 1:
-        return fallback
+        return labels, stats, 0
     i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    x, y, bw, bh, area = stats[i]
-    if area < 0.01 * h * w:
-        return fallback
+    if stats[i, cv2.CC_STAT_AREA] < 0.01 * h * w:
+        return labels, stats, 0
+    return labels, stats, i
+
+
+def object_box(img: np.ndarray) -> tuple[float, float, float, float]:
+    """Estimate the single object's box on a plain background, normalised.
+
+    Background colours are sampled on the border and clustered (k=3) because many pool
+    images are rotated copies with black corners beside the studio background. Falls
+    back to a near-full-frame box when no plausible foreground is found.
+    """
+    h, w = img.shape[:2]
+    _, stats, i = _foreground(img)
+    if i == 0:
+        return (0.02, 0.02, 0.98, 0.98)
+    x, y, bw, bh, _ = stats[i]
     return (x / w, y / h, (x + bw) / w, (y + bh) / h)
+
+
+def object_mask(img: np.ndarray) -> np.ndarray | None:
+    """The single object's pixels (bool, holes filled) as ``object_box`` sees them, or None.
+
+    Same border-colour k-means as ``object_box``, so a cut-out and the box a pool reader
+    gave that photo agree. Holes are filled because highlights on fruit or labels on cans
+    can match the studio colour and would otherwise be pasted as see-through.
+    """
+    labels, _, i = _foreground(img)
+    if i == 0:
+        return None
+    blob = (labels == i).astype(np.uint8)
+    contours, _ = cv2.findContours(blob, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros_like(blob)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    return filled.astype(bool)
 
 
 def _mask_boxes(mask: np.ndarray, label: int, min_frac: float = 0.0015) -> tuple[Box, ...]:
