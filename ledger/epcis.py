@@ -945,23 +945,23 @@ class _EventReader:
             return None
         return value.strip()
 
-    def uri_list(self, name: str) -> list[str]:
+    def optional_list(self, name: str) -> list[Any]:
+        """The event's list field ``name``: [] when absent, [] with an error when not a list."""
         value = self.event.get(name)
         if value is None:
             return []
         if not isinstance(value, list):
             self.error(f".{name}", "not a list")
             return []
+        return value
+
+    def uri_list(self, name: str) -> list[str]:
+        value = self.optional_list(name)
         found = [self.uri(v, f".{name}[{i}]") for i, v in enumerate(value)]
         return [v for v in found if v is not None]
 
     def quantity_list(self, name: str) -> list[str]:
-        value = self.event.get(name)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.error(f".{name}", "not a list")
-            return []
+        value = self.optional_list(name)
         classes = []
         for i, item in enumerate(value):
             path = f".{name}[{i}]"
@@ -1004,12 +1004,7 @@ class _EventReader:
         return self.uri(value.get("id"), f".{name}.id")
 
     def parties(self, name: str, id_key: str) -> list[tuple[str, str]]:
-        value = self.event.get(name)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.error(f".{name}", "not a list")
-            return []
+        value = self.optional_list(name)
         found = []
         for i, item in enumerate(value):
             path = f".{name}[{i}]"
