@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from training.offline import configure_offline
+from training.train import common_args, offline_yolo
 from vision.labels import LABELS
 
 __all__ = ["CLASSES", "build_cls_dataset", "train_classifier"]
@@ -64,33 +64,18 @@ def train_classifier(
     config_dir: Path = Path("var/yolo-config"),
 ) -> tuple[Path, float]:
     """Train YOLO11n-cls from scratch; returns (best checkpoint, seconds)."""
-    configure_offline(config_dir)
-    import ultralytics.utils.torch_utils as tu
-    from ultralytics import YOLO
-
-    tu.NUM_THREADS = max(1, os.cpu_count() or 1)
-    args: dict[str, object] = {
-        "data": str(data),
-        "epochs": epochs,
-        "imgsz": imgsz,
-        "batch": batch,
-        "device": device,
-        "workers": 2,
-        "seed": 0,
-        "deterministic": True,
-        "amp": False,
-        "plots": False,
-        "pretrained": False,
-        "project": str(out_dir.resolve()),
-        "name": "train",
-        "exist_ok": True,
-        "patience": 0,
-        "verbose": False,
-        "warmup_epochs": 1,
-        "cache": "ram",
-    }
-    if hours:
-        args["time"] = hours
+    YOLO = offline_yolo(config_dir)
+    args = common_args(
+        data=data,
+        out_dir=out_dir,
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=batch,
+        device=device,
+        workers=2,
+        seed=0,
+        hours=hours,
+    ) | {"warmup_epochs": 1, "cache": "ram"}
     start = time.perf_counter()
     YOLO("yolo11n-cls.yaml").train(**args)
     seconds = time.perf_counter() - start

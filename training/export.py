@@ -14,6 +14,25 @@ from vision.registry import file_sha256
 __all__ = ["export_classifier_onnx", "export_onnx", "write_manifest_entry"]
 
 
+def _export(model: Any, *, imgsz: int, dest: Path, **options: Any) -> Path:
+    """Fixed-shape float32 ONNX (opset 17, simplified) from a loaded YOLO, moved to ``dest``."""
+    out = Path(
+        model.export(
+            format="onnx",
+            imgsz=imgsz,
+            dynamic=False,
+            simplify=True,
+            half=False,
+            opset=17,
+            device="cpu",
+            **options,
+        )
+    )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(out, dest)
+    return dest
+
+
 def export_onnx(
     *, checkpoint: Path, imgsz: int, dest: Path, config_dir: Path = Path("var/yolo-config")
 ) -> Path:
@@ -25,21 +44,7 @@ def export_onnx(
     names = tuple(model.names[i] for i in sorted(model.names))
     if names != LABELS:
         raise ValueError(f"checkpoint labels {names} differ from {LABELS}")
-    out = Path(
-        model.export(
-            format="onnx",
-            imgsz=imgsz,
-            dynamic=False,
-            simplify=True,
-            half=False,
-            nms=False,
-            opset=17,
-            device="cpu",
-        )
-    )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(out, dest)
-    return dest
+    return _export(model, imgsz=imgsz, dest=dest, nms=False)
 
 
 def export_classifier_onnx(
@@ -51,20 +56,7 @@ def export_classifier_onnx(
 
     model = YOLO(str(checkpoint))
     classes = [model.names[i] for i in sorted(model.names)]
-    out = Path(
-        model.export(
-            format="onnx",
-            imgsz=imgsz,
-            dynamic=False,
-            simplify=True,
-            half=False,
-            opset=17,
-            device="cpu",
-        )
-    )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(out, dest)
-    return dest, classes
+    return _export(model, imgsz=imgsz, dest=dest), classes
 
 
 def write_manifest_entry(

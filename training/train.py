@@ -8,10 +8,11 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from training.offline import configure_offline
 
-__all__ = ["TrainResult", "train_detector"]
+__all__ = ["TrainResult", "common_args", "offline_yolo", "train_detector"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,59 @@ def _hardware(device: str) -> str:
     return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
+def offline_yolo(config_dir: Path) -> Any:
+    """The ultralytics ``YOLO`` class, imported only after the offline settings are in place."""
+    configure_offline(config_dir)
+    import ultralytics.utils.torch_utils as tu  # heavy, after configure_offline
+    from ultralytics import YOLO
+
+    # ultralytics keeps one core free for its loaders (cpu_count - 1); on a 2-core box that
+    # halves training speed, and with images cached in RAM the loaders need little.
+    tu.NUM_THREADS = max(1, os.cpu_count() or 1)
+    return YOLO
+
+
+def common_args(
+    *,
+    data: Path,
+    out_dir: Path,
+    epochs: int,
+    imgsz: int,
+    batch: int,
+    device: str,
+    workers: int,
+    seed: int,
+    hours: float | None,
+) -> dict[str, object]:
+    """Training arguments every freshproof run shares: from scratch, offline, reproducible.
+
+    ``amp=False`` because ultralytics' AMP check downloads yolo11n.pt; ``plots=False`` because
+    plotting fetches a font.
+    """
+    args: dict[str, object] = {
+        "data": str(data),
+        "epochs": epochs,
+        "imgsz": imgsz,
+        "batch": batch,
+        "device": device,
+        "workers": workers,
+        "seed": seed,
+        "deterministic": True,
+        "amp": False,
+        "plots": False,
+        "pretrained": False,
+        "project": str(out_dir.resolve()),
+        "name": "train",
+        "exist_ok": True,
+        "patience": 0,
+        "verbose": False,
+    }
+    if hours:
+        # ultralytics then fits the epoch count and the LR schedule to the time budget
+        args["time"] = hours
+    return args
+
+
 def train_detector(
     *,
     data: Path,
@@ -51,45 +105,25 @@ def train_detector(
     close_mosaic: int = 10,
     config_dir: Path = Path("var/yolo-config"),
 ) -> TrainResult:
-    """Train from scratch (no pretrained weights can be fetched) and return the best weights.
-
-    ``amp=False`` because ultralytics' AMP check downloads yolo11n.pt; ``plots=False`` because
-    plotting fetches a font.
-    """
-    configure_offline(config_dir)
-    import ultralytics.utils.torch_utils as tu  # heavy, after configure_offline
-    from ultralytics import YOLO
-
-    # ultralytics keeps one core free for its loaders (cpu_count - 1); on a 2-core box that
-    # halves training speed, and with images cached in RAM the loaders need little.
-    tu.NUM_THREADS = max(1, os.cpu_count() or 1)
-
-    args: dict[str, object] = {
-        "data": str(data),
-        "epochs": epochs,
-        "imgsz": imgsz,
-        "batch": batch,
-        "device": device,
-        "workers": workers,
-        "seed": seed,
-        "deterministic": True,
-        "amp": False,
-        "plots": False,
-        "pretrained": False,
-        "project": str(out_dir.resolve()),
-        "name": "train",
-        "exist_ok": True,
+    """Train from scratch (no pretrained weights can be fetched) and return the best weights."""
+    YOLO = offline_yolo(config_dir)
+    args = common_args(
+        data=data,
+        out_dir=out_dir,
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=batch,
+        device=device,
+        workers=workers,
+        seed=seed,
+        hours=hours,
+    ) | {
         "fraction": fraction,
         "cache": "ram" if cache else False,
         "val": True,
-        "patience": 0,
-        "verbose": False,
         "warmup_epochs": warmup_epochs,
         "close_mosaic": close_mosaic,
     }
-    if hours:
-        # ultralytics then fits the epoch count and the LR schedule to the time budget
-        args["time"] = hours
     start = time.perf_counter()
     yolo = YOLO(model)
     yolo.train(**args)
