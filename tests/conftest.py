@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -213,3 +217,28 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     if REQUIRE_S3:
         pytest.fail(f"FRESHPROOF_REQUIRE_S3=1 but {problem}")
     pytest.skip(problem)
+
+
+def run_in_child(function: str, tmp_path: Path) -> Any:
+    """Call ``module:function(tmp_path)`` in a fresh interpreter and return its JSON result.
+
+    For tests that import ultralytics: it patches ``PIL.Image.open`` process-wide, which
+    would change how every later test's image decoding fails.
+    """
+    module, name = function.split(":")
+    code = (
+        "import json, sys; from pathlib import Path; "
+        f"from {module} import {name}; "
+        f"print('RESULT ' + json.dumps({name}(Path(sys.argv[1]))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line.removeprefix("RESULT "))

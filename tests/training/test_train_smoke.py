@@ -5,14 +5,11 @@ which would change how every later test's image decoding fails.
 """
 
 import importlib.util
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import run_in_child
 
 LABELS = ("spoilage", "mold", "swelling", "package_damage")
 
@@ -67,22 +64,7 @@ def smoke(tmp: Path) -> dict[str, object]:
     reason="the train extra (ultralytics) is not installed",
 )
 def test_train_export_and_serve(tmp_path: Path) -> None:
-    code = (
-        "import json, sys; from pathlib import Path; "
-        "from tests.training.test_train_smoke import smoke; "
-        "print('RESULT ' + json.dumps(smoke(Path(sys.argv[1]))))"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-    result = json.loads(line.removeprefix("RESULT "))
+    result = run_in_child("tests.training.test_train_smoke:smoke", tmp_path)
     assert result["seconds"] > 0 and Path(result["best"]).is_file()
     assert result["inspection"]["model"]["name"] == "smoke"
     assert set(result["metrics"]) == {"val", "test"}

@@ -5,14 +5,11 @@ which would change how every later test's image decoding fails.
 """
 
 import importlib.util
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import run_in_child
 
 
 def compare(tmp: Path) -> dict[str, object]:
@@ -54,22 +51,7 @@ def compare(tmp: Path) -> dict[str, object]:
     reason="the train extra (ultralytics) is not installed",
 )
 def test_torch_reference_matches_onnx_export(tmp_path: Path) -> None:
-    code = (
-        "import json, sys; from pathlib import Path; "
-        "from tests.vision.test_runtime_torch import compare; "
-        "print('RESULT ' + json.dumps(compare(Path(sys.argv[1]))))"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-    result = json.loads(line.removeprefix("RESULT "))
+    result = run_in_child("tests.vision.test_runtime_torch:compare", tmp_path)
     anchors = (64 // 8) ** 2 + (64 // 16) ** 2 + (64 // 32) ** 2
     assert result["shapes"] == [[1, 8, anchors]] * 2
     assert result["score_diff"] < 1e-4
