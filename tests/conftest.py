@@ -193,6 +193,11 @@ def postgres_schema(prefix: str = "fp_test") -> Iterator[str]:
         admin.dispose()
 
 
+def schema_url(schema: str) -> str:
+    """A SQLAlchemy URL whose connections all work inside ``schema`` (its search_path)."""
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+
 REQUIRE_S3 = os.environ.get("FRESHPROOF_REQUIRE_S3") == "1"
 
 

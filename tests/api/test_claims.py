@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from tests.conftest import POSTGRES_URL, REPO, jpeg_bytes, postgres_schema, textured
+from tests.conftest import REPO, jpeg_bytes, postgres_schema, schema_url, textured
 
 FARM, DC, TRUCK = (f"urn:epc:id:pgln:400000{i}.00000" for i in (1, 2, 3))
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -37,7 +37,7 @@ def client(
         url = None
         if request.param == "postgres":
             schema = stack.enter_context(postgres_schema("claims_test"))
-            url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+            url = schema_url(schema)
         app = create_app(Settings(data_dir=tmp / "var", database_url=url, anchor_backend="none"))
         with TestClient(app, raise_server_exceptions=False) as c:
             for pid, role, name in (

@@ -24,7 +24,7 @@ from api.app import create_app
 from api.deps import get_predictor
 from api.settings import Settings
 from tests.api.test_claims import DC, FARM, HOT, NOW, TRUCK, _chain, _t
-from tests.conftest import POSTGRES_URL, jpeg_bytes, postgres_schema, scene
+from tests.conftest import jpeg_bytes, postgres_schema, scene, schema_url
 from vision.image import assess_quality, decode_image
 from vision.phash import hamming, parse_phash, phash
 from vision.predictor import Finding, Inspection
@@ -61,7 +61,7 @@ def client(
         url = None
         if request.param == "postgres":
             schema = stack.enter_context(postgres_schema("dup_test"))
-            url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+            url = schema_url(schema)
         app = create_app(Settings(data_dir=tmp / "var", database_url=url, anchor_backend="none"))
         app.dependency_overrides[get_predictor] = StubInspector
         with TestClient(app, raise_server_exceptions=False) as c:
