@@ -164,17 +164,6 @@ def train(
         close_mosaic=close_mosaic,
     )
     typer.echo(f"trained in {result.seconds:.0f} s on {result.hardware}: {result.best}")
-    from training.summary import run_summary
-
-    summaries = {
-        "detector": run_summary(
-            run_dir=result.run_dir,
-            kind="detector",
-            seconds=result.seconds,
-            imgsz=imgsz,
-            batch=batch,
-        )
-    }
     classifier = None
     if classifier_hours:
         from training.classify import build_cls_dataset, train_classifier
@@ -190,28 +179,13 @@ def train(
             hours=classifier_hours,
         )
         typer.echo(f"classifier trained in {seconds:.0f} s: {classifier}")
-        summaries["classifier"] = run_summary(
-            run_dir=classifier.parent.parent,
-            kind="classifier",
-            seconds=seconds,
-            imgsz=classifier_imgsz,
-            batch=64,
-        )
     if release:
-        _release(
-            detector=result.best,
-            classifier=classifier,
+        _release_runs(
+            detector_run=result.run_dir,
+            classifier_run=classifier.parent.parent if classifier else None,
             dataset=dataset,
             name=name,
             version=release,
-            training={
-                "seconds": round(result.seconds),
-                "hardware": result.hardware,
-                "args": result.args,
-                **summaries,
-            },
-            imgsz=imgsz,
-            classifier_imgsz=classifier_imgsz,
             command=shlex.join(["freshproof", *sys.argv[1:]]),
         )
 
@@ -267,6 +241,28 @@ def release_cmd(
     ] = None,
 ) -> None:
     """Release already-trained runs (what `train --release` does after training)."""
+    command = shlex.join(["freshproof", *sys.argv[1:]])
+    _release_runs(
+        detector_run=detector_run,
+        classifier_run=classifier_run,
+        dataset=dataset,
+        name=name,
+        version=version,
+        command=f"{train_command}\n{command}" if train_command else command,
+    )
+
+
+def _release_runs(
+    *,
+    detector_run: Path,
+    classifier_run: Path | None,
+    dataset: Path,
+    name: str,
+    version: str,
+    command: str,
+) -> None:
+    """Release from the runs' own records (freshproof_train.json, results.csv), so a release
+    right after training and a later one describe the runs identically."""
     from training.summary import run_summary
 
     det = json.loads((detector_run / "freshproof_train.json").read_text())
@@ -297,7 +293,6 @@ def release_cmd(
             imgsz=classifier_imgsz,
             batch=int(cls["args"]["batch"]),
         )
-    command = shlex.join(["freshproof", *sys.argv[1:]])
     _release(
         detector=detector_run / "weights" / "best.pt",
         classifier=classifier,
@@ -307,7 +302,7 @@ def release_cmd(
         training=training,
         imgsz=int(det_args["imgsz"]),
         classifier_imgsz=classifier_imgsz,
-        command=f"{train_command}\n{command}" if train_command else command,
+        command=command,
     )
 
 
