@@ -49,17 +49,13 @@ def fit_platt(scores: Sequence[float], truth: Sequence[bool]) -> PlattScaling | 
     return PlattScaling(float(w[0]), float(w[1]))
 
 
-def _truth(records: Sequence[ImageRecord], label: str) -> list[bool]:
-    return [any(g == label for g, _ in r.gt) for r in records]
-
-
 def fit_calibration(
     records: Sequence[ImageRecord], labels: tuple[str, ...]
 ) -> dict[str, PlattScaling]:
     """One Platt scaling per label that has enough positive and negative images."""
     out = {}
     for label in labels:
-        fitted = fit_platt([r.score(label) for r in records], _truth(records, label))
+        fitted = fit_platt([r.score(label) for r in records], [r.has(label) for r in records])
         if fitted is not None:
             out[label] = fitted
     return out

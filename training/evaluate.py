@@ -54,6 +54,10 @@ class ImageRecord:
             return self.scores.get(label, 0.0)
         return max((f.confidence for f in self.candidates if f.label == label), default=0.0)
 
+    def has(self, label: str) -> bool:
+        """Ground truth: the photo shows this label."""
+        return any(g == label for g, _ in self.gt)
+
     @property
     def defective(self) -> bool:
         """Ground truth: any labelled defect."""
@@ -181,7 +185,7 @@ def _label_stats(records: list[ImageRecord], label: str, threshold: float) -> di
     aps = [_ap(recall[:, k], precision[:, k]) for k in range(len(IOUS))] if len(tp) else [0.0]
     # Precision and recall at the operating threshold are per image ("is this defect in the
     # photo?"), the question the product answers; AP is per box, the detector's quality.
-    truth = np.array([any(g == label for g, _ in r.gt) for r in records])
+    truth = np.array([r.has(label) for r in records])
     pred = np.array([r.score(label) >= threshold for r in records])
     hit = int((truth & pred).sum())
     return {
@@ -311,7 +315,7 @@ def expected_calibration_error(
     if not records:
         return None
     score = np.array([r.score(label) for r in records])
-    truth = np.array([any(g == label for g, _ in r.gt) for r in records], dtype=float)
+    truth = np.array([r.has(label) for r in records], dtype=float)
     which = np.minimum((score * bins).astype(int), bins - 1)
     total = 0.0
     for b in range(bins):
@@ -325,7 +329,7 @@ def choose_thresholds(records: list[ImageRecord], labels: tuple[str, ...]) -> di
     """Per label, the threshold that maximises image-level F1 for that label on these records."""
     out = {}
     for lab in labels:
-        truth = np.array([any(g == lab for g, _ in r.gt) for r in records])
+        truth = np.array([r.has(lab) for r in records])
         top = np.array([r.score(lab) for r in records])
         best = float(top.max()) if len(top) else 0.0
         best_t, best_f1 = 0.5, -1.0
