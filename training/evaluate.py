@@ -11,6 +11,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,15 @@ __all__ = [
     "evaluate_records",
     "expected_calibration_error",
     "image_level",
+    "judge_file",
 ]
 
 IOUS = np.linspace(0.5, 0.95, 10)
 CANDIDATE_CONF = 0.01
+
+
+# (label, (x1, y1, x2, y2) in pixels) per labelled object of a photo
+GroundTruth = tuple[tuple[str, tuple[float, float, float, float]], ...]
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class ImageRecord:
     file: str
     pool: str
     tags: tuple[str, ...]
-    gt: tuple[tuple[str, tuple[float, float, float, float]], ...]
+    gt: GroundTruth
     candidates: tuple[Finding, ...]
     # Fused per-label scores (classifier and detector); empty means detector boxes only.
     scores: dict[str, float] = field(default_factory=dict)
@@ -64,9 +70,7 @@ class ImageRecord:
         return bool(self.gt)
 
 
-def _read_gt(
-    label_file: Path, labels: tuple[str, ...], w: int, h: int
-) -> tuple[tuple[str, tuple[float, float, float, float]], ...]:
+def _read_gt(label_file: Path, labels: tuple[str, ...], w: int, h: int) -> GroundTruth:
     out = []
     if label_file.exists():
         for line in label_file.read_text().split("\n"):
@@ -103,26 +107,43 @@ def collect(
     records = []
     for img_path in progress(sorted((dataset / "images" / split).glob("*.jpg"))):
         rel = f"images/{split}/{img_path.name}"
-        bgr = read_bgr(img_path)
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        h, w = rgb.shape[:2]
-        gt = _read_gt(
-            dataset / "labels" / split / f"{img_path.stem}.txt", predictor.spec.labels, w, h
-        )
         row = meta.get(rel, {})
-        judgement = predictor.judge(rgb, floor=CANDIDATE_CONF)
+        label_file = dataset / "labels" / split / f"{img_path.stem}.txt"
         records.append(
-            ImageRecord(
-                rel,
-                row.get("pool", "unknown"),
-                tuple(row.get("tags", ())),
-                gt,
-                judgement.candidates,
-                judgement.scores,
-                judgement.classifier,
+            judge_file(
+                predictor,
+                img_path,
+                file=rel,
+                pool=row.get("pool", "unknown"),
+                tags=tuple(row.get("tags", ())),
+                truth=partial(_read_gt, label_file, predictor.spec.labels),
             )
         )
     return records
+
+
+def judge_file(
+    predictor: Predictor,
+    path: Path,
+    *,
+    file: str,
+    pool: str,
+    tags: tuple[str, ...],
+    truth: Callable[[int, int], GroundTruth],
+) -> ImageRecord:
+    """Judge one photo as the service does; ``truth(width, height)`` gives its ground truth."""
+    rgb = cv2.cvtColor(read_bgr(path), cv2.COLOR_BGR2RGB)
+    h, w = rgb.shape[:2]
+    judgement = predictor.judge(rgb, floor=CANDIDATE_CONF)
+    return ImageRecord(
+        file,
+        pool,
+        tags,
+        truth(w, h),
+        judgement.candidates,
+        judgement.scores,
+        judgement.classifier,
+    )
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

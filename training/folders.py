@@ -8,13 +8,11 @@ Each photo's ground truth is its folder: one whole-photo box of that label, or n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import cv2
-
-from training.evaluate import CANDIDATE_CONF, ImageRecord
-from training.imageio import read_bgr
+from training.evaluate import GroundTruth, ImageRecord, judge_file
 from vision.predictor import Predictor
 
 __all__ = ["CLEAN_CLASSES", "IMAGE_SUFFIXES", "collect_folders", "is_class_folder_dataset"]
@@ -25,6 +23,11 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 
 def _photos(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _whole_photo(label: str | None, w: int, h: int) -> GroundTruth:
+    # The whole photo is the "box": class folders are labelled per photo, not per object.
+    return ((label, (0.0, 0.0, float(w), float(h))),) if label else ()
 
 
 def is_class_folder_dataset(root: Path) -> bool:
@@ -50,24 +53,16 @@ def collect_folders(
         )
     records = []
     for folder in classes:
+        label = None if folder.name in CLEAN_CLASSES else folder.name
         for path in progress(_photos(folder)):
-            rgb = cv2.cvtColor(read_bgr(path), cv2.COLOR_BGR2RGB)
-            h, w = rgb.shape[:2]
-            gt: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
-                ()
-                if folder.name in CLEAN_CLASSES
-                else ((folder.name, (0.0, 0.0, float(w), float(h))),)
-            )
-            judgement = predictor.judge(rgb, floor=CANDIDATE_CONF)
             records.append(
-                ImageRecord(
-                    f"{folder.name}/{path.name}",
-                    folder.name,
-                    (),
-                    gt,
-                    judgement.candidates,
-                    judgement.scores,
-                    judgement.classifier,
+                judge_file(
+                    predictor,
+                    path,
+                    file=f"{folder.name}/{path.name}",
+                    pool=folder.name,
+                    tags=(),
+                    truth=partial(_whole_photo, label),
                 )
             )
     return records
