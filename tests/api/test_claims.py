@@ -288,18 +288,35 @@ def test_missing_temperatures_go_to_a_person(client: TestClient) -> None:
 
 
 def test_claim_reads_back_and_lists(client: TestClient) -> None:
-    listing = client.get("/v1/claims", params={"lot": "LOT-ABUSE"}).json()
-    assert len(listing["items"]) == 1
+    # Self-contained: it files its own claims rather than reading other tests' ones.
+    delivered = NOW - timedelta(hours=1)
+    filed = []
+    for n in range(4):
+        lot = f"LOT-READ-{n}"
+        _chain(client, lot, delivered=delivered, truck_temps=[4, 4, 4])
+        resp = _claim(client, lot, _photo("mouldy"), delivered=delivered)
+        assert resp.status_code == 201, resp.text
+        filed.append(resp.json()["id"])
+    listing = client.get("/v1/claims", params={"lot": "LOT-READ-0"}).json()
+    assert [c["id"] for c in listing["items"]] == [filed[0]]
     claim = listing["items"][0]
     again = client.get(f"/v1/claims/{claim['id']}").json()
     assert again["verdict"] == claim["verdict"] and again["ticket"]["sla"]["first_response"]
     evidence = client.get(f"/v1/ledger/entries/{again['ledger']['evidence_index']}").json()
     assert evidence["kind"] == "claim.evidence"
     assert evidence["body"]["photos"][0]["sha256"] == again["photos"][0]["sha256"]
-    page1 = client.get("/v1/claims", params={"limit": 2}).json()
-    page2 = client.get("/v1/claims", params={"limit": 2, "cursor": page1["next_cursor"]}).json()
-    ids = [c["id"] for c in page1["items"] + page2["items"]]
-    assert len(ids) == len(set(ids)) == 4
+    # Walk every page: each claim appears exactly once, ours among them.
+    ids: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = client.get("/v1/claims", params=params).json()
+        assert len(page["items"]) <= 2
+        ids += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(ids) == len(set(ids)) and set(filed) <= set(ids)
 
 
 def test_idempotency_key(client: TestClient) -> None:
