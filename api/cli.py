@@ -132,8 +132,21 @@ def train(
         ),
     ] = None,
     name: str = "freshproof-detector",
+    detector_from: Annotated[
+        Path | None,
+        typer.Option(help="Go on from this detector checkpoint (.pt) instead of from scratch."),
+    ] = None,
+    classifier_from: Annotated[
+        Path | None,
+        typer.Option(help="Go on from this classifier checkpoint (.pt) instead of from scratch."),
+    ] = None,
 ) -> None:
-    """Build the dataset from the pools and train a detector (needs the train extra)."""
+    """Build the dataset from the pools and train a detector (needs the train extra).
+
+    With --detector-from/--classifier-from (e.g. the shipped ``weights/*.pt``) training
+    continues from a released model: how the retraining loop fine-tunes, and how a CPU
+    spends a second time budget without starting over.
+    """
     from training.datasets import build_dataset, capped_train_yaml
     from training.train import train_detector
 
@@ -155,6 +168,7 @@ def train(
     result = train_detector(
         data=data,
         out_dir=out,
+        model=str(detector_from) if detector_from else "yolo11n.yaml",
         imgsz=imgsz,
         epochs=epochs,
         hours=hours,
@@ -177,6 +191,7 @@ def train(
             out_dir=out.with_name(out.name + "-cls"),
             imgsz=classifier_imgsz,
             hours=classifier_hours,
+            model=str(classifier_from) if classifier_from else "yolo11n-cls.yaml",
         )
         typer.echo(f"classifier trained in {seconds:.0f} s: {classifier}")
     if release:

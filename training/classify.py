@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from training.train import common_args, offline_yolo
+from training.train import common_args, offline_yolo, start_weights
 from vision.labels import LABELS
 
 __all__ = ["CLASSES", "build_cls_dataset", "train_classifier"]
@@ -61,9 +61,11 @@ def train_classifier(
     hours: float | None = None,
     batch: int = 64,
     device: str = "cpu",
+    model: str = "yolo11n-cls.yaml",
     config_dir: Path = Path("var/yolo-config"),
 ) -> tuple[Path, float]:
-    """Train YOLO11n-cls from scratch; returns (best checkpoint, seconds)."""
+    """Train YOLO11n-cls (from scratch, or on from ``model`` when it is a checkpoint);
+    returns (best checkpoint, seconds)."""
     YOLO = offline_yolo(config_dir)
     args = common_args(
         data=data,
@@ -75,10 +77,11 @@ def train_classifier(
         workers=2,
         seed=0,
         hours=hours,
-    ) | {"warmup_epochs": 1, "cache": "ram"}
+    ) | {"warmup_epochs": 1, "cache": "ram", "pretrained": start_weights(model)}
     start = time.perf_counter()
-    YOLO("yolo11n-cls.yaml").train(**args)
+    YOLO(model).train(**args)
     seconds = time.perf_counter() - start
     run = out_dir.resolve() / "train"
-    (run / "freshproof_train.json").write_text(json.dumps({"seconds": seconds, "args": args}))
+    record = {"seconds": seconds, "args": {"model": model, **args}}
+    (run / "freshproof_train.json").write_text(json.dumps(record))
     return run / "weights" / "best.pt", seconds

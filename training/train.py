@@ -12,7 +12,7 @@ from typing import Any
 
 from training.offline import configure_offline
 
-__all__ = ["TrainResult", "common_args", "offline_yolo", "train_detector"]
+__all__ = ["TrainResult", "common_args", "offline_yolo", "start_weights", "train_detector"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,15 @@ def offline_yolo(config_dir: Path) -> Any:
     # halves training speed, and with images cached in RAM the loaders need little.
     tu.NUM_THREADS = max(1, os.cpu_count() or 1)
     return YOLO
+
+
+def start_weights(model: str) -> str | bool:
+    """``pretrained`` for ultralytics: the checkpoint itself when going on from one.
+
+    ultralytics drops the weights of a ``.pt`` model when ``pretrained=False`` and trains the
+    bare architecture, so a continued run must name its checkpoint here too.
+    """
+    return model if model.endswith(".pt") else False
 
 
 def common_args(
@@ -123,6 +132,7 @@ def train_detector(
         "val": True,
         "warmup_epochs": warmup_epochs,
         "close_mosaic": close_mosaic,
+        "pretrained": start_weights(model),
     }
     start = time.perf_counter()
     yolo = YOLO(model)
