@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from api import cli_events, cli_ledger
+from api import cli_events, cli_ledger, cli_models
 from api.settings import Settings
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(cli_ledger.app, name="ledger")
 app.add_typer(cli_events.app, name="events")
+app.add_typer(cli_models.app, name="models")
 
 
 @app.command()

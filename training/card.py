@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["metrics_markdown", "model_card"]
+__all__ = ["metrics_markdown", "model_card", "promotion_markdown"]
 
 
 def _pct(v: float | None) -> str:
@@ -168,3 +168,32 @@ Training images per pool (after caps): {json.dumps(train_images)}.
   0.8 need not mean 80%.
 - Studio and web photos dominate; phone photos in kitchens, bags and crates are rare.
 """
+
+
+def promotion_markdown(entry: dict[str, Any]) -> str:
+    """Why this release replaced the previous one: the paired comparison on held-out photos."""
+    p = entry.get("promotion")
+    if not p:
+        return ""
+    lines = [
+        f"## Why it replaced {p.get('replaced') or 'nothing'}",
+        "",
+        "Both models judged the same held-out photos, each at its own thresholds; the decision "
+        "uses real photos only and McNemar's exact test on the photos they judge differently "
+        f"(alpha {p['alpha']}).",
+        "",
+        "| photos | images | accuracy before | accuracy after | only before right | "
+        "only after right | p |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    rows = [("all real photos", p["real_photos"]), *p["groups"].items()]
+    for name, g in rows:
+        if not g["images"]:
+            continue
+        lines.append(
+            f"| {name} | {g['images']} | {_pct(g['incumbent_accuracy'])} | "
+            f"{_pct(g['candidate_accuracy'])} | {g['only_incumbent_right']} | "
+            f"{g['only_candidate_right']} | {g['p_value']:.3g} |"
+        )
+    lines += ["", *(f"- {r}" for r in p["reasons"])]
+    return "\n".join(lines) + "\n"

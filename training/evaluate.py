@@ -29,7 +29,9 @@ __all__ = [
     "evaluate_records",
     "expected_calibration_error",
     "image_level",
+    "is_real_photo",
     "judge_file",
+    "judged_defective",
 ]
 
 IOUS = np.linspace(0.5, 0.95, 10)
@@ -224,11 +226,26 @@ def _predicted(r: ImageRecord, thresholds: dict[str, float]) -> set[str]:
     return {label for label, t in thresholds.items() if r.score(label) >= t}
 
 
+def judged_defective(r: ImageRecord, thresholds: dict[str, float]) -> bool:
+    """The model's image-level verdict: any label at its operating threshold."""
+    return bool(_predicted(r, thresholds))
+
+
+# Generated images (synthetic packs, cut-paste composites) are made the way a model may have
+# been trained; targets and promotion are judged on real photos.
+_GENERATED_POOLS = ("synthetic", "composite")
+
+
+def is_real_photo(r: ImageRecord) -> bool:
+    """A photo from the real pools, not a generated image."""
+    return not r.pool.startswith(_GENERATED_POOLS)
+
+
 def image_level(records: list[ImageRecord], thresholds: dict[str, float]) -> dict[str, Any]:
     """Defective-or-not accuracy, recall and false alarms, with the confusion counts."""
     tp = fp = tn = fn = 0
     for r in records:
-        pred = bool(_predicted(r, thresholds))
+        pred = judged_defective(r, thresholds)
         if r.defective and pred:
             tp += 1
         elif r.defective:
@@ -268,6 +285,7 @@ GROUPS: dict[str, Callable[[ImageRecord], bool]] = {
     "parcels_and_boxes": lambda r: r.pool in {"parcel_damaged_intact", "box_damaged_fine"},
     "cans_major_critical_vs_intact": lambda r: r.pool == "can_defects",
     "synthetic_swelling": lambda r: r.pool.startswith("synthetic"),
+    "composites": lambda r: r.pool == "composite",
 }
 
 

@@ -1,0 +1,177 @@
+"""The promotion gate: a retrained model replaces the shipped one only when it measurably wins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from training.card import promotion_markdown
+from training.evaluate import ImageRecord
+from training.promote import compare_models, install, mcnemar_exact
+from vision.labels import LABELS
+
+BOX = (0.0, 0.0, 10.0, 10.0)
+THR = dict.fromkeys(LABELS, 0.5)
+
+
+def _rec(file: str, pool: str, *, defective: bool, score: float) -> ImageRecord:
+    """A photo whose only score is ``score`` for spoilage."""
+    return ImageRecord(
+        file,
+        pool,
+        (),
+        (("spoilage", BOX),) if defective else (),
+        (),
+        {**dict.fromkeys(LABELS, 0.0), "spoilage": score},
+    )
+
+
+def _pair(
+    n: int, pool: str, *, inc_right: bool, cand_right: bool, start: int = 0
+) -> tuple[list[ImageRecord], list[ImageRecord]]:
+    """n defective photos judged right or wrong by each model."""
+    files = [f"{pool}-{start + i}.jpg" for i in range(n)]
+    inc = [_rec(f, pool, defective=True, score=0.9 if inc_right else 0.1) for f in files]
+    cand = [_rec(f, pool, defective=True, score=0.9 if cand_right else 0.1) for f in files]
+    return inc, cand
+
+
+def test_mcnemar_exact_matches_the_binomial_tail() -> None:
+    assert mcnemar_exact(0, 0) == 1.0
+    # 0 vs 6 discordant: 2 * 0.5**6
+    assert mcnemar_exact(0, 6) == pytest.approx(2 / 64)
+    assert mcnemar_exact(6, 0) == mcnemar_exact(0, 6)
+    # 3 vs 3 is no evidence at all
+    assert mcnemar_exact(3, 3) == 1.0
+    # 2 vs 10: 2 * P(X <= 2), X ~ Bin(12, 1/2) = 2 * 79 / 4096
+    assert mcnemar_exact(2, 10) == pytest.approx(2 * 79 / 4096)
+
+
+def test_a_clear_win_on_real_photos_is_promoted() -> None:
+    inc, cand = _pair(20, "fruit_fresh_rotten", inc_right=False, cand_right=True)
+    same_i, same_c = _pair(50, "parcel_damaged_intact", inc_right=True, cand_right=True)
+    verdict = compare_models(
+        incumbent=inc + same_i,
+        incumbent_thresholds=THR,
+        candidate=cand + same_c,
+        candidate_thresholds=THR,
+    )
+    assert verdict.promote
+    assert verdict.real_photos.only_candidate_right == 20
+    assert verdict.real_photos.incumbent_accuracy == pytest.approx(50 / 70, abs=1e-4)
+    assert verdict.real_photos.candidate_accuracy == 1.0
+    assert "McNemar" in verdict.reasons[0]
+
+
+def test_a_small_gain_is_not_significant_and_not_promoted() -> None:
+    win_i, win_c = _pair(3, "fruit_fresh_rotten", inc_right=False, cand_right=True)
+    loss_i, loss_c = _pair(1, "fruit_fresh_rotten", inc_right=True, cand_right=False, start=3)
+    verdict = compare_models(
+        incumbent=win_i + loss_i,
+        incumbent_thresholds=THR,
+        candidate=win_c + loss_c,
+        candidate_thresholds=THR,
+    )
+    assert not verdict.promote
+    assert verdict.reasons[0].startswith("no significant gain")
+
+
+def test_a_gain_on_fruit_cannot_hide_a_significant_loss_on_cans() -> None:
+    fruit_i, fruit_c = _pair(40, "fruit_fresh_rotten", inc_right=False, cand_right=True)
+    cans_i, cans_c = _pair(12, "can_defects", inc_right=True, cand_right=False)
+    verdict = compare_models(
+        incumbent=fruit_i + cans_i,
+        incumbent_thresholds=THR,
+        candidate=fruit_c + cans_c,
+        candidate_thresholds=THR,
+    )
+    assert verdict.real_photos.p_value < 0.05  # the overall gain alone would pass
+    assert not verdict.promote
+    assert any("cans_major_critical_vs_intact" in r for r in verdict.reasons)
+
+
+def test_generated_images_do_not_count_towards_promotion() -> None:
+    # A candidate that only got better on composites and synthetic packs has not won.
+    comp_i, comp_c = _pair(30, "composite", inc_right=False, cand_right=True)
+    syn_i, syn_c = _pair(30, "synthetic_can", inc_right=False, cand_right=True)
+    real_i, real_c = _pair(10, "mango_rot_grade_det", inc_right=True, cand_right=True)
+    verdict = compare_models(
+        incumbent=comp_i + syn_i + real_i,
+        incumbent_thresholds=THR,
+        candidate=comp_c + syn_c + real_c,
+        candidate_thresholds=THR,
+    )
+    assert not verdict.promote
+    assert verdict.real_photos.images == 10
+    assert verdict.groups["composites"].images == 0
+
+
+def test_each_model_is_judged_at_its_own_thresholds() -> None:
+    files = [f"f{i}.jpg" for i in range(12)]
+    inc = [_rec(f, "fruit_fresh_rotten", defective=True, score=0.6) for f in files]
+    cand = [_rec(f, "fruit_fresh_rotten", defective=True, score=0.6) for f in files]
+    verdict = compare_models(
+        incumbent=inc,
+        incumbent_thresholds=dict.fromkeys(LABELS, 0.7),  # misses all twelve
+        candidate=cand,
+        candidate_thresholds=THR,  # finds all twelve
+    )
+    assert verdict.promote
+    assert verdict.real_photos.only_candidate_right == 12
+
+
+def test_different_photo_sets_are_refused() -> None:
+    inc, _ = _pair(3, "fruit_fresh_rotten", inc_right=True, cand_right=True)
+    _, cand = _pair(3, "fruit_fresh_rotten", inc_right=True, cand_right=True, start=1)
+    with pytest.raises(ValueError, match="same photos"):
+        compare_models(
+            incumbent=inc, incumbent_thresholds=THR, candidate=cand, candidate_thresholds=THR
+        )
+
+
+def _release_dir(root: Path, version: str) -> Path:
+    """A weights folder holding one release: manifest, networks, checkpoints, card."""
+    root.mkdir()
+    files = [f"m-{version}.onnx", f"m-{version}.pt", f"m-{version}-c.onnx", f"m-{version}-c.pt"]
+    for f in files:
+        (root / f).write_bytes(version.encode())
+    entry = {
+        "name": "m",
+        "version": version,
+        "file": files[0],
+        "classifier": {"file": files[2]},
+    }
+    (root / "manifest.json").write_text(
+        json.dumps({"schema": 1, "models": [entry], "default": "m"})
+    )
+    (root / "MODEL_CARD.md").write_text(f"# card {version}\n")
+    return root
+
+
+def test_install_replaces_the_shipped_release_and_records_why(tmp_path: Path) -> None:
+    shipped = _release_dir(tmp_path / "weights", "1")
+    candidate = _release_dir(tmp_path / "candidate", "2")
+    inc, cand = _pair(20, "fruit_fresh_rotten", inc_right=False, cand_right=True)
+    verdict = compare_models(
+        incumbent=inc, incumbent_thresholds=THR, candidate=cand, candidate_thresholds=THR
+    )
+    entry = install(candidate_dir=candidate, weights_dir=shipped, name="m", comparison=verdict)
+    manifest = json.loads((shipped / "manifest.json").read_text())
+    assert [m["version"] for m in manifest["models"]] == ["2"]
+    assert manifest["models"][0]["promotion"]["replaced"] == "1"
+    assert manifest["models"][0]["promotion"]["real_photos"]["only_candidate_right"] == 20
+    assert entry["promotion"]["promote"] is True
+    assert sorted(p.name for p in shipped.iterdir()) == [
+        "MODEL_CARD.md",
+        "m-2-c.onnx",
+        "m-2-c.pt",
+        "m-2.onnx",
+        "m-2.pt",
+        "manifest.json",
+    ]
+    assert (shipped / "MODEL_CARD.md").read_text() == "# card 2\n"
+    card = promotion_markdown(entry)
+    assert "Why it replaced 1" in card
+    assert "| all real photos | 20 | 0.0% | 100.0% | 0 | 20 |" in card

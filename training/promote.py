@@ -1,0 +1,188 @@
+"""Decide whether a retrained model may replace the shipped one: only when it measurably wins.
+
+Both models judge the same held-out photos at their own operating thresholds. The decision
+rests on the *real* photos only (generated images are built the way a candidate may have been
+trained) and on a paired test: McNemar's exact test over the photos the two models judge
+differently, since both see the very same photos. A candidate is promoted when it is right
+significantly more often overall and no product group (produce, parcels, cans) gets
+significantly worse, so a gain on fruit cannot hide a loss on cans.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from math import comb
+from pathlib import Path
+from typing import Any
+
+from training.evaluate import GROUPS, ImageRecord, is_real_photo, judged_defective
+
+__all__ = ["Comparison", "GroupComparison", "compare_models", "install", "mcnemar_exact"]
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts (a binomial test at 1/2)."""
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    k = min(only_a, only_b)
+    tail = sum(comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+@dataclass(frozen=True)
+class GroupComparison:
+    """Paired accuracies of the two models on one set of photos."""
+
+    images: int
+    incumbent_accuracy: float | None
+    candidate_accuracy: float | None
+    only_incumbent_right: int
+    only_candidate_right: int
+    p_value: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form for the CLI and the manifest."""
+        return {
+            "images": self.images,
+            "incumbent_accuracy": self.incumbent_accuracy,
+            "candidate_accuracy": self.candidate_accuracy,
+            "only_incumbent_right": self.only_incumbent_right,
+            "only_candidate_right": self.only_candidate_right,
+            "p_value": round(self.p_value, 6),
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The verdict, why, and the paired figures it rests on."""
+
+    promote: bool
+    reasons: tuple[str, ...]
+    real_photos: GroupComparison
+    groups: dict[str, GroupComparison]
+    alpha: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form for the CLI and the manifest."""
+        return {
+            "promote": self.promote,
+            "reasons": list(self.reasons),
+            "alpha": self.alpha,
+            "real_photos": self.real_photos.as_dict(),
+            "groups": {k: v.as_dict() for k, v in self.groups.items()},
+        }
+
+
+def _paired(
+    pairs: Sequence[tuple[ImageRecord, ImageRecord]],
+    inc_thresholds: dict[str, float],
+    cand_thresholds: dict[str, float],
+) -> GroupComparison:
+    inc_right = cand_right = only_inc = only_cand = 0
+    for inc, cand in pairs:
+        a = judged_defective(inc, inc_thresholds) == inc.defective
+        b = judged_defective(cand, cand_thresholds) == cand.defective
+        inc_right += a
+        cand_right += b
+        only_inc += a and not b
+        only_cand += b and not a
+    n = len(pairs)
+    return GroupComparison(
+        images=n,
+        incumbent_accuracy=round(inc_right / n, 4) if n else None,
+        candidate_accuracy=round(cand_right / n, 4) if n else None,
+        only_incumbent_right=only_inc,
+        only_candidate_right=only_cand,
+        p_value=mcnemar_exact(only_inc, only_cand),
+    )
+
+
+def compare_models(
+    *,
+    incumbent: Sequence[ImageRecord],
+    incumbent_thresholds: dict[str, float],
+    candidate: Sequence[ImageRecord],
+    candidate_thresholds: dict[str, float],
+    alpha: float = 0.05,
+    groups: dict[str, Callable[[ImageRecord], bool]] = GROUPS,
+) -> Comparison:
+    """Pair the two models' judgements photo by photo and decide on promotion."""
+    by_file = {r.file: r for r in candidate}
+    if set(by_file) != {r.file for r in incumbent}:
+        raise ValueError("the two models were not judged on the same photos")
+    pairs = [(r, by_file[r.file]) for r in incumbent if is_real_photo(r)]
+    real = _paired(pairs, incumbent_thresholds, candidate_thresholds)
+    per_group = {
+        name: _paired([p for p in pairs if keep(p[0])], incumbent_thresholds, candidate_thresholds)
+        for name, keep in groups.items()
+    }
+    reasons = []
+    gained = real.only_candidate_right > real.only_incumbent_right
+    if not pairs:
+        reasons.append("no real photos to compare on")
+    elif gained and real.p_value < alpha:
+        reasons.append(
+            f"right on {real.only_candidate_right} real photos the shipped model gets wrong, "
+            f"wrong on {real.only_incumbent_right} it gets right (McNemar p={real.p_value:.3g})"
+        )
+    else:
+        reasons.append(
+            f"no significant gain on real photos: {real.only_candidate_right} newly right, "
+            f"{real.only_incumbent_right} newly wrong (McNemar p={real.p_value:.3g}, "
+            f"needs < {alpha})"
+        )
+    worse = [
+        name
+        for name, g in per_group.items()
+        if g.images and g.only_incumbent_right > g.only_candidate_right and g.p_value < alpha
+    ]
+    for name in worse:
+        g = per_group[name]
+        reasons.append(
+            f"significantly worse on {name}: {g.incumbent_accuracy} -> {g.candidate_accuracy} "
+            f"(McNemar p={g.p_value:.3g})"
+        )
+    promote = bool(pairs) and gained and real.p_value < alpha and not worse
+    return Comparison(promote, tuple(reasons), real, per_group, alpha)
+
+
+def _entry_files(entry: dict[str, Any]) -> list[str]:
+    """Every file a manifest entry ships: the ONNX networks and their PyTorch checkpoints."""
+    names = [entry["file"]]
+    if entry.get("classifier"):
+        names.append(entry["classifier"]["file"])
+    return [n for onnx in names for n in (onnx, onnx.removesuffix(".onnx") + ".pt")]
+
+
+def install(
+    *, candidate_dir: Path, weights_dir: Path, name: str, comparison: Comparison
+) -> dict[str, Any]:
+    """Make the candidate release the shipped one; returns its manifest entry.
+
+    The shipped folder then holds only the promoted release (each release is ~25 MB and the
+    repository carries its history); the comparison that justified it is kept in the entry.
+    """
+    manifest = json.loads((candidate_dir / "manifest.json").read_text())
+    entry = next(m for m in manifest["models"] if m["name"] == name)
+    old = json.loads((weights_dir / "manifest.json").read_text())
+    previous = next((m for m in old["models"] if m["name"] == name), None)
+    entry["promotion"] = {
+        "replaced": previous["version"] if previous else None,
+        **comparison.as_dict(),
+    }
+    for f in _entry_files(entry):
+        shutil.copyfile(candidate_dir / f, weights_dir / f)
+    card = candidate_dir / "MODEL_CARD.md"
+    if card.exists():
+        shutil.copyfile(card, weights_dir / "MODEL_CARD.md")
+    kept = [m for m in old["models"] if m["name"] != name]
+    new = {"schema": old.get("schema", 1), "models": [*kept, entry], "default": name}
+    (weights_dir / "manifest.json").write_text(json.dumps(new, indent=2) + "\n")
+    if previous:
+        for f in set(_entry_files(previous)) - set(_entry_files(entry)):
+            (weights_dir / f).unlink(missing_ok=True)
+    return entry
