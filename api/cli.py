@@ -293,7 +293,8 @@ def _release_runs(
             seconds=det["seconds"],
             imgsz=int(det_args["imgsz"]),
             batch=int(det_args["batch"]),
-        ),
+        )
+        | {"from": det_args.get("model", "yolo11n.yaml")},
     }
     classifier, classifier_imgsz = None, 128
     if classifier_run is not None:
@@ -308,7 +309,7 @@ def _release_runs(
             seconds=cls["seconds"],
             imgsz=classifier_imgsz,
             batch=int(cls["args"]["batch"]),
-        )
+        ) | {"from": cls["args"].get("model", "yolo11n-cls.yaml")}
     _release(
         detector=detector_run / "weights" / "best.pt",
         classifier=classifier,

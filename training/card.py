@@ -91,7 +91,20 @@ _POOL_USE = """| pool | how it is used | label(s) |
 | parcel_damaged_intact, box_damaged_fine | whole-object box from a foreground mask, falling back to near-full frame | `package_damage` |
 | can_defects | major and critical defects boxed as `package_damage`; minor (cosmetic) left out; intact as negatives | `package_damage` |
 | synthetic (generated) | intact real cans with their silhouette bulged by a warp, and procedural vacuum pouches drawn swollen or flat | `swelling` |
+| composite (generated, opt-in) | real cut-outs of one split's photos pasted onto drawn clutter, crates, bags or cloth, sometimes with a hand, then phone-camera blur, noise, lighting and JPEG; only that split's photos are pasted, so no test photo reaches training | the pasted objects' own labels |
 """
+
+
+def _lineage(det: dict[str, Any], cls: dict[str, Any]) -> str:
+    """Where training started, when a release went on from an earlier one's checkpoints."""
+    starts = [s for s in (det.get("from"), cls.get("from")) if s and str(s).endswith(".pt")]
+    if not starts:
+        return ""
+    named = " and ".join(f"`{s}`" for s in starts)
+    return (
+        f"\nThis release went on training from {named}: an earlier release, itself trained\n"
+        "from scratch here. Its training times below come on top of that release's.\n"
+    )
 
 
 def model_card(entry: dict[str, Any], *, command: str) -> str:
@@ -112,7 +125,7 @@ both served as ONNX on ONNX Runtime, float32:
   `package_damage`) at {entry["imgsz"]} px: `{entry["file"]}` (SHA-256 `{entry["sha256"]}`);
 - a YOLO11n-cls **condition classifier** (one class per photo: {", ".join(clf.get("classes", []))})
   at {clf.get("imgsz", "?")} px: `{clf.get("file", "-")}` (SHA-256 `{clf.get("sha256", "-")}`).
-
+{_lineage(det, cls)}
 Each label's score for a photo is the larger of the classifier's probability for it and the
 detector's best box for it; a label is reported when that score reaches its threshold
 (chosen on the validation split). Boxes come from the detector; when only the classifier
