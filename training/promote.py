@@ -175,6 +175,8 @@ def install(
         **comparison.as_dict(),
     }
     for f in _entry_files(entry):
+        if f.endswith(".pt") and not (candidate_dir / f).exists():
+            continue  # the PyTorch reference is optional; the ONNX networks are what serve
         shutil.copyfile(candidate_dir / f, weights_dir / f)
     card = candidate_dir / "MODEL_CARD.md"
     if card.exists():

@@ -1,0 +1,112 @@
+"""``freshproof models promote``: the shipped model changes only when the candidate wins."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from api.cli import app
+from tests.conftest import jpeg_bytes, scene
+from training.export import write_manifest_entry
+from vision.labels import LABELS
+
+PHOTOS = 8  # all defective: a model that finds them all beats one that finds none, p = 2/2**8
+
+
+def _dataset(root: Path) -> Path:
+    """A YOLO test split of real-looking photos, each with a spoilage box, from a real pool."""
+    (root / "images" / "test").mkdir(parents=True)
+    (root / "labels" / "test").mkdir(parents=True)
+    rows = []
+    for i in range(PHOTOS):
+        name = f"fruit_fresh_rotten__{i}"
+        (root / "images" / "test" / f"{name}.jpg").write_bytes(jpeg_bytes(scene(seed=i)))
+        (root / "labels" / "test" / f"{name}.txt").write_text("0 0.5 0.5 0.4 0.4\n")
+        rows.append({"file": f"images/test/{name}.jpg", "pool": "fruit_fresh_rotten"})
+    (root / "samples.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return root
+
+
+def _release(tiny_weights: Path, dest: Path, *, version: str, threshold: float) -> Path:
+    """The tiny networks released as ``version`` at one threshold for every label."""
+    dest.mkdir()
+    manifest = json.loads((tiny_weights / "manifest.json").read_text())
+    entry = manifest["models"][0]
+    det = dest / f"tiny-{version}.onnx"
+    shutil.copyfile(tiny_weights / entry["file"], det)
+    cls = dest / f"tiny-{version}-condition.onnx"
+    shutil.copyfile(tiny_weights / entry["classifier"]["file"], cls)
+    write_manifest_entry(
+        weights_dir=dest,
+        model_file=det,
+        name="tiny",
+        version=version,
+        imgsz=entry["imgsz"],
+        thresholds=dict.fromkeys(LABELS, threshold),
+        classifier={**entry["classifier"], "file": cls.name},
+    )
+    (dest / "MODEL_CARD.md").write_text(f"# Model card: tiny {version}\n")
+    return dest
+
+
+@pytest.fixture
+def releases(tiny_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A shipped release that finds nothing and a candidate that finds every defect."""
+    shipped = _release(tiny_weights, tmp_path / "weights", version="1", threshold=1.01)
+    _release(tiny_weights, tmp_path / "candidate", version="2", threshold=0.0)
+    _dataset(tmp_path / "dataset")
+    monkeypatch.setenv("FRESHPROOF_WEIGHTS_DIR", str(shipped))
+    return tmp_path
+
+
+def _promote(root: Path, candidate: str, *extra: str) -> Result:
+    args = ["models", "promote", str(root / candidate), "--dataset", str(root / "dataset")]
+    return CliRunner().invoke(app, [*args, "--name", "tiny", *extra])
+
+
+def test_a_winning_candidate_is_installed_with_its_reasons(releases: Path) -> None:
+    result = _promote(releases, "candidate")
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.stdout)
+    assert verdict["promote"] is True
+    assert verdict["real_photos"]["only_candidate_right"] == PHOTOS
+    weights = releases / "weights"
+    manifest = json.loads((weights / "manifest.json").read_text())
+    (entry,) = manifest["models"]
+    assert entry["version"] == "2" and entry["promotion"]["replaced"] == "1"
+    assert not (weights / "tiny-1.onnx").exists() and (weights / "tiny-2.onnx").exists()
+    card = (weights / "MODEL_CARD.md").read_text()
+    assert card.startswith("# Model card: tiny 2") and "## Why it replaced 1" in card
+    assert "promoted 2 over 1" in result.stderr
+
+
+def test_a_losing_candidate_changes_nothing(releases: Path) -> None:
+    # Swap the roles: the release that finds everything is shipped, the blind one challenges.
+    shutil.rmtree(releases / "weights")
+    shutil.copytree(releases / "candidate", releases / "weights")
+    before = {p.name: p.read_bytes() for p in (releases / "weights").iterdir()}
+    blind = _release(releases / "weights", releases / "blind", version="3", threshold=1.01)
+    result = _promote(releases, blind.name)
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["promote"] is False
+    assert "kept 2: no significant gain" in result.stderr
+    assert {p.name: p.read_bytes() for p in (releases / "weights").iterdir()} == before
+
+
+def test_dry_run_compares_but_installs_nothing(releases: Path) -> None:
+    before = (releases / "weights" / "manifest.json").read_text()
+    result = _promote(releases, "candidate", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["promote"] is True
+    assert (releases / "weights" / "manifest.json").read_text() == before
+
+
+def test_a_missing_split_is_a_clear_error(releases: Path) -> None:
+    result = _promote(releases, "candidate", "--split", "val")
+    assert result.exit_code == 2
+    assert "no split 'val'" in result.stderr
