@@ -2,12 +2,16 @@
 
 Decoding refuses oversized files and decompression bombs from the header alone, before a
 single pixel is decompressed; EXIF orientation is applied so boxes match what people see.
+A phone photo is 12 MP while nothing downstream looks at more than ``WORKING_SIDE`` pixels,
+so JPEGs can be decoded straight at a reduced DCT scale (1/2, 1/4, 1/8): a 4032x3024 photo
+then decodes in about a tenth of the time and memory, and its size is still reported as shot.
 The quality gate gives reasons a customer can act on instead of a silent low confidence.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -19,6 +23,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from vision.errors import ImageTooLargeError, NotAnImageError
 
 __all__ = [
+    "WORKING_SIDE",
     "DecodedImage",
     "ImageLimits",
     "QualityIssue",
@@ -29,6 +34,9 @@ __all__ = [
 ]
 
 _FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "TIFF", "MPO"})
+# The longest side any consumer of the pixels needs: the quality gate measures at 512 px, the
+# networks take 256 px or less, the perceptual hash 32 px.
+WORKING_SIDE = 512
 
 
 @dataclass(frozen=True)
@@ -41,16 +49,42 @@ class ImageLimits:
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """An upright RGB image (H, W, 3) uint8 and the facts of its source."""
+    """An upright RGB image (h, w, 3) uint8 and the facts of its source.
+
+    ``width`` and ``height`` are the upright photo's size as shot; ``rgb`` can be smaller when
+    the photo was decoded at a reduced scale (see ``scale``).
+    """
 
     rgb: np.ndarray
     format: str
     width: int
     height: int
 
+    @property
+    def scale(self) -> tuple[float, float]:
+        """Photo pixels per decoded pixel along x and y (1.0 when decoded at full size)."""
+        return self.width / self.rgb.shape[1], self.height / self.rgb.shape[0]
 
-def decode_image(data: bytes, *, limits: ImageLimits = ImageLimits()) -> DecodedImage:
-    """Decode upload bytes to upright RGB, or raise an ``ImageRejected`` subclass."""
+
+def _reduce_jpeg(img: Image.Image, side: int) -> None:
+    """Ask the JPEG decoder for the smallest DCT scale whose longer side is still >= ``side``.
+
+    Pillow's ``draft`` only ever picks a size at or above the one asked for, so the result
+    never has fewer pixels than the consumers need; other formats ignore it.
+    """
+    r = side / max(img.width, img.height)
+    if r < 0.5:  # below that no DCT scale fits; skip the call altogether
+        img.draft("RGB", (math.ceil(img.width * r), math.ceil(img.height * r)))
+
+
+def decode_image(
+    data: bytes, *, limits: ImageLimits = ImageLimits(), max_side: int | None = None
+) -> DecodedImage:
+    """Decode upload bytes to upright RGB, or raise an ``ImageRejected`` subclass.
+
+    With ``max_side`` a large JPEG is decoded at the smallest DCT scale whose longer side is
+    at least ``max_side``; ``width``/``height`` stay the photo's own.
+    """
     if len(data) > limits.max_bytes:
         raise ImageTooLargeError(
             f"the file is {len(data)} bytes; the limit is {limits.max_bytes}",
@@ -74,9 +108,16 @@ def decode_image(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Decoded
                     limit=limits.max_pixels,
                     actual=pixels,
                 )
-            img.load()
             fmt = str(img.format)  # before exif_transpose, whose copy forgets the format
-            rgb = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+            full = img.size
+            if max_side is not None:
+                _reduce_jpeg(img, max_side)
+            img.load()
+            upright = ImageOps.exif_transpose(img)
+            rgb = np.asarray(upright.convert("RGB"))
+            # exif_transpose swaps the sides of a rotated photo; the full size follows it.
+            if upright.size != img.size:
+                full = (full[1], full[0])
     except Image.DecompressionBombError as exc:
         # Pillow's own guard fires inside open() for gross bombs, before our check can.
         found = re.search(r"\((\d+) pixels\)", str(exc))
@@ -90,7 +131,7 @@ def decode_image(data: bytes, *, limits: ImageLimits = ImageLimits()) -> Decoded
     except (OSError, SyntaxError, ValueError) as exc:
         # Truncated or corrupt data surfaces from deep inside the decoders as these.
         raise NotAnImageError("the image data is corrupt or truncated") from exc
-    return DecodedImage(np.ascontiguousarray(rgb), fmt, rgb.shape[1], rgb.shape[0])
+    return DecodedImage(np.ascontiguousarray(rgb), fmt, full[0], full[1])
 
 
 @dataclass(frozen=True)
@@ -135,10 +176,16 @@ class QualityReport:
 
 
 def assess_quality(
-    rgb: np.ndarray, *, thresholds: QualityThresholds = QualityThresholds()
+    rgb: np.ndarray,
+    *,
+    thresholds: QualityThresholds = QualityThresholds(),
+    size: tuple[int, int] | None = None,
 ) -> QualityReport:
-    """Judge size, exposure and focus of an upright RGB image."""
-    h, w = rgb.shape[:2]
+    """Judge size, exposure and focus of an upright RGB image.
+
+    ``size`` is the photo's (width, height) as shot when ``rgb`` was decoded reduced.
+    """
+    w, h = size or (rgb.shape[1], rgb.shape[0])
     issues = []
     if min(h, w) < thresholds.min_side:
         issues.append(
@@ -148,7 +195,8 @@ def assess_quality(
                 f"at least {thresholds.min_side} pixels on each side",
             )
         )
-    scale = min(1.0, 512 / max(h, w))
+    h, w = rgb.shape[:2]
+    scale = min(1.0, WORKING_SIDE / max(h, w))
     small = (
         cv2.resize(
             rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from vision.errors import ImageRejected
 from vision.image import (
+    WORKING_SIDE,
     ImageLimits,
     QualityReport,
     QualityThresholds,
@@ -60,6 +61,16 @@ class Judgement:
     scores: dict[str, float]
     candidates: tuple[Finding, ...]
     classifier: dict[str, float] | None
+
+    def scaled(self, sx: float, sy: float) -> Judgement:
+        """The same judgement with its boxes scaled, e.g. from a reduced decode to the photo."""
+        if sx == 1.0 and sy == 1.0:
+            return self
+        boxes = tuple(
+            replace(f, box=(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy))
+            for f in self.candidates
+        )
+        return replace(self, candidates=boxes)
 
 
 @dataclass(frozen=True)
@@ -160,8 +171,9 @@ class Predictor:
         """Judge one uploaded file; raises ``ImageRejected`` if it is not a usable image."""
         t0 = time.perf_counter()
         digest = hashlib.sha256(data).hexdigest()
-        decoded = decode_image(data, limits=self.limits)
-        quality = assess_quality(decoded.rgb, thresholds=self.quality)
+        decoded = decode_image(data, limits=self.limits, max_side=WORKING_SIDE)
+        size = (decoded.width, decoded.height)
+        quality = assess_quality(decoded.rgb, thresholds=self.quality, size=size)
         # Hashed here, on the pixels already decoded, so nobody has to decode the photo twice.
         perceptual = phash(decoded.rgb)
         t1 = time.perf_counter()
@@ -170,6 +182,7 @@ class Predictor:
         if quality.ok:
             # A photo that fails the gate is not run: no finding rests on an unjudgeable image.
             judgement = self.judge(decoded.rgb, floor=self.spec.box_floor, timing=timing)
+            judgement = judgement.scaled(*decoded.scale)  # boxes in the photo's own pixels
             findings = self.findings(judgement, width=decoded.width, height=decoded.height)
         timing["total"] = (time.perf_counter() - t0) * 1e3
         return Inspection(

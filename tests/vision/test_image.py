@@ -2,11 +2,12 @@ import io
 import struct
 import zlib
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import jpeg_bytes, textured
+from tests.conftest import jpeg_bytes, scene, textured
 from vision.errors import ImageTooLargeError, NotAnImageError
 from vision.image import ImageLimits, QualityThresholds, assess_quality, decode_image
 
@@ -125,3 +126,48 @@ def test_format_survives_orientation_fix() -> None:
     exif[0x0112] = 3
     Image.fromarray(textured(20, 30)).save(buf, format="PNG", exif=exif.tobytes())
     assert decode_image(buf.getvalue()).format == "PNG"
+
+
+def _phone_jpeg(w: int = 4032, h: int = 3024, **save: object) -> bytes:
+    """A phone-sized JPEG (12 MP) made from a smooth real-looking scene."""
+    return jpeg_bytes(cv2.resize(scene(h // 8, w // 8), (w, h)), **save)
+
+
+def test_phone_photo_decodes_reduced_but_reports_its_own_size() -> None:
+    out = decode_image(_phone_jpeg(), max_side=512)
+    # 1/4 DCT scale: the smallest whose longer side is still at least 512 (1/8 gives 504).
+    assert out.rgb.shape == (756, 1008, 3)
+    assert (out.width, out.height) == (4032, 3024)
+    assert out.scale == (4.0, 4.0)
+
+
+def test_reduced_decode_keeps_the_upright_orientation() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    out = decode_image(_phone_jpeg(exif=exif.tobytes()), max_side=512)
+    assert (out.width, out.height) == (3024, 4032)
+    assert out.rgb.shape == (1008, 756, 3)
+    assert out.scale == (4.0, 4.0)
+
+
+def test_reduced_decode_shows_the_same_picture() -> None:
+    data = _phone_jpeg()
+    full = decode_image(data).rgb
+    small = decode_image(data, max_side=512).rgb
+    area = cv2.resize(full, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_AREA)
+    assert float(np.abs(area.astype(int) - small.astype(int)).mean()) < 2.0
+
+
+def test_small_photos_and_other_formats_decode_at_full_size() -> None:
+    assert decode_image(jpeg_bytes(textured(600, 900)), max_side=512).rgb.shape == (600, 900, 3)
+    buf = io.BytesIO()
+    Image.fromarray(textured(1200, 1600)).save(buf, format="PNG")
+    png = decode_image(buf.getvalue(), max_side=512)
+    assert png.rgb.shape == (1200, 1600, 3) and png.scale == (1.0, 1.0)
+    assert decode_image(_phone_jpeg()).rgb.shape == (3024, 4032, 3)  # no max_side: full
+
+
+def test_quality_judges_size_as_shot() -> None:
+    small = textured(60, 80)
+    assert "too_small" in {i.code for i in assess_quality(small).issues}
+    assert assess_quality(small, size=(4032, 3024)).ok

@@ -74,3 +74,26 @@ def test_held_out_real_photos(
         result = predictor.inspect(path.read_bytes(), image=str(path))
         correct += result.defective == defective
     assert correct >= min_correct, f"{correct}/{n} correct on held-out {prefix}"
+
+
+def test_phone_sized_photo_gives_the_same_findings_in_its_own_pixels(
+    predictor: Predictor,
+) -> None:
+    import cv2
+    import numpy as np
+
+    rgb = cv2.cvtColor(cv2.imread(str(FIXTURES / "swollen_pouch.jpg")), cv2.COLOR_BGR2RGB)
+    h, w = rgb.shape[:2]
+    k = 4032 / max(h, w)
+    big = cv2.resize(rgb, (round(w * k), round(h * k)), interpolation=cv2.INTER_CUBIC)
+    small = predictor.inspect(jpeg_bytes(rgb), image="small")
+    phone = predictor.inspect(jpeg_bytes(big), image="phone")
+    assert (phone.width, phone.height) == (big.shape[1], big.shape[0])
+    assert phone.quality.ok and phone.findings
+    assert {f.label for f in phone.findings} == {f.label for f in small.findings}
+    for a, b in zip(small.findings, phone.findings, strict=True):
+        # The same box, in the big photo's pixels: within 3% of the photo's size.
+        sx, sy = big.shape[1] / w, big.shape[0] / h
+        scaled = np.array(a.box) * [sx, sy, sx, sy]
+        assert np.abs(scaled - np.array(b.box)).max() < 0.03 * max(big.shape[:2])
+        assert abs(a.confidence - b.confidence) < 0.1
