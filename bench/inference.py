@@ -16,6 +16,10 @@ often it reports the same findings, and how often its detector labels at one con
 match stock ultralytics'. A side whose runtime is not installed is skipped, not fatal.
 
     .venv/bin/python bench/inference.py [--n 60] [--rounds 3] [--workers 2] [--weights DIR]
+                                        [--photo-side 4032]
+
+``--photo-side 4032`` runs the same photos re-encoded at phone size (12 MP): every side then
+pays for decoding what a phone really sends, which the small web photos of the pools hide.
 
 Then a throughput table: ``--workers`` requests at once, as a server under load sees them,
 each worker with one runtime thread (stock: one YOLO instance and one torch thread each).
@@ -51,13 +55,39 @@ OURS: tuple[tuple[str, str], ...] = (
 REFERENCE = "torch f32"
 
 
-def _images(n: int) -> list[Path]:
+def _images(n: int, photo_side: int | None = None) -> list[Path]:
     split = REPO / "datasets" / "splits" / "fp-v0-test.txt"
     pools = REPO.parent / "shared" / "datasets"
     rows = split.read_text().split()
     # Spread over pools: every k-th held-out photo.
     step = max(1, len(rows) // n)
-    return [pools / r for r in rows[::step][:n]]
+    paths = [pools / r for r in rows[::step][:n]]
+    return _phone_sized(paths, photo_side) if photo_side else paths
+
+
+def _phone_sized(paths: list[Path], side: int) -> list[Path]:
+    """The same photos re-encoded with their longer side at ``side`` px, as a phone sends them.
+
+    The pools hold web-sized photos (200-600 px) where a phone sends 12 MP; decoding cost
+    grows with pixels, so this is the size the service meets. Written once, read by every side.
+    """
+    import cv2
+
+    from training.imageio import read_bgr
+
+    out_dir = REPO / "var" / f"bench-photos-{side}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, p in enumerate(paths):
+        dest = out_dir / f"{i:03d}-{p.stem}.jpg"
+        if not dest.exists():
+            img = read_bgr(p)
+            h, w = img.shape[:2]
+            r = side / max(h, w)
+            big = cv2.resize(img, (round(w * r), round(h * r)), interpolation=cv2.INTER_CUBIC)
+            cv2.imwrite(str(dest), big, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        out.append(dest)
+    return out
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -84,7 +114,7 @@ def _predictor(backend: str, precision: str, extra: dict[str, Any]) -> Any:
 
 def _ours(paths: list[Path], rounds: int, extra: dict[str, Any]) -> dict[str, Any]:
     from vision.errors import ModelError
-    from vision.image import decode_image
+    from vision.image import WORKING_SIDE, decode_image
 
     try:
         predictor = _predictor(extra["backend"], extra["precision"], extra)
@@ -121,7 +151,7 @@ def _ours(paths: list[Path], rounds: int, extra: dict[str, Any]) -> dict[str, An
         )
     photos = {}
     for p, d in zip(paths, datas, strict=True):
-        decoded = decode_image(d)
+        decoded = decode_image(d, max_side=WORKING_SIDE)  # as inspect decodes it
         judgement = predictor.judge(decoded.rgb, floor=SCORE_FLOOR)
         det = dict.fromkeys(predictor.spec.labels, 0.0)
         for c in judgement.candidates:
@@ -232,7 +262,7 @@ def _throughput(runners: list[Any], items: list[Any]) -> float:
 
 
 def _child(side: str, n: int, rounds: int, extra: dict[str, Any]) -> dict[str, Any]:
-    paths = _images(n)
+    paths = _images(n, extra.get("photo_side"))
     out = _ours(paths, rounds, extra) if side == "ours" else _stock(paths, rounds, extra)
     out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
@@ -279,6 +309,12 @@ def main() -> None:
     ap.add_argument(
         "--workers", type=int, default=2, help="concurrent requests for the throughput table"
     )
+    ap.add_argument(
+        "--photo-side",
+        type=int,
+        default=None,
+        help="re-encode the photos with this longer side first (4032: a 12 MP phone photo)",
+    )
     ap.add_argument("--child")
     ap.add_argument("--extra", default="{}")
     args = ap.parse_args()
@@ -290,7 +326,10 @@ def main() -> None:
         "model": args.model,
         "yolo_config": str(args.yolo_config.resolve()),
         "workers": args.workers,
+        "photo_side": args.photo_side,
     }
+    if args.photo_side:
+        _images(args.n, args.photo_side)  # written once here, before any side is timed
     sides: dict[str, dict[str, Any]] = {}
     for backend, precision in OURS:
         sides[f"{backend} {precision}"] = _run(
@@ -311,7 +350,9 @@ def main() -> None:
     cls = f" + classifier {first['cls_imgsz']}" if first["cls_imgsz"] else ""
     print(
         f"model {model['name']} {model['version']} imgsz {first['imgsz']}{cls}, "
-        f"{args.n} held-out photos x {args.rounds} rounds, 1 image per call, "
+        f"{args.n} held-out photos"
+        f"{f' re-encoded at {args.photo_side} px' if args.photo_side else ''} "
+        f"x {args.rounds} rounds, 1 image per call, "
         f"{os.cpu_count()} CPUs (stock classifier: {'yes' if stock['classifier'] else 'no'})"
     )
     stock_ips = 1e3 / statistics.mean(stock["lat"])
