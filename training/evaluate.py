@@ -32,6 +32,7 @@ __all__ = [
     "is_real_photo",
     "judge_file",
     "judged_defective",
+    "read_ground_truth",
 ]
 
 IOUS = np.linspace(0.5, 0.95, 10)
@@ -72,7 +73,8 @@ class ImageRecord:
         return bool(self.gt)
 
 
-def _read_gt(label_file: Path, labels: tuple[str, ...], w: int, h: int) -> GroundTruth:
+def read_ground_truth(label_file: Path, labels: tuple[str, ...], w: int, h: int) -> GroundTruth:
+    """A YOLO label file's boxes in pixels of a ``w`` x ``h`` image (none if it is missing)."""
     out = []
     if label_file.exists():
         for line in label_file.read_text().split("\n"):
@@ -118,7 +120,7 @@ def collect(
                 file=rel,
                 pool=row.get("pool", "unknown"),
                 tags=tuple(row.get("tags", ())),
-                truth=partial(_read_gt, label_file, predictor.spec.labels),
+                truth=partial(read_ground_truth, label_file, predictor.spec.labels),
             )
         )
     return records

@@ -1,0 +1,158 @@
+"""Do our fast backends find the same boxes as stock ultralytics? mAP50 of each, same run.
+
+Speed only counts if the detections stay the same, so this measures the detector's box
+mAP50 / mAP50-95 on a held-out split of a dataset built by ``freshproof train``, for:
+
+- stock ``ultralytics.YOLO(pt).predict`` (its own decoding, letterbox and NMS), the peer;
+- our predictor's detector on ONNX Runtime f32, OpenVINO f32 and OpenVINO bf16, decoding
+  each photo as the service does (``decode_image`` with the reduced JPEG decode).
+
+Both sides keep boxes down to the same confidence and use the same NMS IoU; every mAP is
+computed by the same code (``training.evaluate``), so only the pipelines differ.
+
+    .venv/bin/python bench/agreement.py [--dataset var/datasets/fp-v1] [--split test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from training.evaluate import ImageRecord, evaluate_records, read_ground_truth  # noqa: E402
+from vision.predictor import Finding  # noqa: E402
+from vision.registry import DEFAULT_WEIGHTS_DIR, resolve_model  # noqa: E402
+
+CONF = 0.001  # every box that can count towards AP, on both sides
+SIDES: tuple[tuple[str, str], ...] = (
+    ("onnxruntime", "f32"),
+    ("openvino", "f32"),
+    ("openvino", "bf16"),
+)
+
+
+def _truth(dataset: Path, split: str) -> list[tuple[Path, str, Any]]:
+    """(photo, pool, label file) for every image of the split."""
+    pools = {}
+    for line in (dataset / "samples.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        pools[row["file"]] = row["pool"]
+    return [
+        (p, pools.get(f"images/{split}/{p.name}", "unknown"), dataset / "labels" / split)
+        for p in sorted((dataset / "images" / split).glob("*.jpg"))
+    ]
+
+
+def _records(
+    photos: list[tuple[Path, str, Any]], boxes_of: Any, labels: tuple[str, ...]
+) -> tuple[list[ImageRecord], float]:
+    """Records with each photo's candidate boxes from ``boxes_of(path)``, and seconds taken."""
+    from training.imageio import read_bgr
+
+    out = []
+    t = time.perf_counter()
+    for path, pool, label_dir in photos:
+        candidates = boxes_of(path)
+        h, w = read_bgr(path).shape[:2]
+        gt = read_ground_truth(label_dir / f"{path.stem}.txt", labels, w, h)
+        out.append(ImageRecord(path.name, pool, (), gt, tuple(candidates)))
+    return out, time.perf_counter() - t
+
+
+def main() -> None:
+    """Print box mAP per side and its difference from stock."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", type=Path, default=REPO / "var" / "datasets" / "fp-v1")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR)
+    ap.add_argument("--yolo-config", type=Path, default=REPO / "var" / "yolo-config")
+    ap.add_argument("--limit", type=int, default=0, help="first N photos only (0: all)")
+    args = ap.parse_args()
+    if not (args.dataset / "images" / args.split).is_dir():
+        sys.exit(f"no split {args.split!r} under {args.dataset}: build it with `freshproof train`")
+    spec = resolve_model(args.weights)
+    photos = _truth(args.dataset, args.split)[: args.limit or None]
+    thresholds = spec.thresholds
+    results: dict[str, tuple[dict[str, Any], float]] = {}
+
+    from training.offline import configure_offline
+
+    configure_offline(args.yolo_config)
+    from ultralytics import YOLO
+
+    from vision.runtime_torch import checkpoint_for
+
+    stock = YOLO(str(checkpoint_for(spec.path)))
+
+    def stock_boxes(path: Path) -> list[Finding]:
+        out: Any = stock.predict(
+            str(path), imgsz=spec.imgsz, conf=CONF, iou=spec.iou, device="cpu", verbose=False
+        )
+        res = out[0]
+        return [
+            Finding(spec.labels[int(c)], float(s), tuple(float(v) for v in b))  # type: ignore[arg-type]
+            for c, s, b in zip(
+                res.boxes.cls.tolist(),
+                res.boxes.conf.tolist(),
+                res.boxes.xyxy.tolist(),
+                strict=True,
+            )
+        ]
+
+    recs, secs = _records(photos, stock_boxes, spec.labels)
+    results["stock ultralytics predict"] = (evaluate_records(recs, spec.labels, thresholds), secs)
+
+    from vision.errors import ModelError
+    from vision.image import WORKING_SIDE, decode_image
+    from vision.predictor import Predictor
+
+    for backend, precision in SIDES:
+        try:
+            pred = Predictor.from_weights(args.weights, backend=backend, precision=precision)
+        except ModelError as exc:
+            print(f"{backend} {precision}: skipped ({exc})")
+            continue
+
+        def our_boxes(path: Path, pred: Predictor = pred) -> list[Finding]:
+            decoded = decode_image(path.read_bytes(), max_side=WORKING_SIDE)
+            sx, sy = decoded.scale
+            return [
+                Finding(
+                    f.label,
+                    f.confidence,
+                    (f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy),
+                )
+                for f in pred.detect(decoded.rgb, conf=CONF)
+            ]
+
+        recs, secs = _records(photos, our_boxes, spec.labels)
+        name = f"freshproof {pred.model['backend']} {pred.model['precision']}"
+        results[name] = (evaluate_records(recs, spec.labels, thresholds), secs)
+
+    base = results["stock ultralytics predict"][0]
+    print(
+        f"model {spec.name} {spec.version}, detector at {spec.imgsz} px, {len(photos)} photos of "
+        f"{args.dataset.name}/{args.split}, boxes down to conf {CONF}, NMS IoU {spec.iou}"
+    )
+    labels = [lab for lab, s in base["per_label"].items() if s.get("instances")]
+    print(
+        f"{'':32}{'mAP50':>8}{'d stock':>9}{'mAP50-95':>10}{'d stock':>9}"
+        + "".join(f"{lab[:12]:>13}" for lab in labels)
+        + f"{'s':>7}"
+    )
+    for name, (m, secs) in results.items():
+        per = "".join(f"{m['per_label'][lab]['ap50']:13.4f}" for lab in labels)
+        print(
+            f"{name:32}{m['map50']:8.4f}{m['map50'] - base['map50']:+9.4f}"
+            f"{m['map50_95']:10.4f}{m['map50_95'] - base['map50_95']:+9.4f}{per}{secs:9.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
