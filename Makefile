@@ -49,6 +49,8 @@ typecheck: install-all
 
 bench: install-all
 	$(PY) bench/inference.py
+	$(PY) bench/inference.py --photo-side 4032
+	$(PY) bench/agreement.py
 	$(PY) bench/ledger.py
 	$(PY) bench/claims.py
 

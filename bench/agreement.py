@@ -144,7 +144,7 @@ def main() -> None:
     print(
         f"{'':32}{'mAP50':>8}{'d stock':>9}{'mAP50-95':>10}{'d stock':>9}"
         + "".join(f"{lab[:12]:>13}" for lab in labels)
-        + f"{'s':>7}"
+        + f"{'seconds':>9}"
     )
     for name, (m, secs) in results.items():
         per = "".join(f"{m['per_label'][lab]['ap50']:13.4f}" for lab in labels)
