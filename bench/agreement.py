@@ -70,12 +70,24 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", type=Path, default=REPO / "var" / "datasets" / "fp-v1")
     ap.add_argument("--split", default="test")
+    ap.add_argument("--pools", type=Path, default=REPO.parent / "shared" / "datasets")
     ap.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS_DIR)
     ap.add_argument("--yolo-config", type=Path, default=REPO / "var" / "yolo-config")
     ap.add_argument("--limit", type=int, default=0, help="first N photos only (0: all)")
     args = ap.parse_args()
+    if not (args.dataset / "data.yaml").exists():
+        from training.datasets import build_dataset
+
+        # The release's own recipe (weights/MODEL_CARD.md): the real splits are fixed by photo,
+        # so any build has the same held-out real photos.
+        print(f"building {args.dataset} from {args.pools} first (about 2 minutes)", flush=True)
+        build_dataset(
+            pools_dir=args.pools,
+            out=args.dataset,
+            composites_per_split={"train": 1000, "val": 200, "test": 200},
+        )
     if not (args.dataset / "images" / args.split).is_dir():
-        sys.exit(f"no split {args.split!r} under {args.dataset}: build it with `freshproof train`")
+        sys.exit(f"no split {args.split!r} under {args.dataset}")
     spec = resolve_model(args.weights)
     photos = _truth(args.dataset, args.split)[: args.limit or None]
     thresholds = spec.thresholds
