@@ -103,7 +103,9 @@ def _lineage(det: dict[str, Any], cls: dict[str, Any]) -> str:
     named = " and ".join(f"`{s}`" for s in starts)
     return (
         f"\nThis release went on training from {named}: an earlier release, itself trained\n"
-        "from scratch here. Its training times below come on top of that release's.\n"
+        "from scratch here. Its training times below come on top of that release's. A\n"
+        "promotion removes the replaced release's files from `weights/`; `git log -- weights/`\n"
+        "finds them.\n"
     )
 
 
