@@ -127,3 +127,19 @@ def _rotated_exif() -> bytes:
     exif = Image.Exif()
     exif[0x0112] = 6  # Orientation: rotate 90° clockwise to display
     return exif.tobytes()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_phone_photo_hashes_alike_decoded_reduced_or_whole(seed: int) -> None:
+    # The service decodes big JPEGs at a reduced DCT scale; a copy of the photo sent small,
+    # or one hashed before that change, must still be found as the same photo.
+    big = cv2.resize(scene(seed=seed), (4032, 3024), interpolation=cv2.INTER_CUBIC)
+    data = jpeg_bytes(big)
+    reduced = decode_image(data, max_side=512).rgb
+    assert reduced.shape[1] < 4032  # the reduced path really ran
+    whole = phash(decode_image(data).rgb)
+    small_copy = phash(
+        _decoded(jpeg_bytes(cv2.resize(big, (640, 480), interpolation=cv2.INTER_AREA)))
+    )
+    assert hamming(phash(reduced), whole) <= NEAR
+    assert hamming(phash(reduced), small_copy) <= NEAR
