@@ -27,10 +27,11 @@ def promote(
     dry_run: Annotated[bool, typer.Option(help="Compare only; change nothing.")] = False,
 ) -> None:
     """Judge the split with the shipped model and the candidate; install the candidate if it
-    wins (exit 0), else leave the shipped model in place (exit 1)."""
-    from training.card import promotion_markdown
+    wins (exit 0), else leave the shipped model in place and record the refusal beside it
+    (exit 1)."""
+    from training.card import promotion_markdown, with_refusals
     from training.evaluate import collect
-    from training.promote import compare_models, install
+    from training.promote import compare_models, install, record_refusal
     from vision.predictor import Predictor
 
     weights_dir = Settings().weights_dir
@@ -48,6 +49,13 @@ def promote(
     )
     typer.echo(json.dumps(verdict.as_dict(), indent=2))
     if not verdict.promote:
+        if not dry_run:
+            kept = record_refusal(
+                candidate_dir=candidate, weights_dir=weights_dir, name=name, comparison=verdict
+            )
+            card = weights_dir / "MODEL_CARD.md"
+            if card.exists():
+                card.write_text(with_refusals(card.read_text(), kept))
         typer.echo(f"kept {shipped.spec.version}: {'; '.join(verdict.reasons)}", err=True)
         raise typer.Exit(1)
     if dry_run:

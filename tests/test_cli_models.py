@@ -85,16 +85,41 @@ def test_a_winning_candidate_is_installed_with_its_reasons(releases: Path) -> No
     assert "promoted 2 over 1" in result.stderr
 
 
-def test_a_losing_candidate_changes_nothing(releases: Path) -> None:
-    # Swap the roles: the release that finds everything is shipped, the blind one challenges.
+def _losing(releases: Path) -> Path:
+    """Swap the roles: the release that finds everything is shipped, a blind one challenges."""
     shutil.rmtree(releases / "weights")
     shutil.copytree(releases / "candidate", releases / "weights")
-    before = {p.name: p.read_bytes() for p in (releases / "weights").iterdir()}
-    blind = _release(releases / "weights", releases / "blind", version="3", threshold=1.01)
+    return _release(releases / "weights", releases / "blind", version="3", threshold=1.01)
+
+
+def test_a_losing_candidate_is_kept_out_and_the_refusal_recorded(releases: Path) -> None:
+    blind = _losing(releases)
+    weights = releases / "weights"
+    served = {p.name: p.read_bytes() for p in weights.iterdir() if p.suffix == ".onnx"}
     result = _promote(releases, blind.name)
     assert result.exit_code == 1
     assert json.loads(result.stdout)["promote"] is False
     assert "kept 2: no significant gain" in result.stderr
+    assert {p.name: p.read_bytes() for p in weights.iterdir() if p.suffix == ".onnx"} == served
+    (entry,) = json.loads((weights / "manifest.json").read_text())["models"]
+    assert entry["version"] == "2"
+    (refused,) = entry["refused"]
+    assert refused["version"] == "3" and refused["promote"] is False
+    assert refused["real_photos"]["only_incumbent_right"] == PHOTOS
+    card = (weights / "MODEL_CARD.md").read_text()
+    assert card.startswith("# Model card: tiny 2")
+    assert "## Retrained candidates that did not replace it" in card and "| 3 | 100.0% |" in card
+    # Judged again: its record is replaced, not repeated, and so is the card's section.
+    assert _promote(releases, blind.name).exit_code == 1
+    (entry,) = json.loads((weights / "manifest.json").read_text())["models"]
+    assert len(entry["refused"]) == 1
+    assert (weights / "MODEL_CARD.md").read_text() == card
+
+
+def test_dry_run_of_a_loser_changes_nothing(releases: Path) -> None:
+    blind = _losing(releases)
+    before = {p.name: p.read_bytes() for p in (releases / "weights").iterdir()}
+    assert _promote(releases, blind.name, "--dry-run").exit_code == 1
     assert {p.name: p.read_bytes() for p in (releases / "weights").iterdir()} == before
 
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["metrics_markdown", "model_card", "promotion_markdown"]
+__all__ = [
+    "metrics_markdown",
+    "model_card",
+    "promotion_markdown",
+    "refusals_markdown",
+    "with_refusals",
+]
 
 
 def _pct(v: float | None) -> str:
@@ -212,3 +218,38 @@ def promotion_markdown(entry: dict[str, Any]) -> str:
         )
     lines += ["", *(f"- {r}" for r in p["reasons"])]
     return "\n".join(lines) + "\n"
+
+
+REFUSED_HEADING = "## Retrained candidates that did not replace it"
+
+
+def refusals_markdown(entry: dict[str, Any]) -> str:
+    """The candidates the promotion gate kept out, with the paired figures that decided it."""
+    refused = entry.get("refused") or []
+    if not refused:
+        return ""
+    lines = [
+        REFUSED_HEADING,
+        "",
+        f"Judged by `freshproof models promote` against {entry['version']} on the same "
+        "held-out photos (real photos only, McNemar's exact test).",
+        "",
+        f"| candidate | real photos: {entry['version']} | candidate | only {entry['version']} "
+        "right | only candidate right | p | why not |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for r in refused:
+        g = r["real_photos"]
+        lines.append(
+            f"| {r['version']} | {_pct(g['incumbent_accuracy'])} | "
+            f"{_pct(g['candidate_accuracy'])} | {g['only_incumbent_right']} | "
+            f"{g['only_candidate_right']} | {g['p_value']:.3g} | {'; '.join(r['reasons'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def with_refusals(card: str, entry: dict[str, Any]) -> str:
+    """The card with its refused-candidates section replaced by the entry's current one."""
+    head = card.split("\n" + REFUSED_HEADING, 1)[0].rstrip("\n") + "\n"
+    section = refusals_markdown(entry)
+    return head + ("\n" + section if section else "")

@@ -20,7 +20,14 @@ from typing import Any
 
 from training.evaluate import GROUPS, ImageRecord, is_real_photo, judged_defective
 
-__all__ = ["Comparison", "GroupComparison", "compare_models", "install", "mcnemar_exact"]
+__all__ = [
+    "Comparison",
+    "GroupComparison",
+    "compare_models",
+    "install",
+    "mcnemar_exact",
+    "record_refusal",
+]
 
 
 def mcnemar_exact(only_a: int, only_b: int) -> float:
@@ -187,4 +194,40 @@ def install(
     if previous:
         for f in set(_entry_files(previous)) - set(_entry_files(entry)):
             (weights_dir / f).unlink(missing_ok=True)
+    return entry
+
+
+def record_refusal(
+    *, candidate_dir: Path, weights_dir: Path, name: str, comparison: Comparison
+) -> dict[str, Any]:
+    """Keep a refused candidate's verdict under the shipped entry; returns that entry.
+
+    The retraining log should say what was tried and why it did not ship, not only what did.
+    A candidate judged again replaces its earlier record.
+    """
+    candidate = json.loads((candidate_dir / "manifest.json").read_text())
+    cand = next(m for m in candidate["models"] if m["name"] == name)
+    path = weights_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    entry = next(m for m in reversed(manifest["models"]) if m["name"] == name)
+    test = cand.get("metrics", {}).get("test", {})
+    record = {
+        "version": cand["version"],
+        "sha256": cand["sha256"],
+        "classifier_sha256": (cand.get("classifier") or {}).get("sha256"),
+        "training": {
+            part: cand.get("training", {}).get(part, {}).get("summary")
+            for part in ("detector", "classifier")
+        },
+        "test": {
+            "image_level_accuracy": test.get("image_level", {}).get("accuracy"),
+            "groups": {g: v.get("accuracy") for g, v in test.get("groups", {}).items()},
+            "map50": test.get("map50"),
+            "spoilage_ap50_banana_mango": test.get("spoilage_ap50_banana_mango"),
+        },
+        **comparison.as_dict(),
+    }
+    kept = [r for r in entry.get("refused", []) if r["version"] != cand["version"]]
+    entry["refused"] = [*kept, record]
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
     return entry

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from training.card import promotion_markdown
+from training.card import promotion_markdown, with_refusals
 from training.evaluate import ImageRecord
-from training.promote import compare_models, install, mcnemar_exact
+from training.promote import compare_models, install, mcnemar_exact, record_refusal
 from vision.labels import LABELS
 
 BOX = (0.0, 0.0, 10.0, 10.0)
@@ -141,7 +141,8 @@ def _release_dir(root: Path, version: str) -> Path:
         "name": "m",
         "version": version,
         "file": files[0],
-        "classifier": {"file": files[2]},
+        "sha256": version * 64,
+        "classifier": {"file": files[2], "sha256": version * 64},
     }
     (root / "manifest.json").write_text(
         json.dumps({"schema": 1, "models": [entry], "default": "m"})
@@ -175,3 +176,26 @@ def test_install_replaces_the_shipped_release_and_records_why(tmp_path: Path) ->
     card = promotion_markdown(entry)
     assert "Why it replaced 1" in card
     assert "| all real photos | 20 | 0.0% | 100.0% | 0 | 20 |" in card
+
+
+def test_record_refusal_keeps_the_shipped_release_and_one_record_per_candidate(
+    tmp_path: Path,
+) -> None:
+    shipped = _release_dir(tmp_path / "weights", "1")
+    candidate = _release_dir(tmp_path / "candidate", "2")
+    inc, cand = _pair(4, "can_defects", inc_right=True, cand_right=False)
+    verdict = compare_models(
+        incumbent=inc, incumbent_thresholds=THR, candidate=cand, candidate_thresholds=THR
+    )
+    for _ in range(2):
+        entry = record_refusal(
+            candidate_dir=candidate, weights_dir=shipped, name="m", comparison=verdict
+        )
+    assert entry["version"] == "1"
+    (refused,) = entry["refused"]
+    assert refused["version"] == "2" and refused["real_photos"]["only_incumbent_right"] == 4
+    manifest = json.loads((shipped / "manifest.json").read_text())
+    assert manifest["models"][0]["refused"] == [refused]
+    card = with_refusals("# card 1\n", entry)
+    assert card.startswith("# card 1\n\n## Retrained candidates that did not replace it")
+    assert with_refusals(card, entry) == card  # re-rendered, not appended twice
