@@ -245,6 +245,18 @@ def refusals_markdown(entry: dict[str, Any]) -> str:
             f"{_pct(g['candidate_accuracy'])} | {g['only_incumbent_right']} | "
             f"{g['only_candidate_right']} | {g['p_value']:.3g} | {'; '.join(r['reasons'])} |"
         )
+    lines.append("")
+    for r in refused:
+        test = r.get("test", {})
+        groups = ", ".join(
+            f"{name} {_pct(acc)}" for name, acc in test.get("groups", {}).items() if acc is not None
+        )
+        trained = "; ".join(f"{k}: {v.rstrip('.')}" for k, v in r.get("training", {}).items() if v)
+        lines.append(
+            f"- {r['version']}, on its own test images (composites included): {groups}; "
+            f"spoilage AP50 on banana and mango {test.get('spoilage_ap50_banana_mango')}. "
+            f"Trained: {trained}"
+        )
     return "\n".join(lines) + "\n"
 
 
