@@ -40,7 +40,7 @@ from claims.tables import claim_photos, claims, lot_alerts, photo_hashes
 from claims.tickets import TicketPolicy, plan_ticket, sla_state
 from claims.timeline import build_timeline
 from ledger.log import Ledger
-from storage.evidence import EvidenceStore
+from storage.evidence import EvidenceStore, StoredEvidence
 from vision.phash import HASH_BITS, format_phash
 from vision.predictor import Inspection
 
@@ -190,16 +190,6 @@ def file_claim(
         advice = sorted({issue.message for i in inspections for issue in i.quality.issues})
         raise InvalidClaimError("photos", "no photo can be judged: " + "; ".join(advice))
     stored = [store.put(data) for _, data in photos]
-    with engine.connect() as conn:
-        # Only photos that passed the quality gate are looked up: a featureless photo (black,
-        # blank, blurred flat) has a near-arbitrary hash, and it carries no finding anyway.
-        # Read outside the write transaction: two copies filed at the same instant can miss
-        # each other; the next copy matches both.
-        duplicates = find_duplicates(
-            conn=conn,
-            phashes=[i.phash if i.quality.ok else None for i in inspections],
-            max_distance=config.duplicate_max_distance,
-        )
     defects = frozenset(f.label for i in inspections for f in i.findings)
     confidence = max((f.confidence for i in inspections for f in i.findings), default=0.0)
     claim_id = uuid.uuid4().hex
@@ -235,33 +225,32 @@ def file_claim(
         lot_alert=alert is not None,
         policy=config.tickets,
     )
-    proposal = propose(
-        verdict=verdict,
-        defects=defects,
-        line_value=claim.line_value,
-        currency=claim.currency,
-        policy=config.compensation,
-        duplicate_evidence=any(duplicates),
-    )
-    evidence = {
-        "claim_id": claim_id,
-        "order_id": claim.order_id,
-        "lot": claim.lot,
-        "photos": [
-            {
-                "sha256": s.sha256,
-                "bytes": s.size,
-                "quality": i.quality.as_dict(),
-                "findings": [f.as_dict() for f in i.findings],
-                "phash": format_phash(i.phash),
-                "duplicate_of": _matches(d),
-            }
-            for s, i, d in zip(stored, inspections, duplicates, strict=True)
-        ],
-        "model": inspections[0].model,
-    }
     try:
         with ledger.writer() as w:
+            # Looked up under the ledger's write lock, which every claim takes: of two copies
+            # filed at the same instant, the second to get the lock sees the first's hashes.
+            # Only photos that passed the quality gate are looked up: a featureless photo
+            # (black, blank, blurred flat) has a near-arbitrary hash and carries no finding.
+            duplicates = find_duplicates(
+                conn=w.conn,
+                phashes=[i.phash if i.quality.ok else None for i in inspections],
+                max_distance=config.duplicate_max_distance,
+            )
+            proposal = propose(
+                verdict=verdict,
+                defects=defects,
+                line_value=claim.line_value,
+                currency=claim.currency,
+                policy=config.compensation,
+                duplicate_evidence=any(duplicates),
+            )
+            evidence = _evidence(
+                claim_id=claim_id,
+                claim=claim,
+                stored=stored,
+                inspections=inspections,
+                duplicates=duplicates,
+            )
             (ev,) = w.append_many([("claim.evidence", evidence)])
             (vd,) = w.append_many(
                 [
@@ -366,6 +355,34 @@ def file_claim(
             return found, False
         raise
     return get_claim(engine, claim_id, now=now), True
+
+
+def _evidence(
+    *,
+    claim_id: str,
+    claim: ClaimInput,
+    stored: Sequence[StoredEvidence],
+    inspections: Sequence[Inspection],
+    duplicates: Sequence[Sequence[DuplicateMatch]],
+) -> dict[str, Any]:
+    """The ``claim.evidence`` ledger body: every photo's hashes, findings and near-copies."""
+    return {
+        "claim_id": claim_id,
+        "order_id": claim.order_id,
+        "lot": claim.lot,
+        "photos": [
+            {
+                "sha256": s.sha256,
+                "bytes": s.size,
+                "quality": i.quality.as_dict(),
+                "findings": [f.as_dict() for f in i.findings],
+                "phash": format_phash(i.phash),
+                "duplicate_of": _matches(d),
+            }
+            for s, i, d in zip(stored, inspections, duplicates, strict=True)
+        ],
+        "model": inspections[0].model,
+    }
 
 
 def _matches(found: Sequence[DuplicateMatch]) -> list[dict[str, object]]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -175,3 +177,37 @@ def test_a_photo_that_fails_the_quality_gate_is_hashed_but_not_matched(
     assert all(len(p["phash"]) == 16 for p in first["photos"] + again["photos"])
     assert again["photos"][1]["quality"]["ok"] is False
     assert again["photos"][1]["duplicate_of"] == []
+
+
+class RacingInspector(StubInspector):
+    """Holds each photo until two claims have both been judged: both then race to be filed."""
+
+    def __init__(self) -> None:
+        self.barrier = threading.Barrier(2, timeout=20)
+
+    def inspect(self, data: bytes, *, image: str) -> Inspection:
+        out = super().inspect(data, image=image)
+        self.barrier.wait()
+        return out
+
+
+def test_two_copies_filed_at_the_same_instant_cannot_both_be_paid(client: TestClient) -> None:
+    original = jpeg_bytes(scene(seed=28))
+    copies = {"LOT-DUP-H": original, "LOT-DUP-I": _reencoded(original, quality=70)}
+    racer = RacingInspector()
+    app = cast(Any, client.app)
+    app.dependency_overrides[get_predictor] = lambda: racer
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            filed = list(
+                pool.map(lambda lot: _file(client, lot, f"cust-{lot}", copies[lot]), copies)
+            )
+    finally:
+        app.dependency_overrides[get_predictor] = StubInspector
+    flagged = [c for c in filed if c["photos"][0]["duplicate_of"]]
+    # Whichever was written second saw the first under the ledger's write lock.
+    (second,) = flagged
+    (first,) = [c for c in filed if c is not second]
+    assert second["photos"][0]["duplicate_of"][0]["claim_id"] == first["id"]
+    assert [c["compensation"]["paid"] for c in (first, second)] == [True, False]
+    assert second["status"] == "needs_review"
