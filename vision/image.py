@@ -73,7 +73,7 @@ def _reduce_jpeg(img: Image.Image, side: int) -> None:
     never has fewer pixels than the consumers need; other formats ignore it.
     """
     r = side / max(img.width, img.height)
-    if r < 0.5:  # below that no DCT scale fits; skip the call altogether
+    if r <= 0.5:  # above that no DCT scale fits; skip the call altogether
         img.draft("RGB", (math.ceil(img.width * r), math.ceil(img.height * r)))
 
 

@@ -171,3 +171,10 @@ def test_quality_judges_size_as_shot() -> None:
     small = textured(60, 80)
     assert "too_small" in {i.code for i in assess_quality(small).issues}
     assert assess_quality(small, size=(4032, 3024)).ok
+
+
+def test_reduction_starts_where_half_scale_still_covers_the_working_side() -> None:
+    at_edge = cv2.resize(textured(100, 128), (1024, 800))
+    assert decode_image(jpeg_bytes(at_edge), max_side=512).rgb.shape == (400, 512, 3)
+    under = cv2.resize(textured(100, 128), (1000, 800))
+    assert decode_image(jpeg_bytes(under), max_side=512).rgb.shape == (800, 1000, 3)
