@@ -62,10 +62,11 @@ def find_duplicates(
         .join(claims, claims.c.id == photo_hashes.c.claim_id)
         .execution_options(yield_per=5000)
     )
-    # A linear scan of every stored hash: fine for tens of thousands of photos. At scale,
-    # replace it with multi-index hashing (split the 64 bits into 8 byte-columns, each
-    # indexed; a hash within 7 bits of another equals it in at least one byte, so indexed
-    # equality lookups find every candidate) or an in-memory BK-tree over the hashes.
+    # A linear scan of every stored hash: fine for tens of thousands of photos. It runs under
+    # the ledger's write lock (see claims.service), so its time adds to every claim's write.
+    # At scale, replace it with multi-index hashing (split the 64 bits into 8 byte-columns,
+    # each indexed; a hash within 7 bits of another equals it in at least one byte, so
+    # indexed equality lookups find every candidate) or an in-memory BK-tree over the hashes.
     for row in conn.execute(query):
         stored = parse_phash(row.phash)
         for n, h in wanted:
