@@ -116,6 +116,18 @@ def test_a_losing_candidate_is_kept_out_and_the_refusal_recorded(releases: Path)
     assert (weights / "MODEL_CARD.md").read_text() == card
 
 
+def test_a_winner_carries_the_refusals_of_the_release_it_replaces(releases: Path) -> None:
+    blind = _release(releases / "weights", releases / "blind", version="3", threshold=1.01)
+    assert _promote(releases, blind.name).exit_code == 1  # as blind as the shipped 1: refused
+    result = _promote(releases, "candidate")
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads((releases / "weights" / "manifest.json").read_text())["models"]
+    assert [r["version"] for r in entry["promotion"]["refused_before"]] == ["3"]
+    assert (
+        "Before it, candidate 3 was refused" in (releases / "weights" / "MODEL_CARD.md").read_text()
+    )
+
+
 def test_dry_run_of_a_loser_changes_nothing(releases: Path) -> None:
     blind = _losing(releases)
     before = {p.name: p.read_bytes() for p in (releases / "weights").iterdir()}

@@ -217,6 +217,13 @@ def promotion_markdown(entry: dict[str, Any]) -> str:
             f"{g['only_candidate_right']} | {g['p_value']:.3g} |"
         )
     lines += ["", *(f"- {r}" for r in p["reasons"])]
+    for r in p.get("refused_before", []):
+        g = r["real_photos"]
+        lines.append(
+            f"- Before it, candidate {r['version']} was refused: real photos "
+            f"{_pct(g['incumbent_accuracy'])} -> {_pct(g['candidate_accuracy'])}, "
+            f"McNemar p={g['p_value']:.3g} (alpha {r['alpha']})."
+        )
     return "\n".join(lines) + "\n"
 
 

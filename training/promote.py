@@ -180,6 +180,8 @@ def install(
     entry["promotion"] = {
         "replaced": previous["version"] if previous else None,
         **comparison.as_dict(),
+        # Candidates the replaced release had kept out: every look at the test split counts.
+        "refused_before": previous.get("refused", []) if previous else [],
     }
     for f in _entry_files(entry):
         if f.endswith(".pt") and not (candidate_dir / f).exists():

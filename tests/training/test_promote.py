@@ -164,6 +164,7 @@ def test_install_replaces_the_shipped_release_and_records_why(tmp_path: Path) ->
     assert manifest["models"][0]["promotion"]["replaced"] == "1"
     assert manifest["models"][0]["promotion"]["real_photos"]["only_candidate_right"] == 20
     assert entry["promotion"]["promote"] is True
+    assert entry["promotion"]["refused_before"] == []
     assert sorted(p.name for p in shipped.iterdir()) == [
         "MODEL_CARD.md",
         "m-2-c.onnx",
