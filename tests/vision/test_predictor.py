@@ -56,13 +56,15 @@ def test_results_are_reproducible(predictor: Predictor) -> None:
 @pytest.mark.parametrize(
     ("prefix", "defective", "n", "min_correct"),
     [
-        # Floors sit one or two photos under what 0.1.0 measures on these first 20 held-out
-        # photos (18, 20, 19 and 13 correct): they catch a broken pipeline or a worse model,
-        # not noise. Intact parcels are the weak spot (false alarms; see the model card).
-        ("fruit_fresh_rotten/rotten", True, 20, 17),
-        ("fruit_fresh_rotten/fresh", False, 20, 18),
-        ("parcel_damaged_intact/damaged", True, 20, 17),
-        ("parcel_damaged_intact/intact", False, 20, 11),
+        # Floors sit one or two photos under what the shipped 0.2.1 measures on these first
+        # 20 held-out photos (20, 18, 15 and 17 correct): they catch a broken pipeline or a
+        # worse model, not noise. Parcels are the weak spot: 0.2.1 misses more damaged ones
+        # than 0.1.0 did (15 vs 19 here) and flags fewer intact ones (17 vs 13 right); over
+        # the whole parcel test split it is 78.4% against 73.5% (see the model card).
+        ("fruit_fresh_rotten/rotten", True, 20, 18),
+        ("fruit_fresh_rotten/fresh", False, 20, 17),
+        ("parcel_damaged_intact/damaged", True, 20, 13),
+        ("parcel_damaged_intact/intact", False, 20, 15),
     ],
 )
 def test_held_out_real_photos(
