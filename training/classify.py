@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from training.train import common_args, offline_yolo, start_weights
+from training.train import common_args, offline_yolo
 from vision.labels import LABELS
 
 __all__ = ["CLASSES", "build_cls_dataset", "train_classifier"]
@@ -68,6 +68,7 @@ def train_classifier(
     returns (best checkpoint, seconds)."""
     YOLO = offline_yolo(config_dir)
     args = common_args(
+        model=model,
         data=data,
         out_dir=out_dir,
         epochs=epochs,
@@ -77,7 +78,7 @@ def train_classifier(
         workers=2,
         seed=0,
         hours=hours,
-    ) | {"warmup_epochs": 1, "cache": "ram", "pretrained": start_weights(model)}
+    ) | {"warmup_epochs": 1, "cache": "ram"}
     start = time.perf_counter()
     YOLO(model).train(**args)
     seconds = time.perf_counter() - start

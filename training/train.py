@@ -57,6 +57,7 @@ def start_weights(model: str) -> str | bool:
 
 def common_args(
     *,
+    model: str,
     data: Path,
     out_dir: Path,
     epochs: int,
@@ -67,7 +68,8 @@ def common_args(
     seed: int,
     hours: float | None,
 ) -> dict[str, object]:
-    """Training arguments every freshproof run shares: from scratch, offline, reproducible.
+    """Training arguments every freshproof run shares: from scratch (or on from ``model`` when
+    it is a checkpoint), offline, reproducible.
 
     ``amp=False`` because ultralytics' AMP check downloads yolo11n.pt; ``plots=False`` because
     plotting fetches a font.
@@ -83,7 +85,7 @@ def common_args(
         "deterministic": True,
         "amp": False,
         "plots": False,
-        "pretrained": False,
+        "pretrained": start_weights(model),
         "project": str(out_dir.resolve()),
         "name": "train",
         "exist_ok": True,
@@ -117,6 +119,7 @@ def train_detector(
     """Train from scratch (no pretrained weights can be fetched) and return the best weights."""
     YOLO = offline_yolo(config_dir)
     args = common_args(
+        model=model,
         data=data,
         out_dir=out_dir,
         epochs=epochs,
@@ -132,7 +135,6 @@ def train_detector(
         "val": True,
         "warmup_epochs": warmup_epochs,
         "close_mosaic": close_mosaic,
-        "pretrained": start_weights(model),
     }
     start = time.perf_counter()
     yolo = YOLO(model)
