@@ -14,17 +14,24 @@ from tests.conftest import run_in_child
 LABELS = ("spoilage", "mold", "swelling", "package_damage")
 
 
-def smoke(tmp: Path) -> dict[str, object]:
-    """Build, train one epoch at 64 px, export, and inspect one image with the ONNX model."""
+def _tiny_dataset(tmp: Path) -> Path:
+    """A dataset of generated swelling images only: no photo pools needed."""
     from training.datasets import build_dataset
-    from training.release import release_model
-    from training.train import train_detector
-    from vision.predictor import Predictor
 
     ds = tmp / "ds"
     build_dataset(
         pools_dir=tmp / "no-pools", out=ds, synthetic_per_split={"train": 8, "val": 4, "test": 4}
     )
+    return ds
+
+
+def smoke(tmp: Path) -> dict[str, object]:
+    """Build, train one epoch at 64 px, export, and inspect one image with the ONNX model."""
+    from training.release import release_model
+    from training.train import train_detector
+    from vision.predictor import Predictor
+
+    ds = _tiny_dataset(tmp)
     result = train_detector(
         data=ds / "data.yaml",
         out_dir=tmp / "runs",
@@ -81,13 +88,9 @@ def continued(tmp: Path) -> dict[str, float]:
     """
     import torch
 
-    from training.datasets import build_dataset
     from training.train import train_detector
 
-    ds = tmp / "ds"
-    build_dataset(
-        pools_dir=tmp / "no-pools", out=ds, synthetic_per_split={"train": 8, "val": 4, "test": 4}
-    )
+    ds = _tiny_dataset(tmp)
 
     def run(name: str, model: str, seed: int) -> Path:
         return train_detector(
