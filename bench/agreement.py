@@ -26,7 +26,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training.evaluate import ImageRecord, evaluate_records, read_ground_truth  # noqa: E402
+from training.evaluate import (  # noqa: E402
+    GroundTruth,
+    ImageRecord,
+    evaluate_records,
+    read_ground_truth,
+)
 from vision.predictor import Finding  # noqa: E402
 from vision.registry import DEFAULT_WEIGHTS_DIR, resolve_model  # noqa: E402
 
@@ -38,32 +43,38 @@ SIDES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _truth(dataset: Path, split: str) -> list[tuple[Path, str, Any]]:
-    """(photo, pool, label file) for every image of the split."""
+def _truth(
+    dataset: Path, split: str, labels: tuple[str, ...]
+) -> list[tuple[Path, str, GroundTruth]]:
+    """(photo, pool, ground-truth boxes) for every image of the split, read once for all sides."""
+    from PIL import Image
+
     pools = {}
     for line in (dataset / "samples.jsonl").read_text().splitlines():
         row = json.loads(line)
         pools[row["file"]] = row["pool"]
-    return [
-        (p, pools.get(f"images/{split}/{p.name}", "unknown"), dataset / "labels" / split)
-        for p in sorted((dataset / "images" / split).glob("*.jpg"))
-    ]
+    out = []
+    for p in sorted((dataset / "images" / split).glob("*.jpg")):
+        with Image.open(p) as img:  # the header's size; no need to decode the pixels
+            w, h = img.size
+        gt = read_ground_truth(dataset / "labels" / split / f"{p.stem}.txt", labels, w, h)
+        out.append((p, pools.get(f"images/{split}/{p.name}", "unknown"), gt))
+    return out
 
 
 def _records(
-    photos: list[tuple[Path, str, Any]], boxes_of: Any, labels: tuple[str, ...]
+    photos: list[tuple[Path, str, GroundTruth]], boxes_of: Any
 ) -> tuple[list[ImageRecord], float]:
-    """Records with each photo's candidate boxes from ``boxes_of(path)``, and seconds taken."""
-    from training.imageio import read_bgr
-
+    """Records with each photo's candidate boxes from ``boxes_of(path)``, and the seconds
+    ``boxes_of`` took over all photos."""
     out = []
-    t = time.perf_counter()
-    for path, pool, label_dir in photos:
+    seconds = 0.0
+    for path, pool, gt in photos:
+        t = time.perf_counter()
         candidates = boxes_of(path)
-        h, w = read_bgr(path).shape[:2]
-        gt = read_ground_truth(label_dir / f"{path.stem}.txt", labels, w, h)
+        seconds += time.perf_counter() - t
         out.append(ImageRecord(path.name, pool, (), gt, tuple(candidates)))
-    return out, time.perf_counter() - t
+    return out, seconds
 
 
 def main() -> None:
@@ -90,7 +101,7 @@ def main() -> None:
     if not (args.dataset / "images" / args.split).is_dir():
         sys.exit(f"no split {args.split!r} under {args.dataset}")
     spec = resolve_model(args.weights)
-    photos = _truth(args.dataset, args.split)[: args.limit or None]
+    photos = _truth(args.dataset, args.split, spec.labels)[: args.limit or None]
     thresholds = spec.thresholds
     results: dict[str, tuple[dict[str, Any], float]] = {}
 
@@ -124,11 +135,11 @@ def main() -> None:
             )
         ]
 
-    recs, secs = _records(photos, stock_boxes, spec.labels)
+    recs, secs = _records(photos, stock_boxes)
     results["stock ultralytics predict"] = (evaluate_records(recs, spec.labels, thresholds), secs)
     # Stock predict pads a PyTorch model's input only to a multiple of the stride (rect=True);
     # the exported ONNX takes the full square. Stock on the square shows what geometry alone does.
-    recs, secs = _records(photos, lambda p: stock_boxes(p, rect=False), spec.labels)
+    recs, secs = _records(photos, lambda p: stock_boxes(p, rect=False))
     results["stock, square input (rect=False)"] = (
         evaluate_records(recs, spec.labels, thresholds),
         secs,
@@ -147,17 +158,9 @@ def main() -> None:
 
         def our_boxes(path: Path, pred: Predictor = pred) -> list[Finding]:
             decoded = decode_image(path.read_bytes(), max_side=WORKING_SIDE)
-            sx, sy = decoded.scale
-            return [
-                Finding(
-                    f.label,
-                    f.confidence,
-                    (f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy),
-                )
-                for f in pred.detect(decoded.rgb, conf=CONF)
-            ]
+            return [f.scaled(*decoded.scale) for f in pred.detect(decoded.rgb, conf=CONF)]
 
-        recs, secs = _records(photos, our_boxes, spec.labels)
+        recs, secs = _records(photos, our_boxes)
         name = f"freshproof {pred.model['backend']} {pred.model['precision']}"
         results[name] = (evaluate_records(recs, spec.labels, thresholds), secs)
 

@@ -23,6 +23,7 @@ from vision.predictor import Finding, Predictor
 
 __all__ = [
     "GROUPS",
+    "GroundTruth",
     "ImageRecord",
     "choose_thresholds",
     "collect",

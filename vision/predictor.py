@@ -41,6 +41,11 @@ class Finding:
     localized: bool = True
     box_score: float | None = None
 
+    def scaled(self, sx: float, sy: float) -> Finding:
+        """The same finding with its box scaled, e.g. from a reduced decode to the photo."""
+        x1, y1, x2, y2 = self.box
+        return replace(self, box=(x1 * sx, y1 * sy, x2 * sx, y2 * sy))
+
     def as_dict(self) -> dict[str, object]:
         """JSON form of the output contract."""
         out: dict[str, object] = {
@@ -66,11 +71,7 @@ class Judgement:
         """The same judgement with its boxes scaled, e.g. from a reduced decode to the photo."""
         if sx == 1.0 and sy == 1.0:
             return self
-        boxes = tuple(
-            replace(f, box=(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy))
-            for f in self.candidates
-        )
-        return replace(self, candidates=boxes)
+        return replace(self, candidates=tuple(f.scaled(sx, sy) for f in self.candidates))
 
 
 @dataclass(frozen=True)
