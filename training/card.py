@@ -108,8 +108,8 @@ def _lineage(det: dict[str, Any], cls: dict[str, Any]) -> str:
         return ""
     named = " and ".join(f"`{s}`" for s in starts)
     return (
-        f"\nThis release went on training from {named}: an earlier release, itself trained\n"
-        "from scratch here. Its training times below come on top of that release's. A\n"
+        f"\nThis release went on training from {named}: weights trained here earlier, from\n"
+        "scratch or on from a release. Its training times below come on top of theirs. A\n"
         "promotion removes the replaced release's files from `weights/`; `git log -- weights/`\n"
         "finds them.\n"
     )
