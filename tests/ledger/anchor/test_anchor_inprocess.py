@@ -75,7 +75,11 @@ def _closed_port() -> int:
 
 class TestAnchorAndVerify:
     def test_round_trip(self, chain: EthereumAnchor, anchored: AnchorReceipt, origin: str) -> None:
-        chain.verify(anchored, origin=origin, size=3, root=ROOT)
+        # verify returns (None) for exactly the anchored checkpoint, and the same receipt
+        # held against another size raises: the pass above is a real check, not a no-op.
+        assert chain.verify(anchored, origin=origin, size=3, root=ROOT) is None
+        with pytest.raises(AnchorMismatchError):
+            chain.verify(anchored, origin=origin, size=4, root=ROOT)
 
     def test_receipt_records_where_it_landed(
         self, chain: EthereumAnchor, anchored: AnchorReceipt, origin: str
