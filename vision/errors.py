@@ -5,6 +5,7 @@ VisionError
 │   ├── NotAnImageError      not a decodable image format
 │   ├── ImageTooLargeError   too many bytes, or too many pixels (decompression bomb)
 │   └── ImageTooSmallError   fewer pixels than a finding can rest on
+├── DecoderBusyError          no room to decode in time: retry later (retry_after seconds)
 ├── ModelError               the model files are missing, altered or malformed
 └── PerceptualHashError      an array or hash value the perceptual hash cannot take (reason)
 """
@@ -12,6 +13,7 @@ VisionError
 from __future__ import annotations
 
 __all__ = [
+    "DecoderBusyError",
     "ImageRejected",
     "ImageTooLargeError",
     "ImageTooSmallError",
@@ -35,7 +37,7 @@ class ImageRejected(VisionError):
 
 
 class NotAnImageError(ImageRejected):
-    """The bytes are not an image in a format we decode (JPEG, PNG, WebP, BMP, TIFF)."""
+    """The bytes are not a still photo in a format we decode (JPEG, PNG, WebP, BMP, TIFF, HEIC)."""
 
 
 class ImageTooLargeError(ImageRejected):
@@ -49,6 +51,21 @@ class ImageTooLargeError(ImageRejected):
 
 class ImageTooSmallError(ImageRejected):
     """Below the minimum resolution for a judgement."""
+
+
+class DecoderBusyError(VisionError):
+    """The decode budget had no room within its wait: the server is busy, not the photo bad.
+
+    ``retry_after`` is whole seconds worth waiting before sending the photo again; ``waited``
+    the seconds this photo waited; ``nbytes`` what its decode would have held.
+    """
+
+    def __init__(self, reason: str, *, retry_after: int, waited: float, nbytes: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.waited = waited
+        self.nbytes = nbytes
 
 
 class ModelError(VisionError):

@@ -3,23 +3,31 @@
 Decoding refuses oversized files and decompression bombs from the header alone, before a
 single pixel is decompressed; EXIF orientation is applied so boxes match what people see.
 A phone photo is 12 MP while nothing downstream looks at more than ``WORKING_SIDE`` pixels,
-so JPEGs can be decoded straight at a reduced DCT scale (1/2, 1/4, 1/8): a 4032x3024 photo
-then decodes in about a tenth of the time and memory, and its size is still reported as shot.
+so JPEGs are decoded straight at a reduced DCT scale (1/2, 1/4, 1/8) and every other format
+is box-reduced right after decoding: only the small image outlives the decode, and the
+photo's size is still reported as shot. While full-size pixels exist the decode holds its
+cost, estimated from the header, in a process-wide ``DecodeBudget``; 16-bit, palette,
+alpha and CMYK images are brought to 8-bit RGB by value, not clipped. Animations, GIF, SVG
+and the like are refused with a reason a customer can act on.
 The quality gate gives reasons a customer can act on instead of a silent low confidence.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import re
+import struct
 import warnings
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+import pillow_heif
+from PIL import ExifTags, Image, UnidentifiedImageError
 
+from vision.budget import DecodeBudget
 from vision.errors import ImageTooLargeError, NotAnImageError
 
 __all__ = [
@@ -33,10 +41,47 @@ __all__ = [
     "decode_image",
 ]
 
-_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "TIFF", "MPO"})
+# iPhones send HEIC. Only the primary image is opened: thumbnails, depth and auxiliary
+# images would be decoded (and held) for nothing.
+pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+
+# Decoders we run, by Pillow's format id (MPO comes through JPEG's); no other Pillow plugin is
+# even tried, so a hostile file cannot reach the long tail of rarely exercised decoders.
+_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "HEIF")
+# Phones store more than one image in these (MPO: a second view or a preview; HEIC: depth
+# maps, bursts): the first, primary image is the photo.
+_PRIMARY_ONLY = frozenset({"MPO", "HEIF"})
 # The longest side any consumer of the pixels needs: the quality gate measures at 512 px, the
 # networks take 256 px or less, the perceptual hash 32 px.
 WORKING_SIDE = 512
+_SEND_INSTEAD = "send the photo as JPEG, PNG or HEIC"
+# What transparent parts become: mid grey moves neither the exposure check nor the models'
+# view toward dark or bright the way black or white would.
+_BACKGROUND = (128, 128, 128, 255)
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# Bytes per pixel of Pillow's own storage for a mode; every mode not named takes 4.
+_STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+# Bytes per full-size pixel a format's decoder holds beside Pillow's image while it runs,
+# from peak RSS over the decoded image (bench/memory.py --calibrate, 12 Mpx photos; HEIC at
+# 24 Mpx too) with some room: libwebp keeps two RGBA canvases and hands Pillow a third copy
+# (measured 12); libheif decodes to planes and an interleaved buffer of its own (3.4); libtiff
+# reads a whole strip, which can be the whole image (16-bit RGB: 6); a progressive JPEG keeps
+# every DCT coefficient (2 bytes a sample, 3 samples a pixel at 4:4:4) even when decoded at a
+# reduced scale.
+_DECODER_BYTES = {"WEBP": 13, "HEIF": 5, "TIFF": 8}
+_PROGRESSIVE_JPEG_BYTES = 6
+# Per pixel of the reduced image: the reduced copy, its upright and RGB copies, the array.
+_SMALL_BYTES = 24
+# Decoder complaints about corrupt or truncated data surface as these, from deep inside.
+_CORRUPT = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 
 
 @dataclass(frozen=True)
@@ -77,13 +122,148 @@ def _reduce_jpeg(img: Image.Image, side: int) -> None:
         img.draft("RGB", (math.ceil(img.width * r), math.ceil(img.height * r)))
 
 
-def decode_image(
-    data: bytes, *, limits: ImageLimits = ImageLimits(), max_side: int | None = None
-) -> DecodedImage:
-    """Decode upload bytes to upright RGB, or raise an ``ImageRejected`` subclass.
+def _not_supported(data: bytes) -> str:
+    """Why bytes that no decoder of ours recognises are refused, in the customer's terms."""
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return f"GIF files are animations or graphics, not photos; {_SEND_INSTEAD}"
+    if head[:1] == b"<" and (b"<svg" in head.lower() or head.startswith(b"<?xml")):
+        return f"the file is an SVG drawing, not a photo; {_SEND_INSTEAD}"
+    if head.startswith(b"%PDF"):
+        return f"the file is a PDF document, not a photo; {_SEND_INSTEAD}"
+    return f"the file is not a readable image; {_SEND_INSTEAD}"
 
-    With ``max_side`` a large JPEG is decoded at the smallest DCT scale whose longer side is
-    at least ``max_side``; ``width``/``height`` stay the photo's own.
+
+def _decode_cost(img: Image.Image, *, fmt: str, full: tuple[int, int], factor: int) -> int:
+    """Bytes a decode holds at its peak, from the header (and the JPEG draft) alone."""
+    w, h = img.size  # after draft: what the decoder will really produce
+    cost = w * h * _STORAGE_BYTES.get(img.mode, 4)
+    if img.mode in ("1", "P", "PA"):
+        cost += w * h * 4  # converted at full size: averaging palette indices means nothing
+    if img.mode in ("LA", "RGBA", "P", "PA") and factor > 1:
+        cost += w * h * 4  # reduce() averages alpha premultiplied, in a full-size copy
+    if fmt in ("JPEG", "MPO"):
+        progressive = img.info.get("progressive") or img.info.get("progression")
+        cost += full[0] * full[1] * (_PROGRESSIVE_JPEG_BYTES if progressive else 0)
+    else:
+        cost += full[0] * full[1] * _DECODER_BYTES.get(fmt, 0)
+    return cost + math.ceil(w / factor) * math.ceil(h / factor) * _SMALL_BYTES
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation, 1 when absent, out of range or unreadable (a corrupt EXIF
+    block costs the photo its rotation, not its judgement)."""
+    try:
+        value = img.getexif().get(ExifTags.Base.Orientation, 1)
+    except _CORRUPT:
+        return 1
+    return value if isinstance(value, int) and value in _TRANSPOSE else 1
+
+
+def _shrink(img: Image.Image, factor: int) -> Image.Image:
+    """The loaded image box-averaged by ``factor`` (>= the working side still), or itself."""
+    if img.mode in ("P", "PA"):
+        img = img.convert("RGBA" if img.has_transparency_data else "RGB")
+    elif img.mode == "1":
+        img = img.convert("L")
+    if factor < 2:
+        return img
+    if img.mode.startswith("I;16"):  # reduce() does not take 16-bit grey; a box resize does
+        size = (math.ceil(img.width / factor), math.ceil(img.height / factor))
+        return img.resize(size, Image.Resampling.BOX, reducing_gap=None)
+    return img.reduce(factor)
+
+
+def _grey_rgb(grey: np.ndarray) -> np.ndarray:
+    """Grey levels 0..255 (any dtype) as an RGB uint8 array."""
+    return np.repeat(np.clip(np.rint(grey), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    """8-bit RGB of any mode our formats decode to, at the image's (already reduced) size.
+
+    Pillow's ``convert("RGB")`` clips 16- and 32-bit grey at 255 instead of scaling it (a
+    16-bit grey photo turns white) and drops alpha, leaving whatever colour transparent
+    pixels happen to hold; both are done here instead.
+    """
+    mode = img.mode
+    if mode.startswith("I;16"):
+        return _grey_rgb(np.asarray(img).astype(np.float32) * (255 / 65535))
+    if mode in ("I", "F"):
+        values = np.nan_to_num(np.asarray(img, dtype=np.float64))
+        peak = float(values.max())
+        # The file does not say its range: floats up to 1 are a unit range; otherwise the
+        # smallest integer range (8, 16 or 32 bits) that holds the data.
+        if mode == "F" and peak <= 1.0:
+            top = 1.0
+        else:
+            top = next((t for t in (255.0, 65535.0) if peak <= t), 2.0**32 - 1)
+        return _grey_rgb(values * (255 / top))
+    if mode in ("RGBA", "LA", "La", "RGBa", "PA"):
+        background = Image.new("RGBA", img.size, _BACKGROUND)
+        return np.asarray(Image.alpha_composite(background, img.convert("RGBA")).convert("RGB"))
+    try:
+        return np.asarray(img.convert("RGB"))
+    except ValueError as exc:
+        raise NotAnImageError(
+            f"the photo's colour mode ({mode}) is not supported; {_SEND_INSTEAD}"
+        ) from exc
+
+
+def _decode(
+    img: Image.Image,
+    *,
+    limits: ImageLimits,
+    max_side: int | None,
+    budget: DecodeBudget | None,
+) -> DecodedImage:
+    """Check the opened header, then decode within the budget down to the working size."""
+    fmt = str(img.format)
+    pixels = img.width * img.height
+    if pixels > limits.max_pixels:
+        raise ImageTooLargeError(
+            f"the image is {img.width}x{img.height} pixels; the limit is "
+            f"{limits.max_pixels} pixels",
+            limit=limits.max_pixels,
+            actual=pixels,
+        )
+    if fmt not in _PRIMARY_ONLY and getattr(img, "is_animated", False):
+        raise NotAnImageError(
+            f"the file is an animation or holds several images; {_SEND_INSTEAD}, one photo a file"
+        )
+    full = img.size
+    if max_side is not None:
+        _reduce_jpeg(img, max_side)
+    factor = 1 if max_side is None else max(1, max(img.size) // max_side)
+    cost = _decode_cost(img, fmt=fmt, full=full, factor=factor)
+    with budget.hold(cost) if budget is not None else contextlib.nullcontext():
+        img.load()
+        orientation = _orientation(img)
+        small = _shrink(img, factor)
+        if small is not img:
+            img.close()  # the full-size pixels go now, while the budget still counts them
+        if orientation != 1:
+            small = small.transpose(_TRANSPOSE[orientation])
+        rgb = np.ascontiguousarray(_to_rgb(small))
+    if orientation in (5, 6, 7, 8):  # a quarter turn swaps the photo's sides too
+        full = (full[1], full[0])
+    return DecodedImage(rgb, fmt, full[0], full[1])
+
+
+def decode_image(
+    data: bytes,
+    *,
+    limits: ImageLimits = ImageLimits(),
+    max_side: int | None = None,
+    budget: DecodeBudget | None = None,
+) -> DecodedImage:
+    """Decode upload bytes to upright 8-bit RGB, or raise an ``ImageRejected`` subclass.
+
+    With ``max_side`` the photo is reduced to the smallest integer scale whose longer side is
+    at least ``max_side`` (a JPEG right in its DCT, any other format right after decoding);
+    ``width``/``height`` stay the photo's own. With ``budget`` the decode waits for room in
+    it and holds its estimated cost while full-size pixels exist; ``DecoderBusyError`` (not
+    an ``ImageRejected``) says there was none in time.
     """
     if len(data) > limits.max_bytes:
         raise ImageTooLargeError(
@@ -95,29 +275,15 @@ def decode_image(
         raise NotAnImageError("the file is empty")
     try:
         with warnings.catch_warnings():
-            # Pillow warns about big images; our own pixel limit below is the real guard.
+            # Pillow warns about big images (our own pixel limit is the real guard) and about
+            # corrupt metadata (a bad EXIF block costs the rotation, not the photo).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            if img.format not in _FORMATS:
-                raise NotAnImageError(f"the file is not a supported photo format ({img.format})")
-            pixels = img.width * img.height
-            if pixels > limits.max_pixels:
-                raise ImageTooLargeError(
-                    f"the image is {img.width}x{img.height} pixels; the limit is "
-                    f"{limits.max_pixels} pixels",
-                    limit=limits.max_pixels,
-                    actual=pixels,
-                )
-            fmt = str(img.format)  # before exif_transpose, whose copy forgets the format
-            full = img.size
-            if max_side is not None:
-                _reduce_jpeg(img, max_side)
-            img.load()
-            upright = ImageOps.exif_transpose(img)
-            rgb = np.asarray(upright.convert("RGB"))
-            # exif_transpose swaps the sides of a rotated photo; the full size follows it.
-            if upright.size != img.size:
-                full = (full[1], full[0])
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+            img = Image.open(io.BytesIO(data), formats=_FORMATS)
+            try:
+                return _decode(img, limits=limits, max_side=max_side, budget=budget)
+            finally:
+                img.close()
     except Image.DecompressionBombError as exc:
         # Pillow's own guard fires inside open() for gross bombs, before our check can.
         found = re.search(r"\((\d+) pixels\)", str(exc))
@@ -127,11 +293,11 @@ def decode_image(
             actual=int(found.group(1)) if found else 0,
         ) from exc
     except UnidentifiedImageError as exc:
-        raise NotAnImageError("the file is not a readable image") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        # Truncated or corrupt data surfaces from deep inside the decoders as these.
-        raise NotAnImageError("the image data is corrupt or truncated") from exc
-    return DecodedImage(np.ascontiguousarray(rgb), fmt, full[0], full[1])
+        raise NotAnImageError(_not_supported(data)) from exc
+    except _CORRUPT as exc:
+        raise NotAnImageError(
+            "the image data is corrupt or truncated; send the original photo again"
+        ) from exc
 
 
 @dataclass(frozen=True)

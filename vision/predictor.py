@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vision.budget import DecodeBudget
 from vision.errors import ImageRejected
 from vision.image import (
     WORKING_SIDE,
@@ -110,7 +111,11 @@ class Inspection:
 
 
 class Predictor:
-    """A loaded model with its backend; thread-compatible, reusable across requests."""
+    """A loaded model with its backend; thread-compatible, reusable across requests.
+
+    Every decode goes through ``budget``, shared by all requests of the process; the
+    default one caps nothing (a CLI run or a test decodes one photo at a time anyway).
+    """
 
     def __init__(
         self,
@@ -120,12 +125,14 @@ class Predictor:
         classifier: Backend | None = None,
         limits: ImageLimits = ImageLimits(),
         quality: QualityThresholds = QualityThresholds(),
+        budget: DecodeBudget | None = None,
     ) -> None:
         self.spec = spec
         self.backend = backend
         self.classifier = classifier
         self.limits = limits
         self.quality = quality
+        self.budget = budget if budget is not None else DecodeBudget()
 
     @property
     def model(self) -> dict[str, str]:
@@ -152,6 +159,7 @@ class Predictor:
         threads: int = 0,
         limits: ImageLimits = ImageLimits(),
         quality: QualityThresholds = QualityThresholds(),
+        budget: DecodeBudget | None = None,
     ) -> Predictor:
         """Resolve the shipped model, verify its hash and open a backend on it."""
         spec = resolve_model(weights_dir, name)
@@ -166,13 +174,17 @@ class Predictor:
             classifier=classifier,
             limits=limits,
             quality=quality,
+            budget=budget,
         )
 
     def inspect(self, data: bytes, *, image: str) -> Inspection:
-        """Judge one uploaded file; raises ``ImageRejected`` if it is not a usable image."""
+        """Judge one uploaded file; raises ``ImageRejected`` if it is not a usable image.
+
+        Raises ``DecoderBusyError`` when the decode budget had no room in time.
+        """
         t0 = time.perf_counter()
         digest = hashlib.sha256(data).hexdigest()
-        decoded = decode_image(data, limits=self.limits, max_side=WORKING_SIDE)
+        decoded = decode_image(data, limits=self.limits, max_side=WORKING_SIDE, budget=self.budget)
         size = (decoded.width, decoded.height)
         quality = assess_quality(decoded.rgb, thresholds=self.quality, size=size)
         # Hashed here, on the pixels already decoded, so nobody has to decode the photo twice.

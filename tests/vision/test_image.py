@@ -158,13 +158,15 @@ def test_reduced_decode_shows_the_same_picture() -> None:
     assert float(np.abs(area.astype(int) - small.astype(int)).mean()) < 2.0
 
 
-def test_small_photos_and_other_formats_decode_at_full_size() -> None:
+def test_small_photos_decode_at_full_size_other_formats_reduce_after_decoding() -> None:
     assert decode_image(jpeg_bytes(textured(600, 900)), max_side=512).rgb.shape == (600, 900, 3)
     buf = io.BytesIO()
     Image.fromarray(textured(1200, 1600)).save(buf, format="PNG")
+    # No DCT for PNG: decoded whole, then box-reduced by 3, the largest factor keeping 512.
     png = decode_image(buf.getvalue(), max_side=512)
-    assert png.rgb.shape == (1200, 1600, 3) and png.scale == (1.0, 1.0)
-    assert decode_image(_phone_jpeg()).rgb.shape == (3024, 4032, 3)  # no max_side: full
+    assert png.rgb.shape == (400, 534, 3) and (png.width, png.height) == (1600, 1200)
+    assert decode_image(buf.getvalue()).rgb.shape == (1200, 1600, 3)  # no max_side: full
+    assert decode_image(_phone_jpeg()).rgb.shape == (3024, 4032, 3)
 
 
 def test_quality_judges_size_as_shot() -> None:
