@@ -20,6 +20,8 @@ from ledger.log import Ledger
 from ledger.projections import event_lots, events, parties, projection_metadata
 
 __all__ = [
+    "PARTY_ID_MAX",
+    "PARTY_ID_PATTERN",
     "PARTY_ROLES",
     "CaptureResult",
     "Party",
@@ -34,10 +36,13 @@ __all__ = [
 
 PARTY_ROLES = frozenset({"supplier", "warehouse", "carrier", "customer", "retailer"})
 # GLN / PGLN as EPC URNs (sgln, pgln) or GS1 Digital Link (AI 414 location, 417 party).
-_PARTY_ID = re.compile(
-    r"^(urn:epc:id:(sgln|pgln):[0-9]+\.[0-9]*(\.[^\s]*)?"
-    r"|https://id\.gs1\.org/(414|417)/[0-9]{13}(/254/[^\s]+)?)$"
+# Extensions are visible ASCII: EPC URNs percent-escape everything else (GS1 TDS §7).
+PARTY_ID_PATTERN = (
+    r"^(urn:epc:id:(sgln|pgln):[0-9]+\.[0-9]*(\.[!-~]*)?"
+    r"|https://id\.gs1\.org/(414|417)/[0-9]{13}(/254/[!-~]+)?)$"
 )
+PARTY_ID_MAX = 200  # the parties.id column
+_PARTY_ID = re.compile(PARTY_ID_PATTERN)
 
 
 class PartyError(LedgerError):
@@ -90,11 +95,12 @@ def get_party(engine: Engine, party_id: str) -> Party | None:
 
 def register_party(*, ledger: Ledger, party_id: str, role: str, name: str) -> tuple[Party, bool]:
     """Register or update a party; returns it and whether a ledger entry was appended."""
-    if not _PARTY_ID.match(party_id):
+    if len(party_id) > PARTY_ID_MAX or not _PARTY_ID.match(party_id):
         raise PartyError(
             "id",
             "must be a GLN or PGLN as an EPC URN (urn:epc:id:pgln:..., "
-            "urn:epc:id:sgln:...) or GS1 Digital Link (https://id.gs1.org/417/...)",
+            "urn:epc:id:sgln:...) or GS1 Digital Link (https://id.gs1.org/417/...), "
+            f"at most {PARTY_ID_MAX} characters",
         )
     if role not in PARTY_ROLES:
         raise PartyError("role", f"must be one of {', '.join(sorted(PARTY_ROLES))}")

@@ -78,11 +78,13 @@ __all__ = [
     "TEMPERATURE_UOMS",
     "CBVVocabulary",
     "CaptureEvent",
+    "CaptureLimits",
     "EPCISDocument",
     "EPCISDocumentError",
     "EPCISError",
     "EPCISValidationError",
     "TemperatureReading",
+    "TooManyEventsError",
     "cbv_short_name",
     "cbv_uri",
     "event_hash_id",
@@ -174,6 +176,28 @@ class EPCISDocumentError(EPCISError):
         shown = "; ".join(str(e) for e in self.errors[:5])
         more = f" (+{len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
         super().__init__(f"{len(self.errors)} error(s) in EPCIS document: {shown}{more}")
+
+
+class TooManyEventsError(EPCISError):
+    """A document with more events than one capture accepts (limit, actual); split it."""
+
+    def __init__(self, *, limit: int, actual: int) -> None:
+        self.limit = limit
+        self.actual = actual
+        super().__init__(
+            f"the document has {actual} events; one capture accepts at most {limit}: "
+            "send the rest in further documents"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureLimits:
+    """What one capture accepts: events per document, and how far ahead an event may be."""
+
+    max_events: int = 1000
+    # Two parties' clocks disagree by seconds to minutes; an event hours ahead is a bad clock
+    # or a typing error, and would reorder custody if accepted.
+    max_clock_skew: timedelta = timedelta(minutes=5)
 
 
 class _Errors:
@@ -623,6 +647,10 @@ def _load(doc: Mapping[str, Any] | bytes | str, errors: _Errors) -> Mapping[str,
     except ValueError as exc:
         errors.add(None, "$", f"not JSON: {exc}")
         return None
+    except RecursionError:
+        # No EPCIS document nests this deep; Python's parser gives up before it ends.
+        errors.add(None, "$", "nested too deeply to be an EPCIS document")
+        return None
     if not isinstance(data, dict):
         errors.add(None, "$", f"expected a JSON object, got {type(data).__name__}")
         return None
@@ -1036,7 +1064,11 @@ def _dedupe(values: Iterable[str]) -> tuple[str, ...]:
 
 
 def _read_event(
-    event: Any, index: int, prefixes: Mapping[str, str], errors: _Errors
+    event: Any,
+    index: int,
+    prefixes: Mapping[str, str],
+    errors: _Errors,
+    latest: datetime | None = None,
 ) -> CaptureEvent | None:
     """Validate one event and build its domain view; None when it had errors."""
     if not isinstance(event, dict):
@@ -1059,6 +1091,12 @@ def _read_event(
         r.error(".eventTime", "missing")
     else:
         event_time = r.time(event["eventTime"], ".eventTime")
+        if event_time is not None and latest is not None and event_time > latest:
+            r.error(
+                ".eventTime",
+                f"{event['eventTime']} is in the future (later than {latest.isoformat()}, "
+                "which allows for clock skew)",
+            )
     offset = event.get("eventTimeZoneOffset")
     if offset is None:
         r.error(".eventTimeZoneOffset", "missing")
@@ -1314,8 +1352,17 @@ def _read_report(
 # --------------------------------------------------------------------------- document
 
 
-def parse_document(doc: Mapping[str, Any] | bytes | str) -> EPCISDocument:
-    """Validate an EPCIS 2.0 JSON/JSON-LD document; raise `EPCISDocumentError` with all errors."""
+def parse_document(
+    doc: Mapping[str, Any] | bytes | str,
+    *,
+    limits: CaptureLimits | None = None,
+    now: datetime | None = None,
+) -> EPCISDocument:
+    """Validate an EPCIS 2.0 JSON/JSON-LD document; raise `EPCISDocumentError` with all errors.
+
+    With ``limits``, a document over ``max_events`` raises `TooManyEventsError` before any
+    event is read, and with ``now`` an event later than ``now`` plus the clock skew is an error.
+    """
     errors = _Errors()
     data = _load(doc, errors)
     if data is None:
@@ -1358,8 +1405,11 @@ def parse_document(doc: Mapping[str, Any] | bytes | str) -> EPCISDocument:
     else:
         event_list = body["eventList"]
 
+    if limits is not None and len(event_list) > limits.max_events:
+        raise TooManyEventsError(limit=limits.max_events, actual=len(event_list))
+    latest = now + limits.max_clock_skew if limits is not None and now is not None else None
     prefixes = _context_prefixes(data.get("@context"))
-    events = [_read_event(e, i, prefixes, errors) for i, e in enumerate(event_list)]
+    events = [_read_event(e, i, prefixes, errors, latest) for i, e in enumerate(event_list)]
     if errors or creation is None:
         raise EPCISDocumentError(errors.items)
     return EPCISDocument(
