@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
+from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.routes import claims, events, health, inspect, ledger
 from api.services import build_services
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = build_services(settings)
     app.state.metrics = Metrics(ledger_size=app.state.services.ledger.size)
     install_problem_handlers(app)
+    install_openapi(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     # Added last, so outermost: it also counts requests the body limit turns away.
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import threading
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Header, Request
 
+from api.problems import Problem
 from api.services import Services
 from api.settings import Settings
+from vision.budget import DecodeBudget
 from vision.predictor import Predictor
 
-__all__ = ["get_predictor", "get_services", "get_settings"]
+__all__ = [
+    "IDEMPOTENCY_KEY_PATTERN",
+    "get_predictor",
+    "get_services",
+    "get_settings",
+    "idempotency_key",
+]
+
+# Room for a UUID, a ULID, base64 or "order-7781-line-1"; nothing that needs quoting or
+# could be confused in a log line. The claims column holds 200 characters.
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._~:/+=-]{1,200}$"
 
 _lock = threading.Lock()
 
@@ -36,6 +50,12 @@ def get_predictor(request: Request) -> Predictor:
                     threads=s.inference_threads,
                     limits=s.image_limits,
                     quality=s.quality_thresholds,
+                    # One budget for the process: it bounds decodes across all requests.
+                    budget=DecodeBudget(
+                        max_decodes=s.decode_concurrency,
+                        max_bytes=s.decode_budget_mb * 1024 * 1024,
+                        wait_seconds=s.decode_wait_seconds,
+                    ),
                 )
     predictor: Predictor = state.predictor
     return predictor
@@ -45,3 +65,32 @@ def get_services(request: Request) -> Services:
     """The app's long-lived services (database, ledger, signing key)."""
     services: Services = request.app.state.services
     return services
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Makes a retry safe: the same key with the same request returns the "
+            "first answer; with another request, 409. 1 to 200 characters of "
+            "A-Z a-z 0-9 . _ ~ : / + = -",
+            json_schema_extra={"pattern": IDEMPOTENCY_KEY_PATTERN},
+        ),
+    ] = None,
+) -> str | None:
+    """The request's Idempotency-Key, or a 400 problem when it is present but unusable."""
+    if key is None:
+        return None
+    if not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
+        # An empty header is what a client sends when its key variable is unset: stored, it
+        # would make every later such request a replay of the first.
+        raise Problem(
+            400,
+            "invalid-idempotency-key",
+            "Invalid Idempotency-Key",
+            "Idempotency-Key must be 1 to 200 characters of A-Z a-z 0-9 . _ ~ : / + = -"
+            + (" (it was empty)" if key == "" else f" (it was {len(key)} characters)"),
+            field="Idempotency-Key",
+        )
+    return key

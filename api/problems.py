@@ -7,13 +7,16 @@ type URI and title. A 500 never carries a traceback or exception text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from claims.errors import (
     AlreadyPaidError,
@@ -21,11 +24,12 @@ from claims.errors import (
     IdempotencyConflictError,
     InvalidClaimError,
     PaymentRefusedError,
+    PhotoRejectedError,
     UnknownClaimError,
 )
 from ledger.anchor.errors import AnchorError
 from ledger.capture import PartyError
-from ledger.epcis import EPCISDocumentError
+from ledger.epcis import EPCISDocumentError, TooManyEventsError
 from ledger.errors import (
     AuditError,
     CanonicalJSONError,
@@ -38,6 +42,7 @@ from ledger.errors import (
 from ledger.trace import UnknownLotError
 from storage.errors import StorageError, StorageUnavailableError
 from vision.errors import (
+    DecoderBusyError,
     ImageTooLargeError,
     ImageTooSmallError,
     ModelError,
@@ -45,7 +50,13 @@ from vision.errors import (
     VisionError,
 )
 
-__all__ = ["PROBLEM_TYPES", "Problem", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_TYPES",
+    "Problem",
+    "field_errors",
+    "install_problem_handlers",
+    "problem_response",
+]
 
 log = logging.getLogger("freshproof.api")
 MEDIA_TYPE = "application/problem+json"
@@ -65,6 +76,7 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (ImageTooSmallError, _Kind(422, "image-too-small", "Image too small")),
     (NotAnImageError, _Kind(422, "not-an-image", "Not a readable image")),
     (ModelError, _Kind(503, "model-unavailable", "Model unavailable")),
+    (DecoderBusyError, _Kind(503, "decoder-busy", "Too many photos being decoded")),
     (VisionError, _Kind(422, "vision-error", "Image could not be processed")),
     (InvalidClaimError, _Kind(422, "invalid-claim", "Invalid claim")),
     (UnknownClaimError, _Kind(404, "unknown-claim", "Unknown claim")),
@@ -76,6 +88,7 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (PaymentRefusedError, _Kind(409, "payment-refused", "Payment refused")),
     (ClaimsError, _Kind(422, "claim-error", "Claim could not be processed")),
     (StorageUnavailableError, _Kind(503, "storage-unavailable", "Evidence store unavailable")),
+    (TooManyEventsError, _Kind(413, "too-many-events", "Too many events in one document")),
     (EPCISDocumentError, _Kind(422, "invalid-epcis", "Malformed EPCIS document")),
     (UnknownLotError, _Kind(404, "unknown-lot", "Unknown lot")),
     (PartyError, _Kind(422, "invalid-party", "Invalid party")),
@@ -110,6 +123,8 @@ def problem_response(
     title: str,
     detail: str | None = None,
     instance: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     """Build an ``application/problem+json`` response."""
@@ -119,15 +134,38 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def _for_domain_error(exc: Exception, instance: str, **extra: Any) -> JSONResponse:
+def field_errors(
+    errors: ValidationError | Sequence[Mapping[str, Any]], *, root: str | None = None
+) -> list[dict[str, str]]:
+    """Pydantic errors as ``{"field": "claim.line_value", "reason": ...}``, one per problem.
+
+    ``root`` names what was validated when the error's location is empty (a whole JSON part).
+    """
+    items = errors.errors() if isinstance(errors, ValidationError) else errors
+    out = []
+    for e in items:
+        loc = [str(part) for part in e.get("loc", ())]
+        reason = str(e.get("msg", ""))
+        if e.get("type") == "string_pattern_mismatch":
+            # The pattern itself is no help to a person; the schema documents it.
+            reason = "contains a control or invisible character, is blank, or has the wrong form"
+        out.append(
+            {"field": ".".join([*([root] if root else []), *loc]) or "body", "reason": reason}
+        )
+    return out or [{"field": root or "body", "reason": "is not valid"}]
+
+
+def _for_domain_error(
+    exc: Exception, instance: str, *, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     for cls, kind in PROBLEM_TYPES:
         if isinstance(exc, cls):
             detail = getattr(exc, "reason", None) or str(exc)
             if kind.status >= 500 and not isinstance(
-                exc, ModelError | AnchorError | StorageUnavailableError
+                exc, ModelError | AnchorError | StorageUnavailableError | DecoderBusyError
             ):
                 return _internal(exc, instance)
             if isinstance(exc, ModelError):
@@ -137,7 +175,12 @@ def _for_domain_error(exc: Exception, instance: str, **extra: Any) -> JSONRespon
                 # The reason names the endpoint and bucket: logged, never sent to clients.
                 log.error("%s", exc)
                 detail = "the evidence store is not reachable; try again later"
-            return problem_response(kind.status, kind.slug, kind.title, detail, instance, **extra)
+            headers = dict(headers or {})
+            if (retry_after := getattr(exc, "retry_after", None)) is not None:
+                headers["Retry-After"] = str(retry_after)
+            return problem_response(
+                kind.status, kind.slug, kind.title, detail, instance, headers=headers, **extra
+            )
     return _internal(exc, instance)
 
 
@@ -150,6 +193,19 @@ def _internal(exc: Exception, instance: str) -> JSONResponse:
         "an unexpected error occurred; it has been logged",
         instance,
     )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    # Asked of the router itself, method by method: included routers nest their routes.
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(r.matches(scope)[0] == Match.FULL for r in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -175,11 +231,21 @@ def install_problem_handlers(app: FastAPI) -> None:
             extra["errors"] = [
                 {"event_index": e.index, "field": e.field, "reason": e.reason} for e in exc.errors
             ]
-        return _for_domain_error(exc, request.url.path, **extra)
+        if isinstance(exc, PartyError):
+            extra = {"field": exc.field}
+        headers: dict[str, str] = {}
+        if isinstance(exc, TooManyEventsError):
+            extra = {"limit": exc.limit, "actual": exc.actual}
+            # The EPCIS 2.0 REST binding's name for the limit.
+            headers["GS1-EPCIS-Capture-Limit"] = str(exc.limit)
+        return _for_domain_error(exc, request.url.path, headers=headers, **extra)
 
     @app.exception_handler(ClaimsError)
     async def _claims(request: Request, exc: ClaimsError) -> JSONResponse:
-        extra = {"field": exc.field} if isinstance(exc, InvalidClaimError) else {}
+        if isinstance(exc, PhotoRejectedError):
+            # The decoder's own problem (413 or 422), naming the photo of the claim.
+            return _for_domain_error(exc.error, request.url.path, photo_index=exc.index)
+        extra: dict[str, Any] = {"field": exc.field} if isinstance(exc, InvalidClaimError) else {}
         return _for_domain_error(exc, request.url.path, **extra)
 
     @app.exception_handler(StorageError)
@@ -189,22 +255,33 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        errors = field_errors(exc.errors())
         return problem_response(
             422,
             "validation",
             "Request is not valid",
-            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors),
+            "; ".join(f"{e['field']}: {e['reason']}" for e in errors),
             request.url.path,
+            field=errors[0]["field"],
             errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        slug = {404: "not-found", 405: "method-not-allowed", 413: "request-too-large"}.get(
-            exc.status_code, "http-error"
+        slug = {
+            400: "malformed-body",
+            404: "not-found",
+            405: "method-not-allowed",
+            413: "request-too-large",
+        }.get(exc.status_code, "http-error")
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            # RFC 9110 §15.5.6: every method the path has, not only those of the first route
+            # whose path matched (Starlette's own Allow header).
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        return problem_response(
+            exc.status_code, slug, str(exc.detail), None, request.url.path, headers=headers
         )
-        return problem_response(exc.status_code, slug, str(exc.detail), None, request.url.path)
 
     @app.exception_handler(Exception)
     async def _any(request: Request, exc: Exception) -> JSONResponse:

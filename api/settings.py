@@ -6,6 +6,7 @@ ONNX model, everything in process. Production swaps engines by configuration alo
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.epcis import CaptureLimits
 from vision.image import ImageLimits, QualityThresholds
 from vision.registry import DEFAULT_WEIGHTS_DIR
 
@@ -42,6 +44,32 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(15 * 1024 * 1024, ge=1024, description="Bytes per photo.")
     max_image_pixels: int = Field(40_000_000, ge=10_000, description="Pixels per photo.")
     min_image_side: int = Field(64, ge=1, description="Quality gate: smallest side in pixels.")
+    # Decoding is CPU-bound: more decodes at once than cores only adds memory. 256 MiB is one
+    # 40 Mpx RGB decode (160 MB) plus room for small ones beside it; over the serving
+    # process's ~280 MB at rest, ten concurrent requests of ten 40 Mpx PNGs peak at ~470 MB
+    # (bench/memory.py). A wait of 10 s rides out such a burst on two cores; past it, a 503.
+    decode_concurrency: int = Field(
+        2, ge=0, description="Photos decoded at once across all requests; 0: no cap."
+    )
+    decode_budget_mb: int = Field(
+        256,
+        ge=0,
+        description="MiB of decoded pixels held at once across all requests; 0: no cap. "
+        "A photo costing more decodes alone.",
+    )
+    decode_wait_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="How long a photo waits for room to decode before a 503 with Retry-After.",
+    )
+    epcis_max_events: int = Field(
+        1000, ge=1, description="Events per EPCIS document; a longer one is a 413 problem."
+    )
+    epcis_max_clock_skew_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="How far ahead of the server's clock an EPCIS event time may be.",
+    )
     ledger_origin: str = Field("freshproof.local/ledger", description="Checkpoint origin line.")
     ledger_signing_key: str | None = Field(
         None,
@@ -134,6 +162,14 @@ class Settings(BaseSettings):
     def quality_thresholds(self) -> QualityThresholds:
         """Quality gate thresholds."""
         return QualityThresholds(min_side=self.min_image_side)
+
+    @property
+    def capture_limits(self) -> CaptureLimits:
+        """Events per EPCIS document and the clock skew allowed to event times."""
+        return CaptureLimits(
+            max_events=self.epcis_max_events,
+            max_clock_skew=timedelta(seconds=self.epcis_max_clock_skew_seconds),
+        )
 
     @property
     def max_request_bytes(self) -> int:

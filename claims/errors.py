@@ -2,6 +2,7 @@
 
 ClaimsError
 ├── InvalidClaimError            a claim field is missing or unacceptable (field, reason)
+├── PhotoRejectedError           photo ``index`` cannot be judged at all (index, error)
 ├── UnknownClaimError            no claim has this id (claim_id)
 ├── IdempotencyConflictError     the key was used before with a different request (key)
 ├── InvalidPolicyError           a policy or relay setting is unusable (key, reason)
@@ -21,6 +22,8 @@ ClaimsError
 
 from __future__ import annotations
 
+from vision.errors import ImageRejected
+
 __all__ = [
     "AlreadyPaidError",
     "ClaimsError",
@@ -33,6 +36,7 @@ __all__ = [
     "NaiveDatetimeError",
     "PaymentError",
     "PaymentRefusedError",
+    "PhotoRejectedError",
     "SignatureMismatchError",
     "StaleSignatureError",
     "UnknownClaimError",
@@ -53,6 +57,15 @@ class InvalidClaimError(ClaimsError):
         self.field = field
         self.reason = reason
         super().__init__(f"{field}: {reason}")
+
+
+class PhotoRejectedError(ClaimsError):
+    """One of the claim's photos is not a usable image; ``error`` is the decoder's own."""
+
+    def __init__(self, index: int, error: ImageRejected) -> None:
+        self.index = index
+        self.error = error
+        super().__init__(f"photo {index}: {error.reason}")
 
 
 class UnknownClaimError(ClaimsError):

@@ -2,90 +2,79 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
 
-from api.deps import get_predictor, get_services, get_settings
-from api.problems import Problem
+from api.deps import get_predictor, get_services, get_settings, idempotency_key
+from api.openapi import photo_encoding, problem_responses
+from api.problems import Problem, field_errors
 from api.routes.inspect import read_photos
 from api.services import Services
 from api.settings import Settings
-from claims.service import ClaimInput, file_claim, get_claim, list_claims
+from claims.models import ClaimInput
+from claims.service import file_claim, get_claim, list_claims
 from vision.predictor import Predictor
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 Svc = Annotated[Services, Depends(get_services)]
 
-_REQUIRED = ("order_id", "category", "line_value", "currency", "delivered_at")
-
 
 def parse_claim_part(text: str) -> ClaimInput:
-    """The ``claim`` form part as a ClaimInput, or a 422 problem naming the field."""
+    """The ``claim`` form part as a ClaimInput, or a 422 problem naming every bad field."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise Problem(
-            422, "invalid-claim", "Invalid claim", f"claim is not JSON: {exc.msg}", field="claim"
-        ) from exc
-    if not isinstance(data, dict):
-        raise Problem(
-            422, "invalid-claim", "Invalid claim", "claim must be a JSON object", field="claim"
-        )
-    missing = [f for f in _REQUIRED if data.get(f) in (None, "")]
-    if not data.get("lot") and not data.get("epc"):
-        missing.append("lot")
-    if missing:
+        return ClaimInput.model_validate_json(text)
+    except ValidationError as exc:
+        errors = field_errors(exc, root="claim")
         raise Problem(
             422,
             "invalid-claim",
             "Invalid claim",
-            f"missing field(s): {', '.join(missing)}",
-            field=missing[0],
-        )
-    try:
-        line_value = Decimal(str(data["line_value"]))
-        delivered_at = datetime.fromisoformat(str(data["delivered_at"]).replace("Z", "+00:00"))
-    except (InvalidOperation, ValueError) as exc:
-        raise Problem(
-            422,
-            "invalid-claim",
-            "Invalid claim",
-            "line_value must be a number and delivered_at an ISO 8601 time",
-            field="line_value" if isinstance(exc, InvalidOperation) else "delivered_at",
+            "; ".join(f"{e['field']}: {e['reason']}" for e in errors),
+            field=errors[0]["field"],
+            errors=errors,
         ) from exc
-    return ClaimInput(
-        order_id=str(data["order_id"]),
-        lot=str(data.get("lot") or data["epc"]),
-        category=str(data["category"]),
-        line_value=line_value,
-        currency=str(data["currency"]),
-        delivered_at=delivered_at,
-        description=data.get("description"),
-        customer_id=data.get("customer_id"),
-    )
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    responses=problem_responses(400, 404, 409, 413, 422, 503)
+    | {
+        200: {
+            "description": "A retry with the same Idempotency-Key: the claim as first filed.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+    openapi_extra=photo_encoding(claim="application/json"),
+)
 async def create_claim(
     request: Request,
     response: Response,
-    photos: Annotated[list[UploadFile], File(description="1 to 10 photos of the goods")],
+    photos: Annotated[
+        list[UploadFile],
+        File(
+            description="1 to 10 photos of the goods (JPEG, PNG, WebP, HEIC, BMP, TIFF)",
+            json_schema_extra={"minItems": 1, "maxItems": 10},
+        ),
+    ],
     claim: Annotated[
         str,
         Form(
-            description="JSON: order_id, lot, category, line_value, "
-            "currency, delivered_at[, description, customer_id]"
+            description="The claim as a JSON object (schema `Claim`).",
+            json_schema_extra={
+                "contentMediaType": "application/json",
+                "contentSchema": {"$ref": "#/components/schemas/Claim"},
+            },
         ),
     ],
     services: Svc,
     settings: Annotated[Settings, Depends(get_settings)],
     predictor: Annotated[Predictor, Depends(get_predictor)],
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    key: Annotated[str | None, Depends(idempotency_key)],
 ) -> dict[str, Any]:
     """File a claim: findings, verdict with reasons, ticket and compensation in one call."""
     claim_input = parse_claim_part(claim)
@@ -98,7 +87,7 @@ async def create_claim(
             claim=claim_input,
             photos=data,
             now=datetime.now(UTC),
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
             config=services.claims_config,
         )
     )
@@ -112,13 +101,13 @@ async def create_claim(
     return result
 
 
-@router.get("/{claim_id}")
+@router.get("/{claim_id}", responses=problem_responses(404))
 def read_claim(claim_id: str, services: Svc) -> dict[str, Any]:
     """A claim with its findings per photo, verdict, ticket (with SLA state) and ledger refs."""
     return get_claim(services.engine, claim_id, now=datetime.now(UTC))
 
 
-@router.get("")
+@router.get("", responses=problem_responses(422))
 def claims_index(
     services: Svc,
     status: str | None = None,

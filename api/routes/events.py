@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from api.deps import get_services
+from api.deps import get_services, get_settings
+from api.openapi import problem_responses
+from api.problems import Problem
 from api.services import Services
-from ledger.capture import capture_events, register_party
+from api.settings import Settings
+from claims.models import Name
+from ledger.capture import (
+    PARTY_ID_MAX,
+    PARTY_ID_PATTERN,
+    PARTY_ROLES,
+    capture_events,
+    register_party,
+)
 from ledger.epcis import parse_document
 from ledger.trace import lot_trace
 
@@ -21,12 +32,21 @@ Svc = Annotated[Services, Depends(get_services)]
 class PartyIn(BaseModel):
     """A party and its role in the chain."""
 
-    id: str = Field(examples=["urn:epc:id:pgln:4012345.00000"])
-    role: str = Field(examples=["carrier"])
-    name: str = Field(examples=["FastVan Logistics"])
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
+
+    # The registry checks id and role (ledger/capture.py); the schema shows the same rules.
+    id: StrictStr = Field(
+        examples=["urn:epc:id:pgln:4012345.00000"],
+        description="GLN or PGLN as an EPC URN or a GS1 Digital Link.",
+        json_schema_extra={"pattern": PARTY_ID_PATTERN, "maxLength": PARTY_ID_MAX},
+    )
+    role: StrictStr = Field(
+        examples=["carrier"], json_schema_extra={"enum": [r for r in sorted(PARTY_ROLES)]}
+    )
+    name: Name = Field(examples=["FastVan Logistics"])
 
 
-@router.post("/parties", status_code=201)
+@router.post("/parties", status_code=201, responses=problem_responses(422))
 def create_party(party: PartyIn, services: Svc) -> dict[str, Any]:
     """Register (or update) a party; appends a ledger entry only when something changed."""
     registered, appended = register_party(
@@ -36,15 +56,61 @@ def create_party(party: PartyIn, services: Svc) -> dict[str, Any]:
     return {**registered.as_dict(), "appended": appended}
 
 
-@router.post("/events", status_code=201)
+_EPCIS_MEDIA = ("application/json", "application/ld+json")
+_EPCIS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An EPCIS 2.0 EPCISDocument (JSON or JSON-LD); every event is validated, "
+    "and the whole document is refused, naming each bad event and field, if one is not valid.",
+    "required": ["@context", "type", "schemaVersion", "creationDate", "epcisBody"],
+    "properties": {
+        "@context": {},
+        "type": {"const": "EPCISDocument"},
+        "schemaVersion": {"type": ["string", "number"]},
+        "creationDate": {"type": "string", "format": "date-time"},
+        "epcisBody": {
+            "type": "object",
+            "required": ["eventList"],
+            "properties": {"eventList": {"type": "array", "items": {"type": "object"}}},
+        },
+    },
+}
+
+
+@router.post(
+    "/events",
+    status_code=201,
+    responses=problem_responses(413, 415, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {m: {"schema": _EPCIS_SCHEMA} for m in _EPCIS_MEDIA},
+        }
+    },
+)
 async def capture(
+    request: Request,
+    response: Response,
     services: Svc,
-    document: Annotated[
-        dict[str, Any], Body(description="An EPCIS 2.0 EPCISDocument (JSON/JSON-LD)")
-    ],
+    settings: Annotated[Settings, Depends(get_settings)],
 ) -> dict[str, Any]:
-    """Validate and append an EPCIS document; events already captured are reported, not added."""
-    parsed = parse_document(document)
+    """Validate and append an EPCIS document; events already captured are reported, not added.
+
+    At most ``GS1-EPCIS-Capture-Limit`` events per document (a response header, as in the
+    EPCIS 2.0 REST binding); event times may be at most a few minutes ahead of the server.
+    """
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in _EPCIS_MEDIA:
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            f"send the document as {' or '.join(_EPCIS_MEDIA)}, not {media or 'no type'}",
+        )
+    limits = settings.capture_limits
+    response.headers["GS1-EPCIS-Capture-Limit"] = str(limits.max_events)
+    # The raw bytes, not a parsed dict: the EPCIS reader refuses duplicate keys and NaN,
+    # which a generic JSON parser would silently accept.
+    parsed = parse_document(await request.body(), limits=limits, now=datetime.now(UTC))
     result = await run_in_threadpool(capture_events, ledger=services.ledger, events_in=parsed)
     services.after_write()
     return {
@@ -54,7 +120,7 @@ async def capture(
     }
 
 
-@router.get("/lots/{lot:path}/trace")
+@router.get("/lots/{lot:path}/trace", responses=problem_responses(404))
 def trace(lot: str, services: Svc) -> dict[str, Any]:
     """The lot's events in time order, with custody, temperatures, inspections and ledger refs."""
     return lot_trace(ledger=services.ledger, lot=lot)

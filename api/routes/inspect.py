@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import get_predictor, get_settings
+from api.openapi import photo_encoding, problem_responses
 from api.problems import Problem
 from api.schemas import InspectionOut
 from api.settings import Settings
@@ -58,7 +59,13 @@ def inspect_all(predictor: Predictor, photos: list[tuple[str, bytes]]) -> list[d
     return results
 
 
-@router.post("/inspect", response_model=list[InspectionOut], response_model_exclude_none=True)
+@router.post(
+    "/inspect",
+    response_model=list[InspectionOut],
+    response_model_exclude_none=True,
+    responses=problem_responses(413, 422, 503),
+    openapi_extra=photo_encoding(),
+)
 async def inspect(
     request: Request,
     photos: Annotated[list[UploadFile], File(description="One or more photos (JPEG, PNG, ...)")],

@@ -1,0 +1,122 @@
+"""The claim as a customer submits it: one validated model, shared by the API and the domain.
+
+Every bound here matches the column that stores the value (``claims/tables.py``), so a value
+that passes can always be stored, and one that cannot is refused with the field's name before
+a photo is read or a byte written. Rules that need the service's configuration or the clock
+(a known category, a delivery not in the future) stay in ``claims.service``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_extra_types.currency_code import ISO4217
+
+__all__ = [
+    "EARLIEST_DELIVERY",
+    "LINE_PATTERN",
+    "MAX_LINE_VALUE",
+    "TEXT_PATTERN",
+    "ClaimInput",
+    "Description",
+    "Identifier",
+    "LotName",
+    "Name",
+]
+
+# The claims.line_value column is Numeric(12, 2).
+MAX_LINE_VALUE = Decimal("9999999999.99")
+# Older dates are typing errors, and the responsibility window is computed back from them.
+EARLIEST_DELIVERY = datetime(2000, 1, 1, tzinfo=UTC)
+
+# Never in text: C0/C1 controls (NUL, ESC and terminal escapes), and the invisible format
+# characters that make text read differently than it is stored (bidi overrides and isolates,
+# zero-width space, BOM, soft hyphen), line/paragraph separators and private use. The joiners
+# U+200C/U+200D stay: emoji and several scripts need them. One pattern is both the check and
+# the OpenAPI schema, so clients and fuzzers see exactly the rule that is applied.
+_INVISIBLE = (
+    r"\u00ad\u061c\u180e\u200b\u200e\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb"
+    r"\ue000-\uf8ff"
+)
+LINE_PATTERN = rf"^(?=.*\S)[^\x00-\x1f\x7f-\x9f{_INVISIBLE}]*$"
+"""One line of printable text, not blank."""
+TEXT_PATTERN = rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_INVISIBLE}]*$"
+"""Printable text; line breaks and tabs allowed."""
+
+
+def _line(max_length: int) -> StringConstraints:
+    return StringConstraints(strict=True, min_length=1, max_length=max_length, pattern=LINE_PATTERN)
+
+
+Identifier = Annotated[str, _line(100)]
+"""An id a client system assigns (order, customer): 1 to 100 printable characters."""
+
+LotName = Annotated[str, _line(300)]
+"""A lot (batch) number or an EPC: 1 to 300 printable characters."""
+
+Name = Annotated[str, _line(200)]
+"""A name people read (a party's): 1 to 200 printable characters on one line."""
+
+Description = Annotated[str, StringConstraints(strict=True, max_length=4000, pattern=TEXT_PATTERN)]
+"""Free text: up to 4000 printable characters; line breaks and tabs allowed."""
+
+
+class ClaimInput(BaseModel):
+    """The customer's claim as submitted (the ``claim`` JSON part)."""
+
+    # Python's engine: the text patterns look ahead, which Rust's regex crate cannot.
+    model_config = ConfigDict(frozen=True, extra="forbid", title="Claim", regex_engine="python-re")
+
+    order_id: Identifier = Field(examples=["7781"])
+    lot: LotName = Field(
+        description="The lot (batch) of the goods, or an EPC from the label as `epc`.",
+        examples=["STRAW-0502"],
+    )
+    category: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        description="Temperature profile of the product: one the service's policy names "
+        "(by default: frozen, chilled, chilled_produce, ambient_produce).",
+        examples=["chilled"],
+    )
+    line_value: Decimal = Field(
+        gt=0,
+        le=MAX_LINE_VALUE,
+        max_digits=12,
+        decimal_places=2,
+        allow_inf_nan=False,
+        description="Value of the order line, at most 2 decimals; a JSON string or number.",
+        examples=["12.50"],
+    )
+    currency: ISO4217 = Field(description="ISO 4217 code.", examples=["EUR"])
+    delivered_at: AwareDatetime = Field(
+        description="When the goods were delivered: RFC 3339 with an offset, not before 2000.",
+        examples=["2024-05-02T10:00:00Z"],
+    )
+    description: Description | None = None
+    customer_id: Identifier | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _epc_names_the_lot(cls, data: Any) -> Any:
+        # Apps that scan the label send the EPC; it names the lot just as well.
+        if isinstance(data, dict) and "epc" in data and data.get("lot") in (None, ""):
+            data = {k: v for k, v in data.items() if k not in ("epc", "lot")} | {"lot": data["epc"]}
+        return data
+
+    @field_validator("delivered_at")
+    @classmethod
+    def _delivered_in_range(cls, value: datetime) -> datetime:
+        if value < EARLIEST_DELIVERY:
+            raise ValueError(f"must not be before {EARLIEST_DELIVERY.date().isoformat()}")
+        return value
