@@ -1,7 +1,8 @@
 """File a claim: photos → findings → custody → verdict → ticket → compensation, as one act.
 
-Everything that can fail on bad input (validation, an unknown lot, a photo that is not an
-image) fails before anything is written. The ledger entries (evidence, verdict, a lot
+Everything that can fail on bad input (validation, a photo that is not an image) fails
+before anything is written. A lot without records is not bad input: the claim is accepted,
+undetermined, for a person to decide. The ledger entries (evidence, verdict, a lot
 alert), the claim row, the outbox messages and an automatic payment then commit in one
 transaction; the idempotency key is unique in that same transaction, so a retried request
 can never file the claim twice.
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from claims.compensation import CompensationPolicy, pay, propose
-from claims.custody import Party
+from claims.custody import Party, Timeline
 from claims.duplicates import DuplicateMatch, find_duplicates
 from claims.errors import (
     IdempotencyConflictError,
@@ -35,12 +36,13 @@ from claims.jsonutil import jsonable
 from claims.models import ClaimInput
 from claims.outbox import enqueue
 from claims.profiles import DEFAULT_PROFILES, TemperatureProfile
-from claims.responsibility import ClaimFacts, Reason, Verdict, decide
+from claims.responsibility import UNDETERMINED, ClaimFacts, Reason, Verdict, decide
 from claims.schema import claims_metadata
 from claims.tables import claim_photos, claims, lot_alerts, photo_hashes
 from claims.tickets import TicketPolicy, plan_ticket, sla_state
 from claims.timeline import build_timeline
 from ledger.log import Ledger
+from ledger.trace import UnknownLotError
 from storage.evidence import EvidenceStore, StoredEvidence
 from vision.errors import ImageRejected
 from vision.phash import HASH_BITS, format_phash
@@ -162,9 +164,13 @@ def file_claim(
     if idempotency_key is not None and (found := _existing(engine, idempotency_key, request_hash)):
         return found, False
     customer = Party(claim.customer_id or "customer", "customer", "customer")
-    timeline = build_timeline(
-        ledger=ledger, lot=claim.lot, delivered_at=claim.delivered_at, customer=customer
-    )  # raises UnknownLotError first
+    try:
+        timeline: Timeline | None = build_timeline(
+            ledger=ledger, lot=claim.lot, delivered_at=claim.delivered_at, customer=customer
+        )
+    except UnknownLotError:
+        # The complaint stands without records: it is accepted and goes to a person.
+        timeline = None
     inspections = _inspect(inspector, photos)
     if not any(i.quality.ok for i in inspections):
         # Nothing can be judged: tell the customer how to retake, and file nothing.
@@ -175,20 +181,19 @@ def file_claim(
     confidence = max((f.confidence for i in inspections for f in i.findings), default=0.0)
     claim_id = uuid.uuid4().hex
     profile = config.profiles[claim.category]
-    unregistered = cast(list[str], timeline.meta.get("unregistered") or [])
-    if unregistered:
-        verdict = Verdict(
-            "undetermined",
-            None,
-            0.0,
-            (
-                Reason(
-                    "UNREGISTERED_PARTY",
-                    "A party in the lot's custody chain has no registered role: "
-                    + ", ".join(unregistered)
-                    + ".",
-                ),
-            ),
+    unregistered = cast(list[str], timeline.meta.get("unregistered") or []) if timeline else []
+    if timeline is None:
+        verdict = _for_a_person(
+            "NO_RECORDS",
+            f"The ledger holds no records for lot {claim.lot!r}: no custody, temperatures or "
+            "inspections to judge by. The claim is accepted and an adjudicator decides.",
+        )
+    elif unregistered:
+        verdict = _for_a_person(
+            "UNREGISTERED_PARTY",
+            "A party in the lot's custody chain has no registered role: "
+            + ", ".join(unregistered)
+            + ".",
         )
     else:
         verdict = decide(
@@ -338,6 +343,11 @@ def file_claim(
             return found, False
         raise
     return get_claim(engine, claim_id, now=now), True
+
+
+def _for_a_person(code: str, message: str) -> Verdict:
+    """An undetermined verdict with no confidence: the records cannot carry one."""
+    return Verdict(UNDETERMINED, None, 0.0, (Reason(code, message),))
 
 
 def _inspect(inspector: Inspector, photos: Sequence[tuple[str, bytes]]) -> list[Inspection]:

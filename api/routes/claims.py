@@ -42,7 +42,7 @@ def parse_claim_part(text: str) -> ClaimInput:
 @router.post(
     "",
     status_code=201,
-    responses=problem_responses(400, 404, 409, 413, 422, 503)
+    responses=problem_responses(400, 409, 413, 422, 503)
     | {
         200: {
             "description": "A retry with the same Idempotency-Key: the claim as first filed.",
