@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from claims.coldchain import Reading
+from ledger.capture import Party
 
 __all__ = ["ROLES", "LedgerRef", "Observation", "Party", "Segment", "Timeline"]
 
@@ -27,15 +28,6 @@ class LedgerRef:
     def as_dict(self) -> dict[str, object]:
         """JSON form."""
         return {"index": self.index, "leaf_hash": self.leaf_hash}
-
-
-@dataclass(frozen=True)
-class Party:
-    """A registered party (GLN/PGLN URN) and its role in the chain."""
-
-    id: str
-    role: str
-    name: str = ""
 
 
 @dataclass(frozen=True)

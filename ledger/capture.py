@@ -56,12 +56,16 @@ class PartyError(LedgerError):
 
 @dataclass(frozen=True)
 class Party:
-    """A registered party as the registry holds it."""
+    """A party (GLN/PGLN URN) and its role in the chain; ``ledger_idx`` is the entry that
+    registered it (None: not from the registry, e.g. the claiming customer).
+
+    The one party type: the registry returns it and the claims timeline holds it.
+    """
 
     id: str
     role: str
-    name: str
-    ledger_idx: int
+    name: str = ""
+    ledger_idx: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""

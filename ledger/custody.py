@@ -1,0 +1,140 @@
+"""Who held a lot when: its events as typed objects, and the one rule that derives custody.
+
+The lot's trace (what the API shows) and the claims timeline (what a verdict rests on) both
+read custody from ``custody``, so they can never name different custodians. The rule:
+the first party an event names holds the lot from that event; after that, custody passes to
+an event's possessing-party destination (a ``shipping`` or ``receiving`` event, CBV 2.0
+source/destination type ``possessing_party``) as soon as one names a party other than the
+holder. A shipment names its receiver before the receipt confirms it, so the receiver holds
+the lot from the shipment on: a record that only says "shipped to B" still tells who took it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ledger.errors import LedgerError
+from ledger.log import Ledger
+from ledger.projections import event_lots, events
+
+__all__ = ["Handover", "LotEvent", "Reading", "UnknownLotError", "custody", "lot_events"]
+
+
+class UnknownLotError(LedgerError):
+    """No captured event names this lot."""
+
+    def __init__(self, lot: str) -> None:
+        self.lot = lot
+        super().__init__(f"no events are recorded for lot {lot!r}")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One temperature reading an event carried, in °C, with what the sensor reported."""
+
+    time: datetime
+    celsius: float
+    value: float | None = None
+    uom: str | None = None
+    device_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LotEvent:
+    """A captured EPCIS event of the lot, with the ledger entry that holds it."""
+
+    index: int
+    leaf_hash: str
+    hash_id: str
+    event_type: str
+    time: datetime
+    biz_step: str | None
+    disposition: str | None
+    read_point: str | None
+    source: str | None  # possessing party handing over
+    destination: str | None  # possessing party taking over
+    readings: tuple[Reading, ...] = ()
+
+    @property
+    def inspection(self) -> bool:
+        """A handover inspection (CBV ``inspecting``)."""
+        return self.biz_step == "inspecting"
+
+
+@dataclass(frozen=True)
+class Handover:
+    """``holder`` holds the lot from ``since``, by the event at ledger ``index``."""
+
+    holder: str
+    since: datetime
+    index: int
+    leaf_hash: str
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def lot_events(*, ledger: Ledger, lot: str) -> tuple[LotEvent, ...]:
+    """The lot's events, oldest first (ties by ledger index); ``UnknownLotError`` if none."""
+    with ledger.engine.connect() as conn:
+        indices = conn.execute(
+            select(events.c.ledger_idx)
+            .join(event_lots, event_lots.c.hash_id == events.c.hash_id)
+            .where(event_lots.c.lot == lot)
+            .order_by(events.c.event_time, events.c.ledger_idx)
+        ).scalars()
+        found = list(indices)
+    if not found:
+        raise UnknownLotError(lot)
+    out = []
+    for idx in found:
+        entry = ledger.entry(idx)
+        view = entry.body["view"]
+        out.append(
+            LotEvent(
+                index=entry.index,
+                leaf_hash=entry.leaf_hash.hex(),
+                hash_id=entry.body["hash_id"],
+                event_type=view["event_type"],
+                time=_time(view["event_time"]),
+                biz_step=view["biz_step"],
+                disposition=view["disposition"],
+                read_point=view["read_point"],
+                source=next((i for t, i in view["sources"] if t == "possessing_party"), None),
+                destination=next(
+                    (i for t, i in view["destinations"] if t == "possessing_party"), None
+                ),
+                readings=tuple(
+                    Reading(
+                        _time(t["time"]),
+                        float(t["celsius"]),
+                        t.get("value"),
+                        t.get("uom"),
+                        t.get("device_id"),
+                    )
+                    for t in view["temperatures"]
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def custody(
+    lot_events: Sequence[LotEvent], *, until: datetime | None = None
+) -> tuple[Handover, ...]:
+    """Every change of holder, oldest first; events at or after ``until`` are not read."""
+    chain: list[Handover] = []
+    for e in lot_events:
+        if until is not None and e.time >= until:
+            break
+        if not chain and (e.source or e.destination):
+            first = e.source or e.destination
+            chain.append(Handover(first, e.time, e.index, e.leaf_hash))  # type: ignore[arg-type]
+        if chain and e.destination and e.destination != chain[-1].holder:
+            chain.append(Handover(e.destination, e.time, e.index, e.leaf_hash))
+    return tuple(chain)
