@@ -15,37 +15,34 @@ import hashlib
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import Engine, and_, func, insert, or_, select
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from claims.compensation import CompensationPolicy, pay, propose
+from claims.assessment import Assessment, ClaimEvidence, ClaimsConfig, assess
+from claims.compensation import pay
 from claims.custody import Party, Timeline
 from claims.duplicates import DuplicateMatch, find_duplicates
 from claims.errors import (
     IdempotencyConflictError,
     InvalidClaimError,
-    InvalidPolicyError,
     PhotoRejectedError,
     UnknownClaimError,
 )
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
 from claims.outbox import enqueue
-from claims.profiles import DEFAULT_PROFILES, TemperatureProfile
-from claims.responsibility import UNDETERMINED, ClaimFacts, Reason, Verdict, decide
 from claims.schema import claims_metadata
 from claims.tables import claim_photos, claims, lot_alerts, photo_hashes
-from claims.tickets import TicketPolicy, plan_ticket, sla_state
+from claims.tickets import sla_state
 from claims.timeline import build_timeline
-from ledger.log import Ledger
+from ledger.log import Ledger, LedgerWriter
 from ledger.trace import UnknownLotError
 from storage.evidence import EvidenceStore, StoredEvidence
 from vision.errors import ImageRejected
-from vision.phash import HASH_BITS, format_phash
+from vision.phash import format_phash
 from vision.predictor import Inspection
 
 __all__ = [
@@ -68,28 +65,6 @@ class Inspector(Protocol):
     def inspect(self, data: bytes, *, image: str) -> Inspection:
         """Judge one photo; raises ``vision.errors.ImageRejected`` for non-images."""
         ...
-
-
-@dataclass(frozen=True)
-class ClaimsConfig:
-    """Policies that configuration may change."""
-
-    profiles: dict[str, TemperatureProfile] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
-    tickets: TicketPolicy = field(default_factory=TicketPolicy)
-    compensation: CompensationPolicy = field(default_factory=CompensationPolicy)
-    webhooks: tuple[str, ...] = ()
-    lot_alert_claims: int = 3
-    lot_alert_window: timedelta = timedelta(days=7)
-    # Re-encoding, resizing or brightening moves a photo's pHash by a few bits; unrelated
-    # photos sit near 32 bits apart.
-    duplicate_max_distance: int = 6
-
-    def __post_init__(self) -> None:
-        d = self.duplicate_max_distance
-        if isinstance(d, bool) or not 0 <= d < HASH_BITS // 2:
-            raise InvalidPolicyError(
-                "duplicate_max_distance", f"must be 0 to {HASH_BITS // 2 - 1} bits"
-            )
 
 
 def create_claim_tables(engine: Engine) -> None:
@@ -130,22 +105,6 @@ def _existing(engine: Engine, key: str, request_hash: str) -> dict[str, Any] | N
     return get_claim(engine, row.id)
 
 
-def _lot_alert(
-    engine: Engine, claim: ClaimInput, config: ClaimsConfig, now: datetime
-) -> list[str] | None:
-    """Ids of recent defect claims on the lot if this one makes them reach the threshold."""
-    since = now - config.lot_alert_window
-    with engine.connect() as conn:
-        ids = list(
-            conn.execute(
-                select(claims.c.id).where(
-                    claims.c.lot == claim.lot, claims.c.defective == 1, claims.c.created_at >= since
-                )
-            ).scalars()
-        )
-    return ids if len(ids) + 1 == config.lot_alert_claims else None
-
-
 def file_claim(
     *,
     ledger: Ledger,
@@ -157,60 +116,25 @@ def file_claim(
     idempotency_key: str | None = None,
     config: ClaimsConfig = ClaimsConfig(),
 ) -> tuple[dict[str, Any], bool]:
-    """File the claim; returns it and whether it was created (False: an idempotent replay)."""
+    """File the claim; returns it and whether it was created (False: an idempotent replay).
+
+    Gathers the evidence (photos judged, the lot's timeline), stores the photos, and under
+    the ledger's write lock looks up what other claims say (copied photos, the lot's recent
+    defect claims), lets the pure ``assess`` decide, and records the decision.
+    """
     engine = ledger.engine
     _validate(claim, photos, config, now)
     request_hash = _request_hash(claim, photos)
     if idempotency_key is not None and (found := _existing(engine, idempotency_key, request_hash)):
         return found, False
-    customer = Party(claim.customer_id or "customer", "customer", "customer")
-    try:
-        timeline: Timeline | None = build_timeline(
-            ledger=ledger, lot=claim.lot, delivered_at=claim.delivered_at, customer=customer
-        )
-    except UnknownLotError:
-        # The complaint stands without records: it is accepted and goes to a person.
-        timeline = None
+    timeline = _timeline(ledger, claim)
     inspections = _inspect(inspector, photos)
     if not any(i.quality.ok for i in inspections):
         # Nothing can be judged: tell the customer how to retake, and file nothing.
         advice = sorted({issue.message for i in inspections for issue in i.quality.issues})
         raise InvalidClaimError("photos", "no photo can be judged: " + "; ".join(advice))
     stored = [store.put(data) for _, data in photos]
-    defects = frozenset(f.label for i in inspections for f in i.findings)
-    confidence = max((f.confidence for i in inspections for f in i.findings), default=0.0)
     claim_id = uuid.uuid4().hex
-    profile = config.profiles[claim.category]
-    unregistered = cast(list[str], timeline.meta.get("unregistered") or []) if timeline else []
-    if timeline is None:
-        verdict = _for_a_person(
-            "NO_RECORDS",
-            f"The ledger holds no records for lot {claim.lot!r}: no custody, temperatures or "
-            "inspections to judge by. The claim is accepted and an adjudicator decides.",
-        )
-    elif unregistered:
-        verdict = _for_a_person(
-            "UNREGISTERED_PARTY",
-            "A party in the lot's custody chain has no registered role: "
-            + ", ".join(unregistered)
-            + ".",
-        )
-    else:
-        verdict = decide(
-            timeline=timeline,
-            profile=profile,
-            claim=ClaimFacts(defects, now, claim.delivered_at, evidence_confidence=confidence),
-        )
-    alert = _lot_alert(engine, claim, config, now) if defects else None
-    plan = plan_ticket(
-        verdict=verdict,
-        defects=defects,
-        category=claim.category,
-        line_value=claim.line_value,
-        now=now,
-        lot_alert=alert is not None,
-        policy=config.tickets,
-    )
     try:
         with ledger.writer() as w:
             # Looked up under the ledger's write lock, which every claim takes: of two copies
@@ -222,118 +146,22 @@ def file_claim(
                 phashes=[i.phash if i.quality.ok else None for i in inspections],
                 max_distance=config.duplicate_max_distance,
             )
-            proposal = propose(
-                verdict=verdict,
-                defects=defects,
-                line_value=claim.line_value,
-                currency=claim.currency,
-                policy=config.compensation,
-                duplicate_evidence=any(duplicates),
-            )
-            evidence = _evidence(
-                claim_id=claim_id,
+            evidence = ClaimEvidence(
                 claim=claim,
+                inspections=tuple(inspections),
+                timeline=timeline,
+                duplicates=tuple(tuple(d) for d in duplicates),
+                recent_lot_claims=_recent_defect_claims(w.conn, claim.lot, config, now),
+            )
+            _record(
+                w,
+                claim_id=claim_id,
+                evidence=evidence,
+                assessment=assess(evidence, config=config, now=now),
                 stored=stored,
-                inspections=inspections,
-                duplicates=duplicates,
-            )
-            (ev,) = w.append_many([("claim.evidence", evidence)])
-            (vd,) = w.append_many(
-                [
-                    (
-                        "claim.verdict",
-                        {
-                            "claim_id": claim_id,
-                            "evidence_index": ev.index,
-                            "category": claim.category,
-                            **verdict.as_dict(),
-                        },
-                    )
-                ]
-            )
-            if alert is not None:
-                (al,) = w.append_many(
-                    [("lot.alert", {"lot": claim.lot, "claims": [*alert, claim_id]})]
-                )
-                w.conn.execute(
-                    insert(lot_alerts).values(
-                        lot=claim.lot,
-                        claim_ids=json.dumps([*alert, claim_id]),
-                        ledger_idx=al.index,
-                        created_at=now,
-                    )
-                )
-            compensation = {**jsonable(dataclasses.asdict(proposal)), "paid": False}
-            if proposal.auto_pay:
-                payment = pay(
-                    conn=w.conn, claim_id=claim_id, proposal=proposal, decided_by="auto", now=now
-                )
-                compensation |= {"paid": True, "payment": jsonable(dataclasses.asdict(payment))}
-            w.conn.execute(
-                insert(claims).values(
-                    id=claim_id,
-                    idempotency_key=idempotency_key,
-                    request_hash=request_hash,
-                    order_id=claim.order_id,
-                    customer_id=claim.customer_id,
-                    lot=claim.lot,
-                    category=claim.category,
-                    line_value=claim.line_value,
-                    currency=claim.currency,
-                    delivered_at=claim.delivered_at,
-                    description=claim.description,
-                    # Duplicate evidence leaves the verdict alone but puts a person on the case.
-                    status="needs_review" if verdict.needs_review or any(duplicates) else "open",
-                    defective=int(bool(defects)),
-                    responsible_party=verdict.responsible_party,
-                    party_id=verdict.party_id,
-                    confidence=verdict.confidence,
-                    verdict=json.dumps(verdict.as_dict()),
-                    ticket=json.dumps(jsonable(dataclasses.asdict(plan))),
-                    compensation=json.dumps(compensation),
-                    evidence_idx=ev.index,
-                    verdict_idx=vd.index,
-                    created_at=now,
-                )
-            )
-            w.conn.execute(
-                insert(claim_photos),
-                [
-                    {
-                        "claim_id": claim_id,
-                        "position": n,
-                        "sha256": s.sha256,
-                        "inspection": json.dumps({**i.as_dict(), "duplicate_of": _matches(d)}),
-                    }
-                    for n, (s, i, d) in enumerate(zip(stored, inspections, duplicates, strict=True))
-                ],
-            )
-            w.conn.execute(
-                insert(photo_hashes),
-                [
-                    {
-                        "claim_id": claim_id,
-                        "position": n,
-                        "sha256": s.sha256,
-                        "phash": format_phash(i.phash),
-                    }
-                    for n, (s, i) in enumerate(zip(stored, inspections, strict=True))
-                ],
-            )
-            enqueue(
-                conn=w.conn,
-                event_type="ticket.created",
-                endpoints=list(config.webhooks),
+                request=(idempotency_key, request_hash),
+                webhooks=config.webhooks,
                 now=now,
-                payload={
-                    "claim_id": claim_id,
-                    "lot": claim.lot,
-                    "order_id": claim.order_id,
-                    "responsible_party": verdict.responsible_party,
-                    "ticket": jsonable(dataclasses.asdict(plan)),
-                    "compensation": compensation,
-                    "ledger": {"evidence": ev.index, "verdict": vd.index},
-                },
             )
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
@@ -345,9 +173,148 @@ def file_claim(
     return get_claim(engine, claim_id, now=now), True
 
 
-def _for_a_person(code: str, message: str) -> Verdict:
-    """An undetermined verdict with no confidence: the records cannot carry one."""
-    return Verdict(UNDETERMINED, None, 0.0, (Reason(code, message),))
+def _timeline(ledger: Ledger, claim: ClaimInput) -> Timeline | None:
+    """The lot's custody timeline, or None when the ledger holds no record of the lot."""
+    customer = Party(claim.customer_id or "customer", "customer", "customer")
+    try:
+        return build_timeline(
+            ledger=ledger, lot=claim.lot, delivered_at=claim.delivered_at, customer=customer
+        )
+    except UnknownLotError:
+        # The complaint stands without records: it is accepted and goes to a person.
+        return None
+
+
+def _recent_defect_claims(
+    conn: Connection, lot: str, config: ClaimsConfig, now: datetime
+) -> tuple[str, ...]:
+    """Ids of defect claims on the lot inside the lot-alert window."""
+    since = now - config.lot_alert_window
+    return tuple(
+        conn.execute(
+            select(claims.c.id).where(
+                claims.c.lot == lot, claims.c.defective == 1, claims.c.created_at >= since
+            )
+        ).scalars()
+    )
+
+
+def _record(
+    w: LedgerWriter,
+    *,
+    claim_id: str,
+    evidence: ClaimEvidence,
+    assessment: Assessment,
+    stored: Sequence[StoredEvidence],
+    request: tuple[str | None, str],
+    webhooks: Sequence[str],
+    now: datetime,
+) -> None:
+    """Write the decision in the open ledger transaction: entries, rows, payment, webhooks."""
+    claim, inspections, verdict = evidence.claim, evidence.inspections, assessment.verdict
+    body = _evidence(
+        claim_id=claim_id,
+        claim=claim,
+        stored=stored,
+        inspections=inspections,
+        duplicates=evidence.duplicates,
+    )
+    (ev,) = w.append_many([("claim.evidence", body)])
+    (vd,) = w.append_many(
+        [
+            (
+                "claim.verdict",
+                {
+                    "claim_id": claim_id,
+                    "evidence_index": ev.index,
+                    "category": claim.category,
+                    **verdict.as_dict(),
+                },
+            )
+        ]
+    )
+    if assessment.lot_alert is not None:
+        members = [*assessment.lot_alert, claim_id]
+        (al,) = w.append_many([("lot.alert", {"lot": claim.lot, "claims": members})])
+        w.conn.execute(
+            insert(lot_alerts).values(
+                lot=claim.lot, claim_ids=json.dumps(members), ledger_idx=al.index, created_at=now
+            )
+        )
+    proposal = assessment.compensation
+    compensation = {**jsonable(dataclasses.asdict(proposal)), "paid": False}
+    if proposal.auto_pay:
+        payment = pay(conn=w.conn, claim_id=claim_id, proposal=proposal, decided_by="auto", now=now)
+        compensation |= {"paid": True, "payment": jsonable(dataclasses.asdict(payment))}
+    ticket = jsonable(dataclasses.asdict(assessment.ticket))
+    idempotency_key, request_hash = request
+    w.conn.execute(
+        insert(claims).values(
+            id=claim_id,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            order_id=claim.order_id,
+            customer_id=claim.customer_id,
+            lot=claim.lot,
+            category=claim.category,
+            line_value=claim.line_value,
+            currency=claim.currency,
+            delivered_at=claim.delivered_at,
+            description=claim.description,
+            status=assessment.status,
+            defective=int(bool(evidence.defects)),
+            responsible_party=verdict.responsible_party,
+            party_id=verdict.party_id,
+            confidence=verdict.confidence,
+            verdict=json.dumps(verdict.as_dict()),
+            ticket=json.dumps(ticket),
+            compensation=json.dumps(compensation),
+            evidence_idx=ev.index,
+            verdict_idx=vd.index,
+            created_at=now,
+        )
+    )
+    w.conn.execute(
+        insert(claim_photos),
+        [
+            {
+                "claim_id": claim_id,
+                "position": n,
+                "sha256": s.sha256,
+                "inspection": json.dumps({**i.as_dict(), "duplicate_of": _matches(d)}),
+            }
+            for n, (s, i, d) in enumerate(
+                zip(stored, inspections, evidence.duplicates, strict=True)
+            )
+        ],
+    )
+    w.conn.execute(
+        insert(photo_hashes),
+        [
+            {
+                "claim_id": claim_id,
+                "position": n,
+                "sha256": s.sha256,
+                "phash": format_phash(i.phash),
+            }
+            for n, (s, i) in enumerate(zip(stored, inspections, strict=True))
+        ],
+    )
+    enqueue(
+        conn=w.conn,
+        event_type="ticket.created",
+        endpoints=list(webhooks),
+        now=now,
+        payload={
+            "claim_id": claim_id,
+            "lot": claim.lot,
+            "order_id": claim.order_id,
+            "responsible_party": verdict.responsible_party,
+            "ticket": ticket,
+            "compensation": compensation,
+            "ledger": {"evidence": ev.index, "verdict": vd.index},
+        },
+    )
 
 
 def _inspect(inspector: Inspector, photos: Sequence[tuple[str, bytes]]) -> list[Inspection]:

@@ -1,0 +1,143 @@
+"""The claim's assessment: evidence in, decision out. Pure: no database, no store, no clock.
+
+``claims.service.file_claim`` gathers the evidence (the photos' inspections, the lot's
+timeline from the ledger, near-copies of the photos, the lot's recent defect claims) and
+records what ``assess`` decides; everything between is here, testable with plain objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import cast
+
+from claims.compensation import CompensationPolicy, Proposal, propose
+from claims.custody import Timeline
+from claims.duplicates import DuplicateMatch
+from claims.errors import InvalidPolicyError
+from claims.models import ClaimInput
+from claims.profiles import DEFAULT_PROFILES, TemperatureProfile
+from claims.responsibility import UNDETERMINED, ClaimFacts, Reason, Verdict, decide
+from claims.tickets import TicketPlan, TicketPolicy, plan_ticket
+from vision.phash import HASH_BITS
+from vision.predictor import Inspection
+
+__all__ = ["Assessment", "ClaimEvidence", "ClaimsConfig", "assess"]
+
+
+@dataclass(frozen=True)
+class ClaimsConfig:
+    """Policies that configuration may change."""
+
+    profiles: dict[str, TemperatureProfile] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
+    tickets: TicketPolicy = field(default_factory=TicketPolicy)
+    compensation: CompensationPolicy = field(default_factory=CompensationPolicy)
+    webhooks: tuple[str, ...] = ()
+    lot_alert_claims: int = 3
+    lot_alert_window: timedelta = timedelta(days=7)
+    # Re-encoding, resizing or brightening moves a photo's pHash by a few bits; unrelated
+    # photos sit near 32 bits apart.
+    duplicate_max_distance: int = 6
+
+    def __post_init__(self) -> None:
+        d = self.duplicate_max_distance
+        if isinstance(d, bool) or not 0 <= d < HASH_BITS // 2:
+            raise InvalidPolicyError(
+                "duplicate_max_distance", f"must be 0 to {HASH_BITS // 2 - 1} bits"
+            )
+
+
+@dataclass(frozen=True)
+class ClaimEvidence:
+    """Everything a claim is judged on, gathered before the decision.
+
+    ``timeline`` is None when the ledger holds no record of the lot. ``duplicates`` has one
+    entry per photo (its near-copies in other claims). ``recent_lot_claims`` are the ids of
+    defect claims on the same lot within the lot-alert window.
+    """
+
+    claim: ClaimInput
+    inspections: tuple[Inspection, ...]
+    timeline: Timeline | None
+    duplicates: tuple[tuple[DuplicateMatch, ...], ...] = ()
+    recent_lot_claims: tuple[str, ...] = ()
+
+    @property
+    def defects(self) -> frozenset[str]:
+        """Every label any photo found."""
+        return frozenset(f.label for i in self.inspections for f in i.findings)
+
+    @property
+    def copied_photo(self) -> bool:
+        """A photo nearly duplicates another claim's."""
+        return any(self.duplicates)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the service decides about a claim, before anything is written."""
+
+    verdict: Verdict
+    ticket: TicketPlan
+    compensation: Proposal
+    status: str  # "open", or "needs_review" when a person must look
+    lot_alert: tuple[str, ...] | None  # earlier claims that, with this one, raise a lot alert
+
+
+def _for_a_person(code: str, message: str) -> Verdict:
+    """An undetermined verdict with no confidence: the records cannot carry one."""
+    return Verdict(UNDETERMINED, None, 0.0, (Reason(code, message),))
+
+
+def _verdict(evidence: ClaimEvidence, profile: TemperatureProfile, now: datetime) -> Verdict:
+    claim, timeline = evidence.claim, evidence.timeline
+    if timeline is None:
+        return _for_a_person(
+            "NO_RECORDS",
+            f"The ledger holds no records for lot {claim.lot!r}: no custody, temperatures or "
+            "inspections to judge by. The claim is accepted and an adjudicator decides.",
+        )
+    unregistered = cast(list[str], timeline.meta.get("unregistered") or [])
+    if unregistered:
+        return _for_a_person(
+            "UNREGISTERED_PARTY",
+            "A party in the lot's custody chain has no registered role: "
+            + ", ".join(unregistered)
+            + ".",
+        )
+    confidence = max((f.confidence for i in evidence.inspections for f in i.findings), default=0.0)
+    facts = ClaimFacts(evidence.defects, now, claim.delivered_at, evidence_confidence=confidence)
+    return decide(timeline=timeline, profile=profile, claim=facts)
+
+
+def assess(evidence: ClaimEvidence, *, config: ClaimsConfig, now: datetime) -> Assessment:
+    """Verdict, ticket, compensation and status for the evidence, under the configuration."""
+    claim = evidence.claim
+    defects = evidence.defects
+    verdict = _verdict(evidence, config.profiles[claim.category], now)
+    # This claim makes the lot's count reach the threshold: an alert naming all of them.
+    alert = (
+        None
+        if not defects or len(evidence.recent_lot_claims) + 1 != config.lot_alert_claims
+        else evidence.recent_lot_claims
+    )
+    ticket = plan_ticket(
+        verdict=verdict,
+        defects=defects,
+        category=claim.category,
+        line_value=claim.line_value,
+        now=now,
+        lot_alert=alert is not None,
+        policy=config.tickets,
+    )
+    compensation = propose(
+        verdict=verdict,
+        defects=defects,
+        line_value=claim.line_value,
+        currency=claim.currency,
+        policy=config.compensation,
+        duplicate_evidence=evidence.copied_photo,
+    )
+    # A copied photo leaves the verdict alone but puts a person on the case.
+    status = "needs_review" if verdict.needs_review or evidence.copied_photo else "open"
+    return Assessment(verdict, ticket, compensation, status, alert)
