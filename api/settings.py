@@ -46,8 +46,9 @@ class Settings(BaseSettings):
     min_image_side: int = Field(64, ge=1, description="Quality gate: smallest side in pixels.")
     # Decoding is CPU-bound: more decodes at once than cores only adds memory. 256 MiB is one
     # 40 Mpx RGB decode (160 MB) plus room for small ones beside it; over the serving
-    # process's ~280 MB at rest, ten concurrent requests of ten 40 Mpx PNGs peak at ~470 MB
-    # (bench/memory.py). A wait of 10 s rides out such a burst on two cores; past it, a 503.
+    # process's 235-275 MB at rest, ten concurrent requests of ten 40 Mpx PNGs peaked at
+    # 430-470 MB (bench/memory.py; 1.8 GB with no budget). A wait of 10 s rides out such a
+    # burst on two cores; past it, a 503.
     decode_concurrency: int = Field(
         2, ge=0, description="Photos decoded at once across all requests; 0: no cap."
     )
