@@ -24,7 +24,8 @@ __all__ = [
     "problem_responses",
 ]
 
-_REF = "#/components/schemas/Problem"
+_REF_TEMPLATE = "#/components/schemas/{model}"
+_REF = _REF_TEMPLATE.format(model="Problem")
 
 _DESCRIPTIONS = {
     400: "Bad request: a header is unusable or the body cannot be parsed.",
@@ -81,20 +82,17 @@ def photo_encoding(**parts: str) -> dict[str, Any]:
 
 
 def _problem(status: int) -> dict[str, Any]:
-    headers = {}
-    if status in (429, 503):
-        headers["Retry-After"] = {
-            "description": "Seconds to wait before retrying.",
-            "schema": {"type": "integer", "minimum": 0},
-        }
-    if status == 405:
-        headers["Allow"] = {"description": "The methods allowed.", "schema": {"type": "string"}}
     out: dict[str, Any] = {
         "description": _DESCRIPTIONS.get(status, "Problem."),
         "content": {MEDIA_TYPE: {"schema": {"$ref": _REF}}},
     }
-    if headers:
-        out["headers"] = headers
+    if status in (429, 503):
+        out["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying.",
+                "schema": {"type": "integer", "minimum": 0},
+            }
+        }
     return out
 
 
@@ -120,12 +118,11 @@ def install_openapi(app: FastAPI) -> None:
         for operations in doc.get("paths", {}).values():
             for op in operations.values():
                 responses = op.setdefault("responses", {})
-                # FastAPI's own validation schema is not what this API answers.
-                for status in ("422",):
-                    if status in responses and MEDIA_TYPE not in responses[status].get(
-                        "content", {}
-                    ):
-                        responses[status] = _problem(int(status))
+                # FastAPI's own validation schema (added for routes with parameters that
+                # declare no 422) is not what this API answers.
+                declared = responses.get("422")
+                if declared is not None and MEDIA_TYPE not in declared.get("content", {}):
+                    responses["422"] = _problem(422)
                 responses.setdefault("500", _problem(500))
                 if "requestBody" in op:
                     # A body that cannot be parsed (400) or is over the size limit (413).
@@ -137,6 +134,3 @@ def install_openapi(app: FastAPI) -> None:
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-_REF_TEMPLATE = "#/components/schemas/{model}"

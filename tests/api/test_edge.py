@@ -12,26 +12,16 @@ import copy
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
-from claims.service import count_claims
+from tests.api.seeded import EPCIS, LOT, seeded_client, stored_state
 from tests.conftest import REPO
 
 PROBLEM = "application/problem+json"
-EPCIS = REPO / "tests" / "ledger" / "data" / "epcis" / "object_shipping_inspection.json"
-LOT = "STRAW-0502"
 PHOTO = (REPO / "datasets" / "fixtures" / "swollen_pouch.jpg").read_bytes()
-PARTIES = (
-    ("urn:epc:id:pgln:4012345.00000", "supplier", "Berry Farm"),
-    ("urn:epc:id:pgln:4023333.00000", "carrier", "FastVan"),
-    ("urn:epc:id:pgln:4000001.00000", "warehouse", "City DC"),
-)
 GOOD: dict[str, Any] = {
     "order_id": "7781",
     "lot": LOT,
@@ -44,21 +34,8 @@ GOOD: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    data_dir = tmp_path_factory.mktemp("edge") / "var"
-    app = create_app(Settings(data_dir=data_dir, anchor_backend="none", epcis_max_events=50))
-    with TestClient(app, raise_server_exceptions=False) as c:
-        for pid, role, name in PARTIES:
-            assert c.post("/v1/parties", json={"id": pid, "role": role, "name": name}).is_success
-        assert c.post("/v1/events", json=json.loads(EPCIS.read_text())).status_code == 201
+    with seeded_client(tmp_path_factory.mktemp("edge") / "var", epcis_max_events=50) as c:
         yield c
-
-
-def _state(client: TestClient) -> tuple[int, int, int]:
-    """(ledger size, claims, evidence files): what a refused request must leave alone."""
-    services = client.app.state.services  # type: ignore[attr-defined]
-    evidence = Path(client.app.state.settings.data_dir)  # type: ignore[attr-defined]
-    files = sum(1 for p in evidence.rglob("*") if p.is_file() and "evidence" in p.parts)
-    return services.ledger.size(), count_claims(services.engine), files
 
 
 def _file(client: TestClient, claim: str, *, key: str | None = None) -> Any:
@@ -86,11 +63,11 @@ def _refused(resp: Any, status: int, field: str | None = None) -> dict[str, Any]
 
 
 def test_an_empty_idempotency_key_is_a_400_and_leaves_filing_working(client: TestClient) -> None:
-    before = _state(client)
+    before = stored_state(client)
     for _ in range(2):  # the second used to be a 500 behind the first's stored "" key
         body = _refused(_file(client, json.dumps(GOOD), key=""), 400, "Idempotency-Key")
         assert body["type"].endswith("/invalid-idempotency-key") and "empty" in body["detail"]
-    assert _state(client) == before
+    assert stored_state(client) == before
     first = _file(client, json.dumps(GOOD | {"order_id": "k-1"}), key="order-k-1")
     assert first.status_code == 201, first.text
     again = _file(client, json.dumps(GOOD | {"order_id": "k-1"}), key="order-k-1")
@@ -103,7 +80,7 @@ def test_an_empty_idempotency_key_is_a_400_and_leaves_filing_working(client: Tes
 def test_an_idempotency_key_outside_the_documented_alphabet_is_a_400(
     client: TestClient, key: str
 ) -> None:
-    before = _state(client)
+    before = stored_state(client)
     headers = {"Idempotency-Key": key.encode("utf-8")}  # raw bytes: UTF-8 sent as is
     resp = client.post(
         "/v1/claims",
@@ -112,7 +89,7 @@ def test_an_idempotency_key_outside_the_documented_alphabet_is_a_400(
         headers=headers,
     )
     _refused(resp, 400, "Idempotency-Key")
-    assert _state(client) == before
+    assert stored_state(client) == before
 
 
 # ---------------------------------------------------------------- claim values
@@ -158,21 +135,21 @@ BAD_VALUES = [
 def test_a_bad_claim_value_is_a_422_naming_its_field_before_anything_is_stored(
     client: TestClient, field: str, value: Any
 ) -> None:
-    before = _state(client)
+    before = stored_state(client)
     body = _refused(_file(client, json.dumps(GOOD | {field: value})), 422, f"claim.{field}")
     assert body["type"].endswith("/invalid-claim")
     assert any(e["field"] == f"claim.{field}" for e in body["errors"])
-    assert _state(client) == before
+    assert stored_state(client) == before
 
 
 def test_a_json_literal_nan_and_a_huge_exponent_are_422s(client: TestClient) -> None:
-    before = _state(client)
+    before = stored_state(client)
     for raw in ('"line_value": NaN', '"line_value": Infinity', '"line_value": 1E+999999'):
         claim = json.dumps(GOOD).replace('"line_value": "12.50"', raw)
         _refused(_file(client, claim), 422, "claim.line_value")
     _refused(_file(client, "not json"), 422, "claim")
     _refused(_file(client, "[1, 2]"), 422, "claim")
-    assert _state(client) == before
+    assert stored_state(client) == before
 
 
 def test_a_future_delivery_is_refused_and_a_printable_description_kept(client: TestClient) -> None:
@@ -204,12 +181,12 @@ def test_a_future_delivery_is_refused_and_a_printable_description_kept(client: T
 def test_a_bad_party_is_refused_naming_its_field(
     client: TestClient, field: str, value: Any
 ) -> None:
-    before = _state(client)
+    before = stored_state(client)
     body = {"id": "urn:epc:id:pgln:4099999.00000", "role": "supplier", "name": "New Farm"}
     resp = client.post("/v1/parties", json=body | {field: value})
     problem = _refused(resp, 422)
     assert problem["field"].split(".")[-1] == field
-    assert _state(client) == before
+    assert stored_state(client) == before
 
 
 # ---------------------------------------------------------------- EPCIS capture
@@ -232,17 +209,17 @@ def _future_doc() -> dict[str, Any]:
 
 
 def test_an_event_dated_in_the_future_is_refused_naming_it(client: TestClient) -> None:
-    before = _state(client)
+    before = stored_state(client)
     problem = _refused(client.post("/v1/events", json=_future_doc()), 422)
     assert problem["type"].endswith("/invalid-epcis")
     (error,) = problem["errors"]
     assert error["event_index"] == 0 and error["field"].endswith("eventTime")
     assert "future" in error["reason"]
-    assert _state(client) == before
+    assert stored_state(client) == before
 
 
 def test_a_document_over_the_event_limit_is_a_413_and_appends_nothing(client: TestClient) -> None:
-    before = _state(client)
+    before = stored_state(client)
     doc = _doc()
     template = doc["epcisBody"]["eventList"][0]
     events = []
@@ -257,7 +234,7 @@ def test_a_document_over_the_event_limit_is_a_413_and_appends_nothing(client: Te
     assert problem["type"].endswith("/too-many-events")
     assert (problem["limit"], problem["actual"]) == (50, 51)
     assert resp.headers["GS1-EPCIS-Capture-Limit"] == "50"
-    assert _state(client) == before
+    assert stored_state(client) == before
     doc["epcisBody"]["eventList"] = events[:50]
     ok = client.post("/v1/events", json=doc)
     assert ok.status_code == 201 and len(ok.json()["appended"]) == 50
@@ -304,10 +281,10 @@ MALFORMED_EPCIS: list[tuple[str, bytes, str, int]] = [
 def test_a_malformed_epcis_document_is_a_problem_and_appends_nothing(
     client: TestClient, name: str, body: bytes, media: str, status: int
 ) -> None:
-    before = _state(client)
+    before = stored_state(client)
     resp = client.post("/v1/events", content=body, headers={"content-type": media})
     _refused(resp, status)
-    assert _state(client) == before
+    assert stored_state(client) == before
 
 
 # ---------------------------------------------------------------- HTTP and OpenAPI

@@ -10,30 +10,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
-from claims.service import count_claims
-from tests.conftest import REPO
+from tests.api.seeded import LOT, seeded_client, stored_state
 from tests.hostile_images import HostileImage, hostile_images
 
 PROBLEM = "application/problem+json"
 CASES = hostile_images()
 REFUSED = [c for c in CASES if c.outcome != "ok"]
-EPCIS = REPO / "tests" / "ledger" / "data" / "epcis" / "object_shipping_inspection.json"
-PARTIES = (
-    ("urn:epc:id:pgln:4012345.00000", "supplier", "Berry Farm"),
-    ("urn:epc:id:pgln:4023333.00000", "carrier", "FastVan"),
-    ("urn:epc:id:pgln:4000001.00000", "warehouse", "City DC"),
-)
 CLAIM = {
     "order_id": "h-1",
-    "lot": "STRAW-0502",
+    "lot": LOT,
     "category": "chilled",
     "line_value": "9.99",
     "currency": "EUR",
@@ -43,20 +33,8 @@ CLAIM = {
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    data_dir = tmp_path_factory.mktemp("hostile") / "var"
-    app = create_app(Settings(data_dir=data_dir, anchor_backend="none"))
-    with TestClient(app, raise_server_exceptions=False) as c:
-        for pid, role, name in PARTIES:
-            assert c.post("/v1/parties", json={"id": pid, "role": role, "name": name}).is_success
-        assert c.post("/v1/events", json=json.loads(EPCIS.read_text())).status_code == 201
+    with seeded_client(tmp_path_factory.mktemp("hostile") / "var") as c:
         yield c
-
-
-def _state(client: TestClient) -> tuple[int, int, int]:
-    services = client.app.state.services  # type: ignore[attr-defined]
-    root = Path(client.app.state.settings.data_dir)  # type: ignore[attr-defined]
-    files = sum(1 for p in root.rglob("*") if p.is_file() and "evidence" in p.parts)
-    return services.ledger.size(), count_claims(services.engine), files
 
 
 def _problem(resp: Any, status: int) -> dict[str, Any]:
@@ -84,7 +62,7 @@ def test_inspect_answers_each_upload_as_documented(client: TestClient, case: Hos
 def test_a_claim_with_a_refused_photo_stores_nothing(
     client: TestClient, case: HostileImage
 ) -> None:
-    before = _state(client)
+    before = stored_state(client)
     good = CASES[0] if CASES[0].outcome == "ok" else next(c for c in CASES if c.outcome == "ok")
     resp = client.post(
         "/v1/claims",
@@ -93,11 +71,11 @@ def test_a_claim_with_a_refused_photo_stores_nothing(
     )
     body = _problem(resp, case.status)
     assert body["photo_index"] == 1
-    assert _state(client) == before
+    assert stored_state(client) == before
 
 
 def test_eleven_photos_are_a_413_before_any_is_decoded(client: TestClient) -> None:
-    before = _state(client)
+    before = stored_state(client)
     photo = next(c for c in CASES if c.outcome == "ok")
     resp = client.post(
         "/v1/claims",
@@ -105,4 +83,4 @@ def test_eleven_photos_are_a_413_before_any_is_decoded(client: TestClient) -> No
         data={"claim": json.dumps(CLAIM)},
     )
     assert _problem(resp, 413)["type"].endswith("/too-many-photos")
-    assert _state(client) == before
+    assert stored_state(client) == before

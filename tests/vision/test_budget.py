@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, jpeg_bytes, textured
+from tests.conftest import jpeg_bytes, run_in_child, textured
 from tests.hostile_images import compressible_png
 from vision.budget import DecodeBudget
 from vision.errors import DecoderBusyError, ImageRejected, VisionError
@@ -177,56 +174,45 @@ def test_the_predictor_decodes_through_its_budget(predictor: Predictor) -> None:
     assert not predictor.budget.bounded  # the default caps nothing
 
 
-_PEAK_CHILD = """
-import json, sys, threading
-from pathlib import Path
-sys.path.insert(0, sys.argv[1])
-from tests.hostile_images import compressible_png
-from vision.budget import DecodeBudget
-from vision.image import decode_image
-
-def rss_kib(field):
+def _rss_kib(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1])
+    raise KeyError(field)
 
-data = compressible_png(4000)
-budget = DecodeBudget(max_decodes=2, max_bytes=100 << 20, wait_seconds=300)
-decode_image(data, max_side=512, budget=budget)  # codec loaded, arenas warm
-Path("/proc/self/clear_refs").write_text("5")  # VmHWM starts again from here
-before = rss_kib("VmRSS")
 
-def work():
-    for _ in range(2):
-        decode_image(data, max_side=512, budget=budget)
+def peak_under_load(_: Path) -> dict[str, int]:
+    """In a fresh process: six threads decode a 16 Mpx PNG twice each through one budget;
+    the RSS the load added at its peak, and the most bytes the budget held at once."""
+    data = compressible_png(4000)
+    budget = DecodeBudget(max_decodes=2, max_bytes=100 << 20, wait_seconds=300)
+    decode_image(data, max_side=512, budget=budget)  # codec loaded, arenas warm
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM starts again from here
+    before = _rss_kib("VmRSS")
 
-threads = [threading.Thread(target=work) for _ in range(6)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-print(json.dumps({"added": (rss_kib("VmHWM") - before) * 1024, "held": budget.peak_bytes}))
-"""
+    def work() -> None:
+        for _ in range(2):
+            decode_image(data, max_side=512, budget=budget)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"added": (_rss_kib("VmHWM") - before) * 1024, "held": budget.peak_bytes}
 
 
 @pytest.mark.skipif(
     not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc to read peak RSS"
 )
-def test_concurrent_decodes_keep_the_process_within_the_budget() -> None:
+def test_concurrent_decodes_keep_the_process_within_the_budget(tmp_path: Path) -> None:
     """Defect 1: six threads decoding 16 Mpx PNGs add one decode's worth of RSS, not six.
 
     The budget (100 MiB) lets one 67 MiB decode run at a time; without it, or with glibc keeping what
     each thread freed in its own arena, the peak grows by about six of them (~370 MiB).
     Run in a child so the peak is this load's alone.
     """
-    out = subprocess.run(
-        [sys.executable, "-c", _PEAK_CHILD, str(REPO)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_in_child("tests.vision.test_budget:peak_under_load", tmp_path)
     one = 4000 * 4000 * 4
     assert result["held"] <= 100 << 20
     assert result["added"] < 2 * one, f"peak RSS grew by {result['added'] >> 20} MiB"
