@@ -142,7 +142,8 @@ def lot_keys(event: CaptureEvent) -> set[str]:
     return keys
 
 
-VIEW_VERSION = 1
+# 2: accelerations (shock readings) are read; a version-1 entry's view has none.
+VIEW_VERSION = 2
 
 
 def event_view(event: CaptureEvent) -> dict[str, Any]:
@@ -174,6 +175,16 @@ def event_view(event: CaptureEvent) -> dict[str, Any]:
                 "device_id": t.device_id,
             }
             for t in event.temperatures
+        ],
+        "accelerations": [
+            {
+                "time": a.time.isoformat().replace("+00:00", "Z"),
+                "mps2": round(a.mps2, 4),
+                "value": a.original_value,
+                "uom": a.original_uom,
+                "device_id": a.device_id,
+            }
+            for a in event.accelerations
         ],
     }
 

@@ -7,6 +7,9 @@ an event's possessing-party destination (a ``shipping`` or ``receiving`` event, 
 source/destination type ``possessing_party``) as soon as one names a party other than the
 holder. A shipment names its receiver before the receipt confirms it, so the receiver holds
 the lot from the shipment on: a record that only says "shipped to B" still tells who took it.
+A ``shipping`` event in which the holder names itself as the source but names no receiver
+releases the lot: nobody is recorded holding it (``holder`` None) until a later event names
+one, and the rules read that stretch as a custody gap rather than as the shipper's.
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ from ledger.errors import LedgerError
 from ledger.log import Ledger
 from ledger.projections import event_lots, events
 
-__all__ = ["Handover", "LotEvent", "Reading", "UnknownLotError", "custody", "lot_events"]
+__all__ = [
+    "Handover",
+    "LotEvent",
+    "Reading",
+    "Shock",
+    "UnknownLotError",
+    "custody",
+    "lot_events",
+]
 
 
 class UnknownLotError(LedgerError):
@@ -44,6 +55,15 @@ class Reading:
 
 
 @dataclass(frozen=True)
+class Shock:
+    """One acceleration an event carried, in m/s² (the logger's peak where it gave one)."""
+
+    time: datetime
+    mps2: float
+    device_id: str | None = None
+
+
+@dataclass(frozen=True)
 class LotEvent:
     """A captured EPCIS event of the lot, with the ledger entry that holds it."""
 
@@ -58,6 +78,7 @@ class LotEvent:
     source: str | None  # possessing party handing over
     destination: str | None  # possessing party taking over
     readings: tuple[Reading, ...] = ()
+    shocks: tuple[Shock, ...] = ()
 
     @property
     def inspection(self) -> bool:
@@ -67,9 +88,12 @@ class LotEvent:
 
 @dataclass(frozen=True)
 class Handover:
-    """``holder`` holds the lot from ``since``, by the event at ledger ``index``."""
+    """``holder`` holds the lot from ``since``, by the event at ledger ``index``.
 
-    holder: str
+    ``holder`` None: the lot was shipped without a named receiver; nobody is on record.
+    """
+
+    holder: str | None
     since: datetime
     index: int
     leaf_hash: str
@@ -119,6 +143,10 @@ def lot_events(*, ledger: Ledger, lot: str) -> tuple[LotEvent, ...]:
                     )
                     for t in view["temperatures"]
                 ),
+                shocks=tuple(
+                    Shock(_time(a["time"]), float(a["mps2"]), a.get("device_id"))
+                    for a in view.get("accelerations", ())
+                ),
             )
         )
     return tuple(out)
@@ -135,6 +163,16 @@ def custody(
         if not chain and (e.source or e.destination):
             first = e.source or e.destination
             chain.append(Handover(first, e.time, e.index, e.leaf_hash))  # type: ignore[arg-type]
-        if chain and e.destination and e.destination != chain[-1].holder:
+        if not chain:
+            continue
+        holder = chain[-1].holder
+        if e.destination and e.destination != holder:
             chain.append(Handover(e.destination, e.time, e.index, e.leaf_hash))
+        elif (
+            e.biz_step == "shipping"
+            and not e.destination
+            and holder is not None
+            and e.source == holder
+        ):
+            chain.append(Handover(None, e.time, e.index, e.leaf_hash))
     return tuple(chain)

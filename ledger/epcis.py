@@ -69,6 +69,7 @@ from urllib.parse import unquote
 from ledger.errors import LedgerError
 
 __all__ = [
+    "ACCELERATION_UOMS",
     "BIZ_STEPS",
     "BIZ_TRANSACTION_TYPES",
     "DISPOSITIONS",
@@ -76,6 +77,7 @@ __all__ = [
     "HASH_VERSION",
     "SOURCE_DESTINATION_TYPES",
     "TEMPERATURE_UOMS",
+    "AccelerationReading",
     "CBVVocabulary",
     "CaptureEvent",
     "CaptureLimits",
@@ -105,6 +107,10 @@ EVENT_TYPES = frozenset(
 
 TEMPERATURE_UOMS = frozenset({"CEL", "FAR", "KEL"})
 """UN/CEFACT Rec. 20 codes accepted for temperature reports."""
+
+ACCELERATION_UOMS = {"MSK": 1.0, "K40": 9.80665}
+"""UN/CEFACT Rec. 20 codes accepted for acceleration reports, with their size in m/s²
+(MSK metre per second squared, K40 standard acceleration of free fall, g)."""
 
 BIZ_STEPS = frozenset(
     {
@@ -531,6 +537,7 @@ def to_celsius(value: float, uom: str) -> float:
 
 
 _TEMPERATURE_TYPES = frozenset({_GS1_VOC + "Temperature", _GS1_VOC + "MT-Temperature"})
+_ACCELERATION_TYPES = frozenset({_GS1_VOC + "Acceleration", _GS1_VOC + "MT-Acceleration"})
 _REPORT_NUMBERS = ("value", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue")
 _ABSOLUTE_ZERO_C = -273.15
 
@@ -553,6 +560,21 @@ class TemperatureReading:
     min_celsius: float | None = None
     max_celsius: float | None = None
     mean_celsius: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccelerationReading:
+    """One acceleration (shock) from a sensorReport, in m/s², with the value as captured.
+
+    `mps2` is the report's `maxValue` when given (a shock logger reports the peak), else
+    `value`, else `meanValue`. Times as for temperatures.
+    """
+
+    time: datetime
+    mps2: float
+    original_value: float
+    original_uom: str
+    device_id: str | None
 
 
 # --------------------------------------------------------------------------- domain view
@@ -580,6 +602,7 @@ class CaptureEvent:
     destinations: tuple[tuple[str, str], ...]
     temperatures: tuple[TemperatureReading, ...]
     raw: dict[str, Any] = field(compare=False, repr=False)
+    accelerations: tuple[AccelerationReading, ...] = ()
 
     @property
     def is_inspection(self) -> bool:
@@ -1149,7 +1172,7 @@ def _read_event(
     destinations = r.parties("destinationList", "destination")
     if "ilmd" in event and not isinstance(event["ilmd"], dict):
         r.error(".ilmd", "not an object")
-    temperatures = _read_sensors(r, event_time)
+    temperatures, accelerations = _read_sensors(r, event_time)
 
     if r.failed or event_time is None:
         return None
@@ -1182,6 +1205,7 @@ def _read_event(
         destinations=tuple(destinations),
         temperatures=tuple(temperatures),
         raw=copy.deepcopy(dict(event)),
+        accelerations=tuple(accelerations),
     )
 
 
@@ -1244,15 +1268,18 @@ def _sensor_type(value: Any) -> str | None:
     return text
 
 
-def _read_sensors(r: _EventReader, event_time: datetime | None) -> list[TemperatureReading]:
-    """Validate sensorElementList and return its temperature readings in °C."""
+def _read_sensors(
+    r: _EventReader, event_time: datetime | None
+) -> tuple[list[TemperatureReading], list[AccelerationReading]]:
+    """Validate sensorElementList; return its temperatures (°C) and accelerations (m/s²)."""
     value = r.event.get("sensorElementList")
     if value is None:
-        return []
+        return [], []
     if not isinstance(value, list):
         r.error(".sensorElementList", "not a list")
-        return []
-    readings = []
+        return [], []
+    readings: list[TemperatureReading] = []
+    shocks: list[AccelerationReading] = []
     for i, element in enumerate(value):
         path = f".sensorElementList[{i}]"
         if not isinstance(element, dict):
@@ -1281,9 +1308,11 @@ def _read_sensors(r: _EventReader, event_time: datetime | None) -> list[Temperat
             reading = _read_report(
                 r, report, f"{path}.sensorReport[{j}]", meta_time or event_time, meta_device
             )
-            if reading is not None:
+            if isinstance(reading, TemperatureReading):
                 readings.append(reading)
-    return readings
+            elif reading is not None:
+                shocks.append(reading)
+    return readings, shocks
 
 
 def _read_report(
@@ -1292,8 +1321,8 @@ def _read_report(
     path: str,
     default_time: datetime | None,
     default_device: str | None,
-) -> TemperatureReading | None:
-    """Validate one sensorReport; return a reading when it is a temperature with a number."""
+) -> TemperatureReading | AccelerationReading | None:
+    """Validate one sensorReport; return it when it is a temperature or an acceleration."""
     if not isinstance(report, dict):
         r.error(path, "not an object")
         return None
@@ -1318,6 +1347,8 @@ def _read_report(
     if "deviceID" in report:
         device = r.uri(report["deviceID"], f"{path}.deviceID")
 
+    if _sensor_type(kind) in _ACCELERATION_TYPES:
+        return _acceleration(r, path, numbers, uom, time, device)
     if _sensor_type(kind) not in _TEMPERATURE_TYPES:
         return None
     stats = {k: numbers[k] for k in ("value", "meanValue", "maxValue", "minValue") if k in numbers}
@@ -1346,6 +1377,35 @@ def _read_report(
         min_celsius=celsius.get("minValue"),
         max_celsius=celsius.get("maxValue"),
         mean_celsius=celsius.get("meanValue"),
+    )
+
+
+def _acceleration(
+    r: _EventReader,
+    path: str,
+    numbers: Mapping[str, float],
+    uom: str | None,
+    time: datetime | None,
+    device: str | None,
+) -> AccelerationReading | None:
+    """An acceleration report's peak in m/s²; a unit we cannot convert is an error."""
+    basis = next((k for k in ("maxValue", "value", "meanValue") if k in numbers), None)
+    if basis is None:
+        return None
+    if uom not in ACCELERATION_UOMS:
+        r.error(f"{path}.uom", f"{uom!r} is not an acceleration unit (expected MSK or K40)")
+        return None
+    if numbers[basis] < 0:
+        r.error(f"{path}.{basis}", "an acceleration magnitude cannot be negative")
+        return None
+    if r.failed or time is None:
+        return None
+    return AccelerationReading(
+        time=time.astimezone(UTC),
+        mps2=numbers[basis] * ACCELERATION_UOMS[uom],
+        original_value=numbers[basis],
+        original_uom=uom,
+        device_id=device,
     )
 
 

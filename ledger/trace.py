@@ -64,7 +64,11 @@ def lot_trace(*, ledger: Ledger, lot: str) -> dict[str, Any]:
         "lot": lot,
         "events": out,
         "custody": [
-            {**(party(h.holder) or {}), "since": _t(h.since), "ledger_index": h.index}
+            {
+                **(party(h.holder) or {"id": None, "role": None, "name": None}),
+                "since": _t(h.since),
+                "ledger_index": h.index,
+            }
             for h in custody(found)
         ],
         "temperature_readings": sum(len(e.readings) for e in found),

@@ -53,8 +53,18 @@ def test_the_first_party_named_holds_then_each_new_destination_takes_over() -> N
     assert chain[0].since == chain[1].since == T0 + timedelta(hours=1)
 
 
-def test_a_receipt_without_a_shipment_still_passes_custody() -> None:
+def test_a_shipment_naming_no_receiver_leaves_nobody_on_record_until_a_receipt() -> None:
     chain = custody([_e(0, 0, "shipping", FARM), _e(1, 2, "receiving", FARM, DC)])
+    assert [(h.holder, h.index) for h in chain] == [(FARM, 0), (None, 0), (DC, 1)]
+
+
+def test_a_receipt_without_a_shipment_still_passes_custody() -> None:
+    chain = custody([_e(0, 0, "packing", FARM), _e(1, 2, "receiving", FARM, DC)])
+    assert [h.holder for h in chain] == [FARM, DC]
+    # A shipment that names neither sender nor receiver says nothing about custody.
+    chain = custody(
+        [_e(0, 0, "packing", FARM), _e(1, 1, "shipping"), _e(2, 2, "receiving", FARM, DC)]
+    )
     assert [h.holder for h in chain] == [FARM, DC]
 
 
@@ -82,3 +92,102 @@ def test_trace_and_timeline_name_the_same_custodians(ledger: Ledger) -> None:
     assert [c["id"] for c in trace["custody"]] == held == [SUPPLIER, CARRIER, DC_ID]
     roles = [s.custodian.role for s in timeline.segments]
     assert roles == ["unregistered", "carrier", "unregistered", "customer"]
+
+
+def _event(
+    at: datetime,
+    step: str,
+    *,
+    src: str | None = None,
+    dst: str | None = None,
+    disposition: str | None = None,
+    temps: tuple[float, ...] = (),
+    shock: float | None = None,
+) -> dict[str, object]:
+    e: dict[str, object] = {
+        "type": "ObjectEvent",
+        "eventTime": at.isoformat(),
+        "eventTimeZoneOffset": "+00:00",
+        "quantityList": [{"epcClass": LOT, "quantity": 5, "uom": "KGM"}],
+        "action": "OBSERVE",
+        "bizStep": step,
+    }
+    if disposition:
+        e["disposition"] = disposition
+    if src:
+        e["sourceList"] = [{"type": "possessing_party", "source": src}]
+    if dst:
+        e["destinationList"] = [{"type": "possessing_party", "destination": dst}]
+    reports: list[dict[str, object]] = [
+        {
+            "type": "gs1:Temperature",
+            "value": c,
+            "uom": "CEL",
+            "time": (at + timedelta(minutes=15 * i)).isoformat(),
+        }
+        for i, c in enumerate(temps)
+    ]
+    if shock is not None:
+        reports.append({"type": "gs1:Acceleration", "maxValue": shock, "uom": "MSK"})
+    if reports:
+        e["sensorElementList"] = [{"sensorReport": reports}]
+    return e
+
+
+def test_the_timeline_marks_receipt_and_dispatch_inspections_and_carries_shocks(
+    ledger: Ledger,
+) -> None:
+    create_projection_tables(ledger.engine)
+    for pid, role in ((FARM, "supplier"), (TRUCK, "carrier"), (DC, "warehouse")):
+        register_party(ledger=ledger, party_id=pid, role=role, name=role)
+    t = T0
+    events = [
+        _event(t, "packing", src=FARM, temps=(3, 3, 3, 3, 3)),
+        _event(
+            t + timedelta(minutes=55), "inspecting", src=FARM, disposition="sellable_accessible"
+        ),
+        _event(t + timedelta(hours=1), "shipping", src=FARM, dst=TRUCK),
+        _event(t + timedelta(hours=1, minutes=5), "receiving", src=FARM, dst=TRUCK),
+        _event(t + timedelta(hours=2), "transporting", src=TRUCK, temps=(4, 4), shock=250.0),
+        _event(t + timedelta(hours=3), "shipping", src=TRUCK, dst=DC),
+        _event(t + timedelta(hours=3, minutes=4), "receiving", src=TRUCK, dst=DC),
+        _event(t + timedelta(hours=3, minutes=20), "inspecting", src=DC, disposition="damaged"),
+        _event(t + timedelta(hours=5), "shipping", src=DC),  # to nobody named
+    ]
+    doc = {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2024-05-02T00:00:00Z",
+        "epcisBody": {"eventList": events},
+    }
+    capture_events(ledger=ledger, events_in=parse_document(doc))
+    timeline = build_timeline(
+        ledger=ledger, lot=LOT, delivered_at=t + timedelta(hours=8), customer=Party("c", "customer")
+    )
+    holders = [(s.custodian.role, s.start - t) for s in timeline.segments]
+    assert holders == [
+        ("supplier", timedelta(0)),
+        ("carrier", timedelta(hours=1)),
+        ("warehouse", timedelta(hours=3)),
+        ("unrecorded", timedelta(hours=5)),  # shipped to nobody named: a custody gap
+        ("customer", timedelta(hours=8)),
+    ]
+    farm, truck, dc, nobody, _ = timeline.segments
+    assert not nobody.recorded and dc.recorded
+    assert [x.mps2 for x in truck.shocks] == [250.0] and farm.shocks == ()
+    # The reading at the handover minute belongs to the next holder.
+    assert len(farm.readings) == len(farm.reading_refs) == 4
+    dispatch, arrival = timeline.observations
+    # The farm's check five minutes before it shipped: the condition at dispatch.
+    assert (dispatch.until_dispatch, dispatch.handed_over) == (
+        timedelta(minutes=5),
+        t + timedelta(hours=1),
+    )
+    # The DC's check 16 minutes after its receipt: the condition on arrival from the truck.
+    assert arrival.defects == {"package_damage"}
+    assert arrival.since_receipt == timedelta(minutes=16)
+    assert arrival.taken_over == t + timedelta(hours=3)
+    assert arrival.delivered_by is not None and arrival.delivered_by.id == TRUCK
+    trace = lot_trace(ledger=ledger, lot=LOT)
+    assert [c["id"] for c in trace["custody"]] == [FARM, TRUCK, DC, None]

@@ -675,3 +675,54 @@ def test_to_digital_link(uri: str, link: str | None) -> None:
 )
 def test_lot_helper(uri: str, expected: str | None) -> None:
     assert lot(uri) == expected
+
+
+def _shock_event(*reports: dict[str, Any]) -> dict[str, Any]:
+    return object_event(
+        sensorElementList=[
+            {
+                "sensorMetadata": {"deviceID": "urn:epc:id:giai:4000001.SHOCK1"},
+                "sensorReport": list(reports),
+            }
+        ]
+    )
+
+
+def test_acceleration_reports_are_read_as_shocks_in_metres_per_second_squared() -> None:
+    (event,) = parse_document(
+        document(
+            _shock_event(
+                {"type": "gs1:Acceleration", "maxValue": 31.0, "value": 2.0, "uom": "K40"},
+                {
+                    "type": "MT-Acceleration",
+                    "value": 12.5,
+                    "uom": "MSK",
+                    "time": "2024-05-02T05:50:00Z",
+                },
+                {"type": "gs1:Temperature", "value": 4.0, "uom": "CEL"},
+            )
+        )
+    ).events
+    peak, plain = event.accelerations
+    # A logger's peak is the shock; 31 g in SI units.
+    assert peak.mps2 == pytest.approx(31.0 * 9.80665) and (
+        peak.original_value,
+        peak.original_uom,
+    ) == (31.0, "K40")
+    assert peak.device_id == "urn:epc:id:giai:4000001.SHOCK1"
+    assert peak.time == datetime(2024, 5, 2, 6, 0, tzinfo=UTC)  # the event's time
+    assert (plain.mps2, plain.time) == (12.5, datetime(2024, 5, 2, 5, 50, tzinfo=UTC))
+    assert [t.celsius for t in event.temperatures] == [4.0]
+
+
+@pytest.mark.parametrize(
+    ("report", "reason"),
+    [
+        ({"type": "gs1:Acceleration", "value": 3.0, "uom": "KMH"}, "not an acceleration unit"),
+        ({"type": "gs1:Acceleration", "value": 3.0}, "not an acceleration unit"),
+        ({"type": "gs1:Acceleration", "value": -3.0, "uom": "MSK"}, "cannot be negative"),
+    ],
+)
+def test_malformed_acceleration_reports_are_refused(report: dict[str, Any], reason: str) -> None:
+    with pytest.raises(EPCISDocumentError, match=reason):
+        parse_document(document(_shock_event(report)))
