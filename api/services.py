@@ -195,6 +195,7 @@ def claims_config(settings: Settings) -> ClaimsConfig:
         webhooks=settings.webhooks,
         lot_alert_claims=policy.lot_alert_claims or defaults.lot_alert_claims,
         lot_alert_window=policy.lot_alert_window or defaults.lot_alert_window,
+        responsibility=policy.responsibility or defaults.responsibility,
         duplicate_max_distance=settings.duplicate_photo_max_distance,
     )
 

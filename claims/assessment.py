@@ -19,6 +19,7 @@ from claims.models import ClaimInput
 from claims.profiles import DEFAULT_PROFILES, TemperatureProfile
 from claims.responsibility import UNDETERMINED, ClaimFacts, Reason, Verdict, decide
 from claims.tickets import TicketPlan, TicketPolicy, plan_ticket
+from claims.verdict import ResponsibilityPolicy
 from vision.phash import HASH_BITS
 from vision.predictor import Inspection
 
@@ -35,6 +36,7 @@ class ClaimsConfig:
     webhooks: tuple[str, ...] = ()
     lot_alert_claims: int = 3
     lot_alert_window: timedelta = timedelta(days=7)
+    responsibility: ResponsibilityPolicy = field(default_factory=ResponsibilityPolicy)
     # Re-encoding, resizing or brightening moves a photo's pHash by a few bits; unrelated
     # photos sit near 32 bits apart.
     duplicate_max_distance: int = 6
@@ -89,7 +91,12 @@ def _for_a_person(code: str, message: str) -> Verdict:
     return Verdict(UNDETERMINED, None, 0.0, (Reason(code, message),))
 
 
-def _verdict(evidence: ClaimEvidence, profile: TemperatureProfile, now: datetime) -> Verdict:
+def _verdict(
+    evidence: ClaimEvidence,
+    profile: TemperatureProfile,
+    policy: ResponsibilityPolicy,
+    now: datetime,
+) -> Verdict:
     claim, timeline = evidence.claim, evidence.timeline
     if timeline is None:
         return _for_a_person(
@@ -107,14 +114,14 @@ def _verdict(evidence: ClaimEvidence, profile: TemperatureProfile, now: datetime
         )
     confidence = max((f.confidence for i in evidence.inspections for f in i.findings), default=0.0)
     facts = ClaimFacts(evidence.defects, now, claim.delivered_at, evidence_confidence=confidence)
-    return decide(timeline=timeline, profile=profile, claim=facts)
+    return decide(timeline=timeline, profile=profile, claim=facts, policy=policy)
 
 
 def assess(evidence: ClaimEvidence, *, config: ClaimsConfig, now: datetime) -> Assessment:
     """Verdict, ticket, compensation and status for the evidence, under the configuration."""
     claim = evidence.claim
     defects = evidence.defects
-    verdict = _verdict(evidence, config.profiles[claim.category], now)
+    verdict = _verdict(evidence, config.profiles[claim.category], config.responsibility, now)
     # This claim makes the lot's count reach the threshold: an alert naming all of them.
     alert = (
         None

@@ -8,14 +8,25 @@ cite exactly what it rests on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from claims.coldchain import Reading
 from ledger.capture import Party
 
-__all__ = ["ROLES", "LedgerRef", "Observation", "Party", "Segment", "Timeline"]
+__all__ = [
+    "NOBODY",
+    "ROLES",
+    "CitedShock",
+    "LedgerRef",
+    "Observation",
+    "Party",
+    "Segment",
+    "Timeline",
+]
 
 ROLES = frozenset({"supplier", "warehouse", "carrier", "customer", "retailer"})
+# The holder of a stretch in which the lot was shipped without a named receiver.
+NOBODY = Party("(nobody on record)", "unrecorded", "nobody on record")
 
 
 @dataclass(frozen=True)
@@ -31,14 +42,34 @@ class LedgerRef:
 
 
 @dataclass(frozen=True)
+class CitedShock:
+    """An acceleration reading (m/s²) and the entry that carried it."""
+
+    time: datetime
+    mps2: float
+    ref: LedgerRef
+
+
+@dataclass(frozen=True)
 class Segment:
-    """One custodian's possession of the lot, from a handover to the next (end None: open)."""
+    """One custodian's possession of the lot, from a handover to the next (end None: open).
+
+    ``reading_refs[i]`` is the entry that carried ``readings[i]``; ``refs`` are all the
+    entries of the segment (its handover first).
+    """
 
     custodian: Party
     start: datetime
     end: datetime | None
     readings: tuple[Reading, ...] = ()
     refs: tuple[LedgerRef, ...] = ()
+    reading_refs: tuple[LedgerRef, ...] = ()
+    shocks: tuple[CitedShock, ...] = ()
+
+    @property
+    def recorded(self) -> bool:
+        """Somebody is on record holding the goods."""
+        return self.custodian is not NOBODY and self.custodian.role != "unrecorded"
 
     @property
     def in_transport(self) -> bool:
@@ -56,6 +87,11 @@ class Observation:
 
     ``kind`` is ``inspection`` (a handover inspection), ``delivery`` (proof-of-delivery photo)
     or ``claim_photo`` (the customer's). ``defects`` holds vision labels; empty means clean.
+    ``since_receipt`` is how long after the holder's ``receiving`` event the inspection was
+    made, with ``taken_over`` the moment that holder took the goods from ``delivered_by``:
+    the rules read an inspection soon after receipt as the condition on arrival. Likewise
+    ``until_dispatch``: how long before the holder shipped the goods on (custody passing at
+    ``handed_over``); an inspection just before dispatch is the condition at dispatch.
     """
 
     time: datetime
@@ -63,6 +99,11 @@ class Observation:
     defects: frozenset[str] = frozenset()
     ref: LedgerRef | None = None
     by: Party | None = None
+    since_receipt: timedelta | None = None
+    taken_over: datetime | None = None
+    delivered_by: Party | None = None
+    until_dispatch: timedelta | None = None
+    handed_over: datetime | None = None
 
     @property
     def clean(self) -> bool:
@@ -77,7 +118,6 @@ class Timeline:
     lot: str
     segments: tuple[Segment, ...]
     observations: tuple[Observation, ...] = ()
-    shelf_life_end: datetime | None = None
     meta: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -1,4 +1,5 @@
-"""Read the claims policies (SLA table, routes, compensation, profiles, lot alerts) from JSON.
+"""Read the claims policies (SLA table, routes, compensation, profiles, lot alerts and the
+responsibility rules' thresholds) from JSON.
 
 One file an operator edits, checked whole at start-up: a typo in a key or a value stops the
 service with the key's path named, instead of quietly keeping a default.
@@ -6,8 +7,9 @@ service with the key's path named, instead of quietly keeping a default.
     {
       "tickets": {"sla": {"P0": {"first_response": "15m", "resolution": "4h"}}},
       "compensation": {"auto_pay_limit": "30.00", "auto_pay_min_confidence": 0.85},
-      "profiles": {"chilled": {"t_min": 0, "t_max": 4, "abuse_degree_minutes": 45}},
-      "lot_alert": {"claims": 3, "window_hours": 168}
+      "profiles": {"chilled": {"t_min": 0, "t_max": 4, "q10": 2.5, "shelf_life_hours": 120}},
+      "lot_alert": {"claims": 3, "window_hours": 168},
+      "responsibility": {"receipt_window_minutes": 45, "shock_threshold_mps2": 150}
     }
 """
 
@@ -24,10 +26,19 @@ from claims.compensation import CompensationPolicy
 from claims.errors import InvalidPolicyError
 from claims.profiles import DEFAULT_PROFILES, TemperatureProfile
 from claims.tickets import TicketPolicy
+from claims.verdict import ResponsibilityPolicy
 
 __all__ = ["PolicyOverrides", "load_policy_file", "parse_policies"]
 
-_SECTIONS = {"tickets", "compensation", "profiles", "lot_alert"}
+_SECTIONS = {"tickets", "compensation", "profiles", "lot_alert", "responsibility"}
+# responsibility keys → (ResponsibilityPolicy field, unit it is given in: minutes or a number)
+_RESPONSIBILITY = {
+    "receipt_window_minutes": ("receipt_window", "minutes"),
+    "max_reading_gap_minutes": ("max_reading_gap", "minutes"),
+    "delivery_slack_minutes": ("delivery_slack", "minutes"),
+    "shock_threshold_mps2": ("shock_threshold_mps2", "number"),
+    "comparable_abusers_ratio": ("comparable_abusers_ratio", "number"),
+}
 _PROFILE_FIELDS = {f.name for f in dataclasses.fields(TemperatureProfile) if f.name != "name"}
 
 
@@ -40,6 +51,7 @@ class PolicyOverrides:
     profiles: dict[str, TemperatureProfile] = dataclasses.field(default_factory=dict)
     lot_alert_claims: int | None = None
     lot_alert_window: timedelta | None = None
+    responsibility: ResponsibilityPolicy | None = None
 
 
 def _section(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -71,6 +83,21 @@ def _profiles(config: Mapping[str, Any]) -> dict[str, TemperatureProfile]:
     return out
 
 
+def _responsibility(config: Mapping[str, Any]) -> ResponsibilityPolicy | None:
+    if not config:
+        return None
+    unknown = set(config) - set(_RESPONSIBILITY)
+    if unknown:
+        raise InvalidPolicyError("responsibility", f"unknown keys {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidPolicyError(f"responsibility.{key}", "must be a number")
+        name, unit = _RESPONSIBILITY[key]
+        values[name] = timedelta(minutes=value) if unit == "minutes" else float(value)
+    return ResponsibilityPolicy(**values)
+
+
 def parse_policies(config: Mapping[str, Any]) -> PolicyOverrides:
     """Check a whole policy document; raise InvalidPolicyError naming the first bad key."""
     unknown = set(config) - _SECTIONS
@@ -96,6 +123,7 @@ def parse_policies(config: Mapping[str, Any]) -> PolicyOverrides:
         profiles=_profiles(_section(config, "profiles")),
         lot_alert_claims=claims_n,
         lot_alert_window=None if hours is None else timedelta(hours=float(hours)),
+        responsibility=_responsibility(_section(config, "responsibility")),
     )
 
 

@@ -7,13 +7,13 @@ The customer's segment starts at the claimed delivery time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 from claims.coldchain import Reading
-from claims.custody import LedgerRef, Observation, Party, Segment, Timeline
+from claims.custody import NOBODY, CitedShock, LedgerRef, Observation, Party, Segment, Timeline
 from ledger.capture import get_party
-from ledger.custody import LotEvent, custody, lot_events
+from ledger.custody import Handover, LotEvent, custody, lot_events
 from ledger.log import Ledger
 
 __all__ = ["CLEAN_DISPOSITIONS", "DEFECT_DISPOSITIONS", "build_timeline"]
@@ -37,6 +37,10 @@ DEFECT_DISPOSITIONS = {
     "expired": "spoilage",
     "destroyed": "spoilage",
 }
+
+
+# Parties' clocks drift: a receipt inspection may be stamped a little before the receipt.
+_CLOCK_SLACK = timedelta(minutes=5)
 
 
 def build_timeline(
@@ -63,7 +67,10 @@ def build_timeline(
         for e in found
         for r in e.readings
     ]
-    observations = [o for e in found if (o := _observation(e, party)) is not None]
+    readings.sort(key=lambda rr: rr[0].time)
+    shocks = [
+        CitedShock(x.time, x.mps2, LedgerRef(e.index, e.leaf_hash)) for e in found for x in e.shocks
+    ]
     segments = []
     for i, h in enumerate(chain):
         last = i + 1 == len(chain)
@@ -77,15 +84,72 @@ def build_timeline(
         mine = [(r, ref) for r, ref in readings if h.since <= r.time < end]
         seg_refs = tuple(dict.fromkeys([*refs, *(ref for _, ref in mine)]))
         segments.append(
-            Segment(party(h.holder), h.since, end, tuple(r for r, _ in mine), seg_refs)  # type: ignore[arg-type]
+            Segment(
+                (party(h.holder) if h.holder else None) or NOBODY,
+                h.since,
+                end,
+                tuple(r for r, _ in mine),
+                seg_refs,
+                tuple(ref for _, ref in mine),
+                tuple(x for x in shocks if h.since <= x.time < end),
+            )
         )
     if segments:
         segments.append(Segment(customer, delivered_at, None))
+    observations = [o for e in found if (o := _observation(e, party, found, chain)) is not None]
     unregistered = sorted({s.custodian.id for s in segments if s.custodian.role == "unregistered"})
     return Timeline(lot, tuple(segments), tuple(observations), meta={"unregistered": unregistered})
 
 
-def _observation(e: LotEvent, party: Callable[[str | None], Party | None]) -> Observation | None:
+def _receipt(
+    e: LotEvent, found: Sequence[LotEvent], chain: Sequence[Handover]
+) -> tuple[timedelta, Handover, Handover] | None:
+    """For an inspection: the holder's receipt it follows, its handover and the one before."""
+    current = [h for h in chain if h.since <= e.time + _CLOCK_SLACK]
+    if len(current) < 2 or current[-1].holder is None:
+        return None
+    taken, before = current[-1], current[-2]
+    received = [
+        r
+        for r in found
+        if r.biz_step == "receiving"
+        and r.destination in (None, taken.holder)
+        and taken.since - _CLOCK_SLACK <= r.time <= e.time + _CLOCK_SLACK
+    ]
+    if not received:
+        return None
+    return max(e.time - received[-1].time, timedelta(0)), taken, before
+
+
+def _dispatch(
+    e: LotEvent, found: Sequence[LotEvent], chain: Sequence[Handover]
+) -> tuple[timedelta, datetime] | None:
+    """For an inspection: the shipment by the holder that follows it, and when custody passed."""
+    current = [h for h in chain if h.since <= e.time]
+    if not current or current[-1].holder is None:
+        return None
+    holder = current[-1].holder
+    later = [h for h in chain if h.since > e.time]
+    if not later:
+        return None
+    shipped = [
+        s
+        for s in found
+        if s.biz_step == "shipping"
+        and s.source in (None, holder)
+        and e.time - _CLOCK_SLACK <= s.time <= later[0].since + _CLOCK_SLACK
+    ]
+    if not shipped:
+        return None
+    return max(shipped[0].time - e.time, timedelta(0)), later[0].since
+
+
+def _observation(
+    e: LotEvent,
+    party: Callable[[str | None], Party | None],
+    found: Sequence[LotEvent],
+    chain: Sequence[Handover],
+) -> Observation | None:
     """A handover inspection with a disposition we can read as clean or as a defect."""
     if not (e.inspection and e.disposition):
         return None
@@ -96,6 +160,17 @@ def _observation(e: LotEvent, party: Callable[[str | None], Party | None]) -> Ob
     )
     src, dst = party(e.source), party(e.destination)
     kind = "delivery" if dst and dst.role == "customer" else "inspection"
+    receipt = _receipt(e, found, chain)
+    dispatch = _dispatch(e, found, chain)
     return Observation(
-        e.time, kind, frozenset(defects), LedgerRef(e.index, e.leaf_hash), src or dst
+        e.time,
+        kind,
+        frozenset(defects),
+        LedgerRef(e.index, e.leaf_hash),
+        src or dst,
+        since_receipt=receipt[0] if receipt else None,
+        taken_over=receipt[1].since if receipt else None,
+        delivered_by=(party(receipt[2].holder) or NOBODY) if receipt else None,
+        until_dispatch=dispatch[0] if dispatch else None,
+        handed_over=dispatch[1] if dispatch else None,
     )

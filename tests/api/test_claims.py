@@ -97,8 +97,15 @@ def _event(
 
 
 def _series(start: datetime, hours: float, values: list[float]) -> list[tuple[datetime, float]]:
-    step = hours / (len(values) - 1)
-    return [(start + timedelta(hours=i * step), v) for i, v in enumerate(values)]
+    """A logger's readings every 15 minutes, following ``values`` spread over ``hours``."""
+    steps = max(1, round(hours * 4))
+    out = []
+    for i in range(steps + 1):
+        x = i / steps * (len(values) - 1)
+        lo = min(int(x), len(values) - 2)
+        c = values[lo] + (values[lo + 1] - values[lo]) * (x - lo)
+        out.append((start + timedelta(hours=hours * i / steps), round(c, 2)))
+    return out
 
 
 def _chain(
@@ -249,7 +256,7 @@ def test_damaged_at_handover_inspection_is_the_warehouses(client: TestClient) ->
     _chain(client, "LOT-HANDOVER", delivered=delivered, truck_temps=[4, 4, 4], pickup="damaged")
     body = _claim(client, "LOT-HANDOVER", _photo("damaged"), delivered=delivered).json()
     assert (body["verdict"]["responsible_party"], body["verdict"]["party_id"]) == ("warehouse", DC)
-    assert _codes(body) == ["DAMAGED_BETWEEN_HANDOVERS"]
+    assert _codes(body) == ["DAMAGED_BETWEEN_OBSERVATIONS"]
 
 
 def test_delivered_damaged_after_clean_handover_is_the_carriers(client: TestClient) -> None:

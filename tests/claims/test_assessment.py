@@ -39,10 +39,11 @@ def _photo(*labels: str) -> Inspection:
 def _timeline(truck_celsius: float) -> Timeline:
     t0 = DELIVERED - timedelta(hours=12)
     readings = tuple(Reading(t0 + timedelta(hours=6 + h / 4), truck_celsius) for h in range(0, 24))
+    farm = tuple(Reading(t0 + timedelta(hours=h / 4), 3.0) for h in range(0, 24))
     return Timeline(
         "L-1",
         (
-            Segment(FARM, t0, t0 + timedelta(hours=6), refs=(LedgerRef(1, "a" * 64),)),
+            Segment(FARM, t0, t0 + timedelta(hours=6), farm, (LedgerRef(1, "a" * 64),)),
             Segment(TRUCK, t0 + timedelta(hours=6), DELIVERED, readings, (LedgerRef(2, "b" * 64),)),
             Segment(Party("c", "customer"), DELIVERED, None),
         ),
