@@ -55,7 +55,7 @@ RULE_NAMES = (
 )
 """Every rule plan_ticket knows, in tie-break order."""
 
-_COLD_CHAIN_CODES = frozenset({"TEMPERATURE_ABUSE", "ABUSE_BEFORE_CLEAN_INSPECTION"})
+_COLD_CHAIN_CODES = frozenset({"TEMPERATURE_ABUSE", "COMPARABLE_ABUSERS"})
 _SUPPLIER_CODES = frozenset({"INHERENT_QUALITY", "SEAL_DEFECT"})
 
 

@@ -86,12 +86,12 @@ def plan(
             id="temperature-abuse",
         ),
         pytest.param(
-            verdict("warehouse", "ABUSE_BEFORE_CLEAN_INSPECTION"),
+            verdict("warehouse", "COMPARABLE_ABUSERS"),
             {"spoilage"},
             "frozen",
             False,
             ("P1", "logistics", "cold_chain"),
-            id="abuse-before-clean-inspection",
+            id="comparable-abusers",
         ),
         pytest.param(
             verdict("carrier", "DELIVERED_DAMAGED"),
