@@ -120,8 +120,9 @@ def _verdict(
 def assess(evidence: ClaimEvidence, *, config: ClaimsConfig, now: datetime) -> Assessment:
     """Verdict, ticket, compensation and status for the evidence, under the configuration."""
     claim = evidence.claim
-    defects = evidence.defects
     verdict = _verdict(evidence, config.profiles[claim.category], config.responsibility, now)
+    # What the photos show, and what the ledger recorded that they missed.
+    defects = evidence.defects | {e.defect for e in verdict.evidence}
     # This claim makes the lot's count reach the threshold: an alert naming all of them.
     alert = (
         None

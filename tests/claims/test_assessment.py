@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from claims.assessment import ClaimEvidence, ClaimsConfig, assess
 from claims.coldchain import Reading
-from claims.custody import LedgerRef, Party, Segment, Timeline
+from claims.custody import LedgerRef, Observation, Party, Segment, Timeline
 from claims.duplicates import DuplicateMatch
 from claims.models import ClaimInput
 from vision.image import QualityReport
@@ -89,3 +89,15 @@ def test_the_third_defect_claim_on_a_lot_raises_an_alert_naming_the_earlier_two(
 def test_the_same_evidence_gives_the_same_decision() -> None:
     evidence = ClaimEvidence(_claim(), (_photo("swelling"),), _timeline(3.0))
     assert assess(evidence, config=CONFIG, now=NOW) == assess(evidence, config=CONFIG, now=NOW)
+
+
+def test_a_defect_only_the_ledger_recorded_is_ticketed_and_compensated() -> None:
+    t = _timeline(4.0)
+    pickup = Observation(t.segments[1].start, "inspection", ref=LedgerRef(5, "e" * 64))
+    pod = Observation(DELIVERED, "delivery", frozenset({"package_damage"}), LedgerRef(6, "f" * 64))
+    evidence = ClaimEvidence(_claim(), (_photo(),), Timeline(t.lot, t.segments, (pickup, pod)))
+    decision = assess(evidence, config=CONFIG, now=NOW)
+    assert (decision.verdict.responsible_party, decision.verdict.party_id) == ("carrier", TRUCK.id)
+    assert [e.source for e in decision.verdict.evidence] == ["ledger"]
+    assert decision.ticket.route == "carrier_claims"
+    assert decision.compensation.amount == Decimal("12.50") and decision.compensation.auto_pay
