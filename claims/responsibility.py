@@ -112,7 +112,7 @@ def _first(
         o for o in timeline.observations if o.defects & kinds and o.time <= claim.photo_time
     ]
     if recorded:
-        return min(recorded, key=lambda o: effective_time(o, policy))
+        return min(recorded, key=lambda o: effective_time(o, policy, claim.delivered_at))
     return Observation(claim.photo_time, "claim_photo", claim.defects & kinds, claim.photo_ref)
 
 

@@ -104,7 +104,8 @@ def build_timeline(
 def _receipt(
     e: LotEvent, found: Sequence[LotEvent], chain: Sequence[Handover]
 ) -> tuple[timedelta, Handover, Handover] | None:
-    """For an inspection: the holder's receipt it follows, its handover and the one before."""
+    """For an inspection: the holder's receipt it is the first inspection after, the handover
+    that made the holder, and the one before (who delivered)."""
     current = [h for h in chain if h.since <= e.time + _CLOCK_SLACK]
     if len(current) < 2 or current[-1].holder is None:
         return None
@@ -118,7 +119,14 @@ def _receipt(
     ]
     if not received:
         return None
-    return max(e.time - received[-1].time, timedelta(0)), taken, before
+    receipt = received[-1]
+    # Only the first inspection after the receipt records the condition on arrival.
+    if any(
+        x.inspection and x.index != e.index and receipt.time - _CLOCK_SLACK <= x.time < e.time
+        for x in found
+    ):
+        return None
+    return max(e.time - receipt.time, timedelta(0)), taken, before
 
 
 def _dispatch(

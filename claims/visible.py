@@ -30,9 +30,17 @@ from claims.verdict import (
 __all__ = ["at_dispatch", "decide_visible", "effective_time", "on_arrival"]
 
 
-def on_arrival(o: Observation, policy: ResponsibilityPolicy) -> bool:
-    """A receipt inspection: made within the window after the holder's receipt."""
-    return o.since_receipt is not None and o.since_receipt <= policy.receipt_window
+def on_arrival(o: Observation, policy: ResponsibilityPolicy, delivered_at: datetime) -> bool:
+    """A receipt inspection: made within the window after the holder's receipt.
+
+    A check at the customer's door is the delivery's, even on a last-mile leg shorter than
+    the window.
+    """
+    return (
+        o.since_receipt is not None
+        and o.since_receipt <= policy.receipt_window
+        and o.time < delivered_at - policy.delivery_slack
+    )
 
 
 def at_dispatch(o: Observation, policy: ResponsibilityPolicy) -> bool:
@@ -40,7 +48,9 @@ def at_dispatch(o: Observation, policy: ResponsibilityPolicy) -> bool:
     return o.clean and o.until_dispatch is not None and o.until_dispatch <= policy.receipt_window
 
 
-def effective_time(o: Observation, policy: ResponsibilityPolicy) -> datetime:
+def effective_time(
+    o: Observation, policy: ResponsibilityPolicy, delivered_at: datetime
+) -> datetime:
     """The moment the observation speaks for.
 
     A receipt inspection speaks for the handover that preceded it; an intact finding just
@@ -49,7 +59,7 @@ def effective_time(o: Observation, policy: ResponsibilityPolicy) -> datetime:
     """
     if at_dispatch(o, policy) and o.handed_over:
         return o.handed_over
-    return o.taken_over if on_arrival(o, policy) and o.taken_over else o.time
+    return o.taken_over if on_arrival(o, policy, delivered_at) and o.taken_over else o.time
 
 
 def _who(s: Segment) -> str:
@@ -71,10 +81,10 @@ def _holders(segments: Sequence[Segment], start: datetime | None, end: datetime)
     ]
 
 
-def _seen(o: Observation, policy: ResponsibilityPolicy) -> str:
+def _seen(o: Observation, policy: ResponsibilityPolicy, delivered_at: datetime) -> str:
     if o.kind == "claim_photo":
         return f"in the customer's photo at {_at(o.time)}"
-    if on_arrival(o, policy) and o.since_receipt is not None:
+    if on_arrival(o, policy, delivered_at) and o.since_receipt is not None:
         minutes = o.since_receipt.total_seconds() / 60
         return f"by the inspection {minutes:.0f} minutes after receipt at {_at(o.time)}"
     return f"by the {o.kind} at {_at(o.time)}"
@@ -89,14 +99,29 @@ def decide_visible(
     policy: ResponsibilityPolicy,
 ) -> Verdict:
     """Who held the goods when the damage first evidenced by ``first`` happened."""
-    end = effective_time(first, policy)
-    clean = [
-        o
-        for o in timeline.observations
-        if o.clean and effective_time(o, policy) < end and o.time <= claim.photo_time
-    ]
-    last_clean = max(clean, key=lambda o: effective_time(o, policy), default=None)
-    start = effective_time(last_clean, policy) if last_clean else None
+
+    def eff(o: Observation) -> datetime:
+        return effective_time(o, policy, claim.delivered_at)
+
+    def seen(o: Observation) -> str:
+        return _seen(o, policy, claim.delivered_at)
+
+    end = eff(first)
+    upto = [o for o in timeline.observations if o.time <= claim.photo_time]
+    if first.kind != "claim_photo" and (
+        same := next((o for o in upto if o.clean and eff(o) == end), None)
+    ):
+        return undetermined(
+            Reason(
+                "CONFLICTING_EVIDENCE",
+                f"The package was seen intact {seen(same)} and damaged {seen(first)}: both speak "
+                f"for the same moment ({_at(end)}), so the records contradict each other.",
+                tuple(r for r in (same.ref, first.ref) if r),
+            )
+        )
+    clean = [o for o in upto if o.clean and eff(o) < end]
+    last_clean = max(clean, key=lambda o: eff(o), default=None)
+    start = eff(last_clean) if last_clean else None
     refs = tuple(r for r in (last_clean.ref if last_clean else None, first.ref) if r)
     if first.kind == "claim_photo":
         if start is not None and start >= claim.delivered_at - policy.delivery_slack:
@@ -107,7 +132,7 @@ def decide_visible(
                 (
                     Reason(
                         "DAMAGED_AFTER_CLEAN_DELIVERY",
-                        f"The package was recorded intact at delivery ({_seen(last_clean, policy)})"  # type: ignore[arg-type]
+                        f"The package was recorded intact at delivery ({seen(last_clean)})"  # type: ignore[arg-type]
                         " and photographed damaged afterwards.",
                         refs,
                     ),
@@ -143,11 +168,11 @@ def decide_visible(
             Reason(
                 code,
                 (
-                    f"The package was last seen intact {_seen(last_clean, policy)}"
+                    f"The package was last seen intact {seen(last_clean)}"
                     if last_clean
                     else "No record shows the package intact before the damage"
                 )
-                + f" and damaged {_seen(first, policy)}; in between it was held by "
+                + f" and damaged {seen(first)}; in between it was held by "
                 + (", ".join(_who(s) for s in holders) or "nobody on record")
                 + ".",
                 (*refs, *(r for s in holders for r in s.refs[:1])),
@@ -155,9 +180,7 @@ def decide_visible(
         )
     (held,) = holders
     party = held.custodian
-    seen_intact = (
-        f"seen intact {_seen(last_clean, policy)}" if last_clean else "from the lot's first record"
-    )
+    seen_intact = f"seen intact {seen(last_clean)}" if last_clean else "from the lot's first record"
     if first.kind == "claim_photo":
         code = "DELIVERED_DAMAGED"
         message = (
@@ -165,17 +188,17 @@ def decide_visible(
             f"it was photographed damaged {claim.photo_time - claim.delivered_at} after delivery: "
             "goods tendered in good condition and delivered damaged are the carrier's."
         )
-    elif on_arrival(first, policy):
+    elif on_arrival(first, policy, claim.delivered_at):
         code = "DAMAGED_ON_ARRIVAL"
         message = (
-            f"The damage was found {_seen(first, policy)}: the condition on arrival. It happened "
+            f"The damage was found {seen(first)}: the condition on arrival. It happened "
             f"before the handover at {_at(end)}, while {_who(held)} held the package "
             f"({seen_intact})."
         )
     else:
         code = "DAMAGED_BETWEEN_OBSERVATIONS"
         message = (
-            f"The package was {seen_intact} and found damaged {_seen(first, policy)}; only "
+            f"The package was {seen_intact} and found damaged {seen(first)}; only "
             f"{_who(held)} held it in between."
         )
     return Verdict(

@@ -9,14 +9,16 @@ holder. A shipment names its receiver before the receipt confirms it, so the rec
 the lot from the shipment on: a record that only says "shipped to B" still tells who took it.
 A ``shipping`` event in which the holder names itself as the source but names no receiver
 releases the lot: nobody is recorded holding it (``holder`` None) until a later event names
-one, and the rules read that stretch as a custody gap rather than as the shipper's.
+one, and the rules read that stretch as a custody gap rather than as the shipper's. So does
+a shipment whose receiver records its receipt more than ``RECEIPT_LAG`` later: between the
+two records nobody confirms who had the goods, so the receiver holds them from its receipt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -25,6 +27,7 @@ from ledger.log import Ledger
 from ledger.projections import event_lots, events
 
 __all__ = [
+    "RECEIPT_LAG",
     "Handover",
     "LotEvent",
     "Reading",
@@ -33,6 +36,11 @@ __all__ = [
     "custody",
     "lot_events",
 ]
+
+
+# A receipt recorded this long after the shipment naming the receiver leaves a stretch
+# nobody confirms; handovers are logged minutes apart.
+RECEIPT_LAG = timedelta(minutes=30)
 
 
 class UnknownLotError(LedgerError):
@@ -157,7 +165,7 @@ def custody(
 ) -> tuple[Handover, ...]:
     """Every change of holder, oldest first; events at or after ``until`` are not read."""
     chain: list[Handover] = []
-    for e in lot_events:
+    for i, e in enumerate(lot_events):
         if until is not None and e.time >= until:
             break
         if not chain and (e.source or e.destination):
@@ -167,7 +175,10 @@ def custody(
             continue
         holder = chain[-1].holder
         if e.destination and e.destination != holder:
-            chain.append(Handover(e.destination, e.time, e.index, e.leaf_hash))
+            if e.biz_step == "shipping" and _received_late(e, lot_events[i + 1 :]):
+                chain.append(Handover(None, e.time, e.index, e.leaf_hash))
+            else:
+                chain.append(Handover(e.destination, e.time, e.index, e.leaf_hash))
         elif (
             e.biz_step == "shipping"
             and not e.destination
@@ -176,3 +187,16 @@ def custody(
         ):
             chain.append(Handover(None, e.time, e.index, e.leaf_hash))
     return tuple(chain)
+
+
+def _received_late(shipment: LotEvent, later: Sequence[LotEvent]) -> bool:
+    """The shipment's receiver records its receipt more than ``RECEIPT_LAG`` after it.
+
+    Read up to the next event that names another receiver: that one takes over anyway.
+    """
+    for e in later:
+        if e.destination and e.destination != shipment.destination:
+            return False
+        if e.biz_step == "receiving" and e.destination == shipment.destination:
+            return e.time - shipment.time > RECEIPT_LAG
+    return False

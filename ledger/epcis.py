@@ -1421,7 +1421,8 @@ def parse_document(
     """Validate an EPCIS 2.0 JSON/JSON-LD document; raise `EPCISDocumentError` with all errors.
 
     With ``limits``, a document over ``max_events`` raises `TooManyEventsError` before any
-    event is read, and with ``now`` an event later than ``now`` plus the clock skew is an error.
+    event is read, and with ``now`` an event later than ``now`` plus the clock skew (the
+    limits', else the default 5 minutes) is an error.
     """
     errors = _Errors()
     data = _load(doc, errors)
@@ -1467,7 +1468,8 @@ def parse_document(
 
     if limits is not None and len(event_list) > limits.max_events:
         raise TooManyEventsError(limit=limits.max_events, actual=len(event_list))
-    latest = now + limits.max_clock_skew if limits is not None and now is not None else None
+    skew = (limits or CaptureLimits()).max_clock_skew
+    latest = now + skew if now is not None else None
     prefixes = _context_prefixes(data.get("@context"))
     events = [_read_event(e, i, prefixes, errors, latest) for i, e in enumerate(event_list)]
     if errors or creation is None:

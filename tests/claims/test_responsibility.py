@@ -467,3 +467,45 @@ def test_the_policy_refuses_nonsense() -> None:
         ResponsibilityPolicy(receipt_window=timedelta(0))
     with pytest.raises(InvalidPolicyError, match="comparable_abusers_ratio"):
         ResponsibilityPolicy(comparable_abusers_ratio=0.5)
+
+
+def test_a_doorstep_check_is_the_deliverys_even_on_a_short_last_leg() -> None:
+    # The last-mile leg lasts 40 minutes, shorter than the receipt window: the driver's
+    # check at the door must not be read as the carrier's check on arrival.
+    segments = (
+        seg(FARM, 0, 2, temps(0, 2), 1),
+        seg(DC, 2, 13.3, temps(2, 13.3), 2),
+        seg(TRUCK, 13.3, 14, temps(13.3, 14), 3),
+        Segment(HOME, h(14), None),
+    )
+    obs = (
+        inspected(13.5, n=10, receipt_after=12, taken=13.3),
+        Observation(
+            h(14),
+            "inspection",
+            frozenset({"package_damage"}),
+            ref(11),
+            since_receipt=timedelta(minutes=42),
+            taken_over=h(13.3),
+        ),
+    )
+    v = decide(
+        timeline=chain(segments=segments, observations=obs), claim=claim(conf=0), profile=CHILLED
+    )
+    assert (v.responsible_party, codes(v)) == (
+        "carrier",
+        ["DAMAGED_BETWEEN_OBSERVATIONS", "DEFECT_ON_RECORD"],
+    )
+
+
+def test_intact_at_dispatch_and_damaged_on_arrival_at_one_handover_contradict() -> None:
+    dispatch = Observation(
+        h(9.9), "inspection", ref=ref(10), until_dispatch=timedelta(minutes=6), handed_over=h(10)
+    )
+    arrival = inspected(10.2, "package_damage", n=11, receipt_after=12, taken=10)
+    v = decide(
+        timeline=chain(observations=(dispatch, arrival)),
+        claim=claim("package_damage"),
+        profile=CHILLED,
+    )
+    assert codes(v) == ["CONFLICTING_EVIDENCE"] and v.reasons[0].refs == (ref(10), ref(11))

@@ -43,7 +43,7 @@ def test_the_first_party_named_holds_then_each_new_destination_takes_over() -> N
         [
             _e(0, 0, "packing"),  # names nobody: custody not yet known
             _e(1, 1, "shipping", FARM, TRUCK),
-            _e(2, 3, "receiving", TRUCK, TRUCK),  # the holder again: no change
+            _e(2, 1.25, "receiving", TRUCK, TRUCK),  # the holder again: no change
             _e(3, 5, "shipping", TRUCK, DC),
             _e(4, 5.5, "receiving", TRUCK, DC),
             _e(5, 6, "inspecting", DC),
@@ -56,6 +56,18 @@ def test_the_first_party_named_holds_then_each_new_destination_takes_over() -> N
 def test_a_shipment_naming_no_receiver_leaves_nobody_on_record_until_a_receipt() -> None:
     chain = custody([_e(0, 0, "shipping", FARM), _e(1, 2, "receiving", FARM, DC)])
     assert [(h.holder, h.index) for h in chain] == [(FARM, 0), (None, 0), (DC, 1)]
+
+
+def test_a_receipt_long_after_the_shipment_leaves_nobody_on_record_in_between() -> None:
+    chain = custody(
+        [
+            _e(0, 0, "packing", FARM),
+            _e(1, 1, "shipping", FARM, TRUCK),
+            _e(2, 5, "receiving", FARM, TRUCK),  # four hours later: who had it meanwhile?
+            _e(3, 6, "shipping", TRUCK, DC),  # never received: the named receiver holds it
+        ]
+    )
+    assert [(h.holder, h.index) for h in chain] == [(FARM, 0), (None, 1), (TRUCK, 2), (DC, 3)]
 
 
 def test_a_receipt_without_a_shipment_still_passes_custody() -> None:
