@@ -53,6 +53,7 @@ bench: install-all
 	$(PY) bench/agreement.py
 	$(PY) bench/ledger.py
 	$(PY) bench/claims.py
+	$(PY) bench/responsibility.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
