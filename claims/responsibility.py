@@ -21,6 +21,7 @@ engine never guesses silently. ``claims.verdict`` says how confidence is compute
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 
@@ -136,8 +137,21 @@ def decide(
     profile: TemperatureProfile,
     policy: ResponsibilityPolicy | None = None,
 ) -> Verdict:
-    """Name the responsible party for the claim's defects, with reasons and confidence."""
-    policy = policy or ResponsibilityPolicy()
+    """Name the responsible party for the claim's defects, with reasons and confidence.
+
+    The verdict lists the registered parties (and their roles) it read.
+    """
+    verdict = _decide(timeline, claim, profile, policy or ResponsibilityPolicy())
+    held = (s.custodian for s in timeline.segments if s.recorded and s.custodian.role != "customer")
+    return dataclasses.replace(verdict, relied_on=tuple(dict.fromkeys(held)))
+
+
+def _decide(
+    timeline: Timeline,
+    claim: ClaimFacts,
+    profile: TemperatureProfile,
+    policy: ResponsibilityPolicy,
+) -> Verdict:
     evidence, on_record = _evidence(timeline, claim)
     defects = frozenset(e.defect for e in evidence)
     if not defects:

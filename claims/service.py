@@ -115,8 +115,11 @@ def file_claim(
     now: datetime,
     idempotency_key: str | None = None,
     config: ClaimsConfig = ClaimsConfig(),
+    actor: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """File the claim; returns it and whether it was created (False: an idempotent replay).
+
+    ``actor`` (who filed it: an API key) is named in the evidence entry.
 
     Gathers the evidence (photos judged, the lot's timeline), stores the photos, and under
     the ledger's write lock looks up what other claims say (copied photos, the lot's recent
@@ -162,6 +165,7 @@ def file_claim(
                 request=(idempotency_key, request_hash),
                 webhooks=config.webhooks,
                 now=now,
+                actor=actor,
             )
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
@@ -209,6 +213,7 @@ def _record(
     request: tuple[str | None, str],
     webhooks: Sequence[str],
     now: datetime,
+    actor: str | None = None,
 ) -> None:
     """Write the decision in the open ledger transaction: entries, rows, payment, webhooks."""
     claim, inspections, verdict = evidence.claim, evidence.inspections, assessment.verdict
@@ -219,7 +224,7 @@ def _record(
         inspections=inspections,
         duplicates=evidence.duplicates,
     )
-    (ev,) = w.append_many([("claim.evidence", body)])
+    (ev,) = w.append_many([("claim.evidence", {**body, "filed_by": actor})])
     (vd,) = w.append_many(
         [
             (
@@ -425,9 +430,12 @@ def list_claims(
     responsible_party: str | None = None,
     lot: str | None = None,
     now: datetime | None = None,
+    customer_id: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first, filtered; the cursor is the (created_at, id) of the last item shown."""
     query = select(claims).order_by(claims.c.created_at.desc(), claims.c.id.desc())
+    if customer_id is not None:
+        query = query.where(claims.c.customer_id == customer_id)
     if status:
         query = query.where(claims.c.status == status)
     if responsible_party:

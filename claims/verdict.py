@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from claims.custody import LedgerRef
+from claims.custody import LedgerRef, Party
 from claims.errors import InvalidPolicyError
 
 __all__ = [
@@ -144,6 +144,9 @@ class Verdict:
     reasons: tuple[Reason, ...]
     rules_version: str = RULES_VERSION
     evidence: tuple[DefectEvidence, ...] = ()
+    # The registered roles the verdict read, each with the entry that registered it: a later
+    # change of role is a new entry and never rewrites this verdict.
+    relied_on: tuple[Party, ...] = ()
 
     @property
     def needs_review(self) -> bool:
@@ -159,6 +162,9 @@ class Verdict:
             "needs_review": self.needs_review,
             "reasons": [r.as_dict() for r in self.reasons],
             "evidence": [e.as_dict() for e in self.evidence],
+            "relied_on": [
+                {"id": p.id, "role": p.role, "ledger_idx": p.ledger_idx} for p in self.relied_on
+            ],
             "rules_version": self.rules_version,
         }
 

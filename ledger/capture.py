@@ -26,6 +26,7 @@ __all__ = [
     "CaptureResult",
     "Party",
     "PartyError",
+    "RoleChangeRefusedError",
     "capture_events",
     "create_projection_tables",
     "event_view",
@@ -97,8 +98,33 @@ def get_party(engine: Engine, party_id: str) -> Party | None:
     return Party(row.id, row.role, row.name, row.ledger_idx) if row else None
 
 
-def register_party(*, ledger: Ledger, party_id: str, role: str, name: str) -> tuple[Party, bool]:
-    """Register or update a party; returns it and whether a ledger entry was appended."""
+class RoleChangeRefusedError(LedgerError):
+    """A caller without the privilege tried to change a registered party's role."""
+
+    def __init__(self, party_id: str, role: str, requested: str) -> None:
+        self.party_id, self.role, self.requested = party_id, role, requested
+        self.reason = (
+            f"party {party_id} is registered as {role}; changing its role to {requested} "
+            "needs an admin key (roles decide verdicts)"
+        )
+        super().__init__(self.reason)
+
+
+def register_party(
+    *,
+    ledger: Ledger,
+    party_id: str,
+    role: str,
+    name: str,
+    actor: str | None = None,
+    may_change_role: bool = True,
+) -> tuple[Party, bool]:
+    """Register or update a party; returns it and whether a ledger entry was appended.
+
+    The entry names ``actor``, who made the change. Without ``may_change_role`` a party
+    registered under another role is refused (``RoleChangeRefusedError``), checked under the
+    ledger's write lock so two requests cannot race past it.
+    """
     if len(party_id) > PARTY_ID_MAX or not _PARTY_ID.match(party_id):
         raise PartyError(
             "id",
@@ -115,14 +141,12 @@ def register_party(*, ledger: Ledger, party_id: str, role: str, name: str) -> tu
         row = w.conn.execute(select(parties).where(parties.c.id == party_id)).first()
         if row is not None and (row.role, row.name) == (role, name):
             return Party(row.id, row.role, row.name, row.ledger_idx), False
-        (entry,) = w.append_many(
-            [
-                (
-                    "party.registered" if row is None else "party.updated",
-                    {"id": party_id, "role": role, "name": name},
-                )
-            ]
-        )
+        if row is not None and row.role != role and not may_change_role:
+            raise RoleChangeRefusedError(party_id, row.role, role)
+        body: dict[str, Any] = {"id": party_id, "role": role, "name": name, "actor": actor}
+        if row is not None:
+            body["previous"] = {"role": row.role, "name": row.name, "ledger_idx": row.ledger_idx}
+        (entry,) = w.append_many([("party.registered" if row is None else "party.updated", body)])
         values = {"role": role, "name": name, "ledger_idx": entry.index}
         if row is None:
             w.conn.execute(insert(parties).values(id=party_id, **values))
@@ -189,8 +213,9 @@ def event_view(event: CaptureEvent) -> dict[str, Any]:
     }
 
 
-def _body(event: CaptureEvent) -> dict[str, Any]:
+def _body(event: CaptureEvent, actor: str | None) -> dict[str, Any]:
     return {
+        "captured_by": actor,
         "hash_id": event.hash_id,
         "declared_id": event.declared_id,
         "event": event.raw,
@@ -199,9 +224,15 @@ def _body(event: CaptureEvent) -> dict[str, Any]:
 
 
 def capture_events(
-    *, ledger: Ledger, events_in: Sequence[CaptureEvent] | EPCISDocument
+    *,
+    ledger: Ledger,
+    events_in: Sequence[CaptureEvent] | EPCISDocument,
+    actor: str | None = None,
 ) -> CaptureResult:
-    """Append the events not yet in the log, with their index rows, in one transaction."""
+    """Append the events not yet in the log, with their index rows, in one transaction.
+
+    Each entry names ``actor``, who captured it (an API key, the CLI's user).
+    """
     batch = list(events_in.events if isinstance(events_in, EPCISDocument) else events_in)
     with ledger.writer() as w:
         ids = [e.hash_id for e in batch]
@@ -218,7 +249,7 @@ def capture_events(
             else:
                 known.add(e.hash_id)  # the same event twice in one document counts once
                 fresh.append(e)
-        entries = w.append_many(("epcis.event", _body(e)) for e in fresh)
+        entries = w.append_many(("epcis.event", _body(e, actor)) for e in fresh)
         _index(w.conn, fresh, [x.index for x in entries])
     return CaptureResult(
         tuple((e.hash_id, x.index) for e, x in zip(fresh, entries, strict=True)), tuple(duplicates)

@@ -4,6 +4,7 @@ Readings every 15 minutes, as a logger in a reefer sends them; the chain's entri
 refs 1 (farm's handover), 2 (DC's), 3 (truck's); readings are carried by refs 21-23.
 """
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -509,3 +510,12 @@ def test_intact_at_dispatch_and_damaged_on_arrival_at_one_handover_contradict() 
         profile=CHILLED,
     )
     assert codes(v) == ["CONFLICTING_EVIDENCE"] and v.reasons[0].refs == (ref(10), ref(11))
+
+
+def test_a_verdict_lists_the_registered_roles_it_relied_on() -> None:
+    registered = Party(FARM.id, FARM.role, FARM.name, ledger_idx=41)
+    t = chain()
+    segments = (dataclasses.replace(t.segments[0], custodian=registered), *t.segments[1:])
+    v = decide(timeline=chain(segments=segments), claim=claim("spoilage"), profile=CHILLED)
+    assert v.relied_on == (registered, DC, TRUCK)  # never the customer
+    assert v.as_dict()["relied_on"][0] == {"id": FARM.id, "role": "supplier", "ledger_idx": 41}
