@@ -1,4 +1,4 @@
-"""The ``freshproof`` command line: serve, predict, train, evaluate, ledger."""
+"""The ``freshproof`` command line: serve, predict, train, evaluate, ledger, keys."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from api import cli_events, cli_ledger, cli_models
+from api import cli_events, cli_keys, cli_ledger, cli_models
 from api.settings import Settings
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(cli_ledger.app, name="ledger")
 app.add_typer(cli_events.app, name="events")
 app.add_typer(cli_models.app, name="models")
+app.add_typer(cli_keys.app, name="keys")
 
 
 @app.command()
@@ -33,7 +34,17 @@ def serve(
 
     from api.app import create_app
 
-    uvicorn.run(create_app(Settings()), host=host, port=port)
+    settings = Settings()
+    app = create_app(settings)
+    # First start: an admin key, written once to the data dir (0600); the README uses it.
+    created = app.state.services.keys.bootstrap_admin(settings.data_dir)
+    if created is not None:
+        typer.echo(
+            f"No admin API key existed: created one. It is in {created} (mode 0600); "
+            "use it as 'Authorization: Bearer <key>' and create other keys with it.",
+            err=True,
+        )
+    uvicorn.run(app, host=host, port=port)
 
 
 @app.command()

@@ -1,0 +1,585 @@
+"""API keys: issue, list, revoke and authenticate the credential every API caller presents.
+
+A token is ``fpk_<key id>_<secret>``. The 8-hex key id is public: it names the key in
+logs, listings, audit and ledger entries. The secret is 32 random bytes, base64url
+(43 characters). Only the SHA-256 of the whole token is stored. Slow password hashes
+(bcrypt, scrypt, argon2) exist to make guessing low-entropy passwords expensive; a
+256-bit random secret cannot be guessed, so one SHA-256 is as strong and keeps the check
+on every request in microseconds.
+
+Each key has one role and, for some roles, bindings that narrow what it speaks for: a
+``customer_app`` key one customer, a ``supply_chain`` key its parties (PGLN URNs), a
+``station`` key one station and its read point (an SGLN URN).
+
+With a ledger, issuing and revoking append ``key.created`` / ``key.revoked`` entries
+naming who did it, in the same transaction as the table row (``Ledger.writer``), so the
+table and the log never disagree. The token and its hash never leave this module.
+
+Errors::
+
+    AuthError
+    ├── InvalidKeySpecError   a requested key's role, bindings, name or lifetime is refused
+    ├── UnknownKeyError       no key has that id
+    └── KeyRejectedError      a presented token is malformed, unknown, expired or revoked
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text
+
+from ledger.capture import PARTY_ID_MAX, PARTY_ID_PATTERN
+from ledger.log import Ledger, LedgerWriter
+
+__all__ = [
+    "KEY_PREFIX",
+    "ROLES",
+    "AuthError",
+    "InvalidKeySpecError",
+    "KeyRecord",
+    "KeyRejectedError",
+    "KeyStore",
+    "Principal",
+    "RejectReason",
+    "UnknownKeyError",
+    "api_keys",
+    "create_key_tables",
+    "keys_metadata",
+]
+
+ROLES = (
+    "customer_app",
+    "supply_chain",
+    "station",
+    "adjudicator",
+    "ml_engineer",
+    "auditor",
+    "admin",
+)
+"""Every role a key can hold."""
+
+KEY_PREFIX = "fpk_"
+"""What every token starts with, so a leaked one is recognisable (secret scanners)."""
+
+# fullmatch, not `$`: `$` would accept a token with a trailing newline.
+_TOKEN = re.compile(r"fpk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
+_SGLN = re.compile(r"urn:epc:id:sgln:[0-9]+\.[0-9]*(\.[!-~]*)?")
+_PARTY = re.compile(PARTY_ID_PATTERN)
+_NAME_MAX = 100
+_ID_MAX = 200
+_STATION_MAX = 100
+_PARTIES_MAX = 100
+# Longer is "never" in effect (leave expires_in unset), and bounds keep the arithmetic sane.
+_LONGEST_LIFE = timedelta(days=3650)
+
+# Which bindings each role requires; every other binding is refused for it.
+_BINDINGS: dict[str, frozenset[str]] = {
+    "customer_app": frozenset({"customer_id"}),
+    "supply_chain": frozenset({"parties"}),
+    "station": frozenset({"station_id", "read_point"}),
+}
+
+keys_metadata = MetaData()
+"""The MetaData the key table is defined on; ``create_key_tables`` creates it."""
+
+api_keys = Table(
+    "api_keys",
+    keys_metadata,
+    Column("key_id", String(8), primary_key=True),
+    Column("token_hash", String(64), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("name", String(_NAME_MAX), nullable=False),
+    Column("customer_id", String(_ID_MAX)),
+    Column("parties", Text, nullable=False),  # JSON array of party ids
+    Column("station_id", String(_STATION_MAX)),
+    Column("read_point", String(_ID_MAX)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(_ID_MAX), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_by", String(_ID_MAX)),
+)
+"""One row per key: its public id, the SHA-256 of its token, role, bindings and history."""
+
+
+def create_key_tables(engine: sa.Engine) -> None:
+    """Create the key table if missing."""
+    keys_metadata.create_all(engine)
+
+
+class AuthError(Exception):
+    """Root of every error the auth package raises."""
+
+
+class InvalidKeySpecError(AuthError):
+    """A requested key is not acceptable: ``field`` says which part, ``reason`` why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"key {field}: {reason}")
+
+
+class UnknownKeyError(AuthError):
+    """No key has the id ``key_id``."""
+
+    def __init__(self, key_id: str) -> None:
+        self.key_id = key_id
+        super().__init__(f"no API key with id {key_id!r}")
+
+
+RejectReason = Literal["malformed", "unknown", "expired", "revoked"]
+"""Why a presented token was refused."""
+
+
+class KeyRejectedError(AuthError):
+    """A presented token does not authenticate; ``key_id`` is set once one was parsed."""
+
+    def __init__(self, reason: RejectReason, key_id: str | None = None) -> None:
+        self.reason = reason
+        self.key_id = key_id
+        named = f" {KEY_PREFIX}{key_id}" if key_id else ""
+        super().__init__(f"API key{named} rejected: {reason}")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who an authenticated request acts as: the key's role and what it is bound to."""
+
+    key_id: str
+    role: str
+    name: str
+    customer_id: str | None = None
+    parties: tuple[str, ...] = ()
+    station_id: str | None = None
+    read_point: str | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def actor(self) -> str:
+        """How ledger entries and audit name this caller, e.g. ``key:fpk_3f9a2c1d (admin)``."""
+        return f"key:{KEY_PREFIX}{self.key_id} ({self.role})"
+
+
+KeyState = Literal["active", "expired", "revoked"]
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A key as listed: everything but its secret and the secret's hash."""
+
+    key_id: str
+    role: str
+    name: str
+    customer_id: str | None
+    parties: tuple[str, ...]
+    station_id: str | None
+    read_point: str | None
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+    def state(self, now: datetime) -> KeyState:
+        """``revoked``, ``expired`` (at or past ``expires_at``), or ``active``."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    def bindings(self) -> dict[str, Any]:
+        """The bindings this key has, JSON-ready; empty for roles that take none."""
+        found: dict[str, Any] = {
+            "customer_id": self.customer_id,
+            "parties": list(self.parties),
+            "station_id": self.station_id,
+            "read_point": self.read_point,
+        }
+        return {k: v for k, v in found.items() if v}
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (times as ISO 8601 UTC)."""
+        return {
+            "key_id": self.key_id,
+            "role": self.role,
+            "name": self.name,
+            "bindings": self.bindings(),
+            "created_at": _iso(self.created_at),
+            "created_by": self.created_by,
+            "expires_at": _iso(self.expires_at),
+            "revoked_at": _iso(self.revoked_at),
+            "revoked_by": self.revoked_by,
+        }
+
+    def principal(self) -> Principal:
+        """The principal a request authenticated by this key acts as."""
+        return Principal(
+            key_id=self.key_id,
+            role=self.role,
+            name=self.name,
+            customer_id=self.customer_id,
+            parties=self.parties,
+            station_id=self.station_id,
+            read_point=self.read_point,
+            expires_at=self.expires_at,
+        )
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """A validated request for a key."""
+
+    role: str
+    name: str
+    customer_id: str | None
+    parties: tuple[str, ...]
+    station_id: str | None
+    read_point: str | None
+    expires_in: timedelta | None
+
+
+class _Tx:
+    """One write transaction: its connection, and the ledger writer when there is one."""
+
+    def __init__(self, conn: sa.Connection, writer: LedgerWriter | None) -> None:
+        self.conn = conn
+        self._writer = writer
+
+    def record(self, kind: str, body: dict[str, Any]) -> None:
+        """Append a ledger entry in this transaction; nothing without a ledger."""
+        if self._writer is not None:
+            self._writer.append_many([(kind, body)])
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class KeyStore:
+    """The API key table: issue, list, revoke, authenticate, and the first admin key."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        ledger: Ledger | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        # The row and its entry commit in one transaction only on one connection.
+        if ledger is not None and ledger.engine is not engine:
+            raise ValueError("the ledger must write through the same engine as the key store")
+        self._engine = engine
+        self._ledger = ledger
+        self._clock = clock
+
+    def create(
+        self,
+        *,
+        role: str,
+        name: str,
+        created_by: str,
+        customer_id: str | None = None,
+        parties: Sequence[str] = (),
+        station_id: str | None = None,
+        read_point: str | None = None,
+        expires_in: timedelta | None = None,
+    ) -> tuple[str, KeyRecord]:
+        """Issue a key; returns its token (shown this once, never stored) and its record."""
+        spec = _validate(
+            role=role,
+            name=name,
+            customer_id=customer_id,
+            parties=parties,
+            station_id=station_id,
+            read_point=read_point,
+            expires_in=expires_in,
+        )
+        _check_actor("created_by", created_by)
+        with self._transaction() as tx:
+            return self._insert(tx, spec, created_by=created_by)
+
+    def revoke(self, key_id: str, *, by: str) -> KeyRecord:
+        """Revoke a key (``3f9a2c1d`` or ``fpk_3f9a2c1d``); revoking again keeps the first time.
+
+        Raises UnknownKeyError when no key has the id.
+        """
+        _check_actor("by", by)
+        key_id = key_id.removeprefix(KEY_PREFIX)
+        c = api_keys.c
+        with self._transaction() as tx:
+            record = _get(tx.conn, key_id)
+            if record.revoked_at is not None:
+                return record
+            now = _aware(self._clock())
+            done = tx.conn.execute(
+                sa.update(api_keys)
+                .where(c.key_id == key_id, c.revoked_at.is_(None))
+                .values(revoked_at=now, revoked_by=by)
+            )
+            if done.rowcount != 1:  # revoked meanwhile by another writer: theirs stands
+                return _get(tx.conn, key_id)
+            revoked = replace(record, revoked_at=now, revoked_by=by)
+            tx.record("key.revoked", _entry_body(revoked, actor=by))
+            return revoked
+
+    def authenticate(self, token: str) -> Principal:
+        """The principal a presented token acts as; KeyRejectedError says why not.
+
+        The key id parsed from the token finds the row, then the hashes are compared in
+        constant time, so knowing a (public) key id is no help without the secret.
+        """
+        match = _TOKEN.fullmatch(token) if isinstance(token, str) else None
+        if match is None:  # never reaches the database
+            raise KeyRejectedError("malformed")
+        key_id = match.group(1)
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        if row is None or not hmac.compare_digest(row.token_hash.encode(), _hash(token).encode()):
+            raise KeyRejectedError("unknown", key_id)
+        record = _record(row)
+        state = record.state(_aware(self._clock()))
+        if state != "active":
+            raise KeyRejectedError(state, key_id)
+        return record.principal()
+
+    def bootstrap_admin(self, data_dir: Path) -> Path | None:
+        """With no active admin key, issue one and write its token to ``data_dir/admin.key``.
+
+        The file gets mode 0600 and is written before the key commits, so a key is never
+        issued whose token nobody has. Returns the file's path, or None when an active
+        admin key already exists (then nothing is written).
+        """
+        spec = _Spec("admin", "first admin", None, (), None, None, None)
+        path = data_dir / "admin.key"
+        with self._transaction() as tx:
+            # Checked inside the write transaction: two starting processes make one admin.
+            if self._has_active_admin(tx.conn):
+                return None
+            token, _ = self._insert(tx, spec, created_by="bootstrap")
+            _write_private(path, token)
+        return path
+
+    def get(self, key_id: str) -> KeyRecord:
+        """The key with this id (``3f9a2c1d`` or ``fpk_3f9a2c1d``); UnknownKeyError if none."""
+        with self._engine.connect() as conn:
+            return _get(conn, key_id.removeprefix(KEY_PREFIX))
+
+    def list(self) -> builtins.list[KeyRecord]:
+        """Every key, newest first; no secrets."""
+        c = api_keys.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(api_keys).order_by(c.created_at.desc(), c.key_id))
+            return [_record(row) for row in rows]
+
+    @contextmanager
+    def _transaction(self) -> Iterator[_Tx]:
+        if self._ledger is None:
+            with self._engine.begin() as conn:
+                yield _Tx(conn, None)
+        else:
+            with self._ledger.writer() as w:
+                yield _Tx(w.conn, w)
+
+    def _insert(self, tx: _Tx, spec: _Spec, *, created_by: str) -> tuple[str, KeyRecord]:
+        now = _aware(self._clock())
+        key_id = _free_key_id(tx.conn)
+        secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+        token = f"{KEY_PREFIX}{key_id}_{secret}"
+        record = KeyRecord(
+            key_id=key_id,
+            role=spec.role,
+            name=spec.name,
+            customer_id=spec.customer_id,
+            parties=spec.parties,
+            station_id=spec.station_id,
+            read_point=spec.read_point,
+            created_at=now,
+            created_by=created_by,
+            expires_at=now + spec.expires_in if spec.expires_in else None,
+            revoked_at=None,
+            revoked_by=None,
+        )
+        values = {k: v for k, v in vars(record).items() if k != "parties"}
+        tx.conn.execute(
+            sa.insert(api_keys).values(
+                **values, parties=json.dumps(list(spec.parties)), token_hash=_hash(token)
+            )
+        )
+        tx.record("key.created", _entry_body(record, actor=created_by))
+        return token, record
+
+    def _has_active_admin(self, conn: sa.Connection) -> bool:
+        c = api_keys.c
+        rows = conn.execute(sa.select(api_keys).where(c.role == "admin", c.revoked_at.is_(None)))
+        now = _aware(self._clock())
+        return any(_record(row).state(now) == "active" for row in rows)
+
+
+def _validate(
+    *,
+    role: str,
+    name: str,
+    customer_id: str | None,
+    parties: Sequence[str],
+    station_id: str | None,
+    read_point: str | None,
+    expires_in: timedelta | None,
+) -> _Spec:
+    """Check a key request against its role; InvalidKeySpecError names the first fault."""
+    if role not in ROLES:
+        raise InvalidKeySpecError("role", f"must be one of {', '.join(ROLES)}")
+    if isinstance(parties, str):
+        raise InvalidKeySpecError("parties", "must be a list of party ids, not one string")
+    given: dict[str, object] = {
+        "customer_id": customer_id,
+        "parties": parties,
+        "station_id": station_id,
+        "read_point": read_point,
+    }
+    needed = _BINDINGS.get(role, frozenset())
+    for field, value in given.items():
+        if value and field not in needed:
+            raise InvalidKeySpecError(field, f"a {role} key takes no {field}")
+        if not value and field in needed:
+            raise InvalidKeySpecError(field, f"a {role} key needs a {field}")
+    if customer_id is not None:
+        _check_id("customer_id", customer_id, _ID_MAX)
+    if station_id is not None:
+        _check_id("station_id", station_id, _STATION_MAX)
+    if read_point is not None and (len(read_point) > _ID_MAX or not _SGLN.fullmatch(read_point)):
+        raise InvalidKeySpecError(
+            "read_point", f"must be an SGLN URN (urn:epc:id:sgln:...) of <= {_ID_MAX} characters"
+        )
+    name = name.strip() if isinstance(name, str) else ""
+    if not 1 <= len(name) <= _NAME_MAX or not name.isprintable():
+        raise InvalidKeySpecError("name", f"must be 1 to {_NAME_MAX} printable characters")
+    if expires_in is not None and not timedelta(0) < expires_in <= _LONGEST_LIFE:
+        raise InvalidKeySpecError(
+            "expires_in", f"must be positive, at most {_LONGEST_LIFE.days} days"
+        )
+    return _Spec(
+        role, name, customer_id, _check_parties(parties), station_id, read_point, expires_in
+    )
+
+
+def _check_parties(parties: Sequence[str]) -> tuple[str, ...]:
+    unique = tuple(dict.fromkeys(parties))  # first occurrence order
+    if len(unique) > _PARTIES_MAX:
+        raise InvalidKeySpecError("parties", f"at most {_PARTIES_MAX} parties per key")
+    for party in unique:
+        if not isinstance(party, str) or len(party) > PARTY_ID_MAX or not _PARTY.match(party):
+            raise InvalidKeySpecError(
+                "parties",
+                f"{party!r} is not a party id (urn:epc:id:pgln:..., urn:epc:id:sgln:... "
+                f"or https://id.gs1.org/417/...; at most {PARTY_ID_MAX} characters)",
+            )
+    return unique
+
+
+def _check_id(field: str, value: str, longest: int) -> None:
+    # Printable with no spaces: ids are matched exactly, so invisible differences mislead.
+    if not 1 <= len(value) <= longest or not value.isprintable() or any(c.isspace() for c in value):
+        raise InvalidKeySpecError(
+            field, f"must be 1 to {longest} printable characters without spaces"
+        )
+
+
+def _check_actor(field: str, actor: str) -> None:
+    if not isinstance(actor, str) or not 1 <= len(actor) <= _ID_MAX or not actor.isprintable():
+        raise InvalidKeySpecError(field, f"must be 1 to {_ID_MAX} printable characters")
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _free_key_id(conn: sa.Connection) -> str:
+    # 32 bits: a clash is rare but possible in a big table; pick again rather than fail.
+    while True:
+        key_id = secrets.token_hex(4)
+        found = conn.execute(sa.select(api_keys.c.key_id).where(api_keys.c.key_id == key_id))
+        if found.first() is None:
+            return key_id
+
+
+def _get(conn: sa.Connection, key_id: str) -> KeyRecord:
+    row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
+    if row is None:
+        raise UnknownKeyError(key_id)
+    return _record(row)
+
+
+def _record(row: sa.Row[Any]) -> KeyRecord:
+    return KeyRecord(
+        key_id=row.key_id,
+        role=row.role,
+        name=row.name,
+        customer_id=row.customer_id,
+        parties=tuple(json.loads(row.parties)),
+        station_id=row.station_id,
+        read_point=row.read_point,
+        created_at=_aware(row.created_at),
+        created_by=row.created_by,
+        expires_at=_aware(row.expires_at) if row.expires_at else None,
+        revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
+        revoked_by=row.revoked_by,
+    )
+
+
+def _entry_body(record: KeyRecord, *, actor: str) -> dict[str, Any]:
+    """What the ledger keeps of a key event: who, which key, its role and bindings."""
+    return {
+        "actor": actor,
+        "key_id": record.key_id,
+        "role": record.role,
+        "name": record.name,
+        "bindings": record.bindings(),
+        "expires_at": _iso(record.expires_at),
+    }
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every time stored here is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by the owner only, replacing any file there.
+
+    A fresh temporary file is created 0600 with O_EXCL and renamed over the target, so the
+    token is never in a file anyone else can read, nor in a symlink's target.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            os.fchmod(f.fileno(), 0o600)  # whatever the umask
+            f.write(text + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,137 @@
+"""``freshproof keys ...``: issue, list and revoke API keys from the server's own shell.
+
+Whoever can run this on the server already holds the database, so it needs no key; its
+actions are recorded in the ledger as ``cli:<os user>``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from api.auth.keys import KEY_PREFIX, InvalidKeySpecError, KeyRecord, KeyStore, UnknownKeyError
+from api.settings import Settings
+
+app = typer.Typer(help="API keys: who may call the API, and as what.", no_args_is_help=True)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return "cli:unknown"
+
+
+@contextmanager
+def _store() -> Iterator[KeyStore]:
+    """The key store on the configured database, writing its entries to the ledger."""
+    from api.auth.keys import create_key_tables
+    from api.services import build_services
+
+    services = build_services(Settings())
+    try:
+        create_key_tables(services.engine)
+        yield KeyStore(services.engine, ledger=services.ledger)
+    finally:
+        services.close()
+
+
+@app.command()
+def create(
+    role: Annotated[
+        str,
+        typer.Option(
+            help="customer_app, supply_chain, station, adjudicator, ml_engineer, auditor or admin."
+        ),
+    ],
+    name: Annotated[str, typer.Option(help="What people will recognise the key by.")],
+    customer: Annotated[
+        str | None, typer.Option(help="customer_app: the customer it acts for.")
+    ] = None,
+    party: Annotated[
+        list[str] | None,
+        typer.Option(help="supply_chain: a party id it speaks for (repeatable)."),
+    ] = None,
+    station: Annotated[str | None, typer.Option(help="station: the station's id.")] = None,
+    read_point: Annotated[
+        str | None, typer.Option(help="station: its read point (urn:epc:id:sgln:...).")
+    ] = None,
+    expires_days: Annotated[
+        int | None,
+        typer.Option(min=1, max=3650, help="Days until the key stops working; default never."),
+    ] = None,
+) -> None:
+    """Issue a key and print it on stdout, this once; it is never stored or shown again."""
+    try:
+        with _store() as store:
+            token, record = store.create(
+                role=role,
+                name=name,
+                created_by=_actor(),
+                customer_id=customer,
+                parties=tuple(party or ()),
+                station_id=station,
+                read_point=read_point,
+                expires_in=timedelta(days=expires_days) if expires_days is not None else None,
+            )
+    except InvalidKeySpecError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(token)
+    typer.echo(
+        f"created {KEY_PREFIX}{record.key_id} ({record.role}); store the key now: "
+        "it will not be shown again",
+        err=True,
+    )
+
+
+@app.command("list")
+def list_keys(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+) -> None:
+    """Every key, newest first, with its state; never a secret."""
+    with _store() as store:
+        records = store.list()
+    now = datetime.now(UTC)
+    if not records and not as_json:
+        typer.echo("no API keys yet", err=True)
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() | {"state": r.state(now)} for r in records], indent=2))
+        return
+    for r in records:
+        typer.echo(_line(r, now))
+
+
+def _line(r: KeyRecord, now: datetime) -> str:
+    bound = " ".join(
+        f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in r.bindings().items()
+    )
+    expires = f" expires {r.expires_at:%Y-%m-%d %H:%M}Z" if r.expires_at else ""
+    return (
+        f"{KEY_PREFIX}{r.key_id}  {r.role:<12}  {r.state(now):<7}  {r.name!r}"
+        f"{'  ' + bound if bound else ''}  created {r.created_at:%Y-%m-%d %H:%M}Z "
+        f"by {r.created_by}{expires}"
+    )
+
+
+@app.command()
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (3f9a2c1d or fpk_3f9a2c1d).")],
+) -> None:
+    """Revoke a key at once; revoking it again changes nothing."""
+    try:
+        with _store() as store:
+            already = store.get(key_id).revoked_at is not None
+            record = store.revoke(key_id, by=_actor())
+    except UnknownKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    when = f"{record.revoked_at:%Y-%m-%d %H:%M:%S}Z by {record.revoked_by}"
+    state = "was already revoked" if already else "revoked"
+    typer.echo(f"{KEY_PREFIX}{record.key_id} ({record.role}) {state} {when}")
