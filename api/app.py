@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from api.auth.access import authorize
 from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
-from api.routes import claims, events, health, inspect, ledger
+from api.routes import claims, events, health, inspect, keys, ledger
 from api.services import build_services
 from api.settings import Settings
 
@@ -36,6 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="freshproof",
         version=VERSION,
         description="Photo evidence and tamper-evident traceability for fresh-food claims.",
+        # Every route passes the access check: its permission from one table, the key, the
+        # role, the rate (api/auth/access.py). The docs pages are not routes of the API.
+        dependencies=[Depends(authorize)],
     )
     app.state.settings = settings
     app.state.predictor = None
@@ -51,4 +55,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ledger.router)
     app.include_router(events.router)
     app.include_router(claims.router)
+    app.include_router(keys.router)
     return app

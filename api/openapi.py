@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth.access import Permission, openapi_permissions, roles_with
 from api.problems import MEDIA_TYPE
 from claims.models import ClaimInput
 
@@ -96,6 +97,22 @@ def _problem(status: int) -> dict[str, Any]:
     return out
 
 
+def _secure(op: dict[str, Any], permission: Permission | None) -> None:
+    """Who may call the operation: its security, its refusals, the roles that hold it."""
+    if permission is None:  # undeclared: refused at run time, and the access test fails
+        return
+    op["x-permission"] = str(permission)
+    if permission is Permission.PUBLIC:
+        op["security"] = []
+        return
+    op["security"] = [{"apiKey": []}]
+    roles = ", ".join(roles_with(permission))
+    op["description"] = (op.get("description", "") + f"\n\nRoles: {roles}.").strip()
+    responses = op.setdefault("responses", {})
+    for status in (401, 403, 429):
+        responses.setdefault(str(status), _problem(status))
+
+
 def install_openapi(app: FastAPI) -> None:
     """Generate the document once, with the shared problem answers and schemas added."""
 
@@ -115,8 +132,18 @@ def install_openapi(app: FastAPI) -> None:
         claim = ClaimInput.model_json_schema(ref_template=_REF_TEMPLATE, mode="validation")
         schemas.update(claim.pop("$defs", {}))
         schemas["Claim"] = claim
-        for operations in doc.get("paths", {}).values():
-            for op in operations.values():
+        doc["components"]["securitySchemes"] = {
+            "apiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key (fpk_...) from `freshproof keys create` or "
+                "POST /v1/keys, sent as `Authorization: Bearer <key>`.",
+            }
+        }
+        permissions = openapi_permissions()
+        for path, operations in doc.get("paths", {}).items():
+            for method, op in operations.items():
+                _secure(op, permissions.get((method, path)))
                 responses = op.setdefault("responses", {})
                 # FastAPI's own validation schema (added for routes with parameters that
                 # declare no 422) is not what this API answers.

@@ -18,6 +18,14 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.auth.access import (
+    AccessError,
+    ForbiddenError,
+    MissingCredentialsError,
+    RateLimitedError,
+    UndeclaredRouteError,
+)
+from api.auth.keys import AuthError, InvalidKeySpecError, KeyRejectedError, UnknownKeyError
 from claims.errors import (
     AlreadyPaidError,
     ClaimsError,
@@ -28,7 +36,7 @@ from claims.errors import (
     UnknownClaimError,
 )
 from ledger.anchor.errors import AnchorError
-from ledger.capture import PartyError
+from ledger.capture import PartyError, RoleChangeRefusedError
 from ledger.epcis import EPCISDocumentError, TooManyEventsError
 from ledger.errors import (
     AuditError,
@@ -72,6 +80,14 @@ class _Kind:
 
 # Most specific class first: the first isinstance match wins.
 PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
+    (MissingCredentialsError, _Kind(401, "credentials-required", "API key required")),
+    (KeyRejectedError, _Kind(401, "invalid-credentials", "API key not accepted")),
+    (ForbiddenError, _Kind(403, "forbidden", "Not allowed for this key")),
+    (UndeclaredRouteError, _Kind(403, "forbidden", "Not allowed for this key")),
+    (RateLimitedError, _Kind(429, "rate-limited", "Too many requests")),
+    (InvalidKeySpecError, _Kind(422, "invalid-key", "Invalid key request")),
+    (UnknownKeyError, _Kind(404, "unknown-key", "Unknown key")),
+    (RoleChangeRefusedError, _Kind(403, "role-change-refused", "Changing a role needs an admin")),
     (ImageTooLargeError, _Kind(413, "image-too-large", "Image too large")),
     (ImageTooSmallError, _Kind(422, "image-too-small", "Image too small")),
     (NotAnImageError, _Kind(422, "not-an-image", "Not a readable image")),
@@ -195,6 +211,13 @@ def _internal(exc: Exception, instance: str) -> JSONResponse:
     )
 
 
+_REJECTED = {
+    "malformed": "the Authorization header does not carry a freshproof API key (fpk_...)",
+    "unknown": "no such API key",
+    "expired": "the API key has expired; ask an admin for a new one",
+    "revoked": "the API key was revoked",
+}
+
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -216,6 +239,30 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra
         )
+
+    @app.exception_handler(AccessError)
+    @app.exception_handler(AuthError)
+    async def _access(request: Request, exc: Exception) -> JSONResponse:
+        headers: dict[str, str] = {}
+        if isinstance(exc, MissingCredentialsError):
+            headers["WWW-Authenticate"] = 'Bearer realm="freshproof"'
+        if isinstance(exc, KeyRejectedError):
+            headers["WWW-Authenticate"] = 'Bearer realm="freshproof", error="invalid_token"'
+        if isinstance(exc, UndeclaredRouteError):
+            log.error("refused %s: no permission declared in api/auth/access.py", exc.reason)
+        if isinstance(exc, KeyRejectedError):
+            detail = _REJECTED.get(exc.reason, "the API key was not accepted")
+            return problem_response(
+                401,
+                "invalid-credentials",
+                "API key not accepted",
+                detail,
+                request.url.path,
+                headers=headers,
+                reason=exc.reason,
+            )
+        extra = {"field": exc.field} if isinstance(exc, InvalidKeySpecError) else {}
+        return _for_domain_error(exc, request.url.path, headers=headers, **extra)
 
     @app.exception_handler(VisionError)
     async def _vision(request: Request, exc: VisionError) -> JSONResponse:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from api.auth.access import RateLimiter
+from api.auth.keys import KeyStore, create_key_tables
 from api.settings import Settings
 from claims.compensation import CompensationPolicy
 from claims.policy_file import PolicyOverrides, load_policy_file
@@ -40,6 +42,8 @@ class Services:
     evidence: EvidenceStore
     claims_config: ClaimsConfig
     webhook_secret: bytes
+    keys: KeyStore
+    rate_limiter: RateLimiter
     _anchor: Anchor | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _relay_wake: threading.Event = field(default_factory=threading.Event)
@@ -162,6 +166,7 @@ def build_services(settings: Settings) -> Services:
     ledger = Ledger(engine, origin=settings.ledger_origin)
     create_projection_tables(engine)
     create_claim_tables(engine)
+    create_key_tables(engine)
     config = claims_config(settings)
     return Services(
         settings,
@@ -171,6 +176,8 @@ def build_services(settings: Settings) -> Services:
         evidence=_make_evidence_store(settings),
         claims_config=config,
         webhook_secret=_webhook_secret(settings),
+        keys=KeyStore(engine, ledger=ledger),
+        rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
     )
 
 

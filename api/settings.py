@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         description="Perceptual-hash bits within which a claim photo duplicates another claim's.",
     )
 
+    rate_limit_per_minute: int = Field(
+        600, ge=0, description="Requests per minute per API key, sustained (0: no limit)."
+    )
+    rate_limit_burst: int = Field(120, ge=1, description="Requests a key may send at once.")
+
     @model_validator(mode="after")
     def _s3_needs_an_endpoint(self) -> Settings:
         # Refuse at start-up rather than at the first claim's upload.

@@ -5,6 +5,10 @@ jobs) is fed a supply chain once; then N claims, each on its own lot, are filed 
 time. The peer, measured in the same run on the same photo, is POST /v1/inspect: the
 difference is what custody, rules, ledger and ticketing cost on top of the model.
 
+Each call carries its caller's API key, made with ``freshproof keys create`` in the data
+dir before the server starts: the supply chain's for parties and events, and one customer
+app's for both the claims and the peer's inspections, so both pay the same key check.
+
     .venv/bin/python bench/claims.py [--n 30]
 """
 
@@ -34,6 +38,21 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _create_key(env: dict[str, str], role: str, *bindings: str) -> dict[str, str]:
+    """``freshproof keys create`` in the bench's data dir; the key's Authorization header."""
+    command = [sys.executable, "-m", "api.cli", "keys", "create", "--role", role]
+    command += ["--name", f"bench {role}", *bindings]
+    out = subprocess.run(
+        command,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {"Authorization": f"Bearer {out.stdout.strip()}"}
 
 
 def _chain_doc(lot: str, delivered: datetime) -> dict[str, object]:
@@ -74,7 +93,18 @@ def main() -> None:
     photo = (REPO / "datasets" / "fixtures" / "swollen_pouch.jpg").read_bytes()
     port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "FRESHPROOF_DATA_DIR": tmp, "FRESHPROOF_ANCHOR_BACKEND": "none"}
+        env = {
+            **os.environ,
+            "FRESHPROOF_DATA_DIR": tmp,
+            "FRESHPROOF_ANCHOR_BACKEND": "none",
+            # No rate limit: the customer app's key sends 2 N + 4 requests back to back
+            # (claims and inspections), past the default 120-request burst from --n 59 on
+            # on a fast machine; a 429 would end the run rather than measure it.
+            "FRESHPROOF_RATE_LIMIT_PER_MINUTE": "0",
+        }
+        parties = [arg for pid in (FARM, DC, TRUCK) for arg in ("--party", pid)]
+        supply_chain = _create_key(env, "supply_chain", *parties)
+        customer_app = _create_key(env, "customer_app", "--customer", "BENCH-CUSTOMER")
         server = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
             cwd=REPO,
@@ -92,12 +122,19 @@ def main() -> None:
                     except httpx.TransportError:
                         time.sleep(0.2)
                 for pid, role in ((FARM, "supplier"), (DC, "warehouse"), (TRUCK, "carrier")):
-                    client.post("/v1/parties", json={"id": pid, "role": role, "name": role})
+                    client.post(
+                        "/v1/parties",
+                        json={"id": pid, "role": role, "name": role},
+                        headers=supply_chain,
+                    ).raise_for_status()
                 delivered = datetime.now(UTC) - timedelta(hours=1)
                 for i in range(args.n + 2):
                     client.post(
-                        "/v1/events", json=_chain_doc(f"BENCH-{i}", delivered)
+                        "/v1/events",
+                        json=_chain_doc(f"BENCH-{i}", delivered),
+                        headers=supply_chain,
                     ).raise_for_status()
+                client.headers.update(customer_app)  # claims and the peer's inspections
                 files = [("photos", ("p.jpg", photo, "image/jpeg"))]
                 claim_ms, inspect_ms = [], []
                 for i in range(args.n + 2):

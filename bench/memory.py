@@ -15,6 +15,9 @@ limit: 119 MB of pixels per photo); ``jpeg``, 12 MP phone JPEGs of a few MB each
     .venv/bin/python bench/memory.py [--requests 10] [--photos 10] [--load png --load jpeg]
     .venv/bin/python bench/memory.py --calibrate
 
+Each server gets its own customer-app API key, made with ``freshproof keys create`` in its
+data dir before it starts; every request (the warm-up too) carries it, budget and peer alike.
+
 ``--calibrate`` decodes one 12 Mpx photo per format, each in a fresh child process, and
 prints the peak RSS it added next to the cost ``decode_image`` holds in the budget for it:
 the check behind the per-format decoder costs in ``vision/image.py``.
@@ -66,15 +69,36 @@ def _free_port() -> int:
         return port
 
 
+def _customer_app_key(env: dict[str, str]) -> dict[str, str]:
+    """A customer app's key, made by ``freshproof keys create``: its Authorization header."""
+    command = [str(SERVE), "keys", "create", "--role", "customer_app", "--name", "memory bench"]
+    command += ["--customer", "BENCH-CUSTOMER"]
+    out = subprocess.run(
+        command,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {"Authorization": f"Bearer {out.stdout.strip()}"}
+
+
 @contextmanager
-def _server(*, budget: bool, data_dir: Path) -> Iterator[tuple[int, str]]:
-    """A running ``freshproof serve``: (pid, base URL); stopped on exit."""
+def _server(*, budget: bool, data_dir: Path) -> Iterator[tuple[int, str, dict[str, str]]]:
+    """A running ``freshproof serve``: (pid, base URL, a key's headers); stopped on exit."""
     import httpx
 
     port = _free_port()
-    env = os.environ | {"FRESHPROOF_DATA_DIR": str(data_dir)}
+    # No rate limit: --requests above the 120-request burst of one key would get 429s,
+    # and a refused request measures no decoding.
+    env = os.environ | {
+        "FRESHPROOF_DATA_DIR": str(data_dir),
+        "FRESHPROOF_RATE_LIMIT_PER_MINUTE": "0",
+    }
     if not budget:
         env |= {"FRESHPROOF_DECODE_CONCURRENCY": "0", "FRESHPROOF_DECODE_BUDGET_MB": "0"}
+    headers = _customer_app_key(env)
     proc = subprocess.Popen(
         [str(SERVE), "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
@@ -97,7 +121,7 @@ def _server(*, budget: bool, data_dir: Path) -> Iterator[tuple[int, str]]:
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not come up in 120 s")
             time.sleep(0.25)
-        yield proc.pid, url
+        yield proc.pid, url, headers
     finally:
         proc.terminate()
         try:
@@ -107,25 +131,31 @@ def _server(*, budget: bool, data_dir: Path) -> Iterator[tuple[int, str]]:
             proc.wait()
 
 
-def _post(url: str, photos: list[tuple[str, bytes, str]]) -> int:
+def _post(url: str, headers: dict[str, str], photos: list[tuple[str, bytes, str]]) -> int:
     import httpx
 
     files = [("photos", photo) for photo in photos]
     try:
-        return httpx.post(url + "/v1/inspect", files=files, timeout=600).status_code
+        return httpx.post(
+            url + "/v1/inspect", files=files, headers=headers, timeout=600
+        ).status_code
     except httpx.TransportError:
         return 0  # connection lost: the server died (e.g. killed for memory)
 
 
 def _load(
-    url: str, pid: int, photos: list[tuple[str, bytes, str]], requests: int
+    url: str,
+    headers: dict[str, str],
+    pid: int,
+    photos: list[tuple[str, bytes, str]],
+    requests: int,
 ) -> dict[str, object]:
     """Send ``requests`` concurrent requests; the server's peak RSS, wall time and statuses."""
     statuses: list[int] = []
     lock = threading.Lock()
 
     def one() -> None:
-        status = _post(url, photos)
+        status = _post(url, headers, photos)
         with lock:
             statuses.append(status)
 
@@ -175,13 +205,10 @@ def run_loads(args: argparse.Namespace) -> None:
         for budget in (True, False):
             with (
                 tempfile.TemporaryDirectory() as tmp,
-                _server(budget=budget, data_dir=Path(tmp)) as (
-                    pid,
-                    url,
-                ),
+                _server(budget=budget, data_dir=Path(tmp)) as (pid, url, headers),
             ):
-                assert _post(url, small) == 200, "warm-up request failed"
-                r = _load(url, pid, photos, args.requests)
+                assert _post(url, headers, small) == 200, "warm-up request failed"
+                r = _load(url, headers, pid, photos, args.requests)
             side = "budget" if budget else "peer"
             results[side] = r
             print(

@@ -9,18 +9,22 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, Up
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
+from api.auth.access import ForbiddenError, principal
+from api.auth.keys import Principal
 from api.deps import get_predictor, get_services, get_settings, idempotency_key
 from api.openapi import photo_encoding, problem_responses
 from api.problems import Problem, field_errors
 from api.routes.inspect import read_photos
 from api.services import Services
 from api.settings import Settings
+from claims.errors import UnknownClaimError
 from claims.models import ClaimInput
 from claims.service import file_claim, get_claim, list_claims
 from vision.predictor import Predictor
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 Svc = Annotated[Services, Depends(get_services)]
+Caller = Annotated[Principal, Depends(principal)]
 
 
 def parse_claim_part(text: str) -> ClaimInput:
@@ -75,9 +79,13 @@ async def create_claim(
     settings: Annotated[Settings, Depends(get_settings)],
     predictor: Annotated[Predictor, Depends(get_predictor)],
     key: Annotated[str | None, Depends(idempotency_key)],
+    caller: Caller,
 ) -> dict[str, Any]:
-    """File a claim: findings, verdict with reasons, ticket and compensation in one call."""
-    claim_input = parse_claim_part(claim)
+    """File a claim: findings, verdict with reasons, ticket and compensation in one call.
+
+    The claim is filed for the key's customer: a ``customer_id`` naming another is refused.
+    """
+    claim_input = _for_customer(parse_claim_part(claim), caller)
     data = await read_photos(photos, settings)
     result, created = await run_in_threadpool(
         lambda: file_claim(
@@ -89,6 +97,7 @@ async def create_claim(
             now=datetime.now(UTC),
             idempotency_key=key,
             config=services.claims_config,
+            actor=caller.actor,
         )
     )
     if not created:
@@ -101,24 +110,44 @@ async def create_claim(
     return result
 
 
+def _for_customer(claim: ClaimInput, caller: Principal) -> ClaimInput:
+    if caller.customer_id is None:
+        raise ForbiddenError("only a customer app's key files claims")
+    if claim.customer_id not in (None, caller.customer_id):
+        raise ForbiddenError("this key files claims for its own customer only")
+    return claim.model_copy(update={"customer_id": caller.customer_id})
+
+
 @router.get("/{claim_id}", responses=problem_responses(404))
-def read_claim(claim_id: str, services: Svc) -> dict[str, Any]:
-    """A claim with its findings per photo, verdict, ticket (with SLA state) and ledger refs."""
-    return get_claim(services.engine, claim_id, now=datetime.now(UTC))
+def read_claim(claim_id: str, services: Svc, caller: Caller) -> dict[str, Any]:
+    """A claim with its findings per photo, verdict, ticket (with SLA state) and ledger refs.
+
+    A customer app sees its own customer's claims; another's answers 404, as if absent,
+    so claim ids cannot be probed.
+    """
+    found = get_claim(services.engine, claim_id, now=datetime.now(UTC))
+    if caller.role == "customer_app" and found.get("customer_id") != caller.customer_id:
+        raise UnknownClaimError(claim_id)
+    return found
 
 
 @router.get("", responses=problem_responses(422))
 def claims_index(
     services: Svc,
+    caller: Caller,
     status: str | None = None,
     responsible_party: str | None = None,
     lot: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    """Claims newest first, filtered; pass ``next_cursor`` back as ``cursor`` for more."""
+    """Claims newest first, filtered; pass ``next_cursor`` back as ``cursor`` for more.
+
+    A customer app's key lists its own customer's claims only.
+    """
     items, next_cursor = list_claims(
         services.engine,
+        customer_id=caller.customer_id if caller.role == "customer_app" else None,
         limit=limit,
         cursor=cursor,
         status=status,

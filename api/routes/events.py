@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
+from api.auth.access import ROLE_PERMISSIONS, ForbiddenError, Permission, principal
+from api.auth.keys import Principal
 from api.deps import get_services, get_settings
 from api.openapi import problem_responses
 from api.problems import Problem
@@ -22,11 +24,12 @@ from ledger.capture import (
     capture_events,
     register_party,
 )
-from ledger.epcis import parse_document
+from ledger.epcis import EPCISDocument, parse_document
 from ledger.trace import lot_trace
 
 router = APIRouter(prefix="/v1", tags=["supply chain"])
 Svc = Annotated[Services, Depends(get_services)]
+Caller = Annotated[Principal, Depends(principal)]
 
 
 class PartyIn(BaseModel):
@@ -47,10 +50,21 @@ class PartyIn(BaseModel):
 
 
 @router.post("/parties", status_code=201, responses=problem_responses(422))
-def create_party(party: PartyIn, services: Svc) -> dict[str, Any]:
-    """Register (or update) a party; appends a ledger entry only when something changed."""
+def create_party(party: PartyIn, services: Svc, caller: Caller) -> dict[str, Any]:
+    """Register (or update) a party; appends a ledger entry naming who, only on a change.
+
+    A supply-chain key registers only the parties it speaks for; changing a registered
+    party's role needs an admin key.
+    """
+    if caller.role == "supply_chain" and party.id not in caller.parties:
+        raise ForbiddenError(f"this key speaks for {', '.join(caller.parties)}, not {party.id}")
     registered, appended = register_party(
-        ledger=services.ledger, party_id=party.id, role=party.role, name=party.name
+        ledger=services.ledger,
+        party_id=party.id,
+        role=party.role,
+        name=party.name,
+        actor=caller.actor,
+        may_change_role=Permission.PARTIES_CHANGE_ROLE in ROLE_PERMISSIONS[caller.role],
     )
     services.after_write()
     return {**registered.as_dict(), "appended": appended}
@@ -92,6 +106,7 @@ async def capture(
     response: Response,
     services: Svc,
     settings: Annotated[Settings, Depends(get_settings)],
+    caller: Caller,
 ) -> dict[str, Any]:
     """Validate and append an EPCIS document; events already captured are reported, not added.
 
@@ -111,13 +126,28 @@ async def capture(
     # The raw bytes, not a parsed dict: the EPCIS reader refuses duplicate keys and NaN,
     # which a generic JSON parser would silently accept.
     parsed = parse_document(await request.body(), limits=limits, now=datetime.now(UTC))
-    result = await run_in_threadpool(capture_events, ledger=services.ledger, events_in=parsed)
+    _speaks_for(caller, parsed)
+    result = await run_in_threadpool(
+        capture_events, ledger=services.ledger, events_in=parsed, actor=caller.actor
+    )
     services.after_write()
     return {
         "appended": [{"hash_id": h, "ledger_index": i} for h, i in result.appended],
         "duplicates": list(result.duplicates),
         "events": len(parsed.events),
     }
+
+
+def _speaks_for(caller: Principal, doc: EPCISDocument) -> None:
+    """Each event that names a possessing party must name one the key speaks for."""
+    mine = set(caller.parties)
+    for e in doc.events:
+        named = {e.possessing_party_source(), e.possessing_party_destination()} - {None}
+        if named and not named & mine:
+            raise ForbiddenError(
+                f"event {e.index} names {', '.join(sorted(n for n in named if n))}; this key "
+                f"speaks for {', '.join(caller.parties)} only"
+            )
 
 
 @router.get("/lots/{lot:path}/trace", responses=problem_responses(404))

@@ -8,7 +8,7 @@ checks the responsible party and the reason codes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,11 +19,14 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from tests.api.access import grant
 from tests.conftest import REPO, jpeg_bytes, postgres_schema, schema_url, textured
 
 FARM, DC, TRUCK = (f"urn:epc:id:pgln:400000{i}.00000" for i in (1, 2, 3))
 NOW = datetime.now(UTC).replace(microsecond=0)
 SPLIT = REPO / "datasets" / "splits" / "fp-v0-test.txt"
+# Headers of the module app's other callers (the client itself is the customer's app).
+ROLES: dict[str, dict[str, str]] = {}
 
 
 @pytest.fixture(
@@ -38,14 +41,28 @@ def client(
         if request.param == "postgres":
             schema = stack.enter_context(postgres_schema("claims_test"))
             url = schema_url(schema)
-        app = create_app(Settings(data_dir=tmp / "var", database_url=url, anchor_backend="none"))
+        # No anchoring by entry count: its entries, appended in the background, would make
+        # "the refused request wrote nothing" checks flaky.
+        app = create_app(
+            Settings(
+                data_dir=tmp / "var",
+                database_url=url,
+                anchor_backend="none",
+                anchor_every_entries=1_000_000,
+            )
+        )
         with TestClient(app, raise_server_exceptions=False) as c:
+            # The customer's app by default; the supply chain and an auditor where they act.
+            c.headers.update(grant(app, "customer_app", customer_id="C-1"))
+            ROLES["supply_chain"] = grant(app, "supply_chain", parties=[FARM, DC, TRUCK])
+            ROLES["auditor"] = grant(app, "auditor")
             for pid, role, name in (
                 (FARM, "supplier", "Green Farm"),
                 (DC, "warehouse", "North DC"),
                 (TRUCK, "carrier", "FastVan"),
             ):
-                resp = c.post("/v1/parties", json={"id": pid, "role": role, "name": name})
+                body = {"id": pid, "role": role, "name": name}
+                resp = c.post("/v1/parties", json=body, headers=ROLES["supply_chain"])
                 assert resp.status_code == 201
             yield c
 
@@ -116,6 +133,7 @@ def _chain(
     truck_temps: list[float] | None,
     pickup: str | None = "sellable_accessible",
     pod: bool = False,
+    headers: Mapping[str, str] | None = None,
 ) -> None:
     """FARM (t0..t0+2h) → DC (..+10h) → TRUCK (..delivery), clean DC intake inspection."""
     t0 = delivered - timedelta(hours=14)
@@ -163,7 +181,10 @@ def _chain(
         "creationDate": _t(NOW),
         "epcisBody": {"eventList": events},
     }
-    resp = client.post("/v1/events", json=doc)
+    # Posted by the supply-chain system: this module's, unless the caller brings its own.
+    resp = client.post(
+        "/v1/events", json=doc, headers=ROLES["supply_chain"] if headers is None else headers
+    )
     assert resp.status_code == 201, resp.text
 
 
@@ -309,7 +330,8 @@ def test_claim_reads_back_and_lists(client: TestClient) -> None:
     claim = listing["items"][0]
     again = client.get(f"/v1/claims/{claim['id']}").json()
     assert again["verdict"] == claim["verdict"] and again["ticket"]["sla"]["first_response"]
-    evidence = client.get(f"/v1/ledger/entries/{again['ledger']['evidence_index']}").json()
+    index = again["ledger"]["evidence_index"]
+    evidence = client.get(f"/v1/ledger/entries/{index}", headers=ROLES["auditor"]).json()
     assert evidence["kind"] == "claim.evidence"
     assert evidence["body"]["photos"][0]["sha256"] == again["photos"][0]["sha256"]
     # Walk every page: each claim appears exactly once, ours among them.

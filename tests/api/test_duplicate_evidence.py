@@ -19,12 +19,14 @@ from typing import Any, cast
 
 import numpy as np
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from api.app import create_app
 from api.deps import get_predictor
 from api.settings import Settings
+from tests.api.access import grant
 from tests.api.test_claims import DC, FARM, HOT, NOW, TRUCK, _chain, _t
 from tests.conftest import jpeg_bytes, postgres_schema, scene, schema_url
 from vision.image import assess_quality, decode_image
@@ -52,12 +54,39 @@ class StubInspector:
         )
 
 
+class Callers:
+    """The keys these tests call with: the admin, an auditor, a customer app per customer."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.admin = grant(app, "admin")
+        self.auditor = grant(app, "auditor")
+        self._customers: dict[str, dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def customer(self, customer_id: str) -> dict[str, str]:
+        """Headers of the customer app of ``customer_id`` (one key each, made once)."""
+        with self._lock:
+            if customer_id not in self._customers:
+                self._customers[customer_id] = grant(
+                    self.app, "customer_app", customer_id=customer_id
+                )
+            return self._customers[customer_id]
+
+
+def _callers(client: TestClient) -> Callers:
+    callers: Callers = cast(Any, client.app).state.test_callers
+    return callers
+
+
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
 def client(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
+    """The client calls as the supply-chain system of the three parties, which builds each
+    lot's chain (``_chain``); claims, reads and parties pass their own caller's key."""
     tmp = tmp_path_factory.mktemp("duplicates")
     with ExitStack() as stack:
         url = None
@@ -66,14 +95,18 @@ def client(
             url = schema_url(schema)
         app = create_app(Settings(data_dir=tmp / "var", database_url=url, anchor_backend="none"))
         app.dependency_overrides[get_predictor] = StubInspector
-        with TestClient(app, raise_server_exceptions=False) as c:
+        callers = app.state.test_callers = Callers(app)
+        supply_chain = grant(app, "supply_chain", parties=[FARM, DC, TRUCK])
+        with TestClient(app, raise_server_exceptions=False, headers=supply_chain) as c:
             for pid, role, name in (
                 (FARM, "supplier", "Green Farm"),
                 (DC, "warehouse", "North DC"),
                 (TRUCK, "carrier", "FastVan"),
             ):
                 assert c.post(
-                    "/v1/parties", json={"id": pid, "role": role, "name": name}
+                    "/v1/parties",
+                    json={"id": pid, "role": role, "name": name},
+                    headers=callers.admin,
                 ).is_success
             yield c
 
@@ -91,7 +124,8 @@ def _reencoded(data: bytes, *, quality: int, scale: float = 1.0) -> bytes:
 def _file(client: TestClient, lot: str, customer: str, *photos: bytes) -> dict[str, Any]:
     """A claim on a lot whose truck ran hot: a confident carrier verdict, auto-payable."""
     delivered = NOW - timedelta(hours=1)
-    _chain(client, lot, delivered=delivered, truck_temps=HOT)
+    # The client's default headers are this app's supply-chain key.
+    _chain(client, lot, delivered=delivered, truck_temps=HOT, headers=client.headers)
     claim = {
         "order_id": f"ORD-{lot}",
         "customer_id": customer,
@@ -105,6 +139,7 @@ def _file(client: TestClient, lot: str, customer: str, *photos: bytes) -> dict[s
         "/v1/claims",
         files=[("photos", (f"p{n}.jpg", p, "image/jpeg")) for n, p in enumerate(photos)],
         data={"claim": json.dumps(claim)},
+        headers=_callers(client).customer(customer),
     )
     assert resp.status_code == 201, resp.text
     body: dict[str, Any] = resp.json()
@@ -112,7 +147,8 @@ def _file(client: TestClient, lot: str, customer: str, *photos: bytes) -> dict[s
 
 
 def _evidence(client: TestClient, claim: dict[str, Any]) -> dict[str, Any]:
-    entry = client.get(f"/v1/ledger/entries/{claim['ledger']['evidence_index']}").json()
+    index = claim["ledger"]["evidence_index"]
+    entry = client.get(f"/v1/ledger/entries/{index}", headers=_callers(client).auditor).json()
     assert entry["kind"] == "claim.evidence"
     body: dict[str, Any] = entry["body"]
     return body
@@ -143,9 +179,12 @@ def test_a_reencoded_photo_from_another_claim_is_flagged_and_not_auto_paid(
     assert second["compensation"]["paid"] is False
     assert "DUPLICATE_EVIDENCE" in second["compensation"]["reason"]
 
-    # Visible when read back; the earlier claim is not rewritten.
-    assert client.get(f"/v1/claims/{second['id']}").json()["photos"] == second["photos"]
-    assert client.get(f"/v1/claims/{first['id']}").json()["photos"][0]["duplicate_of"] == []
+    # Visible when read back, each by its own customer; the earlier claim is not rewritten.
+    callers = _callers(client)
+    read = client.get(f"/v1/claims/{second['id']}", headers=callers.customer("cust-B"))
+    assert read.json()["photos"] == second["photos"]
+    read = client.get(f"/v1/claims/{first['id']}", headers=callers.customer("cust-A"))
+    assert read.json()["photos"][0]["duplicate_of"] == []
 
     # Verifiable from the ledger alone: both entries carry the pHash, the distance follows.
     mine, theirs = _evidence(client, second)["photos"][0], _evidence(client, first)["photos"][0]

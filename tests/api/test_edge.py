@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.seeded import EPCIS, LOT, seeded_client, stored_state
+from tests.api.seeded import EPCIS, LOT, as_role, seeded_client, stored_state
 from tests.conftest import REPO
 
 PROBLEM = "application/problem+json"
@@ -30,6 +30,10 @@ GOOD: dict[str, Any] = {
     "currency": "EUR",
     "delivered_at": "2024-05-02T10:00:00Z",
 }
+
+
+def SUPPLY(client: TestClient) -> dict[str, str]:
+    return as_role(client, "supply_chain")
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +187,7 @@ def test_a_bad_party_is_refused_naming_its_field(
 ) -> None:
     before = stored_state(client)
     body = {"id": "urn:epc:id:pgln:4099999.00000", "role": "supplier", "name": "New Farm"}
-    resp = client.post("/v1/parties", json=body | {field: value})
+    resp = client.post("/v1/parties", json=body | {field: value}, headers=as_role(client, "admin"))
     problem = _refused(resp, 422)
     assert problem["field"].split(".")[-1] == field
     assert stored_state(client) == before
@@ -210,7 +214,7 @@ def _future_doc() -> dict[str, Any]:
 
 def test_an_event_dated_in_the_future_is_refused_naming_it(client: TestClient) -> None:
     before = stored_state(client)
-    problem = _refused(client.post("/v1/events", json=_future_doc()), 422)
+    problem = _refused(client.post("/v1/events", json=_future_doc(), headers=SUPPLY(client)), 422)
     assert problem["type"].endswith("/invalid-epcis")
     (error,) = problem["errors"]
     assert error["event_index"] == 0 and error["field"].endswith("eventTime")
@@ -229,14 +233,14 @@ def test_a_document_over_the_event_limit_is_a_413_and_appends_nothing(client: Te
         e["eventTime"] = f"2024-05-01T{i // 60:02d}:{i % 60:02d}:00.000Z"
         events.append(e)
     doc["epcisBody"]["eventList"] = events
-    resp = client.post("/v1/events", json=doc)
+    resp = client.post("/v1/events", json=doc, headers=SUPPLY(client))
     problem = _refused(resp, 413)
     assert problem["type"].endswith("/too-many-events")
     assert (problem["limit"], problem["actual"]) == (50, 51)
     assert resp.headers["GS1-EPCIS-Capture-Limit"] == "50"
     assert stored_state(client) == before
     doc["epcisBody"]["eventList"] = events[:50]
-    ok = client.post("/v1/events", json=doc)
+    ok = client.post("/v1/events", json=doc, headers=SUPPLY(client))
     assert ok.status_code == 201 and len(ok.json()["appended"]) == 50
     assert ok.headers["GS1-EPCIS-Capture-Limit"] == "50"
 
@@ -282,7 +286,9 @@ def test_a_malformed_epcis_document_is_a_problem_and_appends_nothing(
     client: TestClient, name: str, body: bytes, media: str, status: int
 ) -> None:
     before = stored_state(client)
-    resp = client.post("/v1/events", content=body, headers={"content-type": media})
+    resp = client.post(
+        "/v1/events", content=body, headers={"content-type": media, **SUPPLY(client)}
+    )
     _refused(resp, status)
     assert stored_state(client) == before
 
@@ -298,12 +304,12 @@ def test_405_names_every_method_of_the_path(client: TestClient) -> None:
 
 
 def test_unknown_lot_on_a_trace_is_a_404_problem(client: TestClient) -> None:
-    body = _refused(client.get("/v1/lots/NO-SUCH-LOT/trace"), 404)
+    body = _refused(client.get("/v1/lots/NO-SUCH-LOT/trace", headers=SUPPLY(client)), 404)
     assert body["type"].endswith("/unknown-lot")
 
 
 def test_huge_ledger_indices_are_422_not_500(client: TestClient) -> None:
-    _refused(client.get(f"/v1/ledger/entries/{10**30}"), 422)
+    _refused(client.get(f"/v1/ledger/entries/{10**30}", headers=as_role(client, "admin")), 422)
     _refused(client.get(f"/v1/ledger/consistency?from=0&to={10**30}"), 422)
 
 

@@ -10,16 +10,24 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from tests.api.access import grant
 
 DATA = Path(__file__).resolve().parents[1] / "ledger" / "data" / "epcis"
 LOT = "urn:epc:class:lgtin:4012345.012345.STRAW-0502"
 PROBLEM = "application/problem+json"
+PARTIES = [f"urn:epc:id:pgln:{p}.00000" for p in ("4000001", "4012345", "4023333")]
+SUPPLY: dict[str, str] = {}
 
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(Settings(data_dir=tmp_path / "var", anchor_every_entries=4))
     with TestClient(app, raise_server_exceptions=False) as c:
+        # An admin by default (parties, traces, entries, anchors); events come from the
+        # supply-chain system of the documents' parties.
+        c.headers.update(grant(app, "admin"))
+        SUPPLY.clear()
+        SUPPLY.update(grant(app, "supply_chain", parties=PARTIES))
         yield c
 
 
@@ -58,11 +66,11 @@ def test_capture_dedupes_and_traces_the_lot(client: TestClient) -> None:
         "/v1/parties",
         json={"id": "urn:epc:id:pgln:4023333.00000", "role": "carrier", "name": "FastVan"},
     )
-    first = client.post("/v1/events", json=_doc())
+    first = client.post("/v1/events", json=_doc(), headers=SUPPLY)
     assert first.status_code == 201, first.text
     assert len(first.json()["appended"]) == 2 and first.json()["duplicates"] == []
     size = _size(client)
-    again = client.post("/v1/events", json=_doc()).json()
+    again = client.post("/v1/events", json=_doc(), headers=SUPPLY).json()
     assert again["appended"] == [] and len(again["duplicates"]) == 2
     # Re-posting appends nothing, except that anchoring may have recorded a receipt.
     anchors = client.get("/v1/ledger/anchors").json()
@@ -94,7 +102,7 @@ def test_malformed_document_names_event_and_field_and_appends_nothing(client: Te
     bad = copy.deepcopy(doc)
     del bad["epcisBody"]["eventList"][1]["eventTime"]
     bad["epcisBody"]["eventList"][0]["action"] = "SHRED"
-    resp = client.post("/v1/events", json=bad)
+    resp = client.post("/v1/events", json=bad, headers=SUPPLY)
     assert resp.status_code == 422 and resp.headers["content-type"].startswith(PROBLEM)
     errors = resp.json()["errors"]
     assert {(e["event_index"], e["field"].split(".")[-1]) for e in errors} >= {
@@ -107,7 +115,7 @@ def test_malformed_document_names_event_and_field_and_appends_nothing(client: Te
 
 def test_not_json_and_unknown_lot_are_problems(client: TestClient) -> None:
     resp = client.post(
-        "/v1/events", content=b"{not json", headers={"content-type": "application/json"}
+        "/v1/events", content=b"{not json", headers={"content-type": "application/json", **SUPPLY}
     )
     assert resp.status_code == 422 and resp.headers["content-type"].startswith(PROBLEM)
     lost = client.get("/v1/lots/NO-SUCH-LOT/trace")
@@ -115,8 +123,8 @@ def test_not_json_and_unknown_lot_are_problems(client: TestClient) -> None:
 
 
 def test_anchors_are_recorded_and_verify(client: TestClient) -> None:
-    client.post("/v1/events", json=_doc())
-    client.post("/v1/events", json=_doc("aggregation_packing.json"))
+    client.post("/v1/events", json=_doc(), headers=SUPPLY)
+    client.post("/v1/events", json=_doc("aggregation_packing.json"), headers=SUPPLY)
     made = client.post("/v1/ledger/anchors")
     assert made.status_code == 201, made.text
     anchors = client.get("/v1/ledger/anchors").json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from api.app import create_app
 from api.settings import Settings
 from storage.evidence import LocalEvidenceStore
 from storage.s3 import S3EvidenceStore
+from tests.api.access import grant
+from tests.conftest import jpeg_bytes, textured
 from tests.storage.seaweedfs import S3Server, free_ports, fresh_bucket
 from tests.test_evidence import photo_with_private_exif
 
@@ -68,16 +71,25 @@ def test_s3_backend_needs_an_endpoint(tmp_path: Path) -> None:
 def test_unreachable_store_is_a_503_problem_without_its_address(tmp_path: Path) -> None:
     (port,) = free_ports(1)  # nothing listens there
     app = create_app(_settings(tmp_path, evidence_backend="s3", s3_endpoint=f"127.0.0.1:{port}"))
-
-    # No route reads evidence yet; this one stores a photo as filing a claim does.
-    @app.post("/test-store")
-    def store_photo() -> dict[str, str]:
-        return {"sha256": app.state.services.evidence.put(photo_with_private_exif()).sha256}
-
-    with TestClient(app, raise_server_exceptions=False) as client:
-        resp = client.post("/test-store")
-    assert resp.status_code == 503
+    # Filing a claim stores its photos: a customer app files one, as it would in production.
+    customer_app = grant(app, "customer_app", customer_id="cust-503")
+    claim = {
+        "order_id": "O-503",
+        "lot": "LOT-503",
+        "category": "chilled",
+        "line_value": "4.00",
+        "currency": "EUR",
+        "delivered_at": "2024-05-02T10:00:00Z",
+    }
+    with TestClient(app, raise_server_exceptions=False, headers=customer_app) as client:
+        resp = client.post(
+            "/v1/claims",
+            files=[("photos", ("p.jpg", jpeg_bytes(textured()), "image/jpeg"))],
+            data={"claim": json.dumps(claim)},
+        )
+        assert client.get("/v1/claims").json()["items"] == []  # nothing filed half-way
+    assert resp.status_code == 503, resp.text
     assert resp.headers["content-type"] == "application/problem+json"
     body = resp.json()
-    assert body["type"].endswith("/storage-unavailable") and body["instance"] == "/test-store"
+    assert body["type"].endswith("/storage-unavailable") and body["instance"] == "/v1/claims"
     assert str(port) not in resp.text and "freshproof-evidence" not in resp.text

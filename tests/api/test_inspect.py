@@ -11,10 +11,12 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.deps import get_predictor
 from api.settings import Settings
+from tests.api.access import grant
 from tests.conftest import FIXTURES, jpeg_bytes, textured
 from tests.vision.test_image import _png_header_only
 
 PROBLEM = "application/problem+json"
+READ_POINT = "urn:epc:id:sgln:4000001.00001.0"
 
 
 @pytest.fixture
@@ -29,7 +31,9 @@ def app(settings: Settings) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as c:
+    # Inspections are asked for by a customer app (or a station): its key on every request.
+    headers = grant(app, "customer_app", customer_id="cust-inspect")
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
         yield c
 
 
@@ -153,7 +157,8 @@ class _ExplodingPredictor:
 
 def test_unexpected_error_is_a_500_problem_without_details(app: FastAPI) -> None:
     app.dependency_overrides[get_predictor] = lambda: _ExplodingPredictor()
-    with TestClient(app, raise_server_exceptions=False) as c:
+    headers = grant(app, "customer_app", customer_id="cust-inspect")
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
         resp = c.post("/v1/inspect", files=[_photo("a.jpg", jpeg_bytes(textured()))])
     body = _assert_problem(resp, 500, "internal")
     assert "secret" not in resp.text and "RuntimeError" not in resp.text
@@ -168,7 +173,9 @@ def test_inspect_records_backend_and_precision(tmp_path: Path, tiny_weights: Pat
         inference_backend="openvino",
         inference_precision="f32",
     )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+    app = create_app(settings)
+    headers = grant(app, "station", station_id="station-1", read_point=READ_POINT)
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
         resp = c.post("/v1/inspect", files=[_photo("x.jpg", jpeg_bytes(textured()))])
         health = c.get("/healthz").json()
     assert resp.status_code == 200, resp.text

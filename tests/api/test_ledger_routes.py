@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -12,15 +13,28 @@ from ledger.bundle import verify_bundle
 from ledger.checkpoint import verify_checkpoint
 from ledger.errors import LedgerError
 from ledger.proof import verify_consistency
+from tests.api.access import grant
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
+def app(tmp_path: Path) -> FastAPI:
     app = create_app(Settings(data_dir=tmp_path / "var"))
     ledger = app.state.services.ledger
     ledger.append_many([("test.note", {"n": i}) for i in range(7)])
+    return app
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """No key by default: the checkpoint, the key and consistency proofs are public."""
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def auditor(app: FastAPI) -> dict[str, str]:
+    """Entries and their inclusion proofs are not public (claim entries name customers)."""
+    return grant(app, "auditor")
 
 
 def test_key_and_checkpoint_verify(client: TestClient) -> None:
@@ -32,10 +46,14 @@ def test_key_and_checkpoint_verify(client: TestClient) -> None:
     assert client.get("/v1/ledger/checkpoint").text == note  # unchanged log, same note
 
 
-def test_entry_bundle_verifies_offline_and_tampering_is_caught(client: TestClient) -> None:
+def test_entry_bundle_verifies_offline_and_tampering_is_caught(
+    client: TestClient, auditor: dict[str, str]
+) -> None:
     key = client.get("/v1/ledger/key").text.strip()
-    bundle = client.get("/v1/ledger/entries/3").json()
-    assert bundle["body"] == {"n": 3} and bundle["tree_size"] == 7
+    assert client.get("/v1/ledger/entries/3").status_code == 401  # not public
+    bundle = client.get("/v1/ledger/entries/3", headers=auditor).json()
+    # Eight: issuing the auditor's key appended its key.created entry after the seven notes.
+    assert bundle["body"] == {"n": 3} and bundle["tree_size"] == 8
     verified = verify_bundle(bundle, key)
     assert (verified.index, verified.kind) == (3, "test.note")
     forged = {**bundle, "record": bundle["record"].replace('"n":3', '"n":4')}
@@ -56,8 +74,8 @@ def test_consistency_proof_links_two_checkpoints(client: TestClient) -> None:
     )
 
 
-def test_out_of_range_is_a_404_problem(client: TestClient) -> None:
-    resp = client.get("/v1/ledger/entries/70")
+def test_out_of_range_is_a_404_problem(client: TestClient, auditor: dict[str, str]) -> None:
+    resp = client.get("/v1/ledger/entries/70", headers=auditor)
     assert resp.status_code == 404
     assert resp.headers["content-type"].startswith("application/problem+json")
     assert resp.json()["type"].endswith("/not-in-log")

@@ -7,6 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
 from api.settings import Settings
+from tests.api.access import grant
 from tests.conftest import jpeg_bytes, scene
 
 
@@ -22,7 +23,9 @@ def test_metrics_count_by_route_template(tmp_path: Path, tiny_weights: Path) -> 
     app = create_app(
         Settings(data_dir=tmp_path / "var", weights_dir=tiny_weights, anchor_backend="none")
     )
-    with TestClient(app, raise_server_exceptions=False) as client:
+    # A customer app inspects and reads (absent) claims; an ML engineer reads the metrics.
+    customer_app = grant(app, "customer_app", customer_id="cust-metrics")
+    with TestClient(app, raise_server_exceptions=False, headers=customer_app) as client:
         photo = jpeg_bytes(scene(seed=5))
         files = [
             ("photos", ("a.jpg", photo, "image/jpeg")),
@@ -31,7 +34,7 @@ def test_metrics_count_by_route_template(tmp_path: Path, tiny_weights: Path) -> 
         assert client.post("/v1/inspect", files=files).status_code == 200
         assert client.get("/v1/claims/abc123").status_code == 404
         assert client.get("/v1/claims/def456").status_code == 404
-        resp = client.get("/metrics")
+        resp = client.get("/metrics", headers=grant(app, "ml_engineer"))
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
     got = _samples(resp.text)
     inspect = (("method", "POST"), ("route", "/v1/inspect"), ("status", "200"))

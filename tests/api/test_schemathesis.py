@@ -22,8 +22,10 @@ from PIL import Image
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
+from api.auth.access import Permission, openapi_permissions, roles_with
 from api.openapi import PHOTO_MEDIA_TYPES
 from api.settings import Settings
+from tests.api.access import grant
 
 EXAMPLES = int(os.environ.get("FRESHPROOF_SCHEMATHESIS_EXAMPLES", "15"))
 
@@ -33,8 +35,26 @@ EXAMPLES = int(os.environ.get("FRESHPROOF_SCHEMATHESIS_EXAMPLES", "15"))
 # possible either, so it lives in a temporary folder removed when the process exits.
 _TMP = tempfile.TemporaryDirectory(prefix="fp-schemathesis-")
 atexit.register(_TMP.cleanup)
-_APP = create_app(Settings(data_dir=Path(_TMP.name) / "var", anchor_backend="none"))
+# Hundreds of calls a minute on one key: no rate limit here (tests/api/test_access.py has it).
+_APP = create_app(
+    Settings(data_dir=Path(_TMP.name) / "var", anchor_backend="none", rate_limit_per_minute=0)
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
+
+
+def _caller(permission: Permission) -> dict[str, str]:
+    """A key of a role holding the permission: the admin where it can, else the first."""
+    holders = roles_with(permission)
+    role = "admin" if "admin" in holders else holders[0]
+    bindings = {
+        "customer_app": {"customer_id": "C-SCHEMA"},
+        "supply_chain": {"parties": ["urn:epc:id:pgln:4012345.00000"]},
+    }.get(role, {})
+    return grant(_APP, role, **bindings)
+
+
+_PERMISSIONS = openapi_permissions()
+_CALLERS = {p: _caller(p) for p in set(_PERMISSIONS.values()) if p is not Permission.PUBLIC}
 
 
 def _jpeg(seed: int, side: int) -> bytes:
@@ -66,6 +86,8 @@ BEYOND_THE_SCHEMA = {
     ("POST", "/v1/events"),
     # A cursor is opaque: only the ones this API returned are valid.
     ("GET", "/v1/claims"),
+    # What a key must be bound to depends on its role (a customer app to one customer...).
+    ("POST", "/v1/keys"),
 }
 
 
@@ -79,5 +101,11 @@ BEYOND_THE_SCHEMA = {
 )
 def test_every_operation_holds_to_its_document(case: schemathesis.Case) -> None:
     semantic = (case.operation.method.upper(), case.operation.path) in BEYOND_THE_SCHEMA
-    # Every other check runs on every operation, positive and negative cases alike.
-    case.call_and_validate(excluded_checks=[positive_data_acceptance] if semantic else None)
+    permission = _PERMISSIONS[(case.operation.method.lower(), case.operation.path)]
+    headers = _CALLERS.get(permission, {})
+    # Every other check runs on every operation, positive and negative cases alike; with the
+    # security the document declares, schemathesis also checks that a call without the key
+    # is refused.
+    case.call_and_validate(
+        headers=headers, excluded_checks=[positive_data_acceptance] if semantic else None
+    )

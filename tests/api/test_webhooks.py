@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from claims.outbox import verify_signature
+from tests.api.access import grant
 from tests.api.test_claims import DC, FARM, TRUCK, _chain, _t
 from tests.claims.test_outbox import Receiver
 from tests.conftest import FIXTURES
@@ -24,12 +25,20 @@ def test_ticket_event_is_delivered_and_signed(tmp_path: Path) -> None:
         webhook_secret="s3cret",
         relay_interval_seconds=0.2,
     )
+    app = create_app(settings)
+    # The supply-chain system of the three parties registers them and captures the chain
+    # with its key; the customer's app files.
+    supply_chain = grant(app, "supply_chain", parties=[FARM, DC, TRUCK])
+    customer_app = grant(app, "customer_app", customer_id="cust-hook")
     try:
-        with TestClient(create_app(settings)) as client:
+        with TestClient(app, headers=supply_chain) as client:
             for pid, role in ((FARM, "supplier"), (DC, "warehouse"), (TRUCK, "carrier")):
-                client.post("/v1/parties", json={"id": pid, "role": role, "name": role})
+                resp = client.post("/v1/parties", json={"id": pid, "role": role, "name": role})
+                assert resp.status_code == 201, resp.text
             delivered = datetime.now(UTC) - timedelta(hours=1)
-            _chain(client, "LOT-HOOK", delivered=delivered, truck_temps=[4, 4, 4])
+            _chain(
+                client, "LOT-HOOK", delivered=delivered, truck_temps=[4, 4, 4], headers=supply_chain
+            )
             photo = (FIXTURES / "flat_pouch.jpg").read_bytes()
             claim = {
                 "order_id": "O-9",
@@ -43,6 +52,7 @@ def test_ticket_event_is_delivered_and_signed(tmp_path: Path) -> None:
                 "/v1/claims",
                 files=[("photos", ("p.jpg", photo, "image/jpeg"))],
                 data={"claim": json.dumps(claim)},
+                headers=customer_app,
             )
             assert resp.status_code == 201, resp.text
             deadline = time.monotonic() + 20

@@ -33,7 +33,7 @@ from claims.simulator.report import (
     is_right,
     score,
 )
-from claims.simulator.runner import Runner
+from claims.simulator.runner import KeyRing, Runner
 from claims.simulator.scenarios import (
     DECIDED_KINDS,
     KINDS,
@@ -311,7 +311,8 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
     given = GivenFindings()
     app.dependency_overrides[get_predictor] = lambda: given
     with TestClient(app) as client:
-        yield Runner(client, GivenPhotos(given))
+        # The supply chain's and each customer's app keys, issued by the app's own key store.
+        yield Runner(client, GivenPhotos(given), KeyRing(app.state.services.keys))
     assert given.unknown == 0, "every photo the service judged had given findings"
 
 

@@ -1,0 +1,257 @@
+"""Who may call what: one table of route → permission, one of role → permissions.
+
+Every request passes ``authorize`` (an app-wide dependency). It finds the matched route's
+permission in ``ROUTE_PERMISSIONS``; a route missing from the table is refused (fail closed)
+and the matrix test names it. Public routes need nothing; every other route needs a bearer
+key (``api.auth.keys``) whose role holds the permission, then passes the key's rate limit.
+What a key may see *within* a route (a customer app only its own customer's claims, a
+supply-chain system only the parties it speaks for) is checked by the route with the
+``Principal`` this leaves on ``request.state.principal``.
+
+Roles, and why these: a customer app files and reads its own customer's claims and asks
+for inspections; a supply-chain system captures events and registers the parties it speaks
+for, and reads lot traces; a station inspects and reads traces (its batch API comes with the
+stations issue); an adjudicator reads claims, traces and the ledger; an ML engineer runs
+inspections and reads metrics; an auditor reads everything and changes nothing; an admin
+manages keys and parties (changing a party's role is the admin's alone, because roles decide
+verdicts), anchors checkpoints and reads everything. Public: liveness, the signed
+checkpoint, the verifier key, consistency proofs and anchors (hashes only: anyone holding an
+old checkpoint can check the log only grew). Entries and their inclusion proofs are not
+public: claim entries name customers and describe their complaints; auditors and
+adjudicators read them, and the claim dossier carries the ones a counter-party needs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from fastapi import Request
+
+from api.auth.keys import ROLES, Principal
+
+__all__ = [
+    "PUBLIC",
+    "ROLE_PERMISSIONS",
+    "ROUTE_PERMISSIONS",
+    "AccessError",
+    "ForbiddenError",
+    "MissingCredentialsError",
+    "Permission",
+    "RateLimitedError",
+    "RateLimiter",
+    "UndeclaredRouteError",
+    "authorize",
+    "openapi_permissions",
+    "principal",
+    "roles_with",
+]
+
+
+class Permission(StrEnum):
+    """What a route needs."""
+
+    PUBLIC = "public"
+    INSPECT = "inspect"
+    CLAIMS_FILE = "claims:file"
+    CLAIMS_READ = "claims:read"  # a customer app: its own customer's only
+    EVENTS_CAPTURE = "events:capture"
+    PARTIES_REGISTER = "parties:register"  # a supply-chain system: its own parties only
+    PARTIES_CHANGE_ROLE = "parties:change-role"
+    TRACE_READ = "trace:read"
+    LEDGER_READ = "ledger:read"
+    LEDGER_ANCHOR = "ledger:anchor"
+    KEYS_MANAGE = "keys:manage"
+    METRICS = "metrics"
+
+
+PUBLIC = Permission.PUBLIC
+P = Permission
+
+ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
+    {
+        "customer_app": frozenset({P.INSPECT, P.CLAIMS_FILE, P.CLAIMS_READ}),
+        "supply_chain": frozenset({P.EVENTS_CAPTURE, P.PARTIES_REGISTER, P.TRACE_READ}),
+        "station": frozenset({P.INSPECT, P.TRACE_READ}),
+        "adjudicator": frozenset({P.INSPECT, P.CLAIMS_READ, P.TRACE_READ, P.LEDGER_READ}),
+        "ml_engineer": frozenset({P.INSPECT, P.METRICS}),
+        "auditor": frozenset({P.CLAIMS_READ, P.TRACE_READ, P.LEDGER_READ, P.METRICS}),
+        "admin": frozenset(
+            {
+                P.PARTIES_REGISTER,
+                P.PARTIES_CHANGE_ROLE,
+                P.TRACE_READ,
+                P.CLAIMS_READ,
+                P.LEDGER_READ,
+                P.LEDGER_ANCHOR,
+                P.KEYS_MANAGE,
+                P.METRICS,
+            }
+        ),
+    }
+)
+assert set(ROLE_PERMISSIONS) == set(ROLES)
+
+# (method, route path as declared) → permission. HEAD follows GET.
+ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
+    {
+        ("GET", "/healthz"): P.PUBLIC,
+        ("GET", "/metrics"): P.METRICS,
+        ("POST", "/v1/inspect"): P.INSPECT,
+        ("GET", "/v1/ledger/checkpoint"): P.PUBLIC,
+        ("GET", "/v1/ledger/key"): P.PUBLIC,
+        ("GET", "/v1/ledger/consistency"): P.PUBLIC,
+        ("GET", "/v1/ledger/anchors"): P.PUBLIC,
+        ("GET", "/v1/ledger/entries/{index}"): P.LEDGER_READ,
+        ("POST", "/v1/ledger/anchors"): P.LEDGER_ANCHOR,
+        ("POST", "/v1/parties"): P.PARTIES_REGISTER,
+        ("POST", "/v1/events"): P.EVENTS_CAPTURE,
+        ("GET", "/v1/lots/{lot:path}/trace"): P.TRACE_READ,
+        ("POST", "/v1/claims"): P.CLAIMS_FILE,
+        ("GET", "/v1/claims"): P.CLAIMS_READ,
+        ("GET", "/v1/claims/{claim_id}"): P.CLAIMS_READ,
+        ("POST", "/v1/keys"): P.KEYS_MANAGE,
+        ("GET", "/v1/keys"): P.KEYS_MANAGE,
+        ("DELETE", "/v1/keys/{key_id}"): P.KEYS_MANAGE,
+    }
+)
+
+
+def openapi_permissions() -> dict[tuple[str, str], Permission]:
+    """``ROUTE_PERMISSIONS`` keyed by the OpenAPI document's paths (``{lot:path}`` → ``{lot}``)."""
+    return {
+        (method.lower(), re.sub(r"\{(\w+):[^}]+\}", r"{\1}", path)): permission
+        for (method, path), permission in ROUTE_PERMISSIONS.items()
+    }
+
+
+def roles_with(permission: Permission) -> tuple[str, ...]:
+    """The roles holding a permission, in ``ROLES`` order."""
+    return tuple(r for r in ROLES if permission in ROLE_PERMISSIONS[r])
+
+
+class AccessError(Exception):
+    """A request refused for who is asking (or not asking)."""
+
+
+class MissingCredentialsError(AccessError):
+    """No ``Authorization: Bearer`` header, or one of another scheme."""
+
+    def __init__(self, reason: str = "this route needs an API key: Authorization: Bearer <key>"):
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ForbiddenError(AccessError):
+    """The key is valid, but its role (or binding) does not allow this."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class UndeclaredRouteError(AccessError):
+    """A route with no entry in ``ROUTE_PERMISSIONS``: refused until one is declared."""
+
+    def __init__(self, method: str, path: str) -> None:
+        self.method, self.path = method, path
+        self.reason = f"{method} {path} declares no permission"
+        super().__init__(self.reason)
+
+
+class RateLimitedError(AccessError):
+    """Too many requests on one key."""
+
+    def __init__(self, key_id: str, retry_after: int) -> None:
+        self.key_id, self.retry_after = key_id, retry_after
+        self.reason = f"too many requests on this key; retry in {retry_after} s"
+        super().__init__(self.reason)
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+class RateLimiter:
+    """A token bucket per key: ``per_minute`` sustained, bursts up to ``burst``.
+
+    Per process: with several workers each allows the rate (documented in the README).
+    """
+
+    def __init__(
+        self, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key_id: str) -> None:
+        """Spend one token or raise ``RateLimitedError`` with the seconds to wait."""
+        if self.rate <= 0:
+            return
+        now = self.clock()
+        with self._lock:
+            b = self._buckets.setdefault(key_id, _Bucket(self.burst, now))
+            b.tokens = min(self.burst, b.tokens + (now - b.at) * self.rate)
+            b.at = now
+            if b.tokens >= 1:
+                b.tokens -= 1
+                return
+            wait = math.ceil((1 - b.tokens) / self.rate)
+        raise RateLimitedError(key_id, max(1, wait))
+
+
+def _route_permission(request: Request) -> Permission:
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    method = "GET" if request.method == "HEAD" else request.method
+    permission = ROUTE_PERMISSIONS.get((method, path))
+    if permission is None:
+        raise UndeclaredRouteError(method, path)
+    return permission
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise MissingCredentialsError()
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise MissingCredentialsError("the Authorization header must be 'Bearer <key>'")
+    return token.strip()
+
+
+def authorize(request: Request) -> None:
+    """The app-wide check: permission declared, key valid, role allowed, rate kept."""
+    permission = _route_permission(request)
+    request.state.principal = None
+    if permission is PUBLIC:
+        return
+    services = request.app.state.services
+    # A malformed, unknown, expired or revoked key raises KeyRejectedError: a 401.
+    who = services.keys.authenticate(_bearer(request))
+    if permission not in ROLE_PERMISSIONS[who.role]:
+        raise ForbiddenError(
+            f"a {who.role} key may not do this; it needs one of: "
+            + ", ".join(roles_with(permission))
+        )
+    services.rate_limiter.take(who.key_id)
+    request.state.principal = who
+
+
+def principal(request: Request) -> Principal:
+    """The caller's key, as ``authorize`` found it (routes that are not public)."""
+    who: Principal | None = getattr(request.state, "principal", None)
+    if who is None:  # a public route asked for a principal: a programming error
+        raise UndeclaredRouteError(request.method, request.url.path)
+    return who
