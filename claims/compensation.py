@@ -79,6 +79,9 @@ def _cents(value: object, key: str) -> Decimal:
     return amount.quantize(CENT)
 
 
+_AMOUNTS = ("auto_pay_limit", "food_safety_extra", "voucher_instead_below", "adjudicator_limit")
+
+
 @dataclass(frozen=True)
 class CompensationPolicy:
     """What a claim pays, and when it may be paid without a person."""
@@ -90,12 +93,14 @@ class CompensationPolicy:
     # Lines below this value get a voucher instead of a refund (0: always refund).
     voucher_instead_below: Decimal = Decimal("0.00")
     food_safety_defects: frozenset[str] = frozenset({"mold", "swelling"})
+    # The most an adjudicator approves alone; above it the decision is refused (an admin's).
+    adjudicator_limit: Decimal = Decimal("500.00")
 
     def __post_init__(self) -> None:
         confidence = self.auto_pay_min_confidence
         if isinstance(confidence, bool) or not 0.0 <= confidence <= 1.0:
             raise InvalidPolicyError("auto_pay_min_confidence", "must be between 0 and 1")
-        for key in ("auto_pay_limit", "food_safety_extra", "voucher_instead_below"):
+        for key in _AMOUNTS:
             object.__setattr__(self, key, _cents(getattr(self, key), key))
 
     @classmethod
@@ -107,6 +112,7 @@ class CompensationPolicy:
             "food_safety_extra",
             "voucher_instead_below",
             "food_safety_defects",
+            "adjudicator_limit",
         }
         unknown = set(config) - known
         if unknown:
@@ -120,7 +126,7 @@ class CompensationPolicy:
                 kwargs["auto_pay_min_confidence"] = float(value)
             except ValueError as exc:
                 raise InvalidPolicyError("auto_pay_min_confidence", "must be a number") from exc
-        for key in ("auto_pay_limit", "food_safety_extra", "voucher_instead_below"):
+        for key in _AMOUNTS:
             if key in config:
                 kwargs[key] = _cents(config[key], key)
         if "food_safety_defects" in config:

@@ -9,7 +9,11 @@ ClaimsError
 ├── NaiveDatetimeError           a time without a UTC offset reached the domain (name)
 ├── PaymentError
 │   ├── AlreadyPaidError         a claim is never paid twice (claim_id)
-│   └── PaymentRefusedError      this proposal may not be paid this way (claim_id, reason)
+│   ├── PaymentRefusedError      this proposal may not be paid this way (claim_id, reason)
+│   └── OverLimitError           over what an adjudicator may approve (amount, limit)
+├── InvalidTransitionError       the ticket cannot take this action now (state, action, reason)
+├── ClaimClosedError             the claim's ticket is resolved: reopen it first (claim_id)
+├── InvalidDecisionError         a decision field is unacceptable (field, reason)
 └── WebhookError
     ├── InvalidEventError        an outbox payload is not JSON (event_type, reason)
     ├── UnknownDeliveryError     no outbox row has this delivery id (delivery_id)
@@ -26,14 +30,18 @@ from vision.errors import ImageRejected
 
 __all__ = [
     "AlreadyPaidError",
+    "ClaimClosedError",
     "ClaimsError",
     "DeliveryNotDeadError",
     "IdempotencyConflictError",
     "InvalidClaimError",
+    "InvalidDecisionError",
     "InvalidEventError",
     "InvalidPolicyError",
+    "InvalidTransitionError",
     "MalformedSignatureError",
     "NaiveDatetimeError",
+    "OverLimitError",
     "PaymentError",
     "PaymentRefusedError",
     "PhotoRejectedError",
@@ -121,6 +129,40 @@ class PaymentRefusedError(PaymentError):
         self.claim_id = claim_id
         self.reason = reason
         super().__init__(f"claim {claim_id}: payment refused: {reason}")
+
+
+class OverLimitError(PaymentError):
+    """More than the policy lets an adjudicator approve alone."""
+
+    def __init__(self, claim_id: str, amount: object, limit: object) -> None:
+        self.claim_id, self.amount, self.limit = claim_id, amount, limit
+        self.reason = f"{amount} is over the adjudicator's limit of {limit}; ask an admin"
+        super().__init__(self.reason)
+
+
+class InvalidTransitionError(ClaimsError):
+    """The ticket cannot take this action in its current state."""
+
+    def __init__(self, state: str, action: str, reason: str) -> None:
+        self.state, self.action, self.reason = state, action, reason
+        super().__init__(reason)
+
+
+class ClaimClosedError(ClaimsError):
+    """A decision on a claim whose ticket is resolved; reopen it first."""
+
+    def __init__(self, claim_id: str) -> None:
+        self.claim_id = claim_id
+        self.reason = f"claim {claim_id} is resolved; reopen its ticket to decide again"
+        super().__init__(self.reason)
+
+
+class InvalidDecisionError(ClaimsError):
+    """A decision field is missing or unacceptable."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}")
 
 
 class WebhookError(ClaimsError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -29,7 +29,9 @@ __all__ = [
     "MAX_LINE_VALUE",
     "TEXT_PATTERN",
     "ClaimInput",
+    "DecisionInput",
     "Description",
+    "FindingReview",
     "Identifier",
     "LotName",
     "Name",
@@ -120,3 +122,64 @@ class ClaimInput(BaseModel):
         if value < EARLIEST_DELIVERY:
             raise ValueError(f"must not be before {EARLIEST_DELIVERY.date().isoformat()}")
         return value
+
+
+LABELS = ("spoilage", "mold", "swelling", "package_damage")
+PARTY_ROLES = ("supplier", "warehouse", "carrier", "customer", "retailer")
+
+
+class FindingReview(BaseModel):
+    """An adjudicator's word on one finding: right or wrong, and the corrected label or box."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    photo: int = Field(ge=0, le=9, description="The photo's position in the claim.")
+    index: int | None = Field(
+        None, ge=0, le=99, description="The finding's position; none: a finding the model missed."
+    )
+    correct: bool
+    label: Literal["spoilage", "mold", "swelling", "package_damage"] | None = None
+    box: tuple[float, float, float, float] | None = Field(
+        None, description="x1, y1, x2, y2 in the photo's pixels."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FindingReview:
+        if self.index is None and (self.correct or self.label is None or self.box is None):
+            raise ValueError("a missed finding is added with correct=false, its label and box")
+        if self.box is not None:
+            x1, y1, x2, y2 = self.box
+            if not (0 <= x1 < x2 and 0 <= y1 < y2):
+                raise ValueError("box must be x1 < x2, y1 < y2, not negative")
+        return self
+
+
+class DecisionInput(BaseModel):
+    """An adjudicator's decision on a claim: the party, the compensation, the findings.
+
+    ``party``: ``confirm`` the verdict's party, or ``override`` it with ``responsible_party``
+    (and ``party_id`` where the role is not enough). ``compensation``: ``approve`` the
+    proposal, ``deny`` it, or ``change`` it to ``amount``. ``reason`` is always written down.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")
+
+    party: Literal["confirm", "override"]
+    responsible_party: (
+        Literal["supplier", "warehouse", "carrier", "customer", "retailer"] | None
+    ) = None
+    party_id: Identifier | None = Field(None, max_length=200)
+    reason: Annotated[str, _line(2000)]
+    compensation: Literal["approve", "deny", "change"]
+    amount: Decimal | None = Field(None, gt=0, le=MAX_LINE_VALUE, decimal_places=2)
+    findings: tuple[FindingReview, ...] = Field((), max_length=100)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DecisionInput:
+        if self.party == "override" and self.responsible_party is None:
+            raise ValueError("an override names the responsible_party")
+        if self.party == "confirm" and (self.responsible_party or self.party_id):
+            raise ValueError("confirm takes the verdict's party; name one only to override")
+        if (self.compensation == "change") != (self.amount is not None):
+            raise ValueError("amount is given exactly when compensation is change")
+        return self

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from claims.adjudication import Review, load_reviews, open_ids, queue_filter
 from claims.assessment import Assessment, ClaimEvidence, ClaimsConfig, assess
 from claims.compensation import pay
 from claims.custody import Party, Timeline
@@ -36,7 +37,6 @@ from claims.models import ClaimInput
 from claims.outbox import enqueue
 from claims.schema import claims_metadata
 from claims.tables import claim_photos, claims, lot_alerts, photo_hashes
-from claims.tickets import sla_state
 from claims.timeline import build_timeline
 from ledger.log import Ledger, LedgerWriter
 from ledger.trace import UnknownLotError
@@ -365,7 +365,9 @@ def _matches(found: Sequence[DuplicateMatch]) -> list[dict[str, object]]:
     return [m.as_dict() for m in found]
 
 
-def _row_to_dict(row: Any, photos: list[Any], now: datetime | None) -> dict[str, Any]:
+def _row_to_dict(
+    row: Any, photos: list[Any], now: datetime | None, review: Review | None = None
+) -> dict[str, Any]:
     ticket = json.loads(row.ticket)
     out = {
         "id": row.id,
@@ -394,16 +396,21 @@ def _row_to_dict(row: Any, photos: list[Any], now: datetime | None) -> dict[str,
         "compensation": json.loads(row.compensation),
         "ledger": {"evidence_index": row.evidence_idx, "verdict_index": row.verdict_idx},
     }
+    review = review or Review((), None)
+    out["outcome"] = review.decision
     if now is not None:
-        out["ticket"]["sla"] = jsonable(
-            dataclasses.asdict(
-                sla_state(
-                    first_response_due=datetime.fromisoformat(ticket["first_response_due"]),
-                    resolution_due=datetime.fromisoformat(ticket["resolution_due"]),
-                    now=now,
-                )
-            )
-        )
+        status = review.status(ticket, now)
+        out["ticket"] |= {
+            "state": status.state,
+            # Deadlines moved by the time spent waiting on the customer.
+            "due": {
+                "first_response": status.first_response_due.isoformat(),
+                "resolution": status.resolution_due.isoformat(),
+                "paused_s": status.paused.total_seconds(),
+            },
+            "sla": jsonable(dataclasses.asdict(status.sla)),
+            "history": [e.as_dict() for e in review.events],
+        }
     return out
 
 
@@ -418,7 +425,8 @@ def get_claim(engine: Engine, claim_id: str, *, now: datetime | None = None) -> 
             .where(claim_photos.c.claim_id == claim_id)
             .order_by(claim_photos.c.position)
         ).all()
-    return _row_to_dict(row, list(photos), now)
+        review = load_reviews(conn, [claim_id])[claim_id]
+    return _row_to_dict(row, list(photos), now, review)
 
 
 def list_claims(
@@ -463,13 +471,29 @@ def list_claims(
             if ids
             else []
         )
+        reviews = load_reviews(conn, ids)
     by_claim: dict[str, list[Any]] = {}
     for p in photos:
         by_claim.setdefault(p.claim_id, []).append(p)
-    items = [_row_to_dict(r, by_claim.get(r.id, []), now) for r in rows[:limit]]
+    items = [_row_to_dict(r, by_claim.get(r.id, []), now, reviews[r.id]) for r in rows[:limit]]
     more = len(rows) > limit
     last = rows[limit - 1] if more else None
     return items, (f"{last.created_at.isoformat()}~{last.id}" if last is not None else None)
+
+
+def review_queue(
+    engine: Engine, *, view: str | None, now: datetime, limit: int = 100, scan: int = 1000
+) -> list[dict[str, Any]]:
+    """Open claims in a queue view, the soonest resolution deadline first.
+
+    Reads the ``scan`` most recent open claims; the views are computed on them.
+    """
+    with engine.connect() as conn:
+        ids = open_ids(conn, scan)
+    found = [get_claim(engine, i, now=now) for i in ids]
+    chosen = [c for c in found if queue_filter(view, c)]
+    chosen.sort(key=lambda c: c["ticket"]["due"]["resolution"])
+    return chosen[:limit]
 
 
 def count_claims(engine: Engine) -> int:

@@ -17,7 +17,14 @@ from sqlalchemy import (
 
 from claims.schema import claims_metadata
 
-__all__ = ["claim_photos", "claims", "lot_alerts", "photo_hashes"]
+__all__ = [
+    "claim_decisions",
+    "claim_photos",
+    "claims",
+    "lot_alerts",
+    "photo_hashes",
+    "ticket_events",
+]
 
 claims = Table(
     "claims",
@@ -80,3 +87,30 @@ lot_alerts = Table(
     Column("ledger_idx", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+ticket_events = Table(
+    "ticket_events",
+    claims_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("claim_id", String(32), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("action", String(24), nullable=False),
+    Column("from_state", String(24), nullable=False),
+    Column("to_state", String(24), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("ledger_idx", BigInteger, nullable=False),
+)
+"""A ticket's history; its state and SLA are computed from it (``claims.review``)."""
+
+claim_decisions = Table(
+    "claim_decisions",
+    claims_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("claim_id", String(32), nullable=False, index=True),
+    Column("actor", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("ledger_idx", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""Adjudicators' decisions, newest last; the latest is the claim's outcome."""
