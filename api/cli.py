@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from api import cli_events, cli_keys, cli_ledger, cli_models
+from api import cli_dossier, cli_events, cli_keys, cli_ledger, cli_models
 from api.settings import Settings
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(cli_ledger.app, name="ledger")
 app.add_typer(cli_events.app, name="events")
 app.add_typer(cli_models.app, name="models")
 app.add_typer(cli_keys.app, name="keys")
+app.add_typer(cli_dossier.app, name="dossier")
 
 
 @app.command()

@@ -1,0 +1,905 @@
+"""The claim dossier: one JSON file a counter-party checks offline with only our public key.
+
+What: everything one claim's verdict rests on, as ledger entries with inclusion proofs
+against ONE signed checkpoint taken when the file is built: the photos' SHA-256 and the
+model's findings (the ``claim.evidence`` entry), the verdict with its reasons (the
+``claim.verdict`` entry), every entry a reason or a piece of defect evidence cites, the
+party registrations the verdict relied on, later ``claim.*`` entries about the claim (an
+adjudicator's decision), and the latest on-chain anchor linked to that checkpoint by a
+consistency proof.
+
+Why: a supplier or carrier named responsible should not have to trust our database, our
+API or us. With the verifier key (``GET /v1/ledger/key``) and this file, ``verify_dossier``
+re-derives every fact with no database and no network; a changed byte anywhere is named.
+
+File format (``format`` "freshproof.claim-dossier", ``version`` 1), a JSON object:
+
+- ``claim_id``, ``lot``, ``order_id``: the claim, as its evidence entry records it.
+- ``built_at``: when the file was built (ISO 8601; informational, not verified).
+- ``origin``: the log's checkpoint origin line.
+- ``photos``: per photo, ``sha256``, ``bytes`` and the model's ``findings``, copied from
+  the evidence entry; ``model``: the model's identity and hash from the same entry.
+- ``verdict``: the verdict entry's body, exactly (responsible party, reasons with their
+  ``refs`` {index, leaf_hash}, defect evidence, ``relied_on`` party registrations).
+- ``ledger``: ``evidence_index``, ``verdict_index``, ``decision_indices`` (later claim
+  entries naming this claim), ``decisions_complete`` (False when the bounded scan for them
+  stopped early) and ``anchor_index`` (the anchor's receipt entry, or null).
+- ``checkpoint``: the C2SP signed checkpoint every bundle is proven against.
+- ``entries``: proof bundles (``ledger.bundle.make_bundle``), one per entry, by index; each
+  also checks on its own with ``freshproof ledger verify-proof``.
+- ``anchor``: ``{"status": "anchored", "ledger_index", "receipt", "checkpoint",
+  "consistency": {"from", "to", "proof"}}`` (the proof links the anchored tree to the
+  checkpoint's tree, so the chain vouches for the same log) or ``{"status": "none",
+  "reason"}``. The receipt names chain, contract, transaction and block; checking that
+  transaction needs a chain node and is left to the reader.
+- ``current``: null when ``checkpoint`` was the ledger's current checkpoint at build time
+  (the normal case); otherwise ``{"checkpoint", "consistency"}`` linking the dossier's
+  tree to the larger tree the log had grown to while the file was being built.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from claims.errors import ClaimsError, UnknownClaimError
+from claims.tables import claims
+from ledger.anchor.base import AnchorReceipt, check_receipt_matches
+from ledger.anchoring import ANCHOR_KIND, list_anchors
+from ledger.bundle import make_bundle, verify_bundle
+from ledger.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
+from ledger.errors import (
+    CheckpointError,
+    InvalidEntryError,
+    InvalidIndexError,
+    LedgerError,
+    ProofError,
+    TamperedEntryError,
+)
+from ledger.hashing import leaf_hash
+from ledger.log import Ledger
+from ledger.note import Signer
+from ledger.proof import verify_consistency
+from ledger.record import parse_record
+from ledger.schema import entries_table
+from ledger.service import current_checkpoint
+
+__all__ = [
+    "DOSSIER_FORMAT",
+    "DOSSIER_VERSION",
+    "MAX_DECISION_SCAN",
+    "Check",
+    "CheckpointRejectedError",
+    "CitationMismatchError",
+    "ConsistencyProofError",
+    "ContentMismatchError",
+    "DossierError",
+    "DossierReport",
+    "EntryProofError",
+    "MalformedDossierError",
+    "MissingEntryError",
+    "build_dossier",
+    "verify_dossier",
+]
+
+DOSSIER_FORMAT = "freshproof.claim-dossier"
+DOSSIER_VERSION = 1
+MAX_DECISION_SCAN = 10_000
+"""Most ``claim.*`` entries after the verdict scanned for ones naming the claim."""
+
+_PARTY_KINDS = ("party.registered", "party.updated")
+
+
+# ---------------------------------------------------------------- errors
+
+
+class DossierError(ClaimsError):
+    """Root of what a dossier check finds wrong; ``str()`` names the broken part.
+
+    DossierError
+    ├── MalformedDossierError    a field is missing or of the wrong shape (field, reason)
+    ├── CheckpointRejectedError  a checkpoint is not validly signed (which, cause)
+    ├── EntryProofError          an entry's bundle does not prove it (index, kind, problem)
+    ├── MissingEntryError        an entry the file needs is not in it (index, needed_by)
+    ├── CitationMismatchError    a cited leaf hash differs (cited_by, index, cited, found)
+    ├── ContentMismatchError     a stated field differs from its entry (what, entry, path, ...)
+    └── ConsistencyProofError    two trees are not proven one log (old, size1, new, size2)
+    """
+
+
+class MalformedDossierError(DossierError):
+    """A field is missing or has the wrong shape."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class CheckpointRejectedError(DossierError):
+    """A checkpoint (the dossier's, the anchored or the current one) does not verify."""
+
+    def __init__(self, which: str, cause: LedgerError) -> None:
+        self.which = which
+        self.cause = cause
+        super().__init__(f"{which} checkpoint is not validly signed by the key: {cause}")
+
+
+class EntryProofError(DossierError):
+    """An entry's proof bundle does not prove the entry is in the checkpoint's tree."""
+
+    def __init__(self, index: int, kind: str, problem: str, cause: Exception | None = None) -> None:
+        self.index = index
+        self.kind = kind
+        self.problem = problem
+        self.cause = cause
+        detail = f" ({cause})" if cause is not None else ""
+        super().__init__(f"entry {index} ({kind}): {problem}{detail}")
+
+
+class MissingEntryError(DossierError):
+    """An entry the verdict, the claim or the anchor needs is not in the file."""
+
+    def __init__(self, index: int, needed_by: str) -> None:
+        self.index = index
+        self.needed_by = needed_by
+        super().__init__(f"{needed_by} cites entry {index}, which the dossier does not carry")
+
+
+class CitationMismatchError(DossierError):
+    """A reason cites an entry's leaf hash that differs from the dossier's entry."""
+
+    def __init__(self, cited_by: str, index: int, cited: str, found: str) -> None:
+        self.cited_by = cited_by
+        self.index = index
+        self.cited = cited
+        self.found = found
+        super().__init__(
+            f"{cited_by} cites entry {index} with leaf {_short(cited)}, the dossier's entry "
+            f"{index} has leaf {_short(found)}"
+        )
+
+
+class ContentMismatchError(DossierError):
+    """A field the dossier states (verdict, photos, model) differs from the entry recording it.
+
+    ``path``, ``expected`` (the entry's value) and ``found`` (the file's) are the first
+    difference; ``also`` names the paths of the others.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        entry: str,
+        path: str,
+        expected: object,
+        found: object,
+        also: tuple[str, ...] = (),
+    ) -> None:
+        self.what = what
+        self.entry = entry
+        self.path = path
+        self.expected = expected
+        self.found = found
+        self.also = also
+        verb = "differ" if what.endswith("s") else "differs"
+        more = f" (also at {', '.join(also[:5])}{', …' if len(also) > 5 else ''})" if also else ""
+        super().__init__(
+            f"{what} {verb} from {entry} at {path}: the entry says {_brief(expected)}, the "
+            f"dossier {_brief(found)}{more}"
+        )
+
+
+class ConsistencyProofError(DossierError):
+    """A consistency proof does not link two trees into one append-only log."""
+
+    def __init__(
+        self, old: str, size1: int, new: str, size2: int, cause: Exception | None = None
+    ) -> None:
+        self.old = old
+        self.size1 = size1
+        self.new = new
+        self.size2 = size2
+        self.cause = cause
+        detail = f" ({cause})" if cause is not None else ""
+        super().__init__(
+            f"the consistency proof from the {old} tree (size {size1}) to the {new} tree "
+            f"(size {size2}) does not verify{detail}"
+        )
+
+
+def _short(hex_hash: object) -> str:
+    text = str(hex_hash)
+    return text[:12] + "…" if len(text) > 12 else text
+
+
+def _brief(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+# ---------------------------------------------------------------- building
+
+
+def build_dossier(
+    *,
+    ledger: Ledger,
+    signer: Signer,
+    engine: Engine,
+    claim_id: str,
+    anchors: Sequence[Mapping[str, Any]] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The JSON-ready dossier of ``claim_id``; raises ``UnknownClaimError`` if none.
+
+    ``anchors`` are the recorded anchors as ``list_anchors`` returns them (default: read
+    from the ledger); the latest real one (not a ``NoAnchor`` receipt) inside the
+    checkpoint's tree is linked to it.
+    """
+    evidence_idx, verdict_idx = _claim_entries(engine, claim_id)
+    note = current_checkpoint(ledger=ledger, signer=signer)
+    size = parse_checkpoint(note).size
+    evidence, verdict = ledger.entry(evidence_idx).body, ledger.entry(verdict_idx).body
+    decisions, complete = _decision_indices(ledger, claim_id, after=verdict_idx, size=size)
+    records = list_anchors(ledger) if anchors is None else anchors
+    anchored = _latest_anchor(records, size)
+    indices = {evidence_idx, verdict_idx, *_cited_indices(verdict), *decisions}
+    if anchored is not None:
+        indices.add(int(anchored["ledger_index"]))
+    return {
+        "format": DOSSIER_FORMAT,
+        "version": DOSSIER_VERSION,
+        "claim_id": claim_id,
+        "lot": evidence.get("lot"),
+        "order_id": evidence.get("order_id"),
+        "built_at": (now or datetime.now(UTC)).isoformat(),
+        "origin": ledger.origin,
+        "photos": [_photo_view(p) for p in evidence["photos"]],
+        "model": evidence["model"],
+        "verdict": verdict,
+        "ledger": {
+            "evidence_index": evidence_idx,
+            "verdict_index": verdict_idx,
+            "decision_indices": decisions,
+            "decisions_complete": complete,
+            "anchor_index": None if anchored is None else int(anchored["ledger_index"]),
+        },
+        "checkpoint": note,
+        "entries": [
+            make_bundle(ledger, index=i, checkpoint=note) for i in sorted(indices) if i < size
+        ],
+        "anchor": _anchor_section(ledger, anchored, size),
+        "current": _current_section(ledger, signer, note, size),
+    }
+
+
+def _claim_entries(engine: Engine, claim_id: str) -> tuple[int, int]:
+    """The claim's evidence and verdict entry indices; ``UnknownClaimError`` if none."""
+    c = claims.c
+    with engine.connect() as conn:
+        row = conn.execute(select(c.evidence_idx, c.verdict_idx).where(c.id == claim_id)).first()
+    if row is None:
+        raise UnknownClaimError(claim_id)
+    return int(row.evidence_idx), int(row.verdict_idx)
+
+
+_PHOTO_FIELDS = ("sha256", "bytes", "findings")
+
+
+def _photo_view(photo: Mapping[str, Any]) -> dict[str, Any]:
+    """What the file states of a photo: its hash, its size, the model's findings."""
+    return {k: photo[k] for k in _PHOTO_FIELDS}
+
+
+def _cited_indices(verdict: Mapping[str, Any]) -> set[int]:
+    """Every entry the verdict cites: reasons' refs, defect evidence refs, relied-on parties."""
+    return {index for _, index, _ in _citations(verdict)} | {
+        int(p["ledger_idx"])
+        for p in verdict.get("relied_on", [])
+        if p.get("ledger_idx") is not None
+    }
+
+
+def _citations(verdict: Mapping[str, Any]) -> Iterator[tuple[str, int, str]]:
+    """(who cites, index, leaf hash) for every ref in the reasons and the defect evidence."""
+    for reason in verdict.get("reasons", []):
+        for ref in reason.get("refs", []):
+            yield f"reason {reason['code']}", int(ref["index"]), str(ref["leaf_hash"])
+    for ev in verdict.get("evidence", []):
+        if ev.get("ref") is not None:
+            yield f"{ev['defect']} evidence", int(ev["ref"]["index"]), str(ev["ref"]["leaf_hash"])
+
+
+def _decision_indices(
+    ledger: Ledger, claim_id: str, *, after: int, size: int
+) -> tuple[list[int], bool]:
+    """Later ``claim.*`` entries naming the claim; False when the bounded scan stopped early."""
+    c = entries_table.c
+    query = (
+        select(c.idx, c.record)
+        .where(c.idx > after, c.idx < size, c.kind.like("claim.%"), c.kind != "claim.evidence")
+        .order_by(c.idx)
+        .limit(MAX_DECISION_SCAN + 1)
+    )
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    found = [
+        int(r.idx)
+        for r in rows[:MAX_DECISION_SCAN]
+        if json.loads(bytes(r.record))["body"].get("claim_id") == claim_id
+    ]
+    return found, len(rows) <= MAX_DECISION_SCAN
+
+
+def _latest_anchor(records: Sequence[Mapping[str, Any]], size: int) -> Mapping[str, Any] | None:
+    """The latest anchor on a real chain whose receipt entry lies inside the tree."""
+    for record in reversed(records):
+        receipt = AnchorReceipt.from_dict(record["receipt"])
+        if receipt.anchored and receipt.size > 0 and int(record["ledger_index"]) < size:
+            return record
+    return None
+
+
+def _anchor_section(
+    ledger: Ledger, anchored: Mapping[str, Any] | None, size: int
+) -> dict[str, Any]:
+    if anchored is None:
+        return {
+            "status": "none",
+            "reason": "no checkpoint of this log was anchored on a chain before this dossier "
+            "was built (anchoring off, or not due yet)",
+        }
+    anchored_size = parse_checkpoint(anchored["checkpoint"]).size
+    return {
+        "status": "anchored",
+        "ledger_index": int(anchored["ledger_index"]),
+        "receipt": dict(anchored["receipt"]),
+        "checkpoint": anchored["checkpoint"],
+        "consistency": _consistency(ledger, anchored_size, size),
+    }
+
+
+def _current_section(ledger: Ledger, signer: Signer, note: str, size: int) -> dict[str, Any] | None:
+    latest = current_checkpoint(ledger=ledger, signer=signer)
+    if latest == note:
+        return None
+    return {"checkpoint": latest, "consistency": _consistency(ledger, size, _size_of(latest))}
+
+
+def _size_of(note: str) -> int:
+    return parse_checkpoint(note).size
+
+
+def _consistency(ledger: Ledger, size1: int, size2: int) -> dict[str, Any]:
+    proof = ledger.consistency_proof(size1, size2) if 0 < size1 < size2 else []
+    return {"from": size1, "to": size2, "proof": [base64.b64encode(h).decode() for h in proof]}
+
+
+# ---------------------------------------------------------------- the report
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: its step number and name, the part checked, whether it held, what it found."""
+
+    step: int
+    name: str
+    part: str
+    ok: bool
+    message: str
+    error: DossierError | None = None
+
+    def line(self) -> str:
+        """One line for people: ``ok|FAILED  <step>. <name>: <message>``."""
+        return f"{'ok' if self.ok else 'FAILED':6} {self.step}. {self.name}: {self.message}"
+
+
+@dataclass(frozen=True)
+class DossierReport:
+    """Every check ``verify_dossier`` ran, in step order; ``ok`` only if all held."""
+
+    claim_id: str | None
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every check held."""
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failures(self) -> tuple[Check, ...]:
+        """The checks that failed."""
+        return tuple(c for c in self.checks if not c.ok)
+
+    def lines(self) -> list[str]:
+        """Every check as a line, then a summary line."""
+        failed = len(self.failures)
+        summary = (
+            f"OK: claim {self.claim_id}: all {len(self.checks)} checks passed"
+            if failed == 0
+            else f"FAIL: claim {self.claim_id}: {failed} of {len(self.checks)} checks failed"
+        )
+        return [c.line() for c in self.checks] + [summary]
+
+
+# ---------------------------------------------------------------- verifying
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """An entry as the file carries it, read from its record bytes (never the ``body`` copy)."""
+
+    index: int
+    kind: str
+    body: dict[str, Any]
+    leaf: str
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every step reads: the document, the key, the entries and the parsed checkpoint."""
+
+    doc: Mapping[str, Any]
+    key: str
+    entries: Mapping[int, _Entry]
+    checkpoint: Checkpoint | None
+
+
+def verify_dossier(doc: Mapping[str, Any], verifier_key: str) -> DossierReport:
+    """Check a dossier offline against the log's verifier key; runs every check, never stops.
+
+    1. The checkpoint is a C2SP signed note by ``verifier_key``.
+    2. Each entry's bundle proves it is in that checkpoint's tree (RFC 9162 §2.1.3.2).
+    3. The claim's evidence and verdict entries are there and name the claim.
+    4. The verdict in the file equals the verdict entry's body.
+    5. The photos' hashes, the findings and the model equal the evidence entry's.
+    6. Every cited entry is there, with the leaf hash the verdict cites; each relied-on
+       party registration says the role the verdict read.
+    7. Each later claim entry listed names the claim.
+    8. The anchor (if any): its checkpoint is signed, its receipt records that checkpoint,
+       its receipt entry is in the file, and an RFC 9162 §2.1.4.2 consistency proof links
+       the anchored tree to the checkpoint's.
+    9. A current checkpoint (if any) is signed and extends the dossier's tree.
+    """
+    key = verifier_key.strip()
+    ctx = _Context(doc, key, _read_entries(doc), _read_checkpoint(doc))
+    checks: list[Check] = []
+    for step, (name, run) in enumerate(_STEPS, start=1):
+        checks.extend(_check(step, name, fn, part) for part, fn in _guarded(run, ctx, name))
+    claim_id = doc.get("claim_id") if isinstance(doc, Mapping) else None
+    return DossierReport(claim_id if isinstance(claim_id, str) else None, tuple(checks))
+
+
+_Thunk = Callable[[], str]
+_Steps = list[tuple[str, _Thunk]]
+
+
+def _guarded(make: Callable[[_Context], _Steps], ctx: _Context, where: str) -> _Steps:
+    """A step's checks; a step that cannot even list them (malformed file) is one failure."""
+    try:
+        return make(ctx)
+    except DossierError as exc:
+        return [(where, _raise(exc))]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return [(where, _raise(MalformedDossierError(where, f"cannot be read: {exc!r}")))]
+
+
+def _raise(exc: DossierError) -> _Thunk:
+    def thunk() -> str:
+        raise exc
+
+    return thunk
+
+
+def _check(step: int, name: str, fn: _Thunk, part: str) -> Check:
+    """Run one check: its message when it holds, the error's when it does not."""
+    try:
+        return Check(step, name, part, True, fn())
+    except DossierError as exc:
+        return Check(step, name, part, False, str(exc), exc)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        error = MalformedDossierError(part, f"cannot be read: {exc!r}")
+        return Check(step, name, part, False, str(error), error)
+
+
+def _read_entries(doc: Mapping[str, Any]) -> dict[int, _Entry]:
+    """Entries whose records parse; the bundles' own ``body``/``kind`` copies are not trusted."""
+    out: dict[int, _Entry] = {}
+    bundles = doc.get("entries") if isinstance(doc, Mapping) else None
+    for bundle in bundles if isinstance(bundles, list) else []:
+        try:
+            index, record = int(bundle["index"]), bundle["record"].encode()
+            parsed = parse_record(record, index=index)
+        except (KeyError, TypeError, ValueError, AttributeError, LedgerError):
+            continue  # step 2 names it
+        out.setdefault(index, _Entry(index, parsed.kind, parsed.body, leaf_hash(record).hex()))
+    return out
+
+
+def _read_checkpoint(doc: Mapping[str, Any]) -> Checkpoint | None:
+    try:
+        return parse_checkpoint(doc["checkpoint"])
+    except (KeyError, TypeError, AttributeError, LedgerError):
+        return None
+
+
+def _need_checkpoint(ctx: _Context) -> Checkpoint:
+    if ctx.checkpoint is None:
+        raise MalformedDossierError("checkpoint", "missing or not a checkpoint")
+    return ctx.checkpoint
+
+
+def _need_entry(ctx: _Context, index: int, needed_by: str) -> _Entry:
+    if index not in ctx.entries:
+        raise MissingEntryError(index, needed_by)
+    return ctx.entries[index]
+
+
+# -- step 1
+
+
+def _step_checkpoint(ctx: _Context) -> _Steps:
+    def run() -> str:
+        if ctx.doc.get("format") != DOSSIER_FORMAT or ctx.doc.get("version") != DOSSIER_VERSION:
+            raise MalformedDossierError(
+                "format", f"not a {DOSSIER_FORMAT} version {DOSSIER_VERSION} file"
+            )
+        cp = _signed(ctx.doc["checkpoint"], ctx.key, "the dossier's")
+        if cp.origin != ctx.doc.get("origin"):
+            raise MalformedDossierError("origin", f"the checkpoint's origin is {cp.origin!r}")
+        return f"signed by the key for {cp.origin}, tree size {cp.size}, root {cp.root.hex()}"
+
+    return [("checkpoint", run)]
+
+
+def _signed(note: object, key: str, which: str) -> Checkpoint:
+    if not isinstance(note, str):
+        raise MalformedDossierError(f"{which} checkpoint", "is not a signed note")
+    try:
+        return verify_checkpoint(note, key)
+    except LedgerError as exc:
+        raise CheckpointRejectedError(which, exc) from exc
+
+
+# -- step 2
+
+
+def _step_inclusion(ctx: _Context) -> _Steps:
+    bundles = ctx.doc["entries"]
+    if not isinstance(bundles, list) or not bundles:
+        raise MalformedDossierError("entries", "no proof bundles")
+    return [(f"entries[{n}]", _bundle_check(ctx, n, b)) for n, b in enumerate(bundles)]
+
+
+def _bundle_check(ctx: _Context, n: int, bundle: Mapping[str, Any]) -> _Thunk:
+    def run() -> str:
+        index, kind = int(bundle["index"]), str(bundle.get("kind", "?"))
+        if sum(1 for b in ctx.doc["entries"] if b.get("index") == index) > 1:
+            raise EntryProofError(index, kind, "appears more than once in the dossier")
+        try:
+            verified = verify_bundle(dict(bundle), ctx.key)
+        except LedgerError as exc:
+            raise EntryProofError(index, kind, _bundle_problem(exc), exc) from exc
+        if bundle["checkpoint"] != ctx.doc["checkpoint"]:
+            raise EntryProofError(index, kind, "is proven against another checkpoint")
+        entry = ctx.entries[index]
+        if bundle.get("body") != entry.body or bundle.get("kind") != entry.kind:
+            raise EntryProofError(index, kind, "its body or kind field differs from its record")
+        return f"entry {index} ({entry.kind}) is in the tree of size {verified.tree_size}"
+
+    return run
+
+
+def _bundle_problem(exc: LedgerError) -> str:
+    if isinstance(exc, ProofError):
+        return "inclusion proof does not match the checkpoint"
+    if isinstance(exc, TamperedEntryError):
+        return "its record does not hash to its leaf hash, or does not parse"
+    if isinstance(exc, CheckpointError):
+        return "its checkpoint is not validly signed by the key"
+    if isinstance(exc, InvalidIndexError):
+        return "its index lies outside the checkpoint's tree"
+    if isinstance(exc, InvalidEntryError):
+        return "its proof bundle is malformed"
+    return "its proof bundle does not verify"
+
+
+# -- step 3
+
+
+def _step_claim_entries(ctx: _Context) -> _Steps:
+    refs, claim_id = ctx.doc["ledger"], ctx.doc["claim_id"]
+    ev_idx, vd_idx = int(refs["evidence_index"]), int(refs["verdict_index"])
+
+    def evidence() -> str:
+        entry = _need_entry(ctx, ev_idx, "the claim")
+        _expect_claim_entry(entry, "claim.evidence", claim_id)
+        return f"entry {ev_idx} is the claim's evidence"
+
+    def verdict() -> str:
+        entry = _need_entry(ctx, vd_idx, "the claim")
+        _expect_claim_entry(entry, "claim.verdict", claim_id)
+        said = {"evidence_index": entry.body.get("evidence_index")}
+        found = {"evidence_index": ev_idx}
+        _expect_equal("the evidence index", f"verdict entry {vd_idx}", said, found, "")
+        return f"entry {vd_idx} is the claim's verdict, on evidence entry {ev_idx}"
+
+    return [("evidence entry", evidence), ("verdict entry", verdict)]
+
+
+def _expect_claim_entry(entry: _Entry, kind: str, claim_id: object) -> None:
+    if entry.kind != kind:
+        raise EntryProofError(entry.index, entry.kind, f"is not a {kind} entry")
+    said = {"claim_id": entry.body.get("claim_id")}
+    found = {"claim_id": claim_id}
+    _expect_equal("the claim id", f"{kind} entry {entry.index}", said, found, "")
+
+
+# -- step 4
+
+
+def _step_verdict(ctx: _Context) -> _Steps:
+    def run() -> str:
+        index = int(ctx.doc["ledger"]["verdict_index"])
+        entry = _need_entry(ctx, index, "the verdict")
+        _expect_equal("verdict", "the ledger's verdict entry", entry.body, ctx.doc["verdict"])
+        v = entry.body
+        return (
+            f"{v.get('responsible_party')} ({v.get('party_id')}), confidence "
+            f"{v.get('confidence')}, reasons "
+            + ", ".join(str(r.get("code")) for r in v.get("reasons", []))
+            + f": as in entry {index}"
+        )
+
+    return [("verdict", run)]
+
+
+def _expect_equal(
+    what: str, entry: str, expected: object, found: object, root: str | None = None
+) -> None:
+    """Raise ``ContentMismatchError`` naming every path where ``found`` differs."""
+    diffs = list(_differences(expected, found, what if root is None else root))
+    if diffs:
+        path, a, b = diffs[0]
+        raise ContentMismatchError(what, entry, path, a, b, tuple(d[0] for d in diffs[1:]))
+
+
+def _differences(a: object, b: object, path: str) -> Iterator[tuple[str, object, object]]:
+    """Each (path, a's value, b's value) where two JSON values differ, in document order."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            sub = f"{path}.{k}" if path else str(k)
+            if k not in a or k not in b:
+                yield sub, a.get(k, "<absent>"), b.get(k, "<absent>")
+            else:
+                yield from _differences(a[k], b[k], sub)
+    elif isinstance(a, list) and isinstance(b, list):
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
+            yield from _differences(x, y, f"{path}[{i}]")
+        if len(a) != len(b):
+            yield f"{path} length", len(a), len(b)
+    # bool is an int in Python: True == 1 must still count as a difference.
+    elif a != b or isinstance(a, bool) != isinstance(b, bool):
+        yield path, a, b
+
+
+# -- step 5
+
+
+def _step_evidence(ctx: _Context) -> _Steps:
+    def run() -> str:
+        index = int(ctx.doc["ledger"]["evidence_index"])
+        body = _need_entry(ctx, index, "the photos").body
+        photos = [_photo_view(p) for p in body["photos"]]
+        where = "the ledger's evidence entry"
+        _expect_equal("photos", where, photos, ctx.doc["photos"])
+        _expect_equal("model", where, body["model"], ctx.doc["model"])
+        for field in ("lot", "order_id"):
+            _expect_equal(field, where, body.get(field), ctx.doc.get(field))
+        found = sum(len(p["findings"]) for p in photos)
+        model = body["model"]
+        return (
+            f"{len(photos)} photo(s) and {found} finding(s) by model {model.get('name')} "
+            f"{model.get('version', '')} (sha256 {_short(model.get('sha256'))}): as in entry "
+            f"{index}"
+        )
+
+    return [("photos and findings", run)]
+
+
+# -- step 6
+
+
+def _step_citations(ctx: _Context) -> _Steps:
+    entry = ctx.entries.get(int(ctx.doc["ledger"]["verdict_index"]))
+    # Without its entry (step 3 says so) the file's own verdict still gets its citations checked.
+    verdict = entry.body if entry is not None else ctx.doc["verdict"]
+    steps: _Steps = [
+        (f"{who} → {index}", _citation_check(ctx, who, index, leaf))
+        for who, index, leaf in _citations(verdict)
+    ]
+    steps += [
+        (f"relied on {p.get('id')}", _party_check(ctx, p)) for p in verdict.get("relied_on", [])
+    ]
+    return steps
+
+
+def _citation_check(ctx: _Context, who: str, index: int, cited: str) -> _Thunk:
+    def run() -> str:
+        entry = _need_entry(ctx, index, who)
+        if entry.leaf != cited:
+            raise CitationMismatchError(who, index, cited, entry.leaf)
+        return f"{who} cites entry {index} ({entry.kind}), leaf {_short(cited)}: present"
+
+    return run
+
+
+def _party_check(ctx: _Context, party: Mapping[str, Any]) -> _Thunk:
+    def run() -> str:
+        who = f"the verdict's reliance on {party['id']} as {party['role']}"
+        if party.get("ledger_idx") is None:
+            return f"{party['id']} as {party['role']}: no registration entry recorded"
+        entry = _need_entry(ctx, int(party["ledger_idx"]), who)
+        if entry.kind not in _PARTY_KINDS:
+            raise EntryProofError(entry.index, entry.kind, "is not a party registration")
+        said = {"id": entry.body.get("id"), "role": entry.body.get("role")}
+        found = {"id": party["id"], "role": party["role"]}
+        where = f"registration entry {entry.index}"
+        _expect_equal("the relied-on party", where, said, found, "relied_on")
+        return f"{party['id']} registered as {party['role']} in entry {entry.index}"
+
+    return run
+
+
+# -- step 7
+
+
+def _step_decisions(ctx: _Context) -> _Steps:
+    refs = ctx.doc["ledger"]
+    steps: _Steps = [
+        (f"decision {i}", _decision_check(ctx, int(i))) for i in refs["decision_indices"]
+    ]
+    if not steps:
+        note = "" if refs.get("decisions_complete", True) else " (the scan for them was cut short)"
+        steps.append(("decisions", lambda: f"no later entries about the claim{note}"))
+    return steps
+
+
+def _decision_check(ctx: _Context, index: int) -> _Thunk:
+    def run() -> str:
+        entry = _need_entry(ctx, index, "the list of later claim entries")
+        if not entry.kind.startswith("claim."):
+            raise EntryProofError(index, entry.kind, "is not a claim entry")
+        said = {"claim_id": entry.body.get("claim_id")}
+        found = {"claim_id": ctx.doc["claim_id"]}
+        _expect_equal("the claim id", f"entry {index}", said, found, "")
+        return f"entry {index} ({entry.kind}) names the claim"
+
+    return run
+
+
+# -- step 8
+
+
+def _step_anchor(ctx: _Context) -> _Steps:
+    anchor = ctx.doc["anchor"]
+    if anchor.get("status") != "anchored":
+        if ctx.doc["ledger"].get("anchor_index") is not None:
+            raise MalformedDossierError("anchor", "says none, but ledger.anchor_index is set")
+        return [("anchor", lambda: f"no anchor: {anchor.get('reason', 'none recorded')}")]
+    return [
+        ("anchored checkpoint", lambda: _anchored_signature(ctx, anchor)),
+        ("receipt", lambda: _receipt_matches(anchor)),
+        ("receipt entry", lambda: _receipt_entry(ctx, anchor)),
+        ("consistency", lambda: _anchor_consistency(ctx, anchor)),
+    ]
+
+
+def _anchored_signature(ctx: _Context, anchor: Mapping[str, Any]) -> str:
+    cp = _signed(anchor["checkpoint"], ctx.key, "the anchored")
+    return f"the anchored checkpoint (tree size {cp.size} of {cp.origin}) is signed by the key"
+
+
+def _receipt_matches(anchor: Mapping[str, Any]) -> str:
+    receipt = AnchorReceipt.from_dict(anchor["receipt"])
+    cp = parse_checkpoint(anchor["checkpoint"])
+    try:
+        check_receipt_matches(receipt, origin=cp.origin, size=cp.size, root=cp.root)
+    except LedgerError as exc:
+        raise MalformedDossierError(
+            "anchor.receipt", f"records another checkpoint than the anchored one: {exc}"
+        ) from exc
+    if not receipt.anchored:
+        raise MalformedDossierError("anchor.receipt", "records no chain (anchoring was off)")
+    return (
+        f"the receipt records that checkpoint on chain {receipt.chain_id}, contract "
+        f"{receipt.contract_address}, tx {receipt.tx_hash}, block {receipt.block_number}, at "
+        f"{receipt.anchored_at.isoformat()}"
+    )
+
+
+def _receipt_entry(ctx: _Context, anchor: Mapping[str, Any]) -> str:
+    index = int(anchor["ledger_index"])
+    if ctx.doc["ledger"].get("anchor_index") != index:
+        raise MalformedDossierError("ledger.anchor_index", f"is not the anchor's entry {index}")
+    entry = _need_entry(ctx, index, "the anchor")
+    if entry.kind != ANCHOR_KIND:
+        raise EntryProofError(index, entry.kind, f"is not a {ANCHOR_KIND} entry")
+    found = {"receipt": anchor["receipt"], "checkpoint": anchor["checkpoint"]}
+    _expect_equal("the anchor", f"receipt entry {index}", entry.body, found, "anchor")
+    return f"the receipt is recorded in the log as entry {index}"
+
+
+def _anchor_consistency(ctx: _Context, anchor: Mapping[str, Any]) -> str:
+    cp, old = _need_checkpoint(ctx), parse_checkpoint(anchor["checkpoint"])
+    _verify_link(("anchored", old), ("checkpoint's", cp), anchor["consistency"])
+    # The receipt entry always follows its anchor; the others say what the anchor vouches for.
+    later = sorted(i for i in ctx.entries if i >= old.size and i != int(anchor["ledger_index"]))
+    tail = (
+        "it covers every other entry in the dossier"
+        if not later
+        else f"entries {', '.join(map(str, later))} came after it (a later anchor covers them)"
+    )
+    return (
+        f"the anchored tree of size {old.size} is a prefix of the checkpoint's tree of size "
+        f"{cp.size}; {tail}"
+    )
+
+
+def _verify_link(
+    old: tuple[str, Checkpoint], new: tuple[str, Checkpoint], link: Mapping[str, Any]
+) -> None:
+    """The consistency proof ``link`` shows ``new`` extends ``old`` (same origin, §2.1.4.2)."""
+    (old_name, a), (new_name, b) = old, new
+    if a.origin != b.origin:
+        raise ConsistencyProofError(
+            old_name,
+            a.size,
+            new_name,
+            b.size,
+            ValueError(f"origin {a.origin!r} is not {b.origin!r}"),
+        )
+    if (int(link["from"]), int(link["to"])) != (a.size, b.size):
+        reason = f"the proof is for sizes {link['from']}→{link['to']}"
+        raise ConsistencyProofError(old_name, a.size, new_name, b.size, ValueError(reason))
+    proof = [base64.b64decode(h, validate=True) for h in link["proof"]]
+    try:
+        verify_consistency(size1=a.size, size2=b.size, proof=proof, root1=a.root, root2=b.root)
+    except LedgerError as exc:
+        raise ConsistencyProofError(old_name, a.size, new_name, b.size, exc) from exc
+
+
+# -- step 9
+
+
+def _step_current(ctx: _Context) -> _Steps:
+    current = ctx.doc["current"]
+    if current is None:
+        return [("current checkpoint", lambda: "the dossier's checkpoint was the current one")]
+
+    def run() -> str:
+        new = _signed(current["checkpoint"], ctx.key, "the current")
+        old = ("dossier checkpoint's", _need_checkpoint(ctx))
+        _verify_link(old, ("current checkpoint's", new), current["consistency"])
+        return f"the log had grown to {new.size} entries; it extends the dossier's tree"
+
+    return [("current checkpoint", run)]
+
+
+_STEPS: tuple[tuple[str, Callable[[_Context], _Steps]], ...] = (
+    ("checkpoint", _step_checkpoint),
+    ("inclusion", _step_inclusion),
+    ("claim entries", _step_claim_entries),
+    ("verdict", _step_verdict),
+    ("evidence", _step_evidence),
+    ("citations", _step_citations),
+    ("decisions", _step_decisions),
+    ("anchor", _step_anchor),
+    ("current checkpoint", _step_current),
+)
