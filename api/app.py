@@ -12,7 +12,7 @@ from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
-from api.routes import claims, events, health, inspect, keys, ledger
+from api.routes import claims, events, health, inspect, keys, ledger, review
 from api.services import build_services
 from api.settings import Settings
 
@@ -56,4 +56,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(claims.router)
     app.include_router(keys.router)
+    app.include_router(review.router)
     return app

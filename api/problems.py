@@ -28,9 +28,13 @@ from api.auth.access import (
 from api.auth.keys import AuthError, InvalidKeySpecError, KeyRejectedError, UnknownKeyError
 from claims.errors import (
     AlreadyPaidError,
+    ClaimClosedError,
     ClaimsError,
     IdempotencyConflictError,
     InvalidClaimError,
+    InvalidDecisionError,
+    InvalidTransitionError,
+    OverLimitError,
     PaymentRefusedError,
     PhotoRejectedError,
     UnknownClaimError,
@@ -101,6 +105,10 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
         _Kind(409, "idempotency-conflict", "Idempotency-Key reused with a different request"),
     ),
     (AlreadyPaidError, _Kind(409, "already-paid", "Claim already paid")),
+    (ClaimClosedError, _Kind(409, "claim-closed", "Claim already resolved")),
+    (InvalidTransitionError, _Kind(409, "invalid-transition", "Ticket cannot move that way")),
+    (OverLimitError, _Kind(422, "over-limit", "Over the adjudicator's limit")),
+    (InvalidDecisionError, _Kind(422, "invalid-decision", "Invalid decision")),
     (PaymentRefusedError, _Kind(409, "payment-refused", "Payment refused")),
     (ClaimsError, _Kind(422, "claim-error", "Claim could not be processed")),
     (StorageUnavailableError, _Kind(503, "storage-unavailable", "Evidence store unavailable")),
@@ -292,7 +300,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         if isinstance(exc, PhotoRejectedError):
             # The decoder's own problem (413 or 422), naming the photo of the claim.
             return _for_domain_error(exc.error, request.url.path, photo_index=exc.index)
-        extra: dict[str, Any] = {"field": exc.field} if isinstance(exc, InvalidClaimError) else {}
+        fielded = isinstance(exc, InvalidClaimError | InvalidDecisionError)
+        extra: dict[str, Any] = {"field": getattr(exc, "field", None)} if fielded else {}
         return _for_domain_error(exc, request.url.path, **extra)
 
     @app.exception_handler(StorageError)

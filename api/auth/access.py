@@ -11,7 +11,9 @@ supply-chain system only the parties it speaks for) is checked by the route with
 Roles, and why these: a customer app files and reads its own customer's claims and asks
 for inspections; a supply-chain system captures events and registers the parties it speaks
 for, and reads lot traces; a station inspects and reads traces (its batch API comes with the
-stations issue); an adjudicator reads claims, traces and the ledger; an ML engineer runs
+stations issue); an adjudicator works the review queue, decides claims and moves tickets,
+and reads claims, traces and the ledger (the admin does not decide claims: who manages keys
+should not also pay out); an ML engineer runs
 inspections and reads metrics; an auditor reads everything and changes nothing; an admin
 manages keys and parties (changing a party's role is the admin's alone, because roles decide
 verdicts), anchors checkpoints and reads everything. Public: liveness, the signed
@@ -69,6 +71,9 @@ class Permission(StrEnum):
     LEDGER_ANCHOR = "ledger:anchor"
     KEYS_MANAGE = "keys:manage"
     METRICS = "metrics"
+    REVIEW_READ = "review:read"
+    CLAIMS_DECIDE = "claims:decide"
+    TICKETS_MANAGE = "tickets:manage"
 
 
 PUBLIC = Permission.PUBLIC
@@ -79,9 +84,21 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
         "customer_app": frozenset({P.INSPECT, P.CLAIMS_FILE, P.CLAIMS_READ}),
         "supply_chain": frozenset({P.EVENTS_CAPTURE, P.PARTIES_REGISTER, P.TRACE_READ}),
         "station": frozenset({P.INSPECT, P.TRACE_READ}),
-        "adjudicator": frozenset({P.INSPECT, P.CLAIMS_READ, P.TRACE_READ, P.LEDGER_READ}),
+        "adjudicator": frozenset(
+            {
+                P.INSPECT,
+                P.CLAIMS_READ,
+                P.TRACE_READ,
+                P.LEDGER_READ,
+                P.REVIEW_READ,
+                P.CLAIMS_DECIDE,
+                P.TICKETS_MANAGE,
+            }
+        ),
         "ml_engineer": frozenset({P.INSPECT, P.METRICS}),
-        "auditor": frozenset({P.CLAIMS_READ, P.TRACE_READ, P.LEDGER_READ, P.METRICS}),
+        "auditor": frozenset(
+            {P.CLAIMS_READ, P.TRACE_READ, P.LEDGER_READ, P.METRICS, P.REVIEW_READ}
+        ),
         "admin": frozenset(
             {
                 P.PARTIES_REGISTER,
@@ -92,6 +109,7 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
                 P.LEDGER_ANCHOR,
                 P.KEYS_MANAGE,
                 P.METRICS,
+                P.REVIEW_READ,
             }
         ),
     }
@@ -116,6 +134,11 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("POST", "/v1/claims"): P.CLAIMS_FILE,
         ("GET", "/v1/claims"): P.CLAIMS_READ,
         ("GET", "/v1/claims/{claim_id}"): P.CLAIMS_READ,
+        # Other parties' records with their proofs: for adjudicators and auditors to send.
+        ("GET", "/v1/claims/{claim_id}/dossier"): P.LEDGER_READ,
+        ("POST", "/v1/claims/{claim_id}/decision"): P.CLAIMS_DECIDE,
+        ("POST", "/v1/claims/{claim_id}/ticket"): P.TICKETS_MANAGE,
+        ("GET", "/v1/review"): P.REVIEW_READ,
         ("POST", "/v1/keys"): P.KEYS_MANAGE,
         ("GET", "/v1/keys"): P.KEYS_MANAGE,
         ("DELETE", "/v1/keys/{key_id}"): P.KEYS_MANAGE,

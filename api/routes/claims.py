@@ -17,6 +17,7 @@ from api.problems import Problem, field_errors
 from api.routes.inspect import read_photos
 from api.services import Services
 from api.settings import Settings
+from claims.dossier import build_dossier
 from claims.errors import UnknownClaimError
 from claims.models import ClaimInput
 from claims.service import file_claim, get_claim, list_claims
@@ -156,3 +157,16 @@ def claims_index(
         now=datetime.now(UTC),
     )
     return {"items": items, "next_cursor": next_cursor}
+
+
+@router.get("/{claim_id}/dossier", responses=problem_responses(404))
+def claim_dossier(claim_id: str, response: Response, services: Svc) -> dict[str, Any]:
+    """The claim's dossier: its ledger entries with proofs against one signed checkpoint.
+
+    Whoever holds it checks it offline with the key from GET /v1/ledger/key
+    (``freshproof dossier verify``): the adjudicator sends it to a party disputing a verdict.
+    """
+    response.headers["Content-Disposition"] = f'attachment; filename="dossier-{claim_id}.json"'
+    return build_dossier(
+        ledger=services.ledger, signer=services.signer, engine=services.engine, claim_id=claim_id
+    )

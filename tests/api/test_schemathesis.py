@@ -88,6 +88,8 @@ BEYOND_THE_SCHEMA = {
     ("GET", "/v1/claims"),
     # What a key must be bound to depends on its role (a customer app to one customer...).
     ("POST", "/v1/keys"),
+    # A decision's fields depend on each other (override names a party, change an amount).
+    ("POST", "/v1/claims/{claim_id}/decision"),
 }
 
 

@@ -1,0 +1,94 @@
+"""Adjudication: the review queue, decisions on claims, and ticket moves."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth.access import principal
+from api.auth.keys import Principal
+from api.deps import get_services
+from api.openapi import problem_responses
+from api.services import Services
+from claims.adjudication import QUEUE_FILTERS, decide, move_ticket
+from claims.models import DecisionInput, Description
+from claims.review import ACTIONS
+from claims.service import get_claim, review_queue
+
+router = APIRouter(prefix="/v1", tags=["adjudication"])
+Svc = Annotated[Services, Depends(get_services)]
+Caller = Annotated[Principal, Depends(principal)]
+
+
+class TicketMove(BaseModel):
+    """A move of a claim's ticket, with a note for the history."""
+
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
+
+    action: Literal["acknowledge", "wait_on_customer", "resume", "resolve", "reopen"] = Field(
+        description="new → acknowledged → waiting_on_customer (SLA paused) → resolved → reopened"
+    )
+    note: Description = ""
+
+
+assert set(TicketMove.model_fields["action"].annotation.__args__) == set(ACTIONS)  # type: ignore[union-attr]
+
+
+@router.get("/review", responses=problem_responses(422))
+def queue(
+    services: Svc,
+    view: Annotated[
+        Literal["needs_review", "copied_photo", "awaiting_approval", "lot_alert"] | None,
+        Query(description="Only claims in this view; none: every open claim."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Open claims, the soonest SLA breach first, each with its ticket state and deadlines."""
+    assert view is None or view in QUEUE_FILTERS
+    items = review_queue(services.engine, view=view, now=datetime.now(UTC), limit=limit)
+    return {"items": items}
+
+
+@router.post("/claims/{claim_id}/decision", responses=problem_responses(404, 409, 422))
+async def decide_claim(
+    claim_id: str, decision: DecisionInput, services: Svc, caller: Caller
+) -> dict[str, Any]:
+    """Confirm or override the party, settle the compensation, review the findings.
+
+    The ticket is resolved with it; a resolved claim is reopened before deciding again.
+    """
+    now = datetime.now(UTC)
+    await run_in_threadpool(
+        lambda: decide(
+            ledger=services.ledger,
+            claim_id=claim_id,
+            decision=decision,
+            actor=caller.actor,
+            now=now,
+            policy=services.claims_config.compensation,
+            webhooks=services.claims_config.webhooks,
+        )
+    )
+    services.after_write()
+    return get_claim(services.engine, claim_id, now=now)
+
+
+@router.post("/claims/{claim_id}/ticket", responses=problem_responses(404, 409, 422))
+def move(claim_id: str, body: TicketMove, services: Svc, caller: Caller) -> dict[str, Any]:
+    """Move the claim's ticket (waiting on the customer pauses its SLA clock)."""
+    now = datetime.now(UTC)
+    move_ticket(
+        ledger=services.ledger,
+        claim_id=claim_id,
+        action=body.action,
+        actor=caller.actor,
+        note=body.note,
+        now=now,
+        webhooks=services.claims_config.webhooks,
+    )
+    services.after_write()
+    return get_claim(services.engine, claim_id, now=now)
