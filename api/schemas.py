@@ -61,4 +61,7 @@ class InspectionOut(BaseModel):
     findings: list[FindingOut]
     model: ModelIdentity
     phash: str = Field(description="64-bit perceptual hash (hex) of the upright pixels.")
+    scores: dict[str, float] = Field(
+        description="Every label's calibrated score, found or not (empty: not judged)."
+    )
     timing_ms: dict[str, float]

@@ -89,6 +89,9 @@ class Inspection:
     # The perceptual hash of the upright pixels: finds this photo again after re-encoding.
     phash: int
     timing_ms: dict[str, float] = field(default_factory=dict)
+    # Every label's calibrated score, found or not (empty when the photo was not judged):
+    # how sure the model is that a label is absent, for grading and abstaining.
+    scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def defective(self) -> bool:
@@ -106,6 +109,7 @@ class Inspection:
             "findings": [f.as_dict() for f in self.findings],
             "model": self.model,
             "phash": format_phash(self.phash),
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
             "timing_ms": {k: round(v, 2) for k, v in self.timing_ms.items()},
         }
 
@@ -192,11 +196,13 @@ class Predictor:
         t1 = time.perf_counter()
         timing = {"decode": (t1 - t0) * 1e3}
         findings: tuple[Finding, ...] = ()
+        scores: dict[str, float] = {}
         if quality.ok:
             # A photo that fails the gate is not run: no finding rests on an unjudgeable image.
             judgement = self.judge(decoded.rgb, floor=self.spec.box_floor, timing=timing)
             judgement = judgement.scaled(*decoded.scale)  # boxes in the photo's own pixels
             findings = self.findings(judgement, width=decoded.width, height=decoded.height)
+            scores = dict(judgement.scores)
         timing["total"] = (time.perf_counter() - t0) * 1e3
         return Inspection(
             image,
@@ -208,6 +214,7 @@ class Predictor:
             self.model,
             phash=perceptual,
             timing_ms=timing,
+            scores=scores,
         )
 
     def detect(
