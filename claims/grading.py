@@ -1,0 +1,115 @@
+"""Grading a returned item at a station: its photos' inspections in, condition and disposition
+out (GUIDE §4, returns grading). Pure: no database, no model, no clock.
+
+The condition vocabulary depends on the item's kind: produce is ``fresh``, ``spoiled`` or
+``moldy``; a package ``intact``, ``damaged`` or ``swollen``. The worst condition any photo
+shows wins (mold over spoilage, swelling over damage, as food safety ranks them). Its
+confidence is the model's calibrated score for that defect; for a clean item, one minus the
+highest score of any defect the kind can have, so "clean" is as sure as the model is that
+nothing is there. Below the policy's confidence the item is graded by a person.
+
+Dispositions in CBV 2.0 terms: fresh/intact → ``sellable_accessible`` (resell); a damaged
+package with sound product → ``damaged`` (rework: repack), spoiled, moldy or swollen →
+``destroyed`` (scrap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from vision.predictor import Inspection
+
+__all__ = [
+    "CONDITIONS",
+    "Grade",
+    "GradingPolicy",
+    "grade",
+]
+
+Kind = Literal["produce", "package"]
+# Worst first: the first condition a photo shows wins.
+CONDITIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "produce": (("mold", "moldy"), ("spoilage", "spoiled")),
+    "package": (("swelling", "swollen"), ("package_damage", "damaged")),
+}
+CLEAN = {"produce": "fresh", "package": "intact"}
+DISPOSITIONS = {
+    "fresh": ("sellable_accessible", "resell"),
+    "intact": ("sellable_accessible", "resell"),
+    "damaged": ("damaged", "rework"),
+    "spoiled": ("destroyed", "scrap"),
+    "moldy": ("destroyed", "scrap"),
+    "swollen": ("destroyed", "scrap"),
+}
+
+
+@dataclass(frozen=True)
+class GradingPolicy:
+    """Below ``min_confidence`` a person grades the item."""
+
+    min_confidence: float = 0.7
+
+
+@dataclass(frozen=True)
+class Grade:
+    """An item's condition, how sure, and what happens to it."""
+
+    kind: Kind
+    condition: str
+    confidence: float
+    disposition: str  # CBV 2.0 short name
+    action: str  # resell, rework, scrap, or manual
+    manual: bool
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON form."""
+        return {
+            "kind": self.kind,
+            "condition": self.condition,
+            "confidence": round(self.confidence, 4),
+            "disposition": self.disposition,
+            "action": self.action,
+            "manual": self.manual,
+            "reason": self.reason,
+        }
+
+
+def _score(inspections: Sequence[Inspection], label: str) -> float:
+    return max((i.scores.get(label, 0.0) for i in inspections), default=0.0)
+
+
+def grade(kind: Kind, inspections: Sequence[Inspection], policy: GradingPolicy) -> Grade:
+    """The item's grade from its judged photos (those that passed the quality gate)."""
+    judged = [i for i in inspections if i.quality.ok and i.scores]
+    if not judged:
+        return Grade(
+            kind, "unknown", 0.0, "", "manual", True, "no photo could be judged: a person grades it"
+        )
+    found = {f.label for i in judged for f in i.findings}
+    for label, condition in CONDITIONS[kind]:
+        if label in found:
+            confidence = _score(judged, label)
+            return _decided(kind, condition, confidence, policy, f"{label} found")
+    worst = max(_score(judged, label) for label, _ in CONDITIONS[kind])
+    return _decided(kind, CLEAN[kind], 1.0 - worst, policy, "no defect found")
+
+
+def _decided(
+    kind: Kind, condition: str, confidence: float, policy: GradingPolicy, why: str
+) -> Grade:
+    disposition, action = DISPOSITIONS[condition]
+    if confidence < policy.min_confidence:
+        return Grade(
+            kind,
+            condition,
+            confidence,
+            disposition,
+            "manual",
+            True,
+            f"{why} at confidence {confidence:.2f}, below {policy.min_confidence:.2f}: a person "
+            "grades it",
+        )
+    return Grade(kind, condition, confidence, disposition, action, False, why)
