@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from ledger.epcis import CaptureEvent, EPCISDocument, lot
 from ledger.errors import LedgerError
-from ledger.log import Ledger
+from ledger.log import Ledger, LedgerWriter
 from ledger.projections import event_lots, events, parties, projection_metadata
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "PartyError",
     "RoleChangeRefusedError",
     "capture_events",
+    "capture_in",
     "create_projection_tables",
     "event_view",
     "get_party",
@@ -233,24 +234,34 @@ def capture_events(
 
     Each entry names ``actor``, who captured it (an API key, the CLI's user).
     """
-    batch = list(events_in.events if isinstance(events_in, EPCISDocument) else events_in)
     with ledger.writer() as w:
-        ids = [e.hash_id for e in batch]
-        known = (
-            set(w.conn.execute(select(events.c.hash_id).where(events.c.hash_id.in_(ids))).scalars())
-            if ids
-            else set()
-        )
-        fresh: list[CaptureEvent] = []
-        duplicates: list[str] = []
-        for e in batch:
-            if e.hash_id in known:
-                duplicates.append(e.hash_id)
-            else:
-                known.add(e.hash_id)  # the same event twice in one document counts once
-                fresh.append(e)
-        entries = w.append_many(("epcis.event", _body(e, actor)) for e in fresh)
-        _index(w.conn, fresh, [x.index for x in entries])
+        return capture_in(w, events_in, actor=actor)
+
+
+def capture_in(
+    w: LedgerWriter,
+    events_in: Sequence[CaptureEvent] | EPCISDocument,
+    *,
+    actor: str | None = None,
+) -> CaptureResult:
+    """``capture_events`` inside a ledger transaction the caller holds (and may add to)."""
+    batch = list(events_in.events if isinstance(events_in, EPCISDocument) else events_in)
+    ids = [e.hash_id for e in batch]
+    known = (
+        set(w.conn.execute(select(events.c.hash_id).where(events.c.hash_id.in_(ids))).scalars())
+        if ids
+        else set()
+    )
+    fresh: list[CaptureEvent] = []
+    duplicates: list[str] = []
+    for e in batch:
+        if e.hash_id in known:
+            duplicates.append(e.hash_id)
+        else:
+            known.add(e.hash_id)  # the same event twice in one document counts once
+            fresh.append(e)
+    entries = w.append_many(("epcis.event", _body(e, actor)) for e in fresh)
+    _index(w.conn, fresh, [x.index for x in entries])
     return CaptureResult(
         tuple((e.hash_id, x.index) for e, x in zip(fresh, entries, strict=True)), tuple(duplicates)
     )

@@ -1,0 +1,279 @@
+"""Warehouse stations grade returns: a batch of items (EPC + photos) → a grade and, per item,
+one EPCIS 2.0 ``ObjectEvent`` on the ledger (bizStep ``inspecting``, the station's read
+point, the CBV disposition, the photos' hashes).
+
+Failures are per item: an EPC that does not decode, the same EPC twice in a batch, or a
+photo that is not an image fails its item, never the batch. An EPC whose lot the ledger does
+not know is graded anyway, and the result says so; when the ledger knows the lot, the event
+names it too, so the lot's trace shows the observation and responsibility reads it as a
+handover inspection. A grade below the policy's confidence is left to a person: no event is
+appended for it. Batch ids are idempotent: the same id and content answer the stored result,
+another content under the same id is refused. The events and the batch row commit together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, Text, select
+
+from claims.errors import IdempotencyConflictError
+from claims.grading import Grade, GradingPolicy, Kind, grade
+from claims.service import Inspector
+from ledger.capture import capture_in
+from ledger.epcis import parse_document
+from ledger.log import Ledger
+from ledger.projections import event_lots
+from ledger.tds import EPCError, decode_epc
+from storage.evidence import EvidenceStore
+from vision.errors import ImageRejected
+from vision.predictor import Inspection
+
+__all__ = [
+    "BatchResult",
+    "ItemInput",
+    "ItemResult",
+    "Station",
+    "create_station_tables",
+    "grade_batch",
+    "stations_metadata",
+]
+
+stations_metadata = MetaData()
+station_batches = Table(
+    "station_batches",
+    stations_metadata,
+    Column("batch_id", String(200), primary_key=True),
+    Column("station_id", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("result", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+_NS = "https://freshproof.dev/epcis/"
+_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"fp": _NS}]
+
+
+def create_station_tables(engine: Engine) -> None:
+    """Create the batch table if missing."""
+    stations_metadata.create_all(engine)
+
+
+@dataclass(frozen=True)
+class Station:
+    """Who grades: the station's id, its SGLN read point, and its key as the ledger names it."""
+
+    station_id: str
+    read_point: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    """One item as the station sends it."""
+
+    epc: str
+    kind: Kind
+    photos: tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One item's outcome, in the order sent: its grade and event, or its error."""
+
+    position: int
+    epc: str
+    uri: str | None = None
+    gtin: str | None = None
+    lot: str | None = None
+    grade: Grade | None = None
+    photos: tuple[str, ...] = ()
+    ledger_index: int | None = None
+    error: dict[str, Any] | None = None
+    notes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "position": self.position,
+            "epc": self.epc,
+            "uri": self.uri,
+            "gtin": self.gtin,
+            "lot": self.lot,
+            "grade": self.grade.as_dict() if self.grade else None,
+            "photos": list(self.photos),
+            "ledger_index": self.ledger_index,
+            "error": self.error,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The batch's items, and whether this answer was stored before (a replay)."""
+
+    batch_id: str
+    station_id: str
+    items: tuple[dict[str, Any], ...]
+    replay: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _request_hash(items: Sequence[ItemInput]) -> str:
+    h = hashlib.sha256()
+    for item in items:
+        h.update(json.dumps([item.epc, item.kind]).encode())
+        for name, data in item.photos:
+            h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+def _lot_of(engine: Engine, uri: str) -> str | None:
+    """The lot class an earlier event filed this EPC under, if the ledger knows one."""
+    with engine.connect() as conn:
+        hashes = select(event_lots.c.hash_id).where(event_lots.c.lot == uri)
+        keys = conn.execute(
+            select(event_lots.c.lot).where(event_lots.c.hash_id.in_(hashes))
+        ).scalars()
+        return next((k for k in sorted(set(keys)) if k.startswith("urn:epc:class:lgtin:")), None)
+
+
+def _judge(
+    position: int, item: ItemInput, inspector: Inspector, seen: set[str]
+) -> tuple[ItemResult, list[Inspection]]:
+    try:
+        sgtin = decode_epc(item.epc)
+    except EPCError as exc:
+        return ItemResult(
+            position, item.epc, error={"type": "invalid-epc", "detail": exc.reason}
+        ), []
+    base = ItemResult(position, item.epc, sgtin.uri, sgtin.gtin)
+    if sgtin.uri in seen:
+        err = {
+            "type": "duplicate-epc",
+            "detail": "this EPC is already an earlier item of the batch",
+        }
+        return ItemResult(position, item.epc, sgtin.uri, sgtin.gtin, error=err), []
+    seen.add(sgtin.uri)
+    inspections = []
+    for n, (name, data) in enumerate(item.photos):
+        try:
+            inspections.append(inspector.inspect(data, image=name))
+        except ImageRejected as exc:
+            rejected = {"type": "photo-rejected", "detail": str(exc), "photo_index": n}
+            return ItemResult(position, item.epc, sgtin.uri, sgtin.gtin, error=rejected), []
+    return base, inspections
+
+
+def _event(result: ItemResult, g: Grade, station: Station, now: datetime) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": now.isoformat(),
+        "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE",
+        "bizStep": "inspecting",
+        "disposition": g.disposition,
+        "epcList": [result.uri],
+        "readPoint": {"id": station.read_point},
+        "fp:station": station.station_id,
+        "fp:grade": {"condition": g.condition, "confidence": round(g.confidence, 4)},
+        "fp:photos": list(result.photos),
+    }
+    if result.lot:
+        event["quantityList"] = [{"epcClass": result.lot, "quantity": 1}]
+    return event
+
+
+def grade_batch(
+    *,
+    ledger: Ledger,
+    store: EvidenceStore,
+    inspector: Inspector,
+    station: Station,
+    batch_id: str,
+    items: Sequence[ItemInput],
+    policy: GradingPolicy,
+    now: datetime,
+) -> BatchResult:
+    """Grade every item, append one event per graded item, remember the batch (see module)."""
+    digest = _request_hash(items)
+    if (stored := _stored(ledger.engine, batch_id, digest)) is not None:
+        return stored
+    seen: set[str] = set()
+    results: list[ItemResult] = []
+    for position, item in enumerate(items):
+        result, inspections = _judge(position, item, inspector, seen)
+        if result.error is None:
+            g = grade(item.kind, inspections, policy)
+            photos = tuple(store.put(data).sha256 for _, data in item.photos)
+            lot = _lot_of(ledger.engine, result.uri or "")
+            notes = () if lot else ("the ledger knows no lot for this EPC: graded anyway",)
+            result = ItemResult(
+                position, item.epc, result.uri, result.gtin, lot, g, photos, notes=notes
+            )
+        results.append(result)
+    return _record(ledger, station, batch_id, digest, results, now)
+
+
+def _record(
+    ledger: Ledger,
+    station: Station,
+    batch_id: str,
+    digest: str,
+    results: list[ItemResult],
+    now: datetime,
+) -> BatchResult:
+    graded = [r for r in results if r.grade is not None and not r.grade.manual]
+    events = [_event(r, r.grade, station, now) for r in graded if r.grade]
+    with ledger.writer() as w:
+        if events:
+            doc = {
+                "@context": _CONTEXT,
+                "type": "EPCISDocument",
+                "schemaVersion": "2.0",
+                "creationDate": now.isoformat(),
+                "epcisBody": {"eventList": events},
+            }
+            captured = capture_in(w, parse_document(doc), actor=station.actor)
+            indices = iter(i for _, i in captured.appended)
+            by_position = {r.position: next(indices, None) for r in graded}
+            results = [
+                ItemResult(**{**r.__dict__, "ledger_index": by_position.get(r.position)})
+                for r in results
+            ]
+        items = tuple(r.as_dict() for r in results)
+        w.conn.execute(
+            station_batches.insert().values(
+                batch_id=batch_id,
+                station_id=station.station_id,
+                request_hash=digest,
+                result=json.dumps(items),
+                created_at=now,
+            )
+        )
+    return BatchResult(batch_id, station.station_id, items, counts=_counts(items))
+
+
+def _counts(items: Sequence[dict[str, Any]]) -> dict[str, int]:
+    out = {"items": len(items), "graded": 0, "manual": 0, "failed": 0}
+    for i in items:
+        key = "failed" if i["error"] else "manual" if i["grade"]["manual"] else "graded"
+        out[key] += 1
+    return out
+
+
+def _stored(engine: Engine, batch_id: str, digest: str) -> BatchResult | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(station_batches).where(station_batches.c.batch_id == batch_id)
+        ).first()
+    if row is None:
+        return None
+    if row.request_hash != digest:
+        raise IdempotencyConflictError(batch_id)
+    items = tuple(json.loads(row.result))
+    return BatchResult(batch_id, row.station_id, items, replay=True, counts=_counts(items))

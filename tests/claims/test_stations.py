@@ -1,0 +1,159 @@
+"""Station batches on a real ledger: grades, one event per item, failures per item, replays."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.services import Services, build_services
+from api.settings import Settings
+from claims.custody import Party
+from claims.errors import IdempotencyConflictError
+from claims.grading import GradingPolicy
+from claims.stations import ItemInput, Station, create_station_tables, grade_batch
+from claims.timeline import build_timeline
+from ledger.capture import capture_events, register_party
+from ledger.epcis import parse_document
+from ledger.trace import lot_trace
+from tests.conftest import jpeg_bytes, textured
+from vision.errors import NotAnImageError
+from vision.image import QualityReport
+from vision.predictor import Finding, Inspection
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+LOT = "urn:epc:class:lgtin:4000001.012345.RET-7"
+DC = "urn:epc:id:pgln:4000002.00000"
+ITEM_A = "urn:epc:id:sgtin:4000001.012345.1001"
+ITEM_B = "urn:epc:id:sgtin:4000001.012345.1002"
+# SGTIN-96 of urn:epc:id:sgtin:0614141.812345.6789 (TDS example): a lot the ledger never saw.
+UNKNOWN_HEX = "3074257BF7194E4000001A85"
+STATION = Station("ST-7", "urn:epc:id:sgln:4000002.00007.0", "key:fpk_0000abcd (station)")
+BASE = {"spoilage": 0.01, "mold": 0.01, "swelling": 0.01, "package_damage": 0.02}
+
+
+def _jpeg(seed: int) -> bytes:
+    return jpeg_bytes((textured() // (seed + 1)).astype("uint8") + seed)
+
+
+PHOTOS = {name: _jpeg(n) for n, name in enumerate(("damaged", "fresh", "fresh2", "unsure"))}
+KIND_OF = {data: name for name, data in PHOTOS.items()}
+
+
+class PhotoScores:
+    """A test double for the model: each (real JPEG) photo is known to show what it shows."""
+
+    def inspect(self, data: bytes, *, image: str) -> Inspection:
+        if data not in KIND_OF:
+            raise NotAnImageError("not an image")
+        scores = dict(BASE)
+        if KIND_OF[data] == "damaged":
+            scores["package_damage"] = 0.93
+        if KIND_OF[data] == "unsure":
+            scores["package_damage"] = 0.45
+        found = tuple(Finding(k, v, (0.0, 0.0, 9.0, 9.0)) for k, v in scores.items() if v >= 0.5)
+        return Inspection(image, "0" * 64, 64, 64, QualityReport(True), found, {}, 1, scores=scores)
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    s = build_services(Settings(data_dir=tmp_path / "var", anchor_backend="none"))
+    create_station_tables(s.engine)
+    register_party(ledger=s.ledger, party_id=DC, role="warehouse", name="DC")
+    commissioning = {
+        "type": "ObjectEvent",
+        "eventTime": (NOW - timedelta(days=1)).isoformat(),
+        "eventTimeZoneOffset": "+00:00",
+        "action": "OBSERVE",
+        "bizStep": "receiving",
+        "epcList": [ITEM_A, ITEM_B],
+        "quantityList": [{"epcClass": LOT, "quantity": 2}],
+        "destinationList": [{"type": "possessing_party", "destination": DC}],
+    }
+    doc = {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": NOW.isoformat(),
+        "epcisBody": {"eventList": [commissioning]},
+    }
+    capture_events(ledger=s.ledger, events_in=parse_document(doc))
+    yield s
+    s.close()
+
+
+def _run(services: Services, batch_id: str, items: list[ItemInput]) -> Any:
+    return grade_batch(
+        ledger=services.ledger,
+        store=services.evidence,
+        inspector=PhotoScores(),
+        station=STATION,
+        batch_id=batch_id,
+        items=items,
+        policy=GradingPolicy(min_confidence=0.7),
+        now=NOW,
+    )
+
+
+ITEMS = [
+    ItemInput(ITEM_A, "package", (("a.jpg", PHOTOS["damaged"]),)),
+    ItemInput(UNKNOWN_HEX, "produce", (("b.jpg", PHOTOS["fresh"]), ("b2.jpg", PHOTOS["fresh2"]))),
+    ItemInput("urn:epc:id:sgtin:123.45.6", "package", (("c.jpg", PHOTOS["fresh"]),)),
+    ItemInput(ITEM_A, "package", (("d.jpg", PHOTOS["fresh"]),)),
+    ItemInput(ITEM_B, "package", (("e.jpg", b"junk"),)),
+    ItemInput("urn:epc:id:sgtin:4000001.012345.1003", "package", (("f.jpg", PHOTOS["unsure"]),)),
+]
+
+
+def test_a_batch_is_graded_item_by_item_in_the_order_sent(services: Services) -> None:
+    size = services.ledger.size()
+    result = _run(services, "batch-1", ITEMS)
+    items = result.items
+    assert [i["position"] for i in items] == list(range(6))
+    a, unknown, bad, dup, corrupt, unsure = items
+    assert a["grade"]["condition"] == "damaged" and a["grade"]["disposition"] == "damaged"
+    assert a["grade"]["action"] == "rework" and a["lot"] == LOT and a["ledger_index"] is not None
+    assert unknown["uri"] == "urn:epc:id:sgtin:0614141.812345.6789"
+    assert unknown["grade"]["condition"] == "fresh" and unknown["lot"] is None
+    assert "knows no lot" in unknown["notes"][0] and unknown["ledger_index"] is not None
+    assert bad["error"]["type"] == "invalid-epc" and bad["grade"] is None
+    assert dup["error"]["type"] == "duplicate-epc"
+    assert corrupt["error"] == {
+        "type": "photo-rejected",
+        "detail": "not an image",
+        "photo_index": 0,
+    }
+    assert unsure["grade"]["manual"] and unsure["ledger_index"] is None
+    assert result.counts == {"items": 6, "graded": 2, "manual": 1, "failed": 3}
+    # One event per graded item, naming the station's key.
+    assert services.ledger.size() == size + 2
+    entry = services.ledger.entry(a["ledger_index"])
+    assert entry.body["captured_by"] == STATION.actor
+    event = entry.body["event"]
+    assert event["readPoint"]["id"] == STATION.read_point and event["bizStep"] == "inspecting"
+    assert len(event["fp:photos"]) == 1
+
+
+def test_the_lot_trace_and_the_timeline_show_the_station_inspection(services: Services) -> None:
+    _run(services, "batch-2", ITEMS[:1])
+    trace = lot_trace(ledger=services.ledger, lot=LOT)
+    assert [e["biz_step"] for e in trace["events"]] == ["receiving", "inspecting"]
+    timeline = build_timeline(
+        ledger=services.ledger,
+        lot=LOT,
+        delivered_at=NOW + timedelta(hours=1),
+        customer=Party("c", "customer"),
+    )
+    assert [o.defects for o in timeline.observations] == [frozenset({"package_damage"})]
+
+
+def test_batch_ids_are_idempotent(services: Services) -> None:
+    first = _run(services, "batch-3", ITEMS[:2])
+    size = services.ledger.size()
+    again = _run(services, "batch-3", ITEMS[:2])
+    assert again.replay and again.items == first.items and services.ledger.size() == size
+    with pytest.raises(IdempotencyConflictError):
+        _run(services, "batch-3", ITEMS[:1])
