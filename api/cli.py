@@ -49,6 +49,24 @@ def serve(
 
 
 @app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Batches graded at once in this worker.")] = 1,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Run a Celery worker that grades queued station batches (the API with FRESHPROOF_TASKS=celery).
+
+    Broker and results from FRESHPROOF_BROKER_URL (RabbitMQ) and FRESHPROOF_RESULT_BACKEND
+    (Redis); the database and evidence store are the API's (same settings).
+    """
+    from api.worker import celery_app
+
+    pool = "solo" if concurrency == 1 else "prefork"
+    celery_app(Settings()).worker_main(
+        ["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", f"--pool={pool}"]
+    )
+
+
+@app.command()
 def predict(
     images: Annotated[list[Path], typer.Argument(help="Photos to judge.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,

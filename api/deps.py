@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header, Request
 
@@ -20,6 +20,7 @@ __all__ = [
     "get_services",
     "get_settings",
     "idempotency_key",
+    "load_predictor",
 ]
 
 # Room for a UUID, a ULID, base64 or "order-7781-line-1"; nothing that needs quoting or
@@ -35,30 +36,38 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_predictor(request: Request) -> Predictor:
-    """The app's predictor, loaded on first use (hash-checked) and then shared."""
-    state = request.app.state
+def load_predictor(s: Settings) -> Predictor:
+    """The model the settings name (hash-checked), with the process-wide decode budget."""
+    return Predictor.from_weights(
+        s.weights_dir,
+        name=s.model_name,
+        backend=s.inference_backend,
+        precision=s.inference_precision,
+        threads=s.inference_threads,
+        limits=s.image_limits,
+        quality=s.quality_thresholds,
+        # One budget for the process: it bounds decodes across all requests.
+        budget=DecodeBudget(
+            max_decodes=s.decode_concurrency,
+            max_bytes=s.decode_budget_mb * 1024 * 1024,
+            wait_seconds=s.decode_wait_seconds,
+        ),
+    )
+
+
+def app_predictor(state: Any) -> Predictor:
+    """The app's predictor, loaded on first use and then shared."""
     if state.predictor is None:
         with _lock:
             if state.predictor is None:
-                s: Settings = state.settings
-                state.predictor = Predictor.from_weights(
-                    s.weights_dir,
-                    name=s.model_name,
-                    backend=s.inference_backend,
-                    precision=s.inference_precision,
-                    threads=s.inference_threads,
-                    limits=s.image_limits,
-                    quality=s.quality_thresholds,
-                    # One budget for the process: it bounds decodes across all requests.
-                    budget=DecodeBudget(
-                        max_decodes=s.decode_concurrency,
-                        max_bytes=s.decode_budget_mb * 1024 * 1024,
-                        wait_seconds=s.decode_wait_seconds,
-                    ),
-                )
+                state.predictor = load_predictor(state.settings)
     predictor: Predictor = state.predictor
     return predictor
+
+
+def get_predictor(request: Request) -> Predictor:
+    """The app's predictor, loaded on first use (hash-checked) and then shared."""
+    return app_predictor(request.app.state)
 
 
 def get_services(request: Request) -> Services:

@@ -244,8 +244,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        extra = dict(exc.extra)
+        headers = {}
+        if (retry_after := extra.pop("retry_after", None)) is not None:
+            headers["Retry-After"] = str(retry_after)
+            extra["retry_after"] = retry_after
         return problem_response(
-            exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra
+            exc.status, exc.slug, exc.title, exc.detail, request.url.path, headers=headers, **extra
         )
 
     @app.exception_handler(AccessError)

@@ -17,6 +17,7 @@ from api.settings import Settings
 from claims.compensation import CompensationPolicy
 from claims.policy_file import PolicyOverrides, load_policy_file
 from claims.service import ClaimsConfig, create_claim_tables
+from claims.stations import create_station_tables
 from ledger.anchor.base import Anchor, NoAnchor
 from ledger.anchoring import AnchorPolicy
 from ledger.capture import create_projection_tables
@@ -167,6 +168,7 @@ def build_services(settings: Settings) -> Services:
     create_projection_tables(engine)
     create_claim_tables(engine)
     create_key_tables(engine)
+    create_station_tables(engine)
     config = claims_config(settings)
     return Services(
         settings,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,6 +41,7 @@ __all__ = [
     "Station",
     "create_station_tables",
     "grade_batch",
+    "station_batches",
     "stations_metadata",
 ]
 
@@ -198,14 +199,21 @@ def grade_batch(
     items: Sequence[ItemInput],
     policy: GradingPolicy,
     now: datetime,
+    refused: Mapping[int, dict[str, Any]] | None = None,
 ) -> BatchResult:
-    """Grade every item, append one event per graded item, remember the batch (see module)."""
+    """Grade every item, append one event per graded item, remember the batch (see module).
+
+    ``refused``: items already failed before grading (a photo the store could not keep).
+    """
     digest = _request_hash(items)
     if (stored := _stored(ledger.engine, batch_id, digest)) is not None:
         return stored
     seen: set[str] = set()
     results: list[ItemResult] = []
     for position, item in enumerate(items):
+        if refused and position in refused:
+            results.append(ItemResult(position, item.epc, error=refused[position]))
+            continue
         result, inspections = _judge(position, item, inspector, seen)
         if result.error is None:
             g = grade(item.kind, inspections, policy)

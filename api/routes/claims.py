@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -166,7 +167,9 @@ def claim_dossier(claim_id: str, response: Response, services: Svc) -> dict[str,
     Whoever holds it checks it offline with the key from GET /v1/ledger/key
     (``freshproof dossier verify``): the adjudicator sends it to a party disputing a verdict.
     """
-    response.headers["Content-Disposition"] = f'attachment; filename="dossier-{claim_id}.json"'
+    # The id is the client's text: only a safe form of it goes into a header.
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", claim_id)[:64]
+    response.headers["Content-Disposition"] = f'attachment; filename="dossier-{safe}.json"'
     return build_dossier(
         ledger=services.ledger, signer=services.signer, engine=services.engine, claim_id=claim_id
     )

@@ -1,0 +1,207 @@
+"""Warehouse stations: batches of returned items (EPC + photos) graded onto the ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from api.auth.access import ForbiddenError, principal
+from api.auth.keys import Principal
+from api.deps import IDEMPOTENCY_KEY_PATTERN, get_predictor, get_services, get_settings
+from api.openapi import photo_encoding, problem_responses
+from api.problems import Problem, field_errors
+from api.services import Services
+from api.settings import Settings
+from claims.grading import GradingPolicy
+from claims.station_jobs import BatchJob, JobItem, job_state, pending_jobs, record_job
+from claims.stations import ItemInput, Station, grade_batch
+from vision.predictor import Predictor
+
+router = APIRouter(prefix="/v1/stations", tags=["stations"])
+Svc = Annotated[Services, Depends(get_services)]
+Caller = Annotated[Principal, Depends(principal)]
+MAX_PHOTOS_PER_ITEM = 4
+
+
+class ItemIn(BaseModel):
+    """One item: its EPC as read, its kind, and which uploaded photos show it (0-based)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epc: str = Field(min_length=1, max_length=300, examples=["3074257BF7194E4000001A85"])
+    kind: Literal["produce", "package"]
+    photos: list[int] = Field(min_length=1, max_length=MAX_PHOTOS_PER_ITEM)
+
+
+class BatchIn(BaseModel):
+    """A station's batch: an id it chose (retries with it are idempotent) and its items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch_id: str = Field(pattern=IDEMPOTENCY_KEY_PATTERN)
+    items: list[ItemIn] = Field(min_length=1)
+
+
+def _batch(text: str, settings: Settings, photos: int) -> BatchIn:
+    try:
+        batch = BatchIn.model_validate_json(text)
+    except ValidationError as exc:
+        errors = field_errors(exc, root="batch")
+        raise Problem(
+            422,
+            "invalid-batch",
+            "Invalid batch",
+            "; ".join(f"{e['field']}: {e['reason']}" for e in errors),
+            errors=errors,
+        ) from exc
+    if len(batch.items) > settings.station_max_items:
+        raise Problem(
+            413,
+            "batch-too-large",
+            "Batch too large",
+            f"{len(batch.items)} items; at most {settings.station_max_items} per batch",
+            limit=settings.station_max_items,
+        )
+    bad = [(n, p) for n, item in enumerate(batch.items) for p in item.photos if not 0 <= p < photos]
+    if bad:
+        n, p = bad[0]
+        raise Problem(
+            422, "invalid-batch", "Invalid batch", f"item {n} names photo {p}; {photos} were sent"
+        )
+    return batch
+
+
+def _station(caller: Principal) -> Station:
+    if caller.station_id is None or caller.read_point is None:
+        raise ForbiddenError("only a station's key grades batches")
+    return Station(caller.station_id, caller.read_point, caller.actor)
+
+
+async def _read(photos: list[UploadFile], settings: Settings) -> list[tuple[str, bytes]]:
+    out = []
+    for i, photo in enumerate(photos):
+        data = await photo.read(settings.max_photo_bytes + 1)
+        if len(data) > settings.max_photo_bytes:
+            raise Problem(
+                413,
+                "image-too-large",
+                "Image too large",
+                f"photo {i} exceeds {settings.max_photo_bytes} bytes",
+                photo_index=i,
+            )
+        out.append((photo.filename or f"photo-{i}", data))
+    return out
+
+
+def _queue(
+    services: Services, batch: BatchIn, station: Station, photos: list[tuple[str, bytes]]
+) -> BatchJob:
+    """Store the photos and describe the job; a photo the store refuses fails its item."""
+    items = []
+    for item in batch.items:
+        named: list[tuple[str, str]] = []
+        error = None
+        for p in item.photos:
+            name, data = photos[p]
+            try:
+                named.append((name, services.evidence.put(data).sha256))
+            except Exception:  # not an image the store can keep (it re-encodes the copy)
+                error = {
+                    "type": "photo-rejected",
+                    "detail": "not a readable image",
+                    "photo_index": item.photos.index(p),
+                }
+                break
+        items.append(JobItem(item.epc, item.kind, tuple(named), error))
+    return BatchJob(batch.batch_id, station, tuple(items))
+
+
+@router.post(
+    "/batches",
+    responses=problem_responses(400, 409, 413, 422, 429)
+    | {
+        202: {
+            "description": "Queued: poll the job's URL.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+    openapi_extra=photo_encoding(batch="application/json"),
+)
+async def grade(
+    request: Request,
+    response: Response,
+    photos: Annotated[
+        list[UploadFile], File(description="The items' photos (JPEG, PNG, WebP, HEIC, ...)")
+    ],
+    batch: Annotated[
+        str, Form(description="The batch as JSON: batch_id and items (epc, kind, photos).")
+    ],
+    services: Svc,
+    settings: Annotated[Settings, Depends(get_settings)],
+    predictor: Annotated[Predictor, Depends(get_predictor)],
+    caller: Caller,
+) -> dict[str, Any]:
+    """Grade a batch: per item the condition, the CBV disposition and one ledger event.
+
+    Up to ``station_sync_items`` items are graded now (200); larger batches are queued
+    (202 with the job's URL), and a full queue answers 429 with ``Retry-After``.
+    """
+    station = _station(caller)
+    parsed = _batch(batch, settings, len(photos))
+    data = await _read(photos, settings)
+    now = datetime.now(UTC)
+    if len(parsed.items) <= settings.station_sync_items:
+        items = [ItemInput(i.epc, i.kind, tuple(data[p] for p in i.photos)) for i in parsed.items]
+        result = await run_in_threadpool(
+            lambda: grade_batch(
+                ledger=services.ledger,
+                store=services.evidence,
+                inspector=predictor,
+                station=station,
+                batch_id=parsed.batch_id,
+                items=items,
+                policy=GradingPolicy(settings.grading_min_confidence),
+                now=now,
+            )
+        )
+        services.after_write()
+        return {
+            "batch_id": result.batch_id,
+            "status": "done",
+            "replay": result.replay,
+            "counts": result.counts,
+            "items": list(result.items),
+        }
+    if pending_jobs(services.engine) >= settings.station_max_queued:
+        raise Problem(
+            429,
+            "queue-full",
+            "Too many batches queued",
+            "the grading queue is full; retry shortly",
+            retry_after=30,
+        )
+    job = await run_in_threadpool(lambda: _queue(services, parsed, station, data))
+    if record_job(services.engine, job, now):
+        request.app.state.jobs.submit(job)
+    response.status_code = 202
+    return {
+        "batch_id": job.batch_id,
+        "status": "pending",
+        "url": f"/v1/stations/jobs/{job.batch_id}",
+    }
+
+
+@router.get("/jobs/{batch_id}", responses=problem_responses(404))
+def job(batch_id: str, services: Svc, caller: Caller) -> dict[str, Any]:
+    """A queued batch: pending, done (with its items, in the order sent) or failed."""
+    state = job_state(services.engine, batch_id)
+    # A station sees its own batches; another's answers as if absent.
+    if state is not None and caller.role == "station" and state["station_id"] != caller.station_id:
+        state = None
+    if state is None:
+        raise Problem(404, "unknown-batch", "Unknown batch", f"no batch {batch_id!r}")
+    return state
