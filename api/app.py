@@ -8,13 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from api.auth.access import authorize
+from api.deps import app_predictor
 from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
-from api.routes import claims, events, health, inspect, keys, ledger, review
+from api.routes import claims, events, health, inspect, keys, ledger, review, stations
 from api.services import build_services
 from api.settings import Settings
+from api.web import install_workbench
+from api.worker import make_queue
 
 __all__ = ["create_app"]
 
@@ -29,7 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services.start_jobs()
+        app.state.jobs = make_queue(settings, app.state.services, lambda: app_predictor(app.state))
         yield
+        app.state.jobs.close()
         app.state.services.close()
 
     app = FastAPI(
@@ -57,4 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(claims.router)
     app.include_router(keys.router)
     app.include_router(review.router)
+    app.include_router(stations.router)
+    # The adjudicator workbench: HTML pages under /review on a session cookie (api/web).
+    install_workbench(app)
     return app

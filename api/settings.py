@@ -132,10 +132,41 @@ class Settings(BaseSettings):
         description="Perceptual-hash bits within which a claim photo duplicates another claim's.",
     )
 
+    web_secure_cookies: bool = Field(
+        False,
+        description="Mark the workbench's session cookie Secure (HTTPS only); off for "
+        "http://127.0.0.1.",
+    )
+
     rate_limit_per_minute: int = Field(
         600, ge=0, description="Requests per minute per API key, sustained (0: no limit)."
     )
     rate_limit_burst: int = Field(120, ge=1, description="Requests a key may send at once.")
+
+    tasks: str = Field(
+        "inprocess",
+        pattern="^(inprocess|celery)$",
+        description="Where large station batches are graded: a pool in this process, or "
+        "Celery workers (`freshproof worker`).",
+    )
+    broker_url: str = Field(
+        "amqp://guest:guest@127.0.0.1:5672//", description="Celery broker (RabbitMQ)."
+    )
+    result_backend: str = Field(
+        "redis://127.0.0.1:6379/0", description="Celery result backend (Redis)."
+    )
+    station_sync_items: int = Field(
+        8, ge=1, description="Station batches up to this many items are graded at once (200)."
+    )
+    station_max_items: int = Field(
+        256, ge=1, description="Larger station batches are refused (413)."
+    )
+    station_max_queued: int = Field(
+        50, ge=1, description="Queued station batches beyond this are refused (429)."
+    )
+    grading_min_confidence: float = Field(
+        0.7, ge=0, le=1, description="Below this a station item is graded by a person."
+    )
 
     @model_validator(mode="after")
     def _s3_needs_an_endpoint(self) -> Settings:

@@ -21,6 +21,8 @@ checkpoint, the verifier key, consistency proofs and anchors (hashes only: anyon
 old checkpoint can check the log only grew). Entries and their inclusion proofs are not
 public: claim entries name customers and describe their complaints; auditors and
 adjudicators read them, and the claim dossier carries the ones a counter-party needs.
+The workbench's pages (``WEB_SESSION``) take no bearer key: each checks its session
+cookie, and the key behind it, itself (``api.web.session``).
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ class Permission(StrEnum):
     REVIEW_READ = "review:read"
     CLAIMS_DECIDE = "claims:decide"
     TICKETS_MANAGE = "tickets:manage"
+    # The workbench's pages: no bearer key here; the route's own dependency checks the
+    # session cookie and the key behind it (api/web/session.py: current_session).
+    WEB_SESSION = "web-session"
+    STATIONS_GRADE = "stations:grade"
 
 
 PUBLIC = Permission.PUBLIC
@@ -83,7 +89,7 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
     {
         "customer_app": frozenset({P.INSPECT, P.CLAIMS_FILE, P.CLAIMS_READ}),
         "supply_chain": frozenset({P.EVENTS_CAPTURE, P.PARTIES_REGISTER, P.TRACE_READ}),
-        "station": frozenset({P.INSPECT, P.TRACE_READ}),
+        "station": frozenset({P.INSPECT, P.TRACE_READ, P.STATIONS_GRADE}),
         "adjudicator": frozenset(
             {
                 P.INSPECT,
@@ -139,9 +145,20 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("POST", "/v1/claims/{claim_id}/decision"): P.CLAIMS_DECIDE,
         ("POST", "/v1/claims/{claim_id}/ticket"): P.TICKETS_MANAGE,
         ("GET", "/v1/review"): P.REVIEW_READ,
+        ("POST", "/v1/stations/batches"): P.STATIONS_GRADE,
+        ("GET", "/v1/stations/jobs/{batch_id}"): P.STATIONS_GRADE,
         ("POST", "/v1/keys"): P.KEYS_MANAGE,
         ("GET", "/v1/keys"): P.KEYS_MANAGE,
         ("DELETE", "/v1/keys/{key_id}"): P.KEYS_MANAGE,
+        # The adjudicator workbench (api/web): HTML, not in the OpenAPI document.
+        ("GET", "/review/login"): P.PUBLIC,
+        ("POST", "/review/login"): P.PUBLIC,
+        ("POST", "/review/logout"): P.WEB_SESSION,
+        ("GET", "/review"): P.WEB_SESSION,
+        ("GET", "/review/claims/{claim_id}"): P.WEB_SESSION,
+        ("GET", "/review/claims/{claim_id}/photos/{position}"): P.WEB_SESSION,
+        ("POST", "/review/claims/{claim_id}/decision"): P.WEB_SESSION,
+        ("POST", "/review/claims/{claim_id}/ticket"): P.WEB_SESSION,
     }
 )
 
@@ -258,7 +275,8 @@ def authorize(request: Request) -> None:
     """The app-wide check: permission declared, key valid, role allowed, rate kept."""
     permission = _route_permission(request)
     request.state.principal = None
-    if permission is PUBLIC:
+    if permission is PUBLIC or permission is Permission.WEB_SESSION:
+        # A workbench page checks its session cookie itself (api.web.session).
         return
     services = request.app.state.services
     # A malformed, unknown, expired or revoked key raises KeyRejectedError: a 401.

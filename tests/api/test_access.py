@@ -21,6 +21,7 @@ from api.app import create_app
 from api.auth.access import PUBLIC, ROLE_PERMISSIONS, ROUTE_PERMISSIONS, openapi_permissions
 from api.auth.keys import ROLES
 from api.settings import Settings
+from api.web.routes import router as workbench
 from claims.service import count_claims
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, textured
@@ -92,19 +93,29 @@ def _state(app: Any) -> tuple[int, int, int]:
     return services.ledger.size(), count_claims(services.engine), len(services.keys.list())
 
 
+def _not_in_schema() -> set[tuple[str, str]]:
+    """Declared routes the OpenAPI document leaves out: /metrics and the workbench's pages."""
+    return {("get", "/metrics")} | {
+        (m, p) for m, p in openapi_permissions() if p == "/review" or p.startswith("/review/")
+    }
+
+
 def test_every_route_in_the_document_declares_a_permission(client: TestClient) -> None:
     declared = openapi_permissions()
     undeclared = [op for op in _operations(client) if op not in declared]
     assert undeclared == [], "add these to ROUTE_PERMISSIONS in api/auth/access.py"
     # ...and the table names no route that does not exist (a typo would leave one open).
-    assert set(declared) - set(_operations(client)) == {("get", "/metrics")}
+    assert set(declared) - set(_operations(client)) == _not_in_schema()
+    # The workbench's pages exist, each declared: they are only kept out of the document.
+    pages = {(m.lower(), r.path) for r in workbench.routes for m in getattr(r, "methods", ())}
+    assert pages == _not_in_schema() - {("get", "/metrics")}
 
 
 def test_the_document_declares_the_key_scheme_and_who_may_call(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
     assert doc["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     for (method, path), permission in openapi_permissions().items():
-        if path == "/metrics":
+        if (method, path) in _not_in_schema():
             continue
         op = doc["paths"][path][method]
         assert op["x-permission"] == str(permission)

@@ -1,0 +1,58 @@
+"""The adjudicator workbench: server-rendered pages under /review, with a session cookie.
+
+``install_workbench`` mounts it on the app: the session table, the routes (each listed in
+``api.auth.access.ROUTE_PERMISSIONS``; hidden from the OpenAPI document, which describes the
+API), the static files, and the answers to a missing session (a redirect to the login page)
+and a forged form (a 403 page). Static files carry no data and need no session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from api.web.routes import page, router
+from api.web.session import (
+    COOKIE,
+    CsrfError,
+    LoginRequiredError,
+    SessionStore,
+    create_web_session_tables,
+)
+
+__all__ = ["STATIC_DIR", "install_workbench"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+"""The workbench's CSS and scripts, served at /review/static."""
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequiredError)
+    target = "/review/login"
+    params = []
+    if exc.code:
+        params.append(f"reason={exc.code}")
+    if request.method == "GET" and request.url.path != "/review":
+        params.append(f"next={request.url.path}")
+    response = RedirectResponse(target + ("?" + "&".join(params) if params else ""), 303)
+    response.delete_cookie(COOKIE, path="/review")
+    return response
+
+
+async def _csrf(request: Request, exc: Exception) -> Response:
+    detail = str(exc)
+    return page(request, "error.html", {"title": "Form refused", "detail": detail}, 403)
+
+
+def install_workbench(app: FastAPI) -> None:
+    """Mount the workbench on an app whose services are built."""
+    engine = app.state.services.engine
+    create_web_session_tables(engine)
+    app.state.web_sessions = SessionStore(engine)
+    app.include_router(router)
+    app.mount("/review/static", StaticFiles(directory=STATIC_DIR), name="review-static")
+    app.add_exception_handler(LoginRequiredError, _login_required)
+    app.add_exception_handler(CsrfError, _csrf)

@@ -1,0 +1,300 @@
+"""What the workbench pages show, computed from the claims and ledger services.
+
+Thin shapes over ``claims.service.get_claim`` and the ledger: SLA timers, photos with their
+boxes, the custody timeline with a chart per segment, the reasons with the entries they
+cite, and every such entry as a proof bundle against one signed checkpoint for the browser
+to verify. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from api.problems import PROBLEM_TYPES, field_errors
+from api.services import Services
+from api.web.charts import TemperatureChart, temperature_chart
+from claims.adjudication import QUEUE_FILTERS, queue_filter
+from claims.custody import Party
+from claims.review import ACTIONS
+from claims.timeline import build_timeline
+from ledger.bundle import make_bundle
+from ledger.capture import get_party
+from ledger.service import current_checkpoint
+from ledger.trace import UnknownLotError
+
+__all__ = [
+    "FILTER_NAMES",
+    "MOVES",
+    "ClaimView",
+    "Refusal",
+    "Timer",
+    "claim_view",
+    "format_remaining",
+    "queue_rows",
+    "refusal",
+    "timers",
+]
+
+FILTER_NAMES = {
+    "needs_review": "Needs review",
+    "copied_photo": "Copied photo",
+    "awaiting_approval": "Awaiting approval",
+    "lot_alert": "Lot alert",
+}
+assert tuple(FILTER_NAMES) == QUEUE_FILTERS
+
+MOVES = {
+    "acknowledge": "Acknowledge",
+    "wait_on_customer": "Wait on customer",
+    "resume": "Resume",
+    "reopen": "Reopen",
+}
+"""Ticket moves the workbench offers; ``resolve`` comes with a decision."""
+
+_KINDS = {
+    "epcis.event": "supply-chain event",
+    "claim.evidence": "claim evidence",
+    "claim.verdict": "verdict",
+    "claim.decision": "decision",
+    "ticket.moved": "ticket move",
+    "party.registered": "party registration",
+    "lot.alert": "lot alert",
+}
+
+
+def _aware(at: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _parse(iso: str) -> datetime:
+    return _aware(datetime.fromisoformat(iso))
+
+
+def format_remaining(seconds: float) -> str:
+    """``2 h 05 min left`` or ``3 min 20 s late``: what a timer says at render time."""
+    late = seconds < 0
+    s = int(abs(seconds))
+    d, rest = divmod(s, 86400)
+    h, rest = divmod(rest, 3600)
+    m, sec = divmod(rest, 60)
+    if d:
+        text = f"{d} d {h} h"
+    elif h:
+        text = f"{h} h {m:02d} min"
+    else:
+        text = f"{m} min {sec:02d} s"
+    return f"{text} late" if late else f"{text} left"
+
+
+@dataclass(frozen=True)
+class Timer:
+    """One SLA deadline as the page shows it; the script counts ``remaining_s`` down."""
+
+    label: str
+    due: str
+    status: str  # due, breached or met
+    remaining_s: float
+    paused: bool
+
+    @property
+    def running(self) -> bool:
+        """Counting down: neither met nor paused by waiting on the customer."""
+        return self.status != "met" and not self.paused
+
+    @property
+    def text(self) -> str:
+        """What the timer says when the page is rendered."""
+        if self.status == "met":
+            return "met"
+        return format_remaining(self.remaining_s) + (" (paused)" if self.paused else "")
+
+
+def timers(ticket: Mapping[str, Any]) -> tuple[Timer, Timer]:
+    """The first-response and resolution timers of a ticket (from ``get_claim`` at now)."""
+    sla, due = ticket["sla"], ticket["due"]
+    paused = ticket["state"] == "waiting_on_customer"
+    return (
+        Timer(
+            "First response",
+            due["first_response"],
+            sla["first_response"],
+            sla["first_response_remaining_s"],
+            paused,
+        ),
+        Timer(
+            "Resolution",
+            due["resolution"],
+            sla["resolution"],
+            sla["resolution_remaining_s"],
+            paused,
+        ),
+    )
+
+
+def queue_rows(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The queue's rows: the claim, its timers and the views it belongs to."""
+    return [
+        {
+            "claim": c,
+            "timers": timers(c["ticket"]),
+            "flags": [name for key, name in FILTER_NAMES.items() if queue_filter(key, dict(c))],
+        }
+        for c in items
+    ]
+
+
+@dataclass(frozen=True)
+class SegmentView:
+    """One custodian's stretch with its chart (None: no readings in it)."""
+
+    name: str
+    role: str
+    party_id: str
+    start: datetime
+    end: datetime | None
+    chart: TemperatureChart | None
+    readings: tuple[tuple[datetime, float, bool], ...]  # time, °C, outside the band
+
+
+@dataclass(frozen=True)
+class ClaimView:
+    """Everything the claim page shows."""
+
+    claim: dict[str, Any]
+    timers: tuple[Timer, Timer]
+    party_name: str | None
+    segments: tuple[SegmentView, ...] | None  # None: the ledger holds no record of the lot
+    proofs: dict[str, Any]
+    kinds: dict[int, str]
+    moves: tuple[tuple[str, str], ...]
+    labels: tuple[str, ...] = field(default=("spoilage", "mold", "swelling", "package_damage"))
+
+
+def _segments(services: Services, claim: Mapping[str, Any]) -> tuple[SegmentView, ...] | None:
+    customer = Party(claim["customer_id"] or "customer", "customer", "customer")
+    try:
+        timeline = build_timeline(
+            ledger=services.ledger,
+            lot=claim["lot"],
+            delivered_at=_parse(claim["delivered_at"]),
+            customer=customer,
+        )
+    except UnknownLotError:
+        return None
+    profile = services.claims_config.profiles.get(claim["category"])
+    out = []
+    for s in timeline.segments:
+        band = profile.band(in_transport=s.in_transport) if profile else (None, None)
+        t_min, t_max = band
+        out.append(
+            SegmentView(
+                name=s.custodian.name or s.custodian.id,
+                role=s.custodian.role,
+                party_id=s.custodian.id,
+                start=s.start,
+                end=s.end,
+                chart=temperature_chart(s.readings, start=s.start, end=s.end, band=band),
+                readings=tuple(
+                    (
+                        r.time,
+                        r.celsius,
+                        (t_min is not None and r.celsius < t_min)
+                        or (t_max is not None and r.celsius > t_max),
+                    )
+                    for r in s.readings
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def _cited(claim: Mapping[str, Any]) -> dict[int, str]:
+    """Every entry the page proves: the reasons' citations, then the claim's own entries."""
+    cited: dict[int, str] = {}
+    for reason in claim["verdict"]["reasons"]:
+        for ref in reason["refs"]:
+            cited.setdefault(int(ref["index"]), ref["leaf_hash"])
+    own = [claim["ledger"]["evidence_index"], claim["ledger"]["verdict_index"]]
+    own += [h["ledger_index"] for h in claim["ticket"].get("history", [])]
+    if claim.get("outcome"):
+        own.append(claim["outcome"]["ledger_index"])
+    for index in own:
+        if index is not None:
+            cited.setdefault(int(index), "")
+    return cited
+
+
+def _proofs(services: Services, cited: Mapping[int, str]) -> dict[str, Any]:
+    """Bundles for the browser: each entry with its proof against one signed checkpoint.
+
+    ``cited`` maps an index to the leaf hash a reason cites (empty: the claim's own entry);
+    the script checks the record hashes to it, independently of the bundle's own claim.
+    """
+    checkpoint = current_checkpoint(ledger=services.ledger, signer=services.signer)
+    entries = []
+    for index, leaf in sorted(cited.items()):
+        b = make_bundle(services.ledger, index=index, checkpoint=checkpoint)
+        entries.append(
+            {
+                "index": index,
+                "kind": b["kind"],
+                "cited_leaf_hash": leaf or b["leaf_hash"],
+                "record": b["record"],
+                "tree_size": b["tree_size"],
+                "inclusion_proof": b["inclusion_proof"],
+            }
+        )
+    return {"key_url": "/v1/ledger/key", "checkpoint": checkpoint, "entries": entries}
+
+
+def claim_view(services: Services, claim: dict[str, Any]) -> ClaimView:
+    """The claim page's content for a claim as ``get_claim`` returns it (with ``now``)."""
+    party_id = claim["verdict"].get("party_id")
+    party = get_party(services.engine, party_id) if party_id else None
+    proofs = _proofs(services, _cited(claim))
+    state = claim["ticket"]["state"]
+    return ClaimView(
+        claim=claim,
+        timers=timers(claim["ticket"]),
+        party_name=party.name if party else None,
+        segments=_segments(services, claim),
+        proofs=proofs,
+        kinds={e["index"]: _KINDS.get(e["kind"], e["kind"]) for e in proofs["entries"]},
+        moves=tuple((a, label) for a, label in MOVES.items() if state in ACTIONS[a][0]),
+    )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused form, as the page shows it: the problem's status, title and detail."""
+
+    status: int
+    title: str
+    detail: str
+
+
+def refusal(exc: Exception) -> Refusal | None:
+    """The problem an API client would get for ``exc``, for people; None for a 5xx.
+
+    Read from the same table (``api.problems.PROBLEM_TYPES``), so the workbench and the API
+    refuse alike. Server faults are not described here: they propagate and are logged.
+    """
+    if isinstance(exc, ValidationError):
+        errors = field_errors(exc)
+        return Refusal(
+            422,
+            "Request is not valid",
+            "; ".join(f"{e['field']}: {e['reason']}" for e in errors),
+        )
+    for cls, kind in PROBLEM_TYPES:
+        if isinstance(exc, cls):
+            if kind.status >= 500:
+                return None
+            return Refusal(kind.status, kind.title, getattr(exc, "reason", None) or str(exc))
+    return None
