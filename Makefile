@@ -54,6 +54,7 @@ bench: install-all
 	$(PY) bench/ledger.py
 	$(PY) bench/claims.py
 	$(PY) bench/responsibility.py
+	$(PY) bench/stations.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

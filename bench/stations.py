@@ -1,0 +1,197 @@
+"""Station throughput: batches of 32 photos at 1920x1080 JPEG graded end to end (upload,
+decode, model, grade, ledger append) by Celery workers, one and then two, against stock
+ultralytics predict on the same photos in the same run.
+
+A real server (`freshproof serve`, FRESHPROOF_TASKS=celery) and `freshproof worker`
+processes on RabbitMQ (5672) and Redis (6379); every batch is queued (202) and polled until
+done. Prints items/s, p50/p95 batch latency (POST to done) and peak RSS of the workers.
+
+    .venv/bin/python bench/stations.py [--batches 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+POOLS = REPO.parent / "shared" / "datasets"
+SPLIT = REPO / "datasets" / "splits" / "fp-v0-test.txt"
+BATCH = 32
+FRESHPROOF = str(REPO / ".venv" / "bin" / "freshproof")
+
+
+def _photos(n: int) -> list[bytes]:
+    """Held-out photos (parcels and fruit) scaled to 1920x1080 JPEG, as a station camera shoots."""
+    names = [r for r in SPLIT.read_text().split() if r.startswith(("parcel_", "fruit_"))]
+    out = []
+    for name in names[:n]:
+        with Image.open(POOLS / name) as img:
+            frame = img.convert("RGB").resize((1920, 1080))
+        buf = io.BytesIO()
+        frame.save(buf, format="JPEG", quality=90)
+        out.append(buf.getvalue())
+    return out
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rss_mb(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
+
+
+def _ours(photos: list[bytes], batches: int, workers: int) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="fp-stations-"))
+    env = {
+        **os.environ,
+        "FRESHPROOF_DATA_DIR": str(tmp / "var"),
+        "FRESHPROOF_ANCHOR_BACKEND": "none",
+        "FRESHPROOF_TASKS": "celery",
+        "FRESHPROOF_STATION_SYNC_ITEMS": "1",
+        "FRESHPROOF_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    key = subprocess.run(
+        [FRESHPROOF, "keys", "create", "--role", "station", "--name", "bench", "--station",
+         "ST-B", "--read-point", "urn:epc:id:sgln:4000001.00001.0"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    port = _port()
+    server = subprocess.Popen(
+        [FRESHPROOF, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    procs = [
+        subprocess.Popen(
+            [FRESHPROOF, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(workers)
+    ]
+    headers = {"Authorization": f"Bearer {key}"}
+    latencies, started = [], 0.0
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
+            for _ in range(100):
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            time.sleep(8)  # workers connect and load the model
+            started = time.perf_counter()
+            for b in range(batches):
+                items = [
+                    {
+                        "epc": f"urn:epc:id:sgtin:4000001.012345.{workers}{b:03d}{i:03d}",
+                        "kind": "package",
+                        "photos": [i],
+                    }
+                    for i in range(BATCH)
+                ]
+                t0 = time.perf_counter()
+                resp = client.post(
+                    "/v1/stations/batches",
+                    headers=headers,
+                    files=[
+                        ("photos", (f"{i}.jpg", photos[i % len(photos)], "image/jpeg"))
+                        for i in range(BATCH)
+                    ],
+                    data={
+                        "batch": json.dumps({"batch_id": f"bench-{workers}-{b}", "items": items})
+                    },
+                )
+                assert resp.status_code == 202, resp.text
+                url = resp.json()["url"]
+                while client.get(url, headers=headers).json()["status"] == "pending":
+                    time.sleep(0.05)
+                latencies.append(time.perf_counter() - t0)
+        wall = time.perf_counter() - started
+        rss = _rss_mb([p.pid for p in procs])
+    finally:
+        for p in [*procs, server]:
+            p.terminate()
+        for p in [*procs, server]:
+            p.wait(timeout=30)
+    return {"ips": batches * BATCH / wall, "p50": statistics.median(latencies),
+            "p95": sorted(latencies)[max(0, round(0.95 * len(latencies)) - 1)], "rss": rss}  # fmt: skip
+
+
+def _stock(photos: list[bytes], batches: int) -> dict[str, Any]:
+    from training.offline import configure_offline
+
+    configure_offline(Path(tempfile.mkdtemp()) / "yolo")
+    from ultralytics import YOLO
+
+    from vision.registry import resolve_model
+    from vision.runtime_torch import checkpoint_for
+
+    spec = resolve_model(REPO / "weights", None)
+    det = YOLO(str(checkpoint_for(spec.path)))
+    cls = YOLO(str(checkpoint_for(spec.classifier.path))) if spec.classifier else None
+    frames = [Image.open(io.BytesIO(p)).convert("RGB") for p in photos]
+    det.predict(frames[0], imgsz=spec.imgsz, device="cpu", verbose=False)
+    latencies = []
+    started = time.perf_counter()
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        for i in range(BATCH):
+            # Decoding is part of the work, as it is for us.
+            frame = Image.open(io.BytesIO(photos[i % len(photos)])).convert("RGB")
+            det.predict(frame, imgsz=spec.imgsz, device="cpu", verbose=False)
+            if cls is not None and spec.classifier is not None:
+                cls.predict(frame, imgsz=spec.classifier.imgsz, device="cpu", verbose=False)
+        latencies.append(time.perf_counter() - t0)
+    wall = time.perf_counter() - started
+    return {"ips": batches * BATCH / wall, "p50": statistics.median(latencies),
+            "p95": sorted(latencies)[max(0, round(0.95 * len(latencies)) - 1)], "rss": 0.0}  # fmt: skip
+
+
+def main() -> None:
+    """Run the three sides and print the table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batches", type=int, default=6)
+    args = ap.parse_args()
+    photos = _photos(BATCH)
+    rows = {
+        "freshproof, 1 Celery worker": _ours(photos, args.batches, 1),
+        "freshproof, 2 Celery workers": _ours(photos, args.batches, 2),
+        "stock ultralytics predict (no ledger)": _stock(photos, args.batches),
+    }
+    peer = rows["stock ultralytics predict (no ledger)"]["ips"]
+    print(f"\n{args.batches} batches of {BATCH} photos at 1920x1080 JPEG, {os.cpu_count()} CPUs")
+    print(f"{'side':40}{'items/s':>9}{'vs stock':>10}{'p50 s':>8}{'p95 s':>8}{'RSS MB':>8}")
+    for name, r in rows.items():
+        print(
+            f"{name:40}{r['ips']:9.1f}{r['ips'] / peer:9.2f}x{r['p50']:8.2f}{r['p95']:8.2f}{r['rss']:8.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
