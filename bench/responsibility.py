@@ -22,20 +22,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -58,31 +52,10 @@ from claims.simulator.report import (  # noqa: E402
 from claims.simulator.runner import KeyRing, Runner  # noqa: E402
 from claims.simulator.scenarios import KINDS, suite  # noqa: E402
 from claims.simulator.spec import Outcome  # noqa: E402
+from tests.web.server import serve  # noqa: E402
 
 POOLS = REPO.parent / "shared" / "datasets"
 SPLIT = REPO / "datasets" / "splits" / "fp-v0-test.txt"
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Serve the app with uvicorn on a free localhost port in a thread; yields the base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 def run_mode(mode: str, *, per_kind: int, seed: int, kinds: tuple[str, ...], verbose: bool) -> int:

@@ -420,13 +420,7 @@ def get_claim(engine: Engine, claim_id: str, *, now: datetime | None = None) -> 
         row = conn.execute(select(claims).where(claims.c.id == claim_id)).first()
         if row is None:
             raise UnknownClaimError(claim_id)
-        photos = conn.execute(
-            select(claim_photos)
-            .where(claim_photos.c.claim_id == claim_id)
-            .order_by(claim_photos.c.position)
-        ).all()
-        review = load_reviews(conn, [claim_id])[claim_id]
-    return _row_to_dict(row, list(photos), now, review)
+        return _views(conn, [row], now)[0]
 
 
 def list_claims(
@@ -461,24 +455,29 @@ def list_claims(
         )
     with engine.connect() as conn:
         rows = conn.execute(query.limit(limit + 1)).all()
-        ids = [r.id for r in rows[:limit]]
-        photos = (
-            conn.execute(
-                select(claim_photos)
-                .where(claim_photos.c.claim_id.in_(ids))
-                .order_by(claim_photos.c.position)
-            ).all()
-            if ids
-            else []
-        )
-        reviews = load_reviews(conn, ids)
-    by_claim: dict[str, list[Any]] = {}
-    for p in photos:
-        by_claim.setdefault(p.claim_id, []).append(p)
-    items = [_row_to_dict(r, by_claim.get(r.id, []), now, reviews[r.id]) for r in rows[:limit]]
+        items = _views(conn, rows[:limit], now)
     more = len(rows) > limit
     last = rows[limit - 1] if more else None
     return items, (f"{last.created_at.isoformat()}~{last.id}" if last is not None else None)
+
+
+def _views(conn: Connection, rows: Sequence[Any], now: datetime | None) -> list[dict[str, Any]]:
+    """Claim rows as the API shows them, with their photos and reviews in two more queries."""
+    ids = [r.id for r in rows]
+    photos = (
+        conn.execute(
+            select(claim_photos)
+            .where(claim_photos.c.claim_id.in_(ids))
+            .order_by(claim_photos.c.position)
+        ).all()
+        if ids
+        else []
+    )
+    reviews = load_reviews(conn, ids)
+    by_claim: dict[str, list[Any]] = {}
+    for p in photos:
+        by_claim.setdefault(p.claim_id, []).append(p)
+    return [_row_to_dict(r, by_claim.get(r.id, []), now, reviews[r.id]) for r in rows]
 
 
 def review_queue(
@@ -489,8 +488,8 @@ def review_queue(
     Reads the ``scan`` most recent open claims; the views are computed on them.
     """
     with engine.connect() as conn:
-        ids = open_ids(conn, scan)
-    found = [get_claim(engine, i, now=now) for i in ids]
+        rows = conn.execute(select(claims).where(claims.c.id.in_(open_ids(conn, scan)))).all()
+        found = _views(conn, rows, now)
     chosen = [c for c in found if queue_filter(view, c)]
     chosen.sort(key=lambda c: c["ticket"]["due"]["resolution"])
     return chosen[:limit]

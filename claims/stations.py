@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -249,10 +249,7 @@ def _record(
             captured = capture_in(w, parse_document(doc), actor=station.actor)
             indices = iter(i for _, i in captured.appended)
             by_position = {r.position: next(indices, None) for r in graded}
-            results = [
-                ItemResult(**{**r.__dict__, "ledger_index": by_position.get(r.position)})
-                for r in results
-            ]
+            results = [replace(r, ledger_index=by_position.get(r.position)) for r in results]
         items = tuple(r.as_dict() for r in results)
         w.conn.execute(
             station_batches.insert().values(

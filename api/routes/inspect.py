@@ -18,15 +18,21 @@ from vision.predictor import Predictor
 router = APIRouter(prefix="/v1", tags=["inspect"])
 
 
-async def read_photos(photos: list[UploadFile], settings: Settings) -> list[tuple[str, bytes]]:
-    """Read uploads within the per-photo byte limit; the count limit is checked first."""
-    if len(photos) > settings.max_photos:
+async def read_photos(
+    photos: list[UploadFile], settings: Settings, *, max_photos: int | None = None
+) -> list[tuple[str, bytes]]:
+    """Read uploads within the per-photo byte limit; the count limit is checked first.
+
+    ``max_photos`` replaces the settings' per-request count (a station batch has its own).
+    """
+    limit = settings.max_photos if max_photos is None else max_photos
+    if len(photos) > limit:
         raise Problem(
             413,
             "too-many-photos",
             "Too many photos",
-            f"{len(photos)} photos sent; at most {settings.max_photos} per request",
-            limit=settings.max_photos,
+            f"{len(photos)} photos sent; at most {limit} per request",
+            limit=limit,
         )
     out = []
     for i, photo in enumerate(photos):

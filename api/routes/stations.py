@@ -14,6 +14,7 @@ from api.auth.keys import Principal
 from api.deps import IDEMPOTENCY_KEY_PATTERN, get_predictor, get_services, get_settings
 from api.openapi import photo_encoding, problem_responses
 from api.problems import Problem, field_errors
+from api.routes.inspect import read_photos
 from api.services import Services
 from api.settings import Settings
 from claims.grading import GradingPolicy
@@ -81,22 +82,6 @@ def _station(caller: Principal) -> Station:
     return Station(caller.station_id, caller.read_point, caller.actor)
 
 
-async def _read(photos: list[UploadFile], settings: Settings) -> list[tuple[str, bytes]]:
-    out = []
-    for i, photo in enumerate(photos):
-        data = await photo.read(settings.max_photo_bytes + 1)
-        if len(data) > settings.max_photo_bytes:
-            raise Problem(
-                413,
-                "image-too-large",
-                "Image too large",
-                f"photo {i} exceeds {settings.max_photo_bytes} bytes",
-                photo_index=i,
-            )
-        out.append((photo.filename or f"photo-{i}", data))
-    return out
-
-
 def _queue(
     services: Services, batch: BatchIn, station: Station, photos: list[tuple[str, bytes]]
 ) -> BatchJob:
@@ -152,7 +137,9 @@ async def grade(
     """
     station = _station(caller)
     parsed = _batch(batch, settings, len(photos))
-    data = await _read(photos, settings)
+    data = await read_photos(
+        photos, settings, max_photos=settings.station_max_items * MAX_PHOTOS_PER_ITEM
+    )
     now = datetime.now(UTC)
     if len(parsed.items) <= settings.station_sync_items:
         items = [ItemInput(i.epc, i.kind, tuple(data[p] for p in i.photos)) for i in parsed.items]
