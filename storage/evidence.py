@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from PIL import Image
 
 from storage.errors import EvidenceIntegrityError, EvidenceNotFoundError
+from storage.jpeg import Segment, rewrite_metadata
 
 __all__ = [
     "EvidenceStore",
@@ -39,6 +40,15 @@ _PRIVATE_TAGS = (
     0x927C,
     0xA430,
 )  # body/lens/camera serials, maker note, owner
+_APP1, _APP2 = 0xE1, 0xE2
+_EXIF = b"Exif\0\0"
+# Segments a JPEG's served copy drops, by marker and how their payload starts: XMP packets
+# (they can carry the GPS position again) and the MPO index of the views not kept.
+_DROPPED: tuple[tuple[int, bytes], ...] = (
+    (_APP1, b"http://ns.adobe.com/xap/1.0/"),
+    (_APP1, b"http://ns.adobe.com/xmp/extension/"),
+    (_APP2, b"MPF\0"),
+)
 
 
 @dataclass(frozen=True)
@@ -79,16 +89,45 @@ def is_sha256(name: str) -> bool:
     return _SHA256.fullmatch(name) is not None
 
 
+def _clean_exif(img: Image.Image) -> Image.Exif:
+    exif = img.getexif()
+    exif.pop(_GPS_IFD, None)
+    for tag in _PRIVATE_TAGS:
+        exif.pop(tag, None)
+    exif_ifd = exif.get_ifd(0x8769)  # serials live in the Exif sub-IFD; the rest stays
+    for tag in _PRIVATE_TAGS:
+        exif_ifd.pop(tag, None)
+    return exif
+
+
+def _jpeg_without(data: bytes, exif: bytes) -> bytes | None:
+    """The JPEG with ``exif`` in place of its EXIF segment, XMP (which can repeat the GPS
+    position) and an MPO's other views dropped, its compressed pixels copied unchanged."""
+
+    def edit(segments: list[Segment]) -> list[Segment]:
+        kept: list[Segment] = []
+        for marker, payload in segments:
+            if marker == _APP1 and payload.startswith(_EXIF):
+                kept.append((marker, exif))
+            elif not any(marker == m and payload.startswith(p) for m, p in _DROPPED):
+                kept.append((marker, payload))
+        return kept
+
+    return rewrite_metadata(data, edit)
+
+
 def strip_private_exif(data: bytes) -> bytes:
-    """Re-encode without GPS and serial-number EXIF tags (orientation and the rest kept)."""
+    """The photo without GPS and serial-number EXIF tags (orientation and the rest kept).
+
+    A JPEG's metadata segments are rewritten around its compressed data, so the copy's
+    pixels are the original's exactly and no decode is paid; other formats are re-encoded.
+    """
     with Image.open(io.BytesIO(data)) as img:
-        exif = img.getexif()
-        exif.pop(_GPS_IFD, None)
-        for tag in _PRIVATE_TAGS:
-            exif.pop(tag, None)
-        exif_ifd = exif.get_ifd(0x8769)  # serials live in the Exif sub-IFD; the rest stays
-        for tag in _PRIVATE_TAGS:
-            exif_ifd.pop(tag, None)
+        exif = _clean_exif(img)
+        if img.format in ("JPEG", "MPO") and (
+            (copy := _jpeg_without(data, exif.tobytes())) is not None
+        ):
+            return copy
         out = io.BytesIO()
         fmt = img.format or "JPEG"
         rgb = img if fmt != "JPEG" or img.mode in ("RGB", "L") else img.convert("RGB")

@@ -9,11 +9,13 @@ import hashlib
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from storage.errors import EvidenceIntegrityError, EvidenceNotFoundError
 from storage.evidence import EvidenceStore, LocalEvidenceStore
+from storage.jpeg import rewrite_metadata
 from storage.s3 import S3EvidenceStore
 from tests.conftest import textured
 from tests.storage.seaweedfs import fresh_bucket
@@ -88,3 +90,57 @@ def test_local_original_edited_on_disk_is_detected(tmp_path: Path) -> None:
     with pytest.raises(EvidenceIntegrityError) as err:
         store.get_original(stored.sha256)
     assert err.value.sha256 == stored.sha256 and err.value.found != stored.sha256
+
+
+def _pixels(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def test_jpeg_served_copy_keeps_the_compressed_pixels(store: EvidenceStore) -> None:
+    data = photo_with_private_exif()
+    served = store.get_served(store.put(data).sha256)
+    # No decode and re-encode: the copy decodes to exactly the original's pixels, and its
+    # entropy-coded scan is the original's byte for byte.
+    assert np.array_equal(_pixels(served), _pixels(data))
+    scan = data.index(b"\xff\xda")
+    assert served.endswith(data[scan:])
+
+
+def test_jpeg_served_copy_drops_xmp_and_other_views(tmp_path: Path) -> None:
+    xmp = b'<x:xmpmeta><exif:GPSLatitude>52,22N</exif:GPSLatitude></x:xmpmeta>'
+    first = io.BytesIO()
+    Image.fromarray(textured(60, 80, 0)).save(first, format="JPEG", xmp=xmp)
+    second = io.BytesIO()
+    Image.fromarray(textured(60, 80, 1)).save(second, format="JPEG")
+    data = first.getvalue() + second.getvalue()  # a second view after the first's EOI
+    store = LocalEvidenceStore(tmp_path)
+    served = store.get_served(store.put(data).sha256)
+    assert b"GPSLatitude" not in served and b"GPSLatitude" in data
+    assert served == served[: served.index(b"\xff\xd9") + 2]  # the primary view only
+    assert np.array_equal(_pixels(served), _pixels(first.getvalue()))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_other_formats_are_re_encoded_without_gps(tmp_path: Path, fmt: str) -> None:
+    exif = Image.Exif()
+    exif.get_ifd(0x8825)[2] = (52.0, 22.0, 1.0)
+    buf = io.BytesIO()
+    Image.fromarray(textured(60, 80, 0)).save(buf, format=fmt, exif=exif.tobytes())
+    store = LocalEvidenceStore(tmp_path)
+    served = store.get_served(store.put(buf.getvalue()).sha256)
+    with Image.open(io.BytesIO(served)) as img:
+        assert img.format == fmt and not img.getexif().get_ifd(0x8825)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xff\xd8\xff",  # a marker cut short
+        b"\xff\xd8\xff\xe0\x00\x10JFIF",  # a segment longer than the file
+        b"\xff\xd8\xff\xe0\x00\x04ab\xff\xda\x00\x02",  # a scan that never ends
+        b"\x89PNG\r\n\x1a\n",
+    ],
+)
+def test_unparsable_jpeg_structure_is_not_rewritten(data: bytes) -> None:
+    assert rewrite_metadata(data, lambda segments: segments) is None
