@@ -13,7 +13,17 @@ from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
-from api.routes import claims, events, health, inspect, keys, ledger, review, stations
+from api.routes import (
+    claims,
+    events,
+    health,
+    inspect,
+    keys,
+    ledger,
+    review,
+    station_review,
+    stations,
+)
 from api.services import build_services
 from api.settings import Settings
 from api.web import install_workbench
@@ -63,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(keys.router)
     app.include_router(review.router)
     app.include_router(stations.router)
+    app.include_router(station_review.router)
     # The adjudicator workbench: HTML pages under /review on a session cookie (api/web).
     install_workbench(app)
     return app

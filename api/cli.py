@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -52,17 +53,32 @@ def serve(
 def worker(
     concurrency: Annotated[int, typer.Option(help="Batches graded at once in this worker.")] = 1,
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    name: Annotated[
+        str | None,
+        typer.Option(help="Celery node name; default freshproof-<pid>@<host>, unique per process."),
+    ] = None,
 ) -> None:
     """Run a Celery worker that grades queued station batches (the API with FRESHPROOF_TASKS=celery).
 
     Broker and results from FRESHPROOF_BROKER_URL (RabbitMQ) and FRESHPROOF_RESULT_BACKEND
     (Redis); the database and evidence store are the API's (same settings).
     """
-    from api.worker import celery_app
+    from api.worker import celery_app, warm
 
+    settings = Settings()
     pool = "solo" if concurrency == 1 else "prefork"
-    celery_app(Settings()).worker_main(
-        ["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}", f"--pool={pool}"]
+    if pool == "solo":
+        warm(settings)  # the model is loaded before the first batch, not during it
+    celery_app(settings).worker_main(
+        [
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--loglevel={loglevel}",
+            f"--pool={pool}",
+            # Two workers on one host under Celery's default name fight over its control
+            # queue and the second dies (RESOURCE_LOCKED); each process gets its own.
+            f"--hostname={name or f'freshproof-{os.getpid()}@%h'}",
+        ]
     )
 
 

@@ -37,7 +37,9 @@ from claims.errors import (
     OverLimitError,
     PaymentRefusedError,
     PhotoRejectedError,
+    StationItemGradedError,
     UnknownClaimError,
+    UnknownStationItemError,
 )
 from ledger.anchor.errors import AnchorError
 from ledger.capture import PartyError, RoleChangeRefusedError
@@ -100,6 +102,8 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (VisionError, _Kind(422, "vision-error", "Image could not be processed")),
     (InvalidClaimError, _Kind(422, "invalid-claim", "Invalid claim")),
     (UnknownClaimError, _Kind(404, "unknown-claim", "Unknown claim")),
+    (UnknownStationItemError, _Kind(404, "unknown-station-item", "Unknown station item")),
+    (StationItemGradedError, _Kind(409, "station-item-graded", "Station item already graded")),
     (
         IdempotencyConflictError,
         _Kind(409, "idempotency-conflict", "Idempotency-Key reused with a different request"),

@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -51,6 +52,7 @@ class Services:
     _stop: threading.Event = field(default_factory=threading.Event)
     _relay_thread: threading.Thread | None = None
     _anchor_lock: threading.Lock = field(default_factory=threading.Lock)
+    _grading_pool: ThreadPoolExecutor | None = None
 
     def anchor_now(self) -> dict[str, object] | None:
         """Anchor the current checkpoint now; serialised with the background policy."""
@@ -98,6 +100,15 @@ class Services:
             self._relay_wake.clear()
 
     @property
+    def grading_pool(self) -> ThreadPoolExecutor:
+        """Where the items of a station batch are graded side by side (one per CPU)."""
+        with self._lock:
+            if self._grading_pool is None:
+                threads = self.settings.station_threads or os.cpu_count() or 1
+                self._grading_pool = ThreadPoolExecutor(threads, thread_name_prefix="fp-grade")
+            return self._grading_pool
+
+    @property
     def anchor_policy(self) -> AnchorPolicy:
         """When to anchor, from the settings."""
         return AnchorPolicy(self.settings.anchor_every_entries, self.settings.anchor_every_seconds)
@@ -115,6 +126,8 @@ class Services:
         self._relay_wake.set()
         if self._relay_thread is not None:
             self._relay_thread.join(timeout=10)
+        if self._grading_pool is not None:
+            self._grading_pool.shutdown(wait=True)
         self.engine.dispose()
 
 

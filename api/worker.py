@@ -22,7 +22,7 @@ from claims.grading import GradingPolicy
 from claims.service import Inspector
 from claims.station_jobs import BatchJob, run_batch_job
 
-__all__ = ["CeleryQueue", "InProcessQueue", "JobQueue", "celery_app", "make_queue"]
+__all__ = ["CeleryQueue", "InProcessQueue", "JobQueue", "celery_app", "make_queue", "warm"]
 
 log = logging.getLogger("freshproof.worker")
 TASK = "freshproof.grade_batch"
@@ -50,6 +50,7 @@ def _grade(services: Any, payload: str, inspector: Inspector) -> dict[str, Any]:
         job=job,
         policy=GradingPolicy(min_confidence=services.settings.grading_min_confidence),
         now=datetime.now(UTC),
+        pool=services.grading_pool,
     )
     services.after_write()
     return {"batch_id": result.batch_id, "counts": result.counts}
@@ -80,14 +81,20 @@ class InProcessQueue:
 
 
 _APPS: dict[str, Any] = {}
+# Per app: the worker's services and model once loaded (see ``_loaded``).
+_STATES: dict[str, dict[str, Any]] = {}
 _APPS_LOCK = threading.Lock()
+
+
+def _key(settings: Settings) -> str:
+    return f"{settings.broker_url}|{settings.result_backend}"
 
 
 def celery_app(settings: Settings) -> Any:
     """The Celery app for these settings, with the grading task registered (one per URL)."""
     from celery import Celery
 
-    key = f"{settings.broker_url}|{settings.result_backend}"
+    key = _key(settings)
     with _APPS_LOCK:
         if key in _APPS:
             return _APPS[key]
@@ -100,20 +107,50 @@ def celery_app(settings: Settings) -> Any:
             worker_prefetch_multiplier=1,
             broker_connection_retry_on_startup=True,
         )
-        state: dict[str, Any] = {}
+        state = _STATES.setdefault(key, {})
 
         @app.task(name=TASK)  # type: ignore[untyped-decorator]
         def grade_batch_task(payload: str) -> dict[str, Any]:
-            if "services" not in state:
-                from api.deps import load_predictor
-                from api.services import build_services
+            services, predictor = _loaded(state, settings)
+            return _grade(services, payload, predictor)
 
-                state["services"] = build_services(settings)
-                state["predictor"] = load_predictor(settings)
-            return _grade(state["services"], payload, state["predictor"])
+        # A prefork child loads the model as it starts, not on its first batch.
+        from celery.signals import worker_process_init
+
+        worker_process_init.connect(lambda **_: _loaded(state, settings), weak=False)
 
         _APPS[key] = app
         return app
+
+
+def _loaded(state: dict[str, Any], settings: Settings) -> tuple[Any, Inspector]:
+    """This worker's services and model, built once, the model run once to warm it up."""
+    if "services" not in state:
+        import numpy as np
+
+        from api.deps import load_predictor
+        from api.services import build_services
+
+        predictor = load_predictor(settings)
+        predictor.judge(np.full((64, 64, 3), 128, np.uint8), floor=predictor.spec.box_floor)
+        state["services"] = build_services(settings)
+        state["predictor"] = predictor
+    return state["services"], state["predictor"]
+
+
+def warm(settings: Settings, inspector: Inspector | None = None) -> None:
+    """Load this process's services and model now, replacing any loaded before: a solo
+    worker does it before it takes tasks. ``inspector`` stands in for the model (tests)."""
+    celery_app(settings)
+    state = _STATES[_key(settings)]
+    if (old := state.pop("services", None)) is not None:
+        old.close()
+    if inspector is None:
+        _loaded(state, settings)
+        return
+    from api.services import build_services
+
+    state["services"], state["predictor"] = build_services(settings), inspector
 
 
 class CeleryQueue:

@@ -14,6 +14,8 @@ ClaimsError
 ├── InvalidTransitionError       the ticket cannot take this action now (state, action, reason)
 ├── ClaimClosedError             the claim's ticket is resolved: reopen it first (claim_id)
 ├── InvalidDecisionError         a decision field is unacceptable (field, reason)
+├── UnknownStationItemError      no station item waits for a person here (batch_id, position)
+├── StationItemGradedError       a person graded that item already (batch_id, position, by)
 └── WebhookError
     ├── InvalidEventError        an outbox payload is not JSON (event_type, reason)
     ├── UnknownDeliveryError     no outbox row has this delivery id (delivery_id)
@@ -47,8 +49,10 @@ __all__ = [
     "PhotoRejectedError",
     "SignatureMismatchError",
     "StaleSignatureError",
+    "StationItemGradedError",
     "UnknownClaimError",
     "UnknownDeliveryError",
+    "UnknownStationItemError",
     "WebhookError",
     "WebhookSignatureError",
 ]
@@ -163,6 +167,24 @@ class InvalidDecisionError(ClaimsError):
     def __init__(self, field: str, reason: str) -> None:
         self.field, self.reason = field, reason
         super().__init__(f"{field}: {reason}")
+
+
+class UnknownStationItemError(ClaimsError):
+    """No station item left to people at this batch and position."""
+
+    def __init__(self, batch_id: str, position: int) -> None:
+        self.batch_id, self.position = batch_id, position
+        self.reason = f"no item {position} of batch {batch_id!r} waits for a person's grade"
+        super().__init__(self.reason)
+
+
+class StationItemGradedError(ClaimsError):
+    """The station item was graded by a person already; its event is on the ledger."""
+
+    def __init__(self, batch_id: str, position: int, graded_by: str) -> None:
+        self.batch_id, self.position, self.graded_by = batch_id, position, graded_by
+        self.reason = f"item {position} of batch {batch_id!r} was graded already by {graded_by}"
+        super().__init__(self.reason)
 
 
 class WebhookError(ClaimsError):

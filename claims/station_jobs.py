@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -137,8 +138,10 @@ def run_batch_job(
     job: BatchJob,
     policy: GradingPolicy,
     now: datetime,
+    pool: Executor | None = None,
 ) -> BatchResult:
-    """Grade a queued batch (items refused before queueing keep their error)."""
+    """Grade a queued batch (items refused before queueing keep their error); ``pool`` as
+    for ``grade_batch``."""
     try:
         result = grade_batch(
             ledger=ledger,
@@ -150,6 +153,7 @@ def run_batch_job(
             policy=policy,
             now=now,
             refused={n: i.error for n, i in enumerate(job.items) if i.error},
+            pool=pool,
         )
     except Exception as exc:
         _finish(ledger.engine, job.batch_id, "failed", f"{type(exc).__name__}: {exc}")

@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, Text, select
+from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, select
 
 from claims.errors import IdempotencyConflictError
 from claims.grading import Grade, GradingPolicy, Kind, grade
@@ -32,7 +33,6 @@ from ledger.projections import event_lots
 from ledger.tds import EPCError, decode_epc
 from storage.evidence import EvidenceStore
 from vision.errors import ImageRejected
-from vision.predictor import Inspection
 
 __all__ = [
     "BatchResult",
@@ -40,8 +40,11 @@ __all__ = [
     "ItemResult",
     "Station",
     "create_station_tables",
+    "epcis_document",
     "grade_batch",
+    "inspection_event",
     "station_batches",
+    "station_reviews",
     "stations_metadata",
 ]
 
@@ -54,6 +57,27 @@ station_batches = Table(
     Column("request_hash", String(64), nullable=False),
     Column("result", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+# Items the model was not sure of, until a person grades them (claims.station_review).
+station_reviews = Table(
+    "station_reviews",
+    stations_metadata,
+    Column("batch_id", String(200), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("station_id", String(200), nullable=False),
+    Column("read_point", String(300), nullable=False),
+    Column("epc", String(300), nullable=False),
+    Column("uri", String(300), nullable=False),
+    Column("lot", String(300)),
+    Column("kind", String(12), nullable=False),
+    Column("photos", Text, nullable=False),  # JSON list of SHA-256
+    Column("model_grade", Text, nullable=False),  # JSON: what the model said, and why not sure
+    Column("status", String(12), nullable=False, index=True),  # open, graded
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("graded_at", DateTime(timezone=True)),
+    Column("graded_by", String(200)),
+    Column("condition", String(20)),
+    Column("ledger_index", Integer),
 )
 _NS = "https://freshproof.dev/epcis/"
 _CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"fp": _NS}]
@@ -143,50 +167,97 @@ def _lot_of(engine: Engine, uri: str) -> str | None:
         return next((k for k in sorted(set(keys)) if k.startswith("urn:epc:class:lgtin:")), None)
 
 
-def _judge(
-    position: int, item: ItemInput, inspector: Inspector, seen: set[str]
-) -> tuple[ItemResult, list[Inspection]]:
+def _identify(position: int, item: ItemInput, seen: set[str]) -> ItemResult:
+    """The item's EPC decoded, or its error; ``seen`` catches an EPC sent twice."""
     try:
         sgtin = decode_epc(item.epc)
     except EPCError as exc:
-        return ItemResult(
-            position, item.epc, error={"type": "invalid-epc", "detail": exc.reason}
-        ), []
-    base = ItemResult(position, item.epc, sgtin.uri, sgtin.gtin)
+        return ItemResult(position, item.epc, error={"type": "invalid-epc", "detail": exc.reason})
     if sgtin.uri in seen:
         err = {
             "type": "duplicate-epc",
             "detail": "this EPC is already an earlier item of the batch",
         }
-        return ItemResult(position, item.epc, sgtin.uri, sgtin.gtin, error=err), []
+        return ItemResult(position, item.epc, sgtin.uri, sgtin.gtin, error=err)
     seen.add(sgtin.uri)
+    return ItemResult(position, item.epc, sgtin.uri, sgtin.gtin)
+
+
+def _grade_item(
+    found: ItemResult,
+    item: ItemInput,
+    *,
+    inspector: Inspector,
+    store: EvidenceStore,
+    engine: Engine,
+    policy: GradingPolicy,
+) -> ItemResult:
+    """One identified item judged, graded, its photos kept and its lot looked up.
+
+    Independent of every other item, so the items of a batch run side by side.
+    """
     inspections = []
     for n, (name, data) in enumerate(item.photos):
         try:
             inspections.append(inspector.inspect(data, image=name))
         except ImageRejected as exc:
             rejected = {"type": "photo-rejected", "detail": str(exc), "photo_index": n}
-            return ItemResult(position, item.epc, sgtin.uri, sgtin.gtin, error=rejected), []
-    return base, inspections
+            return replace(found, error=rejected)
+    photos = tuple(store.put(data).sha256 for _, data in item.photos)
+    lot = _lot_of(engine, found.uri or "")
+    notes = () if lot else ("the ledger knows no lot for this EPC: graded anyway",)
+    return replace(found, lot=lot, grade=grade(item.kind, inspections, policy), photos=photos,
+                   notes=notes)  # fmt: skip
 
 
-def _event(result: ItemResult, g: Grade, station: Station, now: datetime) -> dict[str, Any]:
+def inspection_event(
+    *,
+    uri: str,
+    lot: str | None,
+    photos: Sequence[str],
+    grade: Grade,
+    station: Station,
+    now: datetime,
+    graded_by: str | None = None,
+) -> dict[str, Any]:
+    """The EPCIS 2.0 ``ObjectEvent`` of one graded item: bizStep ``inspecting`` at the
+    station's read point, the CBV disposition, the grade and the photos' hashes.
+
+    ``graded_by``: the person who graded an item the model left to people (their key as the
+    ledger names it); the model's own grades carry its confidence instead.
+    """
+    verdict: dict[str, Any] = {"condition": grade.condition}
+    if graded_by is None:
+        verdict["confidence"] = round(grade.confidence, 4)
+    else:
+        verdict["graded_by"] = graded_by
     event: dict[str, Any] = {
         "type": "ObjectEvent",
         "eventTime": now.isoformat(),
         "eventTimeZoneOffset": "+00:00",
         "action": "OBSERVE",
         "bizStep": "inspecting",
-        "disposition": g.disposition,
-        "epcList": [result.uri],
+        "disposition": grade.disposition,
+        "epcList": [uri],
         "readPoint": {"id": station.read_point},
         "fp:station": station.station_id,
-        "fp:grade": {"condition": g.condition, "confidence": round(g.confidence, 4)},
-        "fp:photos": list(result.photos),
+        "fp:grade": verdict,
+        "fp:photos": list(photos),
     }
-    if result.lot:
-        event["quantityList"] = [{"epcClass": result.lot, "quantity": 1}]
+    if lot:
+        event["quantityList"] = [{"epcClass": lot, "quantity": 1}]
     return event
+
+
+def epcis_document(events: Sequence[dict[str, Any]], now: datetime) -> dict[str, Any]:
+    """Station events as one EPCIS 2.0 document, ready for ``parse_document``."""
+    return {
+        "@context": _CONTEXT,
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": now.isoformat(),
+        "epcisBody": {"eventList": list(events)},
+    }
 
 
 def grade_batch(
@@ -200,30 +271,35 @@ def grade_batch(
     policy: GradingPolicy,
     now: datetime,
     refused: Mapping[int, dict[str, Any]] | None = None,
+    pool: Executor | None = None,
 ) -> BatchResult:
     """Grade every item, append one event per graded item, remember the batch (see module).
 
     ``refused``: items already failed before grading (a photo the store could not keep).
+    ``pool``: where the items are graded side by side (results keep the order sent); the
+    inspector must then be safe to call from several threads, as ``Predictor`` is.
     """
     digest = _request_hash(items)
     if (stored := _stored(ledger.engine, batch_id, digest)) is not None:
         return stored
     seen: set[str] = set()
-    results: list[ItemResult] = []
-    for position, item in enumerate(items):
-        if refused and position in refused:
-            results.append(ItemResult(position, item.epc, error=refused[position]))
-            continue
-        result, inspections = _judge(position, item, inspector, seen)
-        if result.error is None:
-            g = grade(item.kind, inspections, policy)
-            photos = tuple(store.put(data).sha256 for _, data in item.photos)
-            lot = _lot_of(ledger.engine, result.uri or "")
-            notes = () if lot else ("the ledger knows no lot for this EPC: graded anyway",)
-            result = ItemResult(
-                position, item.epc, result.uri, result.gtin, lot, g, photos, notes=notes
-            )
-        results.append(result)
+    found = [
+        ItemResult(position, item.epc, error=refused[position])
+        if refused and position in refused
+        else _identify(position, item, seen)
+        for position, item in enumerate(items)
+    ]
+
+    def work(pair: tuple[ItemResult, ItemInput]) -> ItemResult:
+        result, item = pair
+        if result.error is not None:
+            return result
+        return _grade_item(
+            result, item, inspector=inspector, store=store, engine=ledger.engine, policy=policy
+        )
+
+    pairs = list(zip(found, items, strict=True))
+    results = list(pool.map(work, pairs) if pool is not None else map(work, pairs))
     return _record(ledger, station, batch_id, digest, results, now)
 
 
@@ -236,20 +312,28 @@ def _record(
     now: datetime,
 ) -> BatchResult:
     graded = [r for r in results if r.grade is not None and not r.grade.manual]
-    events = [_event(r, r.grade, station, now) for r in graded if r.grade]
+    events = [
+        inspection_event(
+            uri=r.uri or "", lot=r.lot, photos=r.photos, grade=r.grade, station=station, now=now
+        )
+        for r in graded
+        if r.grade
+    ]
     with ledger.writer() as w:
         if events:
-            doc = {
-                "@context": _CONTEXT,
-                "type": "EPCISDocument",
-                "schemaVersion": "2.0",
-                "creationDate": now.isoformat(),
-                "epcisBody": {"eventList": events},
-            }
-            captured = capture_in(w, parse_document(doc), actor=station.actor)
+            captured = capture_in(
+                w, parse_document(epcis_document(events, now)), actor=station.actor
+            )
             indices = iter(i for _, i in captured.appended)
             by_position = {r.position: next(indices, None) for r in graded}
             results = [replace(r, ledger_index=by_position.get(r.position)) for r in results]
+        manual = [
+            _review_row(batch_id, r, station, now)
+            for r in results
+            if r.grade is not None and r.grade.manual
+        ]
+        if manual:
+            w.conn.execute(station_reviews.insert(), manual)
         items = tuple(r.as_dict() for r in results)
         w.conn.execute(
             station_batches.insert().values(
@@ -261,6 +345,24 @@ def _record(
             )
         )
     return BatchResult(batch_id, station.station_id, items, counts=_counts(items))
+
+
+def _review_row(batch_id: str, r: ItemResult, station: Station, now: datetime) -> dict[str, Any]:
+    assert r.grade is not None and r.uri is not None  # a graded item was identified
+    return {
+        "batch_id": batch_id,
+        "position": r.position,
+        "station_id": station.station_id,
+        "read_point": station.read_point,
+        "epc": r.epc,
+        "uri": r.uri,
+        "lot": r.lot,
+        "kind": r.grade.kind,
+        "photos": json.dumps(list(r.photos)),
+        "model_grade": json.dumps(r.grade.as_dict()),
+        "status": "open",
+        "created_at": now,
+    }
 
 
 def _counts(items: Sequence[dict[str, Any]]) -> dict[str, int]:

@@ -80,6 +80,7 @@ class Permission(StrEnum):
     # session cookie and the key behind it (api/web/session.py: current_session).
     WEB_SESSION = "web-session"
     STATIONS_GRADE = "stations:grade"
+    STATIONS_REVIEW = "stations:review"  # grade the items a station's model was unsure of
 
 
 PUBLIC = Permission.PUBLIC
@@ -99,6 +100,7 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
                 P.REVIEW_READ,
                 P.CLAIMS_DECIDE,
                 P.TICKETS_MANAGE,
+                P.STATIONS_REVIEW,
             }
         ),
         "ml_engineer": frozenset({P.INSPECT, P.METRICS}),
@@ -147,6 +149,10 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("GET", "/v1/review"): P.REVIEW_READ,
         ("POST", "/v1/stations/batches"): P.STATIONS_GRADE,
         ("GET", "/v1/stations/jobs/{batch_id}"): P.STATIONS_GRADE,
+        ("GET", "/v1/review/stations"): P.REVIEW_READ,
+        ("GET", "/v1/review/stations/{batch_id}/{position}"): P.REVIEW_READ,
+        ("GET", "/v1/review/stations/{batch_id}/{position}/photos/{n}"): P.REVIEW_READ,
+        ("POST", "/v1/review/stations/{batch_id}/{position}/grade"): P.STATIONS_REVIEW,
         ("POST", "/v1/keys"): P.KEYS_MANAGE,
         ("GET", "/v1/keys"): P.KEYS_MANAGE,
         ("DELETE", "/v1/keys/{key_id}"): P.KEYS_MANAGE,

@@ -153,6 +153,7 @@ async def grade(
                 items=items,
                 policy=GradingPolicy(settings.grading_min_confidence),
                 now=now,
+                pool=services.grading_pool,
             )
         )
         services.after_write()

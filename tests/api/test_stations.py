@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +25,17 @@ from claims.station_jobs import BatchJob, JobItem, record_job
 from claims.stations import Station
 from tests.api.access import grant
 from tests.claims.test_stations import PHOTOS, PhotoScores
-from tests.conftest import jpeg_bytes, textured
 
 READ_POINT = "urn:epc:id:sgln:4000002.00007.0"
 PROBLEM = "application/problem+json"
 
 
-def _app(tmp_path: Path, **settings: Any) -> Any:
-    app = create_app(Settings(data_dir=tmp_path / "var", anchor_backend="none", **settings))
+def _settings(tmp_path: Path, **settings: Any) -> Settings:
+    return Settings(data_dir=tmp_path / "var", anchor_backend="none", **settings)
+
+
+def _app(settings: Settings) -> Any:
+    app = create_app(settings)
     app.dependency_overrides[get_predictor] = PhotoScores  # the model seam, for the sync path
     app.state.predictor = PhotoScores()  # ...and the app's model for its in-process queue
     return app
@@ -73,7 +79,7 @@ def _wait(
 
 @pytest.fixture
 def station_app(tmp_path: Path) -> Iterator[tuple[Any, TestClient, dict[str, str]]]:
-    app = _app(tmp_path, station_sync_items=3, station_max_items=8)
+    app = _app(_settings(tmp_path, station_sync_items=3, station_max_items=8))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield app, client, grant(app, "station", station_id="ST-1", read_point=READ_POINT)
 
@@ -95,18 +101,6 @@ def test_a_small_batch_is_graded_at_once_item_by_item(station_app: Any) -> None:
     assert again["replay"] and again["items"] == body["items"]
     other = _post(client, station, "b-small", items[:1], photos)
     assert other.status_code == 409 and other.headers["content-type"].startswith(PROBLEM)
-
-
-def test_a_large_batch_is_queued_and_polled(station_app: Any) -> None:
-    _, client, station = station_app
-    items, photos = _items(5)
-    resp = _post(client, station, "b-large", items, photos)
-    assert resp.status_code == 202, resp.text
-    state = _wait(client, station, resp.json()["url"])
-    assert state["status"] == "done" and [i["position"] for i in state["items"]] == list(range(5))
-    assert [i["grade"]["condition"] for i in state["items"]] == ["intact", "damaged"] * 2 + [
-        "intact"
-    ]
 
 
 def test_bad_batches_are_problems(station_app: Any) -> None:
@@ -146,37 +140,156 @@ def _reachable(port: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(
+BROKER = pytest.mark.skipif(
     not (_reachable(5672) and _reachable(6379))
     and os.environ.get("FRESHPROOF_REQUIRE_BROKER") != "1",
     reason="RabbitMQ (5672) or Redis (6379) not running; .ci/run starts them",
 )
-def test_celery_workers_grade_queued_batches_on_the_real_broker(tmp_path: Path) -> None:
-    from celery.contrib.testing.worker import start_worker
 
-    from api.worker import celery_app
 
-    queue_name = f"fp-test-{os.getpid()}"
-    settings = Settings(
-        data_dir=tmp_path / "var", anchor_backend="none", tasks="celery", station_sync_items=1
-    )
-    worker_app = celery_app(settings)
-    worker_app.conf.task_default_queue = queue_name
-    app = create_app(settings)
+@dataclass
+class Queued:
+    """An app whose large batches are queued, its client, and a station's and an
+    adjudicator's keys."""
+
+    app: Any
+    client: TestClient
+    station: dict[str, str]
+    adjudicator: dict[str, str]
+
+
+@pytest.fixture(params=["inprocess", pytest.param("celery", marks=BROKER)])
+def queued(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queued]:
+    """Batches above 3 items queued: graded by the API's own pool, or by a Celery worker on
+    the real broker (RabbitMQ) and result backend (Redis). The same tests run on both."""
+    settings = _settings(tmp_path, tasks=request.param, station_sync_items=3, station_max_items=16)
+    app = _app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:
-        station = grant(app, "station", station_id="ST-9", read_point=READ_POINT)
-        photos = [jpeg_bytes(textured()), jpeg_bytes((textured() // 2).astype("uint8"))]
-        items = [
-            {"epc": "urn:epc:id:sgtin:4000001.012345.3001", "kind": "produce", "photos": [0]},
-            {"epc": "urn:epc:id:sgtin:4000001.012345.3002", "kind": "package", "photos": [1]},
-            {"epc": "bad", "kind": "package", "photos": [0]},
-        ]
+        keys = Queued(
+            app,
+            client,
+            grant(app, "station", station_id="ST-1", read_point=READ_POINT),
+            grant(app, "adjudicator"),
+        )
+        if request.param == "inprocess":
+            yield keys
+            return
+        from celery.contrib.testing.worker import start_worker
+
+        from api.worker import celery_app, warm
+
+        worker_app = celery_app(settings)
+        queue_name = f"fp-test-{os.getpid()}-{time.monotonic_ns()}"
+        worker_app.conf.task_default_queue = queue_name
+        warm(settings, inspector=PhotoScores())  # the worker's model seam
         with start_worker(worker_app, pool="solo", perform_ping_check=False, queues=[queue_name]):
-            resp = _post(client, station, "b-celery", items, photos)
-            assert resp.status_code == 202, resp.text
-            state = _wait(client, station, resp.json()["url"], seconds=120)
+            yield keys
+
+
+JUNK = b"\xff\xd8 not a photo"
+
+
+def _mixed() -> tuple[list[dict[str, Any]], list[bytes]]:
+    """Six items: good ones, an EPC that does not parse, one sent twice, a corrupt photo,
+    one the model is unsure of, and a hex EPC of a lot the ledger never saw."""
+    photos = [PHOTOS["fresh"], PHOTOS["damaged"], JUNK, PHOTOS["unsure"]]
+    items = [
+        {"epc": "urn:epc:id:sgtin:4000001.012345.4001", "kind": "package", "photos": [0]},
+        {"epc": "urn:epc:id:sgtin:4000001.012345.4002", "kind": "package", "photos": [1]},
+        {"epc": "not-an-epc", "kind": "package", "photos": [0]},
+        {"epc": "urn:epc:id:sgtin:4000001.012345.4001", "kind": "package", "photos": [1]},
+        {"epc": "urn:epc:id:sgtin:4000001.012345.4005", "kind": "package", "photos": [0, 2]},
+        {"epc": "urn:epc:id:sgtin:4000001.012345.4006", "kind": "package", "photos": [3]},
+        {"epc": "3074257BF7194E4000001A85", "kind": "produce", "photos": [0]},
+    ]
+    return items, photos
+
+
+def test_a_large_batch_is_queued_graded_item_by_item_and_replayed(queued: Queued) -> None:
+    client, station = queued.client, queued.station
+    items, photos = _mixed()
+    size = queued.app.state.services.ledger.size()
+    resp = _post(client, station, "b-large", items, photos)
+    assert resp.status_code == 202, resp.text
+    state = _wait(client, station, resp.json()["url"])
     assert state["status"] == "done", state
-    graded, other, bad = state["items"]
-    assert graded["grade"]["kind"] == "produce" and other["grade"]["kind"] == "package"
-    assert bad["error"]["type"] == "invalid-epc"
-    assert graded["ledger_index"] is not None or graded["grade"]["manual"]
+    got = state["items"]
+    assert [i["position"] for i in got] == list(range(len(items)))
+    assert [i["error"]["type"] if i["error"] else None for i in got] == [
+        None, None, "invalid-epc", "duplicate-epc", "photo-rejected", None, None
+    ]  # fmt: skip
+    assert [i["grade"]["condition"] for i in got if i["grade"]] == [
+        "intact", "damaged", "intact", "fresh"
+    ]  # fmt: skip
+    assert got[5]["grade"]["manual"] and got[5]["ledger_index"] is None
+    assert got[6]["uri"] == "urn:epc:id:sgtin:0614141.812345.6789" and got[6]["notes"]
+    ledger = queued.app.state.services.ledger
+    indices = [i["ledger_index"] for i in got if i["ledger_index"] is not None]
+    assert len(indices) == 3 and ledger.size() >= size + 3
+    event = ledger.entry(indices[1]).body["event"]
+    assert event["bizStep"] == "inspecting" and event["disposition"] == "damaged"
+    assert event["readPoint"]["id"] == READ_POINT
+    # The same batch id and content: the same job, not graded twice.
+    again = _post(client, station, "b-large", items, photos)
+    assert again.status_code == 202 and again.json()["url"] == resp.json()["url"]
+    assert _wait(client, station, again.json()["url"])["items"] == got
+
+
+def test_an_unsure_item_waits_for_a_person_who_grades_it_once(queued: Queued) -> None:
+    client, station, person = queued.client, queued.station, queued.adjudicator
+    items, photos = _mixed()
+    resp = _post(client, station, "b-unsure", items, photos)
+    assert resp.status_code == 202, resp.text
+    assert _wait(client, station, resp.json()["url"])["status"] == "done"
+    waiting = client.get("/v1/review/stations", headers=person).json()["items"]
+    assert [(i["batch_id"], i["position"]) for i in waiting] == [("b-unsure", 5)]
+    item = waiting[0]
+    assert item["model_grade"]["manual"] and item["conditions"] == ["intact", "damaged", "swollen"]
+    url = "/v1/review/stations/b-unsure/5"
+    shot = client.get(f"{url}/photos/0", headers=person)
+    assert shot.status_code == 200 and shot.headers["content-type"] == "image/jpeg"
+    assert (
+        client.post(f"{url}/grade", headers=station, json={"condition": "intact"}).status_code
+        == 403
+    )
+    wrong = client.post(f"{url}/grade", headers=person, json={"condition": "moldy"})
+    assert wrong.status_code == 422 and wrong.headers["content-type"].startswith(PROBLEM)
+    graded = client.post(f"{url}/grade", headers=person, json={"condition": "swollen"})
+    assert graded.status_code == 200, graded.text
+    body = graded.json()
+    assert body["status"] == "graded" and body["condition"] == "swollen"
+    event = queued.app.state.services.ledger.entry(body["ledger_index"]).body
+    assert event["event"]["disposition"] == "destroyed"
+    assert event["event"]["fp:grade"]["graded_by"] == body["graded_by"]
+    assert event["captured_by"].endswith("(adjudicator)")
+    twice = client.post(f"{url}/grade", headers=person, json={"condition": "intact"})
+    assert twice.status_code == 409
+    assert client.get("/v1/review/stations", headers=person).json()["items"] == []
+    assert client.get("/v1/review/stations/b-unsure/4", headers=person).status_code == 404
+
+
+@BROKER
+def test_two_workers_on_one_host_both_serve(tmp_path: Path) -> None:
+    # Under Celery's default node name the second worker on a host dies (RESOURCE_LOCKED on
+    # its control queue); `freshproof worker` names each process.
+    env = {**os.environ, "FRESHPROOF_DATA_DIR": str(tmp_path / "var")}
+    exe = Path(sys.executable).with_name("freshproof")
+    logs = [tmp_path / f"w{n}.log" for n in range(2)]
+    outs = [log.open("w") for log in logs]
+    procs = [
+        subprocess.Popen([exe, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        for out in outs
+    ]
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not all("ready." in p.read_text() for p in logs):
+            assert all(p.poll() is None for p in procs), [p.read_text()[-2000:] for p in logs]
+            time.sleep(0.5)
+        assert all("ready." in p.read_text() for p in logs), [p.read_text()[-2000:] for p in logs]
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+        for out in outs:
+            out.close()
