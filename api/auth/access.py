@@ -165,6 +165,9 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("GET", "/review/claims/{claim_id}/photos/{position}"): P.WEB_SESSION,
         ("POST", "/review/claims/{claim_id}/decision"): P.WEB_SESSION,
         ("POST", "/review/claims/{claim_id}/ticket"): P.WEB_SESSION,
+        ("GET", "/review/stations"): P.WEB_SESSION,
+        ("GET", "/review/stations/{batch_id}/{position}/photos/{n}"): P.WEB_SESSION,
+        ("POST", "/review/stations/{batch_id}/{position}/grade"): P.WEB_SESSION,
     }
 )
 

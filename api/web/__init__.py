@@ -22,6 +22,7 @@ from api.web.session import (
     SessionStore,
     create_web_session_tables,
 )
+from api.web.stations import router as stations_router
 
 __all__ = ["STATIC_DIR", "install_workbench"]
 
@@ -53,6 +54,7 @@ def install_workbench(app: FastAPI) -> None:
     create_web_session_tables(engine)
     app.state.web_sessions = SessionStore(engine)
     app.include_router(router)
+    app.include_router(stations_router)
     app.mount("/review/static", StaticFiles(directory=STATIC_DIR), name="review-static")
     app.add_exception_handler(LoginRequiredError, _login_required)
     app.add_exception_handler(CsrfError, _csrf)

@@ -22,6 +22,7 @@ from api.auth.access import PUBLIC, ROLE_PERMISSIONS, ROUTE_PERMISSIONS, openapi
 from api.auth.keys import ROLES
 from api.settings import Settings
 from api.web.routes import router as workbench
+from api.web.stations import router as station_pages
 from claims.service import count_claims
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, textured
@@ -107,7 +108,11 @@ def test_every_route_in_the_document_declares_a_permission(client: TestClient) -
     # ...and the table names no route that does not exist (a typo would leave one open).
     assert set(declared) - set(_operations(client)) == _not_in_schema()
     # The workbench's pages exist, each declared: they are only kept out of the document.
-    pages = {(m.lower(), r.path) for r in workbench.routes for m in getattr(r, "methods", ())}
+    pages = {
+        (m.lower(), r.path)
+        for r in [*workbench.routes, *station_pages.routes]
+        for m in getattr(r, "methods", ())
+    }
     assert pages == _not_in_schema() - {("get", "/metrics")}
 
 

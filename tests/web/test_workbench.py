@@ -351,3 +351,38 @@ def test_the_pages_read_at_phone_width(
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline == "solid"
     context.close()
+
+
+def test_an_adjudicator_grades_a_station_item_the_model_was_unsure_of(
+    app: Any, browser: Browser, base_url: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from claims.grading import GradingPolicy
+    from claims.stations import ItemInput, Station, grade_batch
+    from tests.claims.test_stations import PHOTOS, PhotoScores
+
+    services = app.state.services
+    item = "urn:epc:id:sgtin:4000001.012345.8001"
+    grade_batch(
+        ledger=services.ledger,
+        store=services.evidence,
+        inspector=PhotoScores(),
+        station=Station("ST-8", "urn:epc:id:sgln:4000002.00008.0", "key:fpk_00000008 (station)"),
+        batch_id="b-browser",
+        items=[ItemInput(item, "package", (("u.jpg", PHOTOS["unsure"]),))],
+        policy=GradingPolicy(0.7),
+        now=datetime.now(UTC),
+    )
+    context, page = _log_in(browser, base_url, grant(app, "adjudicator"))
+    page.get_by_role("link", name="Station items to grade").click()
+    section = page.locator("section.station-item", has_text=item)
+    expect(section).to_be_visible()
+    assert section.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    _shot(page, "station-items")
+    size = _ledger_size(base_url)
+    section.get_by_role("button", name="Damaged").click()
+    expect(page.get_by_role("status")).to_contain_text("Graded: damaged")
+    expect(page.locator("section.station-item", has_text=item)).to_have_count(0)
+    assert _ledger_size(base_url) == size + 1
+    context.close()
