@@ -90,8 +90,8 @@ def _ours(photos: list[bytes], batches: int, workers: int, inflight: int) -> dic
         "FRESHPROOF_TASKS": "celery",
         "FRESHPROOF_STATION_SYNC_ITEMS": "1",
         "FRESHPROOF_RATE_LIMIT_PER_MINUTE": "0",
-        # Each worker's runtime gets its share of the cores instead of all of them.
-        "FRESHPROOF_INFERENCE_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
+        # Each worker grades as many items at once as it has cores to itself.
+        "FRESHPROOF_STATION_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
     }
     key = subprocess.run(
         [FRESHPROOF, "keys", "create", "--role", "station", "--name", "bench", "--station",
