@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from api.auth.access import authorize
-from api.deps import app_predictor
+from api.deps import app_predictor, load_predictor
 from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
+from api.releases import ModelServer, record_serving_release
 from api.routes import (
     claims,
     events,
@@ -41,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.predictor is None:  # no model was handed to the app: the ledger's serves
+            record_serving_release(app.state.models)
         app.state.services.start_jobs()
         app.state.jobs = make_queue(settings, app.state.services, lambda: app_predictor(app.state))
         yield
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.predictor = None
     app.state.services = build_services(settings)
+    app.state.models = ModelServer(settings, app.state.services.ledger, load_predictor)
     app.state.metrics = Metrics(ledger_size=app.state.services.ledger.size)
     install_problem_handlers(app)
     install_openapi(app)

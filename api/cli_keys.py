@@ -6,7 +6,6 @@ actions are recorded in the ledger as ``cli:<os user>``.
 
 from __future__ import annotations
 
-import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,27 +15,19 @@ from typing import Annotated
 import typer
 
 from api.auth.keys import KEY_PREFIX, InvalidKeySpecError, KeyRecord, KeyStore, UnknownKeyError
+from api.cli_support import cli_actor
 from api.settings import Settings
 
 app = typer.Typer(help="API keys: who may call the API, and as what.", no_args_is_help=True)
 
 
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
-        return "cli:unknown"
-
-
 @contextmanager
 def _store() -> Iterator[KeyStore]:
     """The key store on the configured database, writing its entries to the ledger."""
-    from api.auth.keys import create_key_tables
     from api.services import build_services
 
     services = build_services(Settings())
     try:
-        create_key_tables(services.engine)
         yield KeyStore(services.engine, ledger=services.ledger)
     finally:
         services.close()
@@ -73,7 +64,7 @@ def create(
             token, record = store.create(
                 role=role,
                 name=name,
-                created_by=_actor(),
+                created_by=cli_actor(),
                 customer_id=customer,
                 parties=tuple(party or ()),
                 station_id=station,
@@ -128,7 +119,7 @@ def revoke(
     try:
         with _store() as store:
             already = store.get(key_id).revoked_at is not None
-            record = store.revoke(key_id, by=_actor())
+            record = store.revoke(key_id, by=cli_actor())
     except UnknownKeyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

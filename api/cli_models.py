@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from api.cli_support import cli_actor
 from api.settings import Settings
+from claims.releases import record_release, release_body, serving_release
+from vision.errors import ModelError
+
+if TYPE_CHECKING:
+    from api.services import Services
 
 app = typer.Typer(help="Released models.", no_args_is_help=True)
 
@@ -38,7 +46,12 @@ def promote(
     if not (dataset / "images" / split).is_dir():
         typer.echo(f"no split {split!r} under {dataset}", err=True)
         raise typer.Exit(2)
-    shipped = Predictor.from_weights(weights_dir, name=name)
+    # The incumbent is the release that serves now: after a rollback, not the newest files.
+    with _services() as services:
+        serving = serving_release(services.engine, name)
+    shipped = Predictor.from_weights(
+        weights_dir, name=name, version=serving.version if serving else None
+    )
     challenger = Predictor.from_weights(candidate, name=name)
     verdict = compare_models(
         incumbent=collect(shipped, dataset, split),
@@ -63,4 +76,72 @@ def promote(
     entry = install(candidate_dir=candidate, weights_dir=weights_dir, name=name, comparison=verdict)
     card = weights_dir / "MODEL_CARD.md"
     card.write_text(card.read_text() + "\n" + promotion_markdown(entry))
-    typer.echo(f"promoted {entry['version']} over {shipped.spec.version}", err=True)
+    with _services() as services:
+        release = record_release(services.ledger, release_body(entry), actor=cli_actor())
+    typer.echo(
+        f"promoted {entry['version']} over {shipped.spec.version}: ledger entry "
+        f"{release.ref.index}; serving processes load it within "
+        f"{Settings().model_refresh_seconds:g} s",
+        err=True,
+    )
+
+
+@contextmanager
+def _services() -> Iterator[Services]:
+    from api.services import build_services
+
+    services = build_services(Settings())
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+@app.command()
+def rollback(
+    reason: Annotated[str, typer.Option(help="Why, for the ledger entry.")],
+    name: Annotated[str | None, typer.Option(help="Model name; default the manifest's.")] = None,
+) -> None:
+    """Return to the release served before the current one: a ``model.rollback`` ledger entry.
+
+    Its files must still be in the weights folder (a promotion keeps the release it
+    replaced). Serving processes load it within FRESHPROOF_MODEL_REFRESH_SECONDS.
+    """
+    from claims.releases import (
+        NoEarlierReleaseError,
+        record_rollback,
+        release_history,
+        rollback_target,
+    )
+    from vision.registry import default_name, resolve_model
+
+    settings = Settings()
+    model = name or settings.model_name or default_name(settings.weights_dir)
+    with _services() as services:
+        try:
+            target = rollback_target(model, release_history(services.engine, model))
+            # Its files must be here and intact before the ledger says it serves.
+            resolve_model(settings.weights_dir, model, version=target.version)
+            done = record_rollback(services.ledger, model, actor=cli_actor(), reason=reason)
+        except NoEarlierReleaseError as exc:
+            typer.echo(exc.reason, err=True)
+            raise typer.Exit(1) from exc
+        except ModelError as exc:
+            typer.echo(f"cannot roll back: {exc}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(json.dumps(done.as_dict()))
+
+
+@app.command()
+def releases(
+    name: Annotated[str | None, typer.Option(help="Model name; default the manifest's.")] = None,
+) -> None:
+    """Every release and rollback of the model on the ledger, oldest first; the last serves."""
+    from claims.releases import release_history
+    from vision.registry import default_name
+
+    settings = Settings()
+    model = name or settings.model_name or default_name(settings.weights_dir)
+    with _services() as services:
+        for r in release_history(services.engine, model):
+            typer.echo(json.dumps(r.as_dict()))

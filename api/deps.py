@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-import threading
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Header, Request
 
@@ -13,6 +12,10 @@ from api.services import Services
 from api.settings import Settings
 from vision.budget import DecodeBudget
 from vision.predictor import Predictor
+
+if TYPE_CHECKING:
+    from api.releases import ModelServer
+    from claims.releases import Release
 
 __all__ = [
     "IDEMPOTENCY_KEY_PATTERN",
@@ -27,8 +30,6 @@ __all__ = [
 # could be confused in a log line. The claims column holds 200 characters.
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._~:/+=-]{1,200}$"
 
-_lock = threading.Lock()
-
 
 def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
@@ -36,11 +37,14 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def load_predictor(s: Settings) -> Predictor:
-    """The model the settings name (hash-checked), with the process-wide decode budget."""
+def load_predictor(s: Settings, release: Release | None = None) -> Predictor:
+    """The model the settings name (hash-checked), with the process-wide decode budget:
+    the version of ``release`` (whose ledger entry its results name), or the newest."""
     return Predictor.from_weights(
         s.weights_dir,
         name=s.model_name,
+        version=release.version if release else None,
+        release_entry=release.ref.index if release else None,
         backend=s.inference_backend,
         precision=s.inference_precision,
         threads=s.inference_threads,
@@ -56,13 +60,13 @@ def load_predictor(s: Settings) -> Predictor:
 
 
 def app_predictor(state: Any) -> Predictor:
-    """The app's predictor, loaded on first use and then shared."""
-    if state.predictor is None:
-        with _lock:
-            if state.predictor is None:
-                state.predictor = load_predictor(state.settings)
-    predictor: Predictor = state.predictor
-    return predictor
+    """The app's model: one handed to the app (``state.predictor``), else the release the
+    ledger says serves (``api.releases.ModelServer``), reloaded when that changes."""
+    if state.predictor is not None:
+        given: Predictor = state.predictor
+        return given
+    models: ModelServer = state.models
+    return models.current()
 
 
 def get_predictor(request: Request) -> Predictor:

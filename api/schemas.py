@@ -48,6 +48,12 @@ class ModelIdentity(BaseModel):
     )
     backend: str = Field(examples=["onnxruntime"], description="Runtime that ran the model.")
     precision: str = Field(examples=["f32"], description="Arithmetic it ran at: f32 or bf16.")
+    release_entry: str | None = Field(
+        None,
+        examples=["12"],
+        description="The ledger entry that released this model (GET /v1/ledger/entries/{n}): "
+        "its files' hashes, training data, metrics and the promotion gate's verdict.",
+    )
 
 
 class InspectionOut(BaseModel):

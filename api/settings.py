@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     inference_threads: int = Field(
         1, ge=0, description="Intra-op threads per photo; 0 lets the runtime choose."
     )
+    model_refresh_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="How often a serving process checks the ledger for another model release "
+        "(promoted or rolled back) and loads it, without a restart.",
+    )
     max_photos: int = Field(10, ge=1, description="Photos per request.")
     max_photo_bytes: int = Field(15 * 1024 * 1024, ge=1024, description="Bytes per photo.")
     max_image_pixels: int = Field(40_000_000, ge=10_000, description="Pixels per photo.")

@@ -124,18 +124,21 @@ def celery_app(settings: Settings) -> Any:
 
 
 def _loaded(state: dict[str, Any], settings: Settings) -> tuple[Any, Inspector]:
-    """This worker's services and model, built once, the model run once to warm it up."""
+    """This worker's services and model (the release the ledger says serves, reloaded when
+    it changes), built once; the model is run once to warm it up."""
     if "services" not in state:
         import numpy as np
 
         from api.deps import load_predictor
+        from api.releases import ModelServer
         from api.services import build_services
 
-        predictor = load_predictor(settings)
+        services = build_services(settings)
+        models = ModelServer(settings, services.ledger, load_predictor)
+        predictor = models.current()
         predictor.judge(np.full((64, 64, 3), 128, np.uint8), floor=predictor.spec.box_floor)
-        state["services"] = build_services(settings)
-        state["predictor"] = predictor
-    return state["services"], state["predictor"]
+        state["services"], state["model"] = services, models.current
+    return state["services"], state["model"]()
 
 
 def warm(settings: Settings, inspector: Inspector | None = None) -> None:
@@ -150,7 +153,7 @@ def warm(settings: Settings, inspector: Inspector | None = None) -> None:
         return
     from api.services import build_services
 
-    state["services"], state["predictor"] = build_services(settings), inspector
+    state["services"], state["model"] = build_services(settings), lambda: inspector
 
 
 class CeleryQueue:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from claims.compensation import CompensationPolicy, Proposal, propose
-from claims.custody import Timeline
+from claims.custody import LedgerRef, Timeline
 from claims.duplicates import DuplicateMatch
 from claims.errors import InvalidPolicyError
 from claims.models import ClaimInput
@@ -63,6 +63,8 @@ class ClaimEvidence:
     timeline: Timeline | None
     duplicates: tuple[tuple[DuplicateMatch, ...], ...] = ()
     recent_lot_claims: tuple[str, ...] = ()
+    # The ledger entry of the model release whose findings these are (None: not known).
+    model_release: LedgerRef | None = None
 
     @property
     def defects(self) -> frozenset[str]:
@@ -113,7 +115,13 @@ def _verdict(
             + ".",
         )
     confidence = max((f.confidence for i in evidence.inspections for f in i.findings), default=0.0)
-    facts = ClaimFacts(evidence.defects, now, claim.delivered_at, evidence_confidence=confidence)
+    facts = ClaimFacts(
+        evidence.defects,
+        now,
+        claim.delivered_at,
+        evidence_confidence=confidence,
+        photo_ref=evidence.model_release,
+    )
     return decide(timeline=timeline, profile=profile, claim=facts, policy=policy)
 
 

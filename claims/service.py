@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from claims.adjudication import Review, load_reviews, open_ids, queue_filter
 from claims.assessment import Assessment, ClaimEvidence, ClaimsConfig, assess
 from claims.compensation import pay
-from claims.custody import Party, Timeline
+from claims.custody import LedgerRef, Party, Timeline
 from claims.duplicates import DuplicateMatch, find_duplicates
 from claims.errors import (
     IdempotencyConflictError,
@@ -70,6 +70,15 @@ class Inspector(Protocol):
 def create_claim_tables(engine: Engine) -> None:
     """Create the claims tables if missing."""
     claims_metadata.create_all(engine)
+
+
+def _release_ref(ledger: Ledger, inspections: Sequence[Inspection]) -> LedgerRef | None:
+    """The release entry the judged photos' model names (``Predictor.release_entry``)."""
+    named = {i.model.get("release_entry") for i in inspections if i.quality.ok} - {None}
+    if len(named) != 1:  # no release known, or (a reload mid-claim) two: cite none
+        return None
+    index = int(str(named.pop()))
+    return LedgerRef(index, ledger.entry(index).leaf_hash.hex())
 
 
 def _validate(
@@ -155,6 +164,7 @@ def file_claim(
                 timeline=timeline,
                 duplicates=tuple(tuple(d) for d in duplicates),
                 recent_lot_claims=_recent_defect_claims(w.conn, claim.lot, config, now),
+                model_release=_release_ref(ledger, inspections),
             )
             _record(
                 w,

@@ -87,6 +87,8 @@ class ClaimFacts:
     photo_time: datetime
     delivered_at: datetime
     evidence_confidence: float = 1.0
+    # What the photo evidence rests on: the model release entry whose findings these are
+    # (the claim's own entry is written after the verdict), cited wherever a reason uses it.
     photo_ref: LedgerRef | None = None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -14,6 +15,7 @@ from api.cli import app
 from tests.conftest import jpeg_bytes, scene
 from training.export import write_manifest_entry
 from vision.labels import LABELS
+from vision.registry import file_sha256
 
 PHOTOS = 8  # all defective: a model that finds them all beats one that finds none, p = 2/2**8
 
@@ -61,6 +63,8 @@ def releases(tiny_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     _release(tiny_weights, tmp_path / "candidate", version="2", threshold=0.0)
     _dataset(tmp_path / "dataset")
     monkeypatch.setenv("FRESHPROOF_WEIGHTS_DIR", str(shipped))
+    monkeypatch.setenv("FRESHPROOF_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("FRESHPROOF_ANCHOR_BACKEND", "none")
     return tmp_path
 
 
@@ -77,9 +81,11 @@ def test_a_winning_candidate_is_installed_with_its_reasons(releases: Path) -> No
     assert verdict["real_photos"]["only_candidate_right"] == PHOTOS
     weights = releases / "weights"
     manifest = json.loads((weights / "manifest.json").read_text())
-    (entry,) = manifest["models"]
+    replaced, entry = manifest["models"]
     assert entry["version"] == "2" and entry["promotion"]["replaced"] == "1"
-    assert not (weights / "tiny-1.onnx").exists() and (weights / "tiny-2.onnx").exists()
+    # The replaced release stays, for a rollback; the newest entry of a name serves.
+    assert replaced["version"] == "1" and (weights / "tiny-1.onnx").exists()
+    assert (weights / "tiny-2.onnx").exists()
     card = (weights / "MODEL_CARD.md").read_text()
     assert card.startswith("# Model card: tiny 2") and "## Why it replaced 1" in card
     assert "promoted 2 over 1" in result.stderr
@@ -121,7 +127,7 @@ def test_a_winner_carries_the_refusals_of_the_release_it_replaces(releases: Path
     assert _promote(releases, blind.name).exit_code == 1  # as blind as the shipped 1: refused
     result = _promote(releases, "candidate")
     assert result.exit_code == 0, result.output
-    (entry,) = json.loads((releases / "weights" / "manifest.json").read_text())["models"]
+    entry = json.loads((releases / "weights" / "manifest.json").read_text())["models"][-1]
     assert [r["version"] for r in entry["promotion"]["refused_before"]] == ["3"]
     assert (
         "Before it, candidate 3 was refused" in (releases / "weights" / "MODEL_CARD.md").read_text()
@@ -147,3 +153,58 @@ def test_a_missing_split_is_a_clear_error(releases: Path) -> None:
     result = _promote(releases, "candidate", "--split", "val")
     assert result.exit_code == 2
     assert "no split 'val'" in result.stderr
+
+
+def _ledger(root: Path) -> Any:
+    from api.services import build_services
+    from api.settings import Settings
+
+    return build_services(Settings(data_dir=root / "var", anchor_backend="none"))
+
+
+def test_a_promotion_and_a_rollback_are_ledger_entries(releases: Path) -> None:
+    from claims.releases import record_release, release_body, serving_release
+    from vision.registry import manifest_entry
+
+    runner = CliRunner()
+    weights = releases / "weights"
+
+    def rollback(reason: str) -> Result:
+        return runner.invoke(app, ["models", "rollback", "--name", "tiny", "--reason", reason])
+
+    assert rollback("nothing served yet").exit_code == 1
+    services = _ledger(releases)
+    try:  # the shipped 1, recorded as a serving process does at start-up
+        first = record_release(
+            services.ledger, release_body(manifest_entry(weights, "tiny", "1")), actor="test"
+        )
+    finally:
+        services.close()
+    assert "no earlier release" in rollback("only one").stderr
+    assert _promote(releases, "candidate").exit_code == 0
+    services = _ledger(releases)
+    try:
+        second = serving_release(services.engine, "tiny")
+        assert second is not None and second.version == "2" and second.kind == "model.release"
+        body = services.ledger.entry(second.ref.index).body
+        assert body["gate"]["promote"] is True and body["released_by"].startswith("cli:")
+        assert body["files"] == {
+            "tiny-2.onnx": file_sha256(weights / "tiny-2.onnx"),
+            "tiny-2-condition.onnx": file_sha256(weights / "tiny-2-condition.onnx"),
+        }
+    finally:
+        services.close()
+    back = rollback("bad boxes")
+    assert back.exit_code == 0, back.output
+    done = json.loads(back.stdout)
+    assert done["kind"] == "model.rollback" and done["version"] == "1"
+    services = _ledger(releases)
+    try:
+        assert serving_release(services.engine, "tiny") == first  # 1's own release entry
+        entry = services.ledger.entry(done["ledger_index"]).body
+        assert entry["from_version"] == "2" and entry["reason"] == "bad boxes"
+        assert entry["release_entry"]["index"] == first.ref.index
+    finally:
+        services.close()
+    # Rolling back again walks back along what was served: 2 serves again.
+    assert json.loads(rollback("1 was worse").stdout)["version"] == "2"

@@ -170,13 +170,16 @@ def install(
 ) -> dict[str, Any]:
     """Make the candidate release the shipped one; returns its manifest entry.
 
-    The shipped folder then holds only the promoted release (each release is ~25 MB and the
-    repository carries its history); the comparison that justified it is kept in the entry.
+    The shipped folder then holds the promoted release and the one it replaced, so that
+    ``freshproof models rollback`` can serve that one again; older releases' files go (each
+    release is ~25 MB and the repository carries its history). The comparison that
+    justified the promotion is kept in the entry.
     """
     manifest = json.loads((candidate_dir / "manifest.json").read_text())
     entry = next(m for m in manifest["models"] if m["name"] == name)
     old = json.loads((weights_dir / "manifest.json").read_text())
-    previous = next((m for m in old["models"] if m["name"] == name), None)
+    mine = [m for m in old["models"] if m["name"] == name]
+    previous = mine[-1] if mine else None
     entry["promotion"] = {
         "replaced": previous["version"] if previous else None,
         **comparison.as_dict(),
@@ -190,11 +193,13 @@ def install(
     card = candidate_dir / "MODEL_CARD.md"
     if card.exists():
         shutil.copyfile(card, weights_dir / "MODEL_CARD.md")
-    kept = [m for m in old["models"] if m["name"] != name]
-    new = {"schema": old.get("schema", 1), "models": [*kept, entry], "default": name}
+    others = [m for m in old["models"] if m["name"] != name]
+    kept = [*([previous] if previous else []), entry]
+    new = {"schema": old.get("schema", 1), "models": [*others, *kept], "default": name}
     (weights_dir / "manifest.json").write_text(json.dumps(new, indent=2) + "\n")
-    if previous:
-        for f in set(_entry_files(previous)) - set(_entry_files(entry)):
+    keep = {f for m in kept for f in _entry_files(m)}
+    for older in mine[:-1]:
+        for f in set(_entry_files(older)) - keep:
             (weights_dir / f).unlink(missing_ok=True)
     return entry
 

@@ -130,8 +130,12 @@ class Predictor:
         limits: ImageLimits = ImageLimits(),
         quality: QualityThresholds = QualityThresholds(),
         budget: DecodeBudget | None = None,
+        release_entry: int | None = None,
     ) -> None:
         self.spec = spec
+        # The ledger entry that released this model, when the service knows it: every
+        # result names it, so a finding can be traced to the release's files and metrics.
+        self.release_entry = release_entry
         self.backend = backend
         self.classifier = classifier
         self.limits = limits
@@ -147,10 +151,13 @@ class Predictor:
         """
         backends = [self.backend, *([self.classifier] if self.classifier else [])]
         # Detector and classifier share both from ``from_weights``; a mix is spelled out.
-        return self.spec.identity() | {
+        out = self.spec.identity() | {
             "backend": "+".join(dict.fromkeys(b.name for b in backends)),
             "precision": "+".join(dict.fromkeys(b.precision for b in backends)),
         }
+        if self.release_entry is not None:
+            out["release_entry"] = str(self.release_entry)
+        return out
 
     @classmethod
     def from_weights(
@@ -158,15 +165,18 @@ class Predictor:
         weights_dir: Path = DEFAULT_WEIGHTS_DIR,
         *,
         name: str | None = None,
+        version: str | None = None,
         backend: str = "onnxruntime",
         precision: str = "f32",
         threads: int = 0,
         limits: ImageLimits = ImageLimits(),
         quality: QualityThresholds = QualityThresholds(),
         budget: DecodeBudget | None = None,
+        release_entry: int | None = None,
     ) -> Predictor:
-        """Resolve the shipped model, verify its hash and open a backend on it."""
-        spec = resolve_model(weights_dir, name)
+        """Resolve the shipped model (its newest entry, or ``version``), verify its hash and
+        open a backend on it."""
+        spec = resolve_model(weights_dir, name, version=version)
         classifier = (
             load_backend(backend, spec.classifier.path, precision=precision, threads=threads)
             if spec.classifier is not None
@@ -179,6 +189,7 @@ class Predictor:
             limits=limits,
             quality=quality,
             budget=budget,
+            release_entry=release_entry,
         )
 
     def inspect(self, data: bytes, *, image: str) -> Inspection:

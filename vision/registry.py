@@ -20,8 +20,10 @@ __all__ = [
     "DEFAULT_WEIGHTS_DIR",
     "ClassifierSpec",
     "ModelSpec",
+    "default_name",
     "file_sha256",
     "load_manifest",
+    "manifest_entry",
     "resolve_model",
 ]
 
@@ -107,16 +109,44 @@ def _classifier(weights_dir: Path, entry: dict[str, Any] | None) -> ClassifierSp
     )
 
 
-def resolve_model(
-    weights_dir: Path = DEFAULT_WEIGHTS_DIR, name: str | None = None, *, verify: bool = True
-) -> ModelSpec:
-    """Find a model by name (default: the manifest's ``default``) and verify its hash."""
+def default_name(weights_dir: Path = DEFAULT_WEIGHTS_DIR) -> str:
+    """The model name the manifest serves by default."""
     manifest = load_manifest(weights_dir)
-    name = name or manifest.get("default") or manifest["models"][0]["name"]
+    return str(manifest.get("default") or manifest["models"][0]["name"])
+
+
+def manifest_entry(
+    weights_dir: Path = DEFAULT_WEIGHTS_DIR, name: str | None = None, version: str | None = None
+) -> dict[str, Any]:
+    """A model's manifest entry: the newest of its name, or the one of ``version``."""
+    manifest = load_manifest(weights_dir)
+    name = name or default_name(weights_dir)
     # The newest entry of a name wins: releases are appended, never edited in place.
-    entry = next((m for m in reversed(manifest["models"]) if m.get("name") == name), None)
+    entry = next(
+        (
+            m
+            for m in reversed(manifest["models"])
+            if m.get("name") == name and version in (None, m.get("version"))
+        ),
+        None,
+    )
     if entry is None:
-        raise ModelError(f"model {name!r} is not in {weights_dir / 'manifest.json'}")
+        which = f"{name!r} version {version}" if version else repr(name)
+        raise ModelError(f"model {which} is not in {weights_dir / 'manifest.json'}")
+    return entry
+
+
+def resolve_model(
+    weights_dir: Path = DEFAULT_WEIGHTS_DIR,
+    name: str | None = None,
+    *,
+    version: str | None = None,
+    verify: bool = True,
+) -> ModelSpec:
+    """Find a model by name (default: the manifest's ``default``) and version (default: its
+    newest entry) and verify its files' hashes."""
+    entry = manifest_entry(weights_dir, name, version)
+    name = str(entry["name"])
     try:
         spec = ModelSpec(
             name=entry["name"],

@@ -287,6 +287,12 @@ def test_delivered_damaged_after_clean_handover_is_the_carriers(client: TestClie
     assert body["verdict"]["responsible_party"] == "carrier"
     assert _codes(body) == ["DELIVERED_DAMAGED"]
     assert body["ticket"]["route"] == "carrier_claims"
+    # The finding came from the serving model release; the verdict cites its ledger entry.
+    release = client.app.state.models.release  # type: ignore[attr-defined]
+    assert {p["model"]["release_entry"] for p in body["photos"]} == {str(release.ref.index)}
+    (photo,) = [e for e in body["verdict"]["evidence"] if e["source"] == "photo"]
+    assert photo["ref"] == release.ref.as_dict()
+    assert release.ref.as_dict() in body["verdict"]["reasons"][0]["refs"]
 
 
 def test_no_abuse_is_the_suppliers(client: TestClient) -> None:

@@ -90,9 +90,13 @@ def test_http_objects_equal_predict_json_lines(client: TestClient, app: FastAPI)
     resp = client.post("/v1/inspect", files=[_photo("swollen.jpg", swollen)])
     assert resp.status_code == 200, resp.text
     (served,) = resp.json()
-    local = app.state.predictor.inspect(swollen, image="swollen.jpg").as_dict()
+    local = app.state.models.current().inspect(swollen, image="swollen.jpg").as_dict()
     served.pop("timing_ms"), local.pop("timing_ms")
     assert served == json.loads(json.dumps(local))
+    # ...and it names the release entry the service recorded for the shipped model.
+    release = app.state.models.release
+    assert served["model"]["release_entry"] == str(release.ref.index)
+    assert app.state.services.ledger.entry(release.ref.index).kind == "model.release"
 
 
 def test_non_image_is_a_422_problem_naming_the_photo(client: TestClient) -> None:
