@@ -31,24 +31,42 @@ def promote(
     ),
     split: str = "test",
     name: str = "freshproof-detector",
-    alpha: Annotated[float, typer.Option(help="Significance level of the paired test.")] = 0.05,
-    dry_run: Annotated[bool, typer.Option(help="Compare only; change nothing.")] = False,
+    alpha: Annotated[
+        float,
+        typer.Option(help="Family-wise level over every look at this split (spent per look)."),
+    ] = 0.05,
+    dry_run: Annotated[
+        bool, typer.Option(help="Compare only; change no weights (the look is still counted).")
+    ] = False,
 ) -> None:
-    """Judge the split with the shipped model and the candidate; install the candidate if it
-    wins (exit 0), else leave the shipped model in place and record the refusal beside it
-    (exit 1)."""
+    """Judge the split with the serving model and the candidate; install the candidate if it
+    wins (exit 0), else leave the serving model in place and record the refusal beside it
+    (exit 1).
+
+    Every comparison on a split is a look at it, recorded on the ledger (``model.gate``); the
+    k-th look is tested at alpha * 6 / (pi^2 k^2), so all looks together stay within alpha.
+    """
+    from claims.releases import gate_looks, record_gate_look
     from training.card import promotion_markdown, with_refusals
     from training.evaluate import collect
-    from training.promote import compare_models, install, record_refusal
+    from training.promote import (
+        compare_models,
+        install,
+        look_alpha,
+        record_refusal,
+        split_identity,
+    )
     from vision.predictor import Predictor
 
     weights_dir = Settings().weights_dir
     if not (dataset / "images" / split).is_dir():
         typer.echo(f"no split {split!r} under {dataset}", err=True)
         raise typer.Exit(2)
+    split_id = split_identity(dataset, split)
     # The incumbent is the release that serves now: after a rollback, not the newest files.
     with _services() as services:
         serving = serving_release(services.engine, name)
+        look = gate_looks(services.engine, split_id) + 1
     shipped = Predictor.from_weights(
         weights_dir, name=name, version=serving.version if serving else None
     )
@@ -58,9 +76,25 @@ def promote(
         incumbent_thresholds=shipped.spec.thresholds,
         candidate=collect(challenger, dataset, split),
         candidate_thresholds=challenger.spec.thresholds,
-        alpha=alpha,
+        alpha=look_alpha(alpha, look),
     )
-    typer.echo(json.dumps(verdict.as_dict(), indent=2))
+    with _services() as services:
+        gate = record_gate_look(
+            services.ledger,
+            {
+                "name": name,
+                "candidate": challenger.spec.version,
+                "incumbent": shipped.spec.version,
+                "split": split,
+                "split_id": split_id,
+                "look": look,
+                "alpha_total": alpha,
+                **verdict.as_dict(),
+            },
+            actor=cli_actor(),
+        )
+    look_facts = {"look": look, "alpha_total": alpha, "gate_entry": gate.as_dict()}
+    typer.echo(json.dumps(verdict.as_dict() | look_facts, indent=2))
     if not verdict.promote:
         if not dry_run:
             kept = record_refusal(
@@ -76,8 +110,10 @@ def promote(
     entry = install(candidate_dir=candidate, weights_dir=weights_dir, name=name, comparison=verdict)
     card = weights_dir / "MODEL_CARD.md"
     card.write_text(card.read_text() + "\n" + promotion_markdown(entry))
+    body = release_body(entry)
+    body["gate"] = (body["gate"] or {}) | look_facts
     with _services() as services:
-        release = record_release(services.ledger, release_body(entry), actor=cli_actor())
+        release = record_release(services.ledger, body, actor=cli_actor())
     typer.echo(
         f"promoted {entry['version']} over {shipped.spec.version}: ledger entry "
         f"{release.ref.index}; serving processes load it within "

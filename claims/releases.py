@@ -18,19 +18,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Engine, String, Table, select
+from sqlalchemy import BigInteger, Column, Engine, String, Table, func, select
 
 from claims.custody import LedgerRef
 from claims.schema import claims_metadata
 from ledger.log import Ledger, LedgerWriter
 
 __all__ = [
+    "KIND_GATE",
     "KIND_RELEASE",
     "KIND_ROLLBACK",
     "NoEarlierReleaseError",
     "Release",
     "ensure_released",
+    "gate_looks",
+    "model_gate_looks",
     "model_releases",
+    "record_gate_look",
     "record_release",
     "record_rollback",
     "release_body",
@@ -41,6 +45,7 @@ __all__ = [
 
 KIND_RELEASE = "model.release"
 KIND_ROLLBACK = "model.rollback"
+KIND_GATE = "model.gate"
 
 model_releases = Table(
     "model_releases",
@@ -52,6 +57,16 @@ model_releases = Table(
     Column("leaf_hash", String(64), nullable=False),
 )
 """Every release and rollback entry, by model name; the newest row of a name serves."""
+
+model_gate_looks = Table(
+    "model_gate_looks",
+    claims_metadata,
+    Column("ledger_idx", BigInteger, primary_key=True),
+    Column("split_id", String(64), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("candidate", String(50), nullable=False),
+)
+"""Every comparison of a candidate on a held-out split (``model.gate`` entries): the looks."""
 
 
 class NoEarlierReleaseError(Exception):
@@ -193,6 +208,29 @@ def record_rollback(ledger: Ledger, name: str, *, actor: str, reason: str) -> Re
 def _release_of(history: Sequence[Release], version: str) -> Release:
     """The newest ``model.release`` entry of ``version`` (what a rollback re-serves)."""
     return next(r for r in reversed(history) if r.kind == KIND_RELEASE and r.version == version)
+
+
+def gate_looks(engine: Engine, split_id: str) -> int:
+    """How many comparisons the ledger records on the held-out split ``split_id``."""
+    query = select(func.count()).select_from(model_gate_looks)
+    with engine.connect() as conn:
+        return int(conn.execute(query.where(model_gate_looks.c.split_id == split_id)).scalar_one())
+
+
+def record_gate_look(ledger: Ledger, body: dict[str, Any], *, actor: str) -> LedgerRef:
+    """Append one comparison on a held-out split (``model.gate``): the look it was, the level
+    it was tested at, its figures and verdict. Counted by ``gate_looks`` from then on."""
+    with ledger.writer() as w:
+        (entry,) = w.append_many([(KIND_GATE, {**body, "judged_by": actor})])
+        w.conn.execute(
+            model_gate_looks.insert().values(
+                ledger_idx=entry.index,
+                split_id=body["split_id"],
+                name=body["name"],
+                candidate=body["candidate"],
+            )
+        )
+    return LedgerRef(entry.index, entry.leaf_hash.hex())
 
 
 def release_history(engine: Engine, name: str) -> list[Release]:

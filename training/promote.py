@@ -10,7 +10,9 @@ significantly worse, so a gain on fruit cannot hide a loss on cans.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,9 +27,39 @@ __all__ = [
     "GroupComparison",
     "compare_models",
     "install",
+    "look_alpha",
     "mcnemar_exact",
     "record_refusal",
+    "split_identity",
 ]
+
+
+def look_alpha(alpha: float, look: int) -> float:
+    """The level of the ``look``-th comparison (1-based) on one held-out split.
+
+    Every candidate judged on the same test photos is another look at them; testing each at
+    the full level would let a run of lucky candidates through. The levels spend ``alpha``
+    along 6/(pi^2 k^2), whose sum over all looks is exactly ``alpha``: 0.61 alpha for the
+    first look, 0.15 alpha for the second, 0.068 alpha for the third, and so on, however many
+    come. (Sums the Bonferroni way; the looks are not assumed independent.)
+    """
+    if look < 1:
+        raise ValueError(f"looks count from 1, not {look}")
+    return alpha * 6 / (math.pi**2 * look**2)
+
+
+def split_identity(dataset: Path, split: str) -> str:
+    """SHA-256 naming a held-out split: its photos' names and their labels, sorted.
+
+    Looks are counted per identity: a fresh split (new photos) starts counting again.
+    """
+    h = hashlib.sha256()
+    for image in sorted((dataset / "images" / split).iterdir()):
+        label = dataset / "labels" / split / f"{image.stem}.txt"
+        h.update(image.name.encode() + b"\0")
+        h.update(label.read_bytes() if label.exists() else b"")
+        h.update(b"\0")
+    return h.hexdigest()
 
 
 def mcnemar_exact(only_a: int, only_b: int) -> float:
