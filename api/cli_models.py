@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -181,3 +181,51 @@ def releases(
     with _services() as services:
         for r in release_history(services.engine, model):
             typer.echo(json.dumps(r.as_dict()))
+
+
+@app.command("abstain-margins")
+def abstain_margins(
+    dataset: Annotated[Path, typer.Option(help="A YOLO dataset built by `train`.")] = Path(
+        "var/datasets/fp-v1"
+    ),
+    name: Annotated[str | None, typer.Option(help="Model name; default the manifest's.")] = None,
+    precision: Annotated[
+        float, typer.Option(help="Precision a sure finding must have on val.")
+    ] = 0.9,
+) -> None:
+    """Choose each label's abstention margin on the val split and write it to the manifest
+    entry of the newest release (``release`` does this for new releases); print what it
+    does on test: how many findings become uncertain and how precise the sure ones are."""
+    from training.evaluate import choose_abstain_margins, collect
+    from vision.predictor import Predictor
+    from vision.registry import default_name, load_manifest
+
+    settings = Settings()
+    model = name or settings.model_name or default_name(settings.weights_dir)
+    predictor = Predictor.from_weights(settings.weights_dir, name=model)
+    thresholds = predictor.spec.thresholds
+    margins = choose_abstain_margins(
+        collect(predictor, dataset, "val"), thresholds, precision=precision
+    )
+    path = settings.weights_dir / "manifest.json"
+    manifest = load_manifest(settings.weights_dir)
+    entry = next(m for m in reversed(manifest["models"]) if m["name"] == model)
+    entry["abstain"] = margins
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    test = collect(predictor, dataset, "test")
+    report: dict[str, object] = {"margins": margins, "test": {}}
+    for label, t in thresholds.items():
+        found = [r for r in test if r.score(label) >= t]
+        sure = [r for r in found if r.score(label) >= t + margins[label]]
+        unsure = [r for r in found if r not in sure]
+
+        def share(rs: list[Any], lab: str = label) -> float | None:
+            return round(sum(r.has(lab) for r in rs) / len(rs), 4) if rs else None
+
+        report["test"][label] = {  # type: ignore[index]
+            "found": len(found),
+            "uncertain": len(unsure),
+            "precision_sure": share(sure),
+            "precision_uncertain": share(unsure),
+        }
+    typer.echo(json.dumps(report, indent=2))

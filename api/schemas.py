@@ -35,6 +35,12 @@ class FindingOut(BaseModel):
     box_score: float | None = Field(
         None, ge=0, le=1, description="The detector's own score for the box, when there is one."
     )
+    uncertain: bool | None = Field(
+        None,
+        description="True when the score is within the label's abstention margin above its "
+        "threshold: the model would rather a person looked (a claim resting only on uncertain "
+        "findings goes to an adjudicator). Absent when the finding is sure.",
+    )
 
 
 class ModelIdentity(BaseModel):

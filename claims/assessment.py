@@ -72,6 +72,13 @@ class ClaimEvidence:
         return frozenset(f.label for i in self.inspections for f in i.findings)
 
     @property
+    def uncertain(self) -> bool:
+        """The photos found defects, but every finding is within the model's abstention
+        margin: nothing the claim rests on is sure enough to act on without a person."""
+        found = [f for i in self.inspections for f in i.findings]
+        return bool(found) and all(f.uncertain for f in found)
+
+    @property
     def copied_photo(self) -> bool:
         """A photo nearly duplicates another claim's."""
         return any(self.duplicates)
@@ -153,7 +160,10 @@ def assess(evidence: ClaimEvidence, *, config: ClaimsConfig, now: datetime) -> A
         currency=claim.currency,
         policy=config.compensation,
         duplicate_evidence=evidence.copied_photo,
+        uncertain_evidence=evidence.uncertain,
     )
-    # A copied photo leaves the verdict alone but puts a person on the case.
-    status = "needs_review" if verdict.needs_review or evidence.copied_photo else "open"
+    # A copied photo, or findings the model is not sure of, leave the verdict alone but put
+    # a person on the case.
+    held = evidence.copied_photo or evidence.uncertain
+    status = "needs_review" if verdict.needs_review or held else "open"
     return Assessment(verdict, ticket, compensation, status, alert)

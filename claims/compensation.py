@@ -44,6 +44,7 @@ ProposalKind = Literal["refund", "voucher", "refund+voucher", "none"]
 AUTO = "auto"
 """The ``decided_by`` of payments the policy made without a person."""
 DUPLICATE_EVIDENCE = "DUPLICATE_EVIDENCE"
+UNCERTAIN_EVIDENCE = "UNCERTAIN_EVIDENCE"
 """The hold code when a claim photo nearly duplicates evidence filed with another claim."""
 
 CENT = Decimal("0.01")
@@ -195,11 +196,13 @@ def propose(
     currency: str,
     policy: CompensationPolicy = DEFAULT_COMPENSATION_POLICY,
     duplicate_evidence: bool = False,
+    uncertain_evidence: bool = False,
 ) -> Proposal:
     """Refund the line (plus a food-safety voucher) unless the verdict names the customer.
 
     ``duplicate_evidence``: a photo nearly duplicates another claim's; the amount stands (the
-    defect may be real) but only a person may pay it.
+    defect may be real) but only a person may pay it. ``uncertain_evidence``: every finding
+    is within the model's abstention margin; likewise only a person pays.
     """
     line = _line_value(line_value)
     currency = _currency(currency)
@@ -228,6 +231,8 @@ def propose(
         holds.append("responsibility is undetermined: an adjudicator decides")
     if duplicate_evidence:
         holds.append(f"{DUPLICATE_EVIDENCE}: a photo nearly duplicates another claim's evidence")
+    if uncertain_evidence:
+        holds.append(f"{UNCERTAIN_EVIDENCE}: every finding is within the model's margin of doubt")
     if verdict.confidence < policy.auto_pay_min_confidence:
         holds.append(
             f"verdict confidence {verdict.confidence:.2f} is below "

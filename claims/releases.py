@@ -132,6 +132,11 @@ def release_body(entry: Mapping[str, Any]) -> dict[str, Any]:
         "name": entry["name"],
         "version": entry["version"],
         "files": files,
+        # How the files' scores become findings: per-label thresholds and abstention margins.
+        "operating": {
+            "thresholds": entry.get("thresholds"),
+            "abstain": entry.get("abstain") or {},
+        },
         "dataset_manifest_sha256": training.get("dataset_manifest_sha256"),
         "metrics": metrics,
         "gate": gate,

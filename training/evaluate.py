@@ -25,6 +25,7 @@ __all__ = [
     "GROUPS",
     "GroundTruth",
     "ImageRecord",
+    "choose_abstain_margins",
     "choose_thresholds",
     "collect",
     "evaluate_records",
@@ -382,4 +383,35 @@ def choose_thresholds(records: list[ImageRecord], labels: tuple[str, ...]) -> di
             if f1 > best_f1:
                 best_t, best_f1 = float(t), f1
         out[lab] = round(best_t, 2)
+    return out
+
+
+def choose_abstain_margins(
+    records: list[ImageRecord],
+    thresholds: dict[str, float],
+    *,
+    precision: float = 0.9,
+    min_images: int = 10,
+) -> dict[str, float]:
+    """Per label, how far above its threshold a score must be to be reported as sure.
+
+    The smallest margin m (in steps of 0.01) such that, on these records (the validation
+    split), the images scoring at least threshold + m show the label at least ``precision``
+    of the time, counting at least ``min_images`` of them. Between the threshold and the
+    margin a finding is reported as uncertain and a claim resting on it goes to a person.
+    When no margin reaches the precision the whole range above the threshold is uncertain.
+    """
+    out = {}
+    for label, t in thresholds.items():
+        truth = np.array([r.has(label) for r in records], dtype=bool)
+        score = np.array([r.score(label) for r in records])
+        chosen = round(1.0 - t, 2)
+        for m in np.round(np.arange(0.0, 1.0 - t, 0.01), 2):
+            above = score >= t + m
+            if int(above.sum()) < min_images:
+                break
+            if float(truth[above].mean()) >= precision:
+                chosen = float(m)
+                break
+        out[label] = chosen
     return out

@@ -72,6 +72,7 @@ def write_manifest_entry(
     metrics: dict[str, Any] | None = None,
     classifier: dict[str, Any] | None = None,
     calibration: dict[str, Any] | None = None,
+    abstain: dict[str, float] | None = None,
     box_floor: float = 0.05,
     make_default: bool = True,
 ) -> dict[str, Any]:
@@ -98,6 +99,8 @@ def write_manifest_entry(
         entry["classifier"] = classifier
     if calibration is not None:
         entry["calibration"] = calibration
+    if abstain is not None:
+        entry["abstain"] = abstain
     manifest["models"] = [
         m for m in manifest["models"] if not (m["name"] == name and m["version"] == version)
     ] + [entry]

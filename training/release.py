@@ -14,6 +14,7 @@ from typing import Any
 
 from training.calibrate import apply_calibration, fit_calibration
 from training.evaluate import (
+    choose_abstain_margins,
     choose_thresholds,
     collect,
     evaluate_records,
@@ -89,6 +90,7 @@ def release_model(
         thresholds: dict[str, float],
         metrics: dict[str, Any] | None = None,
         calibration: dict[str, Any] | None = None,
+        abstain: dict[str, float] | None = None,
     ) -> dict[str, Any]:
         return write_manifest_entry(
             weights_dir=weights_dir,
@@ -101,6 +103,7 @@ def release_model(
             metrics=metrics,
             classifier=classifier,
             calibration=calibration,
+            abstain=abstain,
         )
 
     write(dict.fromkeys(LABELS, 0.25))
@@ -116,7 +119,9 @@ def release_model(
         "val_ece_calibrated": {lab: expected_calibration_error(val, lab) for lab in LABELS},
     }
     thresholds = choose_thresholds(val, LABELS)
-    write(thresholds, calibration=calibration)
+    # Above its threshold but within its margin a finding is uncertain (chosen on val too).
+    abstain = choose_abstain_margins(val, thresholds)
+    write(thresholds, calibration=calibration, abstain=abstain)
     test = collect(Predictor.from_weights(weights_dir, name=name), dataset, "test")
     return write(
         thresholds,
@@ -125,6 +130,7 @@ def release_model(
             "test": evaluate_records(test, LABELS, thresholds),
         },
         calibration,
+        abstain,
     )
 
 

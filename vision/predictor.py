@@ -33,7 +33,8 @@ class Finding:
 
     ``confidence`` is the label's fused score for the photo; ``localized`` is False when no
     detector box backs the label and the box is the whole image; ``box_score`` is the
-    detector's own score for the box.
+    detector's own score for the box. ``uncertain``: the score is above the label's threshold
+    but within its abstention margin; the model would rather not be relied on for it.
     """
 
     label: str
@@ -41,6 +42,7 @@ class Finding:
     box: tuple[float, float, float, float]
     localized: bool = True
     box_score: float | None = None
+    uncertain: bool = False
 
     def scaled(self, sx: float, sy: float) -> Finding:
         """The same finding with its box scaled, e.g. from a reduced decode to the photo."""
@@ -57,6 +59,8 @@ class Finding:
         }
         if self.box_score is not None:
             out["box_score"] = round(self.box_score, 4)
+        if self.uncertain:
+            out["uncertain"] = True
         return out
 
 
@@ -281,13 +285,16 @@ class Predictor:
         """The labels at or above their operating thresholds, with up to 3 boxes each."""
         out: list[Finding] = []
         for label, score in judgement.scores.items():
-            if score < self.spec.thresholds[label]:
+            threshold = self.spec.thresholds[label]
+            if score < threshold:
                 continue
+            unsure = score < threshold + self.spec.abstain.get(label, 0.0)
             boxes = [c for c in judgement.candidates if c.label == label][:3]
             if not boxes:
                 # The classifier saw it but no box backs it: say so, and point at the photo.
-                out.append(Finding(label, score, (0.0, 0.0, float(width), float(height)), False))
-            out += [Finding(label, score, b.box, True, b.confidence) for b in boxes]
+                whole = (0.0, 0.0, float(width), float(height))
+                out.append(Finding(label, score, whole, False, uncertain=unsure))
+            out += [Finding(label, score, b.box, True, b.confidence, unsure) for b in boxes]
         return tuple(out)
 
     def try_inspect(self, data: bytes, *, image: str) -> Inspection | ImageRejected:

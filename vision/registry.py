@@ -60,6 +60,9 @@ class ModelSpec:
     classifier: ClassifierSpec | None = None
     # Per-label Platt scaling of the fused score; thresholds then apply to calibrated scores.
     calibration: dict[str, PlattScaling] = field(default_factory=dict)
+    # Per label: a reported finding scoring less than threshold + margin is uncertain (the
+    # margins were chosen on the validation split; none: every finding is reported sure).
+    abstain: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -160,6 +163,7 @@ def resolve_model(
             box_floor=float(entry.get("box_floor", 0.05)),
             classifier=_classifier(weights_dir, entry.get("classifier")),
             calibration=parse_calibration(entry.get("calibration"), tuple(entry["labels"])),
+            abstain={k: float(v) for k, v in (entry.get("abstain") or {}).items()},
             extra={k: v for k, v in entry.items() if k in ("calibration", "metrics")},
         )
     except (KeyError, TypeError, ValueError) as exc:

@@ -77,6 +77,23 @@ def test_a_copied_photo_keeps_the_verdict_but_holds_payment_for_a_person() -> No
     assert b.status == "needs_review" and not b.compensation.auto_pay
 
 
+def test_a_claim_resting_only_on_uncertain_findings_goes_to_a_person() -> None:
+    def photo(*uncertain: bool) -> Inspection:
+        found = tuple(
+            Finding("spoilage", 0.95, (0.0, 0.0, 10.0, 10.0), uncertain=u) for u in uncertain
+        )
+        return Inspection("p.jpg", "0" * 64, 100, 100, QualityReport(True), found, {}, phash=1)
+
+    sure = ClaimEvidence(_claim(), (photo(False, True),), _timeline(14.0))
+    unsure = ClaimEvidence(_claim(), (photo(True), photo(True)), _timeline(14.0))
+    a, b = (assess(e, config=CONFIG, now=NOW) for e in (sure, unsure))
+    # One sure finding carries the claim; only uncertain ones put a person on it.
+    assert a.status == "open" and a.compensation.auto_pay
+    assert a.verdict == b.verdict
+    assert b.status == "needs_review" and not b.compensation.auto_pay
+    assert "UNCERTAIN_EVIDENCE" in b.compensation.reason
+
+
 def test_the_third_defect_claim_on_a_lot_raises_an_alert_naming_the_earlier_two() -> None:
     evidence = ClaimEvidence(
         _claim(), (_photo("mold"),), _timeline(3.0), recent_lot_claims=("c1", "c2")

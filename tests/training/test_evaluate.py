@@ -77,3 +77,17 @@ def test_fused_scores_decide_images_not_boxes() -> None:
     m = evaluate_records([rec], LABELS, THR)
     assert m["image_level"]["accuracy"] == 1.0 and m["per_label"]["mold"]["recall"] == 1.0
     assert m["per_label"]["mold"]["ap50"] == 0.0  # no box was drawn
+
+
+def test_abstain_margins_stop_where_findings_become_precise() -> None:
+    from training.evaluate import choose_abstain_margins
+
+    # Mould: scores 0.50-0.59 are right half the time, 0.60 and up always.
+    recs = [_rec(["mold"] if i % 2 else [], [("mold", 0.50 + i / 200, BOX)]) for i in range(20)]
+    recs += [_rec(["mold"], [("mold", 0.60 + i / 100, BOX)]) for i in range(20)]
+    margins = choose_abstain_margins(recs, {"mold": 0.5, "spoilage": 0.5}, precision=0.9)
+    assert 0.05 <= margins["mold"] <= 0.10
+    above = [r for r in recs if r.score("mold") >= 0.5 + margins["mold"]]
+    assert sum(r.has("mold") for r in above) / len(above) >= 0.9
+    # Spoilage never scores: too few images above any margin, so all of it is uncertain.
+    assert margins["spoilage"] == 0.5

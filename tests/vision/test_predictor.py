@@ -99,3 +99,30 @@ def test_phone_sized_photo_gives_the_same_findings_in_its_own_pixels(
         scaled = np.array(a.box) * [sx, sy, sx, sy]
         assert np.abs(scaled - np.array(b.box)).max() < 0.03 * max(big.shape[:2])
         assert abs(a.confidence - b.confidence) < 0.1
+
+
+def test_findings_within_the_abstention_margin_are_uncertain(
+    tiny_weights: Path, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    from tests.conftest import jpeg_bytes, scene
+    from vision.labels import LABELS
+
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)
+    manifest = json.loads((weights / "manifest.json").read_text())
+    entry = manifest["models"][0]
+    entry["thresholds"] = dict.fromkeys(LABELS, 0.0)  # every label is found
+    photo = jpeg_bytes(scene())
+    found = {}
+    for margin in (0.0, 1.0):
+        entry["abstain"] = dict.fromkeys(LABELS, margin)
+        (weights / "manifest.json").write_text(json.dumps(manifest))
+        result = Predictor.from_weights(weights).inspect(photo, image="p.jpg")
+        found[margin] = [f.uncertain for f in result.findings]
+        assert result.findings and all(
+            ("uncertain" in f.as_dict()) == f.uncertain for f in result.findings
+        )
+    assert not any(found[0.0]) and all(found[1.0])
