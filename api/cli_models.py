@@ -229,3 +229,61 @@ def abstain_margins(
             "precision_uncertain": share(unsure),
         }
     typer.echo(json.dumps(report, indent=2))
+
+
+@app.command()
+def retrain(
+    version: Annotated[str, typer.Argument(help="The candidate's version, e.g. 0.3.0.")],
+    feedback: Annotated[
+        Path | None,
+        typer.Option(help="An export of adjudicated evidence (`freshproof feedback export`)."),
+    ] = None,
+    dataset: Annotated[Path, typer.Option(help="The base dataset to replay.")] = Path(
+        "var/datasets/fp-v1"
+    ),
+    weight: Annotated[int, typer.Option(help="How often each new example repeats.")] = 3,
+    detector_hours: Annotated[float, typer.Option(help="0: keep the serving detector.")] = 0.0,
+    classifier_hours: Annotated[float, typer.Option(help="0: keep the serving classifier.")] = 0.25,
+    classifier_imgsz: Annotated[
+        int | None, typer.Option(help="Default: the serving classifier's.")
+    ] = None,
+    cap: Annotated[
+        list[str] | None, typer.Option(help="POOL=N caps of the replayed pools.")
+    ] = None,
+    seed: int = 0,
+    out: Annotated[Path | None, typer.Option(help="Default var/runs/retrain-VERSION.")] = None,
+    candidate: Annotated[Path | None, typer.Option(help="Default var/candidate-VERSION.")] = None,
+    queue: Annotated[
+        bool, typer.Option(help="Send it to a Celery worker (with the train extra) instead.")
+    ] = False,
+) -> None:
+    """Train the serving release on with adjudicated evidence, the base pools replayed, and
+    release it into a candidate folder; then judge it with `freshproof models promote`."""
+    from api.retraining import DEFAULT_CAPS, RetrainJob, run_retrain_job
+
+    caps = dict(DEFAULT_CAPS) | {k: int(v) for k, v in (c.split("=", 1) for c in cap or [])}
+    job = RetrainJob(
+        version=version,
+        dataset=str(dataset),
+        feedback=str(feedback) if feedback else None,
+        out=str(out) if out else None,
+        candidate=str(candidate) if candidate else None,
+        weight=weight,
+        detector_hours=detector_hours,
+        classifier_hours=classifier_hours,
+        classifier_imgsz=classifier_imgsz,
+        caps=caps,
+        seed=seed,
+    )
+    settings = Settings()
+    if queue:
+        from api.worker import RETRAIN_TASK, celery_app
+
+        sent = celery_app(settings).send_task(RETRAIN_TASK, args=[job.as_dict()])
+        typer.echo(f"queued retraining {version} as task {sent.id}")
+        return
+    entry = run_retrain_job(settings, job, log=lambda line: typer.echo(line, err=True))
+    target = job.candidate or f"var/candidate-{version}"
+    test = (entry.get("metrics") or {}).get("test", {})
+    typer.echo(json.dumps({"candidate": target, "test": test.get("image_level")}, indent=2))
+    typer.echo(f"next: freshproof models promote {target} --dataset {dataset}", err=True)

@@ -22,10 +22,20 @@ from claims.grading import GradingPolicy
 from claims.service import Inspector
 from claims.station_jobs import BatchJob, run_batch_job
 
-__all__ = ["CeleryQueue", "InProcessQueue", "JobQueue", "celery_app", "make_queue", "warm"]
+__all__ = [
+    "RETRAIN_TASK",
+    "TASK",
+    "CeleryQueue",
+    "InProcessQueue",
+    "JobQueue",
+    "celery_app",
+    "make_queue",
+    "warm",
+]
 
 log = logging.getLogger("freshproof.worker")
 TASK = "freshproof.grade_batch"
+RETRAIN_TASK = "freshproof.retrain"
 
 
 class JobQueue(Protocol):
@@ -113,6 +123,14 @@ def celery_app(settings: Settings) -> Any:
         def grade_batch_task(payload: str) -> dict[str, Any]:
             services, predictor = _loaded(state, settings)
             return _grade(services, payload, predictor)
+
+        @app.task(name=RETRAIN_TASK)  # type: ignore[untyped-decorator]
+        def retrain_task(job: dict[str, Any]) -> dict[str, Any]:
+            # Needs the train extra (torch, ultralytics) on this worker.
+            from api.retraining import RetrainJob, run_retrain_job
+
+            entry = run_retrain_job(settings, RetrainJob(**job), log=log.info)
+            return {"version": entry["version"], "metrics": entry.get("metrics", {}).get("test")}
 
         # A prefork child loads the model as it starts, not on its first batch.
         from celery.signals import worker_process_init

@@ -63,6 +63,7 @@ def train_classifier(
     device: str = "cpu",
     model: str = "yolo11n-cls.yaml",
     config_dir: Path = Path("var/yolo-config"),
+    seed: int = 0,
 ) -> tuple[Path, float]:
     """Train YOLO11n-cls (from scratch, or on from ``model`` when it is a checkpoint);
     returns (best checkpoint, seconds)."""
@@ -76,7 +77,7 @@ def train_classifier(
         batch=batch,
         device=device,
         workers=2,
-        seed=0,
+        seed=seed,
         hours=hours,
     ) | {"warmup_epochs": 1, "cache": "ram"}
     start = time.perf_counter()
