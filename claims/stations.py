@@ -120,6 +120,8 @@ class ItemResult:
     ledger_index: int | None = None
     error: dict[str, Any] | None = None
     notes: tuple[str, ...] = ()
+    # The model that graded it: its version and release entry (from the inspections).
+    model: dict[str, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -134,6 +136,7 @@ class ItemResult:
             "ledger_index": self.ledger_index,
             "error": self.error,
             "notes": list(self.notes),
+            "model": self.model,
         }
 
 
@@ -207,7 +210,7 @@ def _grade_item(
     lot = _lot_of(engine, found.uri or "")
     notes = () if lot else ("the ledger knows no lot for this EPC: graded anyway",)
     return replace(found, lot=lot, grade=grade(item.kind, inspections, policy), photos=photos,
-                   notes=notes)  # fmt: skip
+                   notes=notes, model=inspections[0].model if inspections else None)  # fmt: skip
 
 
 def inspection_event(
@@ -219,12 +222,14 @@ def inspection_event(
     station: Station,
     now: datetime,
     graded_by: str | None = None,
+    model: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The EPCIS 2.0 ``ObjectEvent`` of one graded item: bizStep ``inspecting`` at the
     station's read point, the CBV disposition, the grade and the photos' hashes.
 
     ``graded_by``: the person who graded an item the model left to people (their key as the
-    ledger names it); the model's own grades carry its confidence instead.
+    ledger names it); the model's own grades carry its confidence instead, and ``model``
+    names the release that made them (its version and release entry).
     """
     verdict: dict[str, Any] = {"condition": grade.condition}
     if graded_by is None:
@@ -244,6 +249,10 @@ def inspection_event(
         "fp:grade": verdict,
         "fp:photos": list(photos),
     }
+    if model:
+        event["fp:model"] = {
+            k: model[k] for k in ("name", "version", "release_entry") if k in model
+        }
     if lot:
         event["quantityList"] = [{"epcClass": lot, "quantity": 1}]
     return event
@@ -314,7 +323,13 @@ def _record(
     graded = [r for r in results if r.grade is not None and not r.grade.manual]
     events = [
         inspection_event(
-            uri=r.uri or "", lot=r.lot, photos=r.photos, grade=r.grade, station=station, now=now
+            uri=r.uri or "",
+            lot=r.lot,
+            photos=r.photos,
+            grade=r.grade,
+            station=station,
+            now=now,
+            model=r.model,
         )
         for r in graded
         if r.grade

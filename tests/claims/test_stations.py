@@ -32,6 +32,7 @@ ITEM_B = "urn:epc:id:sgtin:4000001.012345.1002"
 # SGTIN-96 of urn:epc:id:sgtin:0614141.812345.6789 (TDS example): a lot the ledger never saw.
 UNKNOWN_HEX = "3074257BF7194E4000001A85"
 STATION = Station("ST-7", "urn:epc:id:sgln:4000002.00007.0", "key:fpk_0000abcd (station)")
+MODEL = {"name": "double", "version": "9", "sha256": "0" * 64, "release_entry": "3"}
 BASE = {"spoilage": 0.01, "mold": 0.01, "swelling": 0.01, "package_damage": 0.02}
 
 
@@ -55,7 +56,7 @@ class PhotoScores:
         if KIND_OF[data] == "unsure":
             scores["package_damage"] = 0.45
         found = tuple(Finding(k, v, (0.0, 0.0, 9.0, 9.0)) for k, v in scores.items() if v >= 0.5)
-        return Inspection(image, "0" * 64, 64, 64, QualityReport(True), found, {}, 1, scores=scores)
+        return Inspection(image, "0" * 64, 64, 64, QualityReport(True), found, MODEL, 1, scores=scores)
 
 
 @pytest.fixture
@@ -135,6 +136,8 @@ def test_a_batch_is_graded_item_by_item_in_the_order_sent(services: Services) ->
     event = entry.body["event"]
     assert event["readPoint"]["id"] == STATION.read_point and event["bizStep"] == "inspecting"
     assert len(event["fp:photos"]) == 1
+    # The model release that graded it, as its findings name it.
+    assert event["fp:model"] == {"name": "double", "version": "9", "release_entry": "3"}
 
 
 def test_the_lot_trace_and_the_timeline_show_the_station_inspection(services: Services) -> None:
