@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from api.auth.access import RateLimiter
-from api.auth.keys import KeyStore, create_key_tables
+from api.auth.keys import KeyStore
+from api.database import prepare_database
 from api.settings import Settings
 from claims.compensation import CompensationPolicy
 from claims.policy_file import PolicyOverrides, load_policy_file
-from claims.service import ClaimsConfig, create_claim_tables
-from claims.stations import create_station_tables
+from claims.service import ClaimsConfig
 from ledger.anchor.base import Anchor, NoAnchor
 from ledger.anchoring import AnchorPolicy
-from ledger.capture import create_projection_tables
 from ledger.log import Ledger
 from ledger.note import Signer
 from storage.db import make_engine
@@ -169,19 +168,24 @@ def _make_evidence_store(settings: Settings) -> EvidenceStore:
 
 
 def build_services(settings: Settings) -> Services:
-    """Open the database, the ledger and the signing key named by the settings."""
+    """Open the database, the ledger and the signing key named by the settings.
+
+    The database must be at the code's migration revision: with ``db_auto_upgrade`` it is
+    brought there, else ``storage.errors.SchemaError`` says what to run.
+    """
     engine = make_engine(settings.resolved_database_url)
+    try:
+        prepare_database(engine, auto_upgrade=settings.db_auto_upgrade)
+    except BaseException:
+        engine.dispose()
+        raise
     # Transparency logs conventionally name their key after the checkpoint origin.
     signer = load_or_create_signer(
         configured=settings.ledger_signing_key,
         key_dir=settings.key_dir,
         name=settings.ledger_origin,
     )
-    ledger = Ledger(engine, origin=settings.ledger_origin)
-    create_projection_tables(engine)
-    create_claim_tables(engine)
-    create_key_tables(engine)
-    create_station_tables(engine)
+    ledger = Ledger(engine, origin=settings.ledger_origin, create_tables=False)
     config = claims_config(settings)
     return Services(
         settings,

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("var"), description="Mutable state: database, evidence, keys.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite.")
+    db_auto_upgrade: bool = Field(
+        True,
+        description="Start-up creates or upgrades the database schema to the code's revision. "
+        "The embedded default; set false in production and run `freshproof db upgrade`.",
+    )
     weights_dir: Path = Field(DEFAULT_WEIGHTS_DIR, description="Folder with manifest.json.")
     model_name: str | None = Field(None, description="Manifest model name; default its default.")
     inference_backend: Literal["onnxruntime", "openvino"] = Field(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, Text, select
 
 from claims.errors import IdempotencyConflictError
 from claims.grading import Grade, GradingPolicy, Kind, grade
@@ -32,6 +32,7 @@ from ledger.log import Ledger
 from ledger.projections import event_lots
 from ledger.tds import EPCError, decode_epc
 from storage.evidence import EvidenceStore
+from storage.schema import metadata
 from vision.errors import ImageRejected
 
 __all__ = [
@@ -48,7 +49,8 @@ __all__ = [
     "stations_metadata",
 ]
 
-stations_metadata = MetaData()
+stations_metadata = metadata
+"""The shared MetaData (``storage.schema``); the name stays for the modules that import it."""
 station_batches = Table(
     "station_batches",
     stations_metadata,

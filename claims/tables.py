@@ -64,8 +64,8 @@ claim_photos = Table(
     Column("inspection", Text, nullable=False),
 )
 
-# Its own table, not a column of claim_photos: there are no migrations, and create_all adds a
-# missing table to an existing database but never a missing column to an existing table.
+# Its own table, not a column of claim_photos: it came before the migrations, when create_all
+# could add a missing table to an existing database but never a missing column.
 photo_hashes = Table(
     "claim_photo_hashes",
     claims_metadata,

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, insert, select, update
 from ledger.epcis import CaptureEvent, EPCISDocument, lot
 from ledger.errors import LedgerError
 from ledger.log import Ledger, LedgerWriter
-from ledger.projections import event_lots, events, parties, projection_metadata
+from ledger.projections import PROJECTION_TABLES, event_lots, events, parties, projection_metadata
 
 __all__ = [
     "PARTY_ID_MAX",
@@ -88,8 +88,8 @@ class CaptureResult:
 
 
 def create_projection_tables(engine: Engine) -> None:
-    """Create the registry and index tables if missing."""
-    projection_metadata.create_all(engine)
+    """Create the registry and index tables if missing (the service migrates instead)."""
+    projection_metadata.create_all(engine, tables=list(PROJECTION_TABLES))
 
 
 def get_party(engine: Engine, party_id: str) -> Party | None:

@@ -31,7 +31,7 @@ from ledger.record import (
     make_record,
     parse_record,
 )
-from ledger.schema import checkpoints_table, entries_table, metadata
+from ledger.schema import LEDGER_TABLES, checkpoints_table, entries_table, metadata
 from ledger.sqlstore import SqlHashStore, bulk_insert
 from ledger.tree import CompactRange, HashStore, tree_root
 
@@ -152,7 +152,7 @@ class Ledger:
         self._clock = clock
         self._lock = _process_lock(engine)
         if create_tables:
-            metadata.create_all(engine)
+            metadata.create_all(engine, tables=list(LEDGER_TABLES))
 
     @property
     def engine(self) -> Engine:

@@ -12,14 +12,16 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
-    MetaData,
     String,
     Table,
 )
 
-__all__ = ["event_lots", "events", "parties", "projection_metadata"]
+from storage.schema import metadata
 
-projection_metadata = MetaData()
+__all__ = ["PROJECTION_TABLES", "event_lots", "events", "parties", "projection_metadata"]
+
+projection_metadata = metadata
+"""The shared MetaData (``storage.schema``), under the name this module always gave it."""
 
 parties = Table(
     "parties",
@@ -50,3 +52,6 @@ event_lots = Table(
     Column("hash_id", String(120), primary_key=True),
     Index("ix_event_lots_hash", "hash_id"),
 )
+
+PROJECTION_TABLES = (parties, events, event_lots)
+"""The tables ``create_projection_tables`` creates."""

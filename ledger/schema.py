@@ -8,7 +8,6 @@ from sqlalchemy import (
     DateTime,
     Integer,
     LargeBinary,
-    MetaData,
     SmallInteger,
     String,
     Table,
@@ -16,11 +15,9 @@ from sqlalchemy import (
 )
 
 from ledger.record import MAX_KIND_LENGTH
+from storage.schema import metadata
 
-__all__ = ["checkpoints_table", "entries_table", "metadata", "nodes_table"]
-
-metadata = MetaData()
-"""Metadata holding only the ledger's tables, so create_all touches nothing else."""
+__all__ = ["LEDGER_TABLES", "checkpoints_table", "entries_table", "metadata", "nodes_table"]
 
 entries_table = Table(
     "ledger_entries",
@@ -54,3 +51,6 @@ checkpoints_table = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 """Every checkpoint the ledger signed, in signing order (seq)."""
+
+LEDGER_TABLES = (entries_table, nodes_table, checkpoints_table)
+"""The ledger's own tables: what ``Ledger(create_tables=True)`` creates, and nothing else."""

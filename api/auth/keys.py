@@ -41,10 +41,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text
+from sqlalchemy import Column, DateTime, String, Table, Text
 
 from ledger.capture import PARTY_ID_MAX, PARTY_ID_PATTERN
 from ledger.log import Ledger, LedgerWriter
+from storage.schema import metadata
 
 __all__ = [
     "KEY_PREFIX",
@@ -94,8 +95,8 @@ _BINDINGS: dict[str, frozenset[str]] = {
     "station": frozenset({"station_id", "read_point"}),
 }
 
-keys_metadata = MetaData()
-"""The MetaData the key table is defined on; ``create_key_tables`` creates it."""
+keys_metadata = metadata
+"""The MetaData the key table is defined on: the shared one (``storage.schema``)."""
 
 api_keys = Table(
     "api_keys",
@@ -118,8 +119,8 @@ api_keys = Table(
 
 
 def create_key_tables(engine: sa.Engine) -> None:
-    """Create the key table if missing."""
-    keys_metadata.create_all(engine)
+    """Create the key table if missing (tests; the service migrates: ``api.database``)."""
+    keys_metadata.create_all(engine, tables=[api_keys])
 
 
 class AuthError(Exception):

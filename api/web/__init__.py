@@ -1,6 +1,6 @@
 """The adjudicator workbench: server-rendered pages under /review, with a session cookie.
 
-``install_workbench`` mounts it on the app: the session table, the routes (each listed in
+``install_workbench`` mounts it on the app: the session store, the routes (each listed in
 ``api.auth.access.ROUTE_PERMISSIONS``; hidden from the OpenAPI document, which describes the
 API), the static files, and the answers to a missing session (a redirect to the login page)
 and a forged form (a 403 page). Static files carry no data and need no session.
@@ -15,13 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.web.routes import page, router
-from api.web.session import (
-    COOKIE,
-    CsrfError,
-    LoginRequiredError,
-    SessionStore,
-    create_web_session_tables,
-)
+from api.web.session import COOKIE, CsrfError, LoginRequiredError, SessionStore
 from api.web.stations import router as stations_router
 
 __all__ = ["STATIC_DIR", "install_workbench"]
@@ -50,9 +44,8 @@ async def _csrf(request: Request, exc: Exception) -> Response:
 
 def install_workbench(app: FastAPI) -> None:
     """Mount the workbench on an app whose services are built."""
-    engine = app.state.services.engine
-    create_web_session_tables(engine)
-    app.state.web_sessions = SessionStore(engine)
+    # The session table is there: start-up migrated the database (api.database).
+    app.state.web_sessions = SessionStore(app.state.services.engine)
     app.include_router(router)
     app.include_router(stations_router)
     app.mount("/review/static", StaticFiles(directory=STATIC_DIR), name="review-static")

@@ -28,10 +28,11 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, Form, Request
-from sqlalchemy import Column, DateTime, MetaData, String, Table
+from sqlalchemy import Column, DateTime, String, Table
 
 from api.auth.access import ROLE_PERMISSIONS, Permission
 from api.auth.keys import Principal, UnknownKeyError
+from storage.schema import metadata
 
 __all__ = [
     "COOKIE",
@@ -60,8 +61,8 @@ SESSION_LIFETIME = timedelta(hours=8)
 WORKBENCH_ROLES = ("adjudicator", "auditor")
 """Roles that may log in: adjudicators decide, auditors only read."""
 
-web_sessions_metadata = MetaData()
-"""The MetaData the session table is defined on; ``create_web_session_tables`` creates it."""
+web_sessions_metadata = metadata
+"""The MetaData the session table is defined on: the shared one (``storage.schema``)."""
 
 web_sessions = Table(
     "web_sessions",
@@ -77,8 +78,8 @@ web_sessions = Table(
 
 
 def create_web_session_tables(engine: sa.Engine) -> None:
-    """Create the session table if missing."""
-    web_sessions_metadata.create_all(engine)
+    """Create the session table if missing (tests; the service migrates: ``api.database``)."""
+    web_sessions_metadata.create_all(engine, tables=[web_sessions])
 
 
 class WebSessionError(Exception):

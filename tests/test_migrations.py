@@ -1,0 +1,322 @@
+"""The schema under Alembic: migrations and models agree, start-up refuses what it must.
+
+Each test gets a fresh database: a SQLite file in tmp_path, or a throwaway PostgreSQL
+schema (``postgres_schema``), so nothing leaks between them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.cli import app as cli
+from api.database import TABLE_MODULES, load_tables
+from api.services import build_services
+from api.settings import Settings
+from storage import migrate
+from storage.db import make_engine
+from storage.errors import UnknownRevisionError, UnmigratedDatabaseError
+from storage.schema import metadata
+from tests.conftest import postgres_schema, schema_url
+
+HEAD = migrate.head_revision()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database: SQLite in tmp_path, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    with postgres_schema("migrations_test") as schema:
+        yield schema_url(schema)
+
+
+@pytest.fixture
+def engine(url: str) -> Iterator[sa.Engine]:
+    eng = make_engine(url)
+    yield eng
+    eng.dispose()
+
+
+def _tables(engine: sa.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def _schema(engine: sa.Engine) -> dict[str, Any]:
+    """Everything reflection sees of each table: columns with types, defaults and
+    autoincrement, the primary key, indexes and unique constraints, by name."""
+    inspector = sa.inspect(engine)
+    out: dict[str, Any] = {}
+    for table in sorted(inspector.get_table_names()):
+        if table == migrate.VERSION_TABLE:
+            continue
+        out[table] = {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], c.get("default"), c.get("autoincrement"))
+                for c in inspector.get_columns(table)
+            ],
+            "pk": inspector.get_pk_constraint(table),
+            "indexes": sorted(
+                (i["name"] or "", tuple(i["column_names"]), bool(i["unique"]))
+                for i in inspector.get_indexes(table)
+            ),
+            "unique": sorted(
+                (u["name"] or "", tuple(u["column_names"]))
+                for u in inspector.get_unique_constraints(table)
+            ),
+        }
+    return out
+
+
+def _settings(tmp_path: Path, url: str, **overrides: Any) -> Settings:
+    return Settings(data_dir=tmp_path / "var", database_url=url, anchor_backend="none", **overrides)
+
+
+def test_upgrade_from_empty_to_head_then_downgrade_to_base(engine: sa.Engine) -> None:
+    state = migrate.upgrade(engine, metadata=load_tables())  # every migration, run
+    assert state.current and state.found == HEAD
+    assert set(state.tables) == set(load_tables().tables)
+
+    state = migrate.downgrade(engine, revision="base")
+    assert state.found is None and state.empty
+    assert _tables(engine) == {migrate.VERSION_TABLE}  # Alembic's own, now with no row
+
+
+def test_models_and_migrations_agree(engine: sa.Engine) -> None:
+    migrate.upgrade(engine, metadata=load_tables())
+    with engine.connect() as conn:
+        assert migrate.schema_differences(conn, load_tables()) == []
+
+
+def test_start_ups_shortcut_makes_what_the_migrations_make(url: str, tmp_path: Path) -> None:
+    """An empty database at start-up gets ``create_all`` and a stamp: the same schema."""
+    migrated = make_engine(url)
+    migrate.upgrade(migrated, metadata=load_tables())
+    by_migrations = _schema(migrated)
+    migrate.downgrade(migrated, revision="base")
+    migrated.dispose()
+
+    services = build_services(_settings(tmp_path, url))
+    try:
+        assert _schema(services.engine) == by_migrations
+        with services.engine.connect() as conn:
+            assert migrate.schema_state(conn).current
+    finally:
+        services.close()
+
+
+def test_every_table_is_on_the_shared_metadata_and_loaded() -> None:
+    """A table defined anywhere in the serving packages is one the migrations know."""
+    expected = set(load_tables().tables)
+    for package in ("ledger", "claims", "storage", "api"):
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
+            if info.name.startswith("storage.migrations"):  # env.py runs only under Alembic
+                continue
+            module = importlib.import_module(info.name)
+            for value in vars(module).values():
+                if isinstance(value, sa.Table):
+                    assert value.name in expected, f"{info.name}: {value.name} not in a migration"
+    assert set(metadata.tables) == expected, f"TABLE_MODULES {TABLE_MODULES} misses a module"
+
+
+def test_start_up_refuses_an_unmigrated_database_with_auto_upgrade_off(
+    url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(url)
+    load_tables().create_all(engine)  # a database made before migrations
+    engine.dispose()
+    with pytest.raises(UnmigratedDatabaseError) as caught:
+        create_app(_settings(tmp_path, url, db_auto_upgrade=False))
+    assert caught.value.found is None and caught.value.expected == HEAD
+    message = str(caught.value)
+    assert "no migration revision" in message and HEAD in message
+    assert "`freshproof db upgrade`" in message
+
+
+def test_start_up_refuses_an_empty_database_with_auto_upgrade_off(url: str, tmp_path: Path) -> None:
+    with pytest.raises(UnmigratedDatabaseError, match=r"empty.*freshproof db upgrade"):
+        build_services(_settings(tmp_path, url, db_auto_upgrade=False))
+    engine = make_engine(url)
+    try:
+        assert not set(_tables(engine)) - {migrate.VERSION_TABLE}  # nothing was created
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("auto_upgrade", [True, False])
+def test_start_up_refuses_a_database_newer_than_the_code(
+    engine: sa.Engine, url: str, tmp_path: Path, auto_upgrade: bool
+) -> None:
+    migrate.upgrade(engine, metadata=load_tables())
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(UnknownRevisionError) as caught:
+        create_app(_settings(tmp_path, url, db_auto_upgrade=auto_upgrade))
+    assert (caught.value.found, caught.value.expected) == ("9999", HEAD)
+    assert f"revision 9999, which this code does not know (its newest is {HEAD})" in str(
+        caught.value
+    )
+
+
+def test_start_up_runs_on_a_migrated_database_with_auto_upgrade_off(
+    engine: sa.Engine, url: str, tmp_path: Path
+) -> None:
+    migrate.upgrade(engine, metadata=load_tables())
+    services = build_services(_settings(tmp_path, url, db_auto_upgrade=False))
+    try:
+        assert services.ledger.size() == 0
+    finally:
+        services.close()
+
+
+def _before_migrations(*, without: str) -> sa.MetaData:
+    """The tables as start-up's ``create_all`` made them before migrations, one missing:
+    on a MetaData without naming conventions, so unique constraints have no name of ours
+    (PostgreSQL names them itself, SQLite not at all), and without the columns later
+    migrations add."""
+    old = sa.MetaData()
+    for table in load_tables().sorted_tables:
+        if table.name == without:
+            continue
+        later = migrate.ADDED_AFTER_0001.get(table.name, frozenset())
+        copy = sa.Table(
+            table.name,
+            old,
+            *(
+                sa.Column(
+                    c.name,
+                    c.type,
+                    primary_key=c.primary_key,
+                    nullable=c.nullable,
+                    autoincrement=c.autoincrement,
+                    unique=bool(c.unique),
+                )
+                for c in table.columns
+                if c.name not in later
+            ),
+        )
+        for index in table.indexes:
+            if not any(c.name in later for c in index.columns):
+                sa.Index(index.name, *(copy.c[c.name] for c in index.columns))
+    return old
+
+
+def test_start_up_adopts_a_database_made_before_migrations(
+    engine: sa.Engine, url: str, tmp_path: Path
+) -> None:
+    """Its tables are 0001's (a newer table missing): created, stamped 0001, upgraded."""
+    _before_migrations(without="web_sessions").create_all(engine)
+    assert "order_key" not in {c["name"] for c in sa.inspect(engine).get_columns("outbox")}
+    services = build_services(_settings(tmp_path, url))
+    try:
+        assert "web_sessions" in _tables(services.engine)
+        columns = sa.inspect(services.engine).get_columns("outbox")
+        assert "order_key" in {c["name"] for c in columns}
+        with services.engine.connect() as conn:
+            assert migrate.schema_state(conn).current
+    finally:
+        services.close()
+
+
+def test_start_up_refuses_to_adopt_tables_unlike_the_models(
+    engine: sa.Engine, url: str, tmp_path: Path
+) -> None:
+    load_tables().create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE parties DROP COLUMN name"))
+    with pytest.raises(UnmigratedDatabaseError) as caught:
+        build_services(_settings(tmp_path, url))
+    assert caught.value.differences == ("add_column parties.name",)
+    assert f"`freshproof db stamp {HEAD}`" in str(caught.value)
+
+
+def _db(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["db", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_db_commands(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRESHPROOF_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("FRESHPROOF_DATABASE_URL", url)
+    assert _db("current") == (1, "no revision (empty)\n", "")
+
+    code, out, err = _db("upgrade")
+    assert code == 0, err
+    assert out == f"database at revision {HEAD} (head)\n"
+    assert _db("current") == (0, f"revision {HEAD} (head)\n", "")
+    engine = make_engine(url)
+    try:
+        assert _tables(engine) == {*load_tables().tables, migrate.VERSION_TABLE}
+
+        code, out, err = _db("downgrade", "base")  # asks first; no answer is no
+        assert code == 1 and "Aborted" in err
+        assert _db("downgrade", "base", "--yes") == (0, "database at no revision (empty)\n", "")
+        assert _tables(engine) == {migrate.VERSION_TABLE}
+
+        code, out, err = _db("stamp", "0000")
+        assert code == 1 and "0000" in err
+    finally:
+        engine.dispose()
+
+
+def test_db_upgrade_refuses_a_database_newer_than_the_code(
+    engine: sa.Engine, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRESHPROOF_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("FRESHPROOF_DATABASE_URL", url)
+    migrate.upgrade(engine, metadata=load_tables())
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    code, out, err = _db("upgrade")
+    assert code == 1 and out == ""
+    assert err.startswith("error: the database is at migration revision 9999")
+
+
+def test_a_new_revision_is_generated_from_the_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """How a migration is added: change a model, `freshproof db revision -m ...`, upgrade."""
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(migrate, "MIGRATIONS_DIR", scripts)
+    migrate._scripts.cache_clear()
+    try:
+        changed = sa.MetaData(naming_convention=metadata.naming_convention)
+        for table in load_tables().sorted_tables:
+            table.to_metadata(changed)
+        sa.Table(
+            "parcels",
+            changed,
+            sa.Column("id", sa.String(40), primary_key=True),
+            sa.Column("lot", sa.String(300), nullable=False, index=True),
+        )
+        path = migrate.new_revision("add parcels", metadata=changed)
+        following = f"{int(HEAD) + 1:04d}"
+        assert path.parent == scripts / "versions" and path.name == f"v{following}_add_parcels.py"
+        text = path.read_text()
+        assert re.search(rf"down_revision: str \| None = .{HEAD}.", text) and "parcels" in text
+
+        engine = make_engine(f"sqlite:///{tmp_path / 'next.db'}")
+        try:
+            state = migrate.upgrade(engine, metadata=changed)
+            assert state.found == following and "parcels" in state.tables
+            with engine.connect() as conn:
+                assert migrate.schema_differences(conn, changed) == []
+            assert migrate.downgrade(engine, revision=HEAD).found == HEAD
+            assert "parcels" not in _tables(engine)
+        finally:
+            engine.dispose()
+    finally:
+        migrate._scripts.cache_clear()
