@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -75,6 +76,8 @@ __all__ = [
 log = logging.getLogger("freshproof.api")
 MEDIA_TYPE = "application/problem+json"
 _BASE = "https://freshproof.dev/problems/"
+_DATABASE_RETRY_AFTER_S = 3
+"""A restarted PostgreSQL is back within seconds; the pool reconnects on the next request."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,10 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (PaymentRefusedError, _Kind(409, "payment-refused", "Payment refused")),
     (ClaimsError, _Kind(422, "claim-error", "Claim could not be processed")),
     (StorageUnavailableError, _Kind(503, "storage-unavailable", "Evidence store unavailable")),
+    # The database went away (restarted, failed over, out of connections): nothing was
+    # committed, and the pool reconnects on its own, so the client is told to come back.
+    (OperationalError, _Kind(503, "database-unavailable", "Database unavailable")),
+    (InterfaceError, _Kind(503, "database-unavailable", "Database unavailable")),
     (TooManyEventsError, _Kind(413, "too-many-events", "Too many events in one document")),
     (EPCISDocumentError, _Kind(422, "invalid-epcis", "Malformed EPCIS document")),
     (UnknownLotError, _Kind(404, "unknown-lot", "Unknown lot")),
@@ -193,7 +200,13 @@ def _for_domain_error(
         if isinstance(exc, cls):
             detail = getattr(exc, "reason", None) or str(exc)
             if kind.status >= 500 and not isinstance(
-                exc, ModelError | AnchorError | StorageUnavailableError | DecoderBusyError
+                exc,
+                ModelError
+                | AnchorError
+                | StorageUnavailableError
+                | DecoderBusyError
+                | OperationalError
+                | InterfaceError,
             ):
                 return _internal(exc, instance)
             if isinstance(exc, ModelError):
@@ -203,8 +216,15 @@ def _for_domain_error(
                 # The reason names the endpoint and bucket: logged, never sent to clients.
                 log.error("%s", exc)
                 detail = "the evidence store is not reachable; try again later"
+            if isinstance(exc, OperationalError | InterfaceError):
+                # The driver's message names the host and port: logged, never sent.
+                log.error("database unavailable: %s", exc)
+                detail = "the database is not reachable; try again later"
             headers = dict(headers or {})
-            if (retry_after := getattr(exc, "retry_after", None)) is not None:
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after is None and kind.slug == "database-unavailable":
+                retry_after = _DATABASE_RETRY_AFTER_S
+            if retry_after is not None:
                 headers["Retry-After"] = str(retry_after)
             return problem_response(
                 kind.status, kind.slug, kind.title, detail, instance, headers=headers, **extra
@@ -347,6 +367,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             exc.status_code, slug, str(exc.detail), None, request.url.path, headers=headers
         )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        return _for_domain_error(exc, request.url.path)
 
     @app.exception_handler(Exception)
     async def _any(request: Request, exc: Exception) -> JSONResponse:

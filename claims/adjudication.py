@@ -143,6 +143,7 @@ def _move(
         event_type="ticket.updated",
         endpoints=list(webhooks),
         now=now,
+        order_key=claim_id,
         payload={**body, "ledger_index": entry.index, "at": now.isoformat()},
     )
     return event
@@ -271,6 +272,7 @@ def decide(
             event_type="claim.decided",
             endpoints=list(webhooks),
             now=now,
+            order_key=claim_id,
             payload={**outcome, "ledger_index": entry.index},
         )
         _move(

@@ -3,9 +3,14 @@
 Events are written to ``outbox`` in the caller's transaction, so a ticket event exists
 exactly when its verdict does. The relay then POSTs each row, signed the way Stripe signs
 webhooks (``t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``), and on any failure
-retries with full-jitter exponential backoff until the receiver accepts or the row has used
+retries with jittered exponential backoff until the receiver accepts or the row has used
 its attempts and is dead-lettered. Delivery is at least once: receivers deduplicate on the
 ``Freshproof-Delivery-Id`` header, which stays the same across retries.
+
+Events that share an ``order_key`` (a claim's id) reach an endpoint in the order they were
+queued: a row is not sent while an earlier row with its key and endpoint is still pending,
+so after an outage a claim's ``ticket.updated`` never overtakes its ``ticket.created``. A
+dead-lettered row stops holding the ones behind it (they would otherwise wait forever).
 
 Claiming a row is a short transaction that leases it (pushes ``next_attempt_at`` past the
 send); the outcome is written in a second one. A relay that dies mid-send therefore leaves
@@ -92,7 +97,10 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
+    # Rows with the same key go to an endpoint in id order (migration 0002).
+    Column("order_key", String(200)),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_order_key", "order_key"),
 )
 """One row per (event, endpoint); ``delivery_id`` is what receivers deduplicate on."""
 
@@ -122,8 +130,12 @@ def enqueue(
     payload: dict[str, Any],
     endpoints: Sequence[str],
     now: datetime,
+    order_key: str | None = None,
 ) -> list[str]:
-    """Queue one delivery per endpoint in the caller's transaction; returns the delivery ids."""
+    """Queue one delivery per endpoint in the caller's transaction; returns the delivery ids.
+
+    ``order_key`` (a claim's id): deliveries sharing it reach each endpoint in this order.
+    """
     body = canonical_json(payload, event_type=event_type)
     at = _utc(now, "now")
     rows: list[dict[str, Any]] = [
@@ -136,6 +148,7 @@ def enqueue(
             "attempts": 0,
             "next_attempt_at": at,
             "created_at": at,
+            "order_key": order_key,
         }
         for url in dict.fromkeys(endpoints)  # the same endpoint twice is one delivery
     ]
@@ -199,7 +212,11 @@ def _utc_now() -> datetime:
 
 
 class Relay:
-    """Delivers due outbox rows; several relays may run at once (rows are leased)."""
+    """Delivers due outbox rows; several relays may run at once (rows are leased).
+
+    The defaults keep a row trying for at least ~10 hours before it is dead-lettered
+    (``min_retry_window``): a receiver down for an hour, or a night, needs no operator.
+    """
 
     def __init__(
         self,
@@ -209,7 +226,7 @@ class Relay:
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], datetime] = _utc_now,
         rng: random.Random | None = None,
-        max_attempts: int = 8,
+        max_attempts: int = 30,
         base_delay_s: float = 2.0,
         max_delay_s: float = 3600.0,
         timeout_s: float = 5.0,
@@ -251,9 +268,21 @@ class Relay:
         self._client.close()
 
     def backoff(self, attempts: int) -> timedelta:
-        """Full-jitter exponential backoff after the ``attempts``-th failed try."""
+        """Equal-jitter exponential backoff after the ``attempts``-th failed try.
+
+        Half the capped exponential delay plus a random share of the other half: relays
+        still spread out after an outage, and the wait is never shorter than half, so the
+        retry window has a floor (``min_retry_window``) rather than only an average.
+        """
         cap = min(self.max_delay_s, self.base_delay_s * 2**attempts)
-        return timedelta(seconds=self.rng.uniform(0, cap))
+        return timedelta(seconds=cap / 2 + self.rng.uniform(0, cap / 2))
+
+    def min_retry_window(self) -> timedelta:
+        """The shortest time between a row's first try and its dead-lettering."""
+        floor = sum(
+            min(self.max_delay_s, self.base_delay_s * 2**n) / 2 for n in range(1, self.max_attempts)
+        )
+        return timedelta(seconds=floor)
 
     def run_once(self, limit: int = 100) -> RelayReport:
         """Try each due pending delivery once (at most ``limit``); outcomes are committed."""
@@ -279,12 +308,25 @@ class Relay:
 
     def _claim(self, after_id: int) -> tuple[Row[Any] | _Lost | None, int]:
         now = self._now()
+        earlier = outbox.alias("earlier")
+        held_back = (
+            select(earlier.c.id)
+            .where(
+                earlier.c.status == "pending",
+                earlier.c.order_key == outbox.c.order_key,
+                earlier.c.endpoint == outbox.c.endpoint,
+                earlier.c.id < outbox.c.id,
+            )
+            .exists()
+        )
         query = (
             select(outbox)
             .where(
                 outbox.c.status == "pending",
                 outbox.c.next_attempt_at <= now,
                 outbox.c.id > after_id,
+                # NULL keys compare unequal, so unkeyed rows are never held back.
+                ~held_back,
             )
             .order_by(outbox.c.id)
             .limit(1)

@@ -68,7 +68,11 @@ class Inspector(Protocol):
 
 
 def create_claim_tables(engine: Engine) -> None:
-    """Create the claims tables if missing."""
+    """Create every table defined so far if missing (tests; the service migrates instead).
+
+    Every table, not only the claims': they share one MetaData, and claims need the
+    ledger's and its projections' tables too.
+    """
     claims_metadata.create_all(engine)
 
 
@@ -320,6 +324,7 @@ def _record(
         event_type="ticket.created",
         endpoints=list(webhooks),
         now=now,
+        order_key=claim_id,
         payload={
             "claim_id": claim_id,
             "lot": claim.lot,

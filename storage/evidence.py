@@ -140,7 +140,13 @@ def strip_private_exif(data: bytes) -> bytes:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     if path.exists():
-        return  # content-addressed: the same name always holds the same bytes
+        # Content-addressed: the same name always holds the same bytes. Touched, so the
+        # orphan sweep (claims.sweep) sees a re-uploaded photo as young and leaves it.
+        try:
+            os.utime(path)
+            return
+        except FileNotFoundError:
+            pass  # swept a moment ago: written again below
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:

@@ -351,3 +351,50 @@ def test_two_relays_at_once_send_each_row_once(claims_db: sa.Engine) -> None:
     assert sum(r.delivered for r in reports) == 30
     assert sorted(d for d, _, _ in ok.seen) == sorted(ids)  # no delivery sent twice
     assert {r.status for r in _rows(claims_db)} == {"delivered"}
+
+
+def test_a_claims_events_arrive_in_order_after_a_failure(
+    claims_db: sa.Engine, clock: Clock
+) -> None:
+    """The receiver refuses a claim's first event: its second waits; another claim's does not."""
+    receiver = Receiver(fail=1, secret=SECRET, clock=clock)
+    try:
+        with claims_db.begin() as conn:
+            ids = [
+                enqueue(
+                    conn=conn,
+                    event_type=kind,
+                    payload={"claim_id": claim, "kind": kind},
+                    endpoints=[receiver.url],
+                    now=clock.now,
+                    order_key=claim,
+                )[0]
+                for claim, kind in (
+                    ("c1", "ticket.created"),
+                    ("c1", "ticket.updated"),
+                    ("c2", "ticket.created"),
+                )
+            ]
+        relay = Relay(claims_db, secret=SECRET, clock=clock, rng=MaxRandom(), base_delay_s=1.0)
+        report = relay.run_once()
+        # c1's created failed (the receiver's first answer): c1's updated is held back.
+        assert (report.delivered, report.retried) == (1, 1)
+        assert list(receiver.processed) == [ids[2]]
+        assert [r.attempts for r in _rows(claims_db)] == [1, 0, 1]
+        clock.advance(seconds=2)
+        assert relay.run_once().delivered == 2
+        assert list(receiver.processed) == [ids[2], ids[0], ids[1]]
+        relay.close()
+    finally:
+        receiver.close()
+
+
+def test_default_retries_outlast_a_night_without_an_operator(claims_db: sa.Engine) -> None:
+    relay = Relay(claims_db, secret=SECRET)
+    try:
+        assert relay.min_retry_window() >= timedelta(hours=10)
+        assert all(
+            relay.backoff(n) >= timedelta(seconds=min(3600, 2 * 2**n) / 2) for n in range(1, 30)
+        )
+    finally:
+        relay.close()
