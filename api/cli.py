@@ -1,4 +1,4 @@
-"""The ``freshproof`` command line: serve, predict, train, evaluate, ledger, keys."""
+"""The ``freshproof`` command line: serve, predict, train, evaluate, ledger, keys, db."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ from typing import Annotated
 
 import typer
 
-from api import cli_dossier, cli_events, cli_keys, cli_ledger, cli_models
+from api import (
+    cli_db,
+    cli_dossier,
+    cli_events,
+    cli_evidence,
+    cli_feedback,
+    cli_keys,
+    cli_ledger,
+    cli_models,
+)
 from api.settings import Settings
 
 app = typer.Typer(
@@ -24,6 +33,9 @@ app.add_typer(cli_events.app, name="events")
 app.add_typer(cli_models.app, name="models")
 app.add_typer(cli_keys.app, name="keys")
 app.add_typer(cli_dossier.app, name="dossier")
+app.add_typer(cli_db.app, name="db")
+app.add_typer(cli_feedback.app, name="feedback")
+app.add_typer(cli_evidence.app, name="evidence")
 
 
 @app.command()
@@ -35,9 +47,14 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from storage.errors import SchemaError
 
     settings = Settings()
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except SchemaError as exc:  # not migrated, or migrated by a newer release
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
     # First start: an admin key, written once to the data dir (0600); the README uses it.
     created = app.state.services.keys.bootstrap_admin(settings.data_dir)
     if created is not None:

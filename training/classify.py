@@ -13,11 +13,11 @@ from collections import Counter
 from pathlib import Path
 
 from training.train import common_args, offline_yolo
-from vision.labels import LABELS
+from vision.labels import LABELS, PHOTO_CLASSES
 
 __all__ = ["CLASSES", "build_cls_dataset", "train_classifier"]
 
-CLASSES: tuple[str, ...] = ("clean", *LABELS)
+CLASSES: tuple[str, ...] = PHOTO_CLASSES  # defined once, in vision: labels need it too
 
 
 def _label(label_file: Path) -> str:

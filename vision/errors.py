@@ -7,16 +7,23 @@ VisionError
 │   └── ImageTooSmallError   fewer pixels than a finding can rest on
 ├── DecoderBusyError          no room to decode in time: retry later (retry_after seconds)
 ├── ModelError               the model files are missing, altered or malformed
-└── PerceptualHashError      an array or hash value the perceptual hash cannot take (reason)
+├── PerceptualHashError      an array or hash value the perceptual hash cannot take (reason)
+└── FeedbackError            people's labels on photos that cannot become training data
+    ├── InvalidExampleError  a labelled photo contradicts itself (source, reason)
+    ├── ExportDirectoryError (training.feedback) the export folder is not empty (path)
+    ├── PhotoSizeError       (training.feedback) the stored photo is not its boxes' size
+    └── LabelStudioFormatError  (training.label_studio) a task that cannot be read
 """
 
 from __future__ import annotations
 
 __all__ = [
     "DecoderBusyError",
+    "FeedbackError",
     "ImageRejected",
     "ImageTooLargeError",
     "ImageTooSmallError",
+    "InvalidExampleError",
     "ModelError",
     "NotAnImageError",
     "PerceptualHashError",
@@ -77,4 +84,17 @@ class PerceptualHashError(VisionError, ValueError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
+        self.reason = reason
+
+
+class FeedbackError(VisionError):
+    """Root of the errors over people's labels on photos: reading, checking, exporting them."""
+
+
+class InvalidExampleError(FeedbackError):
+    """A labelled photo contradicts itself, e.g. a ``clean`` photo with a box."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
         self.reason = reason
