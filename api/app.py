@@ -13,6 +13,7 @@ from api.limits import BodyLimitMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
+from api.queries import reject_unknown_query
 from api.releases import ModelServer, record_serving_release
 from api.routes import (
     claims,
@@ -57,7 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Photo evidence and tamper-evident traceability for fresh-food claims.",
         # Every route passes the access check: its permission from one table, the key, the
         # role, the rate (api/auth/access.py). The docs pages are not routes of the API.
-        dependencies=[Depends(authorize)],
+        # Then unknown query parameters are refused (api/queries.py).
+        dependencies=[Depends(authorize), Depends(reject_unknown_query)],
     )
     app.state.settings = settings
     app.state.predictor = None

@@ -6,7 +6,7 @@ import io
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +23,9 @@ from storage.errors import EvidenceNotFoundError
 router = APIRouter(prefix="/v1/review/stations", tags=["adjudication"])
 Svc = Annotated[Services, Depends(get_services)]
 Caller = Annotated[Principal, Depends(principal)]
+BatchId = Annotated[str, Path(min_length=1, max_length=200, description="The station's batch id.")]
+Position = Annotated[int, Path(ge=0, le=9999, description="The item's place in its batch.")]
+PhotoNumber = Annotated[int, Path(ge=0, le=99, description="The photo's place in its item.")]
 
 
 class PersonGrade(BaseModel):
@@ -45,7 +48,7 @@ def queue(services: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> di
 
 
 @router.get("/{batch_id}/{position}", responses=problem_responses(404))
-def item(batch_id: str, position: int, services: Svc) -> dict[str, Any]:
+def item(batch_id: BatchId, position: Position, services: Svc) -> dict[str, Any]:
     """One item left to people, waiting or graded."""
     return manual_item(services.engine, batch_id, position).as_dict()
 
@@ -55,7 +58,7 @@ def item(batch_id: str, position: int, services: Svc) -> dict[str, Any]:
     responses=problem_responses(404)
     | {200: {"content": {"image/*": {}}, "description": "The photo's served copy."}},
 )
-def photo(batch_id: str, position: int, n: int, services: Svc) -> Response:
+def photo(batch_id: BatchId, position: Position, n: PhotoNumber, services: Svc) -> Response:
     """An item's photo: the served copy (GPS and device serials removed)."""
     found = manual_item(services.engine, batch_id, position)
     if not 0 <= n < len(found.photos):
@@ -74,7 +77,7 @@ _PHOTO_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options"
 
 @router.post("/{batch_id}/{position}/grade", responses=problem_responses(404, 409, 422))
 async def grade(
-    batch_id: str, position: int, body: PersonGrade, services: Svc, caller: Caller
+    batch_id: BatchId, position: Position, body: PersonGrade, services: Svc, caller: Caller
 ) -> dict[str, Any]:
     """Grade the item: its inspection event goes on the ledger, naming the grader."""
     graded = await run_in_threadpool(

@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse
 from PIL import Image
 
 from api.auth.access import ROLE_PERMISSIONS, Permission
+from api.routes.station_review import BatchId, PhotoNumber, Position
 from api.web.routes import page
 from api.web.session import WebUser, current_session, form_session
 from api.web.views import Refusal, refusal
@@ -55,7 +56,9 @@ def stations(request: Request, user: User, graded: str | None = None) -> Respons
 
 
 @router.get("/{batch_id}/{position}/photos/{n}")
-def photo(request: Request, user: User, batch_id: str, position: int, n: int) -> Response:
+def photo(
+    request: Request, user: User, batch_id: BatchId, position: Position, n: PhotoNumber
+) -> Response:
     """An item's photo, the served copy (GPS and device serials removed)."""
     services = request.app.state.services
     try:
@@ -78,8 +81,8 @@ def photo(request: Request, user: User, batch_id: str, position: int, n: int) ->
 def grade(
     request: Request,
     user: FormUser,
-    batch_id: str,
-    position: int,
+    batch_id: BatchId,
+    position: Position,
     condition: Annotated[str, Form()] = "",
 ) -> Response:
     """Grade one item; the page again, with the refusal if the grade was not accepted."""
