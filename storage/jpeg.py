@@ -66,9 +66,7 @@ def _first_image_end(data: bytes, scan: int) -> int | None:
     return None if end < 0 else end + 2
 
 
-def rewrite_metadata(
-    data: bytes, edit: Callable[[list[Segment]], list[Segment]]
-) -> bytes | None:
+def rewrite_metadata(data: bytes, edit: Callable[[list[Segment]], list[Segment]]) -> bytes | None:
     """The JPEG with its pre-scan segments replaced by ``edit(segments)``; the scan data and
     everything in it are copied byte for byte. None when ``data`` is not a JPEG whose
     structure parses (the caller re-encodes instead)."""

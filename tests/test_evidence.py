@@ -108,7 +108,7 @@ def test_jpeg_served_copy_keeps_the_compressed_pixels(store: EvidenceStore) -> N
 
 
 def test_jpeg_served_copy_drops_xmp_and_other_views(tmp_path: Path) -> None:
-    xmp = b'<x:xmpmeta><exif:GPSLatitude>52,22N</exif:GPSLatitude></x:xmpmeta>'
+    xmp = b"<x:xmpmeta><exif:GPSLatitude>52,22N</exif:GPSLatitude></x:xmpmeta>"
     first = io.BytesIO()
     Image.fromarray(textured(60, 80, 0)).save(first, format="JPEG", xmp=xmp)
     second = io.BytesIO()

@@ -42,7 +42,8 @@ def test_key_and_checkpoint_verify(client: TestClient) -> None:
     assert key.startswith("freshproof.local/ledger+")
     note = client.get("/v1/ledger/checkpoint").text
     cp = verify_checkpoint(note, key)
-    assert cp.size == 7 and cp.origin == "freshproof.local/ledger"
+    # Eight: start-up records the shipped model's release after the seven notes.
+    assert cp.size == 8 and cp.origin == "freshproof.local/ledger"
     assert client.get("/v1/ledger/checkpoint").text == note  # unchanged log, same note
 
 
@@ -52,8 +53,8 @@ def test_entry_bundle_verifies_offline_and_tampering_is_caught(
     key = client.get("/v1/ledger/key").text.strip()
     assert client.get("/v1/ledger/entries/3").status_code == 401  # not public
     bundle = client.get("/v1/ledger/entries/3", headers=auditor).json()
-    # Eight: issuing the auditor's key appended its key.created entry after the seven notes.
-    assert bundle["body"] == {"n": 3} and bundle["tree_size"] == 8
+    # Nine: the seven notes, the model release recorded at start-up, the auditor's key.created.
+    assert bundle["body"] == {"n": 3} and bundle["tree_size"] == 9
     verified = verify_bundle(bundle, key)
     assert (verified.index, verified.kind) == (3, "test.note")
     forged = {**bundle, "record": bundle["record"].replace('"n":3', '"n":4')}
@@ -79,5 +80,5 @@ def test_out_of_range_is_a_404_problem(client: TestClient, auditor: dict[str, st
     assert resp.status_code == 404
     assert resp.headers["content-type"].startswith("application/problem+json")
     assert resp.json()["type"].endswith("/not-in-log")
-    assert client.get("/v1/ledger/consistency", params={"from": 9}).status_code == 404
+    assert client.get("/v1/ledger/consistency", params={"from": 90}).status_code == 404
     assert client.get("/v1/ledger/consistency", params={"from": -1}).status_code == 422

@@ -56,7 +56,9 @@ class PhotoScores:
         if KIND_OF[data] == "unsure":
             scores["package_damage"] = 0.45
         found = tuple(Finding(k, v, (0.0, 0.0, 9.0, 9.0)) for k, v in scores.items() if v >= 0.5)
-        return Inspection(image, "0" * 64, 64, 64, QualityReport(True), found, MODEL, 1, scores=scores)
+        return Inspection(
+            image, "0" * 64, 64, 64, QualityReport(True), found, MODEL, 1, scores=scores
+        )
 
 
 @pytest.fixture

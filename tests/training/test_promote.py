@@ -160,13 +160,18 @@ def test_install_replaces_the_shipped_release_and_records_why(tmp_path: Path) ->
     )
     entry = install(candidate_dir=candidate, weights_dir=shipped, name="m", comparison=verdict)
     manifest = json.loads((shipped / "manifest.json").read_text())
-    assert [m["version"] for m in manifest["models"]] == ["2"]
-    assert manifest["models"][0]["promotion"]["replaced"] == "1"
-    assert manifest["models"][0]["promotion"]["real_photos"]["only_candidate_right"] == 20
+    # The replaced release stays beside the new one (last = served) so rollback can return to it.
+    assert [m["version"] for m in manifest["models"]] == ["1", "2"]
+    assert manifest["models"][-1]["promotion"]["replaced"] == "1"
+    assert manifest["models"][-1]["promotion"]["real_photos"]["only_candidate_right"] == 20
     assert entry["promotion"]["promote"] is True
     assert entry["promotion"]["refused_before"] == []
     assert sorted(p.name for p in shipped.iterdir()) == [
         "MODEL_CARD.md",
+        "m-1-c.onnx",
+        "m-1-c.pt",
+        "m-1.onnx",
+        "m-1.pt",
         "m-2-c.onnx",
         "m-2-c.pt",
         "m-2.onnx",
