@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,19 @@ from vision.labels import LABELS
 from vision.registry import file_sha256
 
 __all__ = ["export_classifier_onnx", "export_onnx", "write_manifest_entry"]
+
+
+@contextmanager
+def _loaded(checkpoint: Path, config_dir: Path) -> Iterator[Any]:
+    """The checkpoint loaded from a private copy: ultralytics writes its export beside the
+    file it loaded, which for a shipped ``weights/*.pt`` is the shipped ``.onnx`` itself."""
+    configure_offline(config_dir)
+    from ultralytics import YOLO  # train extra only
+
+    with tempfile.TemporaryDirectory(prefix="fp-export-") as tmp:
+        copy = Path(tmp) / checkpoint.name
+        shutil.copyfile(checkpoint, copy)
+        yield YOLO(str(copy))
 
 
 def _export(model: Any, *, imgsz: int, dest: Path, **options: Any) -> Path:
@@ -37,26 +53,20 @@ def export_onnx(
     *, checkpoint: Path, imgsz: int, dest: Path, config_dir: Path = Path("var/yolo-config")
 ) -> Path:
     """Export a fixed-shape float32 ONNX graph (batch 1) without NMS; returns ``dest``."""
-    configure_offline(config_dir)
-    from ultralytics import YOLO  # train extra only
-
-    model = YOLO(str(checkpoint))
-    names = tuple(model.names[i] for i in sorted(model.names))
-    if names != LABELS:
-        raise ValueError(f"checkpoint labels {names} differ from {LABELS}")
-    return _export(model, imgsz=imgsz, dest=dest, nms=False)
+    with _loaded(checkpoint, config_dir) as model:
+        names = tuple(model.names[i] for i in sorted(model.names))
+        if names != LABELS:
+            raise ValueError(f"checkpoint labels {names} differ from {LABELS}")
+        return _export(model, imgsz=imgsz, dest=dest, nms=False)
 
 
 def export_classifier_onnx(
     *, checkpoint: Path, imgsz: int, dest: Path, config_dir: Path = Path("var/yolo-config")
 ) -> tuple[Path, list[str]]:
     """Export the condition classifier (softmax output); returns the file and class order."""
-    configure_offline(config_dir)
-    from ultralytics import YOLO
-
-    model = YOLO(str(checkpoint))
-    classes = [model.names[i] for i in sorted(model.names)]
-    return _export(model, imgsz=imgsz, dest=dest), classes
+    with _loaded(checkpoint, config_dir) as model:
+        classes = [model.names[i] for i in sorted(model.names)]
+        return _export(model, imgsz=imgsz, dest=dest), classes
 
 
 def write_manifest_entry(

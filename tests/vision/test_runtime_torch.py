@@ -32,13 +32,19 @@ def compare(tmp: Path) -> dict[str, object]:
     model.args = {"task": "detect", "imgsz": 64}
     checkpoint = tmp / "m.pt"
     torch.save({"model": model, "train_args": model.args}, checkpoint)
+    # A shipped network beside the checkpoint (weights/x.onnx next to weights/x.pt) must
+    # survive an export elsewhere: ultralytics writes its output beside what it loaded.
+    (tmp / "m.onnx").write_bytes(b"shipped")
     onnx = export_onnx(
-        checkpoint=checkpoint, imgsz=64, dest=tmp / "m.onnx", config_dir=tmp / "yolo"
+        checkpoint=checkpoint, imgsz=64, dest=tmp / "n.onnx", config_dir=tmp / "yolo"
     )
+    sibling_kept = (tmp / "m.onnx").read_bytes() == b"shipped"
+    (tmp / "n.pt").write_bytes(checkpoint.read_bytes())
     batch = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
     torch_out = UltralyticsTorchBackend(checkpoint_for(onnx)).run(batch)
     onnx_out = OnnxRuntimeBackend(onnx).run(batch)
     return {
+        "sibling_kept": sibling_kept,
         "shapes": [list(torch_out.shape), list(onnx_out.shape)],
         "score_diff": float(np.abs(torch_out[:, 4:] - onnx_out[:, 4:]).max()),
         "box_diff": float(np.abs(torch_out[:, :4] - onnx_out[:, :4]).max()),
@@ -53,6 +59,7 @@ def compare(tmp: Path) -> dict[str, object]:
 def test_torch_reference_matches_onnx_export(tmp_path: Path) -> None:
     result = run_in_child("tests.vision.test_runtime_torch:compare", tmp_path)
     anchors = (64 // 8) ** 2 + (64 // 16) ** 2 + (64 // 32) ** 2
+    assert result["sibling_kept"] is True
     assert result["shapes"] == [[1, 8, anchors]] * 2
     assert result["score_diff"] < 1e-4
     assert result["box_diff"] < 1e-2  # pixels of a 64 px input
