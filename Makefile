@@ -55,6 +55,8 @@ bench: install-all
 	$(PY) bench/claims.py
 	$(PY) bench/responsibility.py
 	$(PY) bench/stations.py
+	$(PY) bench/reliability.py
+	$(PY) bench/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
