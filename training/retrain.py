@@ -232,6 +232,7 @@ def retrain(
     from training.card import model_card
     from training.classify import train_classifier
     from training.release import release_model
+    from training.summary import run_summary
     from training.train import train_detector
 
     data_sha = assemble(plan, out / "dataset")
@@ -255,8 +256,15 @@ def retrain(
         )
         detector = result.best
         training |= {"seconds": round(result.seconds), "hardware": result.hardware}
+        training["detector"] = run_summary(
+            run_dir=result.run_dir,
+            kind="detector",
+            seconds=result.seconds,
+            imgsz=imgsz,
+            batch=int(str(result.args.get("batch", 32))),
+        ) | {"from": str(detector_from)}
     else:
-        training["detector"] = {"unchanged_from": serving_entry["version"]}
+        training["detector"] = _unchanged(serving_entry["version"])
     classifier = classifier_from
     if classifier_hours > 0:
         classifier, seconds = train_classifier(
@@ -267,9 +275,15 @@ def retrain(
             model=str(classifier_from),
             seed=plan.seed,
         )
-        training["classifier"] = {"seconds": round(seconds), "imgsz": classifier_imgsz}
+        training["classifier"] = run_summary(
+            run_dir=classifier.parent.parent,  # <run>/weights/best.pt
+            kind="classifier",
+            seconds=seconds,
+            imgsz=classifier_imgsz,
+            batch=64,  # train_classifier's
+        ) | {"from": str(classifier_from)}
     else:
-        training["classifier"] = {"unchanged_from": serving_entry["version"]}
+        training["classifier"] = _unchanged(serving_entry["version"])
     candidate.mkdir(parents=True, exist_ok=True)
     entry = release_model(
         checkpoint=detector,
@@ -284,6 +298,10 @@ def retrain(
     )
     (candidate / "MODEL_CARD.md").write_text(model_card(entry, command=f"retrain {version}"))
     return entry
+
+
+def _unchanged(version: str) -> dict[str, str]:
+    return {"unchanged_from": version, "summary": f"kept from {version}, not trained."}
 
 
 def feedback_photos(feedback: Path) -> Sequence[Path]:

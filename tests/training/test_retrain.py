@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_in_child
 from training.retrain import assemble, plan_retraining
 
 
@@ -91,3 +93,84 @@ def test_assembly_is_a_trainable_dataset_named_by_its_manifest(base: Path, tmp_p
 def test_a_weight_below_one_is_refused(base: Path) -> None:
     with pytest.raises(ValueError, match="weight"):
         plan_retraining(base=base, feedback=None, weight=0)
+
+
+def carry_over(tmp: Path) -> dict[str, object]:
+    """`retrain` with no hours for either network, from a serving folder holding its ONNX
+    beside each checkpoint (as ``weights/`` does): both re-exported under the new version."""
+    from training.offline import configure_offline
+
+    configure_offline(tmp / "yolo")
+    import torch
+    from ultralytics.nn.tasks import ClassificationModel, DetectionModel
+
+    from training.classify import CLASSES
+    from training.retrain import retrain
+    from vision.labels import LABELS
+
+    torch.manual_seed(0)
+    serving = tmp / "serving"
+    serving.mkdir()
+    for file, model, names, task in (
+        ("m-1.pt", DetectionModel("yolo11n.yaml", nc=len(LABELS), verbose=False), LABELS, "detect"),
+        (
+            "m-1-condition.pt",
+            ClassificationModel("yolo11n-cls.yaml", nc=len(CLASSES), verbose=False),
+            CLASSES,
+            "classify",
+        ),
+    ):
+        model.names = dict(enumerate(names))
+        model.args = {"task": task, "imgsz": 64}
+        torch.save({"model": model, "train_args": model.args}, serving / file)
+        (serving / file).with_suffix(".onnx").write_bytes(b"shipped")
+    ds = tmp / "ds"
+    from training.datasets import build_dataset
+
+    build_dataset(
+        pools_dir=tmp / "no-pools", out=ds, synthetic_per_split={"train": 4, "val": 4, "test": 4}
+    )
+    fb, _ = _feedback(ds, tmp)
+    entry = retrain(
+        plan=plan_retraining(base=ds, feedback=fb, weight=2, caps={}, seed=0),
+        out=tmp / "run",
+        candidate=tmp / "candidate",
+        version="2",
+        name="m",
+        detector_from=serving / "m-1.pt",
+        classifier_from=serving / "m-1-condition.pt",
+        detector_hours=0.0,
+        classifier_hours=0.0,
+        imgsz=64,
+        classifier_imgsz=64,
+        serving_entry={"version": "1"},
+        log=lambda _: None,
+    )
+    return {
+        "serving_onnx": sorted(
+            p.name for p in serving.glob("*.onnx") if p.read_bytes() == b"shipped"
+        ),
+        "candidate": sorted(p.name for p in (tmp / "candidate").iterdir()),
+        "training": {k: entry["training"][k]["summary"] for k in ("detector", "classifier")},
+        "dataset_sha": entry["training"]["dataset_manifest_sha256"],
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("ultralytics") is None,
+    reason="the train extra (ultralytics) is not installed",
+)
+def test_retrain_carries_untrained_networks_over_and_leaves_the_serving_folder_alone(
+    tmp_path: Path,
+) -> None:
+    result = run_in_child("tests.training.test_retrain:carry_over", tmp_path)
+    assert result["serving_onnx"] == ["m-1-condition.onnx", "m-1.onnx"]
+    assert {"m-2.onnx", "m-2-condition.onnx", "manifest.json", "MODEL_CARD.md"} <= set(
+        result["candidate"]
+    )
+    assert result["training"] == {
+        "detector": "kept from 1, not trained.",
+        "classifier": "kept from 1, not trained.",
+    }
+    assert len(str(result["dataset_sha"])) == 64
