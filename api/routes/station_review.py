@@ -47,14 +47,8 @@ def queue(services: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> di
     return {"items": [i.as_dict() for i in open_items(services.engine, limit=limit)]}
 
 
-@router.get("/{batch_id}/{position}", responses=problem_responses(404))
-def item(batch_id: BatchId, position: Position, services: Svc) -> dict[str, Any]:
-    """One item left to people, waiting or graded."""
-    return manual_item(services.engine, batch_id, position).as_dict()
-
-
 @router.get(
-    "/{batch_id}/{position}/photos/{n}",
+    "/{batch_id:path}/{position}/photos/{n}",
     responses=problem_responses(404)
     | {200: {"content": {"image/*": {}}, "description": "The photo's served copy."}},
 )
@@ -75,7 +69,7 @@ def photo(batch_id: BatchId, position: Position, n: PhotoNumber, services: Svc) 
 _PHOTO_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 
 
-@router.post("/{batch_id}/{position}/grade", responses=problem_responses(404, 409, 422))
+@router.post("/{batch_id:path}/{position}/grade", responses=problem_responses(404, 409, 422))
 async def grade(
     batch_id: BatchId, position: Position, body: PersonGrade, services: Svc, caller: Caller
 ) -> dict[str, Any]:
@@ -92,3 +86,11 @@ async def grade(
     )
     services.after_write()
     return graded.as_dict()
+
+
+# Last: a batch id may hold slashes (``{batch_id:path}``), so this pattern would also match
+# the photo and grade paths above if it came first.
+@router.get("/{batch_id:path}/{position}", responses=problem_responses(404))
+def item(batch_id: BatchId, position: Position, services: Svc) -> dict[str, Any]:
+    """One item left to people, waiting or graded."""
+    return manual_item(services.engine, batch_id, position).as_dict()

@@ -183,7 +183,7 @@ async def grade(
     }
 
 
-@router.get("/jobs/{batch_id}", responses=problem_responses(404))
+@router.get("/jobs/{batch_id:path}", responses=problem_responses(404))
 def job(batch_id: str, services: Svc, caller: Caller) -> dict[str, Any]:
     """A queued batch: pending, done (with its items, in the order sent) or failed."""
     state = job_state(services.engine, batch_id)

@@ -238,14 +238,15 @@ def test_a_large_batch_is_queued_graded_item_by_item_and_replayed(queued: Queued
 def test_an_unsure_item_waits_for_a_person_who_grades_it_once(queued: Queued) -> None:
     client, station, person = queued.client, queued.station, queued.adjudicator
     items, photos = _mixed()
-    resp = _post(client, station, "b-unsure", items, photos)
+    resp = _post(client, station, "dock3/b-unsure", items, photos)
     assert resp.status_code == 202, resp.text
     assert _wait(client, station, resp.json()["url"])["status"] == "done"
     waiting = client.get("/v1/review/stations", headers=person).json()["items"]
-    assert [(i["batch_id"], i["position"]) for i in waiting] == [("b-unsure", 5)]
+    assert [(i["batch_id"], i["position"]) for i in waiting] == [("dock3/b-unsure", 5)]
     item = waiting[0]
     assert item["model_grade"]["manual"] and item["conditions"] == ["intact", "damaged", "swollen"]
-    url = "/v1/review/stations/b-unsure/5"
+    # A batch id may hold a slash: its items are still addressable.
+    url = "/v1/review/stations/dock3/b-unsure/5"
     shot = client.get(f"{url}/photos/0", headers=person)
     assert shot.status_code == 200 and shot.headers["content-type"] == "image/jpeg"
     assert (
@@ -265,7 +266,7 @@ def test_an_unsure_item_waits_for_a_person_who_grades_it_once(queued: Queued) ->
     twice = client.post(f"{url}/grade", headers=person, json={"condition": "intact"})
     assert twice.status_code == 409
     assert client.get("/v1/review/stations", headers=person).json()["items"] == []
-    assert client.get("/v1/review/stations/b-unsure/4", headers=person).status_code == 404
+    assert client.get("/v1/review/stations/dock3/b-unsure/4", headers=person).status_code == 404
 
 
 @BROKER
