@@ -150,9 +150,9 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("POST", "/v1/stations/batches"): P.STATIONS_GRADE,
         ("GET", "/v1/stations/jobs/{batch_id:path}"): P.STATIONS_GRADE,
         ("GET", "/v1/review/stations"): P.REVIEW_READ,
-        ("GET", "/v1/review/stations/{batch_id:path}/{position}"): P.REVIEW_READ,
-        ("GET", "/v1/review/stations/{batch_id:path}/{position}/photos/{n}"): P.REVIEW_READ,
-        ("POST", "/v1/review/stations/{batch_id:path}/{position}/grade"): P.STATIONS_REVIEW,
+        ("GET", "/v1/review/stations/{batch_id:path}/{position:int}"): P.REVIEW_READ,
+        ("GET", "/v1/review/stations/{batch_id:path}/{position:int}/photos/{n}"): P.REVIEW_READ,
+        ("POST", "/v1/review/stations/{batch_id:path}/{position:int}/grade"): P.STATIONS_REVIEW,
         ("POST", "/v1/keys"): P.KEYS_MANAGE,
         ("GET", "/v1/keys"): P.KEYS_MANAGE,
         ("DELETE", "/v1/keys/{key_id}"): P.KEYS_MANAGE,
@@ -166,8 +166,8 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("POST", "/review/claims/{claim_id}/decision"): P.WEB_SESSION,
         ("POST", "/review/claims/{claim_id}/ticket"): P.WEB_SESSION,
         ("GET", "/review/stations"): P.WEB_SESSION,
-        ("GET", "/review/stations/{batch_id:path}/{position}/photos/{n}"): P.WEB_SESSION,
-        ("POST", "/review/stations/{batch_id:path}/{position}/grade"): P.WEB_SESSION,
+        ("GET", "/review/stations/{batch_id:path}/{position:int}/photos/{n}"): P.WEB_SESSION,
+        ("POST", "/review/stations/{batch_id:path}/{position:int}/grade"): P.WEB_SESSION,
     }
 )
 

@@ -48,7 +48,7 @@ def queue(services: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> di
 
 
 @router.get(
-    "/{batch_id:path}/{position}/photos/{n}",
+    "/{batch_id:path}/{position:int}/photos/{n}",
     responses=problem_responses(404)
     | {200: {"content": {"image/*": {}}, "description": "The photo's served copy."}},
 )
@@ -69,7 +69,7 @@ def photo(batch_id: BatchId, position: Position, n: PhotoNumber, services: Svc) 
 _PHOTO_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 
 
-@router.post("/{batch_id:path}/{position}/grade", responses=problem_responses(404, 409, 422))
+@router.post("/{batch_id:path}/{position:int}/grade", responses=problem_responses(404, 409, 422))
 async def grade(
     batch_id: BatchId, position: Position, body: PersonGrade, services: Svc, caller: Caller
 ) -> dict[str, Any]:
@@ -90,7 +90,7 @@ async def grade(
 
 # Last: a batch id may hold slashes (``{batch_id:path}``), so this pattern would also match
 # the photo and grade paths above if it came first.
-@router.get("/{batch_id:path}/{position}", responses=problem_responses(404))
+@router.get("/{batch_id:path}/{position:int}", responses=problem_responses(404))
 def item(batch_id: BatchId, position: Position, services: Svc) -> dict[str, Any]:
     """One item left to people, waiting or graded."""
     return manual_item(services.engine, batch_id, position).as_dict()

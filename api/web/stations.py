@@ -55,7 +55,7 @@ def stations(request: Request, user: User, graded: str | None = None) -> Respons
     return _page(request, user, notice=notice)
 
 
-@router.get("/{batch_id:path}/{position}/photos/{n}")
+@router.get("/{batch_id:path}/{position:int}/photos/{n}")
 def photo(
     request: Request, user: User, batch_id: BatchId, position: Position, n: PhotoNumber
 ) -> Response:
@@ -77,7 +77,7 @@ def photo(
     return Response(data, media_type=media, headers=headers)
 
 
-@router.post("/{batch_id:path}/{position}/grade")
+@router.post("/{batch_id:path}/{position:int}/grade")
 def grade(
     request: Request,
     user: FormUser,

@@ -79,6 +79,8 @@ def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -
         .replace("{claim_id}", "nope")
         .replace("{lot}", "LOT-X")
         .replace("{key_id}", "00000000")
+        .replace("{position}", "0")  # an int path convertor: only digits route
+        .replace("{n}", "0")
     )
     params = {"from": 0, "to": 0} if path.endswith("/consistency") else None
     return client.request(
