@@ -378,7 +378,9 @@ def test_an_adjudicator_grades_a_station_item_the_model_was_unsure_of(
     page.get_by_role("link", name="Station items to grade").click()
     section = page.locator("section.station-item", has_text=item)
     expect(section).to_be_visible()
-    assert section.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
+    # decode() waits for the photo to arrive (and rejects if it cannot be shown): the page can
+    # be visible before its image has loaded.
+    assert section.locator("img").evaluate("img => img.decode().then(() => img.naturalWidth > 0)")
     _shot(page, "station-items")
     size = _ledger_size(base_url)
     section.get_by_role("button", name="Damaged").click()
