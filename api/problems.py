@@ -76,8 +76,6 @@ __all__ = [
 log = logging.getLogger("freshproof.api")
 MEDIA_TYPE = "application/problem+json"
 _BASE = "https://freshproof.dev/problems/"
-_DATABASE_RETRY_AFTER_S = 3
-"""A restarted PostgreSQL is back within seconds; the pool reconnects on the next request."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +83,7 @@ class _Kind:
     status: int
     slug: str
     title: str
+    retry_after: int | None = None  # when the error itself carries none (``exc.retry_after``)
 
 
 # Most specific class first: the first isinstance match wins.
@@ -120,9 +119,10 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (ClaimsError, _Kind(422, "claim-error", "Claim could not be processed")),
     (StorageUnavailableError, _Kind(503, "storage-unavailable", "Evidence store unavailable")),
     # The database went away (restarted, failed over, out of connections): nothing was
-    # committed, and the pool reconnects on its own, so the client is told to come back.
-    (OperationalError, _Kind(503, "database-unavailable", "Database unavailable")),
-    (InterfaceError, _Kind(503, "database-unavailable", "Database unavailable")),
+    # committed, and the pool reconnects on its own, so the client is told to come back in
+    # 3 s (a restarted PostgreSQL is back within seconds).
+    (OperationalError, _Kind(503, "database-unavailable", "Database unavailable", 3)),
+    (InterfaceError, _Kind(503, "database-unavailable", "Database unavailable", 3)),
     (TooManyEventsError, _Kind(413, "too-many-events", "Too many events in one document")),
     (EPCISDocumentError, _Kind(422, "invalid-epcis", "Malformed EPCIS document")),
     (UnknownLotError, _Kind(404, "unknown-lot", "Unknown lot")),
@@ -222,8 +222,8 @@ def _for_domain_error(
                 detail = "the database is not reachable; try again later"
             headers = dict(headers or {})
             retry_after = getattr(exc, "retry_after", None)
-            if retry_after is None and kind.slug == "database-unavailable":
-                retry_after = _DATABASE_RETRY_AFTER_S
+            if retry_after is None:
+                retry_after = kind.retry_after
             if retry_after is not None:
                 headers["Retry-After"] = str(retry_after)
             return problem_response(
