@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -43,8 +44,9 @@ def promote(
     wins (exit 0), else leave the serving model in place and record the refusal beside it
     (exit 1).
 
-    Every comparison on a split is a look at it, recorded on the ledger (``model.gate``); the
-    k-th look is tested at alpha * 6 / (pi^2 k^2), so all looks together stay within alpha.
+    Every comparison on a split is a look at it, recorded on the ledger (``model.gate``) and
+    in the weights folder's look file (which a fresh database does not reset); the k-th look
+    is tested at alpha * 6 / (pi^2 k^2), so all looks together stay within alpha.
     """
     from claims.releases import gate_looks, record_gate_look
     from training.card import promotion_markdown, with_refusals
@@ -53,7 +55,9 @@ def promote(
         compare_models,
         install,
         look_alpha,
+        record_look,
         record_refusal,
+        recorded_looks,
         split_identity,
     )
     from vision.predictor import Predictor
@@ -66,7 +70,9 @@ def promote(
     # The incumbent is the release that serves now: after a rollback, not the newest files.
     with _services() as services:
         serving = serving_release(services.engine, name)
-        look = gate_looks(services.engine, split_id) + 1
+        # The larger count wins: each look is written to both, and either may be the newer.
+        look = max(gate_looks(services.engine, split_id), recorded_looks(weights_dir, split_id))
+        look += 1
     shipped = Predictor.from_weights(
         weights_dir, name=name, version=serving.version if serving else None
     )
@@ -93,6 +99,23 @@ def promote(
             },
             actor=cli_actor(),
         )
+    record_look(
+        weights_dir,
+        {
+            "split_id": split_id,
+            "split": split,
+            "look": look,
+            "name": name,
+            "candidate": challenger.spec.version,
+            "incumbent": shipped.spec.version,
+            "alpha_total": alpha,
+            "alpha": verdict.alpha,
+            "p_value": verdict.real_photos.p_value,
+            "promote": verdict.promote,
+            "gate_entry": gate.index,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
     look_facts = {"look": look, "alpha_total": alpha, "gate_entry": gate.as_dict()}
     typer.echo(json.dumps(verdict.as_dict() | look_facts, indent=2))
     if not verdict.promote:

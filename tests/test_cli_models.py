@@ -138,11 +138,38 @@ def test_a_winner_carries_the_refusals_of_the_release_it_replaces(releases: Path
     )
 
 
-def test_dry_run_of_a_loser_changes_nothing(releases: Path) -> None:
+def test_dry_run_of_a_loser_changes_nothing_but_the_look_record(releases: Path) -> None:
+    from training.promote import LOOKS_FILE
+
     blind = _losing(releases)
     before = {p.name: p.read_bytes() for p in (releases / "weights").iterdir()}
     assert _promote(releases, blind.name, "--dry-run").exit_code == 1
-    assert {p.name: p.read_bytes() for p in (releases / "weights").iterdir()} == before
+    after = {p.name: p.read_bytes() for p in (releases / "weights").iterdir()}
+    (look,) = [json.loads(line) for line in after.pop(LOOKS_FILE).decode().splitlines()]
+    assert after == before
+    assert look["look"] == 1 and look["candidate"] == "3" and look["promote"] is False
+
+
+def test_a_fresh_database_does_not_reset_the_count_of_looks(
+    releases: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.promote import LOOKS_FILE, look_alpha
+
+    blind = _release(releases / "weights", releases / "blind", version="3", threshold=1.01)
+    for look in (1, 2):
+        assert json.loads(_promote(releases, blind.name, "--dry-run").stdout)["look"] == look
+    # Another deployment (or this one after its database was lost) judges the same photos:
+    # its ledger has no looks, the weights folder's record has two, so this is the third.
+    monkeypatch.setenv("FRESHPROOF_DATA_DIR", str(releases / "elsewhere"))
+    third = json.loads(_promote(releases, blind.name, "--dry-run").stdout)
+    assert third["look"] == 3 and third["alpha"] == look_alpha(0.05, 3)
+    rows = (releases / "weights" / LOOKS_FILE).read_text().splitlines()
+    assert [json.loads(r)["look"] for r in rows] == [1, 2, 3]
+    # The other way round: the first database, whose ledger knows the looks, still counts on
+    # when the record is gone (a checkout of an older commit, a deleted file).
+    (releases / "weights" / LOOKS_FILE).unlink()
+    monkeypatch.setenv("FRESHPROOF_DATA_DIR", str(releases / "var"))
+    assert json.loads(_promote(releases, blind.name, "--dry-run").stdout)["look"] == 3
 
 
 def test_dry_run_compares_but_installs_nothing(releases: Path) -> None:

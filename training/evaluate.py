@@ -32,9 +32,11 @@ __all__ = [
     "expected_calibration_error",
     "image_level",
     "is_real_photo",
+    "is_real_pool",
     "judge_file",
     "judged_defective",
     "read_ground_truth",
+    "sample_rows",
 ]
 
 IOUS = np.linspace(0.5, 0.95, 10)
@@ -104,12 +106,7 @@ def collect(
     progress: Callable[[Iterable[Any]], Iterable[Any]] = iter,
 ) -> list[ImageRecord]:
     """Run the model over one split of a dataset written by ``build_dataset``."""
-    meta = {}
-    samples = dataset / "samples.jsonl"
-    if samples.exists():
-        for line in samples.read_text().splitlines():
-            row = json.loads(line)
-            meta[row["file"]] = row
+    meta = sample_rows(dataset)
     records = []
     for img_path in progress(sorted((dataset / "images" / split).glob("*.jpg"))):
         rel = f"images/{split}/{img_path.name}"
@@ -242,7 +239,22 @@ _GENERATED_POOLS = ("synthetic", "composite")
 
 def is_real_photo(r: ImageRecord) -> bool:
     """A photo from the real pools, not a generated image."""
-    return not r.pool.startswith(_GENERATED_POOLS)
+    return is_real_pool(r.pool)
+
+
+def is_real_pool(pool: str) -> bool:
+    """A pool of real photos, not of generated images."""
+    return not pool.startswith(_GENERATED_POOLS)
+
+
+def sample_rows(dataset: Path) -> dict[str, dict[str, Any]]:
+    """The build's record of each image (``images/<split>/<name>`` → its samples.jsonl row:
+    pool, tags, ...); empty for a dataset built without one."""
+    samples = dataset / "samples.jsonl"
+    if not samples.exists():
+        return {}
+    rows = (json.loads(line) for line in samples.read_text().splitlines() if line.strip())
+    return {row["file"]: row for row in rows}
 
 
 def image_level(records: list[ImageRecord], thresholds: dict[str, float]) -> dict[str, Any]:

@@ -20,18 +20,34 @@ from math import comb
 from pathlib import Path
 from typing import Any
 
-from training.evaluate import GROUPS, ImageRecord, is_real_photo, judged_defective
+from training.evaluate import (
+    GROUPS,
+    ImageRecord,
+    is_real_photo,
+    is_real_pool,
+    judged_defective,
+    sample_rows,
+)
 
 __all__ = [
+    "LOOKS_FILE",
     "Comparison",
     "GroupComparison",
     "compare_models",
     "install",
     "look_alpha",
     "mcnemar_exact",
+    "record_look",
     "record_refusal",
+    "recorded_looks",
     "split_identity",
 ]
+
+# Every look at a held-out split, one JSON object per line, kept beside the weights it judged.
+# The ledger records looks too, but a ledger is one deployment's: a fresh database counted
+# from zero would hand the next candidate the first look's generous level on photos that
+# earlier candidates were already judged on. The file travels with the repository.
+LOOKS_FILE = "gate-looks.jsonl"
 
 
 def look_alpha(alpha: float, look: int) -> float:
@@ -49,17 +65,39 @@ def look_alpha(alpha: float, look: int) -> float:
 
 
 def split_identity(dataset: Path, split: str) -> str:
-    """SHA-256 naming a held-out split: its photos' names and their labels, sorted.
+    """SHA-256 naming a held-out split: its real photos' names and their labels, sorted.
 
-    Looks are counted per identity: a fresh split (new photos) starts counting again.
+    Looks are counted per identity: a fresh split (new photos) starts counting again. Only
+    the real photos count, as only they decide (``compare_models``): regenerating a split's
+    composites or synthetic images leaves the photos judged, and so the count, as they were.
     """
+    rows = sample_rows(dataset)
     h = hashlib.sha256()
     for image in sorted((dataset / "images" / split).iterdir()):
+        if not is_real_pool(rows.get(f"images/{split}/{image.name}", {}).get("pool", "unknown")):
+            continue
         label = dataset / "labels" / split / f"{image.stem}.txt"
         h.update(image.name.encode() + b"\0")
         h.update(label.read_bytes() if label.exists() else b"")
         h.update(b"\0")
     return h.hexdigest()
+
+
+def recorded_looks(weights_dir: Path, split_id: str) -> int:
+    """How many looks at the split ``split_id`` the weights folder's look file records."""
+    path = weights_dir / LOOKS_FILE
+    if not path.exists():
+        return 0
+    rows = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return sum(1 for row in rows if row.get("split_id") == split_id)
+
+
+def record_look(weights_dir: Path, look: dict[str, Any]) -> None:
+    """Append one look (its split id, number, level and verdict) to the look file."""
+    if "split_id" not in look or "look" not in look:
+        raise ValueError("a look names its split_id and its number")
+    with (weights_dir / LOOKS_FILE).open("a") as f:
+        f.write(json.dumps(look, sort_keys=True) + "\n")
 
 
 def mcnemar_exact(only_a: int, only_b: int) -> float:

@@ -205,3 +205,33 @@ def test_record_refusal_keeps_the_shipped_release_and_one_record_per_candidate(
     card = with_refusals("# card 1\n", entry)
     assert card.startswith("# card 1\n\n## Retrained candidates that did not replace it")
     assert with_refusals(card, entry) == card  # re-rendered, not appended twice
+
+
+def _split(root: Path, files: dict[str, tuple[str, str]]) -> Path:
+    """A built test split: name -> (pool, label line), with the build's samples.jsonl."""
+    (root / "images" / "test").mkdir(parents=True, exist_ok=True)
+    (root / "labels" / "test").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, (pool, label) in files.items():
+        (root / "images" / "test" / f"{name}.jpg").write_bytes(b"jpeg")
+        (root / "labels" / "test" / f"{name}.txt").write_text(label)
+        rows.append({"file": f"images/test/{name}.jpg", "pool": pool})
+    (root / "samples.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return root
+
+
+def test_the_split_identity_is_its_real_photos_only(tmp_path: Path) -> None:
+    from training.promote import split_identity
+
+    real = {
+        "can_defects__1": ("can_defects", "3 0.5 0.5 0.2 0.2\n"),
+        "can_defects__2": ("can_defects", ""),
+    }
+    one = _split(tmp_path / "a", real | {"composite__1": ("composite", "0 0.5 0.5 0.1 0.1\n")})
+    # The same real photos with their composites generated afresh: the same photos decide.
+    other = _split(tmp_path / "b", real | {"composite__7": ("composite", "1 0.4 0.4 0.1 0.1\n")})
+    assert split_identity(one, "test") == split_identity(other, "test")
+    relabelled = real | {"can_defects__2": ("can_defects", "3 0.5 0.5 0.3 0.3\n")}
+    assert split_identity(_split(tmp_path / "c", relabelled), "test") != split_identity(one, "test")
+    fewer = {"can_defects__1": real["can_defects__1"]}
+    assert split_identity(_split(tmp_path / "d", fewer), "test") != split_identity(one, "test")
