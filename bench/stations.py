@@ -18,7 +18,6 @@ import argparse
 import io
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,8 @@ POOLS = REPO.parent / "shared" / "datasets"
 SPLIT = REPO / "datasets" / "splits" / "fp-v0-test.txt"
 BATCH = 32
 FRESHPROOF = str(REPO / ".venv" / "bin" / "freshproof")
+
+from bench.server import Server  # noqa: E402
 
 
 def _frames(n: int) -> list[bytes]:
@@ -61,12 +62,6 @@ def _shot(frame: bytes, tag: str) -> bytes:
     """
     comment = tag.encode()
     return frame[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + frame[2:]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_mb(pids: list[int]) -> float:
@@ -98,13 +93,8 @@ def _ours(photos: list[bytes], batches: int, workers: int, inflight: int) -> dic
          "ST-B", "--read-point", "urn:epc:id:sgln:4000001.00001.0"],
         env=env, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    port = _port()
-    server = subprocess.Popen(
-        [FRESHPROOF, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = Server(env, tmp / "server.log")
+    server.start()
     procs = [
         subprocess.Popen(
             [FRESHPROOF, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -113,13 +103,7 @@ def _ours(photos: list[bytes], batches: int, workers: int, inflight: int) -> dic
     ]
     headers = {"Authorization": f"Bearer {key}"}
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
-            for _ in range(100):
-                try:
-                    client.get("/healthz")
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        with httpx.Client(base_url=server.base, timeout=300) as client:
             # Warm-up, not counted: workers connect, load the model and run it once.
             _batch(client, headers, photos, f"{workers}-warm")
             started = time.perf_counter()
@@ -131,9 +115,10 @@ def _ours(photos: list[bytes], batches: int, workers: int, inflight: int) -> dic
         wall = time.perf_counter() - started
         rss = _rss_mb([p.pid for p in procs])
     finally:
-        for p in [*procs, server]:
+        for p in procs:
             p.terminate()
-        for p in [*procs, server]:
+        server.stop()
+        for p in procs:
             p.wait(timeout=30)
     return _figures(batches, wall, [t for _, t in timings], rss) | {
         "accept": statistics.median(a for a, _ in timings)

@@ -25,7 +25,7 @@ from pathlib import Path
 import urllib3
 from minio import Minio
 
-__all__ = ["S3Server", "find_weed", "fresh_bucket", "seaweedfs"]
+__all__ = ["S3Server", "WeedMini", "find_weed", "fresh_bucket", "seaweedfs"]
 
 # Each of these would otherwise default to a fixed port (grpc ones to port + 10000).
 _PORT_FLAGS = (
@@ -84,51 +84,81 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+class WeedMini:
+    """``weed mini`` in ``workdir`` on ports chosen free once, so it can be stopped and
+    started again on the same ports and data (the reliability bench takes S3 away and back).
+    """
+
+    def __init__(self, weed: str, workdir: Path, *, key: str = "fp-test-key") -> None:
+        self.weed = weed
+        self.workdir = workdir
+        self.ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
+        self.server = S3Server(f"127.0.0.1:{self.ports['s3.port']}", key, uuid.uuid4().hex)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _args(self) -> list[str]:
+        return [
+            self.weed,
+            "mini",
+            f"-dir={self.workdir}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            "-master.telemetry=false",
+            "-webdav=false",
+            "-admin.ui=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            # Unix sockets default to /tmp/seaweedfs-*-<port>.sock; keep them in the workdir.
+            f"-s3.localSocket={self.workdir / 's3.sock'}",
+            f"-filer.localSocket={self.workdir / 'filer.sock'}",
+            *(f"-{flag}={port}" for flag, port in self.ports.items()),
+        ]
+
+    def start(self, timeout: float = 60.0) -> float:
+        """Start and wait until it takes writes; the seconds that took."""
+        started = time.monotonic()
+        env = os.environ | {
+            # weed mini turns these into its only S3 identity ("mini" user, admin rights).
+            "AWS_ACCESS_KEY_ID": self.server.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.server.secret_key,
+        }
+        env.pop("S3_BUCKET", None)  # would pre-create a bucket without object lock
+        log = self.workdir / "weed.log"
+        with log.open("ab") as out:
+            # Its own process group: stopping it stops every component it started.
+            self.proc = subprocess.Popen(
+                self._args(),
+                cwd=self.workdir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            _wait_until_writable(self.proc, self.server, log, timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        """Stop every process it started, and the gRPC sockets it leaves in /tmp."""
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None
+        _remove_grpc_sockets(self.ports.values())
+
+
 @contextmanager
 def seaweedfs(weed: str, workdir: Path, *, timeout: float = 60.0) -> Iterator[S3Server]:
     """Run ``weed mini`` in ``workdir`` until the block ends; yields its S3 endpoint."""
-    ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
-    server = S3Server(f"127.0.0.1:{ports['s3.port']}", "fp-test-key", uuid.uuid4().hex)
-    args = [
-        weed,
-        "mini",
-        f"-dir={workdir}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        "-master.telemetry=false",
-        "-webdav=false",
-        "-admin.ui=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        # Unix sockets default to /tmp/seaweedfs-*-<port>.sock; keep them in the temp dir.
-        f"-s3.localSocket={workdir / 's3.sock'}",
-        f"-filer.localSocket={workdir / 'filer.sock'}",
-        *(f"-{flag}={port}" for flag, port in ports.items()),
-    ]
-    env = os.environ | {
-        # weed mini turns these into its only S3 identity ("mini" user, admin rights).
-        "AWS_ACCESS_KEY_ID": server.access_key,
-        "AWS_SECRET_ACCESS_KEY": server.secret_key,
-    }
-    env.pop("S3_BUCKET", None)  # would pre-create a bucket without object lock
-    log = workdir / "weed.log"
-    with log.open("wb") as out:
-        # Its own process group: stopping it stops every component it started.
-        proc = subprocess.Popen(
-            args,
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    mini = WeedMini(weed, workdir)
+    mini.start(timeout)
     try:
-        _wait_until_writable(proc, server, log, timeout)
-        yield server
+        yield mini.server
     finally:
-        _stop(proc)
-        _remove_grpc_sockets(ports.values())
+        mini.stop()
 
 
 def _wait_until_writable(
