@@ -9,22 +9,22 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import Counter
 from pathlib import Path
 
 from training.train import common_args, offline_yolo
+from vision.labelled import photo_class_of
 from vision.labels import LABELS, PHOTO_CLASSES
 
-__all__ = ["CLASSES", "build_cls_dataset", "train_classifier"]
+__all__ = ["CLASSES", "build_cls_dataset", "label_file_class", "train_classifier"]
 
 CLASSES: tuple[str, ...] = PHOTO_CLASSES  # defined once, in vision: labels need it too
 
 
-def _label(label_file: Path) -> str:
-    counts = Counter(
-        int(line.split()[0]) for line in label_file.read_text().splitlines() if line.strip()
-    )
-    return LABELS[counts.most_common(1)[0][0]] if counts else "clean"
+def label_file_class(label_file: Path) -> str:
+    """A YOLO label file's photo class (``photo_class_of`` its boxes' labels); a photo with
+    no label file is clean. Building and retraining both class photos by this one rule."""
+    lines = label_file.read_text().splitlines() if label_file.exists() else []
+    return photo_class_of((), [LABELS[int(line.split()[0])] for line in lines if line.strip()])
 
 
 def build_cls_dataset(
@@ -40,7 +40,7 @@ def build_cls_dataset(
         for img in sorted((dataset / "images" / split).glob("*.jpg")):
             if split == "train" and keep is not None and img.name not in keep:
                 continue
-            label = _label(dataset / "labels" / split / f"{img.stem}.txt")
+            label = label_file_class(dataset / "labels" / split / f"{img.stem}.txt")
             dest = out / split / label / img.name
             dest.parent.mkdir(parents=True, exist_ok=True)
             if not dest.exists():

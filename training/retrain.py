@@ -28,7 +28,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from training.classify import CLASSES
+from training.classify import CLASSES, label_file_class
 from training.datasets import capped_train_yaml
 
 __all__ = ["RetrainPlan", "assemble", "plan_retraining", "retrain"]
@@ -75,14 +75,6 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*") if p.suffix.lower() in _IMAGE_SUFFIXES)
 
 
-def _class_of(label_file: Path) -> str:
-    """A detection label file's photo class: the first labelled defect, or clean."""
-    from vision.labels import LABELS
-
-    lines = label_file.read_text().split() if label_file.exists() else []
-    return LABELS[int(lines[0])] if lines else "clean"
-
-
 def _feedback_cls(feedback: Path, split: str) -> list[tuple[Path, str]]:
     """The feedback export's classifier tree for a split: (image, class)."""
     root = feedback / "cls" / split
@@ -116,8 +108,8 @@ def plan_retraining(
     left = [p for p in base_val if fed and _sha256(p) in fed]
     val = [p for p in base_val if p not in set(left)]
     labels = base / "labels"
-    cls_train = [(p, _class_of(labels / "train" / f"{p.stem}.txt")) for p in base_train]
-    cls_val = [(p, _class_of(labels / "val" / f"{p.stem}.txt")) for p in val]
+    cls_train = [(p, label_file_class(labels / "train" / f"{p.stem}.txt")) for p in base_train]
+    cls_val = [(p, label_file_class(labels / "val" / f"{p.stem}.txt")) for p in val]
     return RetrainPlan(
         base=str(base.resolve()),
         feedback=str(feedback.resolve()) if feedback else None,
@@ -185,7 +177,7 @@ def assemble(plan: RetrainPlan, out: Path) -> str:
         _link(image, out / "cls" / "val" / cls / Path(image).name)
     base = Path(plan.base)
     for image in _images(base / "images" / "test"):
-        cls = _class_of(base / "labels" / "test" / f"{image.stem}.txt")
+        cls = label_file_class(base / "labels" / "test" / f"{image.stem}.txt")
         _link(str(image.resolve()), out / "cls" / "test" / cls / image.name)
     for split in ("train", "val", "test"):
         for c in CLASSES:

@@ -90,6 +90,28 @@ def test_assembly_is_a_trainable_dataset_named_by_its_manifest(base: Path, tmp_p
     assert assemble(other, tmp_path / "c") == first
 
 
+def test_a_photo_has_one_class_whether_built_or_retrained(base: Path, tmp_path: Path) -> None:
+    from training.classify import build_cls_dataset, label_file_class
+
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    # Two mould regions and one rotten one: the defect seen most often, whichever comes first.
+    (labels / "mixed.txt").write_text("0 .2 .2 .1 .1\n1 .5 .5 .1 .1\n1 .7 .7 .1 .1\n")
+    (labels / "tie.txt").write_text("3 .2 .2 .1 .1\n0 .5 .5 .1 .1\n")  # ties: LABELS order
+    (labels / "clean.txt").write_text("")
+    assert label_file_class(labels / "mixed.txt") == "mold"
+    assert label_file_class(labels / "tie.txt") == "spoilage"
+    assert label_file_class(labels / "clean.txt") == "clean"
+    assert label_file_class(labels / "missing.txt") == "clean"
+    # The classifier tree a build makes and the one a retraining plan makes agree, photo by photo.
+    built = build_cls_dataset(dataset=base, out=tmp_path / "cls")
+    plan = plan_retraining(base=base, feedback=None)
+    planned: dict[str, int] = {}
+    for _, cls in plan.cls_val:
+        planned[cls] = planned.get(cls, 0) + 1
+    assert planned == {k: v for k, v in built["val"].items() if v}
+
+
 def test_a_weight_below_one_is_refused(base: Path) -> None:
     with pytest.raises(ValueError, match="weight"):
         plan_retraining(base=base, feedback=None, weight=0)
