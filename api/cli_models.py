@@ -310,3 +310,54 @@ def retrain(
     test = (entry.get("metrics") or {}).get("test", {})
     typer.echo(json.dumps({"candidate": target, "test": test.get("image_level")}, indent=2))
     typer.echo(f"next: freshproof models promote {target} --dataset {dataset}", err=True)
+
+
+@app.command()
+def rerelease(
+    candidate: Annotated[Path, typer.Argument(help="A candidate folder `retrain` released.")],
+    dataset: Annotated[Path, typer.Option(help="The dataset it was released on.")] = Path(
+        "var/datasets/fp-v1"
+    ),
+    name: str = "freshproof-detector",
+) -> None:
+    """Release a candidate's own checkpoints again, as the release procedure stands now
+    (thresholds, calibration, the classifier's test-time views and margins chosen on val;
+    test measured), without training; for a procedure that changed after the candidate
+    was released. Its training record is kept as it was."""
+    import shutil
+    import tempfile
+
+    from training.card import model_card
+    from training.release import release_model
+    from vision.registry import load_manifest
+
+    entry = next(m for m in reversed(load_manifest(candidate)["models"]) if m["name"] == name)
+    if entry.get("classifier") is None:
+        typer.echo(f"{candidate}: {name} {entry['version']} has no classifier", err=True)
+        raise typer.Exit(2)
+    with tempfile.TemporaryDirectory(prefix="fp-rerelease-") as tmp:
+        # Copies: the release writes its files (and its checkpoints) where these now lie.
+        detector = Path(tmp) / "detector.pt"
+        classifier = Path(tmp) / "classifier.pt"
+        shutil.copyfile(candidate / Path(entry["file"]).with_suffix(".pt"), detector)
+        cls_file = Path(entry["classifier"]["file"]).with_suffix(".pt")
+        shutil.copyfile(candidate / cls_file, classifier)
+        training = {k: v for k, v in entry["training"].items() if k != "dataset"}
+        new = release_model(
+            checkpoint=detector,
+            dataset=dataset,
+            name=name,
+            version=entry["version"],
+            imgsz=int(entry["imgsz"]),
+            weights_dir=candidate,
+            training=training,
+            classifier_checkpoint=classifier,
+            classifier_imgsz=int(entry["classifier"]["imgsz"]),
+        )
+    (candidate / "MODEL_CARD.md").write_text(
+        model_card(new, command=f"rerelease {candidate} --dataset {dataset}")
+    )
+    views = new["classifier"].get("views_on_val", {})
+    typer.echo(
+        json.dumps({"views_on_val": views, "test": new["metrics"]["test"]["image_level"]}, indent=2)
+    )

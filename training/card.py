@@ -115,6 +115,19 @@ def _lineage(det: dict[str, Any], cls: dict[str, Any]) -> str:
     )
 
 
+def _views(clf: dict[str, Any]) -> str:
+    """How the classifier's probability is taken: on the photo alone or averaged over views."""
+    tried = clf.get("views_on_val") or {}
+    on_val = ", ".join(f"{k} {v:.1%}" for k, v in tried.items())
+    chosen = ", ".join(clf.get("views") or [])
+    if not chosen:
+        return f" (on the photo alone; chosen on val: {on_val})" if tried else ""
+    return (
+        f" (averaged over the photo and its test-time views {chosen}, chosen on val by the "
+        f"real val photos judged right: {on_val})"
+    )
+
+
 def model_card(entry: dict[str, Any], *, command: str) -> str:
     """The whole card: what the model is, what it learned from, how well it does, its limits."""
     t = entry["training"]
@@ -134,7 +147,7 @@ both served as ONNX on ONNX Runtime, float32:
 - a YOLO11n-cls **condition classifier** (one class per photo: {", ".join(clf.get("classes", []))})
   at {clf.get("imgsz", "?")} px: `{clf.get("file", "-")}` (SHA-256 `{clf.get("sha256", "-")}`).
 {_lineage(det, cls)}
-Each label's score for a photo is the larger of the classifier's probability for it and the
+Each label's score for a photo is the larger of the classifier's probability for it{_views(clf)} and the
 detector's best box for it; a label is reported when that score reaches its threshold
 (chosen on the validation split). Boxes come from the detector; when only the classifier
 supports a label, the finding covers the whole photo and says `"localized": false`. The

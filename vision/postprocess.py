@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-__all__ = ["Letterbox", "center_crop_input", "decode_yolo", "letterbox", "nms"]
+__all__ = [
+    "CLASSIFIER_VIEWS",
+    "Letterbox",
+    "center_crop_input",
+    "classifier_views",
+    "decode_yolo",
+    "letterbox",
+    "nms",
+]
 
 _PAD = 114  # ultralytics' letterbox grey, so inputs match what the model saw in training
 
@@ -108,3 +117,17 @@ def center_crop_input(rgb: np.ndarray, size: int) -> np.ndarray:
     top, left = (nh - size) // 2, (nw - size) // 2
     crop = resized[top : top + size, left : left + size]
     return np.ascontiguousarray(crop.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+
+
+# Test-time views of the classifier's input, averaged with the input itself: a photo of
+# fruit or a parcel means the same mirrored, so the average of the views is steadier than
+# any one of them. Which views a release uses is chosen on val (``training.release``).
+CLASSIFIER_VIEWS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "hflip": lambda batch: batch[..., ::-1],
+    "vflip": lambda batch: batch[..., ::-1, :],
+}
+
+
+def classifier_views(batch: np.ndarray, views: Sequence[str]) -> list[np.ndarray]:
+    """``batch`` (N, 3, H, W) and each named view of it, contiguous for the runtime."""
+    return [batch, *(np.ascontiguousarray(CLASSIFIER_VIEWS[v](batch)) for v in views)]

@@ -20,7 +20,7 @@ from vision.image import (
     decode_image,
 )
 from vision.phash import format_phash, phash
-from vision.postprocess import center_crop_input, decode_yolo, letterbox
+from vision.postprocess import center_crop_input, classifier_views, decode_yolo, letterbox
 from vision.registry import DEFAULT_WEIGHTS_DIR, ModelSpec, resolve_model
 from vision.runtime import Backend, load_backend
 
@@ -261,8 +261,9 @@ class Predictor:
         self, rgb: np.ndarray, *, floor: float, timing: dict[str, float] | None = None
     ) -> Judgement:
         """Fused per-label scores: the larger of the classifier's probability for the label
-        and the detector's best box for it (boxes kept down to ``floor``), then calibrated
-        when the manifest carries a calibration for the label."""
+        (averaged over the photo and the release's test-time views of it) and the detector's
+        best box for it (boxes kept down to ``floor``), then calibrated when the manifest
+        carries a calibration for the label."""
         candidates = self.detect(rgb, conf=floor, timing=timing)
         scores = {label: 0.0 for label in self.spec.labels}
         for f in candidates:
@@ -271,7 +272,8 @@ class Predictor:
         if self.classifier is not None and self.spec.classifier is not None:
             t = time.perf_counter()
             batch = center_crop_input(rgb, self.spec.classifier.imgsz)
-            out = self.classifier.run(batch)[0]
+            views = classifier_views(batch, self.spec.classifier.views)
+            out = np.mean([self.classifier.run(view)[0] for view in views], axis=0)
             probs = {c: float(p) for c, p in zip(self.spec.classifier.classes, out, strict=True)}
             for label in self.spec.labels:
                 scores[label] = max(scores[label], probs.get(label, 0.0))

@@ -15,6 +15,7 @@ from typing import Any
 from vision.calibration import PlattScaling, parse_calibration
 from vision.errors import ModelError
 from vision.labels import LABELS
+from vision.postprocess import CLASSIFIER_VIEWS
 
 __all__ = [
     "DEFAULT_WEIGHTS_DIR",
@@ -38,6 +39,8 @@ class ClassifierSpec:
     sha256: str
     classes: tuple[str, ...]
     imgsz: int
+    # Test-time views averaged with the photo (``vision.postprocess.CLASSIFIER_VIEWS``).
+    views: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,11 +107,19 @@ def load_manifest(weights_dir: Path) -> dict[str, Any]:
 def _classifier(weights_dir: Path, entry: dict[str, Any] | None) -> ClassifierSpec | None:
     if entry is None:
         return None
+    views = tuple(entry.get("views", ()))
+    unknown = sorted(set(views) - set(CLASSIFIER_VIEWS))
+    if unknown:
+        raise ModelError(
+            f"classifier {entry['file']}: unknown test-time views {unknown} "
+            f"(known: {sorted(CLASSIFIER_VIEWS)})"
+        )
     return ClassifierSpec(
         path=weights_dir / entry["file"],
         sha256=entry["sha256"],
         classes=tuple(entry["classes"]),
         imgsz=int(entry["imgsz"]),
+        views=views,
     )
 
 

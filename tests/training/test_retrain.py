@@ -168,13 +168,35 @@ def carry_over(tmp: Path) -> dict[str, object]:
         serving_entry={"version": "1"},
         log=lambda _: None,
     )
+    candidate_files = sorted(p.name for p in (tmp / "candidate").iterdir())
+    # Released again from its own checkpoints, as `models rerelease` does: nothing trains,
+    # the training record stays, the choices on val are made again.
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from vision.registry import load_manifest
+
+    args = ["rerelease", str(tmp / "candidate"), "--dataset", str(tmp / "run" / "eval")]
+    rerun = CliRunner().invoke(app, ["models", *args, "--name", "m"])
+    again = load_manifest(tmp / "candidate")["models"][-1]
     return {
         "serving_onnx": sorted(
             p.name for p in serving.glob("*.onnx") if p.read_bytes() == b"shipped"
         ),
-        "candidate": sorted(p.name for p in (tmp / "candidate").iterdir()),
+        "candidate": candidate_files,
         "training": {k: entry["training"][k]["summary"] for k in ("detector", "classifier")},
         "dataset_sha": entry["training"]["dataset_manifest_sha256"],
+        "views": entry["classifier"]["views"],
+        "views_on_val": entry["classifier"]["views_on_val"],
+        "rerelease_exit": rerun.exit_code,
+        "rerelease_output": rerun.output,
+        "again": {
+            "version": again["version"],
+            "views_on_val": again["classifier"]["views_on_val"],
+            "training": again["training"]["classifier"]["summary"],
+            "entries": len(load_manifest(tmp / "candidate")["models"]),
+            "card": (tmp / "candidate" / "MODEL_CARD.md").read_text().splitlines()[0],
+        },
     }
 
 
@@ -196,3 +218,15 @@ def test_retrain_carries_untrained_networks_over_and_leaves_the_serving_folder_a
         "classifier": "kept from 1, not trained.",
     }
     assert len(str(result["dataset_sha"])) == 64
+    # The classifier's test-time views were chosen on val among the three choices.
+    views_on_val: dict[str, float] = result["views_on_val"]  # type: ignore[assignment]
+    assert set(views_on_val) == {"none", "hflip", "hflip+vflip"}
+    best = max(views_on_val.values())
+    assert views_on_val["+".join(result["views"]) or "none"] == best  # type: ignore[arg-type]
+    # Re-released in place: the same entry, its training record kept, the choice made again.
+    assert result["rerelease_exit"] == 0, result["rerelease_output"]
+    again: dict[str, object] = result["again"]  # type: ignore[assignment]
+    assert again["version"] == "2" and again["entries"] == 1
+    assert again["training"] == "kept from 1, not trained."
+    assert again["views_on_val"] == views_on_val  # the same networks on the same val photos
+    assert again["card"] == "# Model card: m 2"

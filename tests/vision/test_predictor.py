@@ -126,3 +126,38 @@ def test_findings_within_the_abstention_margin_are_uncertain(
             ("uncertain" in f.as_dict()) == f.uncertain for f in result.findings
         )
     assert not any(found[0.0]) and all(found[1.0])
+
+
+def test_the_classifier_averages_its_test_time_views(tiny_weights: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    import numpy as np
+
+    from tests.conftest import scene
+    from vision.postprocess import center_crop_input
+
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)
+    manifest = json.loads((weights / "manifest.json").read_text())
+    rgb = scene(seed=3)
+    probs = {}
+    for views in ((), ("hflip",), ("hflip", "vflip")):
+        manifest["models"][0]["classifier"]["views"] = list(views)
+        (weights / "manifest.json").write_text(json.dumps(manifest))
+        predictor = Predictor.from_weights(weights)
+        assert predictor.spec.classifier is not None
+        assert predictor.spec.classifier.views == views
+        judged = predictor.judge(rgb, floor=0.05).classifier
+        assert judged is not None
+        probs[views] = np.array(list(judged.values()))
+    # By hand: the network on the photo and on its mirror images, averaged.
+    assert predictor.classifier is not None
+    x = center_crop_input(rgb, 32)
+    run = predictor.classifier.run
+    plain, h = run(x)[0], run(np.ascontiguousarray(x[..., ::-1]))[0]
+    v = run(np.ascontiguousarray(x[..., ::-1, :]))[0]
+    assert np.allclose(probs[()], plain, atol=1e-6)
+    assert np.allclose(probs[("hflip",)], (plain + h) / 2, atol=1e-6)
+    assert np.allclose(probs[("hflip", "vflip")], (plain + h + v) / 3, atol=1e-6)
+    assert not np.allclose(probs[()], probs[("hflip",)])  # the views do change the answer

@@ -67,3 +67,13 @@ def test_manifest_calibration_is_parsed_and_checked() -> None:
     ):
         with pytest.raises(ModelError):
             parse_calibration(bad, LABELS)
+
+
+def test_an_unknown_test_time_view_is_refused(tiny_weights: Path, tmp_path: Path) -> None:
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)
+    manifest = json.loads((weights / "manifest.json").read_text())
+    manifest["models"][0]["classifier"]["views"] = ["hflip", "rotate45"]
+    (weights / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match=r"unknown test-time views \['rotate45'\]"):
+        resolve_model(weights)
