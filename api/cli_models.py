@@ -83,6 +83,7 @@ def promote(
         candidate=collect(challenger, dataset, split),
         candidate_thresholds=challenger.spec.thresholds,
         alpha=look_alpha(alpha, look),
+        guard_alpha=alpha,
     )
     with _services() as services:
         gate = record_gate_look(

@@ -186,8 +186,15 @@ def compare_models(
     candidate_thresholds: dict[str, float],
     alpha: float = 0.05,
     groups: dict[str, Callable[[ImageRecord], bool]] = GROUPS,
+    guard_alpha: float = 0.05,
 ) -> Comparison:
-    """Pair the two models' judgements photo by photo and decide on promotion."""
+    """Pair the two models' judgements photo by photo and decide on promotion.
+
+    ``alpha`` is the level the gain must reach (a look's share of the family level);
+    ``guard_alpha`` the level at which a group's loss blocks it. The guard is not spent per
+    look: were it, the more candidates had been judged the larger the loss on cans or
+    parcels a winner could bring along unnoticed.
+    """
     by_file = {r.file: r for r in candidate}
     if set(by_file) != {r.file for r in incumbent}:
         raise ValueError("the two models were not judged on the same photos")
@@ -215,7 +222,9 @@ def compare_models(
     worse = [
         name
         for name, g in per_group.items()
-        if g.images and g.only_incumbent_right > g.only_candidate_right and g.p_value < alpha
+        if g.images
+        and g.only_incumbent_right > g.only_candidate_right
+        and g.p_value < max(alpha, guard_alpha)
     ]
     for name in worse:
         g = per_group[name]

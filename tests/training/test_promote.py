@@ -92,6 +92,25 @@ def test_a_gain_on_fruit_cannot_hide_a_significant_loss_on_cans() -> None:
     assert any("cans_major_critical_vs_intact" in r for r in verdict.reasons)
 
 
+def test_the_group_guard_is_not_spent_with_the_looks() -> None:
+    # A clear overall gain (p ~ 2e-9) with a loss on cans at p ~ 0.03: a late look tests the
+    # gain at a tiny level, but the loss still blocks it at the family level.
+    fruit_i, fruit_c = _pair(40, "fruit_fresh_rotten", inc_right=False, cand_right=True)
+    cans_i, cans_c = _pair(6, "can_defects", inc_right=True, cand_right=False)
+    verdict = compare_models(
+        incumbent=fruit_i + cans_i,
+        incumbent_thresholds=THR,
+        candidate=fruit_c + cans_c,
+        candidate_thresholds=THR,
+        alpha=0.001,
+        guard_alpha=0.05,
+    )
+    cans = verdict.groups["cans_major_critical_vs_intact"]
+    assert 0.001 < cans.p_value < 0.05 and verdict.real_photos.p_value < 0.001
+    assert not verdict.promote
+    assert any("significantly worse on cans" in r for r in verdict.reasons)
+
+
 def test_generated_images_do_not_count_towards_promotion() -> None:
     # A candidate that only got better on composites and synthetic packs has not won.
     comp_i, comp_c = _pair(30, "composite", inc_right=False, cand_right=True)
