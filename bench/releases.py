@@ -1,0 +1,84 @@
+"""What a release costs to serve next to another: the same photos, the same run, interleaved.
+
+Both releases are loaded as the API loads them (our predictor, ONNX Runtime f32) in this one
+process; each timed pass judges every photo with one release and then the other, in
+alternating order, so neither gets a warmer cache or a quieter CPU. The photos are the
+held-out split's, spread over its pools (as ``bench/inference.py`` picks them), optionally
+re-encoded at phone size. Prints per release the p50/p95 of a whole inspection (decode,
+quality checks, both networks, fusion) and of the classifier alone, images/s, and the
+candidate's ratio to the incumbent.
+
+    .venv/bin/python bench/releases.py --candidate var/candidate-0.3.1 [--incumbent weights]
+                                       [--n 120] [--rounds 3] [--photo-side 4032]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.inference import _images, _pct  # noqa: E402  (the path above)
+from vision.predictor import Predictor  # noqa: E402
+from vision.registry import DEFAULT_WEIGHTS_DIR  # noqa: E402
+
+
+def main() -> None:
+    """Time both releases over the same photos and print the comparison."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--candidate", type=Path, required=True)
+    ap.add_argument("--incumbent", type=Path, default=DEFAULT_WEIGHTS_DIR)
+    ap.add_argument("--n", type=int, default=120, help="held-out photos")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--photo-side", type=int, default=None)
+    args = ap.parse_args()
+    photos = [p.read_bytes() for p in _images(args.n, args.photo_side)]
+    sides = {
+        "incumbent": Predictor.from_weights(args.incumbent),
+        "candidate": Predictor.from_weights(args.candidate),
+    }
+    total: dict[str, list[float]] = {k: [] for k in sides}
+    classify: dict[str, list[float]] = {k: [] for k in sides}
+    wall = dict.fromkeys(sides, 0.0)
+    for predictor in sides.values():  # warm-up, not counted
+        for data in photos[:5]:
+            predictor.inspect(data, image="warm.jpg")
+    for n in range(args.rounds):
+        order = list(sides) if n % 2 == 0 else list(reversed(sides))
+        for i, data in enumerate(photos):
+            for side in order if i % 2 == 0 else reversed(order):
+                started = time.perf_counter()
+                result = sides[side].inspect(data, image=f"{i}.jpg")
+                elapsed = time.perf_counter() - started
+                wall[side] += elapsed
+                total[side].append(elapsed * 1e3)
+                if "classify" in result.timing_ms:
+                    classify[side].append(result.timing_ms["classify"])
+    print(f"{len(photos)} held-out photos x {args.rounds} rounds, one at a time, ONNX Runtime f32")
+    print(f"{'release':42}{'p50 ms':>9}{'p95 ms':>9}{'img/s':>8}{'classify p50':>14}")
+    for side, predictor in sides.items():
+        spec = predictor.spec
+        views = ",".join(spec.classifier.views) if spec.classifier else ""
+        label = f"{side} {spec.version}" + (
+            f" ({spec.classifier.imgsz} px{', ' + views if views else ''})"
+            if spec.classifier
+            else ""
+        )
+        cls_p50 = statistics.median(classify[side]) if classify[side] else float("nan")
+        print(
+            f"{label:42}{_pct(total[side], 0.5):9.1f}{_pct(total[side], 0.95):9.1f}"
+            f"{len(total[side]) / wall[side]:8.1f}{cls_p50:14.1f}"
+        )
+    ratio = (len(total["candidate"]) / wall["candidate"]) / (
+        len(total["incumbent"]) / wall["incumbent"]
+    )
+    print(f"candidate images/s vs incumbent: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
