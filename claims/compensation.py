@@ -24,7 +24,7 @@ from claims.errors import (
     PaymentRefusedError,
 )
 from claims.responsibility import Verdict
-from claims.schema import claims_metadata
+from storage.schema import metadata
 
 __all__ = [
     "AUTO",
@@ -52,7 +52,7 @@ ZERO = Decimal("0.00")
 
 payments = Table(
     "claims_payments",
-    claims_metadata,
+    metadata,
     Column("claim_id", String(64), primary_key=True),
     Column("kind", String(20), nullable=False),
     Column("amount", Numeric(12, 2), nullable=False),

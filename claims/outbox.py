@@ -58,7 +58,7 @@ from claims.errors import (
     StaleSignatureError,
     UnknownDeliveryError,
 )
-from claims.schema import claims_metadata
+from storage.schema import metadata
 
 __all__ = [
     "DELIVERY_ID_HEADER",
@@ -85,7 +85,7 @@ log = logging.getLogger("freshproof.outbox")
 
 outbox = Table(
     "outbox",
-    claims_metadata,
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("delivery_id", String(32), nullable=False, unique=True),
     Column("event_type", String(100), nullable=False),

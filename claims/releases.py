@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Engine, String, Table, func, select
 
 from claims.custody import LedgerRef
-from claims.schema import claims_metadata
 from ledger.log import Ledger, LedgerWriter
+from storage.schema import metadata
 
 __all__ = [
     "KIND_GATE",
@@ -49,7 +49,7 @@ KIND_GATE = "model.gate"
 
 model_releases = Table(
     "model_releases",
-    claims_metadata,
+    metadata,
     Column("ledger_idx", BigInteger, primary_key=True),
     Column("name", String(100), nullable=False, index=True),
     Column("version", String(50), nullable=False),
@@ -60,7 +60,7 @@ model_releases = Table(
 
 model_gate_looks = Table(
     "model_gate_looks",
-    claims_metadata,
+    metadata,
     Column("ledger_idx", BigInteger, primary_key=True),
     Column("split_id", String(64), nullable=False, index=True),
     Column("name", String(100), nullable=False),

@@ -35,12 +35,12 @@ from claims.errors import (
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
 from claims.outbox import enqueue
-from claims.schema import claims_metadata
 from claims.tables import claim_photos, claims, lot_alerts, photo_hashes
 from claims.timeline import build_timeline
 from ledger.log import Ledger, LedgerWriter
 from ledger.trace import UnknownLotError
 from storage.evidence import EvidenceStore, StoredEvidence
+from storage.schema import metadata
 from vision.errors import ImageRejected
 from vision.phash import format_phash
 from vision.predictor import Inspection
@@ -73,7 +73,7 @@ def create_claim_tables(engine: Engine) -> None:
     Every table, not only the claims': they share one MetaData, and claims need the
     ledger's and its projections' tables too.
     """
-    claims_metadata.create_all(engine)
+    metadata.create_all(engine)
 
 
 def _release_ref(ledger: Ledger, inspections: Sequence[Inspection]) -> LedgerRef | None:

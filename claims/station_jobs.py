@@ -28,10 +28,10 @@ from claims.stations import (
     Station,
     grade_batch,
     station_batches,
-    stations_metadata,
 )
 from ledger.log import Ledger
 from storage.evidence import EvidenceStore
+from storage.schema import metadata
 
 __all__ = [
     "BatchJob",
@@ -45,7 +45,7 @@ __all__ = [
 
 station_jobs = Table(
     "station_jobs",
-    stations_metadata,
+    metadata,
     Column("batch_id", String(200), primary_key=True),
     Column("station_id", String(200), nullable=False),
     Column("status", String(12), nullable=False),  # pending, done, failed

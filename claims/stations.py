@@ -46,14 +46,11 @@ __all__ = [
     "inspection_event",
     "station_batches",
     "station_reviews",
-    "stations_metadata",
 ]
 
-stations_metadata = metadata
-"""The shared MetaData (``storage.schema``); the name stays for the modules that import it."""
 station_batches = Table(
     "station_batches",
-    stations_metadata,
+    metadata,
     Column("batch_id", String(200), primary_key=True),
     Column("station_id", String(200), nullable=False),
     Column("request_hash", String(64), nullable=False),
@@ -63,7 +60,7 @@ station_batches = Table(
 # Items the model was not sure of, until a person grades them (claims.station_review).
 station_reviews = Table(
     "station_reviews",
-    stations_metadata,
+    metadata,
     Column("batch_id", String(200), primary_key=True),
     Column("position", Integer, primary_key=True),
     Column("station_id", String(200), nullable=False),
@@ -87,7 +84,7 @@ _CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"
 
 def create_station_tables(engine: Engine) -> None:
     """Create the batch table if missing."""
-    stations_metadata.create_all(engine)
+    metadata.create_all(engine)
 
 
 @dataclass(frozen=True)

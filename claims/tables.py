@@ -15,7 +15,7 @@ from sqlalchemy import (
     Text,
 )
 
-from claims.schema import claims_metadata
+from storage.schema import metadata
 
 __all__ = [
     "claim_decisions",
@@ -28,7 +28,7 @@ __all__ = [
 
 claims = Table(
     "claims",
-    claims_metadata,
+    metadata,
     Column("id", String(32), primary_key=True),
     Column("idempotency_key", String(200), unique=True),
     Column("request_hash", String(64), nullable=False),
@@ -57,7 +57,7 @@ claims = Table(
 
 claim_photos = Table(
     "claim_photos",
-    claims_metadata,
+    metadata,
     Column("claim_id", String(32), primary_key=True),
     Column("position", Integer, primary_key=True),
     Column("sha256", String(64), nullable=False),
@@ -68,7 +68,7 @@ claim_photos = Table(
 # could add a missing table to an existing database but never a missing column.
 photo_hashes = Table(
     "claim_photo_hashes",
-    claims_metadata,
+    metadata,
     Column("claim_id", String(32), primary_key=True),
     Column("position", Integer, primary_key=True),
     Column("sha256", String(64), nullable=False),
@@ -80,7 +80,7 @@ photo_hashes = Table(
 
 lot_alerts = Table(
     "lot_alerts",
-    claims_metadata,
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("lot", String(300), nullable=False),
     Column("claim_ids", Text, nullable=False),
@@ -90,7 +90,7 @@ lot_alerts = Table(
 
 ticket_events = Table(
     "ticket_events",
-    claims_metadata,
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("claim_id", String(32), nullable=False, index=True),
     Column("at", DateTime(timezone=True), nullable=False),
@@ -105,7 +105,7 @@ ticket_events = Table(
 
 claim_decisions = Table(
     "claim_decisions",
-    claims_metadata,
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("claim_id", String(32), nullable=False, index=True),
     Column("actor", String(200), nullable=False),

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from claims.schema import claims_metadata
 from storage.db import make_engine
+from storage.schema import metadata
 from tests.conftest import POSTGRES_URL, postgres_schema
 
 
@@ -19,7 +19,7 @@ def claims_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Eng
     if request.param == "sqlite":
         # make_engine: the production SQLite settings (WAL, busy timeout, any-thread use).
         engine = make_engine(f"sqlite:///{tmp_path / 'claims.db'}")
-        claims_metadata.create_all(engine)
+        metadata.create_all(engine)
         yield engine
         engine.dispose()
         return
@@ -27,7 +27,7 @@ def claims_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Eng
         engine = sa.create_engine(
             POSTGRES_URL, connect_args={"options": f"-c search_path={schema}"}
         )
-        claims_metadata.create_all(engine)
+        metadata.create_all(engine)
         yield engine
         engine.dispose()
 
@@ -36,6 +36,6 @@ def claims_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Eng
 def sqlite_claims_db(tmp_path: Path) -> Iterator[sa.Engine]:
     """An engine with the claims tables on SQLite only."""
     engine = make_engine(f"sqlite:///{tmp_path / 'claims.db'}")
-    claims_metadata.create_all(engine)
+    metadata.create_all(engine)
     yield engine
     engine.dispose()
