@@ -355,9 +355,10 @@ def rerelease(
             classifier_checkpoint=classifier,
             classifier_imgsz=int(entry["classifier"]["imgsz"]),
         )
-    (candidate / "MODEL_CARD.md").write_text(
-        model_card(new, command=f"rerelease {candidate} --dataset {dataset}")
-    )
+    command = f"freshproof models rerelease {candidate} --dataset {dataset}"
+    if entry["training"].get("command"):
+        command = f"{entry['training']['command']}\n{command}"
+    (candidate / "MODEL_CARD.md").write_text(model_card(new, command=command))
     views = new["classifier"].get("views_on_val", {})
     typer.echo(
         json.dumps({"views_on_val": views, "test": new["metrics"]["test"]["image_level"]}, indent=2)

@@ -7,6 +7,7 @@ The same function runs from ``freshproof models retrain`` and as the Celery task
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +40,19 @@ class RetrainJob:
     def as_dict(self) -> dict[str, Any]:
         """The task's argument."""
         return asdict(self)
+
+    def command(self) -> str:
+        """The ``freshproof models retrain`` line that runs this job (for the model card)."""
+        args = ["freshproof", "models", "retrain", self.version, "--dataset", self.dataset]
+        if self.feedback:
+            args += ["--feedback", self.feedback, "--weight", str(self.weight)]
+        args += ["--detector-hours", f"{self.detector_hours:g}"]
+        args += ["--classifier-hours", f"{self.classifier_hours:g}"]
+        if self.classifier_imgsz:
+            args += ["--classifier-imgsz", str(self.classifier_imgsz)]
+        for pool, cap in sorted(self.caps.items()):
+            args += ["--cap", f"{pool}={cap}"]
+        return shlex.join([*args, "--seed", str(self.seed)])
 
 
 def run_retrain_job(
@@ -87,4 +101,5 @@ def run_retrain_job(
         classifier_imgsz=job.classifier_imgsz or int(entry["classifier"]["imgsz"]),
         serving_entry=entry,
         log=log,
+        command=job.command(),
     )

@@ -10,6 +10,8 @@ candidate's ratio to the incumbent.
 
     .venv/bin/python bench/releases.py --candidate var/candidate-0.3.1 [--incumbent weights]
                                        [--n 120] [--rounds 3] [--photo-side 4032]
+    # after a promotion, the new release against the one it replaced:
+    .venv/bin/python bench/releases.py --candidate weights --incumbent-version 0.2.1
 """
 
 from __future__ import annotations
@@ -33,14 +35,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--candidate", type=Path, required=True)
     ap.add_argument("--incumbent", type=Path, default=DEFAULT_WEIGHTS_DIR)
+    ap.add_argument("--candidate-version", default=None, help="default: the folder's newest")
+    ap.add_argument("--incumbent-version", default=None, help="e.g. the release it replaced")
     ap.add_argument("--n", type=int, default=120, help="held-out photos")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--photo-side", type=int, default=None)
     args = ap.parse_args()
     photos = [p.read_bytes() for p in _images(args.n, args.photo_side)]
     sides = {
-        "incumbent": Predictor.from_weights(args.incumbent),
-        "candidate": Predictor.from_weights(args.candidate),
+        "incumbent": Predictor.from_weights(args.incumbent, version=args.incumbent_version),
+        "candidate": Predictor.from_weights(args.candidate, version=args.candidate_version),
     }
     total: dict[str, list[float]] = {k: [] for k in sides}
     classify: dict[str, list[float]] = {k: [] for k in sides}

@@ -7,6 +7,7 @@ and the manifest can never disagree.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -106,7 +107,12 @@ def _lineage(det: dict[str, Any], cls: dict[str, Any]) -> str:
     starts = [s for s in (det.get("from"), cls.get("from")) if s and str(s).endswith(".pt")]
     if not starts:
         return ""
-    named = " and ".join(f"`{s}`" for s in starts)
+    # A checkpoint shipped in weights/ is named as the repository names it, not by the path of
+    # the checkout it was trained in.
+    named = " and ".join(
+        f"`weights/{Path(s).name}`" if Path(s).parent.name == "weights" else f"`{s}`"
+        for s in starts
+    )
     return (
         f"\nThis release went on training from {named}: weights trained here earlier, from\n"
         "scratch or on from a release. Its training times below come on top of theirs. A\n"
@@ -214,7 +220,8 @@ def promotion_markdown(entry: dict[str, Any]) -> str:
         "",
         "Both models judged the same held-out photos, each at its own thresholds; the decision "
         "uses real photos only and McNemar's exact test on the photos they judge differently "
-        f"(alpha {p['alpha']}).",
+        f"(alpha {p['alpha']:.3g}, this look's share of the family level; "
+        "`weights/gate-looks.jsonl` lists every look at the split).",
         "",
         "| photos | images | accuracy before | accuracy after | only before right | "
         "only after right | p |",
@@ -235,7 +242,7 @@ def promotion_markdown(entry: dict[str, Any]) -> str:
         lines.append(
             f"- Before it, candidate {r['version']} was refused: real photos "
             f"{_pct(g['incumbent_accuracy'])} -> {_pct(g['candidate_accuracy'])}, "
-            f"McNemar p={g['p_value']:.3g} (alpha {r['alpha']})."
+            f"McNemar p={g['p_value']:.3g} (alpha {r['alpha']:.3g})."
         )
     return "\n".join(lines) + "\n"
 

@@ -215,6 +215,7 @@ def retrain(
     classifier_imgsz: int,
     serving_entry: dict[str, Any],
     log: Callable[[str], None] = print,
+    command: str | None = None,
 ) -> dict[str, Any]:
     """Assemble, train what has hours, and release into ``candidate``; returns its entry.
 
@@ -225,7 +226,7 @@ def retrain(
     from training.classify import train_classifier
     from training.release import release_model
     from training.summary import run_summary
-    from training.train import train_detector
+    from training.train import describe_hardware, train_detector
 
     data_sha = assemble(plan, out / "dataset")
     log(f"dataset {out / 'dataset'}: manifest sha256 {data_sha}; {plan.counts()}")
@@ -233,6 +234,10 @@ def retrain(
         "dataset_manifest_sha256": data_sha,
         "replay": {"base": plan.base, "feedback": plan.feedback, "weight": plan.weight},
         "seed": plan.seed,
+        "hardware": describe_hardware("cpu"),
+        # What was learned from, after the caps and with the repeats (the card quotes it).
+        "train_images_used": dict(sorted(Counter(_pool_of(p) for p in plan.train).items())),
+        "command": command or f"freshproof models retrain {version}",
     }
     detector = detector_from
     if detector_hours > 0:
@@ -288,8 +293,15 @@ def retrain(
         classifier_checkpoint=classifier,
         classifier_imgsz=classifier_imgsz,
     )
-    (candidate / "MODEL_CARD.md").write_text(model_card(entry, command=f"retrain {version}"))
+    (candidate / "MODEL_CARD.md").write_text(model_card(entry, command=training["command"]))
     return entry
+
+
+def _pool_of(image: str) -> str:
+    """A training image's pool: the base build names images ``<pool>__<...>``; fed-back
+    ones are named by their SHA-256 alone."""
+    name = Path(image).name
+    return name.split("__", 1)[0] if "__" in name else "feedback"
 
 
 def _unchanged(version: str) -> dict[str, str]:

@@ -12,7 +12,14 @@ from typing import Any
 
 from training.offline import configure_offline
 
-__all__ = ["TrainResult", "common_args", "offline_yolo", "start_weights", "train_detector"]
+__all__ = [
+    "TrainResult",
+    "common_args",
+    "describe_hardware",
+    "offline_yolo",
+    "start_weights",
+    "train_detector",
+]
 
 
 @dataclass(frozen=True)
@@ -26,7 +33,7 @@ class TrainResult:
     args: dict[str, object]
 
 
-def _hardware(device: str) -> str:
+def describe_hardware(device: str) -> str:
     import torch  # the train extra only
 
     if device != "cpu" and torch.cuda.is_available():
@@ -145,7 +152,7 @@ def train_detector(
         run_dir / "weights" / "best.pt",
         run_dir,
         seconds,
-        _hardware(device),
+        describe_hardware(device),
         {"model": model, **args},
     )
     (run_dir / "freshproof_train.json").write_text(

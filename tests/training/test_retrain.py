@@ -7,6 +7,7 @@ import importlib.util
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -186,6 +187,9 @@ def carry_over(tmp: Path) -> dict[str, object]:
         "candidate": candidate_files,
         "training": {k: entry["training"][k]["summary"] for k in ("detector", "classifier")},
         "dataset_sha": entry["training"]["dataset_manifest_sha256"],
+        "train_images_used": entry["training"]["train_images_used"],
+        "hardware": entry["training"]["hardware"],
+        "command": entry["training"]["command"],
         "views": entry["classifier"]["views"],
         "views_on_val": entry["classifier"]["views_on_val"],
         "rerelease_exit": rerun.exit_code,
@@ -218,6 +222,13 @@ def test_retrain_carries_untrained_networks_over_and_leaves_the_serving_folder_a
         "classifier": "kept from 1, not trained.",
     }
     assert len(str(result["dataset_sha"])) == 64
+    # The card quotes what was learned from: the base pools (capped) and each fed-back photo
+    # as often as it repeats (two photos, weight 2).
+    used: dict[str, int] = result["train_images_used"]  # type: ignore[assignment]
+    assert used["feedback"] == 4 and sum(used.values()) > 4
+    assert set(used) - {"feedback"} <= {"synthetic_can", "synthetic_pouch"}
+    assert "CPU" in str(result["hardware"]) or "GPU" in str(result["hardware"])
+    assert str(result["command"]).startswith("freshproof models retrain")
     # The classifier's test-time views were chosen on val among the three choices.
     views_on_val: dict[str, float] = result["views_on_val"]  # type: ignore[assignment]
     assert set(views_on_val) == {"none", "hflip", "hflip+vflip"}
@@ -230,3 +241,32 @@ def test_retrain_carries_untrained_networks_over_and_leaves_the_serving_folder_a
     assert again["training"] == "kept from 1, not trained."
     assert again["views_on_val"] == views_on_val  # the same networks on the same val photos
     assert again["card"] == "# Model card: m 2"
+
+
+def test_the_card_gives_a_retrain_command_the_cli_accepts() -> None:
+    import shlex
+
+    import typer.main
+
+    from api.cli import app
+    from api.retraining import RetrainJob
+
+    job = RetrainJob(
+        version="0.9.0",
+        feedback="var/feedback/x",
+        weight=2,
+        classifier_hours=1.5,
+        classifier_imgsz=224,
+        caps={"fruit_fresh_rotten": 1000},
+        seed=3,
+    )
+    words = shlex.split(job.command())
+    assert words[:4] == ["freshproof", "models", "retrain", "0.9.0"]
+    group: Any = typer.main.get_command(app)
+    command = group.commands["models"].commands["retrain"]
+    context = command.make_context("retrain", words[3:])  # parses as the CLI would
+    assert context.params["version"] == "0.9.0" and context.params["feedback"] is not None
+    assert str(context.params["feedback"]) == "var/feedback/x" and context.params["weight"] == 2
+    assert context.params["classifier_hours"] == 1.5 and context.params["classifier_imgsz"] == 224
+    assert context.params["detector_hours"] == 0.0 and context.params["seed"] == 3
+    assert context.params["cap"] == ["fruit_fresh_rotten=1000"]
