@@ -10,7 +10,8 @@ from vision.registry import DEFAULT_WEIGHTS_DIR, file_sha256, load_manifest, res
 
 def _copy_weights(tmp_path: Path) -> Path:
     manifest = load_manifest(DEFAULT_WEIGHTS_DIR)
-    entry = next(m for m in manifest["models"] if m["name"] == manifest["default"])
+    # The newest entry of the default name serves (the one before it stays for a rollback).
+    entry = [m for m in manifest["models"] if m["name"] == manifest["default"]][-1]
     shutil.copy(DEFAULT_WEIGHTS_DIR / "manifest.json", tmp_path / "manifest.json")
     files = [entry["file"], *([entry["classifier"]["file"]] if "classifier" in entry else [])]
     for name in files:
