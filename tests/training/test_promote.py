@@ -9,7 +9,7 @@ import pytest
 
 from training.card import promotion_markdown, with_refusals
 from training.evaluate import ImageRecord
-from training.promote import compare_models, install, mcnemar_exact, record_refusal
+from training.promote import Comparison, compare_models, install, mcnemar_exact, record_refusal
 from vision.labels import LABELS
 
 BOX = (0.0, 0.0, 10.0, 10.0)
@@ -38,6 +38,17 @@ def _pair(
     return inc, cand
 
 
+def _verdict(*pairs: tuple[list[ImageRecord], list[ImageRecord]], **levels: float) -> Comparison:
+    """Both models judged on every pair's photos, at the same thresholds."""
+    return compare_models(
+        incumbent=[r for inc, _ in pairs for r in inc],
+        incumbent_thresholds=THR,
+        candidate=[r for _, cand in pairs for r in cand],
+        candidate_thresholds=THR,
+        **levels,
+    )
+
+
 def test_mcnemar_exact_matches_the_binomial_tail() -> None:
     assert mcnemar_exact(0, 0) == 1.0
     # 0 vs 6 discordant: 2 * 0.5**6
@@ -50,13 +61,9 @@ def test_mcnemar_exact_matches_the_binomial_tail() -> None:
 
 
 def test_a_clear_win_on_real_photos_is_promoted() -> None:
-    inc, cand = _pair(20, "fruit_fresh_rotten", inc_right=False, cand_right=True)
-    same_i, same_c = _pair(50, "parcel_damaged_intact", inc_right=True, cand_right=True)
-    verdict = compare_models(
-        incumbent=inc + same_i,
-        incumbent_thresholds=THR,
-        candidate=cand + same_c,
-        candidate_thresholds=THR,
+    verdict = _verdict(
+        _pair(20, "fruit_fresh_rotten", inc_right=False, cand_right=True),
+        _pair(50, "parcel_damaged_intact", inc_right=True, cand_right=True),
     )
     assert verdict.promote
     assert verdict.real_photos.only_candidate_right == 20
@@ -66,26 +73,18 @@ def test_a_clear_win_on_real_photos_is_promoted() -> None:
 
 
 def test_a_small_gain_is_not_significant_and_not_promoted() -> None:
-    win_i, win_c = _pair(3, "fruit_fresh_rotten", inc_right=False, cand_right=True)
-    loss_i, loss_c = _pair(1, "fruit_fresh_rotten", inc_right=True, cand_right=False, start=3)
-    verdict = compare_models(
-        incumbent=win_i + loss_i,
-        incumbent_thresholds=THR,
-        candidate=win_c + loss_c,
-        candidate_thresholds=THR,
+    verdict = _verdict(
+        _pair(3, "fruit_fresh_rotten", inc_right=False, cand_right=True),
+        _pair(1, "fruit_fresh_rotten", inc_right=True, cand_right=False, start=3),
     )
     assert not verdict.promote
     assert verdict.reasons[0].startswith("no significant gain")
 
 
 def test_a_gain_on_fruit_cannot_hide_a_significant_loss_on_cans() -> None:
-    fruit_i, fruit_c = _pair(40, "fruit_fresh_rotten", inc_right=False, cand_right=True)
-    cans_i, cans_c = _pair(12, "can_defects", inc_right=True, cand_right=False)
-    verdict = compare_models(
-        incumbent=fruit_i + cans_i,
-        incumbent_thresholds=THR,
-        candidate=fruit_c + cans_c,
-        candidate_thresholds=THR,
+    verdict = _verdict(
+        _pair(40, "fruit_fresh_rotten", inc_right=False, cand_right=True),
+        _pair(12, "can_defects", inc_right=True, cand_right=False),
     )
     assert verdict.real_photos.p_value < 0.05  # the overall gain alone would pass
     assert not verdict.promote
@@ -95,13 +94,9 @@ def test_a_gain_on_fruit_cannot_hide_a_significant_loss_on_cans() -> None:
 def test_the_group_guard_is_not_spent_with_the_looks() -> None:
     # A clear overall gain (p ~ 2e-9) with a loss on cans at p ~ 0.03: a late look tests the
     # gain at a tiny level, but the loss still blocks it at the family level.
-    fruit_i, fruit_c = _pair(40, "fruit_fresh_rotten", inc_right=False, cand_right=True)
-    cans_i, cans_c = _pair(6, "can_defects", inc_right=True, cand_right=False)
-    verdict = compare_models(
-        incumbent=fruit_i + cans_i,
-        incumbent_thresholds=THR,
-        candidate=fruit_c + cans_c,
-        candidate_thresholds=THR,
+    verdict = _verdict(
+        _pair(40, "fruit_fresh_rotten", inc_right=False, cand_right=True),
+        _pair(6, "can_defects", inc_right=True, cand_right=False),
         alpha=0.001,
         guard_alpha=0.05,
     )
@@ -113,14 +108,10 @@ def test_the_group_guard_is_not_spent_with_the_looks() -> None:
 
 def test_generated_images_do_not_count_towards_promotion() -> None:
     # A candidate that only got better on composites and synthetic packs has not won.
-    comp_i, comp_c = _pair(30, "composite", inc_right=False, cand_right=True)
-    syn_i, syn_c = _pair(30, "synthetic_can", inc_right=False, cand_right=True)
-    real_i, real_c = _pair(10, "mango_rot_grade_det", inc_right=True, cand_right=True)
-    verdict = compare_models(
-        incumbent=comp_i + syn_i + real_i,
-        incumbent_thresholds=THR,
-        candidate=comp_c + syn_c + real_c,
-        candidate_thresholds=THR,
+    verdict = _verdict(
+        _pair(30, "composite", inc_right=False, cand_right=True),
+        _pair(30, "synthetic_can", inc_right=False, cand_right=True),
+        _pair(10, "mango_rot_grade_det", inc_right=True, cand_right=True),
     )
     assert not verdict.promote
     assert verdict.real_photos.images == 10
