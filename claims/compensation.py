@@ -229,6 +229,7 @@ def propose(
     holds = []
     if verdict.needs_review:
         holds.append("responsibility is undetermined: an adjudicator decides")
+    holds.extend(verdict.holds)
     if duplicate_evidence:
         holds.append(f"{DUPLICATE_EVIDENCE}: a photo nearly duplicates another claim's evidence")
     if uncertain_evidence:

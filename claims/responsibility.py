@@ -223,5 +223,10 @@ def _decide(
     strength = min(max(e.confidence for e in evidence if e.defect == d) for d in defects)
     confidence = min(x.confidence for x in verdicts) * strength
     return Verdict(
-        v.responsible_party, v.party_id, round(confidence, 3), reasons, evidence=evidence
+        v.responsible_party,
+        v.party_id,
+        round(confidence, 3),
+        reasons,
+        evidence=evidence,
+        holds=tuple(dict.fromkeys(h for x in verdicts for h in x.holds)),
     )

@@ -149,6 +149,9 @@ class Verdict:
     # The registered roles the verdict read, each with the entry that registered it: a later
     # change of role is a new entry and never rewrites this verdict.
     relied_on: tuple[Party, ...] = ()
+    # Why this verdict, however confident, must not pay out without a person (GUIDE §4
+    # rules 5 and 6: an excursion of unknown length, a record its own beneficiary captured late).
+    holds: tuple[str, ...] = ()
 
     @property
     def needs_review(self) -> bool:
@@ -168,6 +171,7 @@ class Verdict:
                 {"id": p.id, "role": p.role, "ledger_idx": p.ledger_idx} for p in self.relied_on
             ],
             "rules_version": self.rules_version,
+            **({"holds": list(self.holds)} if self.holds else {}),
         }
 
 
