@@ -7,7 +7,8 @@ cite exactly what it rests on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from claims.coldchain import Reading
@@ -16,6 +17,7 @@ from ledger.capture import Party
 __all__ = [
     "NOBODY",
     "ROLES",
+    "Capture",
     "CitedShock",
     "LedgerRef",
     "Observation",
@@ -85,8 +87,8 @@ class Segment:
 class Observation:
     """What someone saw of the goods' condition at a moment.
 
-    ``kind`` is ``inspection`` (a handover inspection), ``delivery`` (proof-of-delivery photo)
-    or ``claim_photo`` (the customer's). ``defects`` holds vision labels; empty means clean.
+    ``kind`` is ``inspection`` (a handover inspection), ``delivery`` (proof-of-delivery photo),
+    ``claim_photo`` (the customer's) or ``return`` (a returned item graded, never a handover). ``defects`` holds vision labels; empty means clean.
     ``since_receipt`` is how long after the holder's ``receiving`` event the inspection was
     made, with ``taken_over`` the moment that holder took the goods from ``delivered_by``:
     the rules read an inspection soon after receipt as the condition on arrival. Likewise
@@ -104,6 +106,8 @@ class Observation:
     delivered_by: Party | None = None
     until_dispatch: timedelta | None = None
     handed_over: datetime | None = None
+    # How sure whoever recorded it was (a person 1.0; a station's model its confidence).
+    confidence: float = 1.0
 
     @property
     def clean(self) -> bool:
@@ -112,16 +116,68 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class Capture:
+    """When the ledger captured a record, and the parties its capturer speaks for.
+
+    ``named`` are the parties the record itself names (handing over, taking over); ``time``
+    is the moment the record speaks for (its event time).
+    """
+
+    at: datetime
+    time: datetime
+    parties: tuple[str, ...] = ()
+    named: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Timeline:
-    """A lot's custody segments and observations, each sorted by time."""
+    """A lot's custody segments and observations, each sorted by time.
+
+    ``observations`` are records of the lot at handovers and delivery; ``returns`` are
+    inspections of single returned items (station grades, checks after delivery): evidence
+    about those items, never a record of a handover (GUIDE §4 rule 4). ``captures`` says, per
+    ledger index, when each record was captured and for whom (rule 6).
+    """
 
     lot: str
     segments: tuple[Segment, ...]
     observations: tuple[Observation, ...] = ()
     meta: dict[str, object] = field(default_factory=dict)
+    returns: tuple[Observation, ...] = ()
+    captures: Mapping[int, Capture] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "segments", tuple(sorted(self.segments, key=lambda s: s.start)))
-        object.__setattr__(
-            self, "observations", tuple(sorted(self.observations, key=lambda o: o.time))
+        for name in ("observations", "returns"):
+            object.__setattr__(self, name, tuple(sorted(getattr(self, name), key=lambda o: o.time)))
+
+    def without(self, indices: frozenset[int]) -> Timeline:
+        """The same timeline as if the records at ``indices`` had never been captured.
+
+        Readings, shocks and observations carried by those entries drop out; custody (who
+        held the goods) stays as recorded.
+        """
+
+        def keep(ref: LedgerRef | None) -> bool:
+            return ref is None or ref.index not in indices
+
+        segments = []
+        for s in self.segments:
+            pairs = [
+                (r, ref) for r, ref in zip(s.readings, s.reading_refs, strict=False) if keep(ref)
+            ]
+            segments.append(
+                replace(
+                    s,
+                    readings=tuple(r for r, _ in pairs),
+                    reading_refs=tuple(ref for _, ref in pairs),
+                    shocks=tuple(x for x in s.shocks if keep(x.ref)),
+                )
+            )
+        return replace(
+            self,
+            segments=tuple(segments),
+            observations=tuple(o for o in self.observations if keep(o.ref)),
+            returns=tuple(o for o in self.returns if keep(o.ref)),
+            captures={i: c for i, c in self.captures.items() if i not in indices},
         )

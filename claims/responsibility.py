@@ -9,6 +9,9 @@ damaged are the carrier's, unless inherent vice or the shipper's act), GUIDE §4
    photos do not show.
 2. Records that contradict each other (two inspections of one handover that disagree) or
    a lot with no custody records: undetermined.
+   Returned items graded at a station (or checked one by one after delivery) are not
+   records of a handover: they never contradict one; the same latent defect on returned
+   items of the lot is listed as supporting evidence (source ``return``).
 3. Latent defects (spoilage, mold, swelling): ``claims.latent``, from the whole
    temperature history and the shelf life each custodian used up.
 4. Visible damage: ``claims.visible``, bounded by observations, receipt inspections read
@@ -85,6 +88,16 @@ def _evidence(
         if o.time <= claim.photo_time
         for d in sorted(o.defects)
     ]
+    # Returned items of the lot graded with the same latent defect support the claim (the
+    # lot went bad); they never add a defect of their own nor clear one (GUIDE §4 rule 4).
+    claimed = claim.defects | {e.defect for e in recorded}
+    supporting = [
+        DefectEvidence(d, "return", o.confidence, o.ref, o.time)
+        for o in timeline.returns
+        if o.time <= claim.photo_time
+        for d in sorted(o.defects & claimed & LATENT_DEFECTS)
+    ]
+    found += supporting
     only_ledger = [e for e in recorded if e.defect not in claim.defects]
     if not only_ledger:
         return tuple(found + recorded), None
@@ -220,7 +233,11 @@ def _decide(
     if v.needs_review:
         return Verdict(UNDETERMINED, None, 0.0, reasons, evidence=evidence)
     # The evidence's strength: a record in the ledger is a person's; a photo, the model's.
-    strength = min(max(e.confidence for e in evidence if e.defect == d) for d in defects)
+    # Returns are other items of the lot: they support a defect, they do not prove this one.
+    strength = min(
+        max(e.confidence for e in evidence if e.defect == d and e.source != "return")
+        for d in defects
+    )
     confidence = min(x.confidence for x in verdicts) * strength
     return Verdict(
         v.responsible_party,

@@ -11,7 +11,16 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from claims.coldchain import Reading
-from claims.custody import NOBODY, CitedShock, LedgerRef, Observation, Party, Segment, Timeline
+from claims.custody import (
+    NOBODY,
+    Capture,
+    CitedShock,
+    LedgerRef,
+    Observation,
+    Party,
+    Segment,
+    Timeline,
+)
 from ledger.capture import get_party
 from ledger.custody import Handover, LotEvent, custody, lot_events
 from ledger.log import Ledger
@@ -96,9 +105,67 @@ def build_timeline(
         )
     if segments:
         segments.append(Segment(customer, delivered_at, None))
-    observations = [o for e in found if (o := _observation(e, party, found, chain)) is not None]
+    # Returned items are graded one by one after delivery; those grades say nothing about
+    # how the lot was handed over (GUIDE §4 rule 4), so they are kept apart.
+    handovers = [e for e in found if not _returned_item(e, delivered_at)]
+    observations = [
+        o for e in handovers if (o := _observation(e, party, handovers, chain)) is not None
+    ]
+    returns = [
+        o
+        for e in found
+        if _returned_item(e, delivered_at) and (o := _returned(e, party)) is not None
+    ]
     unregistered = sorted({s.custodian.id for s in segments if s.custodian.role == "unregistered"})
-    return Timeline(lot, tuple(segments), tuple(observations), meta={"unregistered": unregistered})
+    return Timeline(
+        lot,
+        tuple(segments),
+        tuple(observations),
+        meta={"unregistered": unregistered},
+        returns=tuple(returns),
+        captures={
+            e.index: Capture(
+                e.captured_at,
+                e.time,
+                e.captured_for,
+                tuple(p for p in (e.source, e.destination) if p),
+            )
+            for e in found
+            if e.captured_at is not None
+        },
+    )
+
+
+def _returned_item(e: LotEvent, delivered_at: datetime) -> bool:
+    """A grade of a returned item: a station's, or any inspection of single items made
+    after the goods were delivered."""
+    if not e.inspection:
+        return False
+    return e.station is not None or (e.item_level and e.time >= delivered_at - _CLOCK_SLACK)
+
+
+def _returned(e: LotEvent, party: Callable[[str | None], Party | None]) -> Observation | None:
+    """A returned item's grade, read as evidence about that item only."""
+    defects = _defects(e)
+    if defects is None:
+        return None
+    return Observation(
+        e.time,
+        "return",
+        frozenset(defects),
+        LedgerRef(e.index, e.leaf_hash),
+        party(e.source) or party(e.destination),
+        confidence=e.grade_confidence if e.grade_confidence is not None else 1.0,
+    )
+
+
+def _defects(e: LotEvent) -> set[str] | None:
+    """The defects an inspection's disposition records (empty: clean; None: unreadable)."""
+    if not (e.inspection and e.disposition):
+        return None
+    if e.disposition in DEFECT_DISPOSITIONS:
+        return {DEFECT_DISPOSITIONS[e.disposition]}
+    return set() if e.disposition in CLEAN_DISPOSITIONS else None
 
 
 def _receipt(
@@ -159,13 +226,9 @@ def _observation(
     chain: Sequence[Handover],
 ) -> Observation | None:
     """A handover inspection with a disposition we can read as clean or as a defect."""
-    if not (e.inspection and e.disposition):
+    defects = _defects(e)
+    if defects is None:
         return None
-    if e.disposition not in CLEAN_DISPOSITIONS and e.disposition not in DEFECT_DISPOSITIONS:
-        return None
-    defects = (
-        {DEFECT_DISPOSITIONS[e.disposition]} if e.disposition in DEFECT_DISPOSITIONS else set()
-    )
     src, dst = party(e.source), party(e.destination)
     kind = "delivery" if dst and dst.role == "customer" else "inspection"
     receipt = _receipt(e, found, chain)

@@ -94,7 +94,8 @@ class ClaimFacts:
 
 @dataclass(frozen=True)
 class DefectEvidence:
-    """Where a defect was seen: ``photo`` (the model, at ``confidence``) or ``ledger``."""
+    """Where a defect was seen: ``photo`` (the model, at ``confidence``), ``ledger`` (a
+    handover record) or ``return`` (a returned item of the lot, supporting only)."""
 
     defect: str
     source: str

@@ -214,9 +214,12 @@ def event_view(event: CaptureEvent) -> dict[str, Any]:
     }
 
 
-def _body(event: CaptureEvent, actor: str | None) -> dict[str, Any]:
+def _body(event: CaptureEvent, actor: str | None, speaks_for: Sequence[str]) -> dict[str, Any]:
     return {
         "captured_by": actor,
+        # The parties the capturing key speaks for: a record its own beneficiary captured
+        # late weighs less (GUIDE §4 rule 6). Absent when the capturer speaks for none.
+        **({"captured_for": sorted(speaks_for)} if speaks_for else {}),
         "hash_id": event.hash_id,
         "declared_id": event.declared_id,
         "event": event.raw,
@@ -229,13 +232,15 @@ def capture_events(
     ledger: Ledger,
     events_in: Sequence[CaptureEvent] | EPCISDocument,
     actor: str | None = None,
+    speaks_for: Sequence[str] = (),
 ) -> CaptureResult:
     """Append the events not yet in the log, with their index rows, in one transaction.
 
-    Each entry names ``actor``, who captured it (an API key, the CLI's user).
+    Each entry names ``actor``, who captured it (an API key, the CLI's user), and the
+    parties ``speaks_for`` that actor speaks for.
     """
     with ledger.writer() as w:
-        return capture_in(w, events_in, actor=actor)
+        return capture_in(w, events_in, actor=actor, speaks_for=speaks_for)
 
 
 def capture_in(
@@ -243,6 +248,7 @@ def capture_in(
     events_in: Sequence[CaptureEvent] | EPCISDocument,
     *,
     actor: str | None = None,
+    speaks_for: Sequence[str] = (),
 ) -> CaptureResult:
     """``capture_events`` inside a ledger transaction the caller holds (and may add to)."""
     batch = list(events_in.events if isinstance(events_in, EPCISDocument) else events_in)
@@ -260,7 +266,7 @@ def capture_in(
         else:
             known.add(e.hash_id)  # the same event twice in one document counts once
             fresh.append(e)
-    entries = w.append_many(("epcis.event", _body(e, actor)) for e in fresh)
+    entries = w.append_many(("epcis.event", _body(e, actor, speaks_for)) for e in fresh)
     _index(w.conn, fresh, [x.index for x in entries])
     return CaptureResult(
         tuple((e.hash_id, x.index) for e, x in zip(fresh, entries, strict=True)), tuple(duplicates)

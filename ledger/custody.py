@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
 from ledger.errors import LedgerError
 from ledger.log import Ledger
 from ledger.projections import event_lots, events
+from ledger.record import parse_record
 
 __all__ = [
     "RECEIPT_LAG",
@@ -87,11 +89,27 @@ class LotEvent:
     destination: str | None  # possessing party taking over
     readings: tuple[Reading, ...] = ()
     shocks: tuple[Shock, ...] = ()
+    # Single items (SGTIN EPCs) the event names, rather than a lot quantity.
+    items: tuple[str, ...] = ()
+    # The warehouse station that graded a returned item (our ``fp:station`` extension).
+    station: str | None = None
+    # How sure the grader was: 1.0 for a person, the model's confidence for the model.
+    grade_confidence: float | None = None
+    # When the ledger captured the event (its record's ``ts``), who captured it, and the
+    # parties the capturing key speaks for (GUIDE §4 rule 6: who recorded it, and when).
+    captured_at: datetime | None = None
+    captured_by: str | None = None
+    captured_for: tuple[str, ...] = ()
 
     @property
     def inspection(self) -> bool:
-        """A handover inspection (CBV ``inspecting``)."""
+        """An inspection (CBV ``inspecting``): of a handover, or of returned items."""
         return self.biz_step == "inspecting"
+
+    @property
+    def item_level(self) -> bool:
+        """The event is about single identified items, not the lot as a whole."""
+        return bool(self.items)
 
 
 @dataclass(frozen=True)
@@ -111,6 +129,19 @@ def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+_SGTIN = "urn:epc:id:sgtin:"
+
+
+def _grade_confidence(raw: dict[str, Any]) -> float | None:
+    grade = raw.get("fp:grade")
+    if not isinstance(grade, dict):
+        return None
+    if grade.get("graded_by"):
+        return 1.0
+    value = grade.get("confidence")
+    return float(value) if isinstance(value, int | float) else None
+
+
 def lot_events(*, ledger: Ledger, lot: str) -> tuple[LotEvent, ...]:
     """The lot's events, oldest first (ties by ledger index); ``UnknownLotError`` if none."""
     with ledger.engine.connect() as conn:
@@ -127,6 +158,8 @@ def lot_events(*, ledger: Ledger, lot: str) -> tuple[LotEvent, ...]:
     for idx in found:
         entry = ledger.entry(idx)
         view = entry.body["view"]
+        raw = entry.body.get("event") or {}
+        ts = parse_record(entry.record, index=entry.index).ts
         out.append(
             LotEvent(
                 index=entry.index,
@@ -155,6 +188,16 @@ def lot_events(*, ledger: Ledger, lot: str) -> tuple[LotEvent, ...]:
                     Shock(_time(a["time"]), float(a["mps2"]), a.get("device_id"))
                     for a in view.get("accelerations", ())
                 ),
+                items=tuple(
+                    e
+                    for e in raw.get("epcList") or ()
+                    if isinstance(e, str) and e.startswith(_SGTIN)
+                ),
+                station=raw.get("fp:station") if isinstance(raw.get("fp:station"), str) else None,
+                grade_confidence=_grade_confidence(raw),
+                captured_at=_time(ts),
+                captured_by=entry.body.get("captured_by"),
+                captured_for=tuple(entry.body.get("captured_for") or ()),
             )
         )
     return tuple(out)

@@ -152,7 +152,9 @@ def test_the_lot_trace_and_the_timeline_show_the_station_inspection(services: Se
         delivered_at=NOW + timedelta(hours=1),
         customer=Party("c", "customer"),
     )
-    assert [o.defects for o in timeline.observations] == [frozenset({"package_damage"})]
+    # A returned item's grade is evidence about that item, not a record of a handover.
+    assert timeline.observations == ()
+    assert [o.defects for o in timeline.returns] == [frozenset({"package_damage"})]
 
 
 def test_batch_ids_are_idempotent(services: Services) -> None:
