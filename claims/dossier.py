@@ -649,15 +649,20 @@ def _step_verdict(ctx: _Context) -> _Steps:
         index = int(ctx.doc["ledger"]["verdict_index"])
         entry = _need_entry(ctx, index, "the verdict")
         _expect_equal("verdict", "the ledger's verdict entry", entry.body, ctx.doc["verdict"])
-        v = entry.body
-        return (
-            f"{v.get('responsible_party')} ({v.get('party_id')}), confidence "
-            f"{v.get('confidence')}, reasons "
-            + ", ".join(str(r.get("code")) for r in v.get("reasons", []))
-            + f": as in entry {index}"
-        )
+        return f"{_verdict_words(entry.body)}: as in entry {index}"
 
     return [("verdict", run)]
+
+
+def _verdict_words(v: Mapping[str, Any]) -> str:
+    """The verdict as a person reads it: party (and its id, if one was named), confidence,
+    the reasons' codes; never a Python ``None``."""
+    party = v.get("responsible_party") or "no party"
+    who = f"{party} ({v['party_id']})" if v.get("party_id") else f"{party} (no party named)"
+    confidence = v.get("confidence")
+    sure = f"{confidence:g}" if isinstance(confidence, int | float) else "not stated"
+    codes = [str(r.get("code")) for r in v.get("reasons", []) if r.get("code")]
+    return f"{who}, confidence {sure}, reasons: {', '.join(codes) or 'none'}"
 
 
 def _expect_equal(
@@ -841,10 +846,13 @@ def _anchor_consistency(ctx: _Context, anchor: Mapping[str, Any]) -> str:
     _verify_link(("anchored", old), ("checkpoint's", cp), anchor["consistency"])
     # The receipt entry always follows its anchor; the others say what the anchor vouches for.
     later = sorted(i for i in ctx.entries if i >= old.size and i != int(anchor["ledger_index"]))
+    # The dossier carries the latest anchor there was, so nothing anchors what came after
+    # it yet; the signed checkpoint (steps 1-2) still does.
     tail = (
         "it covers every other entry in the dossier"
         if not later
-        else f"entries {', '.join(map(str, later))} came after it (a later anchor covers them)"
+        else f"entries {', '.join(map(str, later))} came after it: no anchor covers them yet "
+        "(the signed checkpoint does; a dossier built after the next anchor would carry it)"
     )
     return (
         f"the anchored tree of size {old.size} is a prefix of the checkpoint's tree of size "

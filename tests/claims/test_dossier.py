@@ -530,3 +530,64 @@ def test_a_malformed_file_fails_without_raising(anchored: World) -> None:
     assert {c.step for c in report.failures} == set(range(1, 10))
     report = anchored.tampered(lambda d: d["entries"][0].pop("inclusion_proof"))
     assert "its proof bundle is malformed" in _only(report, 2).message
+
+
+# ---------------------------------------------------------------- read by people
+
+
+def test_the_verdict_line_reads_for_people_when_no_party_is_named(tmp_path: Path) -> None:
+    services = open_services(tmp_path, anchor_backend="none")
+    try:
+        claim = ClaimInput(
+            order_id="ORD-NONE",
+            lot="LOT-NO-RECORDS",
+            category="chilled",
+            line_value="3.00",
+            currency="EUR",
+            delivered_at=NOW - timedelta(hours=1),
+        )
+        inspector = GivenFindings()
+        photo = texture_jpeg(12)
+        inspector.give(photo, [("spoilage", 0.93)])
+        filed, _ = file_claim(
+            ledger=services.ledger,
+            store=services.evidence,
+            inspector=inspector,
+            claim=claim,
+            photos=[("p.jpg", photo)],
+            now=NOW,
+        )
+        world = _world(services, str(filed["id"]))
+    finally:
+        services.close()
+    assert world.doc["verdict"]["responsible_party"] == "undetermined"
+    report = verify_dossier(world.doc, world.key)
+    (line,) = [c.message for c in report.checks if c.step == 4]
+    assert "None" not in line
+    assert line.startswith("undetermined (no party named)")
+    assert "confidence " in line and "reasons: " in line
+
+
+def test_the_verdict_line_names_the_party(anchored: World) -> None:
+    (check,) = [c for c in verify_dossier(anchored.doc, anchored.key).checks if c.step == 4]
+    party = anchored.doc["verdict"]["party_id"]
+    assert check.message.startswith(f"carrier ({party}), confidence ")
+
+
+def test_entries_after_the_anchor_are_said_to_have_no_anchor_yet(tmp_path: Path) -> None:
+    services = open_services(tmp_path, anchor_backend="inprocess")
+    try:
+        claim_id = hot_claim(services, "LOT-DOS-L")
+        assert services.anchor_now() is not None
+        mine = services.ledger.append(
+            kind="claim.decision", body={"claim_id": claim_id, "party": "carrier"}
+        )
+        world = _world(services, claim_id)
+    finally:
+        services.close()
+    report = verify_dossier(world.doc, world.key)
+    assert report.ok, "\n".join(report.lines())
+    (consistency,) = [c for c in report.checks if c.step == 8 and c.part == "consistency"]
+    assert str(mine.index) in consistency.message
+    assert "later anchor covers" not in consistency.message
+    assert "no anchor covers them yet" in consistency.message
