@@ -91,11 +91,15 @@ def _validate(
     if not 1 <= len(photos) <= MAX_PHOTOS:
         raise InvalidClaimError("photos", f"send 1 to {MAX_PHOTOS} photos, not {len(photos)}")
     if claim.category not in config.profiles:
-        raise InvalidClaimError("category", f"unknown; one of {', '.join(sorted(config.profiles))}")
+        # Named as the schema's own errors name the claim part's fields (claim.<name>).
+        known = ", ".join(sorted(config.profiles))
+        raise InvalidClaimError(
+            "claim.category", f"{claim.category!r} is not a category here; one of: {known}"
+        )
     # Shape, bounds and text were checked when the ClaimInput was built (claims/models.py);
     # what is left needs the configuration or the clock.
     if claim.delivered_at > now + timedelta(minutes=5):
-        raise InvalidClaimError("delivered_at", "is in the future")
+        raise InvalidClaimError("claim.delivered_at", "is in the future")
 
 
 def _request_hash(claim: ClaimInput, photos: Sequence[tuple[str, bytes]]) -> str:
