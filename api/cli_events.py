@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,7 @@ def import_events(
     from rich.progress import Progress
 
     from api.services import build_services
+    from claims.reassess import reassess_after_capture
     from ledger.capture import capture_events
     from ledger.coldchain_csv import parse_logger_csv, readings_to_epcis
     from ledger.epcis import parse_document
@@ -42,6 +44,7 @@ def import_events(
         raise typer.Exit(1) from exc
     services = build_services(Settings())
     appended = duplicates = 0
+    indices: list[int] = []
     try:
         # Chunks keep each transaction short on big files; every chunk is all-or-nothing and
         # a rerun after an interruption skips what landed (events are deduplicated by hash).
@@ -52,7 +55,21 @@ def import_events(
                 result = capture_events(ledger=services.ledger, events_in=chunk)
                 appended += len(result.appended)
                 duplicates += len(result.duplicates)
+                indices += [i for _, i in result.appended]
                 progress.advance(task, len(chunk))
+        # Late records about a lot's past: its claims are assessed again (GUIDE §4 rule 6).
+        changed = reassess_after_capture(
+            ledger=services.ledger,
+            appended=indices,
+            config=services.claims_config,
+            now=datetime.now(UTC),
+            actor="cli",
+        )
     finally:
         services.close()
     typer.echo(f"{appended} events appended, {duplicates} already in the ledger")
+    moved = [r for r in changed if r.outcome != "unchanged"]
+    for r in moved:
+        typer.echo(
+            f"claim {r.claim_id} {r.outcome}: {r.before} -> {r.after} (entry {r.ledger_index})"
+        )

@@ -17,6 +17,7 @@ from claims.duplicates import DuplicateMatch
 from claims.errors import InvalidPolicyError
 from claims.models import ClaimInput
 from claims.profiles import DEFAULT_PROFILES, TemperatureProfile
+from claims.provenance import interested_late_records, weigh_late_records
 from claims.responsibility import UNDETERMINED, ClaimFacts, Reason, Verdict, decide
 from claims.tickets import TicketPlan, TicketPolicy, plan_ticket
 from claims.verdict import ResponsibilityPolicy
@@ -129,7 +130,21 @@ def _verdict(
         evidence_confidence=confidence,
         photo_ref=evidence.model_release,
     )
-    return decide(timeline=timeline, profile=profile, claim=facts, policy=policy)
+    verdict = decide(timeline=timeline, profile=profile, claim=facts, policy=policy)
+    # Records captured after the claim by the party they clear weigh less (GUIDE §4 rule 6).
+    interested = interested_late_records(timeline, filed_at=now, verdict=verdict)
+    if not interested:
+        return verdict
+    without = decide(
+        timeline=timeline.without(interested), profile=profile, claim=facts, policy=policy
+    )
+    return weigh_late_records(
+        verdict,
+        without=without,
+        interested=interested,
+        timeline=timeline,
+        confidence_cap=policy.late_record_confidence_cap,
+    )
 
 
 def assess(evidence: ClaimEvidence, *, config: ClaimsConfig, now: datetime) -> Assessment:
@@ -162,8 +177,9 @@ def assess(evidence: ClaimEvidence, *, config: ClaimsConfig, now: datetime) -> A
         duplicate_evidence=evidence.copied_photo,
         uncertain_evidence=evidence.uncertain,
     )
-    # A copied photo, or findings the model is not sure of, leave the verdict alone but put
-    # a person on the case.
-    held = evidence.copied_photo or evidence.uncertain
+    # A copied photo, findings the model is not sure of, or a verdict that must not pay out
+    # on its own (an excursion of unknown length, a late interested record) leave the
+    # verdict alone but put a person on the case.
+    held = evidence.copied_photo or evidence.uncertain or bool(verdict.holds)
     status = "needs_review" if verdict.needs_review or held else "open"
     return Assessment(verdict, ticket, compensation, status, alert)

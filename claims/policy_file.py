@@ -38,6 +38,7 @@ _RESPONSIBILITY = {
     "delivery_slack_minutes": ("delivery_slack", "minutes"),
     "shock_threshold_mps2": ("shock_threshold_mps2", "number"),
     "comparable_abusers_ratio": ("comparable_abusers_ratio", "number"),
+    "late_record_confidence_cap": ("late_record_confidence_cap", "number"),
 }
 _PROFILE_FIELDS = {f.name for f in dataclasses.fields(TemperatureProfile) if f.name != "name"}
 

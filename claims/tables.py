@@ -20,6 +20,7 @@ from storage.schema import metadata
 __all__ = [
     "claim_decisions",
     "claim_photos",
+    "claim_reassessments",
     "claims",
     "lot_alerts",
     "photo_hashes",
@@ -114,3 +115,15 @@ claim_decisions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 """Adjudicators' decisions, newest last; the latest is the claim's outcome."""
+
+claim_reassessments = Table(
+    "claim_reassessments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("claim_id", String(32), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # reassessed | flagged
+    Column("body", Text, nullable=False),
+    Column("ledger_idx", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""Verdicts changed by late records, and settled claims flagged by them (``claims.reassess``)."""

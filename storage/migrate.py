@@ -274,6 +274,9 @@ ADDED_AFTER_0001: dict[str, frozenset[str]] = {"outbox": frozenset({"order_key"}
 """Columns later migrations add to tables of 0001: a database made before migrations lacks
 them, and is adopted at 0001 then upgraded. A migration adding a column adds it here."""
 
+TABLES_AFTER_0001: frozenset[str] = frozenset({"claim_reassessments"})
+"""Tables later migrations create: a database made before migrations never had them."""
+
 
 def _to_head(
     conn: Connection, state: SchemaState, metadata: MetaData, *, fast: bool
@@ -282,7 +285,9 @@ def _to_head(
         older = _check_adoptable(conn, state, metadata) if state.tables else False
         # Empty, or made before migrations: what the models define, then stamped as head;
         # one that lacks later columns is 0001 plus the tables created here, and upgraded.
-        metadata.create_all(conn)
+        # Tables later migrations create are left to them when the database is adopted.
+        skip = TABLES_AFTER_0001 if older else frozenset()
+        metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t.name not in skip])
         if older:
             MigrationContext.configure(conn).stamp(_scripts(), "0001")
             command.upgrade(config(conn, target_metadata=metadata), "head")

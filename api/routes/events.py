@@ -17,6 +17,7 @@ from api.problems import Problem
 from api.services import Services
 from api.settings import Settings
 from claims.models import Name
+from claims.reassess import reassess_after_capture
 from ledger.capture import (
     PARTY_ID_MAX,
     PARTY_ID_PATTERN,
@@ -128,8 +129,22 @@ async def capture(
     parsed = parse_document(await request.body(), limits=limits, now=datetime.now(UTC))
     _speaks_for(caller, parsed)
     result = await run_in_threadpool(
-        capture_events, ledger=services.ledger, events_in=parsed, actor=caller.actor
+        capture_events,
+        ledger=services.ledger,
+        events_in=parsed,
+        actor=caller.actor,
+        speaks_for=caller.parties,
     )
+    if result.appended:
+        # Late records about a lot's past: its claims are assessed again (GUIDE §4 rule 6).
+        await run_in_threadpool(
+            reassess_after_capture,
+            ledger=services.ledger,
+            appended=[i for _, i in result.appended],
+            config=services.claims_config,
+            now=datetime.now(UTC),
+            actor=caller.actor,
+        )
     services.after_write()
     return {
         "appended": [{"hash_id": h, "ledger_index": i} for h, i in result.appended],

@@ -1,0 +1,261 @@
+"""Verdicts keep up with the evidence (GUIDE §4 rule 6), through the public API.
+
+A lot's records arrive after a claim on it; the claim is assessed again. A changed verdict
+is a ``claim.reassessed`` ledger entry citing the new records, and a webhook event; a claim
+that was paid is never changed by the machine, only flagged; and a record captured late by
+the party it clears never makes a verdict confident on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.app import create_app
+from api.deps import get_predictor
+from api.settings import Settings
+from claims.outbox import outbox
+from tests.api.access import grant
+from tests.conftest import jpeg_bytes, textured
+from vision.image import QualityReport
+from vision.predictor import Finding, Inspection
+
+LOT = "urn:epc:class:lgtin:4012345.012345.LATE1"
+FARM, TRUCK, DC = (f"urn:epc:id:pgln:40{n}.00000" for n in (11111, 22222, 33333))
+T0 = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
+DELIVERED = T0 + timedelta(hours=12)
+PHOTO = jpeg_bytes(textured(seed=3))
+
+
+class Mouldy:
+    """The model seam: every photo shows mould, surely."""
+
+    def inspect(self, data: bytes, *, image: str) -> Inspection:
+        found = (Finding("mold", 0.97, (0.0, 0.0, 9.0, 9.0)),)
+        return Inspection(
+            image, "0" * 64, 320, 240, QualityReport(True), found, {"version": "t"}, 7
+        )
+
+
+def h(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def _event(
+    at: datetime,
+    step: str,
+    *,
+    src: str | None = None,
+    dst: str | None = None,
+    temps: tuple[float, ...] = (),
+) -> dict[str, Any]:
+    e: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": at.isoformat(),
+        "eventTimeZoneOffset": "+00:00",
+        "quantityList": [{"epcClass": LOT, "quantity": 40, "uom": "KGM"}],
+        "action": "OBSERVE",
+        "bizStep": step,
+    }
+    if src:
+        e["sourceList"] = [{"type": "possessing_party", "source": src}]
+    if dst:
+        e["destinationList"] = [{"type": "possessing_party", "destination": dst}]
+    if temps:
+        reports = [
+            {
+                "type": "gs1:Temperature",
+                "value": c,
+                "uom": "CEL",
+                "time": (at + timedelta(minutes=30 * i)).isoformat(),
+            }
+            for i, c in enumerate(temps)
+        ]
+        e["sensorElementList"] = [{"sensorReport": reports}]
+    return e
+
+
+def _doc(*events: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": datetime.now(UTC).isoformat(),
+        "epcisBody": {"eventList": list(events)},
+    }
+
+
+# The truck's leg (2 h to 5 h) in readings every 30 minutes, and the DC's (5 h to 10 h).
+TRUCK_CLEAN = _event(h(2.1), "transporting", src=TRUCK, temps=(4,) * 6)
+DC_ABUSED = _event(h(5.5), "storing", src=DC, temps=(4, 14, 15, 15, 14, 15, 15, 4, 4, 4))
+DC_CLEAN = _event(h(5.5), "storing", src=DC, temps=(4,) * 10)
+
+
+def _handovers() -> dict[str, Any]:
+    return _doc(
+        _event(h(0), "packing", src=FARM, temps=(3,) * 5),
+        _event(h(2), "shipping", src=FARM, dst=TRUCK),
+        _event(h(2.05), "receiving", src=FARM, dst=TRUCK),
+        _event(h(5), "shipping", src=TRUCK, dst=DC),
+        _event(h(5.05), "receiving", src=TRUCK, dst=DC),
+        _event(h(10), "shipping", src=DC, dst="urn:epc:id:pgln:4044444.00000"),
+    )
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Iterator[tuple[Any, TestClient, dict[str, dict[str, str]]]]:
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        anchor_backend="none",
+        webhook_urls="http://127.0.0.1:9/hook",
+    )
+    app = create_app(settings)
+    app.dependency_overrides[get_predictor] = Mouldy
+    with TestClient(app, raise_server_exceptions=False) as client:
+        keys = {
+            "admin": grant(app, "admin"),
+            "chain": grant(app, "supply_chain", parties=[FARM, DC]),
+            "truck": grant(app, "supply_chain", parties=[TRUCK]),
+            "shop": grant(app, "customer_app", customer_id="C-1"),
+        }
+        parties = (
+            (FARM, "supplier"),
+            (TRUCK, "carrier"),
+            (DC, "warehouse"),
+            ("urn:epc:id:pgln:4044444.00000", "customer"),
+        )
+        for pid, role in parties:
+            body = {"id": pid, "role": role, "name": role}
+            assert client.post("/v1/parties", json=body, headers=keys["admin"]).is_success
+        yield app, client, keys
+
+
+def _capture(client: TestClient, headers: dict[str, str], doc: dict[str, Any]) -> list[int]:
+    resp = client.post("/v1/events", json=doc, headers=headers)
+    assert resp.status_code == 201, resp.text
+    return [a["ledger_index"] for a in resp.json()["appended"]]
+
+
+def _file(client: TestClient, headers: dict[str, str], value: str = "12.50") -> dict[str, Any]:
+    claim = {
+        "order_id": "o-1",
+        "lot": LOT,
+        "category": "chilled_produce",
+        "line_value": value,
+        "currency": "EUR",
+        "delivered_at": DELIVERED.isoformat(),
+    }
+    resp = client.post(
+        "/v1/claims",
+        headers=headers,
+        files=[("photos", ("p.jpg", PHOTO, "image/jpeg"))],
+        data={"claim": json.dumps(claim)},
+    )
+    assert resp.status_code == 201, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def _get(client: TestClient, headers: dict[str, str], claim_id: str) -> dict[str, Any]:
+    resp = client.get(f"/v1/claims/{claim_id}", headers=headers)
+    assert resp.status_code == 200, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def _codes(claim: dict[str, Any]) -> list[str]:
+    return [r["code"] for r in claim["verdict"]["reasons"]]
+
+
+def _webhooks(app: Any, event_type: str) -> list[dict[str, Any]]:
+    with app.state.services.engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.payload).where(outbox.c.event_type == event_type))
+        return [json.loads(p) for (p,) in rows]
+
+
+def test_the_missing_readings_arrive_and_the_open_claim_is_decided(shop: Any) -> None:
+    app, client, keys = shop
+    _capture(client, keys["chain"], _handovers())
+    _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
+    filed = _file(client, keys["shop"])
+    # The DC's leg has no readings yet: nobody can be named.
+    assert filed["verdict"]["responsible_party"] == "undetermined"
+    late = _capture(client, keys["chain"], _doc(DC_ABUSED))
+    claim = _get(client, keys["shop"], filed["id"])
+    assert (claim["verdict"]["responsible_party"], claim["verdict"]["party_id"]) == (
+        "warehouse",
+        DC,
+    )
+    assert "TEMPERATURE_ABUSE" in _codes(claim)
+    # The change is a ledger entry citing the new record, and the verdict now points to it.
+    ledger = app.state.services.ledger
+    entry = ledger.entry(claim["ledger"]["verdict_index"])
+    assert entry.kind == "claim.reassessed"
+    assert [r["index"] for r in entry.body["records"]] == late
+    assert entry.body["previous"]["responsible_party"] == "undetermined"
+    # The DC captured records against its own interest: they count fully.
+    assert claim["verdict"]["confidence"] >= 0.9 and claim["compensation"]["paid"] is True
+    hooks = _webhooks(app, "claim.reassessed")
+    assert [h["claim_id"] for h in hooks] == [filed["id"]]
+
+
+def test_a_late_record_by_the_party_it_clears_never_makes_the_verdict_confident(
+    shop: Any,
+) -> None:
+    _, client, keys = shop
+    _capture(client, keys["chain"], _handovers())
+    _capture(client, keys["chain"], _doc(DC_ABUSED))
+    filed = _file(client, keys["shop"])
+    # The truck's leg has a hole: the DC is the leading abuser, but nobody is named.
+    assert filed["verdict"]["responsible_party"] == "undetermined"
+    late = _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
+    claim = _get(client, keys["shop"], filed["id"])
+    verdict = claim["verdict"]
+    assert (verdict["responsible_party"], verdict["party_id"]) == ("warehouse", DC)
+    assert "LATE_RECORD_BY_BENEFICIARY" in _codes(claim)
+    late_reason = next(r for r in verdict["reasons"] if r["code"] == "LATE_RECORD_BY_BENEFICIARY")
+    assert [r["index"] for r in late_reason["refs"]] == late
+    assert verdict["confidence"] <= 0.5
+    assert claim["compensation"]["paid"] is False and claim["status"] == "needs_review"
+
+
+def test_a_paid_claim_is_flagged_never_changed(shop: Any) -> None:
+    app, client, keys = shop
+    _capture(client, keys["chain"], _handovers())
+    _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
+    _capture(client, keys["chain"], _doc(DC_CLEAN))
+    filed = _file(client, keys["shop"])
+    assert filed["verdict"]["responsible_party"] == "supplier"
+    assert filed["compensation"]["paid"] is True
+    # A second logger of the DC reports abuse a day later: the supplier was not at fault.
+    late_doc = _doc(
+        _event(h(5.6), "storing", src=DC, temps=(4, 16, 16, 16, 16, 16, 16, 4, 4)),
+    )
+    late = _capture(client, keys["chain"], late_doc)
+    claim = _get(client, keys["shop"], filed["id"])
+    assert claim["verdict"] == filed["verdict"] and claim["compensation"] == filed["compensation"]
+    hooks = _webhooks(app, "claim.flagged")
+    assert len(hooks) == 1 and hooks[0]["settled"] == "paid"
+    assert hooks[0]["verdict"]["responsible_party"] == "warehouse"
+    entry = app.state.services.ledger.entry(hooks[0]["ledger"]["entry"])
+    assert entry.kind == "claim.flagged" and [r["index"] for r in entry.body["records"]] == late
+
+
+def test_records_that_change_nothing_leave_the_claim_alone(shop: Any) -> None:
+    app, client, keys = shop
+    _capture(client, keys["chain"], _handovers())
+    _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
+    _capture(client, keys["chain"], _doc(DC_ABUSED))
+    filed = _file(client, keys["shop"])
+    size = app.state.services.ledger.size()
+    _capture(client, keys["chain"], _doc(_event(h(11), "inspecting", src=DC)))
+    claim = _get(client, keys["shop"], filed["id"])
+    assert claim["verdict"] == filed["verdict"]
+    assert app.state.services.ledger.size() == size + 1  # the record itself, nothing more
