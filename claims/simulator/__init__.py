@@ -9,6 +9,11 @@ the rules alone) or real held-out photos (to judge model and rules together).
 
 Modules: ``spec`` (the dataclasses), ``chain`` (a chain and its EPCIS events), ``builder``
 (party registry, seeded choices), ``faults`` (one generator per fault kind).
+
+A shop's week (``bench/shop.py``, ``tests/claims/test_shop_week.py``) builds on the same
+scenarios: ``week`` plans lots, claims, returns, aggregate and late records; ``users`` plays
+every user at once over HTTP with its own key; ``receiver`` is the webhook endpoint;
+``invariants`` judges what they saw and gives the figures; ``shopweek`` puts it together.
 """
 
 from claims.simulator.report import KindScore, confident_on_missing_data, format_table, score
