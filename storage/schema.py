@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+from storage.types import aware_datetimes
+
 __all__ = ["NAMING_CONVENTION", "metadata"]
 
 NAMING_CONVENTION = {
@@ -28,3 +30,6 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 """Every table of the service: the ledger, its projections, claims, keys, sessions, stations."""
+
+# SQLite reads DateTime(timezone=True) back naive: every such column stores and returns UTC.
+aware_datetimes(metadata)
