@@ -4,6 +4,11 @@ Readings are treated as samples of a continuous temperature: the excess over the
 integrated with the trapezoid rule between consecutive readings, so a single spike between
 two in-band readings counts for the time around it and no more.
 
+Aggregate reports (a logger's min/max/mean over a period, ``Aggregate``) are no samples:
+they are never integrated. ``check_aggregate`` says whether one shows an excursion (its
+maximum above the band or its minimum below it, for an unknown time) and whether it
+bounds both sides of the band over its period, so its period was watched (GUIDE §4 rule 5).
+
 Mean kinetic temperature uses ΔH/R = 10 000 K. That activation energy is a pharmaceutical
 (ICH/USP) convention, not a food-science constant; reports say so.
 """
@@ -20,9 +25,12 @@ from claims.profiles import TemperatureProfile
 
 __all__ = [
     "MKT_DELTA_H_OVER_R",
+    "Aggregate",
+    "AggregateCheck",
     "Reading",
     "SegmentAbuse",
     "analyse_segment",
+    "check_aggregate",
     "mean_kinetic_temperature",
 ]
 
@@ -36,6 +44,65 @@ class Reading:
 
     time: datetime
     celsius: float
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A logger's summary of ``start``..``end``: min, max and mean °C (any may be missing)."""
+
+    start: datetime
+    end: datetime
+    t_min: float | None
+    t_max: float | None
+    t_mean: float | None
+
+    @property
+    def minutes(self) -> float:
+        """How long the period lasted."""
+        return (self.end - self.start).total_seconds() / 60
+
+
+@dataclass(frozen=True)
+class AggregateCheck:
+    """What one aggregate says against a band.
+
+    ``peak`` is the maximum above the band's top (``side`` ``above``) or the minimum below
+    its floor (``below``), None when the report shows no excursion. ``covers``: the report
+    bounds every side the band has (a maximum for a top, a minimum for a floor), so nothing
+    outside the ones it shows can hide in its period. ``degree_minutes_at_least``: a mean
+    outside the band proves at least (mean - limit) * duration °C·min; 0 otherwise.
+    """
+
+    aggregate: Aggregate
+    peak: float | None
+    side: str | None
+    limit: float | None
+    covers: bool
+    degree_minutes_at_least: float
+
+    @property
+    def excursion(self) -> bool:
+        """The maximum (or minimum) lies outside the band: an excursion of unknown length."""
+        return self.peak is not None
+
+
+def check_aggregate(
+    aggregate: Aggregate, profile: TemperatureProfile, *, in_transport: bool = False
+) -> AggregateCheck:
+    """An aggregate report against the profile's band (see ``AggregateCheck``)."""
+    lo, hi = profile.band(in_transport=in_transport)
+    a = aggregate
+    peak = side = limit = None
+    if hi is not None and a.t_max is not None and a.t_max > hi:
+        peak, side, limit = a.t_max, "above", hi
+    elif lo is not None and a.t_min is not None and a.t_min < lo:
+        peak, side, limit = a.t_min, "below", lo
+    covers = (hi is None or a.t_max is not None) and (lo is None or a.t_min is not None)
+    # int max(0, T - hi) dt >= int (T - hi) dt = (mean - hi) * duration: a floor, not a measure.
+    at_least = 0.0
+    if a.t_mean is not None:
+        at_least = max(0.0, _excess(a.t_mean, lo, hi)) * a.minutes
+    return AggregateCheck(a, peak, side, limit, covers, round(at_least, 3))
 
 
 @dataclass(frozen=True)

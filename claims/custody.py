@@ -7,11 +7,12 @@ cite exactly what it rests on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from claims.coldchain import Reading
+from claims.coldchain import Aggregate, Reading
 from ledger.capture import Party
 
 __all__ = [
@@ -57,7 +58,9 @@ class Segment:
     """One custodian's possession of the lot, from a handover to the next (end None: open).
 
     ``reading_refs[i]`` is the entry that carried ``readings[i]``; ``refs`` are all the
-    entries of the segment (its handover first).
+    entries of the segment (its handover first). ``aggregates`` are loggers' min/max/mean
+    reports whose period falls in the segment, ``aggregate_refs[i]`` the entry of
+    ``aggregates[i]`` (GUIDE §4 rule 5: never samples, so apart from ``readings``).
     """
 
     custodian: Party
@@ -67,6 +70,8 @@ class Segment:
     refs: tuple[LedgerRef, ...] = ()
     reading_refs: tuple[LedgerRef, ...] = ()
     shocks: tuple[CitedShock, ...] = ()
+    aggregates: tuple[Aggregate, ...] = ()
+    aggregate_refs: tuple[LedgerRef, ...] = ()
 
     @property
     def recorded(self) -> bool:
@@ -172,6 +177,7 @@ class Timeline:
                     readings=tuple(r for r, _ in pairs),
                     reading_refs=tuple(ref for _, ref in pairs),
                     shocks=tuple(x for x in s.shocks if keep(x.ref)),
+                    **_kept_aggregates(s, keep),
                 )
             )
         return replace(
@@ -181,3 +187,12 @@ class Timeline:
             returns=tuple(o for o in self.returns if keep(o.ref)),
             captures={i: c for i, c in self.captures.items() if i not in indices},
         )
+
+
+def _kept_aggregates(s: Segment, keep: Callable[[LedgerRef], bool]) -> dict[str, Any]:
+    """The segment's aggregate reports whose entries ``keep`` keeps, for ``replace``."""
+    pairs = [(a, ref) for a, ref in zip(s.aggregates, s.aggregate_refs, strict=False) if keep(ref)]
+    return {
+        "aggregates": tuple(a for a, _ in pairs),
+        "aggregate_refs": tuple(ref for _, ref in pairs),
+    }

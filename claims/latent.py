@@ -9,21 +9,32 @@ only above the profile's degree-minute threshold (GUIDE §4). Then, in order:
 1. a custody stretch nobody is on record for, or temperature records with holes, leaves
    the question open: undetermined, saying what is missing;
 2. one clear abuser → theirs; two comparable → the worse, naming both, less confident;
+   an aggregate excursion elsewhere (below) is named beside them, never outweighs them;
 3. no abuse, a swollen pack and a shock above the threshold in one custodian's segment →
    that custodian broke the seal;
-4. no abuse, delivery recorded clean, photo beyond the category's post-delivery window →
+4. no measured abuse, but a logger's aggregate report (min/max/mean over a period) with its
+   maximum or minimum outside the band in one custodian's segment → that custodian, with
+   less confidence and a hold: an excursion of unknown length never pays out by itself
+   (GUIDE §4 rule 5); in several custodians' segments → undetermined;
+5. no abuse, delivery recorded clean, photo beyond the category's post-delivery window →
    the customer; likewise a photo taken after the shelf life ran out;
-5. otherwise the supplier: inherent quality, or a seal defect for swelling.
+6. otherwise the supplier: inherent quality, or a seal defect for swelling.
+
+An aggregate report is never a sample (its mean integrates nothing). One that bounds both
+sides of the band (gives a maximum and a minimum) counts as watching its period, so its
+period is no hole: the logger saw every temperature there, in band or not. One that
+shows an excursion is rule 4's evidence; a mean alone bounds nothing and covers nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from claims.coldchain import SegmentAbuse, analyse_segment
+from claims.coldchain import AggregateCheck, SegmentAbuse, analyse_segment, check_aggregate
 from claims.custody import LedgerRef, Observation, Segment, Timeline
 from claims.profiles import TemperatureProfile
 from claims.shelflife import Consumption, consumption
@@ -47,11 +58,18 @@ class SegmentHistory:
     abuse: SegmentAbuse
     used: Consumption
     holes: tuple[tuple[datetime, datetime], ...]
+    # The segment's aggregate reports against the band, each with the entry that carried it.
+    aggregates: tuple[tuple[AggregateCheck, LedgerRef], ...] = ()
 
     @property
     def abused(self) -> bool:
         """Above the profile's degree-minute threshold and beyond the band's ageing."""
         return self.abuse.abused and self.used.excess > 0
+
+    @property
+    def excursions(self) -> tuple[tuple[AggregateCheck, LedgerRef], ...]:
+        """Aggregate reports whose maximum (or minimum) lies outside the band."""
+        return tuple(ar for ar in self.aggregates if ar[0].excursion)
 
 
 def who(s: Segment) -> str:
@@ -65,11 +83,37 @@ def _band(profile: TemperatureProfile, segment: Segment) -> str:
 
 
 def reading_holes(
-    segment: Segment, end: datetime, max_gap: timedelta
+    segment: Segment,
+    end: datetime,
+    max_gap: timedelta,
+    watched: Sequence[tuple[datetime, datetime]] = (),
 ) -> tuple[tuple[datetime, datetime], ...]:
-    """Stretches of the segment (up to ``end``) longer than ``max_gap`` with no reading."""
+    """Stretches of the segment (up to ``end``) longer than ``max_gap`` with no reading.
+
+    ``watched`` periods (of aggregate reports that bound the band) are no holes.
+    """
     times = [segment.start, *sorted(r.time for r in segment.readings), end]
-    return tuple((a, b) for a, b in itertools.pairwise(times) if b - a > max_gap)
+    holes = []
+    for a, b in itertools.pairwise(times):
+        for x, y in _unwatched(a, b, watched):
+            if y - x > max_gap:
+                holes.append((x, y))
+    return tuple(holes)
+
+
+def _unwatched(
+    a: datetime, b: datetime, watched: Sequence[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    """The parts of ``a``..``b`` outside every watched period."""
+    parts = [(a, b)]
+    for s, e in watched:
+        parts = [
+            piece
+            for x, y in parts
+            for piece in ((x, min(y, s)), (max(x, e), y))
+            if piece[1] > piece[0]
+        ]
+    return parts
 
 
 def _out_of_band_refs(h: SegmentHistory, profile: TemperatureProfile) -> tuple[LedgerRef, ...]:
@@ -90,15 +134,111 @@ def _weigh(
     for s in segments:
         end = min(s.end or until, until)
         rs = [r for r in s.readings if r.time <= end]
+        checks = tuple(
+            (check_aggregate(a, profile, in_transport=s.in_transport), ref)
+            for a, ref in zip(s.aggregates, s.aggregate_refs, strict=False)
+            if a.start <= end
+        )
+        watched = [(c.aggregate.start, c.aggregate.end) for c, _ in checks if c.covers]
         out.append(
             SegmentHistory(
                 s,
                 analyse_segment(rs, profile, in_transport=s.in_transport),
                 consumption(rs, profile, in_transport=s.in_transport),
-                reading_holes(s, end, gap),
+                reading_holes(s, end, gap, watched),
+                checks,
             )
         )
     return out
+
+
+def _excursion_text(h: SegmentHistory, profile: TemperatureProfile) -> str:
+    """The aggregate excursions of one segment, as people read them."""
+    parts = []
+    for c, _ in h.excursions:
+        a = c.aggregate
+        numbers = ", ".join(
+            f"{name} {v:g} °C"
+            for name, v in (("min", a.t_min), ("max", a.t_max), ("mean", a.t_mean))
+            if v is not None
+        )
+        parts.append(
+            f"a logger reported {numbers} over {a.start:%m-%d %H:%M} to {a.end:%m-%d %H:%M} UTC: "
+            f"its {'maximum' if c.side == 'above' else 'minimum'} of {c.peak:g} °C is "
+            f"{'above' if c.side == 'above' else 'below'} the {profile.name} band of "
+            f"{_band(profile, h.segment)}"
+        )
+    return "; ".join(parts)
+
+
+def _excursion_reason(h: SegmentHistory, profile: TemperatureProfile, extra: str) -> Reason:
+    """One custodian's aggregate excursions: how far out, never how long (GUIDE §4 rule 5)."""
+    checks = [c for c, _ in h.excursions]
+    worst = max(checks, key=lambda c: abs((c.peak or 0.0) - (c.limit or 0.0)))
+    return Reason(
+        "AGGREGATE_EXCURSION",
+        f"While {who(h.segment)} held the goods, {_excursion_text(h, profile)}. That is an "
+        "excursion of unknown length: a summary says how far the temperature went, not for "
+        "how long." + extra,
+        (*h.segment.refs[:1], *(ref for _, ref in h.excursions)),
+        {
+            "party_id": h.segment.custodian.id,
+            "peak_celsius": worst.peak,
+            "side": worst.side,
+            "band": list(profile.band(in_transport=h.segment.in_transport)),
+            "length": "unknown",
+            "degree_minutes_at_least": max(c.degree_minutes_at_least for c in checks),
+            "reports": [
+                {
+                    "start": c.aggregate.start.isoformat(),
+                    "end": c.aggregate.end.isoformat(),
+                    "min_celsius": c.aggregate.t_min,
+                    "max_celsius": c.aggregate.t_max,
+                    "mean_celsius": c.aggregate.t_mean,
+                }
+                for c in checks
+            ],
+        },
+    )
+
+
+def _aggregate_excursion(hot: Sequence[SegmentHistory], profile: TemperatureProfile) -> Verdict:
+    """No measured abuse: an aggregate excursion names its custodian, never confidently."""
+    parties = {h.segment.custodian.id for h in hot}
+    if len(parties) > 1:
+        return undetermined(
+            Reason(
+                "AGGREGATE_EXCURSIONS",
+                "Loggers' summaries put excursions of unknown length in more than one "
+                "custodian's hands ("
+                + "; ".join(f"{who(h.segment)}: {_excursion_text(h, profile)}" for h in hot)
+                + "), or one report's period spans a handover, and no reading measures any of "
+                "them: a person decides.",
+                tuple(r for h in hot for r in (*h.segment.refs[:1], *(x for _, x in h.excursions))),
+                {"parties": sorted(parties)},
+            )
+        )
+    h = hot[0]
+    reason = _excursion_reason(
+        h,
+        profile,
+        " No custodian shows measured abuse, so it is theirs, with less confidence; a person "
+        "approves any payment.",
+    )
+    peak = reason.facts["peak_celsius"]
+    hold = (
+        f"AGGREGATE_EXCURSION: {who(h.segment)} is named on an excursion of unknown length "
+        f"(a logger's {'maximum' if reason.facts['side'] == 'above' else 'minimum'} of "
+        f"{peak} °C, outside the band), not on measured abuse"
+    )
+    party = h.segment.custodian
+    return Verdict(
+        party.role,
+        party.id,
+        BASE_CONFIDENCE["AGGREGATE_EXCURSION"],
+        (reason,),
+        holds=(hold,),
+    )
 
 
 def _abuse_reason(code: str, h: SegmentHistory, profile: TemperatureProfile, extra: str) -> Reason:
@@ -210,8 +350,14 @@ def decide_latent(
     weighed = _weigh(held, until, profile, policy.max_reading_gap)
     holes = [h for h in weighed if h.holes]
     abused = [h for h in weighed if h.abused]
+    hot = [h for h in weighed if h.excursions]
     if holes:
         leading = max(abused, key=lambda h: h.used.excess, default=None)
+        summaries = "".join(
+            f" While {who(h.segment)} held them, {_excursion_text(h, profile)} (an excursion of "
+            "unknown length)."
+            for h in hot
+        )
         return undetermined(
             Reason(
                 "MISSING_TEMPERATURE_DATA",
@@ -223,7 +369,8 @@ def decide_latent(
                     for a, b in h.holes
                 )
                 + "), so abuse there cannot be ruled out."
-                + (f" The records that exist point at {who(leading.segment)}." if leading else ""),
+                + (f" The records that exist point at {who(leading.segment)}." if leading else "")
+                + summaries,
                 tuple(r for h in holes for r in h.segment.refs[:1]),
                 {
                     "holes": [
@@ -240,9 +387,25 @@ def decide_latent(
             )
         )
     if abused:
-        return _abusers(abused, profile, policy)
+        verdict = _abusers(abused, profile, policy)
+        # Measured abuse outweighs any excursion of unknown length; the reasons still say it.
+        top = max(abused, key=lambda x: x.used.excess)
+        beside = tuple(
+            _excursion_reason(
+                h,
+                profile,
+                " It agrees with the readings that measured the abuse."
+                if h is top
+                else f" It does not outweigh the measured abuse while {who(top.segment)} held "
+                "the goods.",
+            )
+            for h in hot
+        )
+        return dataclasses.replace(verdict, reasons=(*verdict.reasons, *beside))
     if "swelling" in claim.defects and (v := _shocks(held, policy)) is not None:
         return v
+    if hot:
+        return _aggregate_excursion(hot, profile)
     after = claim.photo_time - claim.delivered_at
     if delivered_clean and after > timedelta(hours=profile.post_delivery_window_hours):
         return Verdict(

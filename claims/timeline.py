@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from claims.coldchain import Reading
+from claims.coldchain import Aggregate, Reading
 from claims.custody import (
     NOBODY,
     Capture,
@@ -80,10 +80,27 @@ def build_timeline(
     shocks = [
         CitedShock(x.time, x.mps2, LedgerRef(e.index, e.leaf_hash)) for e in found for x in e.shocks
     ]
+    # Aggregate reports (min/max/mean over a period) are no samples: each goes, whole, to
+    # the holders whose span its period falls in (GUIDE §4 rule 5).
+    spans = [
+        (h.since, delivered_at if i + 1 == len(chain) else chain[i + 1].since)
+        for i, h in enumerate(chain)
+    ]
+    held_aggregates: list[list[tuple[Aggregate, LedgerRef]]] = [[] for _ in chain]
+    for e in found:
+        for a in e.aggregates:
+            for i in _holders_of(a.start, a.end, spans):
+                held_aggregates[i].append(
+                    (
+                        Aggregate(a.start, a.end, a.min_celsius, a.max_celsius, a.mean_celsius),
+                        LedgerRef(e.index, e.leaf_hash),
+                    )
+                )
     segments = []
     for i, h in enumerate(chain):
         last = i + 1 == len(chain)
         end = delivered_at if last else chain[i + 1].since
+        summaries = sorted(held_aggregates[i], key=lambda ar: ar[0].start)
         # The events of the holder's span; the last holder's also those after the delivery.
         refs = [LedgerRef(h.index, h.leaf_hash)] + [
             LedgerRef(e.index, e.leaf_hash)
@@ -91,7 +108,9 @@ def build_timeline(
             if e.time >= h.since and (last or e.time < end) and e.index != h.index
         ]
         mine = [(r, ref) for r, ref in readings if h.since <= r.time < end]
-        seg_refs = tuple(dict.fromkeys([*refs, *(ref for _, ref in mine)]))
+        seg_refs = tuple(
+            dict.fromkeys([*refs, *(ref for _, ref in mine), *(ref for _, ref in summaries)])
+        )
         segments.append(
             Segment(
                 (party(h.holder) if h.holder else None) or NOBODY,
@@ -101,6 +120,8 @@ def build_timeline(
                 seg_refs,
                 tuple(ref for _, ref in mine),
                 tuple(x for x in shocks if h.since <= x.time < end),
+                tuple(a for a, _ in summaries),
+                tuple(ref for _, ref in summaries),
             )
         )
     if segments:
@@ -134,6 +155,25 @@ def build_timeline(
             if e.captured_at is not None
         },
     )
+
+
+def _holders_of(
+    start: datetime, end: datetime, spans: Sequence[tuple[datetime, datetime]]
+) -> list[int]:
+    """The spans an aggregate's period ``start``..``end`` falls in, by index.
+
+    Those it overlaps by more than the clocks' slack (a period that spans a handover is every
+    holder's it spans); else the one it overlaps most; a period of one moment, the span
+    holding that moment. None when it lies outside them all (after the delivery, say).
+    """
+    overlaps = [(i, min(end, b) - max(start, a)) for i, (a, b) in enumerate(spans)]
+    wide = [i for i, o in overlaps if o > _CLOCK_SLACK]
+    if wide:
+        return wide
+    best = max(overlaps, key=lambda io: io[1], default=None)
+    if best is not None and best[1] > timedelta(0):
+        return [best[0]]
+    return [i for i, (a, b) in enumerate(spans) if a <= start < b][:1]
 
 
 def _returned_item(e: LotEvent, delivered_at: datetime) -> bool:

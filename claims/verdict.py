@@ -46,6 +46,9 @@ BASE_CONFIDENCE: dict[str, float] = {
     "INHERENT_QUALITY": 0.85,
     "LATE_CLAIM_AFTER_CLEAN_DELIVERY": 0.85,
     "CLAIM_AFTER_SHELF_LIFE": 0.8,
+    # A logger's maximum (or minimum) outside the band, length unknown (GUIDE §4 rule 5):
+    # below what pays out, and the verdict holds payment for a person whatever the policy.
+    "AGGREGATE_EXCURSION": 0.6,
     # Visible damage.
     "DAMAGED_ON_ARRIVAL": 0.95,
     "DAMAGED_BETWEEN_OBSERVATIONS": 0.95,

@@ -168,7 +168,18 @@ def lot_keys(event: CaptureEvent) -> set[str]:
 
 
 # 2: accelerations (shock readings) are read; a version-1 entry's view has none.
-VIEW_VERSION = 2
+# 3: aggregate temperature reports (min/max/mean over a period) are kept whole in
+#    ``temperature_aggregates``; a version-2 entry's view held them in ``temperatures`` as
+#    one point at their mean (GUIDE §4 rule 5).
+VIEW_VERSION = 3
+
+
+def _utc(at: Any) -> str:
+    return str(at.isoformat().replace("+00:00", "Z"))
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def event_view(event: CaptureEvent) -> dict[str, Any]:
@@ -200,6 +211,22 @@ def event_view(event: CaptureEvent) -> dict[str, Any]:
                 "device_id": t.device_id,
             }
             for t in event.temperatures
+            if not t.aggregate
+        ],
+        "temperature_aggregates": [
+            {
+                "time": _utc(t.time),
+                "start": _utc(t.start),
+                "end": _utc(t.end),
+                "min_celsius": _round(t.min_celsius),
+                "max_celsius": _round(t.max_celsius),
+                "mean_celsius": _round(t.mean_celsius),
+                "values": dict(t.original_values),
+                "uom": t.original_uom,
+                "device_id": t.device_id,
+            }
+            for t in event.temperatures
+            if t.aggregate
         ],
         "accelerations": [
             {

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ledger.epcis import stored_temperatures
 from ledger.errors import LedgerError
 from ledger.log import Ledger
 from ledger.projections import event_lots, events
@@ -30,6 +31,7 @@ from ledger.record import parse_record
 
 __all__ = [
     "RECEIPT_LAG",
+    "AggregateReading",
     "Handover",
     "LotEvent",
     "Reading",
@@ -65,6 +67,78 @@ class Reading:
 
 
 @dataclass(frozen=True)
+class AggregateReading:
+    """A logger's summary of a period (EPCIS min/max/mean without a point ``value``), in °C.
+
+    Any of the three numbers may be missing; ``values`` holds them as captured (by report
+    key, in ``uom``). Never a temperature at one moment: the peak happened somewhere in
+    ``start``..``end`` for an unknown time (GUIDE §4 rule 5).
+    """
+
+    time: datetime
+    start: datetime
+    end: datetime
+    min_celsius: float | None
+    max_celsius: float | None
+    mean_celsius: float | None
+    values: tuple[tuple[str, float], ...] = ()
+    uom: str | None = None
+    device_id: str | None = None
+
+
+def _aggregate(t: dict[str, Any]) -> AggregateReading:
+    def num(key: str) -> float | None:
+        return None if t.get(key) is None else float(t[key])
+
+    values = t.get("values") or {}
+    return AggregateReading(
+        _time(t["time"]),
+        _time(t["start"]),
+        _time(t["end"]),
+        num("min_celsius"),
+        num("max_celsius"),
+        num("mean_celsius"),
+        # Canonical JSON sorts the keys; keep the report's own order: min, max, mean.
+        tuple((k, float(values[k])) for k in ("minValue", "maxValue", "meanValue") if k in values),
+        t.get("uom"),
+        t.get("device_id"),
+    )
+
+
+def _temperatures(
+    view: dict[str, Any], raw: dict[str, Any]
+) -> tuple[list[dict[str, Any]], tuple[AggregateReading, ...]]:
+    """The view's point readings (as stored) and its aggregate reports.
+
+    A view before version 3 held each aggregate report as a point at its mean; the raw event
+    is read again to tell them apart, so old entries count as new ones do (GUIDE §4 rule 5).
+    """
+    if view.get("view_version", 1) >= 3:
+        stored = tuple(_aggregate(t) for t in view.get("temperature_aggregates", ()))
+        return list(view["temperatures"]), stored
+    again = stored_temperatures(raw, event_time=_time(view["event_time"]))
+    if len(again) != len(view["temperatures"]):
+        return list(view["temperatures"]), ()  # cannot pair them up: read as stored
+    points = [t for t, r in zip(view["temperatures"], again, strict=True) if not r.aggregate]
+    summaries = tuple(
+        AggregateReading(
+            r.time,
+            r.start or r.time,
+            r.end or r.time,
+            r.min_celsius,
+            r.max_celsius,
+            r.mean_celsius,
+            r.original_values,
+            r.original_uom,
+            r.device_id,
+        )
+        for r in again
+        if r.aggregate
+    )
+    return points, summaries
+
+
+@dataclass(frozen=True)
 class Shock:
     """One acceleration an event carried, in m/s² (the logger's peak where it gave one)."""
 
@@ -89,6 +163,9 @@ class LotEvent:
     destination: str | None  # possessing party taking over
     readings: tuple[Reading, ...] = ()
     shocks: tuple[Shock, ...] = ()
+    # Aggregate temperature reports (min/max/mean over a period); entries captured before
+    # view version 3 have none (they held such a report as a point at its mean).
+    aggregates: tuple[AggregateReading, ...] = ()
     # Single items (SGTIN EPCs) the event names, rather than a lot quantity.
     items: tuple[str, ...] = ()
     # The warehouse station that graded a returned item (our ``fp:station`` extension).
@@ -160,6 +237,7 @@ def lot_events(*, ledger: Ledger, lot: str) -> tuple[LotEvent, ...]:
         view = entry.body["view"]
         raw = entry.body.get("event") or {}
         ts = parse_record(entry.record, index=entry.index).ts
+        points, aggregates = _temperatures(view, raw)
         out.append(
             LotEvent(
                 index=entry.index,
@@ -182,12 +260,13 @@ def lot_events(*, ledger: Ledger, lot: str) -> tuple[LotEvent, ...]:
                         t.get("uom"),
                         t.get("device_id"),
                     )
-                    for t in view["temperatures"]
+                    for t in points
                 ),
                 shocks=tuple(
                     Shock(_time(a["time"]), float(a["mps2"]), a.get("device_id"))
                     for a in view.get("accelerations", ())
                 ),
+                aggregates=aggregates,
                 items=tuple(
                     e
                     for e in raw.get("epcList") or ()

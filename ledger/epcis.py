@@ -93,6 +93,7 @@ __all__ = [
     "event_prehash",
     "lot",
     "parse_document",
+    "stored_temperatures",
     "to_celsius",
     "to_digital_link",
 ]
@@ -549,6 +550,11 @@ class TemperatureReading:
     `celsius` comes from `value`, else `meanValue`, else `maxValue`, else `minValue`;
     `basis` names which. `time` is the report time, else the sensor metadata time
     (time, endTime, startTime), else the event time, always in UTC.
+
+    A report without `value` is an aggregate (`aggregate`): min/max/mean over the period
+    `start`..`end` (the sensor metadata's startTime/endTime, each else `time`). Its
+    `celsius` is a summary, never a temperature at `time` (GUIDE §4 rule 5). Point
+    readings leave `start` and `end` None.
     """
 
     time: datetime
@@ -560,6 +566,15 @@ class TemperatureReading:
     min_celsius: float | None = None
     max_celsius: float | None = None
     mean_celsius: float | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    # The numbers as captured, in `original_uom`, by report key (minValue, maxValue, ...).
+    original_values: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def aggregate(self) -> bool:
+        """A summary over a period (min/max/mean), not a point reading."""
+        return self.basis != "value"
 
 
 @dataclass(frozen=True, slots=True)
@@ -1291,10 +1306,15 @@ def _read_sensors(
         if not isinstance(metadata, dict):
             r.error(f"{path}.sensorMetadata", "not an object")
             metadata = {}
+        meta_times: dict[str, datetime | None] = {}
         for key in ("time", "endTime", "startTime"):
             if key in metadata:
                 parsed = r.time(metadata[key], f"{path}.sensorMetadata.{key}")
+                meta_times[key] = parsed
                 meta_time = meta_time or parsed
+        period = (meta_times.get("startTime"), meta_times.get("endTime"))
+        if period[0] and period[1] and period[1] < period[0]:
+            r.error(f"{path}.sensorMetadata.endTime", "before startTime")
         if "deviceID" in metadata:
             meta_device = r.uri(metadata["deviceID"], f"{path}.sensorMetadata.deviceID")
         reports = element.get("sensorReport")
@@ -1306,7 +1326,12 @@ def _read_sensors(
             continue
         for j, report in enumerate(reports):
             reading = _read_report(
-                r, report, f"{path}.sensorReport[{j}]", meta_time or event_time, meta_device
+                r,
+                report,
+                f"{path}.sensorReport[{j}]",
+                meta_time or event_time,
+                meta_device,
+                period,
             )
             if isinstance(reading, TemperatureReading):
                 readings.append(reading)
@@ -1315,12 +1340,26 @@ def _read_sensors(
     return readings, shocks
 
 
+def stored_temperatures(
+    event: Mapping[str, Any], *, event_time: datetime
+) -> tuple[TemperatureReading, ...]:
+    """The temperatures of an event validated at capture, read again from its raw JSON.
+
+    For entries whose stored view predates a change in how reports are read (an aggregate
+    held as a point at its mean, before view version 3); a report that no longer reads is
+    left out rather than raised, the entry having been accepted when it was captured.
+    """
+    temperatures, _ = _read_sensors(_EventReader(event, 0, _Errors()), event_time)
+    return tuple(temperatures)
+
+
 def _read_report(
     r: _EventReader,
     report: Any,
     path: str,
     default_time: datetime | None,
     default_device: str | None,
+    period: tuple[datetime | None, datetime | None] = (None, None),
 ) -> TemperatureReading | AccelerationReading | None:
     """Validate one sensorReport; return it when it is a temperature or an acceleration."""
     if not isinstance(report, dict):
@@ -1367,8 +1406,15 @@ def _read_report(
     if r.failed or time is None:
         return None
     basis = next(iter(stats))
+    at = time.astimezone(UTC)
+    # An aggregate covers its sensor's period; without one, only the moment reported.
+    start = end = None
+    if basis != "value":
+        start, end = sorted(
+            ((period[0] or time).astimezone(UTC), (period[1] or time).astimezone(UTC))
+        )
     return TemperatureReading(
-        time=time.astimezone(UTC),
+        time=at,
         celsius=celsius[basis],
         original_value=stats[basis],
         original_uom=uom,
@@ -1377,6 +1423,11 @@ def _read_report(
         min_celsius=celsius.get("minValue"),
         max_celsius=celsius.get("maxValue"),
         mean_celsius=celsius.get("meanValue"),
+        start=start,
+        end=end,
+        original_values=tuple(
+            (k, stats[k]) for k in ("minValue", "maxValue", "meanValue") if k in stats
+        ),
     )
 
 

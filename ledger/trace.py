@@ -1,5 +1,8 @@
 """A lot's trace: its events in time order with custody, temperatures and inspections.
 
+Each temperature says its ``kind``: a ``point`` reading, or an ``aggregate`` report
+(min/max/mean over a period) with all its numbers and the period.
+
 Read from the log itself (through the event index), so every line carries the ledger
 index and leaf hash a reader can ask a proof for.
 """
@@ -11,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ledger.custody import LotEvent, UnknownLotError, custody, lot_events
+from ledger.custody import AggregateReading, LotEvent, UnknownLotError, custody, lot_events
 from ledger.log import Ledger
 from ledger.projections import parties
 
@@ -20,6 +23,30 @@ __all__ = ["UnknownLotError", "lot_trace"]
 
 def _t(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
+
+
+def _aggregate(a: AggregateReading) -> dict[str, Any]:
+    """An aggregate report: all its numbers and the period they summarise (GUIDE §4 rule 5).
+
+    ``celsius`` is the summary a point reading would have shown (the mean where given), kept
+    so a client that reads only ``celsius`` sees what it saw before; ``kind`` says it is no
+    temperature at ``time``.
+    """
+    summary = next(
+        (v for v in (a.mean_celsius, a.max_celsius, a.min_celsius) if v is not None), None
+    )
+    return {
+        "kind": "aggregate",
+        "time": _t(a.time),
+        "celsius": summary,
+        "min_celsius": a.min_celsius,
+        "max_celsius": a.max_celsius,
+        "mean_celsius": a.mean_celsius,
+        "period": {"start": _t(a.start), "end": _t(a.end)},
+        "values": dict(a.values),
+        "uom": a.uom,
+        "device_id": a.device_id,
+    }
 
 
 def lot_trace(*, ledger: Ledger, lot: str) -> dict[str, Any]:
@@ -48,14 +75,18 @@ def lot_trace(*, ledger: Ledger, lot: str) -> dict[str, Any]:
             "inspection": e.inspection,
             "custody": {"from": party(e.source), "to": party(e.destination)} if moved else None,
             "temperatures": [
-                {
-                    "time": _t(r.time),
-                    "celsius": r.celsius,
-                    "value": r.value,
-                    "uom": r.uom,
-                    "device_id": r.device_id,
-                }
-                for r in e.readings
+                *(
+                    {
+                        "kind": "point",
+                        "time": _t(r.time),
+                        "celsius": r.celsius,
+                        "value": r.value,
+                        "uom": r.uom,
+                        "device_id": r.device_id,
+                    }
+                    for r in e.readings
+                ),
+                *(_aggregate(a) for a in e.aggregates),
             ],
         }
 
@@ -71,5 +102,7 @@ def lot_trace(*, ledger: Ledger, lot: str) -> dict[str, Any]:
             }
             for h in custody(found)
         ],
-        "temperature_readings": sum(len(e.readings) for e in found),
+        # Points and aggregates alike (an aggregate counted as one reading before it was kept).
+        "temperature_readings": sum(len(e.readings) + len(e.aggregates) for e in found),
+        "temperature_aggregates": sum(len(e.aggregates) for e in found),
     }
