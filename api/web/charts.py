@@ -2,20 +2,23 @@
 
 One chart per custody segment, so each custodian's stretch reads on its own scale, the band
 shaded (widened by the transport tolerance in a carrier's hands, as the rules widen it) and
-every out-of-band stretch marked. Pure: the template draws what this computes, the browser
+every out-of-band stretch marked. A logger's aggregate report (min/max/mean over a period)
+is drawn as a bar from its minimum to its maximum across its period, with its mean: no
+line joins it to the readings, because it says how far the temperature went, never when
+or for how long (GUIDE §4 rule 5). Pure: the template draws what this computes, the browser
 needs no script to see it, and the numbers are testable.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from claims.coldchain import Reading
+from claims.coldchain import Aggregate, Reading
 
-__all__ = ["Excursion", "TemperatureChart", "temperature_chart"]
+__all__ = ["AggregateBar", "Excursion", "TemperatureChart", "temperature_chart"]
 
 WIDTH, HEIGHT = 640, 200
 LEFT, RIGHT, TOP, BOTTOM = 46, 12, 10, 30
@@ -39,6 +42,39 @@ class Excursion:
 
 
 @dataclass(frozen=True)
+class AggregateBar:
+    """An aggregate report drawn as a min-max bar over its period, in viewBox units.
+
+    ``y`` and ``height`` span the reported extremes (the mean alone: a line); ``mean_y`` is
+    None without a mean. ``outside``: its maximum or minimum lies beyond the band.
+    """
+
+    x: float
+    width: float
+    y: float
+    height: float
+    mean_y: float | None
+    start: datetime
+    end: datetime
+    t_min: float | None
+    t_max: float | None
+    t_mean: float | None
+    outside: bool
+
+    @property
+    def label(self) -> str:
+        """Its numbers as people read them."""
+        numbers = ", ".join(
+            f"{name} {v:g} °C"
+            for name, v in (("min", self.t_min), ("max", self.t_max), ("mean", self.t_mean))
+            if v is not None
+        )
+        return f"Logger summary: {numbers}" + (
+            " (outside the band for an unknown time)" if self.outside else ""
+        )
+
+
+@dataclass(frozen=True)
 class TemperatureChart:
     """Everything the SVG template draws, in viewBox units (``WIDTH`` by ``HEIGHT``)."""
 
@@ -54,6 +90,7 @@ class TemperatureChart:
     y_ticks: tuple[tuple[float, str], ...]
     x_ticks: tuple[tuple[float, str], ...]
     summary: str  # one sentence for screen readers (the SVG's <desc>)
+    aggregates: tuple[AggregateBar, ...] = ()  # loggers' min/max/mean reports, as bars
 
 
 def _fmt_band(t_min: float | None, t_max: float | None) -> str:
@@ -83,16 +120,29 @@ def temperature_chart(
     start: datetime,
     end: datetime | None,
     band: tuple[float | None, float | None],
+    aggregates: Sequence[Aggregate] = (),
 ) -> TemperatureChart | None:
-    """The chart of one segment's readings against its band; None without readings."""
-    if not readings:
+    """The chart of one segment's readings and aggregate reports against its band; None
+    without either."""
+    if not readings and not any(
+        (a.t_min, a.t_max, a.t_mean) != (None, None, None) for a in aggregates
+    ):
         return None
     rs = sorted(readings, key=lambda r: r.time)
+    ags = sorted(
+        (a for a in aggregates if (a.t_min, a.t_max, a.t_mean) != (None, None, None)),
+        key=lambda a: a.start,
+    )
     t_min, t_max = band
-    t0 = min(start, rs[0].time)
-    t1 = max(end or rs[-1].time, rs[-1].time)
+    moments = [r.time for r in rs] + [t for a in ags for t in (a.start, a.end)]
+    t0 = min(start, *moments)
+    t1 = max(end or max(moments), *moments)
     span_s = max((t1 - t0).total_seconds(), 60.0)
     values = [r.celsius for r in rs]
+    summarised = [v for a in ags for v in (a.t_min, a.t_max, a.t_mean) if v is not None]
+    values = values + summarised
+    if not values:
+        values = [v for v in (t_min, t_max) if v is not None] or [0.0]
     limits = [v for v in (t_min, t_max) if v is not None]
     lo, hi = min(values + limits), max(values + limits)
     pad = max((hi - lo) * 0.1, 1.0)
@@ -141,15 +191,26 @@ def temperature_chart(
         for at in (t0, t0 + (t1 - t0) / 2, t1)
         if (t1 - t0).total_seconds() > 0 or at is t0
     )
+    bars = tuple(_bar(a, x, y, t_min, t_max) for a in ags)
     minutes_out = sum(e.minutes for e in excursions)
+    point_values = [r.celsius for r in rs]
     summary = (
-        f"{len(rs)} readings from {min(values):g} to {max(values):g} °C; band {_fmt_band(*band)}; "
-        + (
-            f"{len(excursions)} stretch(es) out of band, {minutes_out:.0f} minutes in all."
-            if excursions
-            else "all within the band."
+        (
+            f"{len(rs)} readings from {min(point_values):g} to {max(point_values):g} °C; "
+            f"band {_fmt_band(*band)}; "
+            + (
+                f"{len(excursions)} stretch(es) out of band, {minutes_out:.0f} minutes in all."
+                if excursions
+                else "all within the band."
+            )
         )
+        if rs
+        else f"No point readings; band {_fmt_band(*band)}."
     )
+    for b in bars:
+        summary += f" {b.label}, {b.start:%d %b %H:%M} to {b.end:%d %b %H:%M}" + (
+            "." if b.outside else ", within the band."
+        )
     return TemperatureChart(
         width=WIDTH,
         height=HEIGHT,
@@ -167,4 +228,34 @@ def temperature_chart(
         y_ticks=y_ticks,
         x_ticks=x_ticks,
         summary=summary,
+        aggregates=bars,
+    )
+
+
+def _bar(
+    a: Aggregate,
+    x: Callable[[datetime], float],
+    y: Callable[[float], float],
+    t_min: float | None,
+    t_max: float | None,
+) -> AggregateBar:
+    """One aggregate report's bar: its extremes over its period (at least visible)."""
+    given = [v for v in (a.t_min, a.t_max, a.t_mean) if v is not None]
+    top, bottom = y(max(given)), y(min(given))
+    x0, x1 = x(a.start), x(a.end)
+    outside = (t_max is not None and a.t_max is not None and a.t_max > t_max) or (
+        t_min is not None and a.t_min is not None and a.t_min < t_min
+    )
+    return AggregateBar(
+        round(x0, 1),
+        round(max(x1 - x0, 3.0), 1),
+        round(top, 1),
+        round(max(bottom - top, 2.0), 1),
+        None if a.t_mean is None else round(y(a.t_mean), 1),
+        a.start,
+        a.end,
+        a.t_min,
+        a.t_max,
+        a.t_mean,
+        outside,
     )

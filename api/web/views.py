@@ -19,7 +19,7 @@ from api.problems import PROBLEM_TYPES, field_errors
 from api.services import Services
 from api.web.charts import TemperatureChart, temperature_chart
 from claims.adjudication import QUEUE_FILTERS, queue_filter
-from claims.custody import Party
+from claims.custody import Party, Segment
 from claims.review import ACTIONS
 from claims.timeline import build_timeline
 from ledger.bundle import make_bundle
@@ -37,6 +37,7 @@ __all__ = [
     "format_remaining",
     "queue_rows",
     "refusal",
+    "segment_view",
     "timers",
 ]
 
@@ -151,7 +152,7 @@ def queue_rows(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class SegmentView:
-    """One custodian's stretch with its chart (None: no readings in it)."""
+    """One custodian's stretch with its chart (None: no readings or aggregate reports in it)."""
 
     name: str
     role: str
@@ -188,30 +189,35 @@ def _segments(services: Services, claim: Mapping[str, Any]) -> tuple[SegmentView
     except UnknownLotError:
         return None
     profile = services.claims_config.profiles.get(claim["category"])
-    out = []
-    for s in timeline.segments:
-        band = profile.band(in_transport=s.in_transport) if profile else (None, None)
-        t_min, t_max = band
-        out.append(
-            SegmentView(
-                name=s.custodian.name or s.custodian.id,
-                role=s.custodian.role,
-                party_id=s.custodian.id,
-                start=s.start,
-                end=s.end,
-                chart=temperature_chart(s.readings, start=s.start, end=s.end, band=band),
-                readings=tuple(
-                    (
-                        r.time,
-                        r.celsius,
-                        (t_min is not None and r.celsius < t_min)
-                        or (t_max is not None and r.celsius > t_max),
-                    )
-                    for r in s.readings
-                ),
+    return tuple(
+        segment_view(s, profile.band(in_transport=s.in_transport) if profile else (None, None))
+        for s in timeline.segments
+    )
+
+
+def segment_view(s: Segment, band: tuple[float | None, float | None]) -> SegmentView:
+    """One custodian's stretch as the page shows it: its chart (readings and the loggers'
+    aggregate reports, GUIDE §4 rule 5) and its readings against ``band``."""
+    t_min, t_max = band
+    return SegmentView(
+        name=s.custodian.name or s.custodian.id,
+        role=s.custodian.role,
+        party_id=s.custodian.id,
+        start=s.start,
+        end=s.end,
+        chart=temperature_chart(
+            s.readings, start=s.start, end=s.end, band=band, aggregates=s.aggregates
+        ),
+        readings=tuple(
+            (
+                r.time,
+                r.celsius,
+                (t_min is not None and r.celsius < t_min)
+                or (t_max is not None and r.celsius > t_max),
             )
-        )
-    return tuple(out)
+            for r in s.readings
+        ),
+    )
 
 
 def _cited(claim: Mapping[str, Any]) -> dict[int, str]:
