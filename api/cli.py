@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from api import (
+    cli_datasets,
     cli_db,
     cli_dossier,
     cli_events,
@@ -22,6 +23,7 @@ from api import (
     cli_models,
 )
 from api.settings import Settings
+from training.layout import DEFAULT_COMPOSITES, DEFAULT_DATASET, DEFAULT_POOLS, DEFAULT_RUNS
 
 app = typer.Typer(
     help="freshproof: photo evidence and traceability for fresh-food claims.",
@@ -31,6 +33,7 @@ app = typer.Typer(
 app.add_typer(cli_ledger.app, name="ledger")
 app.add_typer(cli_events.app, name="events")
 app.add_typer(cli_models.app, name="models")
+app.add_typer(cli_datasets.app, name="datasets")
 app.add_typer(cli_keys.app, name="keys")
 app.add_typer(cli_dossier.app, name="dossier")
 app.add_typer(cli_db.app, name="db")
@@ -158,13 +161,11 @@ def predict(
 
 @app.command()
 def train(
-    pools: Annotated[Path, typer.Option(help="Folder of the real photo pools.")] = Path(
-        "../shared/datasets"
-    ),
-    dataset: Annotated[Path, typer.Option(help="Where the YOLO dataset is built.")] = Path(
-        "var/datasets/fp-v0"
-    ),
-    out: Annotated[Path, typer.Option(help="Training runs folder.")] = Path("var/runs/fp-v0"),
+    pools: Annotated[Path, typer.Option(help="Folder of the real photo pools.")] = DEFAULT_POOLS,
+    dataset: Annotated[
+        Path, typer.Option(help="The YOLO dataset (`datasets build`; built here if absent).")
+    ] = DEFAULT_DATASET,
+    out: Annotated[Path, typer.Option(help="Training runs folder.")] = DEFAULT_RUNS,
     imgsz: int = 320,
     epochs: int = 60,
     hours: Annotated[float | None, typer.Option(help="Time budget; overrides epochs.")] = None,
@@ -183,12 +184,12 @@ def train(
     classifier_imgsz: int = 128,
     rebuild: Annotated[bool, typer.Option(help="Rebuild the dataset first.")] = False,
     composites: Annotated[
-        int,
+        int | None,
         typer.Option(
             help="Cut-paste composites per build: N in train, N/5 in val and test "
-            "(only when the dataset is built)."
+            f"(only when the dataset is built; default {DEFAULT_COMPOSITES})."
         ),
-    ] = 0,
+    ] = None,
     release: Annotated[
         str | None,
         typer.Option(
@@ -215,14 +216,12 @@ def train(
     from training.train import train_detector
 
     if rebuild or not (dataset / "data.yaml").exists():
-        per_split = (
-            {"train": composites, "val": composites // 5, "test": composites // 5}
-            if composites > 0
-            else None
-        )
+        cli_datasets.require_pools(pools)
+        n = DEFAULT_COMPOSITES if composites is None else composites
+        per_split = {"train": n, "val": n // 5, "test": n // 5} if n > 0 else None
         report = build_dataset(pools_dir=pools, out=dataset, composites_per_split=per_split)
         typer.echo(json.dumps(report.as_dict()))
-    elif composites:
+    elif composites is not None:
         # An existing dataset is trained as built; silently ignoring the option would let a
         # run claim composites it never saw.
         typer.echo(f"--composites ignored: {dataset} exists; add --rebuild", err=True)
@@ -305,15 +304,15 @@ def _release(
 @app.command("release")
 def release_cmd(
     version: Annotated[str, typer.Argument(help="Version to write into weights/.")],
-    detector_run: Annotated[Path, typer.Option(help="A finished `train` detector run.")] = Path(
-        "var/runs/fp-v0/train"
-    ),
+    detector_run: Annotated[
+        Path, typer.Option(help="A finished `train` detector run.")
+    ] = DEFAULT_RUNS / "train",
     classifier_run: Annotated[
         Path | None, typer.Option(help="Its classifier run, if one was trained.")
-    ] = Path("var/runs/fp-v0-cls/train"),
-    dataset: Annotated[Path, typer.Option(help="The dataset both were trained on.")] = Path(
-        "var/datasets/fp-v0"
-    ),
+    ] = DEFAULT_RUNS.with_name(DEFAULT_RUNS.name + "-cls") / "train",
+    dataset: Annotated[
+        Path, typer.Option(help="The dataset both were trained on.")
+    ] = DEFAULT_DATASET,
     name: str = "freshproof-detector",
     train_command: Annotated[
         str | None, typer.Option(help="The `freshproof train` command that made the runs.")
@@ -394,7 +393,7 @@ def evaluate(
             help="A YOLO dataset built by `train`, or a folder of class folders "
             "(<label>/ or clean/ with photos; --split is then ignored)."
         ),
-    ] = Path("var/datasets/fp-v0"),
+    ] = DEFAULT_DATASET,
     split: str = "test",
     weights: Annotated[Path | None, typer.Option(help="Folder with manifest.json.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name from the manifest.")] = None,
@@ -411,15 +410,17 @@ def evaluate(
 ) -> None:
     """Measure the shipped model on a held-out split, exactly as it serves."""
     from training.evaluate import collect, evaluate_records
+    from training.folders import collect_folders, is_class_folder_dataset
     from training.release import store_metrics
     from vision.predictor import Predictor
 
+    folders = is_class_folder_dataset(dataset)
+    if not folders:
+        cli_datasets.check_built(dataset, [split, "val"] if ablation else [split])
     settings = Settings()
     weights_dir = weights or settings.weights_dir
     predictor = Predictor.from_weights(weights_dir, name=model or settings.model_name)
-    from training.folders import collect_folders, is_class_folder_dataset
-
-    if is_class_folder_dataset(dataset):
+    if folders:
         if ablation:
             typer.echo("--ablation needs a YOLO dataset with a val split", err=True)
             raise typer.Exit(2)
@@ -440,9 +441,6 @@ def evaluate(
                 metrics=metrics,
             )
         return
-    if not (dataset / "images" / split).is_dir():
-        typer.echo(f"no split {split!r} under {dataset}", err=True)
-        raise typer.Exit(2)
     records = collect(predictor, dataset, split)
     metrics = evaluate_records(records, predictor.spec.labels, predictor.spec.thresholds)
     typer.echo(json.dumps(metrics, indent=2))

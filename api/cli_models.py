@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from api.cli_datasets import check_built, fail
 from api.cli_support import cli_actor
 from api.settings import Settings
 from claims.releases import record_release, release_body, serving_release
+from training.errors import MissingInputError
+from training.layout import DEFAULT_DATASET
 from vision.errors import ModelError
 
 if TYPE_CHECKING:
@@ -27,9 +30,9 @@ def promote(
     candidate: Annotated[
         Path, typer.Argument(help="Folder a `release` wrote (FRESHPROOF_WEIGHTS_DIR=...).")
     ],
-    dataset: Annotated[Path, typer.Option(help="A YOLO dataset built by `train`.")] = Path(
-        "var/datasets/fp-v0"
-    ),
+    dataset: Annotated[
+        Path, typer.Option(help="A YOLO dataset built by `datasets build`.")
+    ] = DEFAULT_DATASET,
     split: str = "test",
     name: str = "freshproof-detector",
     alpha: Annotated[
@@ -63,9 +66,7 @@ def promote(
     from vision.predictor import Predictor
 
     weights_dir = Settings().weights_dir
-    if not (dataset / "images" / split).is_dir():
-        typer.echo(f"no split {split!r} under {dataset}", err=True)
-        raise typer.Exit(2)
+    check_built(dataset, [split])
     split_id = split_identity(dataset, split)
     # The incumbent is the release that serves now: after a rollback, not the newest files.
     with _services() as services:
@@ -209,9 +210,9 @@ def releases(
 
 @app.command("abstain-margins")
 def abstain_margins(
-    dataset: Annotated[Path, typer.Option(help="A YOLO dataset built by `train`.")] = Path(
-        "var/datasets/fp-v1"
-    ),
+    dataset: Annotated[
+        Path, typer.Option(help="A YOLO dataset built by `datasets build`.")
+    ] = DEFAULT_DATASET,
     name: Annotated[str | None, typer.Option(help="Model name; default the manifest's.")] = None,
     precision: Annotated[
         float, typer.Option(help="Precision a sure finding must have on val.")
@@ -224,6 +225,7 @@ def abstain_margins(
     from vision.predictor import Predictor
     from vision.registry import default_name, load_manifest
 
+    check_built(dataset, ["val", "test"])
     settings = Settings()
     model = name or settings.model_name or default_name(settings.weights_dir)
     predictor = Predictor.from_weights(settings.weights_dir, name=model)
@@ -262,9 +264,9 @@ def retrain(
         Path | None,
         typer.Option(help="An export of adjudicated evidence (`freshproof feedback export`)."),
     ] = None,
-    dataset: Annotated[Path, typer.Option(help="The base dataset to replay.")] = Path(
-        "var/datasets/fp-v1"
-    ),
+    dataset: Annotated[
+        Path, typer.Option(help="The base dataset to replay (`datasets build`).")
+    ] = DEFAULT_DATASET,
     weight: Annotated[int, typer.Option(help="How often each new example repeats.")] = 3,
     detector_hours: Annotated[float, typer.Option(help="0: keep the serving detector.")] = 0.0,
     classifier_hours: Annotated[float, typer.Option(help="0: keep the serving classifier.")] = 0.25,
@@ -306,7 +308,10 @@ def retrain(
         sent = celery_app(settings).send_task(RETRAIN_TASK, args=[job.as_dict()])
         typer.echo(f"queued retraining {version} as task {sent.id}")
         return
-    entry = run_retrain_job(settings, job, log=lambda line: typer.echo(line, err=True))
+    try:
+        entry = run_retrain_job(settings, job, log=lambda line: typer.echo(line, err=True))
+    except MissingInputError as exc:
+        raise fail(exc) from exc
     target = job.candidate or f"var/candidate-{version}"
     test = (entry.get("metrics") or {}).get("test", {})
     typer.echo(json.dumps({"candidate": target, "test": test.get("image_level")}, indent=2))
@@ -316,9 +321,9 @@ def retrain(
 @app.command()
 def rerelease(
     candidate: Annotated[Path, typer.Argument(help="A candidate folder `retrain` released.")],
-    dataset: Annotated[Path, typer.Option(help="The dataset it was released on.")] = Path(
-        "var/datasets/fp-v1"
-    ),
+    dataset: Annotated[
+        Path, typer.Option(help="The dataset it was released on.")
+    ] = DEFAULT_DATASET,
     name: str = "freshproof-detector",
 ) -> None:
     """Release a candidate's own checkpoints again, as the release procedure stands now
@@ -332,6 +337,7 @@ def rerelease(
     from training.release import release_model
     from vision.registry import load_manifest
 
+    check_built(dataset, ["val", "test"])
     entry = next(m for m in reversed(load_manifest(candidate)["models"]) if m["name"] == name)
     if entry.get("classifier") is None:
         typer.echo(f"{candidate}: {name} {entry['version']} has no classifier", err=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from api.settings import Settings
+from training.layout import DEFAULT_DATASET
 
 __all__ = ["RetrainJob", "run_retrain_job"]
 
@@ -26,7 +27,7 @@ class RetrainJob:
     """Everything a retraining run needs, as JSON for a worker."""
 
     version: str
-    dataset: str = "var/datasets/fp-v1"
+    dataset: str = str(DEFAULT_DATASET)
     feedback: str | None = None
     out: str | None = None
     candidate: str | None = None
@@ -64,9 +65,14 @@ def run_retrain_job(
     """
     from api.services import build_services
     from claims.releases import serving_release
+    from training.layout import require_built, require_feedback
     from training.retrain import plan_retraining, retrain
     from vision.registry import default_name, manifest_entry
 
+    # First, before the ledger or the weights: what is missing, and the command that makes it.
+    require_built(Path(job.dataset))
+    if job.feedback:
+        require_feedback(Path(job.feedback))
     name = settings.model_name or default_name(settings.weights_dir)
     services = build_services(settings)
     try:

@@ -1,7 +1,9 @@
 """The retraining loop end to end: adjudicators correct the model, the corrections become a
 dataset, the model is retrained on it with the base pools replayed, and the gate decides.
 
-On a copy of the shipped weights and a data folder of its own (nothing shipped changes):
+On a copy of the shipped weights and a data folder of its own, under ``--out`` (nothing
+shipped changes: the gate's look is counted in the copy's ``gate-looks.jsonl`` and the copy's
+ledger, never in the repository's ``weights/gate-looks.jsonl``, which the run checks):
 
 1. the serving release judges the val split; the photos it gets wrong (real photos only) are
    the errors an adjudicator would meet;
@@ -13,7 +15,11 @@ On a copy of the shipped weights and a data folder of its own (nothing shipped c
 5. `freshproof models promote` judges the candidate on the test split (which none of this
    touched) and prints its verdict with its figures.
 
-    .venv/bin/python tools/feedback_loop.py [--share 0.5] [--classifier-hours 0.2]
+    python tools/feedback_loop.py [--share 0.5] [--limit N] [--classifier-hours 0.2]
+
+The walkthrough's short run (a few minutes on 2 cores, after ``freshproof datasets build``):
+
+    python tools/feedback_loop.py --limit 6 --classifier-hours 0.01
 """
 
 from __future__ import annotations
@@ -40,9 +46,12 @@ from api.settings import Settings  # noqa: E402
 from claims.adjudication import decide  # noqa: E402
 from claims.models import ClaimInput, DecisionInput, FindingReview  # noqa: E402
 from claims.service import file_claim  # noqa: E402
+from training.errors import MissingInputError  # noqa: E402
 from training.evaluate import ImageRecord, collect, is_real_photo, judged_defective  # noqa: E402
+from training.layout import DEFAULT_DATASET, require_built  # noqa: E402
 
-FRESHPROOF = str(REPO / ".venv" / "bin" / "freshproof")
+# This checkout's CLI, whatever is installed: a fresh clone runs its own code.
+FRESHPROOF = [sys.executable, "-m", "api.cli"]
 
 
 def _corrections(record: ImageRecord, claim: dict[str, object]) -> tuple[FindingReview, ...]:
@@ -65,13 +74,20 @@ def _corrections(record: ImageRecord, claim: dict[str, object]) -> tuple[Finding
 def main() -> None:
     """Run the loop and print each step's figures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", type=Path, default=REPO / "var" / "datasets" / "fp-v1")
+    ap.add_argument("--dataset", type=Path, default=REPO / DEFAULT_DATASET)
     ap.add_argument("--out", type=Path, default=REPO / "var" / "loop-demo")
     ap.add_argument("--share", type=float, default=0.5, help="share of val errors corrected")
+    ap.add_argument("--limit", type=int, default=None, help="correct at most this many")
     ap.add_argument("--classifier-hours", type=float, default=0.2)
     ap.add_argument("--weight", type=int, default=3)
     ap.add_argument("--version", default="0.2.2-loop")
     args = ap.parse_args()
+    try:
+        require_built(args.dataset)
+    except MissingInputError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    repo_looks = REPO / "weights" / "gate-looks.jsonl"
+    looks_before = repo_looks.read_bytes() if repo_looks.exists() else b""
     if args.out.exists():
         shutil.rmtree(args.out)
     weights = args.out / "weights"
@@ -94,7 +110,7 @@ def main() -> None:
     thresholds = predictor.spec.thresholds
     wrong = [r for r in val if is_real_photo(r) and judged_defective(r, thresholds) != r.defective]
     wrong.sort(key=lambda r: hashlib.sha256(r.file.encode()).hexdigest())
-    chosen = wrong[: round(len(wrong) * args.share)]
+    chosen = wrong[: round(len(wrong) * args.share)][: args.limit]
     real = [r for r in val if is_real_photo(r)]
     print(
         f"   val: {len(real)} real photos, {len(wrong)} judged wrong "
@@ -142,7 +158,13 @@ def main() -> None:
     print(f"2. {decided} claims filed and decided with corrected findings")
 
     def run(*cmd: str) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([FRESHPROOF, *cmd], env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [*FRESHPROOF, *cmd],
+            env=env | {"PYTHONPATH": str(REPO)},
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode not in (0, 1):
             raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}")
         return done
@@ -168,6 +190,13 @@ def main() -> None:
     print("5. the gate on the test split:")
     print(json.dumps(verdict, indent=2))
     print(gate.stderr.strip())
+    looks_after = repo_looks.read_bytes() if repo_looks.exists() else b""
+    if looks_after != looks_before:
+        raise SystemExit(f"{repo_looks} changed: the loop must count its look in its own copy")
+    print(
+        f"   the look was counted in {weights / 'gate-looks.jsonl'} and the ledger under "
+        f"{args.out / 'var'}; {repo_looks.relative_to(REPO)} is unchanged"
+    )
 
 
 if __name__ == "__main__":

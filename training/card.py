@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from training.layout import build_command
+
 __all__ = [
     "metrics_markdown",
     "model_card",
@@ -134,6 +136,13 @@ def _views(clf: dict[str, Any]) -> str:
     )
 
 
+def _with_build(command: str) -> str:
+    """The card's commands, from the dataset build on: a fresh clone has no built dataset."""
+    if "freshproof datasets build" in command:
+        return command
+    return f"{build_command()}   # once: the dataset from the photo pools\n{command}"
+
+
 def model_card(entry: dict[str, Any], *, command: str) -> str:
     """The whole card: what the model is, what it learned from, how well it does, its limits."""
     t = entry["training"]
@@ -176,7 +185,7 @@ detector is kept for boxes and for what the classifier misses.
 - Reproduce (same dataset and split; the schedules follow the time budgets):
 
 ```sh
-{command}
+{_with_build(command)}
 ```
 
 ## What it learned from

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from training.classify import CLASSES, label_file_class
 from training.datasets import capped_train_yaml
+from training.layout import require_built, require_feedback
 
 __all__ = ["RetrainPlan", "assemble", "plan_retraining", "retrain"]
 
@@ -92,6 +93,10 @@ def plan_retraining(
     """Mix ``feedback`` (an export of adjudicated evidence) into ``base`` (a built dataset)."""
     if weight < 1:
         raise ValueError(f"weight is how often each new example repeats: >= 1, not {weight}")
+    # Before any work: a missing input names the command that makes it (MissingInputError).
+    require_built(base)
+    if feedback is not None:
+        require_feedback(feedback)
     caps = dict(caps or {})
     capped_train_yaml(base, caps)  # writes train-capped.txt: the replayed base training set
     base_train = [Path(p) for p in (base / "train-capped.txt").read_text().split()]
