@@ -183,7 +183,7 @@ def test_dry_run_compares_but_installs_nothing(releases: Path) -> None:
 def test_a_missing_split_is_a_clear_error(releases: Path) -> None:
     result = _promote(releases, "candidate", "--split", "val")
     assert result.exit_code == 2
-    assert "split 'val' (images/val) missing" in result.stderr
+    assert "split 'val' is missing (images/val)" in result.stderr
     assert "freshproof datasets build" in result.stderr
 
 

@@ -16,11 +16,11 @@ class TrainingError(Exception):
 
 
 class MissingInputError(TrainingError):
-    """``what`` is not at ``path`` (``missing`` names the absent part); ``command`` makes it."""
+    """``what`` is not at ``path`` (``missing`` says which part is not); ``command`` makes it."""
 
     def __init__(self, what: str, path: Path, missing: str, command: str) -> None:
         self.what = what
         self.path = path
         self.missing = missing
         self.command = command
-        super().__init__(f"no {what} at {path} ({missing} missing); make it with: {command}")
+        super().__init__(f"no {what} at {path}: {missing}; make it with: {command}")

@@ -50,15 +50,17 @@ def require_built(dataset: Path, splits: Iterable[str] = ("train", "val", "test"
     needed = [dataset / "samples.jsonl", *(dataset / "images" / s for s in splits)]
     for path in needed:
         if not path.exists():
-            missing = str(path.relative_to(dataset)) if dataset.is_dir() else "the folder"
+            missing = f"{path.relative_to(dataset)} is missing"
             if path.parent.name == "images":
-                missing = f"split {path.name!r} (images/{path.name})"
+                missing = f"split {path.name!r} is missing (images/{path.name})"
+            if not dataset.is_dir():
+                missing = "no such folder"
             raise MissingInputError("built dataset", dataset, missing, build_command(dataset))
 
 
 def require_feedback(feedback: Path) -> None:
     """Raise ``MissingInputError`` unless ``feedback`` is an export (it has its manifest)."""
     if not (feedback / "manifest.json").is_file():
-        missing = "manifest.json" if feedback.is_dir() else "the folder"
+        missing = "manifest.json is missing" if feedback.is_dir() else "no such folder"
         command = shlex.join(["freshproof", "feedback", "export", str(feedback)])
         raise MissingInputError("feedback export", feedback, missing, command)
