@@ -185,7 +185,7 @@ def _excursion_reason(h: SegmentHistory, profile: TemperatureProfile, extra: str
             "party_id": h.segment.custodian.id,
             "peak_celsius": worst.peak,
             "side": worst.side,
-            "band": list(profile.band(in_transport=h.segment.in_transport)),
+            "band": _band(profile, h.segment),
             "length": "unknown",
             "degree_minutes_at_least": max(c.degree_minutes_at_least for c in checks),
             "reports": [
