@@ -130,6 +130,7 @@ class Capture:
 
     at: datetime
     time: datetime
+    ref: LedgerRef
     parties: tuple[str, ...] = ()
     named: tuple[str, ...] = ()
 

@@ -148,6 +148,7 @@ def build_timeline(
             e.index: Capture(
                 e.captured_at,
                 e.time,
+                LedgerRef(e.index, e.leaf_hash),
                 e.captured_for,
                 tuple(p for p in (e.source, e.destination) if p),
             )

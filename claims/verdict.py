@@ -71,6 +71,9 @@ class ResponsibilityPolicy:
     comparable_abusers_ratio: float = 2.0
     # A proof-of-delivery record may be stamped shortly before the doorstep handover.
     delivery_slack: timedelta = timedelta(minutes=30)
+    # A verdict that only records captured late by the party they clear make (GUIDE §4
+    # rule 6) keeps at most this confidence, below what pays out, and waits for a person.
+    late_record_confidence_cap: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("receipt_window", "max_reading_gap", "delivery_slack"):
@@ -78,6 +81,8 @@ class ResponsibilityPolicy:
                 raise InvalidPolicyError(f"responsibility.{name}", "must be positive")
         if not self.shock_threshold_mps2 > 0:
             raise InvalidPolicyError("responsibility.shock_threshold_mps2", "must be above 0")
+        if not 0 <= self.late_record_confidence_cap < 1:
+            raise InvalidPolicyError("responsibility.late_record_confidence_cap", "must be 0 to 1")
         if not self.comparable_abusers_ratio >= 1:
             raise InvalidPolicyError("responsibility.comparable_abusers_ratio", "must be >= 1")
 
