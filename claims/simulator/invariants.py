@@ -12,6 +12,7 @@ published rate.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import quantiles
@@ -21,7 +22,7 @@ from claims.dossier import verify_dossier
 from claims.simulator.users import Observed
 from claims.simulator.week import Week
 
-__all__ = ["Figures", "Held", "Views", "check", "current_state", "figures"]
+__all__ = ["Figures", "Held", "Views", "check", "current_state", "figures", "wrong_lines"]
 
 
 @dataclass
@@ -68,26 +69,29 @@ def current_state(view: Mapping[str, Any]) -> tuple[str | None, bool]:
 
 
 def _ledger_state(doc: Mapping[str, Any]) -> tuple[str | None, bool | None]:
-    """(party, paid) the dossier's ledger entries say: the last decision, else the verdict."""
+    """(party, paid) the dossier's ledger entries say: the last decision or re-assessment,
+    else the verdict (a flag records what the machine would say; it changes nothing)."""
     entries = {e.get("index"): e for e in doc.get("entries", [])}
-    decided = [
-        entries[i] for i in doc.get("ledger", {}).get("decision_indices", []) if i in entries
-    ]
-    for e in reversed(decided):
+    later = [entries[i] for i in doc.get("ledger", {}).get("decision_indices", []) if i in entries]
+    for e in reversed(later):
         body = e.get("body") or {}
         if e.get("kind") == "claim.decision":
             return body.get("responsible_party"), bool((body.get("compensation") or {}).get("paid"))
-        if "responsible_party" in body:
-            return body.get("responsible_party"), None
+        if e.get("kind") == "claim.reassessed":
+            return (body.get("verdict") or {}).get("responsible_party"), None
     return (doc.get("verdict") or {}).get("responsible_party"), None
 
 
 def _stream_state(events: Sequence[Mapping[str, Any]]) -> tuple[str | None, bool | None]:
-    """(party, paid) the claim's last webhook event that carries a party says."""
+    """(party, paid) the claim's last webhook event that sets them says (the ticket's
+    creation, a decision, a re-assessment; a flag or a ticket move sets neither)."""
     for e in reversed(events):
         data = e.get("data") or {}
-        if "responsible_party" in data:
-            return data["responsible_party"], bool((data.get("compensation") or {}).get("paid"))
+        paid = bool((data.get("compensation") or {}).get("paid"))
+        if e.get("type") in ("ticket.created", "claim.decided"):
+            return data.get("responsible_party"), paid
+        if e.get("type") == "claim.reassessed":
+            return (data.get("verdict") or {}).get("responsible_party"), paid
     return None, None
 
 
@@ -124,7 +128,15 @@ def _payments(view: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> s
     ):
         if isinstance(comp, Mapping) and isinstance(comp.get("payment"), Mapping):
             found.append(comp["payment"])
-    return {(str(p.get("decided_by")), str(p.get("amount")), str(p.get("paid_at"))) for p in found}
+    # A payment is its amount and moment: views name its decider differently (the customer's
+    # view says "an adjudicator" where the ledger names the key).
+    return {(str(p.get("amount")), str(p.get("paid_at"))) for p in found}
+
+
+def _paid_by_machine(view: Mapping[str, Any]) -> bool:
+    """Paid without a person: at filing or after a re-assessment."""
+    comp = view.get("compensation") or {}
+    return bool(comp.get("paid")) and (comp.get("payment") or {}).get("decided_by") == "auto"
 
 
 def _settled(view: Mapping[str, Any]) -> bool:
@@ -170,7 +182,7 @@ def check(week: Week, seen: Observed, views: Views) -> list[Held]:
     broken = []
     for cid in ids:
         pays = _payments(views.customer.get(cid, {}), views.webhooks.get(cid, []))
-        if len({p[:1] for p in pays}) > 1 or len(pays) > 1:
+        if len(pays) > 1:
             broken.append(f"{filed[cid].plan.name} paid {len(pays)} times: {sorted(pays)}")
         wins = [d for d in seen.decisions.get(cid, []) if d[1] == 200]
         if len(wins) > 1:
@@ -224,20 +236,45 @@ def check(week: Week, seen: Observed, views: Views) -> list[Held]:
         report = verify_dossier(doc, views.verifier_key)
         if not report.ok:
             broken.append(f"{filed[cid].plan.name}: {report.failures[0].line().strip()}")
-        if (doc.get("verdict") or {}).get("reasons") != _cited(views.customer.get(cid, {})):
+        view = views.customer.get(cid, {})
+        machine = view.get("machine_verdict") or view.get("verdict") or {}
+        if (doc.get("verdict") or {}).get("reasons") != _cited(machine):
             broken.append(f"{filed[cid].plan.name}: the dossier's verdict is not the claim's")
     out.append(Held("every verdict's cited entries exist and verify", tuple(broken), len(ids)))
 
     broken = []
-    for cid in sorted(seen.over_limit):
+    flagged = [
+        cid
+        for cid in ids
+        if any(e.get("type") == "claim.flagged" for e in views.webhooks.get(cid, []))
+    ]
+    for cid in flagged:
+        if cid not in waiting:
+            broken.append(f"{filed[cid].plan.name}: flagged by a late record, in no queue")
+    out.append(
+        Held(
+            "a settled claim a late record flags waits in the queue for a person",
+            tuple(broken),
+            len(flagged),
+        )
+    )
+
+    broken = []
+    above = sorted(seen.over_limit | set(seen.proposed))
+    for cid in above:
         view = views.customer.get(cid, {})
-        if not _settled(view):
-            broken.append(f"{filed[cid].plan.name}: above the limit, nobody could approve it")
+        name = filed[cid].plan.name
+        if cid in seen.over_limit:
+            broken.append(f"{name}: above the limit, refused, nobody may approve it")
+        elif not _settled(view):
+            broken.append(f"{name}: proposed by {seen.proposed[cid]}, never approved")
+        elif seen.approved.get(cid) in (None, seen.proposed[cid]):
+            broken.append(f"{name}: not approved by a second person")
     out.append(
         Held(
             "claims above the adjudicator's limit are approved by a second person",
             tuple(broken),
-            len(seen.over_limit),
+            len(above),
         )
     )
 
@@ -248,11 +285,11 @@ def check(week: Week, seen: Observed, views: Views) -> list[Held]:
     return out
 
 
-def _cited(view: Mapping[str, Any]) -> Any:
+def _cited(verdict: Mapping[str, Any]) -> Any:
     """The verdict's reasons as the claim resource shows them (facts compared as JSON)."""
     import json
 
-    reasons = (view.get("verdict") or {}).get("reasons")
+    reasons = verdict.get("reasons")
     return json.loads(json.dumps(reasons)) if reasons is not None else None
 
 
@@ -287,11 +324,7 @@ def figures(week: Week, seen: Observed, views: Views, *, auto_pay_min_confidence
         f" with a copied photo); station batches {len(seen.batches)} of {len(week.batches)} "
         f"({sum(len(b.get('items', [])) for b in seen.batches.values())} items)"
     )
-    auto = [
-        cid
-        for cid in filed
-        if (filed[cid].body.get("compensation") or {}).get("paid") and cid not in seen.decisions
-    ]
+    auto = [cid for cid in filed if _paid_by_machine(views.customer.get(cid, {}))]
     people = [cid for cid in filed if any(d[1] == 200 for d in seen.decisions.get(cid, []))]
     named = [
         cid
@@ -304,6 +337,14 @@ def figures(week: Week, seen: Observed, views: Views, *, auto_pay_min_confidence
         f"a party {_pct(len(named), len(filed))}; decided by a person {_pct(len(people), len(filed))}"
     )
     wrong, wrong_conf, conf, wrong_auto = 0, 0, 0, 0
+    wrong_ids: list[str] = []
+    copies = [cid for cid in filed if filed[cid].plan.fraud]
+    held_back = [cid for cid in copies if not _paid_by_machine(views.customer.get(cid, {}))]
+    lines.append(
+        f"copied photos: {len(copies)} claims, {len(held_back)} held for a person (the "
+        "verdicts below leave them out: no record can tell a copied photo's truth)"
+    )
+    named = [cid for cid in named if not filed[cid].plan.fraud]
     for cid in named:
         f = filed[cid]
         v = f.body["verdict"]
@@ -314,15 +355,19 @@ def figures(week: Week, seen: Observed, views: Views, *, auto_pay_min_confidence
             or (truth.party_id is not None and v.get("party_id") != truth.party_id)
         )
         wrong += bad
+        if bad:
+            wrong_ids.append(cid)
         if float(v.get("confidence") or 0) >= auto_pay_min_confidence:
             conf += 1
             wrong_conf += bad
         if bad and cid in auto:
             wrong_auto += 1
+    by_kind = Counter(filed[c].plan.lot.split("-")[1] for c in wrong_ids)
     lines.append(
         f"wrong verdicts against the truth: {_pct(wrong, len(named))} of verdicts naming a "
         f"party; {_pct(wrong_conf, conf)} at or above confidence {auto_pay_min_confidence:g}; "
-        f"paid automatically on a wrong verdict {wrong_auto}"
+        f"paid automatically on a wrong verdict {wrong_auto}; wrong by lot kind: "
+        + ", ".join(f"{k} {n}" for k, n in by_kind.most_common())
     )
     final_wrong = 0
     for cid, f in filed.items():
@@ -341,10 +386,20 @@ def figures(week: Week, seen: Observed, views: Views, *, auto_pay_min_confidence
         f"time to decision: automatic p50 {_p(auto_t, 50):.2f} s p95 {_p(auto_t, 95):.2f} s; "
         f"by a person p50 {_p(person_t, 50):.1f} s p95 {_p(person_t, 95):.1f} s; "
         f"waiting at the end {len(filed) - len(auto) - len(people)} "
-        f"(over the adjudicator limit {len(seen.over_limit)}): {', '.join(left[:6])}"
+        f"(refused over the adjudicator limit {len(seen.over_limit)}): {', '.join(left[:6])}"
+    )
+    lines.append(
+        f"above the adjudicator's limit: {len(seen.proposed)} proposed, {len(seen.approved)} "
+        f"approved by a second person, {len(seen.over_limit)} refused (nobody may approve)"
+    )
+    kinds = [e.get("type") for events in views.webhooks.values() for e in events]
+    lines.append(
+        f"late records: {len(seen.late_posted_at)} lots' readings posted after their first "
+        f"claim; re-assessed {kinds.count('claim.reassessed')} open claims, flagged "
+        f"{kinds.count('claim.flagged')} settled ones for review (webhook events)"
     )
     if seen.queue_samples:
-        keys = [k for k in seen.queue_samples[0] if k != "t"]
+        keys = list(dict.fromkeys(k for x in seen.queue_samples for k in x if k != "t"))
         peak = {k: max(s.get(k, 0) for s in seen.queue_samples) for k in keys}
         last = {k: len(views.queue.get(k, ())) for k in keys}
         lines.append(
@@ -358,3 +413,33 @@ def figures(week: Week, seen: Observed, views: Views, *, auto_pay_min_confidence
         f"{_p(post, 95):.2f} s; {len(seen.errors)} unexpected answers"
     )
     return Figures(tuple(lines))
+
+
+def wrong_lines(week: Week, seen: Observed) -> list[str]:
+    """One line per filing whose verdict named a party other than the truth's."""
+    out = []
+    for f in seen.filed.values():
+        v = f.body.get("verdict") or {}
+        t = f.plan.truth
+        if v.get("responsible_party") in (None, "undetermined") or f.plan.fraud:
+            continue
+        if (
+            t.decided
+            and v["responsible_party"] == t.role
+            and t.party_id in (None, v.get("party_id"))
+        ):
+            continue
+        lot = week.lot(f.plan.lot)
+        twist = "aggregate" if lot.aggregate else "late" if lot.late else ""
+        found = [
+            "+".join(sorted(x["label"] for x in p.get("findings", []))) or "none"
+            for p in f.body.get("photos", [])
+        ]
+        codes = "/".join(str(r.get("code")) for r in v.get("reasons", []))
+        out.append(
+            f"  {f.plan.name} {twist} {'copy ' if f.plan.fraud else ''}truth {t.role} "
+            f"{t.party_id or ''} | got {v['responsible_party']} {v.get('party_id') or ''} "
+            f"conf {float(v.get('confidence') or 0):.2f} {codes} | photos "
+            f"{', '.join(s.subject for s in f.plan.photos)} found {', '.join(found)}"
+        )
+    return sorted(out)

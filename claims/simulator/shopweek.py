@@ -64,6 +64,7 @@ class WeekPhotos:
 class WeekResult:
     """What the week did and whether it held."""
 
+    week: Week
     seen: Observed
     views: Views
     held: tuple[Held, ...]
@@ -91,6 +92,7 @@ def play(
     burst: int = 120,
     customers_at_once: int = 4,
     adjudicators: int = 3,
+    approver_token: str | None = None,
     drain_seconds: float = 120.0,
     webhook_wait: float = 60.0,
 ) -> WeekResult:
@@ -105,6 +107,7 @@ def play(
         burst=burst,
         customers_at_once=customers_at_once,
         adjudicators=adjudicators,
+        approver_token=approver_token,
     )
     seen = shop.run(drain_seconds=drain_seconds)
     _drain_webhooks(received, claims=len(seen.by_id()), timeout=webhook_wait)
@@ -115,7 +118,7 @@ def play(
         f"webhooks: {received.count()} events received, {received.duplicates} repeated "
         f"deliveries, {received.bad_signatures} bad signatures",
     )
-    return WeekResult(seen, views, tuple(held), Figures(figs.lines + extra))
+    return WeekResult(week, seen, views, tuple(held), Figures(figs.lines + extra))
 
 
 def _drain_webhooks(received: Received, *, claims: int, timeout: float) -> None:

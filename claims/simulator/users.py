@@ -38,6 +38,7 @@ __all__ = [
     "collect",
     "decision_for",
     "finding_reviews",
+    "queue_views",
 ]
 
 _WAIT = 120.0  # seconds a user waits for what it depends on before going ahead anyway
@@ -103,6 +104,8 @@ class Observed:
     decided_at: dict[str, float] = field(default_factory=dict)
     decisions: dict[str, list[tuple[str, int, dict[str, Any]]]] = field(default_factory=dict)
     over_limit: set[str] = field(default_factory=set)
+    proposed: dict[str, str] = field(default_factory=dict)
+    approved: dict[str, str] = field(default_factory=dict)
     settled_before: dict[str, dict[str, Any]] = field(default_factory=dict)
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
     graded_at: dict[str, float] = field(default_factory=dict)
@@ -114,8 +117,9 @@ class Observed:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def by_id(self) -> dict[str, Filed]:
-        """Filed claims by their id."""
-        return {f.claim_id: f for f in self.filed.values() if f.claim_id}
+        """Filed claims by their id (a snapshot: customers go on filing meanwhile)."""
+        with self.lock:
+            return {f.claim_id: f for f in self.filed.values() if f.claim_id}
 
 
 def claim_part(plan: ClaimPlan) -> dict[str, Any]:
@@ -155,6 +159,7 @@ class Shop:
         burst: int = 120,
         customers_at_once: int = 4,
         adjudicators: int = 3,
+        approver_token: str | None = None,
     ) -> None:
         self.client = client
         self.week = week
@@ -165,6 +170,10 @@ class Shop:
         self.adjudicator_count = adjudicators
         self.seen = Observed()
         self.tokens: dict[str, str] = {"admin": admin_token}
+        if approver_token is not None:
+            # A senior adjudicator whose key carries an approval limit: granted from the
+            # server's shell (``freshproof keys create --approval-limit``), never the API.
+            self.tokens["approver"] = approver_token
         self._buckets: dict[str, TokenBucket] = {}
         self._records_in: dict[str, threading.Event] = {}
         self._first_claim: dict[str, threading.Event] = {}
@@ -173,13 +182,19 @@ class Shop:
         self._pending_posters: dict[str, set[str]] = {}
         self._taken: set[str] = set()
         self._customers_done = threading.Event()
+        self._judges_done = threading.Event()
         self._stop = threading.Event()
 
     # ------------------------------------------------------------------ HTTP
 
     def call(self, who: str, method: str, path: str, **kw: Any) -> httpx.Response:
         """One request as ``who`` (its key, its rate limit), recorded; 429s are waited out."""
-        bucket = self._buckets.setdefault(who, TokenBucket(*self.rate))
+        # An honest client keeps a margin under the published rate: requests sent evenly can
+        # still arrive bunched (one slow, the next fast) at a server counting arrivals.
+        per_minute, burst = self.rate
+        bucket = self._buckets.setdefault(
+            who, TokenBucket(int(per_minute * 0.9), max(1, burst // 2))
+        )
         headers = {**kw.pop("headers", {}), **_headers(self.tokens[who])}
         while True:
             bucket.take()
@@ -268,8 +283,9 @@ class Shop:
         ]
         threads.append(self._thread(self._late_logger))
         judges = [self._thread(self._adjudicator, n) for n in range(self.adjudicator_count)]
+        second = [self._thread(self._approver)] if "approver" in self.tokens else []
         sampler = self._thread(self._auditor)
-        for t in threads + judges + [sampler]:
+        for t in [*threads, *judges, *second, sampler]:
             t.start()
         for t in threads:
             t.join()
@@ -277,8 +293,11 @@ class Shop:
         deadline = time.monotonic() + drain_seconds
         for t in judges:
             t.join(max(0.0, deadline - time.monotonic()))
+        self._judges_done.set()
+        for t in second:
+            t.join(max(0.0, deadline - time.monotonic()) + 30)
         self._stop.set()
-        for t in [*judges, sampler]:
+        for t in [*judges, *second, sampler]:
             t.join()
         self.seen.finished = time.monotonic()
         return self.seen
@@ -331,7 +350,10 @@ class Shop:
         for lot in self.week.lots:
             if not lot.late_postings:
                 continue
-            self._wait_settled(lot.lot)
+            if lot.late_after_settled:
+                self._wait_settled(lot.lot)
+            else:
+                self._first_claim[lot.lot].wait(_WAIT)
             self._snapshot_settled(lot)
             for posting in lot.late_postings:
                 r = self.call(f"party:{posting.party}", "POST", "/v1/events", json=posting.document)
@@ -424,7 +446,7 @@ class Shop:
 
     def _snapshot_settled(self, lot: LotPlan) -> None:
         """What the settled claims of the lot show before a grade or a late record arrives."""
-        for f in list(self.seen.filed.values()):
+        for f in self.seen.by_id().values():
             if f.plan.lot != lot.lot or not f.claim_id or f.claim_id in self.seen.settled_before:
                 continue
             r = self.call("auditor", "GET", f"/v1/claims/{f.claim_id}")
@@ -471,7 +493,9 @@ class Shop:
         r = self.call(who, "POST", f"/v1/claims/{claim['id']}/decision", json=body)
         with self.seen.lock:
             self.seen.decisions.setdefault(claim["id"], []).append((who, r.status_code, body))
-            if r.status_code == 200:
+            if r.status_code == 200 and _awaits_approval(r.json()):
+                self.seen.proposed[claim["id"]] = who
+            elif r.status_code == 200:
                 self.seen.decided_at[claim["id"]] = time.monotonic()
                 self._settled_one[filed.plan.lot].set()
             elif r.status_code == 422 and "over-limit" in r.text:
@@ -479,20 +503,38 @@ class Shop:
             else:
                 self.seen.errors.append(f"decision {claim['id']}: {r.status_code} {r.text[:300]}")
 
+    def _approver(self) -> None:
+        """The second person: approves what another adjudicator proposed above the limit."""
+        while not self._stop.is_set():
+            r = self.call(
+                "approver", "GET", "/v1/review", params={"view": "awaiting_approval", "limit": 200}
+            )
+            if not self._expect(r, (200,), "approval queue"):
+                time.sleep(1)
+                continue
+            pending = [c for c in r.json()["items"] if _awaits_approval(c)]
+            for c in pending:
+                a = self.call(
+                    "approver",
+                    "POST",
+                    f"/v1/claims/{c['id']}/approval",
+                    json={"answer": "approve", "note": "simulated second person"},
+                )
+                if self._expect(a, (200,), f"approval {c['id']}"):
+                    with self.seen.lock:
+                        self.seen.approved[c["id"]] = "approver"
+                        self.seen.decided_at[c["id"]] = time.monotonic()
+            if not pending:
+                if self._judges_done.is_set():
+                    return
+                time.sleep(0.5)
+
     # ------------------------------------------------------------------ auditor
 
     def _auditor(self) -> None:
         """Sample the queue's views every two seconds."""
-        views = ("needs_review", "copied_photo", "awaiting_approval", "lot_alert")
         while not self._stop.wait(2.0):
-            sample = {}
-            for v in (None, *views):
-                params: dict[str, Any] = {"limit": 200}
-                if v:
-                    params["view"] = v
-                r = self.call("auditor", "GET", "/v1/review", params=params)
-                if r.status_code == 200:
-                    sample[v or "open"] = len(r.json()["items"])
+            sample = {k: len(v) for k, v in queue_views(self).items()}
             sample["t"] = round(time.monotonic() - self.seen.started)
             self.seen.queue_samples.append(sample)
 
@@ -506,9 +548,19 @@ def _settled(claim: Mapping[str, Any]) -> bool:
     )
 
 
+def _awaits_approval(claim: Mapping[str, Any]) -> bool:
+    """A proposal above the adjudicator's limit waits for a second person."""
+    comp = claim.get("compensation") or {}
+    return claim.get("status") == "awaiting_approval" or comp.get("status") == "awaiting_approval"
+
+
 def _waits_for_person(claim: Mapping[str, Any]) -> bool:
-    """Open and not paid: the machine left it to a person."""
-    return not _settled(claim)
+    """Open, not paid, nothing proposed: the machine left it to a person (the claim's own
+    ``actions`` say whether a decision is allowed, where the server lists them)."""
+    actions = claim.get("actions")
+    if isinstance(actions, Mapping) and not actions.get("decide", True):
+        return False
+    return not _settled(claim) and not _awaits_approval(claim)
 
 
 def decision_for(plan: ClaimPlan, claim: Mapping[str, Any]) -> dict[str, Any]:
@@ -551,23 +603,18 @@ def collect(shop: Shop, webhooks: Mapping[str, list[dict[str, Any]]]) -> dict[st
         "webhooks": dict(webhooks),
         "queue": {},
     }
-    for cid, f in shop.seen.by_id().items():
+    for n, (cid, f) in enumerate(shop.seen.by_id().items()):
         who = f"customer:{f.plan.claim.customer_id}"
+        judge = f"adjudicator:{n % shop.adjudicator_count}"
         for name, caller, path in (
             ("customer", who, f"/v1/claims/{cid}"),
-            ("adjudicator", "adjudicator:0", f"/v1/claims/{cid}"),
+            ("adjudicator", judge, f"/v1/claims/{cid}"),
             ("dossier", "auditor", f"/v1/claims/{cid}/dossier"),
         ):
             r = shop.call(caller, "GET", path)
             if shop._expect(r, (200,), f"GET {path} as {caller}"):
                 views[name][cid] = r.json()
-    for view in (None, "needs_review", "copied_photo", "awaiting_approval", "lot_alert"):
-        params: dict[str, Any] = {"limit": 200}
-        if view:
-            params["view"] = view
-        r = shop.call("auditor", "GET", "/v1/review", params=params)
-        if shop._expect(r, (200,), f"review {view}"):
-            views["queue"][view or "open"] = {str(c["id"]) for c in r.json()["items"]}
+    views["queue"] = queue_views(shop)
     r = shop.call("auditor", "GET", "/v1/ledger/key")
     views["verifier_key"] = r.text.strip() if r.status_code == 200 else ""
     return views
@@ -600,4 +647,23 @@ def finding_reviews(plan: ClaimPlan, claim: Mapping[str, Any]) -> list[dict[str,
         if right and not any_right and photo.get("width") and photo.get("height"):
             box = [0.0, 0.0, float(photo["width"]), float(photo["height"])]
             out.append({"photo": n, "correct": False, "label": _MISSED_LABEL[subject], "box": box})
+    return out
+
+
+QUEUE_VIEWS = ("needs_review", "copied_photo", "awaiting_approval", "lot_alert", "flagged")
+"""The review queue's views; one the server does not offer (yet) is left out."""
+
+
+def queue_views(shop: Shop) -> dict[str, set[str]]:
+    """The claim ids in the whole open queue and in each of its views, as the auditor sees."""
+    out = {}
+    for view in (None, *QUEUE_VIEWS):
+        params: dict[str, Any] = {"limit": 200}
+        if view:
+            params["view"] = view
+        r = shop.call("auditor", "GET", "/v1/review", params=params)
+        if r.status_code == 422 and view:  # a view this server does not have
+            continue
+        if shop._expect(r, (200,), f"review {view}"):
+            out[view or "open"] = {str(c["id"]) for c in r.json()["items"]}
     return out

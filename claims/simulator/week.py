@@ -20,7 +20,7 @@ from statistics import fmean
 from typing import Any
 
 from claims.simulator.chain import document
-from claims.simulator.scenarios import generate
+from claims.simulator.scenarios import MISSING_DATA_KINDS, generate
 from claims.simulator.spec import ClaimSpec, PhotoSpec, Scenario, Truth
 
 __all__ = [
@@ -82,6 +82,9 @@ class LotPlan:
     epcs: tuple[str, ...]
     aggregate: str | None = None
     late: str | None = None
+    # Late readings wait until a claim on the lot is settled (a flag, never a change), or
+    # come right after the first claim (a re-assessment of claims still open).
+    late_after_settled: bool = False
 
     @property
     def lot(self) -> str:
@@ -180,10 +183,25 @@ def plan_week(
         for n in range(stations)
     )
     people = [f"CUST-{seed % 1000:03d}-{n:03d}" for n in range(customers)]
+    scenarios = [generate(kinds[i % len(kinds)], seed=seed, index=i, now=now) for i in range(lots)]
+    # The twists go to chosen lots (counts, not chance, so even a small week has each):
+    # aggregate reports only where the records can carry a verdict (min/max/mean over a leg
+    # would paper over the very gap a missing-data lot is about).
+    has_readings = [
+        i for i, sc in enumerate(scenarios) if _reading_events([dict(d) for d in sc.documents])
+    ]
+    can_aggregate = [i for i in has_readings if scenarios[i].kind not in MISSING_DATA_KINDS]
+    aggregated = set(
+        rng.sample(can_aggregate, min(len(can_aggregate), round(lots * aggregate_share)))
+    )
+    can_be_late = [
+        i for i in has_readings if i not in aggregated and scenarios[i].kind != "duplicate_events"
+    ]
+    late = sorted(rng.sample(can_be_late, min(len(can_be_late), round(lots * late_share))))
     lot_plans = [
-        _lot(kinds[i % len(kinds)], i, seed=seed, now=now, rng=rng, agg=aggregate_share,
-             late=late_share)
-        for i in range(lots)
+        _lot(sc, i, rng=rng, aggregate=i in aggregated, late=i in late,
+             after_settled=i in late[1::2])
+        for i, sc in enumerate(scenarios)
     ]  # fmt: skip
     # Station lots: the ones whose supplier's packing event names the items (EPCs known).
     graded = [p for p in lot_plans if p.epcs]
@@ -242,26 +260,23 @@ def _make_frauds(plans: list[ClaimPlan], rng: random.Random, share: float) -> No
 
 
 def _lot(
-    kind: str,
+    s: Scenario,
     index: int,
     *,
-    seed: int,
-    now: datetime,
     rng: random.Random,
-    agg: float,
-    late: float,
+    aggregate: bool,
+    late: bool,
+    after_settled: bool,
 ) -> LotPlan:
-    s = generate(kind, seed=seed, index=index, now=now)
     docs = [copy.deepcopy(d) for d in s.documents]
     readers = _reading_events(docs)
-    aggregate = late_party = None
-    roll = rng.random()
-    if readers and roll < agg:
-        aggregate = _pick(readers, s.truth, rng)
-        for e in readers[aggregate]:
+    aggregate_party = late_party = None
+    if aggregate and readers:
+        aggregate_party = _pick(readers, s.truth, rng)
+        for e in readers[aggregate_party]:
             _aggregate(e)
     late_docs: list[dict[str, Any]] = []
-    if readers and agg <= roll < agg + late and kind not in ("duplicate_events",):
+    if late and readers:
         late_party = _pick(readers, s.truth, rng)
         moved = readers[late_party]
         for d in docs:
@@ -275,8 +290,9 @@ def _lot(
         postings=tuple(_split(docs, s)),
         late_postings=tuple(_split(late_docs, s)),
         epcs=epcs,
-        aggregate=aggregate,
+        aggregate=aggregate_party,
         late=late_party,
+        late_after_settled=after_settled,
     )
 
 

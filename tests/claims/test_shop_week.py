@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -68,6 +69,7 @@ def week_result(pools: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         )
         admin = app.state.services.keys.bootstrap_admin(data)
         assert admin is not None
+        approver = _approver(app)
         with serve(app) as base, httpx.Client(base_url=base, timeout=120) as client:
             result = play(
                 client,
@@ -77,6 +79,7 @@ def week_result(pools: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 received=received,
                 customers_at_once=3,
                 adjudicators=2,
+                approver_token=approver,
                 drain_seconds=60,
                 webhook_wait=30,
             )
@@ -84,6 +87,21 @@ def week_result(pools: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     for h in result.held:
         print(h.line())
     yield result
+
+
+def _approver(app: Any) -> str | None:
+    """A senior adjudicator's key with an approval limit, made as ``freshproof keys create
+    --approval-limit`` makes it (the API never grants one); None where keys carry none."""
+    try:
+        token, _ = app.state.services.keys.create(
+            role="adjudicator",
+            name="senior adjudicator",
+            created_by="shop week test",
+            approval_limit="5000.00",
+        )
+    except TypeError:  # this key store has no approval limits (four eyes not there)
+        return None
+    return str(token)
 
 
 def _holds(result: WeekResult, name: str) -> None:
@@ -97,7 +115,9 @@ def test_the_week_happened(week_result: WeekResult) -> None:
     assert len(seen.by_id()) == 24, seen.errors[:5]
     assert len(seen.batches) == 3, seen.errors[:5]
     assert any(s == 200 for d in seen.decisions.values() for _, s, _ in d)
-    assert seen.late_posted_at
+    assert len(seen.late_posted_at) == 2
+    kinds = {e["type"] for events in week_result.views.webhooks.values() for e in events}
+    assert kinds & {"claim.reassessed", "claim.flagged"}, "late readings changed nothing"
     assert week_result.views.webhooks
     assert not [e for e in seen.errors if "over-limit" not in e], seen.errors[:5]
 
@@ -133,6 +153,15 @@ def test_no_copied_photo_is_paid_without_a_person(week_result: WeekResult) -> No
 
 def test_every_cited_entry_exists_and_verifies(week_result: WeekResult) -> None:
     _holds(week_result, "every verdict's cited entries exist and verify")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 21 item 9: a late record writes claim.flagged for a person-decided claim, "
+    "but the review queue shows flagged claims in no view (a resolved claim leaves the queue)",
+)
+def test_a_flagged_settled_claim_waits_for_a_person(week_result: WeekResult) -> None:
+    _holds(week_result, "a settled claim a late record flags waits in the queue for a person")
 
 
 @pytest.mark.xfail(
