@@ -57,6 +57,14 @@ def create(
         int | None,
         typer.Option(min=1, max=3650, help="Days until the key stops working; default never."),
     ] = None,
+    approval_limit: Annotated[
+        str | None,
+        typer.Option(
+            help="adjudicator: the most it approves as the second person when another "
+            "adjudicator proposes compensation above the policy's limit (four eyes), e.g. "
+            "5000.00. Granted only here, never through the API."
+        ),
+    ] = None,
 ) -> None:
     """Issue a key and print it on stdout, this once; it is never stored or shown again."""
     try:
@@ -70,6 +78,7 @@ def create(
                 station_id=station,
                 read_point=read_point,
                 expires_in=timedelta(days=expires_days) if expires_days is not None else None,
+                approval_limit=approval_limit,
             )
     except InvalidKeySpecError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -104,6 +113,8 @@ def _line(r: KeyRecord, now: datetime) -> str:
         f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in r.bindings().items()
     )
     expires = f" expires {r.expires_at:%Y-%m-%d %H:%M}Z" if r.expires_at else ""
+    if r.approval_limit is not None:
+        expires += f"  approves up to {r.approval_limit}"
     return (
         f"{KEY_PREFIX}{r.key_id}  {r.role:<12}  {r.state(now):<7}  {r.name!r}"
         f"{'  ' + bound if bound else ''}  created {r.created_at:%Y-%m-%d %H:%M}Z "

@@ -10,9 +10,12 @@ ClaimsError
 ├── PaymentError
 │   ├── AlreadyPaidError         a claim is never paid twice (claim_id)
 │   ├── PaymentRefusedError      this proposal may not be paid this way (claim_id, reason)
-│   └── OverLimitError           over what an adjudicator may approve (amount, limit)
+│   └── OverLimitError           over what this key may approve (amount, limit)
 ├── InvalidTransitionError       the ticket cannot take this action now (state, action, reason)
 ├── ClaimClosedError             the claim's ticket is resolved: reopen it first (claim_id)
+├── AwaitingApprovalError        a proposal waits for a second person first (claim_id, amount)
+├── NoPendingApprovalError       no proposal of the claim waits for approval (claim_id)
+├── OwnProposalError             four eyes: the proposer cannot approve (claim_id, actor)
 ├── InvalidDecisionError         a decision field is unacceptable (field, reason)
 ├── UnknownStationItemError      no station item waits for a person here (batch_id, position)
 ├── StationItemGradedError       a person graded that item already (batch_id, position, by)
@@ -32,6 +35,7 @@ from vision.errors import ImageRejected
 
 __all__ = [
     "AlreadyPaidError",
+    "AwaitingApprovalError",
     "ClaimClosedError",
     "ClaimsError",
     "DeliveryNotDeadError",
@@ -43,7 +47,9 @@ __all__ = [
     "InvalidTransitionError",
     "MalformedSignatureError",
     "NaiveDatetimeError",
+    "NoPendingApprovalError",
     "OverLimitError",
+    "OwnProposalError",
     "PaymentError",
     "PaymentRefusedError",
     "PhotoRejectedError",
@@ -136,11 +142,14 @@ class PaymentRefusedError(PaymentError):
 
 
 class OverLimitError(PaymentError):
-    """More than the policy lets an adjudicator approve alone."""
+    """More than this key's approval limit: a key with a higher limit approves."""
 
     def __init__(self, claim_id: str, amount: object, limit: object) -> None:
         self.claim_id, self.amount, self.limit = claim_id, amount, limit
-        self.reason = f"{amount} is over the adjudicator's limit of {limit}; ask an admin"
+        self.reason = (
+            f"{amount} is over this key's approval limit of {limit}; "
+            "an adjudicator whose limit covers it approves"
+        )
         super().__init__(self.reason)
 
 
@@ -158,6 +167,38 @@ class ClaimClosedError(ClaimsError):
     def __init__(self, claim_id: str) -> None:
         self.claim_id = claim_id
         self.reason = f"claim {claim_id} is resolved; reopen its ticket to decide again"
+        super().__init__(self.reason)
+
+
+class AwaitingApprovalError(ClaimsError):
+    """A decision on a claim whose proposal waits for a second person; answer it first."""
+
+    def __init__(self, claim_id: str, amount: object) -> None:
+        self.claim_id, self.amount = claim_id, amount
+        self.reason = (
+            f"claim {claim_id}: a proposal of {amount} waits for approval; "
+            "approve or reject it first"
+        )
+        super().__init__(self.reason)
+
+
+class NoPendingApprovalError(ClaimsError):
+    """An approval or rejection of a claim with no proposal waiting."""
+
+    def __init__(self, claim_id: str) -> None:
+        self.claim_id = claim_id
+        self.reason = f"claim {claim_id} has no proposal waiting for approval"
+        super().__init__(self.reason)
+
+
+class OwnProposalError(ClaimsError):
+    """Four eyes: whoever proposed a payment above the limit cannot approve it."""
+
+    def __init__(self, claim_id: str, actor: str) -> None:
+        self.claim_id, self.actor = claim_id, actor
+        self.reason = (
+            f"claim {claim_id}: you proposed this payment; a second adjudicator approves it"
+        )
         super().__init__(self.reason)
 
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from claims.adjudication import Review, load_reviews, open_ids, queue_filter
+from claims.adjudication import Review, claim_state, load_reviews, open_ids, queue_filter
 from claims.assessment import Assessment, ClaimEvidence, ClaimsConfig, assess
 from claims.compensation import pay
 from claims.custody import LedgerRef, Party, Timeline
@@ -35,6 +35,7 @@ from claims.errors import (
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
 from claims.outbox import enqueue
+from claims.state import allowed_actions, current_state
 from claims.tables import claim_photos, claims, lot_alerts, photo_hashes
 from claims.timeline import build_timeline
 from ledger.log import Ledger, LedgerWriter
@@ -387,7 +388,25 @@ def _matches(found: Sequence[DuplicateMatch]) -> list[dict[str, object]]:
 def _row_to_dict(
     row: Any, photos: list[Any], now: datetime | None, review: Review | None = None
 ) -> dict[str, Any]:
+    """A claim as the API shows it: its one current state, with the machine's as history.
+
+    ``verdict`` and ``compensation`` are the claim's state now (a person's decision, a
+    payment, a proposal waiting for approval: ``claims.state.current_state``);
+    ``machine_verdict`` and ``machine_compensation`` are what the machine said, as filed
+    (or as re-assessed before anyone settled it). ``responsible_party`` and ``party_id``
+    repeat the current verdict's. ``actions``: what a person may do now.
+    """
     ticket = json.loads(row.ticket)
+    review = review or Review((), None)
+    machine_verdict = json.loads(row.verdict)
+    machine_compensation = json.loads(row.compensation)
+    verdict, compensation = current_state(
+        machine_verdict=machine_verdict,
+        machine_compensation=machine_compensation,
+        decision=review.decision,
+        payment=review.payment,
+        proposal=review.pending,
+    )
     out = {
         "id": row.id,
         "status": row.status,
@@ -410,13 +429,18 @@ def _row_to_dict(
             }
             for p in photos
         ],
-        "verdict": json.loads(row.verdict),
+        "responsible_party": verdict["responsible_party"],
+        "party_id": verdict.get("party_id"),
+        "verdict": verdict,
         "ticket": ticket,
-        "compensation": json.loads(row.compensation),
+        "compensation": compensation,
+        "machine_verdict": machine_verdict,
+        "machine_compensation": machine_compensation,
+        "approval": review.proposal,
         "ledger": {"evidence_index": row.evidence_idx, "verdict_index": row.verdict_idx},
     }
-    review = review or Review((), None)
     out["outcome"] = review.decision
+    out["actions"] = allowed_actions(claim_state(row, review)).as_dict()
     if now is not None:
         status = review.status(ticket, now)
         out["ticket"] |= {

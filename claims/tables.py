@@ -127,3 +127,24 @@ claim_reassessments = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 """Verdicts changed by late records, and settled claims flagged by them (``claims.reassess``)."""
+
+claim_proposals = Table(
+    "claim_proposals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("claim_id", String(32), nullable=False, index=True),
+    Column("proposed_by", String(200), nullable=False),
+    # The decision as proposed (DecisionInput's JSON) and what it would pay.
+    Column("body", Text, nullable=False),
+    Column("amount", Numeric(12, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("ledger_idx", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # Null while it waits; "approved" or "rejected" once a person answers (set once).
+    Column("answer", String(10)),
+    Column("answered_by", String(200)),
+    Column("answer_note", Text),
+    Column("answer_ledger_idx", BigInteger),
+    Column("answered_at", DateTime(timezone=True)),
+)
+"""Compensation above the adjudicator's limit, proposed by one person, answered by a second."""

@@ -270,11 +270,14 @@ def _behind(state: SchemaState) -> str:
     )
 
 
-ADDED_AFTER_0001: dict[str, frozenset[str]] = {"outbox": frozenset({"order_key"})}
+ADDED_AFTER_0001: dict[str, frozenset[str]] = {
+    "outbox": frozenset({"order_key"}),
+    "api_keys": frozenset({"approval_limit"}),
+}
 """Columns later migrations add to tables of 0001: a database made before migrations lacks
 them, and is adopted at 0001 then upgraded. A migration adding a column adds it here."""
 
-TABLES_AFTER_0001: frozenset[str] = frozenset({"claim_reassessments"})
+TABLES_AFTER_0001: frozenset[str] = frozenset({"claim_reassessments", "claim_proposals"})
 """Tables later migrations create: a database made before migrations never had them."""
 
 

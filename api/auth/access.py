@@ -13,7 +13,9 @@ for inspections; a supply-chain system captures events and registers the parties
 for, and reads lot traces; a station inspects and reads traces (its batch API comes with the
 stations issue); an adjudicator works the review queue, decides claims and moves tickets,
 and reads claims, traces and the ledger (the admin does not decide claims: who manages keys
-should not also pay out); an ML engineer runs
+should not also pay out); above the adjudicator limit a second adjudicator approves, with an
+approval limit only the server's shell grants (``freshproof keys create --approval-limit``),
+never the API, so an admin key cannot mint its own approver; an ML engineer runs
 inspections and reads metrics; an auditor reads everything and changes nothing; an admin
 manages keys and parties (changing a party's role is the admin's alone, because roles decide
 verdicts), anchors checkpoints and reads everything. Public: liveness, the signed
@@ -145,6 +147,9 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         # Other parties' records with their proofs: for adjudicators and auditors to send.
         ("GET", "/v1/claims/{claim_id}/dossier"): P.LEDGER_READ,
         ("POST", "/v1/claims/{claim_id}/decision"): P.CLAIMS_DECIDE,
+        # The second person of four eyes: an adjudicator too (never an admin), not the
+        # proposer, with an approval limit covering the amount (claims.adjudication).
+        ("POST", "/v1/claims/{claim_id}/approval"): P.CLAIMS_DECIDE,
         ("POST", "/v1/claims/{claim_id}/ticket"): P.TICKETS_MANAGE,
         ("GET", "/v1/review"): P.REVIEW_READ,
         ("POST", "/v1/stations/batches"): P.STATIONS_GRADE,
@@ -164,6 +169,7 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("GET", "/review/claims/{claim_id}"): P.WEB_SESSION,
         ("GET", "/review/claims/{claim_id}/photos/{position}"): P.WEB_SESSION,
         ("POST", "/review/claims/{claim_id}/decision"): P.WEB_SESSION,
+        ("POST", "/review/claims/{claim_id}/approval"): P.WEB_SESSION,
         ("POST", "/review/claims/{claim_id}/ticket"): P.WEB_SESSION,
         ("GET", "/review/stations"): P.WEB_SESSION,
         ("GET", "/review/stations/{batch_id:path}/{position:int}/photos/{n}"): P.WEB_SESSION,

@@ -9,7 +9,9 @@ on every request in microseconds.
 
 Each key has one role and, for some roles, bindings that narrow what it speaks for: a
 ``customer_app`` key one customer, a ``supply_chain`` key its parties (PGLN URNs), a
-``station`` key one station and its read point (an SGLN URN).
+``station`` key one station and its read point (an SGLN URN). An ``adjudicator`` key may
+carry an approval limit: the most it approves as the second person when another adjudicator
+proposes compensation above the policy's adjudicator limit (four eyes, GUIDE §4 rule 7).
 
 With a ledger, issuing and revoking append ``key.created`` / ``key.revoked`` entries
 naming who did it, in the same transaction as the table row (``Ledger.writer``), so the
@@ -37,11 +39,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy import Column, DateTime, String, Table, Text
+from sqlalchemy import Column, DateTime, Numeric, String, Table, Text
 
 from ledger.capture import PARTY_ID_MAX, PARTY_ID_PATTERN
 from ledger.log import Ledger, LedgerWriter
@@ -114,6 +117,8 @@ api_keys = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
     Column("revoked_by", String(_ID_MAX)),
+    # adjudicator: the most it approves as the second person (null: nothing above the limit).
+    Column("approval_limit", Numeric(12, 2)),
 )
 """One row per key: its public id, the SHA-256 of its token, role, bindings and history."""
 
@@ -170,6 +175,7 @@ class Principal:
     station_id: str | None = None
     read_point: str | None = None
     expires_at: datetime | None = None
+    approval_limit: Decimal | None = None
 
     @property
     def actor(self) -> str:
@@ -196,6 +202,7 @@ class KeyRecord:
     expires_at: datetime | None
     revoked_at: datetime | None
     revoked_by: str | None
+    approval_limit: Decimal | None = None
 
     def state(self, now: datetime) -> KeyState:
         """``revoked``, ``expired`` (at or past ``expires_at``), or ``active``."""
@@ -227,6 +234,7 @@ class KeyRecord:
             "expires_at": _iso(self.expires_at),
             "revoked_at": _iso(self.revoked_at),
             "revoked_by": self.revoked_by,
+            "approval_limit": _money(self.approval_limit),
         }
 
     def principal(self) -> Principal:
@@ -240,6 +248,7 @@ class KeyRecord:
             station_id=self.station_id,
             read_point=self.read_point,
             expires_at=self.expires_at,
+            approval_limit=self.approval_limit,
         )
 
 
@@ -254,6 +263,7 @@ class _Spec:
     station_id: str | None
     read_point: str | None
     expires_in: timedelta | None
+    approval_limit: Decimal | None = None
 
 
 class _Tx:
@@ -301,8 +311,13 @@ class KeyStore:
         station_id: str | None = None,
         read_point: str | None = None,
         expires_in: timedelta | None = None,
+        approval_limit: Decimal | str | None = None,
     ) -> tuple[str, KeyRecord]:
-        """Issue a key; returns its token (shown this once, never stored) and its record."""
+        """Issue a key; returns its token (shown this once, never stored) and its record.
+
+        ``approval_limit`` (adjudicator keys only): the most the key approves as the second
+        person of four eyes. The API never sets it; ``freshproof keys create`` does.
+        """
         spec = _validate(
             role=role,
             name=name,
@@ -311,6 +326,7 @@ class KeyStore:
             station_id=station_id,
             read_point=read_point,
             expires_in=expires_in,
+            approval_limit=approval_limit,
         )
         _check_actor("created_by", created_by)
         with self._transaction() as tx:
@@ -416,6 +432,7 @@ class KeyStore:
             expires_at=now + spec.expires_in if spec.expires_in else None,
             revoked_at=None,
             revoked_by=None,
+            approval_limit=spec.approval_limit,
         )
         values = {k: v for k, v in vars(record).items() if k != "parties"}
         tx.conn.execute(
@@ -442,6 +459,7 @@ def _validate(
     station_id: str | None,
     read_point: str | None,
     expires_in: timedelta | None,
+    approval_limit: Decimal | str | None = None,
 ) -> _Spec:
     """Check a key request against its role; InvalidKeySpecError names the first fault."""
     if role not in ROLES:
@@ -476,8 +494,39 @@ def _validate(
             "expires_in", f"must be positive, at most {_LONGEST_LIFE.days} days"
         )
     return _Spec(
-        role, name, customer_id, _check_parties(parties), station_id, read_point, expires_in
+        role,
+        name,
+        customer_id,
+        _check_parties(parties),
+        station_id,
+        read_point,
+        expires_in,
+        _check_limit(role, approval_limit),
     )
+
+
+_LIMIT_MAX = Decimal("99999999.99")
+
+
+def _check_limit(role: str, value: Decimal | str | None) -> Decimal | None:
+    """An approval limit: adjudicator keys only, an exact amount in cents."""
+    if value is None:
+        return None
+    if role != "adjudicator":
+        raise InvalidKeySpecError("approval_limit", f"a {role} key takes no approval_limit")
+    refused = InvalidKeySpecError(
+        "approval_limit", "must be an amount such as 5000.00 (at most 2 decimal places)"
+    )
+    if isinstance(value, float | bool):  # a float has already lost its cents
+        raise refused
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise refused from None
+    cents = Decimal("0.01")
+    if not amount.is_finite() or not 0 <= amount <= _LIMIT_MAX or amount != amount.quantize(cents):
+        raise refused
+    return amount.quantize(cents)
 
 
 def _check_parties(parties: Sequence[str]) -> tuple[str, ...]:
@@ -541,6 +590,11 @@ def _record(row: sa.Row[Any]) -> KeyRecord:
         expires_at=_aware(row.expires_at) if row.expires_at else None,
         revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
         revoked_by=row.revoked_by,
+        approval_limit=(
+            Decimal(row.approval_limit).quantize(Decimal("0.01"))
+            if row.approval_limit is not None
+            else None
+        ),
     )
 
 
@@ -553,7 +607,11 @@ def _entry_body(record: KeyRecord, *, actor: str) -> dict[str, Any]:
         "name": record.name,
         "bindings": record.bindings(),
         "expires_at": _iso(record.expires_at),
-    }
+    } | ({} if record.approval_limit is None else {"approval_limit": str(record.approval_limit)})
+
+
+def _money(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount)
 
 
 def _aware(moment: datetime) -> datetime:

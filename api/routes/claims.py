@@ -22,6 +22,7 @@ from claims.dossier import build_dossier
 from claims.errors import UnknownClaimError
 from claims.models import ClaimInput
 from claims.service import file_claim, get_claim, list_claims
+from claims.state import for_customer
 from vision.predictor import Predictor
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
@@ -109,7 +110,8 @@ async def create_claim(
         metrics.observe_photos(result["photos"])
         metrics.claims.labels(result["verdict"]["responsible_party"]).inc()
     services.after_write()
-    return result
+    # Only a customer app files claims; a replay of one decided since names no key either.
+    return for_customer(result)
 
 
 def _for_customer(claim: ClaimInput, caller: Principal) -> ClaimInput:
@@ -125,11 +127,13 @@ def read_claim(claim_id: str, services: Svc, caller: Caller) -> dict[str, Any]:
     """A claim with its findings per photo, verdict, ticket (with SLA state) and ledger refs.
 
     A customer app sees its own customer's claims; another's answers 404, as if absent,
-    so claim ids cannot be probed.
+    so claim ids cannot be probed. It reads "an adjudicator" where staff read a key id.
     """
     found = get_claim(services.engine, claim_id, now=datetime.now(UTC))
-    if caller.role == "customer_app" and found.get("customer_id") != caller.customer_id:
-        raise UnknownClaimError(claim_id)
+    if caller.role == "customer_app":
+        if found.get("customer_id") != caller.customer_id:
+            raise UnknownClaimError(claim_id)
+        return for_customer(found)
     return found
 
 
@@ -145,7 +149,7 @@ def claims_index(
 ) -> dict[str, Any]:
     """Claims newest first, filtered; pass ``next_cursor`` back as ``cursor`` for more.
 
-    A customer app's key lists its own customer's claims only.
+    A customer app's key lists its own customer's claims only, people named by their role.
     """
     items, next_cursor = list_claims(
         services.engine,
@@ -157,6 +161,8 @@ def claims_index(
         lot=lot,
         now=datetime.now(UTC),
     )
+    if caller.role == "customer_app":
+        items = [for_customer(c) for c in items]
     return {"items": items, "next_cursor": next_cursor}
 
 

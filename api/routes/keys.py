@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from api.auth.access import principal
+from api.auth.access import ForbiddenError, principal
 from api.auth.keys import ROLES, Principal
 from api.deps import get_services
 from api.openapi import problem_responses
@@ -36,11 +36,22 @@ class KeyIn(BaseModel):
     station_id: StrictStr | None = Field(None, description="station: its id")
     read_point: StrictStr | None = Field(None, description="station: its SGLN read point")
     expires_in_days: int | None = Field(None, ge=1, le=3650)
+    approval_limit: StrictStr | None = Field(
+        None,
+        description="Refused here: approval limits (four eyes) are granted only from the "
+        "server's shell, `freshproof keys create --approval-limit`, so no API key can mint "
+        "its own approver.",
+    )
 
 
-@router.post("", status_code=201, responses=problem_responses(422))
+@router.post("", status_code=201, responses=problem_responses(403, 422))
 def create_key(spec: KeyIn, services: Svc, caller: Caller) -> dict[str, Any]:
     """Create a key; the answer is the only time the key itself is shown."""
+    if spec.approval_limit is not None:
+        raise ForbiddenError(
+            "approval limits are granted from the server's shell only "
+            "(freshproof keys create --role adjudicator --approval-limit AMOUNT)"
+        )
     token, record = services.keys.create(
         role=spec.role,
         name=spec.name,

@@ -1,4 +1,4 @@
-"""Adjudication: the review queue, decisions on claims, and ticket moves."""
+"""Adjudication: the review queue, decisions on claims, four-eyes approvals, ticket moves."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from api.auth.keys import Principal
 from api.deps import get_services
 from api.openapi import problem_responses
 from api.services import Services
-from claims.adjudication import QUEUE_FILTERS, decide, move_ticket
+from claims.adjudication import QUEUE_FILTERS, answer_proposal, decide, move_ticket
 from claims.models import DecisionInput, Description
 from claims.review import ACTIONS
 from claims.service import get_claim, review_queue
@@ -36,6 +36,18 @@ class TicketMove(BaseModel):
 
 
 assert set(TicketMove.model_fields["action"].annotation.__args__) == set(ACTIONS)  # type: ignore[union-attr]
+
+
+class ApprovalAnswer(BaseModel):
+    """A second person's answer to a proposal above the adjudicator's limit."""
+
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
+
+    answer: Literal["approve", "reject"] = Field(
+        description="approve: pay the proposal (not its proposer; the key's approval limit "
+        "must cover it); reject: pay nothing, the claim goes back to review"
+    )
+    note: Description = ""
 
 
 @router.get("/review", responses=problem_responses(422))
@@ -60,6 +72,9 @@ async def decide_claim(
     """Confirm or override the party, settle the compensation, review the findings.
 
     The ticket is resolved with it; a resolved claim is reopened before deciding again.
+    Compensation above the policy's adjudicator limit is not paid but proposed: the claim
+    answers with ``status`` ``awaiting_approval`` and its ``approval``, and waits for a
+    second adjudicator (POST .../approval). Only what the claim's ``actions`` list is taken.
     """
     now = datetime.now(UTC)
     await run_in_threadpool(
@@ -89,6 +104,34 @@ def move(claim_id: str, body: TicketMove, services: Svc, caller: Caller) -> dict
         note=body.note,
         now=now,
         webhooks=services.claims_config.webhooks,
+    )
+    services.after_write()
+    return get_claim(services.engine, claim_id, now=now)
+
+
+@router.post("/claims/{claim_id}/approval", responses=problem_responses(403, 404, 409, 422))
+async def approve_claim(
+    claim_id: str, body: ApprovalAnswer, services: Svc, caller: Caller
+) -> dict[str, Any]:
+    """Approve or reject the proposal waiting on a claim (four eyes above the limit).
+
+    Refused (403 ``four-eyes``) to the key that proposed it, and (403 ``over-limit``) to a
+    key whose approval limit does not cover the amount; 409 ``no-pending-approval`` when
+    nothing waits. Approving pays and resolves the claim; both are ledger entries.
+    """
+    now = datetime.now(UTC)
+    await run_in_threadpool(
+        lambda: answer_proposal(
+            ledger=services.ledger,
+            claim_id=claim_id,
+            answer=body.answer,
+            note=body.note,
+            actor=caller.actor,
+            approval_limit=caller.approval_limit,
+            now=now,
+            policy=services.claims_config.compensation,
+            webhooks=services.claims_config.webhooks,
+        )
     )
     services.after_write()
     return get_claim(services.engine, claim_id, now=now)
