@@ -28,6 +28,7 @@ from claims.stations import (
     Station,
     grade_batch,
     station_batches,
+    station_reviews,
 )
 from ledger.log import Ledger
 from storage.evidence import EvidenceStore
@@ -64,6 +65,7 @@ class JobItem:
     kind: str
     photos: tuple[tuple[str, str], ...]
     error: dict[str, Any] | None = None  # refused before queueing (a photo not storable)
+    request_photos: tuple[int, ...] = ()  # each photo's index among the request's parts
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,13 @@ class BatchJob:
         """Back from the task's argument."""
         raw = json.loads(text)
         items = tuple(
-            JobItem(i["epc"], i["kind"], tuple((n, h) for n, h in i["photos"]), i["error"])
+            JobItem(
+                i["epc"],
+                i["kind"],
+                tuple((n, h) for n, h in i["photos"]),
+                i["error"],
+                tuple(i.get("request_photos", ())),  # jobs queued before it lack it
+            )
             for i in raw["items"]
         )
         return cls(raw["batch_id"], Station(**raw["station"]), items)
@@ -168,6 +176,7 @@ def _inputs(store: EvidenceStore, items: Sequence[JobItem]) -> list[ItemInput]:
             i.epc,
             i.kind,  # type: ignore[arg-type]
             tuple((name, store.get_original(h)) for name, h in i.photos) if not i.error else (),
+            i.request_photos,
         )
         for i in items
     ]
@@ -182,13 +191,37 @@ def job_state(engine: Engine, batch_id: str) -> dict[str, Any] | None:
                 station_batches.c.batch_id == batch_id
             )
         ).first()
+        graded = conn.execute(
+            select(station_reviews).where(
+                station_reviews.c.batch_id == batch_id, station_reviews.c.status == "graded"
+            )
+        ).all()
     source = row if row is not None else done
     if source is None:
         return None
+    items = json.loads(done.result) if done is not None else None
     return {
         "batch_id": batch_id,
         "station_id": source.station_id,
         "status": "done" if done is not None else row.status if row else "pending",
         "error": row.error if row else None,
-        "items": json.loads(done.result) if done is not None else None,
+        "items": _with_persons_grades(items, graded) if items is not None else None,
     }
+
+
+def _with_persons_grades(items: list[dict[str, Any]], graded: Sequence[Any]) -> list[Any]:
+    """The batch's items as graded, with what a person decided for the items the model left
+    to one: their inspection event's ``ledger_index`` and ``person_grade``."""
+    by_position = {r.position: r for r in graded}
+    out = []
+    for item in items:
+        r = by_position.get(item.get("position"))
+        if r is not None:
+            person = {
+                "condition": r.condition,
+                "graded_by": r.graded_by,
+                "graded_at": r.graded_at.isoformat() if r.graded_at else None,
+            }
+            item = item | {"ledger_index": r.ledger_index, "person_grade": person}
+        out.append(item)
+    return out

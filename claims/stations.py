@@ -103,6 +103,9 @@ class ItemInput:
     epc: str
     kind: Kind
     photos: tuple[tuple[str, bytes], ...]
+    # Where each photo is among the request's photo parts (an item names them by index);
+    # empty: in the item's own order.
+    request_photos: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -203,13 +206,25 @@ def _grade_item(
         try:
             inspections.append(inspector.inspect(data, image=name))
         except ImageRejected as exc:
-            rejected = {"type": "photo-rejected", "detail": str(exc), "photo_index": n}
+            rejected = photo_rejected(str(exc), n, item.request_photos)
             return replace(found, error=rejected)
     photos = tuple(store.put(data).sha256 for _, data in item.photos)
     lot = _lot_of(engine, found.uri or "")
     notes = () if lot else ("the ledger knows no lot for this EPC: graded anyway",)
     return replace(found, lot=lot, grade=grade(item.kind, inspections, policy), photos=photos,
                    notes=notes, model=inspections[0].model if inspections else None)  # fmt: skip
+
+
+def photo_rejected(detail: str, n: int, request_photos: Sequence[int]) -> dict[str, Any]:
+    """An item's photo-rejected error: ``photo_index`` counts within the item's ``photos``,
+    ``request_photo_index`` among the request's photo parts (the index the item named)."""
+    at = request_photos[n] if n < len(request_photos) else n
+    return {
+        "type": "photo-rejected",
+        "detail": detail,
+        "photo_index": n,
+        "request_photo_index": at,
+    }
 
 
 def inspection_event(

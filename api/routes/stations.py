@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -19,7 +20,7 @@ from api.services import Services
 from api.settings import Settings
 from claims.grading import GradingPolicy
 from claims.station_jobs import BatchJob, JobItem, job_state, pending_jobs, record_job
-from claims.stations import ItemInput, Station, grade_batch
+from claims.stations import ItemInput, Station, grade_batch, photo_rejected
 from vision.predictor import Predictor
 
 router = APIRouter(prefix="/v1/stations", tags=["stations"])
@@ -90,18 +91,14 @@ def _queue(
     for item in batch.items:
         named: list[tuple[str, str]] = []
         error = None
-        for p in item.photos:
+        for n, p in enumerate(item.photos):
             name, data = photos[p]
             try:
                 named.append((name, services.evidence.put(data).sha256))
             except Exception:  # not an image the store can keep (it re-encodes the copy)
-                error = {
-                    "type": "photo-rejected",
-                    "detail": "not a readable image",
-                    "photo_index": item.photos.index(p),
-                }
+                error = photo_rejected("not a readable image", n, item.photos)
                 break
-        items.append(JobItem(item.epc, item.kind, tuple(named), error))
+        items.append(JobItem(item.epc, item.kind, tuple(named), error, tuple(item.photos)))
     return BatchJob(batch.batch_id, station, tuple(items))
 
 
@@ -110,7 +107,10 @@ def _queue(
     responses=problem_responses(400, 409, 413, 422, 429)
     | {
         202: {
-            "description": "Queued: poll the job's URL.",
+            "description": "Queued: poll the job's URL (the body's `url`, and `Location`).",
+            "headers": {
+                "Location": {"description": "The job's URL.", "schema": {"type": "string"}}
+            },
             "content": {"application/json": {"schema": {"type": "object"}}},
         }
     },
@@ -142,7 +142,10 @@ async def grade(
     )
     now = datetime.now(UTC)
     if len(parsed.items) <= settings.station_sync_items:
-        items = [ItemInput(i.epc, i.kind, tuple(data[p] for p in i.photos)) for i in parsed.items]
+        items = [
+            ItemInput(i.epc, i.kind, tuple(data[p] for p in i.photos), tuple(i.photos))
+            for i in parsed.items
+        ]
         result = await run_in_threadpool(
             lambda: grade_batch(
                 ledger=services.ledger,
@@ -176,11 +179,10 @@ async def grade(
     if record_job(services.engine, job, now):
         request.app.state.jobs.submit(job)
     response.status_code = 202
-    return {
-        "batch_id": job.batch_id,
-        "status": "pending",
-        "url": f"/v1/stations/jobs/{job.batch_id}",
-    }
+    # RFC 9110 §15.3.3: a 202 points at where its outcome will be; the body says it too.
+    url = f"/v1/stations/jobs/{quote(job.batch_id, safe='/')}"
+    response.headers["Location"] = url
+    return {"batch_id": job.batch_id, "status": "pending", "url": url}
 
 
 @router.get("/jobs/{batch_id:path}", responses=problem_responses(404))

@@ -211,6 +211,7 @@ def test_a_large_batch_is_queued_graded_item_by_item_and_replayed(queued: Queued
     size = queued.app.state.services.ledger.size()
     resp = _post(client, station, "b-large", items, photos)
     assert resp.status_code == 202, resp.text
+    assert resp.headers["location"] == resp.json()["url"] == "/v1/stations/jobs/b-large"
     state = _wait(client, station, resp.json()["url"])
     assert state["status"] == "done", state
     got = state["items"]
@@ -222,6 +223,9 @@ def test_a_large_batch_is_queued_graded_item_by_item_and_replayed(queued: Queued
         "intact", "damaged", "intact", "fresh"
     ]  # fmt: skip
     assert got[5]["grade"]["manual"] and got[5]["ledger_index"] is None
+    # Item 4 sent request photos 0 and 2; the junk one is the item's second, the request's third.
+    rejected = got[4]["error"]
+    assert (rejected["photo_index"], rejected["request_photo_index"]) == (1, 2)
     assert got[6]["uri"] == "urn:epc:id:sgtin:0614141.812345.6789" and got[6]["notes"]
     ledger = queued.app.state.services.ledger
     indices = [i["ledger_index"] for i in got if i["ledger_index"] is not None]
@@ -263,6 +267,11 @@ def test_an_unsure_item_waits_for_a_person_who_grades_it_once(queued: Queued) ->
     assert event["event"]["disposition"] == "destroyed"
     assert event["event"]["fp:grade"]["graded_by"] == body["graded_by"]
     assert event["captured_by"].endswith("(adjudicator)")
+    # The station's job now names the person's grade and its event.
+    job = client.get(resp.json()["url"], headers=station).json()["items"][5]
+    assert job["ledger_index"] == body["ledger_index"]
+    assert job["person_grade"]["condition"] == "swollen"
+    assert job["person_grade"]["graded_at"].endswith("+00:00")
     twice = client.post(f"{url}/grade", headers=person, json={"condition": "intact"})
     assert twice.status_code == 409
     assert client.get("/v1/review/stations", headers=person).json()["items"] == []

@@ -128,6 +128,7 @@ def test_a_batch_is_graded_item_by_item_in_the_order_sent(services: Services) ->
         "type": "photo-rejected",
         "detail": "not an image",
         "photo_index": 0,
+        "request_photo_index": 0,  # no request here: the item's own order
     }
     assert unsure["grade"]["manual"] and unsure["ledger_index"] is None
     assert result.counts == {"items": 6, "graded": 2, "manual": 1, "failed": 3}
