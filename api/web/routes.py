@@ -36,8 +36,16 @@ from api.web.session import (
     current_session,
     form_session,
 )
-from api.web.views import FILTER_NAMES, MOVES, Refusal, claim_view, queue_rows, refusal
-from claims.adjudication import QUEUE_FILTERS, decide, move_ticket
+from api.web.views import (
+    FILTER_NAMES,
+    MOVES,
+    Refusal,
+    claim_view,
+    fact_text,
+    queue_rows,
+    refusal,
+)
+from claims.adjudication import QUEUE_FILTERS, answer_proposal, decide, move_ticket
 from claims.errors import ClaimsError, InvalidDecisionError, UnknownClaimError
 from claims.service import get_claim, review_queue
 from storage.errors import EvidenceNotFoundError
@@ -66,6 +74,10 @@ _HEADERS = {
 _BROWSER_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 _DONE = {
     "decided": "Decision recorded; the ticket is resolved.",
+    "proposed": "Proposal recorded: it is over the adjudicator's limit, so it waits for a "
+    "second adjudicator's approval.",
+    "approved": "Proposal approved and paid; the ticket is resolved.",
+    "rejected": "Proposal rejected; the claim is back in review.",
     **{a: f"Ticket moved: {label.lower()}." for a, label in MOVES.items()},
 }
 
@@ -80,6 +92,7 @@ def _when(value: str | datetime | None) -> str:
 
 templates.env.filters["when"] = _when
 templates.env.filters["iso"] = lambda at: at.isoformat() if isinstance(at, datetime) else at
+templates.env.filters["fact"] = fact_text
 
 
 def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
@@ -279,7 +292,7 @@ def decision(request: Request, user: FormUser, claim_id: str, form: Posted) -> R
     services = _services(request)
     try:
         claim = get_claim(services.engine, claim_id)
-        decide(
+        result = decide(
             ledger=services.ledger,
             claim_id=claim_id,
             decision=decision_from_form(form, claim["photos"]),
@@ -293,7 +306,36 @@ def decision(request: Request, user: FormUser, claim_id: str, form: Posted) -> R
             raise
         return _claim_page(request, user, claim_id, problem=problem, form=form)
     services.after_write()
-    return RedirectResponse(f"/review/claims/{quote(claim_id)}?done=decided", status_code=303)
+    done = "proposed" if "proposal" in result else "decided"
+    return RedirectResponse(f"/review/claims/{quote(claim_id)}?done={done}", status_code=303)
+
+
+@router.post("/claims/{claim_id}/approval")
+def approval(request: Request, user: FormUser, claim_id: str, form: Posted) -> Response:
+    """Approve or reject the proposal waiting on the claim (``answer_proposal``)."""
+    if not user.can_decide:
+        return _forbidden(request, user, "approve claims")
+    services = _services(request)
+    answer = form.get("answer", "")
+    try:
+        answer_proposal(
+            ledger=services.ledger,
+            claim_id=claim_id,
+            answer=answer,
+            note=form.get("note", "").strip()[:4000],
+            actor=user.principal.actor,
+            approval_limit=user.principal.approval_limit,
+            now=datetime.now(UTC),
+            policy=services.claims_config.compensation,
+            webhooks=services.claims_config.webhooks,
+        )
+    except ClaimsError as exc:
+        if (problem := refusal(exc)) is None:
+            raise
+        return _claim_page(request, user, claim_id, problem=problem)
+    services.after_write()
+    done = "approved" if answer == "approve" else "rejected"
+    return RedirectResponse(f"/review/claims/{quote(claim_id)}?done={done}", status_code=303)
 
 
 @router.post("/claims/{claim_id}/ticket")

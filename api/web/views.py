@@ -8,9 +8,11 @@ to verify. Nothing here writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,7 +22,7 @@ from api.services import Services
 from api.web.charts import TemperatureChart, temperature_chart
 from claims.adjudication import QUEUE_FILTERS, queue_filter
 from claims.custody import Party, Segment
-from claims.review import ACTIONS
+from claims.models import PARTY_ROLES
 from claims.timeline import build_timeline
 from ledger.bundle import make_bundle
 from ledger.capture import get_party
@@ -31,10 +33,13 @@ __all__ = [
     "FILTER_NAMES",
     "MOVES",
     "ClaimView",
+    "LabelSpot",
     "Refusal",
     "Timer",
     "claim_view",
+    "fact_text",
     "format_remaining",
+    "place_labels",
     "queue_rows",
     "refusal",
     "segment_view",
@@ -62,6 +67,8 @@ _KINDS = {
     "claim.evidence": "claim evidence",
     "claim.verdict": "verdict",
     "claim.decision": "decision",
+    "claim.proposal": "proposal above the limit",
+    "claim.approval": "approval",
     "ticket.moved": "ticket move",
     "party.registered": "party registration",
     "lot.alert": "lot alert",
@@ -164,8 +171,23 @@ class SegmentView:
 
 
 @dataclass(frozen=True)
+class LabelSpot:
+    """Where a box's label is written on its photo (the text's baseline, in pixels)."""
+
+    x: float
+    y: float
+    text: str
+
+
+@dataclass(frozen=True)
 class ClaimView:
-    """Everything the claim page shows."""
+    """Everything the claim page shows.
+
+    ``actions``: what the claim allows now (``claims.state.allowed_actions``, as the claim
+    resource lists it), so the page offers exactly what the API would take.
+    ``label_spots``: per photo, the model's box labels then the decided boxes' labels,
+    placed so that no two overlap.
+    """
 
     claim: dict[str, Any]
     timers: tuple[Timer, Timer]
@@ -174,7 +196,11 @@ class ClaimView:
     proofs: dict[str, Any]
     kinds: dict[int, str]
     moves: tuple[tuple[str, str], ...]
+    actions: dict[str, Any] = field(default_factory=dict)
+    label_spots: tuple[tuple[LabelSpot, ...], ...] = ()
+    adjudicator_limit: str = ""  # the most one person pays alone; above it, four eyes
     labels: tuple[str, ...] = field(default=("spoilage", "mold", "swelling", "package_damage"))
+    party_roles: tuple[str, ...] = PARTY_ROLES
 
 
 def _segments(services: Services, claim: Mapping[str, Any]) -> tuple[SegmentView, ...] | None:
@@ -223,13 +249,15 @@ def segment_view(s: Segment, band: tuple[float | None, float | None]) -> Segment
 def _cited(claim: Mapping[str, Any]) -> dict[int, str]:
     """Every entry the page proves: the reasons' citations, then the claim's own entries."""
     cited: dict[int, str] = {}
-    for reason in claim["verdict"]["reasons"]:
+    for reason in claim["machine_verdict"]["reasons"]:
         for ref in reason["refs"]:
             cited.setdefault(int(ref["index"]), ref["leaf_hash"])
     own = [claim["ledger"]["evidence_index"], claim["ledger"]["verdict_index"]]
     own += [h["ledger_index"] for h in claim["ticket"].get("history", [])]
     if claim.get("outcome"):
         own.append(claim["outcome"]["ledger_index"])
+    if claim.get("approval"):
+        own += [claim["approval"]["ledger_index"], claim["approval"]["answer_ledger_index"]]
     for index in own:
         if index is not None:
             cited.setdefault(int(index), "")
@@ -261,10 +289,10 @@ def _proofs(services: Services, cited: Mapping[int, str]) -> dict[str, Any]:
 
 def claim_view(services: Services, claim: dict[str, Any]) -> ClaimView:
     """The claim page's content for a claim as ``get_claim`` returns it (with ``now``)."""
-    party_id = claim["verdict"].get("party_id")
+    party_id = claim["machine_verdict"].get("party_id")
     party = get_party(services.engine, party_id) if party_id else None
     proofs = _proofs(services, _cited(claim))
-    state = claim["ticket"]["state"]
+    actions = claim["actions"]
     return ClaimView(
         claim=claim,
         timers=timers(claim["ticket"]),
@@ -272,8 +300,104 @@ def claim_view(services: Services, claim: dict[str, Any]) -> ClaimView:
         segments=_segments(services, claim),
         proofs=proofs,
         kinds={e["index"]: _KINDS.get(e["kind"], e["kind"]) for e in proofs["entries"]},
-        moves=tuple((a, label) for a, label in MOVES.items() if state in ACTIONS[a][0]),
+        moves=tuple((a, label) for a, label in MOVES.items() if a in actions["moves"]),
+        actions=actions,
+        label_spots=tuple(_photo_labels(claim, p) for p in range(len(claim["photos"]))),
+        adjudicator_limit=str(services.claims_config.compensation.adjudicator_limit),
     )
+
+
+def label_size(width: float, height: float) -> float:
+    """The font size of box labels on a photo, in the photo's pixels."""
+    return max(width, height) / 22
+
+
+def _photo_labels(claim: Mapping[str, Any], position: int) -> tuple[LabelSpot, ...]:
+    photo = claim["photos"][position]
+    width, height = float(photo["width"]), float(photo["height"])
+    wanted: list[tuple[Sequence[float], str, bool]] = [
+        (f["box"], f"{n} {f['label'].replace('_', ' ')}", False)
+        for n, f in enumerate(photo["findings"], start=1)
+    ]
+    outcome = claim.get("outcome") or {}
+    for r in outcome.get("findings", ()):
+        if r["photo"] == position and r.get("box"):
+            text = f"decided: {(r.get('label') or 'box').replace('_', ' ')}"
+            wanted.append((r["box"], text, True))
+    return place_labels(wanted, width=width, height=height)
+
+
+def place_labels(
+    wanted: Sequence[tuple[Sequence[float], str, bool]], *, width: float, height: float
+) -> tuple[LabelSpot, ...]:
+    """Spots for box labels on a photo so that no two overlap, each near its box.
+
+    ``wanted``: (box x1 y1 x2 y2, text, at the bottom) per label, in order. A label sits
+    inside its box's top-left corner (bottom-left for ``at the bottom``); where that
+    would cover a label already placed it moves down (up) a line at a time, staying on
+    the photo. Overlapping boxes (one defect seen twice, a correction over a finding)
+    otherwise print their labels on top of each other, unreadable at a phone's width.
+    """
+    size = label_size(width, height)
+    line = size * 1.25
+    placed: list[tuple[float, float, float, float]] = []
+    spots = []
+    for box, text, bottom in wanted:
+        x1, y1, _, y2 = (float(v) for v in box[:4])
+        w = 0.62 * size * len(text)  # a bold sans-serif's average advance
+        x = max(0.0, min(x1 + size / 4, width - w))
+        start = y2 - size / 3 if bottom else y1 + size
+        step = -line if bottom else line
+        rows = max(1, int(height // line))
+        candidates = [start + k * step for k in range(rows)]
+        candidates += [size + k * line for k in range(rows)]  # from the top, as a last resort
+        y = min(max(start, size), height - size / 4)
+        for c in candidates:
+            c = min(max(c, size), height - size / 4)
+            rect = (x, c - size, x + w, c + size / 4)
+            if not any(_overlap(rect, other) for other in placed):
+                y = c
+                break
+        placed.append((x, y - size, x + w, y + size / 4))
+        spots.append(LabelSpot(round(x, 1), round(y, 1), text))
+    return tuple(spots)
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    e = 1e-6  # rectangles that only touch (stacked lines) do not overlap
+    return a[0] < b[2] - e and b[0] < a[2] - e and a[1] < b[3] - e and b[1] < a[3] - e
+
+
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def fact_text(value: Any) -> str:
+    """A reason's fact as people read it: no Python reprs, no None, no brackets.
+
+    Times read as ``02 May 2024 10:00 UTC``, numbers without float noise, lists joined with
+    semicolons, records as "name value" pairs.
+    """
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float | Decimal):
+        return f"{float(value):,.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, str):
+        if _ISO.match(value):
+            try:
+                return _parse(value).astimezone(UTC).strftime("%d %b %Y %H:%M UTC")
+            except ValueError:
+                return value
+        return value
+    if isinstance(value, Mapping):
+        parts = [f"{str(k).replace('_', ' ')} {fact_text(v)}" for k, v in value.items()]
+        return ", ".join(parts) or "none"
+    if isinstance(value, Iterable):
+        return "; ".join(fact_text(v) for v in value) or "none"
+    return str(value)
 
 
 @dataclass(frozen=True)

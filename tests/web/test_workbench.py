@@ -12,9 +12,11 @@ is not 1 (CI sets it, and installs Chromium).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ import pytest
 from api.app import create_app
 from api.settings import Settings
 from tests.api.access import grant
-from tests.conftest import REPO
+from tests.conftest import REPO, jpeg_bytes, scene
 from tests.web.seed import WAREHOUSE, Seeded, seed
 from tests.web.server import serve
 
@@ -159,6 +161,7 @@ def test_an_adjudicator_works_a_claim_from_the_queue_to_the_customers_answer(
     assert page.locator("svg.chart polyline.series").count() >= 3  # farm, warehouse, truck
     assert page.locator("svg.chart rect.excursion").count() >= 1  # the truck ran hot
     expect(page.locator("article.reason code").first).to_have_text("TEMPERATURE_ABUSE")
+    _no_python(page)
     expect(page.get_by_text(claim["photos"][0]["model"]["version"]).first).to_be_visible()
 
     # Every cited entry verifies in the browser against the signed checkpoint...
@@ -234,7 +237,10 @@ def test_an_adjudicator_works_a_claim_from_the_queue_to_the_customers_answer(
     assert (outcome["responsible_party"], outcome["party_id"]) == ("warehouse", WAREHOUSE)
     assert outcome["compensation"]["paid"] is True
     assert outcome["compensation"]["payment"]["amount"] == claim["compensation"]["amount"]
-    assert outcome["actor"].endswith("(adjudicator)")
+    # People read a role, not a key id; the final party and payment are the claim's own.
+    assert outcome["actor"] == "an adjudicator" and "fpk_" not in json.dumps(seen)
+    assert (seen["responsible_party"], seen["verdict"]["responsible_party"]) == ("warehouse",) * 2
+    assert seen["compensation"]["paid"] is True and seen["compensation"]["status"] == "paid"
     assert outcome["findings"] == [
         {"photo": 0, "index": 0, "correct": True, "label": None, "box": None},
         {
@@ -257,14 +263,16 @@ def test_refusals_read_as_sentences_and_tickets_move(
     expect(page.locator("article.reason code").first).to_have_text("NO_RECORDS")
     page.wait_for_function(ALL_VERIFIED, timeout=15_000)  # its own evidence and verdict
     size = _ledger_size(base_url)
-    # Confirming an undetermined verdict names nobody: the API's problem, as a sentence.
-    page.get_by_label("Confirm the verdict").check()
+    # An undetermined verdict cannot be confirmed: the page does not offer it (the API's
+    # rule), and an override naming nobody is the API's problem, as a sentence.
+    expect(page.get_by_label("Confirm the verdict")).to_have_count(0)
+    expect(page.locator("#no-confirm")).to_be_visible()
     page.get_by_label("Deny").check()
     page.get_by_label("Reason").fill("Nothing on record; the photo shows nothing either.")
     page.get_by_role("button", name="Record decision").click()
     problem = page.get_by_role("alert")
-    expect(problem).to_contain_text("Invalid decision")
-    expect(problem).to_contain_text("override it with the responsible party")
+    expect(problem).to_contain_text("not valid")
+    expect(problem).to_contain_text("an override names the responsible_party")
     expect(page.get_by_label("Reason")).to_have_value(
         "Nothing on record; the photo shows nothing either."
     )
@@ -356,8 +364,6 @@ def test_the_pages_read_at_phone_width(
 def test_an_adjudicator_grades_a_station_item_the_model_was_unsure_of(
     app: Any, browser: Browser, base_url: str
 ) -> None:
-    from datetime import UTC, datetime
-
     from claims.grading import GradingPolicy
     from claims.stations import ItemInput, Station, grade_batch
     from tests.claims.test_stations import PHOTOS, PhotoScores
@@ -387,4 +393,149 @@ def test_an_adjudicator_grades_a_station_item_the_model_was_unsure_of(
     expect(page.get_by_role("status")).to_contain_text("Graded: damaged")
     expect(page.locator("section.station-item", has_text=item)).to_have_count(0)
     assert _ledger_size(base_url) == size + 1
+    context.close()
+
+
+NO_PYTHON = re.compile(r"\bNone\b|\{'|\[\{|\['|\bTrue\b|\bFalse\b")
+
+
+def _no_python(page: Page) -> None:
+    """What people read carries no Python: no None, no dict or list literals."""
+    text = page.locator("main").inner_text()
+    assert not NO_PYTHON.search(text), NO_PYTHON.search(text)
+
+
+def _file_bare(base_url: str, customer: dict[str, str], value: str, seed_: int) -> dict[str, Any]:
+    claim = {
+        "order_id": f"ORD-{value}-{seed_}",
+        "lot": f"LOT-UNKNOWN-{seed_}",
+        "category": "chilled",
+        "line_value": value,
+        "currency": "EUR",
+        "delivered_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+    }
+    resp = httpx.post(
+        f"{base_url}/v1/claims",
+        headers=customer,
+        files=[("photos", ("p.jpg", jpeg_bytes(scene(seed=seed_)), "image/jpeg"))],
+        data={"claim": json.dumps(claim)},
+        timeout=60,
+    )
+    assert resp.status_code == 201, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def test_above_the_limit_one_adjudicator_proposes_and_another_approves(
+    browser: Browser, base_url: str, app: Any, seeded: Seeded
+) -> None:
+    claim = _file_bare(base_url, seeded.customer, "900.00", 41)
+    proposer = grant(app, "adjudicator")
+    context, page = _log_in(browser, base_url, proposer)
+    page.goto(f"/review/claims/{claim['id']}")
+    page.get_by_label("Override it").check()
+    page.get_by_label("Responsible instead").select_option("carrier")
+    page.get_by_label("Approve the proposal").check()
+    page.get_by_label("Reason").fill("Crushed crate on the driver's own photo.")
+    size = _ledger_size(base_url)
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.get_by_role("status").first).to_contain_text("waits for a second adjudicator")
+    expect(page.locator("#approval")).to_contain_text("900.00")
+    expect(page.locator("#compensation-now")).to_contain_text("awaiting approval")
+    # Four eyes: the proposer is offered no approval and no second decision.
+    expect(page.locator("#own-proposal")).to_be_visible()
+    expect(page.get_by_role("button", name="Approve and pay")).to_have_count(0)
+    expect(page.locator("#decision-form")).to_have_count(0)
+    expect(page.locator("#not-decidable")).to_contain_text("waits for approval")
+    assert _ledger_size(base_url) > size
+    page.goto("/review?view=awaiting_approval")
+    expect(page.locator("table.queue tbody tr", has_text=claim["lot"])).to_have_count(1)
+    context.close()
+    # A plain adjudicator may not approve it either: their key has no approval limit.
+    context, page = _log_in(browser, base_url, grant(app, "adjudicator"))
+    page.goto(f"/review/claims/{claim['id']}")
+    expect(page.locator("#approval-limit")).to_be_visible()
+    expect(page.get_by_role("button", name="Approve and pay")).to_have_count(0)
+    context.close()
+    # A senior adjudicator (an approval limit from the server's shell) approves and pays.
+    token, _ = app.state.services.keys.create(
+        role="adjudicator", name="senior", created_by="cli:tests", approval_limit="5000.00"
+    )
+    context, page = _log_in(browser, base_url, {"Authorization": f"Bearer {token}"})
+    page.goto(f"/review/claims/{claim['id']}")
+    page.get_by_label("Note").first.fill("Checked the carrier's log.")
+    page.get_by_role("button", name="Approve and pay").click()
+    expect(page.get_by_role("status").first).to_contain_text("Proposal approved")
+    expect(page.locator("#ticket-state")).to_have_text("resolved")
+    expect(page.locator("#compensation-now")).to_contain_text("paid")
+    expect(page.locator("#compensation-now")).to_contain_text("approved by")
+    expect(page.locator("#current-party")).to_contain_text("carrier")
+    page.wait_for_function(ALL_VERIFIED, timeout=15_000)  # proposal and approval entries too
+    _no_python(page)
+    _shot(page, "claim-approved-1280x800")
+    context.close()
+
+
+def test_a_paid_claim_offers_only_what_the_api_takes(
+    browser: Browser, base_url: str, app: Any, seeded: Seeded
+) -> None:
+    claim = _file_bare(base_url, seeded.customer, "20.00", 42)
+    judge = grant(app, "adjudicator")
+    decision = {
+        "party": "override",
+        "responsible_party": "carrier",
+        "reason": "Paid at once.",
+        "compensation": "approve",
+    }
+    url = f"{base_url}/v1/claims/{claim['id']}"
+    assert httpx.post(f"{url}/decision", headers=judge, json=decision).status_code == 200
+    assert httpx.post(f"{url}/ticket", headers=judge, json={"action": "reopen"}).status_code == 200
+    context, page = _log_in(browser, base_url, judge)
+    page.goto(f"/review/claims/{claim['id']}")
+    # Paid: the payment stands; Deny and Change (which the API refuses) are not offered.
+    expect(page.get_by_label("Keep the payment made")).to_be_checked()
+    expect(page.get_by_label("Deny")).to_have_count(0)
+    expect(page.get_by_label("Change the amount")).to_have_count(0)
+    page.get_by_label("Responsible instead").select_option("warehouse")
+    page.get_by_label("Reason").fill("The warehouse after all; the payment stands.")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.get_by_role("status").first).to_contain_text("Decision recorded")
+    expect(page.locator("#compensation-now")).to_contain_text("paid")
+    context.close()
+
+
+def test_labels_of_overlapping_boxes_never_print_on_each_other_on_a_phone(
+    browser: Browser, base_url: str, app: Any, seeded: Seeded
+) -> None:
+    claim = _file_bare(base_url, seeded.customer, "15.00", 43)
+    box = [40.0, 40.0, 200.0, 160.0]
+    decision = {
+        "party": "override",
+        "responsible_party": "carrier",
+        "reason": "Two defects in the same spot.",
+        "compensation": "deny",
+        # Three corrections on one spot: their labels would all print at one place.
+        "findings": [
+            {"photo": 0, "index": None, "correct": False, "label": label, "box": box}
+            for label in ("package_damage", "mold", "swelling")
+        ],
+    }
+    judge = grant(app, "adjudicator")
+    resp = httpx.post(f"{base_url}/v1/claims/{claim['id']}/decision", headers=judge, json=decision)
+    assert resp.status_code == 200, resp.text
+    context, page = _log_in(browser, base_url, judge, PHONE)
+    page.goto(f"/review/claims/{claim['id']}")
+    labels = page.locator("figure.photo[data-photo='0'] svg.boxes text.box-label")
+    expect(labels).to_have_count(3 + len(claim["photos"][0]["findings"]))
+    rects = labels.evaluate_all(
+        "ts => ts.map(t => { const r = t.getBoundingClientRect(); "
+        "return [r.left, r.top, r.right, r.bottom]; })"
+    )
+    for i, a in enumerate(rects):
+        for b in rects[i + 1 :]:
+            overlap = (
+                a[0] < b[2] - 0.5 and b[0] < a[2] - 0.5 and a[1] < b[3] - 0.5 and b[1] < a[3] - 0.5
+            )
+            assert not overlap, (a, b)
+    _shot(page, "claim-labels-390x844")
     context.close()
