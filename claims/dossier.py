@@ -784,9 +784,36 @@ def _decision_check(ctx: _Context, index: int) -> _Thunk:
         said = {"claim_id": entry.body.get("claim_id")}
         found = {"claim_id": ctx.doc["claim_id"]}
         _expect_equal("the claim id", f"entry {index}", said, found, "")
-        return f"entry {index} ({entry.kind}) names the claim"
+        what = _claim_entry_words(entry.kind, entry.body)
+        return f"entry {index} ({entry.kind}) names the claim" + (f": {what}" if what else "")
 
     return run
+
+
+def _claim_entry_words(kind: str, body: Mapping[str, Any]) -> str:
+    """What a person's entry about the claim did, as people read it (the claim's state after
+    a decision, a proposal above the limit, its approval); empty for other kinds."""
+    if kind == "claim.decision":
+        party = body.get("responsible_party") or "no party"
+        who = f"{party} ({body['party_id']})" if body.get("party_id") else party
+        comp = body.get("compensation") or {}
+        payment = comp.get("payment") or {}
+        paid = (
+            f"paid {payment.get('amount')} {payment.get('currency')}"
+            if comp.get("paid")
+            else "nothing paid"
+        )
+        approved = f", approved by {comp['approved_by']}" if comp.get("approved_by") else ""
+        return f"{body.get('actor')} decided {who} responsible, {paid}{approved}"
+    if kind == "claim.proposal":
+        offer = body.get("offer") or {}
+        return (
+            f"{body.get('actor')} proposed {offer.get('amount')} {offer.get('currency')}, above "
+            "the adjudicator's limit: it waits for a second person"
+        )
+    if kind == "claim.approval":
+        return f"{body.get('actor')} {body.get('answer')} the proposal of {body.get('proposed_by')}"
+    return ""
 
 
 # -- step 8

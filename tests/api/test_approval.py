@@ -323,3 +323,29 @@ def test_a_paid_claim_offers_and_takes_only_what_its_state_allows(
     body = keep.json()
     assert body["responsible_party"] == "warehouse" and body["compensation"]["paid"] is True
     assert _state(app)[1] == before[1]  # kept, not paid again
+
+
+def test_the_dossier_carries_the_proposal_the_approval_and_the_final_state(
+    app: Any, client: TestClient
+) -> None:
+    from claims.dossier import verify_dossier
+
+    claim = _file(client, grant(app, "customer_app", customer_id="C-DOSSIER4"), "800.00")
+    url = f"/v1/claims/{claim['id']}"
+    proposer = grant(app, "adjudicator")
+    senior, senior_actor = _senior(app)
+    assert client.post(f"{url}/decision", headers=proposer, json=DECIDE).status_code == 200
+    assert client.post(f"{url}/approval", headers=senior, json={"answer": "approve"}).is_success
+    dossier = client.get(f"{url}/dossier", headers=senior).json()
+    kinds = [
+        next(e["kind"] for e in dossier["entries"] if e["index"] == i)
+        for i in dossier["ledger"]["decision_indices"]
+    ]
+    assert kinds == ["claim.proposal", "claim.approval", "claim.decision"]
+    report = verify_dossier(dossier, client.get("/v1/ledger/key").text)
+    assert report.ok, report.lines()
+    text = "\n".join(report.lines())
+    assert f"{_actor(app, proposer)} proposed 800.00 EUR" in text
+    assert f"{senior_actor} approved the proposal" in text
+    assert "decided carrier (urn:epc:id:pgln:4000003.00000) responsible, paid 800.00 EUR" in text
+    assert "None" not in text
