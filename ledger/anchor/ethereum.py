@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -85,10 +88,12 @@ class EthereumAnchor:
         account: LocalAccount | None,
         contract_address: str | None = None,
         receipt_timeout: float = 120.0,
+        before_send: Callable[[], None] | None = None,
     ) -> None:
         self._w3 = web3
         self._account = account
         self._receipt_timeout = receipt_timeout
+        self._before_send = before_send
         # One nonce sequence per sender: concurrent anchors must not pick the same nonce.
         self._lock = threading.Lock()
         artifact = load_artifact()
@@ -111,9 +116,20 @@ class EthereumAnchor:
         from web3 import EthereumTesterProvider
 
         backend = PyEVMBackend()
-        web3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
+        tester = EthereumTester(backend)
+        web3 = Web3(EthereumTesterProvider(tester))
         account = Account.from_key(backend.account_keys[0].to_bytes())
-        return cls(web3, account=account)
+
+        def date_the_next_block_now() -> None:
+            # eth-tester dates the pending block when the block before it was mined, so an
+            # anchor made after an idle spell was dated before the request that made it. A
+            # real chain dates a block when it is produced; here it is moved to now (whole
+            # seconds, rounded up, as block times are), which mines an empty block first.
+            now = math.ceil(time.time())
+            if now > int(tester.get_block_by_number("pending")["timestamp"]):
+                tester.time_travel(now)
+
+        return cls(web3, account=account, before_send=date_the_next_block_now)
 
     @classmethod
     def from_rpc(
@@ -274,6 +290,8 @@ class EthereumAnchor:
             raise AnchorConfigError("no private key configured: this anchor can only verify")
         account = self._account
         with self._lock:
+            if self._before_send is not None:
+                self._before_send()
             nonce = self._w3.eth.get_transaction_count(account.address, "pending")
             tx = call.build_transaction({"from": account.address, "nonce": nonce})
             # web3's TxParams TypedDict is what eth-account signs, but their stubs disagree.

@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import count
@@ -307,3 +308,17 @@ def test_import_keeps_the_interpreters_recursion_limit() -> None:
         check=True,
     )
     assert done.stdout.strip() == "1234"
+
+
+def test_an_anchor_is_dated_no_earlier_than_the_request_that_made_it(origin: str) -> None:
+    # eth-tester dates a block by when the block before it was mined (for an idle chain,
+    # long ago): the receipt must say when this anchor was made, not when the last one was.
+    # A chain of its own: block times only increase, so many blocks a second (the other
+    # tests') run the shared chain's clock ahead of the wall clock.
+    chain = EthereumAnchor.in_process()
+    for size in (1, 2):
+        time.sleep(2.1)  # the chain idles between anchors, as it does between requests
+        asked = datetime.now(UTC)
+        receipt = chain.anchor(origin=origin, size=size, root=ROOT)
+        assert receipt.anchored_at >= asked, (receipt.anchored_at, asked)
+        assert (receipt.anchored_at - asked).total_seconds() <= 2
