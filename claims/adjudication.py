@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 
 from claims.compensation import (
     CENT,
@@ -48,7 +48,13 @@ from claims.models import DecisionInput
 from claims.outbox import enqueue
 from claims.review import ACTIONS, TicketEvent, TicketStatus, next_state, ticket_status
 from claims.state import ClaimState, allowed_actions, current_state
-from claims.tables import claim_decisions, claim_proposals, claims, ticket_events
+from claims.tables import (
+    claim_decisions,
+    claim_proposals,
+    claim_reassessments,
+    claims,
+    ticket_events,
+)
 from ledger.log import Ledger, LedgerWriter
 
 __all__ = [
@@ -64,7 +70,7 @@ __all__ = [
     "queue_filter",
 ]
 
-QUEUE_FILTERS = ("needs_review", "copied_photo", "awaiting_approval", "lot_alert")
+QUEUE_FILTERS = ("needs_review", "copied_photo", "awaiting_approval", "lot_alert", "flagged")
 AWAITING_APPROVAL = "awaiting_approval"
 """The claim status while a proposal above the adjudicator's limit waits for a second person."""
 
@@ -82,6 +88,26 @@ class Review:
     decision: dict[str, Any] | None
     payment: dict[str, Any] | None = None
     proposal: dict[str, Any] | None = None
+    # Late records the machine re-assessed this claim on, oldest first (``claims.reassess``).
+    reassessments: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def flag(self) -> dict[str, Any] | None:
+        """The latest ``flagged`` re-assessment no person has acted on since, or None.
+
+        The machine never changes a settled claim; it flags it, and the flag stands until a
+        person decides or moves the ticket after it.
+        """
+        flags = [r for r in self.reassessments if r["kind"] == "flagged"]
+        if not flags:
+            return None
+        latest = flags[-1]
+        acted = [e.ledger_index for e in self.events if e.ledger_index is not None]
+        if self.decision is not None:
+            acted.append(self.decision["ledger_index"])
+        if any(i > latest["ledger_index"] for i in acted):
+            return None
+        return latest
 
     @property
     def pending(self) -> dict[str, Any] | None:
@@ -141,10 +167,38 @@ def load_reviews(conn: Connection, claim_ids: Sequence[str]) -> dict[str, Review
         .order_by(claim_proposals.c.id)
     ):
         proposals[row.claim_id] = _proposal_json(row)
+    later: dict[str, list[dict[str, Any]]] = {i: [] for i in claim_ids}
+    for row in conn.execute(
+        select(claim_reassessments)
+        .where(claim_reassessments.c.claim_id.in_(claim_ids))
+        .order_by(claim_reassessments.c.id)
+    ):
+        body = json.loads(row.body)
+        later[row.claim_id].append(
+            {
+                "kind": row.kind,
+                "ledger_index": row.ledger_idx,
+                "at": _aware(row.created_at).isoformat(),
+                "records": [r["index"] for r in body.get("records", ())],
+                "previous": body.get("previous", {}).get("responsible_party"),
+                "machine_now": body.get("verdict", {}).get("responsible_party"),
+                "settled": body.get("settled"),
+            }
+        )
     return {
-        i: Review(tuple(events[i]), decisions.get(i), paid.get(i), proposals.get(i))
+        i: Review(
+            tuple(events[i]),
+            decisions.get(i),
+            paid.get(i),
+            proposals.get(i),
+            tuple(later[i]),
+        )
         for i in claim_ids
     }
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _payment_json(row: Any) -> dict[str, Any]:
@@ -629,14 +683,19 @@ def queue_filter(name: str | None, claim: dict[str, Any]) -> bool:
         return bool(claim["status"] == AWAITING_APPROVAL)
     if name == "lot_alert":
         return any(r["rule"] == "lot_alert" for r in claim["ticket"].get("reasons", []))
+    if name == "flagged":
+        # Settled, but late records make the machine say otherwise now: a person looks again.
+        return claim.get("flagged") is not None
     raise InvalidDecisionError("filter", f"one of {', '.join(QUEUE_FILTERS)}")
 
 
 def open_ids(conn: Connection, limit: int) -> list[str]:
-    """The most recent claims not resolved, at most ``limit``."""
+    """The most recent claims not resolved (or flagged since: see ``Review.flag``), at most
+    ``limit``."""
+    flagged = select(claim_reassessments.c.claim_id).where(claim_reassessments.c.kind == "flagged")
     rows: Iterable[Any] = conn.execute(
         select(claims.c.id)
-        .where(claims.c.status != "resolved")
+        .where(or_(claims.c.status != "resolved", claims.c.id.in_(flagged)))
         .order_by(claims.c.created_at.desc())
         .limit(limit)
     )

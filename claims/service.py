@@ -441,6 +441,9 @@ def _row_to_dict(
     }
     out["outcome"] = review.decision
     out["actions"] = allowed_actions(claim_state(row, review)).as_dict()
+    # Late records: each re-assessment, and a settled claim's flag while no one has acted.
+    out["reassessments"] = list(review.reassessments)
+    out["flagged"] = review.flag
     if now is not None:
         status = review.status(ticket, now)
         out["ticket"] |= {
@@ -533,7 +536,12 @@ def review_queue(
     with engine.connect() as conn:
         rows = conn.execute(select(claims).where(claims.c.id.in_(open_ids(conn, scan)))).all()
         found = _views(conn, rows, now)
-    chosen = [c for c in found if queue_filter(view, c)]
+    # A resolved claim is back in the queue only while a late record's flag stands.
+    chosen = [
+        c
+        for c in found
+        if (c["status"] != "resolved" or c["flagged"] is not None) and queue_filter(view, c)
+    ]
     chosen.sort(key=lambda c: c["ticket"]["due"]["resolution"])
     return chosen[:limit]
 

@@ -54,7 +54,7 @@ class ApprovalAnswer(BaseModel):
 def queue(
     services: Svc,
     view: Annotated[
-        Literal["needs_review", "copied_photo", "awaiting_approval", "lot_alert"] | None,
+        Literal["needs_review", "copied_photo", "awaiting_approval", "lot_alert", "flagged"] | None,
         Query(description="Only claims in this view; none: every open claim."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

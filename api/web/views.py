@@ -51,6 +51,7 @@ FILTER_NAMES = {
     "copied_photo": "Copied photo",
     "awaiting_approval": "Awaiting approval",
     "lot_alert": "Lot alert",
+    "flagged": "Flagged by late records",
 }
 assert tuple(FILTER_NAMES) == QUEUE_FILTERS
 

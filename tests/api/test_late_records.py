@@ -124,6 +124,7 @@ def shop(tmp_path: Path) -> Iterator[tuple[Any, TestClient, dict[str, dict[str, 
             "chain": grant(app, "supply_chain", parties=[FARM, DC]),
             "truck": grant(app, "supply_chain", parties=[TRUCK]),
             "shop": grant(app, "customer_app", customer_id="C-1"),
+            "adjudicator": grant(app, "adjudicator"),
         }
         parties = (
             (FARM, "supplier"),
@@ -246,6 +247,19 @@ def test_a_paid_claim_is_flagged_never_changed(shop: Any) -> None:
     assert hooks[0]["verdict"]["responsible_party"] == "warehouse"
     entry = app.state.services.ledger.entry(hooks[0]["ledger"]["entry"])
     assert entry.kind == "claim.flagged" and [r["index"] for r in entry.body["records"]] == late
+    # The flag stands, and the claim waits in the queue's flagged view, until a person acts.
+    flag = _get(client, keys["shop"], filed["id"])["flagged"]
+    assert flag["records"] == late and flag["machine_now"].startswith("warehouse")
+    queue = client.get("/v1/review?view=flagged", headers=keys["adjudicator"]).json()["items"]
+    assert [c["id"] for c in queue] == [filed["id"]]
+    moved = client.post(
+        f"/v1/claims/{filed['id']}/ticket",
+        json={"action": "acknowledge", "note": "looked at the late logger"},
+        headers=keys["adjudicator"],
+    )
+    assert moved.status_code == 200, moved.text
+    assert _get(client, keys["shop"], filed["id"])["flagged"] is None
+    assert client.get("/v1/review?view=flagged", headers=keys["adjudicator"]).json()["items"] == []
 
 
 def test_records_that_change_nothing_leave_the_claim_alone(shop: Any) -> None:
