@@ -93,7 +93,10 @@ def next_state(current: str, action: str) -> str:
     sources, target = ACTIONS[action]
     if current not in sources:
         raise InvalidTransitionError(
-            current, action, f"a {current} ticket cannot {action.replace('_', ' ')}"
+            current,
+            action,
+            f"{'an' if current[:1] in 'aeiou' else 'a'} {current} ticket cannot "
+            f"{action.replace('_', ' ')}",
         )
     return target
 

@@ -40,7 +40,7 @@ from types import MappingProxyType
 
 from fastapi import Request
 
-from api.auth.keys import ROLES, Principal
+from api.auth.keys import ROLES, Principal, a_role
 
 __all__ = [
     "PUBLIC",
@@ -298,7 +298,7 @@ def authorize(request: Request) -> None:
     who = services.keys.authenticate(_bearer(request))
     if permission not in ROLE_PERMISSIONS[who.role]:
         raise ForbiddenError(
-            f"a {who.role} key may not do this; it needs one of: "
+            f"{a_role(who.role)} key may not do this; it needs one of: "
             + ", ".join(roles_with(permission))
         )
     services.rate_limiter.take(who.key_id)

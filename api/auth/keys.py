@@ -61,6 +61,7 @@ __all__ = [
     "Principal",
     "RejectReason",
     "UnknownKeyError",
+    "a_role",
     "api_keys",
     "create_key_tables",
     "keys_metadata",
@@ -76,6 +77,13 @@ ROLES = (
     "admin",
 )
 """Every role a key can hold."""
+
+
+def a_role(role: str) -> str:
+    """The role with its article, as people read it: "an admin", "a station"."""
+    # "ml" is said "em-el": a vowel sound.
+    return f"{'an' if role[:1] in 'aeiou' or role.startswith('ml') else 'a'} {role}"
+
 
 KEY_PREFIX = "fpk_"
 """What every token starts with, so a leaked one is recognisable (secret scanners)."""
@@ -475,9 +483,9 @@ def _validate(
     needed = _BINDINGS.get(role, frozenset())
     for field, value in given.items():
         if value and field not in needed:
-            raise InvalidKeySpecError(field, f"a {role} key takes no {field}")
+            raise InvalidKeySpecError(field, f"{a_role(role)} key takes no {field}")
         if not value and field in needed:
-            raise InvalidKeySpecError(field, f"a {role} key needs a {field}")
+            raise InvalidKeySpecError(field, f"{a_role(role)} key needs a {field}")
     if customer_id is not None:
         _check_id("customer_id", customer_id, _ID_MAX)
     if station_id is not None:
@@ -513,7 +521,7 @@ def _check_limit(role: str, value: Decimal | str | None) -> Decimal | None:
     if value is None:
         return None
     if role != "adjudicator":
-        raise InvalidKeySpecError("approval_limit", f"a {role} key takes no approval_limit")
+        raise InvalidKeySpecError("approval_limit", f"{a_role(role)} key takes no approval_limit")
     refused = InvalidKeySpecError(
         "approval_limit", "must be an amount such as 5000.00 (at most 2 decimal places)"
     )
