@@ -214,4 +214,8 @@ def for_customer(claim: Mapping[str, Any]) -> dict[str, Any]:
     """
     out = _redact(dict(claim))
     out.pop("actions", None)  # what staff may do is not the customer's business
+    if out.get("approval"):
+        # Where four eyes stand, not the staff's notes to each other.
+        keep = ("answer", "proposed_at", "answered_at")
+        out["approval"] = {k: out["approval"].get(k) for k in keep}
     return dict(out)

@@ -115,9 +115,11 @@ def test_the_customer_reads_a_role_not_a_key() -> None:
         "compensation": {"decided_by": "auto", "payment": {"decided_by": "auto"}},
         "ticket": {"history": [{"actor": "key:fpk_0000000b (adjudicator)"}]},
         "actions": {"decide": True},
+        "approval": {"answer": "rejected", "answer_note": "too much, ask Bea", "offer": {}},
     }
     seen = for_customer(claim)
     assert seen["outcome"]["actor"] == "an adjudicator"
     assert seen["ticket"]["history"][0]["actor"] == "an adjudicator"
     assert seen["compensation"]["decided_by"] == "auto"  # the machine stays the machine
     assert "actions" not in seen
+    assert seen["approval"] == {"answer": "rejected", "proposed_at": None, "answered_at": None}

@@ -228,6 +228,7 @@ def test_an_adjudicator_works_a_claim_from_the_queue_to_the_customers_answer(
     expect(page.locator("svg.boxes rect.reviewed")).to_have_count(1)  # the box added
     page.wait_for_function(ALL_VERIFIED, timeout=15_000)  # the decision's entries too
     _shot(page, "claim-decided-1280x800")
+    _no_python(page)
     context.close()
 
     # The customer's app sees the claim resolved, with the outcome.
@@ -261,6 +262,7 @@ def test_refusals_read_as_sentences_and_tickets_move(
     page.goto(f"/review/claims/{claim['id']}")
     expect(page.get_by_text(f"holds no record of lot {claim['lot']}")).to_be_visible()
     expect(page.locator("article.reason code").first).to_have_text("NO_RECORDS")
+    _no_python(page)
     page.wait_for_function(ALL_VERIFIED, timeout=15_000)  # its own evidence and verdict
     size = _ledger_size(base_url)
     # An undetermined verdict cannot be confirmed: the page does not offer it (the API's
@@ -388,6 +390,7 @@ def test_an_adjudicator_grades_a_station_item_the_model_was_unsure_of(
     # be visible before its image has loaded.
     assert section.locator("img").evaluate("img => img.decode().then(() => img.naturalWidth > 0)")
     _shot(page, "station-items")
+    _no_python(page)
     size = _ledger_size(base_url)
     section.get_by_role("button", name="Damaged").click()
     expect(page.get_by_role("status")).to_contain_text("Graded: damaged")
