@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from api.settings import Settings
 from claims.compensation import payments
 from claims.outbox import outbox
 from tests.api.access import grant
-from tests.conftest import jpeg_bytes, textured
+from tests.conftest import jpeg_bytes, postgres_schema, schema_url, textured
 
 PROBLEM = "application/problem+json"
 
@@ -36,20 +37,27 @@ DECIDE = {
 }
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    app = create_app(
-        Settings(
-            data_dir=tmp_path_factory.mktemp("approval") / "var",
-            anchor_backend="none",
-            anchor_every_entries=1_000_000,
-            rate_limit_per_minute=0,
-            # Nothing listens: the messages stay in the outbox for the tests to read.
-            webhook_urls="http://127.0.0.1:9/hook",
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with ExitStack() as stack:
+        url = None
+        if request.param == "postgres":
+            url = schema_url(stack.enter_context(postgres_schema("approval_test")))
+        app = create_app(
+            Settings(
+                data_dir=tmp_path_factory.mktemp("approval") / "var",
+                database_url=url,
+                anchor_backend="none",
+                anchor_every_entries=1_000_000,
+                rate_limit_per_minute=0,
+                # Nothing listens: the messages stay in the outbox for the tests to read.
+                webhook_urls="http://127.0.0.1:9/hook",
+            )
         )
-    )
-    with TestClient(app, raise_server_exceptions=False):
-        yield app
+        with TestClient(app, raise_server_exceptions=False):
+            yield app
 
 
 @pytest.fixture(scope="module")
