@@ -23,7 +23,26 @@ def import_events(
         str | None, typer.Option(help="CSV only: GTIN that bare lot codes belong to.")
     ] = None,
 ) -> None:
-    """Validate the whole file first (nothing is written if any event is bad), then append."""
+    """Validate the whole file first (nothing is written if any event is bad), then append.
+
+    \b
+    A .csv file is a temperature-logger export: a header row, then one
+    reading a row; comma, semicolon or tab separated (decimal commas with
+    ; or tab). Columns by header name (case and punctuation ignored):
+    device_id    the logger (or device, logger, logger_id); a bare id
+                 becomes urn:freshproof:logger:<id>
+    lot          a lot URI as written (urn:epc:class:lgtin:... or
+                 https://id.gs1.org/01/GTIN/10/LOT), or a bare lot code
+                 with --gtin (or lot_id, lot_number, batch, epc)
+    timestamp    ISO 8601 with an offset: 2024-05-01T22:00:00Z (or time,
+                 datetime); a time without an offset is refused
+    temperature  the reading (or temp), in °C unless a unit column (unit,
+                 uom: C, F or K) or the header (temperature_c, temp_f,
+                 kelvin, ...) says otherwise
+    Each logger, lot and UTC hour becomes one EPCIS ObjectEvent (bizStep
+    sensor_reporting) keeping every reading as logged. A bad cell rejects
+    the whole file, naming each row and column.
+    """
     from rich.progress import Progress
 
     from api.services import build_services

@@ -76,3 +76,34 @@ def test_bad_file_imports_nothing(tmp_path: Path) -> None:
     csv.write_text(f"device_id,lot,timestamp,temperature\nL1,{LOT},2024-05-02T06:15:00,4\n")
     result = CliRunner().invoke(app, ["events", "import", str(csv)])
     assert result.exit_code == 1 and _size() == 0
+
+
+def test_the_logger_csv_format_is_documented_where_users_look() -> None:
+    help_text = CliRunner().invoke(app, ["events", "import", "--help"], env={"COLUMNS": "120"})
+    for word in ("device_id", "lot", "timestamp", "temperature", "--gtin", "offset", "unit"):
+        assert word in help_text.stdout, word
+
+
+def test_the_readmes_logger_csv_imports_under_the_readmes_lot(tmp_path: Path) -> None:
+    from ledger.trace import lot_trace
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    csv_text = readme.split("```csv\n", 1)[1].split("```", 1)[0]
+    command = readme.split("`freshproof events import logger.csv --gtin ", 1)[1].split("`")[0]
+    logger = tmp_path / "logger.csv"
+    logger.write_text(csv_text)
+    doc = tmp_path / "doc.json"
+    shutil.copy(DATA / "object_shipping_inspection.json", doc)
+    assert CliRunner().invoke(app, ["events", "import", str(doc)]).exit_code == 0
+    result = CliRunner().invoke(app, ["events", "import", str(logger), "--gtin", command])
+    assert result.exit_code == 0, result.output
+    assert "events appended" in result.stdout
+    services = build_services(Settings())
+    try:
+        trace = lot_trace(ledger=services.ledger, lot="STRAW-0502")  # as the README's claim
+    finally:
+        services.close()
+    # The 11.6 °C reading is on the lot's trace: the GTIN and lot code named the same lot.
+    text = json.dumps(trace, default=str)
+    assert "11.6" in text and "urn:freshproof:logger:LOG-17" in text
+    assert "4.5" in text  # the EPCIS example's own reading: one lot
