@@ -127,3 +127,24 @@ def test_a_bad_spec_or_an_unknown_key_fails_cleanly() -> None:
     assert code == 1 and "no API key" in err
     code, out, err = _keys("list")
     assert code == 0 and out == "" and "no API keys" in err
+
+
+def test_an_approval_limit_is_granted_from_the_shell() -> None:
+    code, out, err = _keys(
+        "create", "--role", "adjudicator", "--name", "Bea", "--approval-limit", "5000.00"
+    )
+    assert code == 0, err
+    services = build_services(Settings())
+    try:
+        principal = KeyStore(services.engine).authenticate(out.strip())
+    finally:
+        services.close()
+    assert str(principal.approval_limit) == "5000.00"
+    code, listed, _ = _keys("list")
+    assert code == 0 and "approves up to 5000.00" in listed
+    code, listed, _ = _keys("list", "--json")
+    assert [k["approval_limit"] for k in json.loads(listed)] == ["5000.00"]
+    # Only an adjudicator takes one, and only an amount in cents.
+    for role, limit in (("auditor", "10.00"), ("adjudicator", "ten"), ("adjudicator", "1.001")):
+        code, _, err = _keys("create", "--role", role, "--name", "x", "--approval-limit", limit)
+        assert code == 2 and "approval_limit" in err
