@@ -556,9 +556,26 @@ def _propose(
         endpoints=list(webhooks),
         now=now,
         order_key=row.id,
-        payload=proposal,
+        payload={
+            **proposal,
+            "state": _row_state(row, review, AWAITING_APPROVAL, {**proposal, "proposed_by": actor}),
+        },
     )
     return {"proposal": proposal}
+
+
+def _row_state(
+    row: Any, review: Review, status: str, proposal: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The claim's current state for a webhook, as GET /v1/claims/{id} will show it."""
+    verdict, compensation = current_state(
+        machine_verdict=json.loads(row.verdict),
+        machine_compensation=json.loads(row.compensation),
+        decision=review.decision,
+        payment=review.payment,
+        proposal=proposal,
+    )
+    return _state_summary(status, verdict, compensation)
 
 
 def answer_proposal(
@@ -634,7 +651,7 @@ def answer_proposal(
                 endpoints=list(webhooks),
                 now=now,
                 order_key=claim_id,
-                payload=answered,
+                payload={**answered, "state": _row_state(row, review, "needs_review", None)},
             )
             return {"approval": answered}
         decision = DecisionInput.model_validate(pending["decision"])

@@ -206,6 +206,23 @@ def test_a_rejected_proposal_goes_back_to_review_and_pays_nothing(
     entry = app.state.services.ledger.entry(body["approval"]["answer_ledger_index"])
     assert (entry.kind, entry.body["actor"]) == ("claim.approval", senior_actor)
     assert _state(app) == (before[0] + 1, before[1])
+    # The webhook messages tell the same state as the claim at each step.
+    with app.state.services.engine.connect() as conn:
+        rows = conn.execute(
+            select(outbox.c.event_type, outbox.c.payload)
+            .where(outbox.c.order_key == claim["id"], outbox.c.event_type.like("claim.approval%"))
+            .order_by(outbox.c.id)
+        ).all()
+    states = {r.event_type: json.loads(r.payload)["state"] for r in rows}
+    asked = states["claim.approval_requested"]
+    assert (asked["status"], asked["compensation"]["status"]) == (
+        "awaiting_approval",
+        "awaiting_approval",
+    )
+    assert asked["compensation"]["amount"] == "650.00" and asked["compensation"]["paid"] is False
+    answered = states["claim.approval_answered"]
+    assert answered["status"] == "needs_review"
+    assert answered["compensation"] == body["compensation"]
     # Back in review: within the limit, one adjudicator decides alone.
     within = {**DECIDE, "compensation": "change", "amount": "480.00"}
     decided = client.post(f"{url}/decision", headers=proposer, json=within)
