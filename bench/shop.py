@@ -111,6 +111,7 @@ def week(args: argparse.Namespace, data: Path, tmp: Path) -> WeekResult:
         print(f"server up in {server.start():.1f} s at {server.base} ({os.cpu_count()} CPUs)")
         try:
             admin = (data / "admin.key").read_text().strip()
+            approver = senior_key(env)
             with httpx.Client(base_url=server.base, timeout=300) as client:
                 result = play(
                     client,
@@ -120,6 +121,7 @@ def week(args: argparse.Namespace, data: Path, tmp: Path) -> WeekResult:
                     received=received,
                     customers_at_once=args.customers_at_once,
                     adjudicators=args.adjudicators,
+                    approver_token=approver,
                     drain_seconds=300,
                     webhook_wait=120,
                 )
@@ -128,6 +130,20 @@ def week(args: argparse.Namespace, data: Path, tmp: Path) -> WeekResult:
             server.stop()
     print(f"server log: {tracebacks} tracebacks")
     return result
+
+
+def senior_key(env: dict[str, str]) -> str | None:
+    """A senior adjudicator's key with an approval limit, from the server's shell as the
+    README shows (the API never grants one); None where keys carry no approval limit."""
+    done = subprocess.run(
+        [FRESHPROOF, "keys", "create", "--role", "adjudicator", "--name", "Senior adjudicator",
+         "--approval-limit", "5000.00"],
+        env=env, capture_output=True, text=True, cwd=REPO, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        print(f"no approver: keys create --approval-limit answered {done.stderr.strip()[-200:]}")
+        return None
+    return done.stdout.strip().splitlines()[-1]
 
 
 def report(result: WeekResult) -> None:
@@ -153,17 +169,6 @@ def retrain(args: argparse.Namespace, data: Path, tmp: Path) -> None:
         "FRESHPROOF_WEIGHTS_DIR": str(weights),
         "FRESHPROOF_ANCHOR_BACKEND": "none",
     }
-    if not (args.dataset / "samples.jsonl").exists():
-        t0 = time.perf_counter()
-        from training.datasets import build_dataset
-
-        # As fp-v1 was built (weights/manifest.json): the pools and 1000 composites in train.
-        build_dataset(
-            pools_dir=POOLS,
-            out=args.dataset,
-            composites_per_split={"train": 1000, "val": 200, "test": 200},
-        )
-        print(f"0. built {args.dataset} in {time.perf_counter() - t0:.0f} s")
 
     def run(*cmd: str) -> subprocess.CompletedProcess[str]:
         t0 = time.perf_counter()
@@ -178,6 +183,9 @@ def retrain(args: argparse.Namespace, data: Path, tmp: Path) -> None:
         print(f"   ({took:.0f} s)")
         return done
 
+    if not (args.dataset / "samples.jsonl").exists():
+        run("datasets", "build", "--pools", str(POOLS), "--dataset", str(args.dataset))
+        print(f"0. built {args.dataset} (the base pools the retraining replays)")
     feedback = tmp / "feedback"
     exported = run("feedback", "export", str(feedback))
     print(f"1. feedback export: {exported.stdout.strip()[-600:]}")

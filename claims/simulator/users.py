@@ -160,6 +160,7 @@ class Shop:
         customers_at_once: int = 4,
         adjudicators: int = 3,
         approver_token: str | None = None,
+        person_delay: float = 3.0,
     ) -> None:
         self.client = client
         self.week = week
@@ -168,6 +169,9 @@ class Shop:
         self.rate = (rate_per_minute, burst)
         self.customers_at_once = customers_at_once
         self.adjudicator_count = adjudicators
+        # People are slower than the machine: a claim reaches a person this many seconds
+        # after it was filed (so late records can still find it open).
+        self.person_delay = person_delay
         self.seen = Observed()
         self.tokens: dict[str, str] = {"admin": admin_token}
         if approver_token is not None:
@@ -464,9 +468,13 @@ class Shop:
                 time.sleep(1)
                 continue
             todo = [c for c in r.json()["items"] if _waits_for_person(c)]
+            filed = self.seen.by_id()
+            ready = time.monotonic() - self.person_delay
             mine = None
             with self.seen.lock:
                 for c in todo:
+                    if c["id"] in filed and filed[c["id"]].answered > ready:
+                        continue
                     if c["id"] not in self._taken and c["id"] not in self.seen.over_limit:
                         self._taken.add(c["id"])
                         mine = c
