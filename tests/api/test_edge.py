@@ -158,7 +158,7 @@ def test_a_json_literal_nan_and_a_huge_exponent_are_422s(client: TestClient) -> 
 
 def test_a_future_delivery_is_refused_and_a_printable_description_kept(client: TestClient) -> None:
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    _refused(_file(client, json.dumps(GOOD | {"delivered_at": future})), 422, "delivered_at")
+    _refused(_file(client, json.dumps(GOOD | {"delivered_at": future})), 422, "claim.delivered_at")
     text = "Zerdrückt 🍓‍ und\nnass\tüberall"
     claim = GOOD | {"order_id": "t-1", "description": text, "currency": "eur"}
     filed = _file(client, json.dumps(claim))
