@@ -24,6 +24,7 @@ from api.settings import Settings
 from claims.outbox import outbox
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, textured
+from tests.epcis_events import document, lot_event
 from vision.image import QualityReport
 from vision.predictor import Finding, Inspection
 
@@ -48,48 +49,11 @@ def h(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-def _event(
-    at: datetime,
-    step: str,
-    *,
-    src: str | None = None,
-    dst: str | None = None,
-    temps: tuple[float, ...] = (),
-) -> dict[str, Any]:
-    e: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": at.isoformat(),
-        "eventTimeZoneOffset": "+00:00",
-        "quantityList": [{"epcClass": LOT, "quantity": 40, "uom": "KGM"}],
-        "action": "OBSERVE",
-        "bizStep": step,
-    }
-    if src:
-        e["sourceList"] = [{"type": "possessing_party", "source": src}]
-    if dst:
-        e["destinationList"] = [{"type": "possessing_party", "destination": dst}]
-    if temps:
-        reports = [
-            {
-                "type": "gs1:Temperature",
-                "value": c,
-                "uom": "CEL",
-                "time": (at + timedelta(minutes=30 * i)).isoformat(),
-            }
-            for i, c in enumerate(temps)
-        ]
-        e["sensorElementList"] = [{"sensorReport": reports}]
-    return e
+def _event(at: datetime, step: str, **kw: Any) -> dict[str, Any]:
+    return lot_event(LOT, at, step, **kw)
 
 
-def _doc(*events: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": datetime.now(UTC).isoformat(),
-        "epcisBody": {"eventList": list(events)},
-    }
+_doc = document
 
 
 # The truck's leg (2 h to 5 h) in readings every 30 minutes, and the DC's (5 h to 10 h).

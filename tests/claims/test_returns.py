@@ -25,6 +25,7 @@ from ledger.epcis import parse_document
 from ledger.log import Ledger
 from storage.db import make_engine
 from storage.schema import metadata
+from tests.epcis_events import document, lot_event
 
 LOT = "urn:epc:class:lgtin:4012345.012345.RET1"
 FARM, TRUCK, DC = (f"urn:epc:id:pgln:40{n}.00000" for n in (11111, 22222, 33333))
@@ -44,54 +45,12 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     engine.dispose()
 
 
-def _event(
-    at: datetime,
-    step: str,
-    *,
-    src: str | None = None,
-    dst: str | None = None,
-    disposition: str | None = None,
-    temps: tuple[float, ...] = (),
-) -> dict[str, Any]:
-    e: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": at.isoformat(),
-        "eventTimeZoneOffset": "+00:00",
-        "quantityList": [{"epcClass": LOT, "quantity": 40, "uom": "KGM"}],
-        "action": "OBSERVE",
-        "bizStep": step,
-    }
-    if disposition:
-        e["disposition"] = disposition
-    if src:
-        e["sourceList"] = [{"type": "possessing_party", "source": src}]
-    if dst:
-        e["destinationList"] = [{"type": "possessing_party", "destination": dst}]
-    if temps:
-        e["sensorElementList"] = [
-            {
-                "sensorReport": [
-                    {
-                        "type": "gs1:Temperature",
-                        "value": c,
-                        "uom": "CEL",
-                        "time": (at + timedelta(minutes=30 * i)).isoformat(),
-                    }
-                    for i, c in enumerate(temps)
-                ]
-            }
-        ]
-    return e
+def _event(at: datetime, step: str, **kw: Any) -> dict[str, Any]:
+    return lot_event(LOT, at, step, **kw)
 
 
 def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-05-01T00:00:00Z",
-        "epcisBody": {"eventList": events},
-    }
+    return document(*events)
 
 
 def _capture_chain(ledger: Ledger, *, dc_temps: tuple[float, ...]) -> None:
