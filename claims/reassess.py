@@ -31,14 +31,13 @@ from sqlalchemy import Connection, insert, select, update
 
 from claims.assessment import Assessment, ClaimEvidence, ClaimsConfig, assess
 from claims.compensation import get_payment, pay
-from claims.custody import LedgerRef, Party
+from claims.custody import LedgerRef
 from claims.duplicates import DuplicateMatch
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
 from claims.outbox import enqueue
+from claims.service import claim_timeline
 from claims.tables import claim_decisions, claim_photos, claim_reassessments, claims
-from claims.timeline import build_timeline
-from ledger.custody import UnknownLotError
 from ledger.log import Ledger, LedgerWriter
 from ledger.projections import event_lots, events
 from vision.image import QualityReport
@@ -148,13 +147,7 @@ def _evidence(ledger: Ledger, conn: Connection, row: Any) -> ClaimEvidence:
             .order_by(claim_photos.c.position)
         )
     ]
-    customer = Party(claim.customer_id or "customer", "customer", "customer")
-    try:
-        timeline = build_timeline(
-            ledger=ledger, lot=claim.lot, delivered_at=claim.delivered_at, customer=customer
-        )
-    except UnknownLotError:
-        timeline = None
+    timeline = claim_timeline(ledger, claim)
     return ClaimEvidence(
         claim=claim,
         inspections=tuple(_inspection(s) for s in stored),

@@ -50,6 +50,7 @@ __all__ = [
     "ClaimInput",
     "ClaimsConfig",
     "Inspector",
+    "claim_timeline",
     "count_claims",
     "create_claim_tables",
     "file_claim",
@@ -148,7 +149,7 @@ def file_claim(
     request_hash = _request_hash(claim, photos)
     if idempotency_key is not None and (found := _existing(engine, idempotency_key, request_hash)):
         return found, False
-    timeline = _timeline(ledger, claim)
+    timeline = claim_timeline(ledger, claim)
     inspections = _inspect(inspector, photos)
     if not any(i.quality.ok for i in inspections):
         # Nothing can be judged: tell the customer how to retake, and file nothing.
@@ -196,7 +197,7 @@ def file_claim(
     return get_claim(engine, claim_id, now=now), True
 
 
-def _timeline(ledger: Ledger, claim: ClaimInput) -> Timeline | None:
+def claim_timeline(ledger: Ledger, claim: ClaimInput) -> Timeline | None:
     """The lot's custody timeline, or None when the ledger holds no record of the lot."""
     customer = Party(claim.customer_id or "customer", "customer", "customer")
     try:
