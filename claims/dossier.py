@@ -12,16 +12,22 @@ Why: a supplier or carrier named responsible should not have to trust our databa
 API or us. With the verifier key (``GET /v1/ledger/key``) and this file, ``verify_dossier``
 re-derives every fact with no database and no network; a changed byte anywhere is named.
 
-File format (``format`` "freshproof.claim-dossier", ``version`` 1), a JSON object:
+File format (``format`` "freshproof.claim-dossier", ``version`` 2; version 1 files, which
+have no ``verdict_chain``, still verify), a JSON object:
 
 - ``claim_id``, ``lot``, ``order_id``: the claim, as its evidence entry records it.
 - ``built_at``: when the file was built (ISO 8601; informational, not verified).
 - ``origin``: the log's checkpoint origin line.
 - ``photos``: per photo, ``sha256``, ``bytes`` and the model's ``findings``, copied from
   the evidence entry; ``model``: the model's identity and hash from the same entry.
-- ``verdict``: the verdict entry's body, exactly (responsible party, reasons with their
-  ``refs`` {index, leaf_hash}, defect evidence, ``relied_on`` party registrations).
-- ``ledger``: ``evidence_index``, ``verdict_index``, ``decision_indices`` (later claim
+- ``verdict``: the claim's current verdict, exactly as its entry states it (responsible
+  party, reasons with their ``refs`` {index, leaf_hash}, defect evidence, ``relied_on``
+  party registrations): the ``claim.verdict`` entry's body or, when late records
+  re-assessed the claim, the ``verdict`` of the latest ``claim.reassessed`` entry.
+- ``ledger``: ``evidence_index``, ``verdict_index`` (the current verdict's entry),
+  ``verdict_chain`` (the first ``claim.verdict`` entry, then each ``claim.reassessed``
+  entry that replaced it, each naming the one before; the last is ``verdict_index``),
+  ``decision_indices`` (later claim
   entries naming this claim), ``decisions_complete`` (False when the bounded scan for them
   stopped early) and ``anchor_index`` (the anchor's receipt entry, or null).
 - ``checkpoint``: the C2SP signed checkpoint every bundle is proven against.
@@ -40,6 +46,7 @@ File format (``format`` "freshproof.claim-dossier", ``version`` 1), a JSON objec
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -89,7 +96,9 @@ __all__ = [
 ]
 
 DOSSIER_FORMAT = "freshproof.claim-dossier"
-DOSSIER_VERSION = 1
+DOSSIER_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+_VERDICT, _REASSESSED = "claim.verdict", "claim.reassessed"
 MAX_DECISION_SCAN = 10_000
 """Most ``claim.*`` entries after the verdict scanned for ones naming the claim."""
 
@@ -245,11 +254,15 @@ def build_dossier(
     evidence_idx, verdict_idx = _claim_entries(engine, claim_id)
     note = current_checkpoint(ledger=ledger, signer=signer)
     size = parse_checkpoint(note).size
-    evidence, verdict = ledger.entry(evidence_idx).body, ledger.entry(verdict_idx).body
+    evidence = ledger.entry(evidence_idx).body
+    chain = _verdict_chain(ledger, verdict_idx)
+    current = ledger.entry(verdict_idx)
+    verdict = _stated_verdict(current.kind, current.body)
     decisions, complete = _decision_indices(ledger, claim_id, after=verdict_idx, size=size)
     records = list_anchors(ledger) if anchors is None else anchors
     anchored = _latest_anchor(records, size)
-    indices = {evidence_idx, verdict_idx, *_cited_indices(verdict), *decisions}
+    late = {i for index in chain[1:] for _, i, _ in _late_records(ledger.entry(index).body)}
+    indices = {evidence_idx, *chain, *late, *_cited_indices(verdict), *decisions}
     if anchored is not None:
         indices.add(int(anchored["ledger_index"]))
     return {
@@ -266,6 +279,7 @@ def build_dossier(
         "ledger": {
             "evidence_index": evidence_idx,
             "verdict_index": verdict_idx,
+            "verdict_chain": chain,
             "decision_indices": decisions,
             "decisions_complete": complete,
             "anchor_index": None if anchored is None else int(anchored["ledger_index"]),
@@ -287,6 +301,32 @@ def _claim_entries(engine: Engine, claim_id: str) -> tuple[int, int]:
     if row is None:
         raise UnknownClaimError(claim_id)
     return int(row.evidence_idx), int(row.verdict_idx)
+
+
+def _verdict_chain(ledger: Ledger, verdict_idx: int) -> list[int]:
+    """The claim's verdict entries, first to current: each ``claim.reassessed`` entry names
+    the verdict entry it replaced (``previous.verdict_index``), back to ``claim.verdict``."""
+    chain = [verdict_idx]
+    entry = ledger.entry(verdict_idx)
+    while entry.kind == _REASSESSED:
+        earlier = int(entry.body["previous"]["verdict_index"])
+        if earlier >= chain[-1]:  # a chain runs backwards; anything else is not ours to follow
+            break
+        chain.append(earlier)
+        entry = ledger.entry(earlier)
+    return chain[::-1]
+
+
+def _stated_verdict(kind: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The verdict a verdict entry states: a ``claim.verdict`` body is the verdict itself; a
+    ``claim.reassessed`` body carries the new one under ``verdict``."""
+    return body["verdict"] if kind == _REASSESSED else body
+
+
+def _late_records(body: Mapping[str, Any]) -> Iterator[tuple[str, int, str]]:
+    """(who cites, index, leaf hash) for each record a re-assessment names as its cause."""
+    for ref in body.get("records", []):
+        yield "late record", int(ref["index"]), str(ref["leaf_hash"])
 
 
 _PHOTO_FIELDS = ("sha256", "bytes", "findings")
@@ -456,11 +496,13 @@ def verify_dossier(doc: Mapping[str, Any], verifier_key: str) -> DossierReport:
 
     1. The checkpoint is a C2SP signed note by ``verifier_key``.
     2. Each entry's bundle proves it is in that checkpoint's tree (RFC 9162 §2.1.3.2).
-    3. The claim's evidence and verdict entries are there and name the claim.
-    4. The verdict in the file equals the verdict entry's body.
+    3. The claim's evidence and verdict entries are there and name the claim; each
+       re-assessment in the verdict chain names the verdict entry it replaced.
+    4. The verdict in the file equals the one its current verdict entry states.
     5. The photos' hashes, the findings and the model equal the evidence entry's.
-    6. Every cited entry is there, with the leaf hash the verdict cites; each relied-on
-       party registration says the role the verdict read.
+    6. Every cited entry is there, with the leaf hash the verdict (and each re-assessment,
+       for the late records that caused it) cites; each relied-on party registration says
+       the role the verdict read.
     7. Each later claim entry listed names the claim.
     8. The anchor (if any): its checkpoint is signed, its receipt records that checkpoint,
        its receipt entry is in the file, and an RFC 9162 §2.1.4.2 consistency proof links
@@ -546,10 +588,12 @@ def _need_entry(ctx: _Context, index: int, needed_by: str) -> _Entry:
 
 def _step_checkpoint(ctx: _Context) -> _Steps:
     def run() -> str:
-        if ctx.doc.get("format") != DOSSIER_FORMAT or ctx.doc.get("version") != DOSSIER_VERSION:
-            raise MalformedDossierError(
-                "format", f"not a {DOSSIER_FORMAT} version {DOSSIER_VERSION} file"
-            )
+        if (
+            ctx.doc.get("format") != DOSSIER_FORMAT
+            or ctx.doc.get("version") not in _READABLE_VERSIONS
+        ):
+            versions = " or ".join(str(v) for v in _READABLE_VERSIONS)
+            raise MalformedDossierError("format", f"not a {DOSSIER_FORMAT} version {versions} file")
         cp = _signed(ctx.doc["checkpoint"], ctx.key, "the dossier's")
         if cp.origin != ctx.doc.get("origin"):
             raise MalformedDossierError("origin", f"the checkpoint's origin is {cp.origin!r}")
@@ -616,6 +660,9 @@ def _bundle_problem(exc: LedgerError) -> str:
 def _step_claim_entries(ctx: _Context) -> _Steps:
     refs, claim_id = ctx.doc["ledger"], ctx.doc["claim_id"]
     ev_idx, vd_idx = int(refs["evidence_index"]), int(refs["verdict_index"])
+    chain = [int(i) for i in refs.get("verdict_chain", [vd_idx])]
+    if not chain or chain[-1] != vd_idx:
+        raise MalformedDossierError("ledger.verdict_chain", f"does not end at entry {vd_idx}")
 
     def evidence() -> str:
         entry = _need_entry(ctx, ev_idx, "the claim")
@@ -623,14 +670,29 @@ def _step_claim_entries(ctx: _Context) -> _Steps:
         return f"entry {ev_idx} is the claim's evidence"
 
     def verdict() -> str:
-        entry = _need_entry(ctx, vd_idx, "the claim")
-        _expect_claim_entry(entry, "claim.verdict", claim_id)
+        entry = _need_entry(ctx, chain[0], "the claim")
+        _expect_claim_entry(entry, _VERDICT, claim_id)
         said = {"evidence_index": entry.body.get("evidence_index")}
         found = {"evidence_index": ev_idx}
-        _expect_equal("the evidence index", f"verdict entry {vd_idx}", said, found, "")
-        return f"entry {vd_idx} is the claim's verdict, on evidence entry {ev_idx}"
+        _expect_equal("the evidence index", f"verdict entry {chain[0]}", said, found, "")
+        return f"entry {chain[0]} is the claim's verdict, on evidence entry {ev_idx}"
 
-    return [("evidence entry", evidence), ("verdict entry", verdict)]
+    def replaced(before: int, index: int) -> _Thunk:
+        def run() -> str:
+            entry = _need_entry(ctx, index, "the claim's current verdict")
+            _expect_claim_entry(entry, _REASSESSED, claim_id)
+            said = {"verdict_index": (entry.body.get("previous") or {}).get("verdict_index")}
+            _expect_equal("the replaced verdict", f"entry {index}", said, {"verdict_index": before})
+            return f"entry {index} re-assessed the claim, replacing the verdict of entry {before}"
+
+        return run
+
+    steps: _Steps = [("evidence entry", evidence), ("verdict entry", verdict)]
+    steps += [
+        (f"re-assessment {index}", replaced(before, index))
+        for before, index in itertools.pairwise(chain)
+    ]
+    return steps
 
 
 def _expect_claim_entry(entry: _Entry, kind: str, claim_id: object) -> None:
@@ -648,7 +710,8 @@ def _step_verdict(ctx: _Context) -> _Steps:
     def run() -> str:
         index = int(ctx.doc["ledger"]["verdict_index"])
         entry = _need_entry(ctx, index, "the verdict")
-        _expect_equal("verdict", "the ledger's verdict entry", entry.body, ctx.doc["verdict"])
+        stated = _stated_verdict(entry.kind, entry.body)
+        _expect_equal("verdict", "the ledger's verdict entry", stated, ctx.doc["verdict"])
         return f"{_verdict_words(entry.body)}: as in entry {index}"
 
     return [("verdict", run)]
@@ -722,12 +785,16 @@ def _step_evidence(ctx: _Context) -> _Steps:
 
 
 def _step_citations(ctx: _Context) -> _Steps:
-    entry = ctx.entries.get(int(ctx.doc["ledger"]["verdict_index"]))
+    refs = ctx.doc["ledger"]
+    entry = ctx.entries.get(int(refs["verdict_index"]))
     # Without its entry (step 3 says so) the file's own verdict still gets its citations checked.
-    verdict = entry.body if entry is not None else ctx.doc["verdict"]
+    verdict = _stated_verdict(entry.kind, entry.body) if entry is not None else ctx.doc["verdict"]
+    cited = list(_citations(verdict))
+    for index in refs.get("verdict_chain", [])[1:]:
+        if (reassessed := ctx.entries.get(int(index))) is not None:
+            cited += _late_records(reassessed.body)
     steps: _Steps = [
-        (f"{who} → {index}", _citation_check(ctx, who, index, leaf))
-        for who, index, leaf in _citations(verdict)
+        (f"{who} → {index}", _citation_check(ctx, who, index, leaf)) for who, index, leaf in cited
     ]
     steps += [
         (f"relied on {p.get('id')}", _party_check(ctx, p)) for p in verdict.get("relied_on", [])
@@ -810,6 +877,13 @@ def _claim_entry_words(kind: str, body: Mapping[str, Any]) -> str:
         return (
             f"{body.get('actor')} proposed {offer.get('amount')} {offer.get('currency')}, above "
             "the adjudicator's limit: it waits for a second person"
+        )
+    if kind == "claim.flagged":
+        before = (body.get("previous") or {}).get("responsible_party") or "no party"
+        after = (body.get("verdict") or {}).get("responsible_party") or "no party"
+        return (
+            f"late records would now name {after} (the claim named {before}); the claim was "
+            f"{body.get('settled')}, so a machine only flagged it for a person"
         )
     if kind == "claim.approval":
         return f"{body.get('actor')} {body.get('answer')} the proposal of {body.get('proposed_by')}"

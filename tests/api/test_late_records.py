@@ -8,6 +8,7 @@ the party it clears never makes a verdict confident on its own.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from api.app import create_app
 from api.deps import get_predictor
 from api.settings import Settings
+from claims.dossier import verify_dossier
 from claims.outbox import outbox
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, textured
@@ -237,3 +239,73 @@ def test_records_that_change_nothing_leave_the_claim_alone(shop: Any) -> None:
     claim = _get(client, keys["shop"], filed["id"])
     assert claim["verdict"] == filed["verdict"]
     assert app.state.services.ledger.size() == size + 1  # the record itself, nothing more
+
+
+def _dossier(
+    client: TestClient, keys: dict[str, dict[str, str]], claim_id: str
+) -> tuple[dict[str, Any], str]:
+    resp = client.get(f"/v1/claims/{claim_id}/dossier", headers=keys["adjudicator"])
+    assert resp.status_code == 200, resp.text
+    return resp.json(), client.get("/v1/ledger/key").text
+
+
+def test_the_dossier_of_a_reassessed_claim_verifies_and_names_what_changed_it(
+    shop: Any,
+) -> None:
+    _, client, keys = shop
+    _capture(client, keys["chain"], _handovers())
+    _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
+    filed = _file(client, keys["shop"])
+    late = _capture(client, keys["chain"], _doc(DC_ABUSED))
+    claim = _get(client, keys["shop"], filed["id"])
+    doc, key = _dossier(client, keys, filed["id"])
+    report = verify_dossier(doc, key)
+    assert report.ok, report.lines()
+    # The file states the current verdict, chained back to the first one through the entry
+    # that replaced it, and carries the late records that caused the change.
+    assert doc["verdict"] == {k: v for k, v in claim["verdict"].items() if k != "source"}
+    chain = doc["ledger"]["verdict_chain"]
+    assert chain == [filed["ledger"]["verdict_index"], claim["ledger"]["verdict_index"]]
+    parts = [c.part for c in report.checks]
+    assert f"re-assessment {chain[1]}" in parts
+    assert all(f"late record → {i}" in parts for i in late)
+
+
+def test_a_dossier_whose_verdict_chain_skips_the_reassessment_fails(shop: Any) -> None:
+    _, client, keys = shop
+    _capture(client, keys["chain"], _handovers())
+    _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
+    filed = _file(client, keys["shop"])
+    _capture(client, keys["chain"], _doc(DC_ABUSED))
+    doc, key = _dossier(client, keys, filed["id"])
+    # Claim the first verdict still stands: its entry is no claim.reassessed of it.
+    forged = copy.deepcopy(doc)
+    forged["ledger"]["verdict_index"] = forged["ledger"]["verdict_chain"][0]
+    forged["ledger"]["verdict_chain"] = forged["ledger"]["verdict_chain"][:1]
+    failures = verify_dossier(forged, key).failures
+    assert failures and all(f.step == 4 for f in failures), [f.message for f in failures]
+    # Present the new verdict as if the machine had reached it first.
+    forged = copy.deepcopy(doc)
+    forged["ledger"]["verdict_chain"] = forged["ledger"]["verdict_chain"][1:]
+    failures = verify_dossier(forged, key).failures
+    assert [f.step for f in failures] == [3]
+    assert "is not a claim.verdict entry" in failures[0].message
+
+
+def test_the_dossier_of_a_flagged_claim_verifies_and_says_it_was_only_flagged(
+    shop: Any,
+) -> None:
+    _, client, keys = shop
+    _capture(client, keys["chain"], _handovers())
+    _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
+    _capture(client, keys["chain"], _doc(DC_CLEAN))
+    filed = _file(client, keys["shop"])
+    late_doc = _doc(_event(h(5.6), "storing", src=DC, temps=(4, 16, 16, 16, 16, 16, 16, 4, 4)))
+    _capture(client, keys["chain"], late_doc)
+    doc, key = _dossier(client, keys, filed["id"])
+    report = verify_dossier(doc, key)
+    assert report.ok, report.lines()
+    assert doc["verdict"]["responsible_party"] == "supplier"
+    (flag,) = [c for c in report.checks if c.step == 7]
+    assert "claim.flagged" in flag.message and "only flagged it for a person" in flag.message
+    assert "None" not in flag.message

@@ -210,6 +210,17 @@ def test_a_real_dossier_verifies_and_carries_what_the_verdict_rests_on(anchored:
     assert doc["current"] is None
 
 
+def test_a_version_1_file_without_a_verdict_chain_still_verifies(anchored: World) -> None:
+    # Files built before re-assessment existed name one verdict entry and no chain.
+    doc = copy.deepcopy(anchored.doc)
+    assert doc["ledger"].pop("verdict_chain") == [doc["ledger"]["verdict_index"]]
+    doc["version"] = 1
+    assert verify_dossier(doc, anchored.key).ok
+    doc["version"] = 3
+    (failure,) = verify_dossier(doc, anchored.key).failures
+    assert failure.step == 1 and "version 1 or 2" in failure.message
+
+
 def test_every_bundle_is_against_the_one_checkpoint_and_checks_on_its_own(
     anchored: World,
 ) -> None:

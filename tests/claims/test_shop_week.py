@@ -130,11 +130,6 @@ def test_nothing_is_paid_twice(week_result: WeekResult) -> None:
     _holds(week_result, "nothing is paid twice")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 21 item 9: once a late record re-assesses an open claim, its dossier "
-    "reads no party (the dossier takes the claim.reassessed entry for a claim.verdict one)",
-)
 def test_every_view_of_a_claim_tells_the_same_state(week_result: WeekResult) -> None:
     _holds(week_result, "every view of a claim tells the same state")
 
@@ -151,11 +146,6 @@ def test_no_copied_photo_is_paid_without_a_person(week_result: WeekResult) -> No
     _holds(week_result, "no copied photo is paid without a person")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 21 item 9: the dossier of a re-assessed claim fails verification "
-    "(step 3: its claim.reassessed entry 'is not a claim.verdict entry')",
-)
 def test_every_cited_entry_exists_and_verifies(week_result: WeekResult) -> None:
     _holds(week_result, "every verdict's cited entries exist and verify")
 
