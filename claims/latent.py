@@ -9,7 +9,8 @@ only above the profile's degree-minute threshold (GUIDE §4). Then, in order:
 1. a custody stretch nobody is on record for, or temperature records with holes, leaves
    the question open: undetermined, saying what is missing;
 2. one clear abuser → theirs; two comparable → the worse, naming both, less confident;
-   an aggregate excursion elsewhere (below) is named beside them, never outweighs them;
+   an aggregate excursion elsewhere (below) is named beside them, never outweighs them,
+   but holds the verdict for a person (its unknown length may have been worse);
 3. no abuse, a swollen pack and a shock above the threshold in one custodian's segment →
    that custodian broke the seal;
 4. no measured abuse, but a logger's aggregate report (min/max/mean over a period) with its
@@ -401,7 +402,18 @@ def decide_latent(
             )
             for h in hot
         )
-        return dataclasses.replace(verdict, reasons=(*verdict.reasons, *beside))
+        # Named, but not paid by a machine: the other excursion's length is unknown, so it may
+        # have been worse than the abuse that was measured (a person weighs the two).
+        elsewhere = [h for h in hot if h.segment.custodian.id != top.segment.custodian.id]
+        holds = tuple(
+            f"AGGREGATE_EXCURSION: while {who(h.segment)} held the goods a logger reported an "
+            f"excursion of unknown length that may outweigh the abuse measured while "
+            f"{who(top.segment)} held them; a person confirms the verdict"
+            for h in elsewhere
+        )
+        return dataclasses.replace(
+            verdict, reasons=(*verdict.reasons, *beside), holds=(*verdict.holds, *holds)
+        )
     if "swelling" in claim.defects and (v := _shocks(held, policy)) is not None:
         return v
     if hot:
