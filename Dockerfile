@@ -16,6 +16,7 @@ COPY api ./api
 COPY training ./training
 COPY claims ./claims
 COPY storage ./storage
+COPY dossier ./dossier
 # The serving install only; the build fails if torch or ultralytics came in with it anyway.
 RUN pip install . \
     && python -c "import importlib.util as u, sys; \

@@ -33,8 +33,8 @@ def export(
 ) -> None:
     """Write the claim's dossier: its entries with proofs against one signed checkpoint."""
     from api.services import build_services
-    from claims.dossier import build_dossier
     from claims.errors import UnknownClaimError
+    from dossier.verify import build_dossier
 
     services = build_services(Settings())
     try:
@@ -65,7 +65,7 @@ def verify(
     ],
 ) -> None:
     """Run every check on the dossier; exit 0 if all pass, 1 (failures on stdout) if not."""
-    from claims.dossier import verify_dossier
+    from dossier.verify import verify_dossier
 
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))

@@ -18,11 +18,11 @@ from api.problems import Problem, field_errors
 from api.routes.inspect import read_photos
 from api.services import Services
 from api.settings import Settings
-from claims.dossier import build_dossier
 from claims.errors import UnknownClaimError
 from claims.models import ClaimInput
 from claims.service import file_claim, get_claim, list_claims
 from claims.state import for_customer
+from dossier.verify import build_dossier
 from vision.predictor import Predictor
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])

@@ -244,7 +244,7 @@ def test_waiting_on_the_customer_pauses_the_clock(
 def test_the_dossier_of_a_decided_claim_verifies_offline_and_names_a_tampered_part(
     app: Any, client: TestClient, judge: dict[str, str]
 ) -> None:
-    from claims.dossier import verify_dossier
+    from dossier.verify import verify_dossier
 
     claim = _file(client, grant(app, "customer_app", customer_id="C-DOSSIER"))
     assert client.post(f"/v1/claims/{claim['id']}/decision", headers=judge, json=DECIDE).is_success

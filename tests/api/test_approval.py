@@ -353,7 +353,7 @@ def test_a_paid_claim_offers_and_takes_only_what_its_state_allows(
 def test_the_dossier_carries_the_proposal_the_approval_and_the_final_state(
     app: Any, client: TestClient
 ) -> None:
-    from claims.dossier import verify_dossier
+    from dossier.verify import verify_dossier
 
     claim = _file(client, grant(app, "customer_app", customer_id="C-DOSSIER4"), "800.00")
     url = f"/v1/claims/{claim['id']}"

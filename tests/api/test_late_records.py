@@ -22,8 +22,8 @@ from sqlalchemy import select
 from api.app import create_app
 from api.deps import get_predictor
 from api.settings import Settings
-from claims.dossier import verify_dossier
 from claims.outbox import outbox
+from dossier.verify import verify_dossier
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, textured
 from tests.epcis_events import document, lot_event
@@ -235,7 +235,7 @@ def test_records_that_change_nothing_leave_the_claim_alone(shop: Any) -> None:
     _capture(client, keys["chain"], _doc(DC_ABUSED))
     filed = _file(client, keys["shop"])
     size = app.state.services.ledger.size()
-    _capture(client, keys["chain"], _doc(_event(h(11), "inspecting", src=DC)))
+    _capture(client, keys["chain"], _doc(_event(h(9), "inspecting", src=DC)))
     claim = _get(client, keys["shop"], filed["id"])
     assert claim["verdict"] == filed["verdict"]
     assert app.state.services.ledger.size() == size + 1  # the record itself, nothing more

@@ -21,7 +21,11 @@ import pytest
 
 from api.services import Services, build_services
 from api.settings import Settings
-from claims.dossier import (
+from claims.errors import UnknownClaimError
+from claims.models import ClaimInput
+from claims.service import file_claim
+from claims.simulator.photos import GivenFindings, texture_jpeg
+from dossier.verify import (
     Check,
     CheckpointRejectedError,
     CitationMismatchError,
@@ -33,10 +37,6 @@ from claims.dossier import (
     build_dossier,
     verify_dossier,
 )
-from claims.errors import UnknownClaimError
-from claims.models import ClaimInput
-from claims.service import file_claim
-from claims.simulator.photos import GivenFindings, texture_jpeg
 from ledger.bundle import verify_bundle
 from ledger.capture import capture_events, register_party
 from ledger.epcis import parse_document
