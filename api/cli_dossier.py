@@ -34,7 +34,7 @@ def export(
     """Write the claim's dossier: its entries with proofs against one signed checkpoint."""
     from api.services import build_services
     from claims.errors import UnknownClaimError
-    from dossier.verify import build_dossier
+    from dossier.build import build_dossier
 
     services = build_services(Settings())
     try:

@@ -1,65 +1,40 @@
-"""The claim dossier: one JSON file a counter-party checks offline with only our public key.
+"""Verifying a claim's dossier offline: nothing of ours but the file and the verifier key.
 
-What: everything one claim's verdict rests on, as ledger entries with inclusion proofs
-against ONE signed checkpoint taken when the file is built: the photos' SHA-256 and the
-model's findings (the ``claim.evidence`` entry), the verdict with its reasons (the
-``claim.verdict`` entry), every entry a reason or a piece of defect evidence cites, the
-party registrations the verdict relied on, later ``claim.*`` entries about the claim (an
-adjudicator's decision), and the latest on-chain anchor linked to that checkpoint by a
-consistency proof.
-
-Why: a supplier or carrier named responsible should not have to trust our database, our
-API or us. With the verifier key (``GET /v1/ledger/key``) and this file, ``verify_dossier``
-re-derives every fact with no database and no network; a changed byte anywhere is named.
-
-File format (``format`` "freshproof.claim-dossier", ``version`` 2; version 1 files, which
-have no ``verdict_chain``, still verify), a JSON object:
-
-- ``claim_id``, ``lot``, ``order_id``: the claim, as its evidence entry records it.
-- ``built_at``: when the file was built (ISO 8601; informational, not verified).
-- ``origin``: the log's checkpoint origin line.
-- ``photos``: per photo, ``sha256``, ``bytes`` and the model's ``findings``, copied from
-  the evidence entry; ``model``: the model's identity and hash from the same entry.
-- ``verdict``: the claim's current verdict, exactly as its entry states it (responsible
-  party, reasons with their ``refs`` {index, leaf_hash}, defect evidence, ``relied_on``
-  party registrations): the ``claim.verdict`` entry's body or, when late records
-  re-assessed the claim, the ``verdict`` of the latest ``claim.reassessed`` entry.
-- ``ledger``: ``evidence_index``, ``verdict_index`` (the current verdict's entry),
-  ``verdict_chain`` (the first ``claim.verdict`` entry, then each ``claim.reassessed``
-  entry that replaced it, each naming the one before; the last is ``verdict_index``),
-  ``decision_indices`` (later claim
-  entries naming this claim), ``decisions_complete`` (False when the bounded scan for them
-  stopped early) and ``anchor_index`` (the anchor's receipt entry, or null).
-- ``checkpoint``: the C2SP signed checkpoint every bundle is proven against.
-- ``entries``: proof bundles (``ledger.bundle.make_bundle``), one per entry, by index; each
-  also checks on its own with ``freshproof ledger verify-proof``.
-- ``anchor``: ``{"status": "anchored", "ledger_index", "receipt", "checkpoint",
-  "consistency": {"from", "to", "proof"}}`` (the proof links the anchored tree to the
-  checkpoint's tree, so the chain vouches for the same log) or ``{"status": "none",
-  "reason"}``. The receipt names chain, contract, transaction and block; checking that
-  transaction needs a chain node and is left to the reader.
-- ``current``: null when ``checkpoint`` was the ledger's current checkpoint at build time
-  (the normal case); otherwise ``{"checkpoint", "consistency"}`` linking the dossier's
-  tree to the larger tree the log had grown to while the file was being built.
+No database, no network, no SQLAlchemy: a counter-party named responsible checks every fact
+the verdict rests on with a minimal install (``dossier.format`` describes the file).
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
-import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
-
-from claims.errors import ClaimsError, UnknownClaimError
-from claims.tables import claims
-from ledger.anchor.base import AnchorReceipt, check_receipt_matches
-from ledger.anchoring import ANCHOR_KIND, list_anchors
-from ledger.bundle import make_bundle, verify_bundle
+from dossier.errors import (
+    CheckpointRejectedError,
+    CitationMismatchError,
+    ConsistencyProofError,
+    ContentMismatchError,
+    DossierError,
+    EntryProofError,
+    MalformedDossierError,
+    MissingEntryError,
+)
+from dossier.format import (
+    DOSSIER_FORMAT,
+    READABLE_VERSIONS,
+    REASSESSED,
+    VERDICT,
+    citations,
+    late_records,
+    photo_view,
+    short,
+    stated_verdict,
+)
+from ledger.anchor.base import ANCHOR_KIND, AnchorReceipt, check_receipt_matches
+from ledger.bundle import verify_bundle
 from ledger.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
 from ledger.errors import (
     CheckpointError,
@@ -70,355 +45,12 @@ from ledger.errors import (
     TamperedEntryError,
 )
 from ledger.hashing import leaf_hash
-from ledger.log import Ledger
-from ledger.note import Signer
 from ledger.proof import verify_consistency
 from ledger.record import parse_record
-from ledger.schema import entries_table
-from ledger.service import current_checkpoint
 
-__all__ = [
-    "DOSSIER_FORMAT",
-    "DOSSIER_VERSION",
-    "MAX_DECISION_SCAN",
-    "Check",
-    "CheckpointRejectedError",
-    "CitationMismatchError",
-    "ConsistencyProofError",
-    "ContentMismatchError",
-    "DossierError",
-    "DossierReport",
-    "EntryProofError",
-    "MalformedDossierError",
-    "MissingEntryError",
-    "build_dossier",
-    "verify_dossier",
-]
-
-DOSSIER_FORMAT = "freshproof.claim-dossier"
-DOSSIER_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
-_VERDICT, _REASSESSED = "claim.verdict", "claim.reassessed"
-MAX_DECISION_SCAN = 10_000
-"""Most ``claim.*`` entries after the verdict scanned for ones naming the claim."""
+__all__ = ["Check", "DossierReport", "verify_dossier"]
 
 _PARTY_KINDS = ("party.registered", "party.updated")
-
-
-# ---------------------------------------------------------------- errors
-
-
-class DossierError(ClaimsError):
-    """Root of what a dossier check finds wrong; ``str()`` names the broken part.
-
-    DossierError
-    ├── MalformedDossierError    a field is missing or of the wrong shape (field, reason)
-    ├── CheckpointRejectedError  a checkpoint is not validly signed (which, cause)
-    ├── EntryProofError          an entry's bundle does not prove it (index, kind, problem)
-    ├── MissingEntryError        an entry the file needs is not in it (index, needed_by)
-    ├── CitationMismatchError    a cited leaf hash differs (cited_by, index, cited, found)
-    ├── ContentMismatchError     a stated field differs from its entry (what, entry, path, ...)
-    └── ConsistencyProofError    two trees are not proven one log (old, size1, new, size2)
-    """
-
-
-class MalformedDossierError(DossierError):
-    """A field is missing or has the wrong shape."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
-
-
-class CheckpointRejectedError(DossierError):
-    """A checkpoint (the dossier's, the anchored or the current one) does not verify."""
-
-    def __init__(self, which: str, cause: LedgerError) -> None:
-        self.which = which
-        self.cause = cause
-        super().__init__(f"{which} checkpoint is not validly signed by the key: {cause}")
-
-
-class EntryProofError(DossierError):
-    """An entry's proof bundle does not prove the entry is in the checkpoint's tree."""
-
-    def __init__(self, index: int, kind: str, problem: str, cause: Exception | None = None) -> None:
-        self.index = index
-        self.kind = kind
-        self.problem = problem
-        self.cause = cause
-        detail = f" ({cause})" if cause is not None else ""
-        super().__init__(f"entry {index} ({kind}): {problem}{detail}")
-
-
-class MissingEntryError(DossierError):
-    """An entry the verdict, the claim or the anchor needs is not in the file."""
-
-    def __init__(self, index: int, needed_by: str) -> None:
-        self.index = index
-        self.needed_by = needed_by
-        super().__init__(f"{needed_by} cites entry {index}, which the dossier does not carry")
-
-
-class CitationMismatchError(DossierError):
-    """A reason cites an entry's leaf hash that differs from the dossier's entry."""
-
-    def __init__(self, cited_by: str, index: int, cited: str, found: str) -> None:
-        self.cited_by = cited_by
-        self.index = index
-        self.cited = cited
-        self.found = found
-        super().__init__(
-            f"{cited_by} cites entry {index} with leaf {_short(cited)}, the dossier's entry "
-            f"{index} has leaf {_short(found)}"
-        )
-
-
-class ContentMismatchError(DossierError):
-    """A field the dossier states (verdict, photos, model) differs from the entry recording it.
-
-    ``path``, ``expected`` (the entry's value) and ``found`` (the file's) are the first
-    difference; ``also`` names the paths of the others.
-    """
-
-    def __init__(
-        self,
-        what: str,
-        entry: str,
-        path: str,
-        expected: object,
-        found: object,
-        also: tuple[str, ...] = (),
-    ) -> None:
-        self.what = what
-        self.entry = entry
-        self.path = path
-        self.expected = expected
-        self.found = found
-        self.also = also
-        verb = "differ" if what.endswith("s") else "differs"
-        more = f" (also at {', '.join(also[:5])}{', …' if len(also) > 5 else ''})" if also else ""
-        super().__init__(
-            f"{what} {verb} from {entry} at {path}: the entry says {_brief(expected)}, the "
-            f"dossier {_brief(found)}{more}"
-        )
-
-
-class ConsistencyProofError(DossierError):
-    """A consistency proof does not link two trees into one append-only log."""
-
-    def __init__(
-        self, old: str, size1: int, new: str, size2: int, cause: Exception | None = None
-    ) -> None:
-        self.old = old
-        self.size1 = size1
-        self.new = new
-        self.size2 = size2
-        self.cause = cause
-        detail = f" ({cause})" if cause is not None else ""
-        super().__init__(
-            f"the consistency proof from the {old} tree (size {size1}) to the {new} tree "
-            f"(size {size2}) does not verify{detail}"
-        )
-
-
-def _short(hex_hash: object) -> str:
-    text = str(hex_hash)
-    return text[:12] + "…" if len(text) > 12 else text
-
-
-def _brief(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 80 else text[:77] + "…"
-
-
-# ---------------------------------------------------------------- building
-
-
-def build_dossier(
-    *,
-    ledger: Ledger,
-    signer: Signer,
-    engine: Engine,
-    claim_id: str,
-    anchors: Sequence[Mapping[str, Any]] | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """The JSON-ready dossier of ``claim_id``; raises ``UnknownClaimError`` if none.
-
-    ``anchors`` are the recorded anchors as ``list_anchors`` returns them (default: read
-    from the ledger); the latest real one (not a ``NoAnchor`` receipt) inside the
-    checkpoint's tree is linked to it.
-    """
-    evidence_idx, verdict_idx = _claim_entries(engine, claim_id)
-    note = current_checkpoint(ledger=ledger, signer=signer)
-    size = parse_checkpoint(note).size
-    evidence = ledger.entry(evidence_idx).body
-    chain = _verdict_chain(ledger, verdict_idx)
-    current = ledger.entry(verdict_idx)
-    verdict = _stated_verdict(current.kind, current.body)
-    decisions, complete = _decision_indices(ledger, claim_id, after=verdict_idx, size=size)
-    records = list_anchors(ledger) if anchors is None else anchors
-    anchored = _latest_anchor(records, size)
-    late = {i for index in chain[1:] for _, i, _ in _late_records(ledger.entry(index).body)}
-    indices = {evidence_idx, *chain, *late, *_cited_indices(verdict), *decisions}
-    if anchored is not None:
-        indices.add(int(anchored["ledger_index"]))
-    return {
-        "format": DOSSIER_FORMAT,
-        "version": DOSSIER_VERSION,
-        "claim_id": claim_id,
-        "lot": evidence.get("lot"),
-        "order_id": evidence.get("order_id"),
-        "built_at": (now or datetime.now(UTC)).isoformat(),
-        "origin": ledger.origin,
-        "photos": [_photo_view(p) for p in evidence["photos"]],
-        "model": evidence["model"],
-        "verdict": verdict,
-        "ledger": {
-            "evidence_index": evidence_idx,
-            "verdict_index": verdict_idx,
-            "verdict_chain": chain,
-            "decision_indices": decisions,
-            "decisions_complete": complete,
-            "anchor_index": None if anchored is None else int(anchored["ledger_index"]),
-        },
-        "checkpoint": note,
-        "entries": [
-            make_bundle(ledger, index=i, checkpoint=note) for i in sorted(indices) if i < size
-        ],
-        "anchor": _anchor_section(ledger, anchored, size),
-        "current": _current_section(ledger, signer, note, size),
-    }
-
-
-def _claim_entries(engine: Engine, claim_id: str) -> tuple[int, int]:
-    """The claim's evidence and verdict entry indices; ``UnknownClaimError`` if none."""
-    c = claims.c
-    with engine.connect() as conn:
-        row = conn.execute(select(c.evidence_idx, c.verdict_idx).where(c.id == claim_id)).first()
-    if row is None:
-        raise UnknownClaimError(claim_id)
-    return int(row.evidence_idx), int(row.verdict_idx)
-
-
-def _verdict_chain(ledger: Ledger, verdict_idx: int) -> list[int]:
-    """The claim's verdict entries, first to current: each ``claim.reassessed`` entry names
-    the verdict entry it replaced (``previous.verdict_index``), back to ``claim.verdict``."""
-    chain = [verdict_idx]
-    entry = ledger.entry(verdict_idx)
-    while entry.kind == _REASSESSED:
-        earlier = int(entry.body["previous"]["verdict_index"])
-        if earlier >= chain[-1]:  # a chain runs backwards; anything else is not ours to follow
-            break
-        chain.append(earlier)
-        entry = ledger.entry(earlier)
-    return chain[::-1]
-
-
-def _stated_verdict(kind: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The verdict a verdict entry states: a ``claim.verdict`` body is the verdict itself; a
-    ``claim.reassessed`` body carries the new one under ``verdict``."""
-    return body["verdict"] if kind == _REASSESSED else body
-
-
-def _late_records(body: Mapping[str, Any]) -> Iterator[tuple[str, int, str]]:
-    """(who cites, index, leaf hash) for each record a re-assessment names as its cause."""
-    for ref in body.get("records", []):
-        yield "late record", int(ref["index"]), str(ref["leaf_hash"])
-
-
-_PHOTO_FIELDS = ("sha256", "bytes", "findings")
-
-
-def _photo_view(photo: Mapping[str, Any]) -> dict[str, Any]:
-    """What the file states of a photo: its hash, its size, the model's findings."""
-    return {k: photo[k] for k in _PHOTO_FIELDS}
-
-
-def _cited_indices(verdict: Mapping[str, Any]) -> set[int]:
-    """Every entry the verdict cites: reasons' refs, defect evidence refs, relied-on parties."""
-    return {index for _, index, _ in _citations(verdict)} | {
-        int(p["ledger_idx"])
-        for p in verdict.get("relied_on", [])
-        if p.get("ledger_idx") is not None
-    }
-
-
-def _citations(verdict: Mapping[str, Any]) -> Iterator[tuple[str, int, str]]:
-    """(who cites, index, leaf hash) for every ref in the reasons and the defect evidence."""
-    for reason in verdict.get("reasons", []):
-        for ref in reason.get("refs", []):
-            yield f"reason {reason['code']}", int(ref["index"]), str(ref["leaf_hash"])
-    for ev in verdict.get("evidence", []):
-        if ev.get("ref") is not None:
-            yield f"{ev['defect']} evidence", int(ev["ref"]["index"]), str(ev["ref"]["leaf_hash"])
-
-
-def _decision_indices(
-    ledger: Ledger, claim_id: str, *, after: int, size: int
-) -> tuple[list[int], bool]:
-    """Later ``claim.*`` entries naming the claim; False when the bounded scan stopped early."""
-    c = entries_table.c
-    query = (
-        select(c.idx, c.record)
-        .where(c.idx > after, c.idx < size, c.kind.like("claim.%"), c.kind != "claim.evidence")
-        .order_by(c.idx)
-        .limit(MAX_DECISION_SCAN + 1)
-    )
-    with ledger.engine.connect() as conn:
-        rows = conn.execute(query).all()
-    found = [
-        int(r.idx)
-        for r in rows[:MAX_DECISION_SCAN]
-        if json.loads(bytes(r.record))["body"].get("claim_id") == claim_id
-    ]
-    return found, len(rows) <= MAX_DECISION_SCAN
-
-
-def _latest_anchor(records: Sequence[Mapping[str, Any]], size: int) -> Mapping[str, Any] | None:
-    """The latest anchor on a real chain whose receipt entry lies inside the tree."""
-    for record in reversed(records):
-        receipt = AnchorReceipt.from_dict(record["receipt"])
-        if receipt.anchored and receipt.size > 0 and int(record["ledger_index"]) < size:
-            return record
-    return None
-
-
-def _anchor_section(
-    ledger: Ledger, anchored: Mapping[str, Any] | None, size: int
-) -> dict[str, Any]:
-    if anchored is None:
-        return {
-            "status": "none",
-            "reason": "no checkpoint of this log was anchored on a chain before this dossier "
-            "was built (anchoring off, or not due yet)",
-        }
-    anchored_size = parse_checkpoint(anchored["checkpoint"]).size
-    return {
-        "status": "anchored",
-        "ledger_index": int(anchored["ledger_index"]),
-        "receipt": dict(anchored["receipt"]),
-        "checkpoint": anchored["checkpoint"],
-        "consistency": _consistency(ledger, anchored_size, size),
-    }
-
-
-def _current_section(ledger: Ledger, signer: Signer, note: str, size: int) -> dict[str, Any] | None:
-    latest = current_checkpoint(ledger=ledger, signer=signer)
-    if latest == note:
-        return None
-    return {"checkpoint": latest, "consistency": _consistency(ledger, size, _size_of(latest))}
-
-
-def _size_of(note: str) -> int:
-    return parse_checkpoint(note).size
-
-
-def _consistency(ledger: Ledger, size1: int, size2: int) -> dict[str, Any]:
-    proof = ledger.consistency_proof(size1, size2) if 0 < size1 < size2 else []
-    return {"from": size1, "to": size2, "proof": [base64.b64encode(h).decode() for h in proof]}
 
 
 # ---------------------------------------------------------------- the report
@@ -590,9 +222,9 @@ def _step_checkpoint(ctx: _Context) -> _Steps:
     def run() -> str:
         if (
             ctx.doc.get("format") != DOSSIER_FORMAT
-            or ctx.doc.get("version") not in _READABLE_VERSIONS
+            or ctx.doc.get("version") not in READABLE_VERSIONS
         ):
-            versions = " or ".join(str(v) for v in _READABLE_VERSIONS)
+            versions = " or ".join(str(v) for v in READABLE_VERSIONS)
             raise MalformedDossierError("format", f"not a {DOSSIER_FORMAT} version {versions} file")
         cp = _signed(ctx.doc["checkpoint"], ctx.key, "the dossier's")
         if cp.origin != ctx.doc.get("origin"):
@@ -671,7 +303,7 @@ def _step_claim_entries(ctx: _Context) -> _Steps:
 
     def verdict() -> str:
         entry = _need_entry(ctx, chain[0], "the claim")
-        _expect_claim_entry(entry, _VERDICT, claim_id)
+        _expect_claim_entry(entry, VERDICT, claim_id)
         said = {"evidence_index": entry.body.get("evidence_index")}
         found = {"evidence_index": ev_idx}
         _expect_equal("the evidence index", f"verdict entry {chain[0]}", said, found, "")
@@ -680,7 +312,7 @@ def _step_claim_entries(ctx: _Context) -> _Steps:
     def replaced(before: int, index: int) -> _Thunk:
         def run() -> str:
             entry = _need_entry(ctx, index, "the claim's current verdict")
-            _expect_claim_entry(entry, _REASSESSED, claim_id)
+            _expect_claim_entry(entry, REASSESSED, claim_id)
             said = {"verdict_index": (entry.body.get("previous") or {}).get("verdict_index")}
             _expect_equal("the replaced verdict", f"entry {index}", said, {"verdict_index": before})
             return f"entry {index} re-assessed the claim, replacing the verdict of entry {before}"
@@ -710,7 +342,7 @@ def _step_verdict(ctx: _Context) -> _Steps:
     def run() -> str:
         index = int(ctx.doc["ledger"]["verdict_index"])
         entry = _need_entry(ctx, index, "the verdict")
-        stated = _stated_verdict(entry.kind, entry.body)
+        stated = stated_verdict(entry.kind, entry.body)
         _expect_equal("verdict", "the ledger's verdict entry", stated, ctx.doc["verdict"])
         return f"{_verdict_words(entry.body)}: as in entry {index}"
 
@@ -764,7 +396,7 @@ def _step_evidence(ctx: _Context) -> _Steps:
     def run() -> str:
         index = int(ctx.doc["ledger"]["evidence_index"])
         body = _need_entry(ctx, index, "the photos").body
-        photos = [_photo_view(p) for p in body["photos"]]
+        photos = [photo_view(p) for p in body["photos"]]
         where = "the ledger's evidence entry"
         _expect_equal("photos", where, photos, ctx.doc["photos"])
         _expect_equal("model", where, body["model"], ctx.doc["model"])
@@ -774,7 +406,7 @@ def _step_evidence(ctx: _Context) -> _Steps:
         model = body["model"]
         return (
             f"{len(photos)} photo(s) and {found} finding(s) by model {model.get('name')} "
-            f"{model.get('version', '')} (sha256 {_short(model.get('sha256'))}): as in entry "
+            f"{model.get('version', '')} (sha256 {short(model.get('sha256'))}): as in entry "
             f"{index}"
         )
 
@@ -788,11 +420,11 @@ def _step_citations(ctx: _Context) -> _Steps:
     refs = ctx.doc["ledger"]
     entry = ctx.entries.get(int(refs["verdict_index"]))
     # Without its entry (step 3 says so) the file's own verdict still gets its citations checked.
-    verdict = _stated_verdict(entry.kind, entry.body) if entry is not None else ctx.doc["verdict"]
-    cited = list(_citations(verdict))
+    verdict = stated_verdict(entry.kind, entry.body) if entry is not None else ctx.doc["verdict"]
+    cited = list(citations(verdict))
     for index in refs.get("verdict_chain", [])[1:]:
         if (reassessed := ctx.entries.get(int(index))) is not None:
-            cited += _late_records(reassessed.body)
+            cited += late_records(reassessed.body)
     steps: _Steps = [
         (f"{who} → {index}", _citation_check(ctx, who, index, leaf)) for who, index, leaf in cited
     ]
@@ -807,7 +439,7 @@ def _citation_check(ctx: _Context, who: str, index: int, cited: str) -> _Thunk:
         entry = _need_entry(ctx, index, who)
         if entry.leaf != cited:
             raise CitationMismatchError(who, index, cited, entry.leaf)
-        return f"{who} cites entry {index} ({entry.kind}), leaf {_short(cited)}: present"
+        return f"{who} cites entry {index} ({entry.kind}), leaf {short(cited)}: present"
 
     return run
 

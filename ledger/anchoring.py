@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ledger.anchor.base import Anchor, AnchorReceipt
+from ledger.anchor.base import ANCHOR_KIND, Anchor, AnchorReceipt
 from ledger.checkpoint import parse_checkpoint
 from ledger.errors import TamperedCheckpointError
 from ledger.log import Ledger
@@ -30,8 +30,6 @@ __all__ = [
     "maybe_anchor",
     "verify_anchors",
 ]
-
-ANCHOR_KIND = "ledger.anchor"
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.checkpoint import parse_checkpoint, verify_checkpoint
 from ledger.errors import CheckpointFormatError, InvalidEntryError, TamperedEntryError
 from ledger.hashing import leaf_hash
-from ledger.log import Ledger
 from ledger.note import Verifier
 from ledger.proof import verify_inclusion
 from ledger.record import parse_record
+
+if TYPE_CHECKING:  # verifying a bundle needs no database: only making one reads the log
+    from ledger.log import Ledger
 
 __all__ = ["VerifiedEntry", "make_bundle", "verify_bundle"]
 

@@ -22,7 +22,7 @@ from claims.errors import UnknownClaimError
 from claims.models import ClaimInput
 from claims.service import file_claim, get_claim, list_claims
 from claims.state import for_customer
-from dossier.verify import build_dossier
+from dossier.build import build_dossier
 from vision.predictor import Predictor
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])

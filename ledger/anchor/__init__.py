@@ -6,7 +6,7 @@ in-process EVM by default, any JSON-RPC node in production) and `NoAnchor` switc
 
 from __future__ import annotations
 
-import sys
+from typing import TYPE_CHECKING, Any
 
 from ledger.anchor.base import MAX_SIZE, Anchor, AnchorReceipt, NoAnchor
 from ledger.anchor.errors import (
@@ -20,16 +20,12 @@ from ledger.anchor.errors import (
     AnchorVerificationError,
 )
 
-# py_ecc and py-evm (imported by eth-account / eth-tester) raise the interpreter-wide recursion
-# limit to 100 000 on import. At that depth deeply nested input (e.g. JSON given to
-# canonical_json) overflows the C stack and kills the process instead of raising
-# RecursionError, so the limit is put back. py-evm only needs it for deeply nested contract
-# calls, which CheckpointAnchor never makes.
-_recursion_limit = sys.getrecursionlimit()
-from ledger.anchor.ethereum import ContractArtifact, EthereumAnchor, load_artifact  # noqa: E402
+# The Ethereum anchor loads web3 and eth-account: only on first use (PEP 562), so reading a
+# receipt or verifying a dossier needs neither.
+_ETHEREUM = ("ContractArtifact", "EthereumAnchor", "load_artifact")
 
-sys.setrecursionlimit(_recursion_limit)
-del _recursion_limit
+if TYPE_CHECKING:
+    from ledger.anchor.ethereum import ContractArtifact, EthereumAnchor, load_artifact
 
 __all__ = [
     "MAX_SIZE",
@@ -48,3 +44,14 @@ __all__ = [
     "NoAnchor",
     "load_artifact",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``from ledger.anchor import EthereumAnchor``: imported from its module on first use."""
+    if name not in _ETHEREUM:
+        raise AttributeError(f"module 'ledger.anchor' has no attribute {name!r}")
+    from ledger.anchor import ethereum
+
+    value = getattr(ethereum, name)
+    globals()[name] = value
+    return value

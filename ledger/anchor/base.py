@@ -12,6 +12,7 @@ from ledger.checkpoint import Checkpoint
 from ledger.hashing import HASH_SIZE
 
 __all__ = [
+    "ANCHOR_KIND",
     "MAX_SIZE",
     "Anchor",
     "AnchorReceipt",
@@ -20,6 +21,8 @@ __all__ = [
     "validate_anchor_input",
 ]
 
+ANCHOR_KIND = "ledger.anchor"
+"""The ledger entry kind that records an anchor's receipt."""
 MAX_SIZE = 2**64 - 1  # the contract stores sizes as uint64
 
 # EIP-155 assigns no network chain id 0, so it cannot be confused with a real anchor.

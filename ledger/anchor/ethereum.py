@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -14,25 +15,38 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
-from eth_tester.exceptions import TransactionFailed
-from eth_typing import ChecksumAddress
-from hexbytes import HexBytes
-from web3 import HTTPProvider, Web3
-from web3.contract.contract import ContractConstructor, ContractFunction
-from web3.exceptions import TransactionNotFound, Web3Exception
-from web3.types import TxReceipt
+# py_ecc and py-evm (imported by eth-account / eth-tester) raise the interpreter-wide recursion
+# limit to 100 000 on import. At that depth deeply nested input (e.g. JSON given to
+# canonical_json) overflows the C stack and kills the process instead of raising
+# RecursionError, so the limit is put back. py-evm only needs it for deeply nested contract
+# calls, which CheckpointAnchor never makes.
+_recursion_limit = sys.getrecursionlimit()
+from eth_account import Account  # noqa: E402
+from eth_account.signers.local import LocalAccount  # noqa: E402
+from eth_tester.exceptions import TransactionFailed  # noqa: E402
+from eth_typing import ChecksumAddress  # noqa: E402
+from hexbytes import HexBytes  # noqa: E402
+from web3 import HTTPProvider, Web3  # noqa: E402
+from web3.contract.contract import ContractConstructor, ContractFunction  # noqa: E402
+from web3.exceptions import TransactionNotFound, Web3Exception  # noqa: E402
+from web3.types import TxReceipt  # noqa: E402
 
-from ledger.anchor.base import AnchorReceipt, check_receipt_matches, validate_anchor_input
-from ledger.anchor.errors import (
+sys.setrecursionlimit(_recursion_limit)
+del _recursion_limit
+
+from ledger.anchor.base import (  # noqa: E402
+    AnchorReceipt,
+    check_receipt_matches,
+    validate_anchor_input,
+)
+from ledger.anchor.errors import (  # noqa: E402
     AnchorConfigError,
     AnchorMismatchError,
     AnchorNodeError,
     AnchorNotFoundError,
     AnchorRejectedError,
 )
-from ledger.checkpoint import Checkpoint
+from ledger.checkpoint import Checkpoint  # noqa: E402
 
 __all__ = ["ContractArtifact", "EthereumAnchor", "load_artifact"]
 

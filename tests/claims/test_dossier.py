@@ -25,18 +25,16 @@ from claims.errors import UnknownClaimError
 from claims.models import ClaimInput
 from claims.service import file_claim
 from claims.simulator.photos import GivenFindings, texture_jpeg
-from dossier.verify import (
-    Check,
+from dossier.build import build_dossier
+from dossier.errors import (
     CheckpointRejectedError,
     CitationMismatchError,
     ConsistencyProofError,
     ContentMismatchError,
-    DossierReport,
     EntryProofError,
     MissingEntryError,
-    build_dossier,
-    verify_dossier,
 )
+from dossier.verify import Check, DossierReport, verify_dossier
 from ledger.bundle import verify_bundle
 from ledger.capture import capture_events, register_party
 from ledger.epcis import parse_document

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-# Imported before the test modules pull in web3 / eth-account themselves: ledger.anchor puts
-# back the recursion limit those imports raise, which other tests (deep-nesting checks) rely on.
-import ledger.anchor  # noqa: F401
+# Imported before the test modules pull in web3 / eth-account themselves: ledger.anchor.ethereum
+# puts back the recursion limit those imports raise, which other tests (deep-nesting checks)
+# rely on.
+import ledger.anchor.ethereum  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[3]
 CONTRACTS = REPO / "ledger" / "anchor" / "contracts"
