@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_extra_types.currency_code import ISO4217
 
+from ledger.tds import EPCError, check_lot_key, is_gs1_key
+
 __all__ = [
     "EARLIEST_DELIVERY",
     "LINE_PATTERN",
@@ -51,7 +53,9 @@ _INVISIBLE = (
     r"\u00ad\u061c\u180e\u200b\u200e\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb"
     r"\ue000-\uf8ff"
 )
-LINE_PATTERN = rf"^(?=.*\S)[^\x00-\x1f\x7f-\x9f{_INVISIBLE}]*$"
+# `$` also matches before a final newline (in Python, not in JSON Schema's ECMA regex):
+# the look-ahead refuses any newline, so "id\n" is not a second id that prints like "id".
+LINE_PATTERN = rf"^(?!.*\n)(?=.*\S)[^\x00-\x1f\x7f-\x9f{_INVISIBLE}]*$"
 """One line of printable text, not blank."""
 TEXT_PATTERN = rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_INVISIBLE}]*$"
 """Printable text; line breaks and tabs allowed."""
@@ -86,7 +90,7 @@ class ClaimInput(BaseModel):
         examples=["STRAW-0502"],
     )
     category: str = Field(
-        pattern=r"^[a-z][a-z0-9_]{0,39}$",
+        pattern=r"^(?!.*\n)[a-z][a-z0-9_]{0,39}$",
         description="Temperature profile of the product: one the service's policy names "
         "(by default: frozen, chilled, chilled_produce, ambient_produce).",
         examples=["chilled"],
@@ -115,6 +119,18 @@ class ClaimInput(BaseModel):
         if isinstance(data, dict) and "epc" in data and data.get("lot") in (None, ""):
             data = {k: v for k, v in data.items() if k not in ("epc", "lot")} | {"lot": data["epc"]}
         return data
+
+    @field_validator("lot")
+    @classmethod
+    def _gs1_lot_in_full(cls, value: str) -> str:
+        # A lot written as a GS1 key (LGTIN/SGTIN/SSCC URN, Digital Link) must be one, check
+        # digit and all (ledger/tds.py); a plain lot number is any one printable line.
+        if is_gs1_key(value):
+            try:
+                check_lot_key(value)
+            except EPCError as exc:
+                raise ValueError(exc.reason) from None
+        return value
 
     @field_validator("delivered_at")
     @classmethod

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -66,6 +65,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote
 
+from ledger import strict_json
 from ledger.errors import LedgerError
 
 __all__ = [
@@ -81,12 +81,14 @@ __all__ = [
     "CBVVocabulary",
     "CaptureEvent",
     "CaptureLimits",
+    "DocumentTooLargeError",
     "EPCISDocument",
     "EPCISDocumentError",
     "EPCISError",
     "EPCISValidationError",
     "TemperatureReading",
     "TooManyEventsError",
+    "TooManyReadingsError",
     "cbv_short_name",
     "cbv_uri",
     "event_hash_id",
@@ -197,11 +199,43 @@ class TooManyEventsError(EPCISError):
         )
 
 
+class DocumentTooLargeError(EPCISError):
+    """A document over the byte limit (limit, actual), refused before it is parsed."""
+
+    def __init__(self, *, limit: int, actual: int) -> None:
+        self.limit = limit
+        self.actual = actual
+        super().__init__(
+            f"the document is {actual} bytes; one capture accepts at most {limit}: "
+            "send the rest in further documents"
+        )
+
+
+class TooManyReadingsError(EPCISError):
+    """A document with more sensor readings in all than one capture accepts (limit, actual)."""
+
+    def __init__(self, *, limit: int, actual: int) -> None:
+        self.limit = limit
+        self.actual = actual
+        super().__init__(
+            f"the document has {actual} sensor readings; one capture accepts at most {limit}: "
+            "send the rest in further documents"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class CaptureLimits:
-    """What one capture accepts: events per document, and how far ahead an event may be."""
+    """What one capture accepts: events, bytes and sensor readings per document; clock skew.
+
+    Reading an event costs tens of microseconds per sensor reading and a few hundred bytes of
+    memory per JSON value, so bytes and readings bound a document's parse time and memory
+    where the event count alone does not (1,000 events of 1,000 readings each: 57.5 MB).
+    ``None``: no limit.
+    """
 
     max_events: int = 1000
+    max_bytes: int | None = None
+    max_readings: int | None = None
     # Two parties' clocks disagree by seconds to minutes; an event hours ahead is a bad clock
     # or a typing error, and would reorder custody if accepted.
     max_clock_skew: timedelta = timedelta(minutes=5)
@@ -645,49 +679,22 @@ class EPCISDocument:
 # --------------------------------------------------------------------------- loading
 
 
-class _DuplicateKeyError(ValueError):
-    pass
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Duplicate keys would let two readers see different events behind one hash.
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKeyError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _load(doc: Mapping[str, Any] | bytes | str, errors: _Errors) -> Mapping[str, Any] | None:
-    """Decode `doc` into a JSON object, recording why not."""
+    """Decode `doc` into a JSON object, recording why not.
+
+    Bytes and text go through the one strict reader (``ledger.strict_json``): duplicate keys
+    would let two readers see different events behind one hash; NaN is not JSON.
+    """
     if isinstance(doc, Mapping):
         return doc
-    if isinstance(doc, bytes | bytearray):
-        try:
-            text = bytes(doc).decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            errors.add(None, "$", f"not UTF-8: {exc.reason} at byte {exc.start}")
-            return None
-    elif isinstance(doc, str):
-        text = doc
-    else:
+    if not isinstance(doc, bytes | bytearray | str):
         errors.add(None, "$", f"expected a JSON object, bytes or str, got {type(doc).__name__}")
         return None
     try:
-        data = json.loads(
-            text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
-        )
-    except ValueError as exc:
-        errors.add(None, "$", f"not JSON: {exc}")
-        return None
-    except RecursionError:
-        # No EPCIS document nests this deep; Python's parser gives up before it ends.
-        errors.add(None, "$", "nested too deeply to be an EPCIS document")
+        data = strict_json.loads(doc)
+    except strict_json.InvalidJSONError as exc:
+        plain = exc.fault in ("encoding", "syntax")  # already says "not UTF-8" / "not JSON"
+        errors.add(None, "$", exc.reason if plain else f"not JSON: {exc.reason}")
         return None
     if not isinstance(data, dict):
         errors.add(None, "$", f"expected a JSON object, got {type(data).__name__}")
@@ -1463,6 +1470,17 @@ def _acceleration(
 # --------------------------------------------------------------------------- document
 
 
+def _count_readings(event_list: list[Any]) -> int:
+    """Sensor reports in all events, counted as they stand (the event reader checks them)."""
+    total = 0
+    for event in event_list:
+        elements = event.get("sensorElementList") if isinstance(event, dict) else None
+        for element in elements if isinstance(elements, list) else ():
+            reports = element.get("sensorReport") if isinstance(element, dict) else None
+            total += len(reports) if isinstance(reports, list) else 0
+    return total
+
+
 def parse_document(
     doc: Mapping[str, Any] | bytes | str,
     *,
@@ -1471,11 +1489,17 @@ def parse_document(
 ) -> EPCISDocument:
     """Validate an EPCIS 2.0 JSON/JSON-LD document; raise `EPCISDocumentError` with all errors.
 
-    With ``limits``, a document over ``max_events`` raises `TooManyEventsError` before any
-    event is read, and with ``now`` an event later than ``now`` plus the clock skew (the
+    With ``limits``, a document over ``max_bytes`` raises `DocumentTooLargeError` before it
+    is decoded, one over ``max_events`` `TooManyEventsError` and one over ``max_readings``
+    (sensor reports of all events together) `TooManyReadingsError` before any event is read;
+    with ``now`` an event later than ``now`` plus the clock skew (the
     limits', else the default 5 minutes) is an error.
     """
     errors = _Errors()
+    if limits is not None and limits.max_bytes is not None and isinstance(doc, bytes | str):
+        size = len(doc) if isinstance(doc, bytes) else len(doc.encode("utf-8", "surrogatepass"))
+        if size > limits.max_bytes:
+            raise DocumentTooLargeError(limit=limits.max_bytes, actual=size)
     data = _load(doc, errors)
     if data is None:
         raise EPCISDocumentError(errors.items)
@@ -1519,6 +1543,10 @@ def parse_document(
 
     if limits is not None and len(event_list) > limits.max_events:
         raise TooManyEventsError(limit=limits.max_events, actual=len(event_list))
+    if limits is not None and limits.max_readings is not None:
+        readings = _count_readings(event_list)
+        if readings > limits.max_readings:
+            raise TooManyReadingsError(limit=limits.max_readings, actual=readings)
     skew = (limits or CaptureLimits()).max_clock_skew
     latest = now + skew if now is not None else None
     prefixes = _context_prefixes(data.get("@context"))

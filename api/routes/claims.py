@@ -23,6 +23,7 @@ from claims.models import ClaimInput
 from claims.service import file_claim, get_claim, list_claims
 from claims.state import for_customer
 from dossier.build import build_dossier
+from ledger import strict_json
 from vision.predictor import Predictor
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
@@ -31,19 +32,27 @@ Caller = Annotated[Principal, Depends(principal)]
 
 
 def parse_claim_part(text: str) -> ClaimInput:
-    """The ``claim`` form part as a ClaimInput, or a 422 problem naming every bad field."""
+    """The ``claim`` form part as a ClaimInput, or a 422 problem naming every bad field.
+
+    The strict JSON reader reads it first: a duplicate key (two ``line_value``s), NaN or
+    deep nesting is refused naming where, so the model never sees an ambiguous part.
+    """
     try:
+        strict_json.loads(text)
         return ClaimInput.model_validate_json(text)
+    except strict_json.InvalidJSONError as exc:
+        where = strict_json.format_path(exc.path, "claim")
+        errors = [{"field": where, "reason": exc.reason}]
     except ValidationError as exc:
         errors = field_errors(exc, root="claim")
-        raise Problem(
-            422,
-            "invalid-claim",
-            "Invalid claim",
-            "; ".join(f"{e['field']}: {e['reason']}" for e in errors),
-            field=errors[0]["field"],
-            errors=errors,
-        ) from exc
+    raise Problem(
+        422,
+        "invalid-claim",
+        "Invalid claim",
+        "; ".join(f"{e['field']}: {e['reason']}" for e in errors),
+        field=errors[0]["field"],
+        errors=errors,
+    )
 
 
 @router.post(

@@ -90,6 +90,8 @@ BEYOND_THE_SCHEMA = {
     ("GET", "/v1/claims"),
     # What a key must be bound to depends on its role (a customer app to one customer...).
     ("POST", "/v1/keys"),
+    # A party id's GS1 check digit (Digital Link) and extension length are beyond a regex.
+    ("POST", "/v1/parties"),
     # A decision's fields depend on each other (override names a party, change an amount).
     ("POST", "/v1/claims/{claim_id}/decision"),
     # A batch's items name its photo parts, and photos must be images: beyond the schema.
