@@ -22,8 +22,23 @@ def import_events(
     gtin: Annotated[
         str | None, typer.Option(help="CSV only: GTIN that bare lot codes belong to.")
     ] = None,
+    speaks_for: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--speaks-for",
+            help="Import on behalf of this party (repeatable): bound as its API key would be.",
+        ),
+    ] = None,
 ) -> None:
     """Validate the whole file first (nothing is written if any event is bad), then append.
+
+    \b
+    Who wrote it: the entries name cli:<os user>. With --speaks-for the
+    import is that party's, bound as the party's API key is: events only
+    for the part of each lot's history the party took part in, or
+    nothing is imported. Without it the import is the operator's own
+    (a logger export, say): it speaks for no party, and verdicts count
+    it as an independent record.
 
     \b
     A .csv file is a temperature-logger export: a header row, then one
@@ -45,8 +60,10 @@ def import_events(
     """
     from rich.progress import Progress
 
+    from api.cli_support import cli_actor
     from api.services import build_services
     from claims.reassess import reassess_after_capture
+    from ledger.authorship import NotYourCustodyError, bound_to
     from ledger.capture import capture_events
     from ledger.coldchain_csv import parse_logger_csv, readings_to_epcis
     from ledger.epcis import parse_document
@@ -61,17 +78,29 @@ def import_events(
     except (LedgerError, json.JSONDecodeError, OSError, UnicodeDecodeError) as exc:
         typer.echo(f"rejected, nothing imported: {exc}", err=True)
         raise typer.Exit(1) from exc
+    parties = tuple(speaks_for or ())
     services = build_services(Settings())
     appended = duplicates = 0
     indices: list[int] = []
     try:
+        if parties:
+            # The whole file first, so a refusal imports nothing; each chunk again under
+            # the write lock below.
+            with services.ledger.engine.connect() as conn:
+                bound_to(parties)(conn, parsed.events)
         # Chunks keep each transaction short on big files; every chunk is all-or-nothing and
         # a rerun after an interruption skips what landed (events are deduplicated by hash).
         with Progress(transient=True) as progress:
             task = progress.add_task(f"importing {file.name}", total=len(parsed.events))
             for start in range(0, len(parsed.events), _CHUNK):
                 chunk = parsed.events[start : start + _CHUNK]
-                result = capture_events(ledger=services.ledger, events_in=chunk)
+                result = capture_events(
+                    ledger=services.ledger,
+                    events_in=chunk,
+                    actor=cli_actor(),
+                    speaks_for=parties,
+                    check=bound_to(parties) if parties else None,
+                )
                 appended += len(result.appended)
                 duplicates += len(result.duplicates)
                 indices += [i for _, i in result.appended]
@@ -84,6 +113,9 @@ def import_events(
             now=datetime.now(UTC),
             actor="cli",
         )
+    except NotYourCustodyError as exc:
+        typer.echo(f"refused, {appended} events imported: {exc}", err=True)
+        raise typer.Exit(1) from exc
     finally:
         services.close()
     typer.echo(f"{appended} events appended, {duplicates} already in the ledger")

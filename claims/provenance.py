@@ -17,22 +17,46 @@ record's ``ts``) and for which parties the capturing key speaks, so the rule is:
    its confidence is capped below what pays out and a hold sends it to a person, with a
    reason citing each interested record.
 
+Who recorded it (issue 22): verdicts weigh an observation by its author's relation to it.
+A record counts fully when its capturer speaks for the holder of the goods at the moment it
+speaks for (the custodian's own records, the receiver's inspection at receipt), for either
+side of a handover within ``HANDOVER_SLACK`` of it, or for the party the verdict names (a
+record against its capturer's interest), or when its capturer speaks for no party (an
+independent capture: the operator's logger import, a station's grade). Any other record is
+an *outsider's* (a party observing at its own read point in a stretch nobody confirmed, or an
+entry captured before capture was bounded, ``ledger.authorship``): steps 2 and 3 apply to it
+as to a late interested record, with its own reason and hold.
+
 Pure: the timeline (with its captures) and two verdicts in, a verdict out.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from datetime import datetime
 
-from claims.custody import Segment, Timeline
+from claims.custody import Capture, Segment, Timeline
 from claims.verdict import Reason, Verdict
+from ledger.authorship import HANDOVER_SLACK
 
-__all__ = ["LATE_RECORD_HOLD", "interested_late_records", "weigh_late_records"]
+__all__ = [
+    "LATE_RECORD_HOLD",
+    "OUTSIDER_RECORD_HOLD",
+    "interested_late_records",
+    "outsider_records",
+    "weigh_late_records",
+]
 
 LATE_RECORD_HOLD = (
     "LATE_RECORD_BY_BENEFICIARY: records captured after the claim by the party they clear "
     "decide this verdict"
+)
+
+
+OUTSIDER_RECORD_HOLD = (
+    "RECORD_BY_OUTSIDER: records captured by a party that neither held the goods then nor "
+    "took part in their handover decide this verdict"
 )
 
 
@@ -43,11 +67,40 @@ def _holder(segments: tuple[Segment, ...], at: datetime) -> str | None:
     return None
 
 
+def _answerable(segments: tuple[Segment, ...], at: datetime) -> set[str]:
+    """The parties a record of the moment ``at`` is theirs to make: the holder then, and both
+    sides of a handover within the clocks' slack of it."""
+    out = {h} if (h := _holder(segments, at)) is not None else set()
+    for before, after in itertools.pairwise(segments):
+        if abs(after.start - at) <= HANDOVER_SLACK:
+            out |= {before.custodian.id, after.custodian.id}
+    return out
+
+
+def _outsider(capture: Capture, segments: tuple[Segment, ...], verdict: Verdict) -> bool:
+    """Captured for parties, none of them answerable for the moment, nor the one named."""
+    if not capture.parties:
+        return False  # an independent capture: the operator's import, a station
+    answerable = _answerable(segments, capture.time) | {verdict.party_id}
+    return not answerable & set(capture.parties)
+
+
+def outsider_records(timeline: Timeline, *, verdict: Verdict) -> frozenset[int]:
+    """Ledger indices of records captured by a party outside the moment they describe."""
+    return frozenset(
+        i for i, c in timeline.captures.items() if _outsider(c, timeline.segments, verdict)
+    )
+
+
 def interested_late_records(
     timeline: Timeline, *, filed_at: datetime, verdict: Verdict
 ) -> frozenset[int]:
-    """Ledger indices of records captured after ``filed_at`` by a party they clear (step 1)."""
-    out = set()
+    """Ledger indices of the records that may not decide ``verdict`` on their own.
+
+    Those captured after ``filed_at`` by a party they clear (step 1), and outsiders' records
+    (``outsider_records``): ``weigh_late_records`` tells the two apart in its reasons.
+    """
+    out = set(outsider_records(timeline, verdict=verdict))
     for index, capture in timeline.captures.items():
         if capture.at <= filed_at or not capture.parties:
             continue
@@ -88,24 +141,46 @@ def weigh_late_records(
     if same:
         return verdict
     captures = timeline.captures
-    refs = tuple(captures[i].ref for i in sorted(interested))
-    listed = ", ".join(
-        f"entry {i} (captured {captures[i].at:%Y-%m-%d %H:%M} UTC for "
-        f"{', '.join(captures[i].parties)})"
-        for i in sorted(interested)
-    )
-    reason = Reason(
-        "LATE_RECORD_BY_BENEFICIARY",
-        f"This verdict rests on records captured after the claim by the party they clear: "
-        f"{listed}. Without them it would be {_summary(without)}. A record its own "
-        "beneficiary captured late cannot make a verdict confident on its own; a person "
-        "decides.",
-        refs,
-        {"records": sorted(interested), "without": _summary(without)},
-    )
+    outsiders = sorted(i for i in interested if _outsider(captures[i], timeline.segments, verdict))
+    late = sorted(set(interested) - set(outsiders))
+
+    def listed(indices: list[int]) -> str:
+        return ", ".join(
+            f"entry {i} (captured {captures[i].at:%Y-%m-%d %H:%M} UTC for "
+            f"{', '.join(captures[i].parties)})"
+            for i in indices
+        )
+
+    reasons: list[Reason] = []
+    if late:
+        reasons.append(
+            Reason(
+                "LATE_RECORD_BY_BENEFICIARY",
+                f"This verdict rests on records captured after the claim by the party they "
+                f"clear: {listed(late)}. Without them it would be {_summary(without)}. A "
+                "record its own beneficiary captured late cannot make a verdict confident on "
+                "its own; a person decides.",
+                tuple(captures[i].ref for i in late),
+                {"records": late, "without": _summary(without)},
+            )
+        )
+    if outsiders:
+        reasons.append(
+            Reason(
+                "RECORD_BY_OUTSIDER",
+                f"This verdict rests on records captured by a party that did not hold the "
+                f"goods at the time they describe, nor took part in their handover: "
+                f"{listed(outsiders)}. Without them it would be {_summary(without)}. An "
+                "outsider's record cannot make a verdict confident on its own; a person "
+                "decides.",
+                tuple(captures[i].ref for i in outsiders),
+                {"records": outsiders, "without": _summary(without)},
+            )
+        )
+    holds = ((LATE_RECORD_HOLD,) if late else ()) + ((OUTSIDER_RECORD_HOLD,) if outsiders else ())
     return dataclasses.replace(
         verdict,
         confidence=round(min(verdict.confidence, confidence_cap), 3),
-        reasons=(*verdict.reasons, reason),
-        holds=(*verdict.holds, LATE_RECORD_HOLD),
+        reasons=(*verdict.reasons, *reasons),
+        holds=(*verdict.holds, *holds),
     )

@@ -7,17 +7,17 @@ id) is reported as a duplicate instead of appended twice.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from ledger.epcis import CaptureEvent, EPCISDocument, lot
 from ledger.errors import LedgerError
 from ledger.log import Ledger, LedgerWriter
 from ledger.projections import PROJECTION_TABLES, event_lots, events, parties, projection_metadata
+from ledger.tds import PARTY_ID_MAX, PARTY_ID_PATTERN, EPCError, check_party_id
 
 __all__ = [
     "PARTY_ID_MAX",
@@ -37,14 +37,8 @@ __all__ = [
 ]
 
 PARTY_ROLES = frozenset({"supplier", "warehouse", "carrier", "customer", "retailer"})
-# GLN / PGLN as EPC URNs (sgln, pgln) or GS1 Digital Link (AI 414 location, 417 party).
-# Extensions are visible ASCII: EPC URNs percent-escape everything else (GS1 TDS §7).
-PARTY_ID_PATTERN = (
-    r"^(urn:epc:id:(sgln|pgln):[0-9]+\.[0-9]*(\.[!-~]*)?"
-    r"|https://id\.gs1\.org/(414|417)/[0-9]{13}(/254/[!-~]+)?)$"
-)
-PARTY_ID_MAX = 200  # the parties.id column
-_PARTY_ID = re.compile(PARTY_ID_PATTERN)
+# GLN / PGLN as EPC URNs (sgln, pgln) or GS1 Digital Link (AI 414 location, 417 party),
+# checked in full (digits, check digit, nothing after) by the one checker, ledger/tds.py.
 
 
 class PartyError(LedgerError):
@@ -126,13 +120,10 @@ def register_party(
     registered under another role is refused (``RoleChangeRefusedError``), checked under the
     ledger's write lock so two requests cannot race past it.
     """
-    if len(party_id) > PARTY_ID_MAX or not _PARTY_ID.match(party_id):
-        raise PartyError(
-            "id",
-            "must be a GLN or PGLN as an EPC URN (urn:epc:id:pgln:..., "
-            "urn:epc:id:sgln:...) or GS1 Digital Link (https://id.gs1.org/417/...), "
-            f"at most {PARTY_ID_MAX} characters",
-        )
+    try:
+        check_party_id(party_id)
+    except EPCError as exc:
+        raise PartyError("id", exc.reason) from None
     if role not in PARTY_ROLES:
         raise PartyError("role", f"must be one of {', '.join(sorted(PARTY_ROLES))}")
     name = name.strip()
@@ -260,13 +251,18 @@ def capture_events(
     events_in: Sequence[CaptureEvent] | EPCISDocument,
     actor: str | None = None,
     speaks_for: Sequence[str] = (),
+    check: Callable[[Connection, Sequence[CaptureEvent]], object] | None = None,
 ) -> CaptureResult:
     """Append the events not yet in the log, with their index rows, in one transaction.
 
     Each entry names ``actor``, who captured it (an API key, the CLI's user), and the
-    parties ``speaks_for`` that actor speaks for.
+    parties ``speaks_for`` that actor speaks for. ``check`` (e.g. the authorship rule,
+    ``ledger.authorship``) runs first under the write lock, so no capture races past it.
     """
     with ledger.writer() as w:
+        if check is not None:
+            batch = events_in.events if isinstance(events_in, EPCISDocument) else events_in
+            check(w.conn, batch)
         return capture_in(w, events_in, actor=actor, speaks_for=speaks_for)
 
 

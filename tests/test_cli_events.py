@@ -107,3 +107,63 @@ def test_the_readmes_logger_csv_imports_under_the_readmes_lot(tmp_path: Path) ->
     text = json.dumps(trace, default=str)
     assert "11.6" in text and "urn:freshproof:logger:LOG-17" in text
     assert "4.5" in text  # the EPCIS example's own reading: one lot
+
+
+def _inspection(at: str, read_point: str) -> dict[str, object]:
+    """An inspection naming no party: whoever captures it says they saw the goods."""
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": at,
+        "epcisBody": {
+            "eventList": [
+                {
+                    "type": "ObjectEvent",
+                    "eventTime": at,
+                    "eventTimeZoneOffset": "+00:00",
+                    "action": "OBSERVE",
+                    "bizStep": "inspecting",
+                    "disposition": "damaged",
+                    "readPoint": {"id": read_point},
+                    "quantityList": [{"epcClass": LOT, "quantity": 1, "uom": "KGM"}],
+                }
+            ]
+        },
+    }
+
+
+def test_speaks_for_binds_an_import_as_the_partys_key_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOGNAME", "olga")
+    doc = tmp_path / "doc.json"
+    shutil.copy(DATA / "object_shipping_inspection.json", doc)
+    outsider = "urn:epc:id:pgln:4099999.00000"
+    # The lot's own records, on behalf of the parties that hold it: an outsider may not.
+    refused = CliRunner().invoke(app, ["events", "import", str(doc), "--speaks-for", outsider])
+    assert refused.exit_code == 1 and "names-another-party" in refused.stderr
+    assert _size() == 0
+    assert CliRunner().invoke(app, ["events", "import", str(doc)]).exit_code == 0
+    # An outsider's inspection inside the carrier's custody, at the outsider's own site
+    # neither: refused, nothing written; the carrier's own read point: accepted.
+    forged = tmp_path / "forged.json"
+    forged.write_text(
+        json.dumps(_inspection("2024-05-02T06:00:00Z", "urn:epc:id:sgln:4099999.00001.0"))
+    )
+    result = CliRunner().invoke(app, ["events", "import", str(forged), "--speaks-for", outsider])
+    assert result.exit_code == 1 and "not-your-custody" in result.stderr
+    assert _size() == 2
+    carrier = "urn:epc:id:pgln:4023333.00000"
+    own = tmp_path / "own.json"
+    own.write_text(
+        json.dumps(_inspection("2024-05-02T06:00:00Z", "urn:epc:id:sgln:4023333.00001.0"))
+    )
+    ok = CliRunner().invoke(app, ["events", "import", str(own), "--speaks-for", carrier])
+    assert ok.exit_code == 0, ok.output
+    services = build_services(Settings())
+    try:
+        entry = services.ledger.entry(services.ledger.size() - 1).body
+    finally:
+        services.close()
+    assert entry["captured_by"] == "cli:olga" and entry["captured_for"] == [carrier]

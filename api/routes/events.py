@@ -18,6 +18,7 @@ from api.services import Services
 from api.settings import Settings
 from claims.models import Name
 from claims.reassess import reassess_after_capture
+from ledger.authorship import bound_to
 from ledger.capture import (
     PARTY_ID_MAX,
     PARTY_ID_PATTERN,
@@ -25,7 +26,7 @@ from ledger.capture import (
     capture_events,
     register_party,
 )
-from ledger.epcis import EPCISDocument, parse_document
+from ledger.epcis import parse_document
 from ledger.trace import lot_trace
 
 router = APIRouter(prefix="/v1", tags=["supply chain"])
@@ -94,7 +95,7 @@ _EPCIS_SCHEMA: dict[str, Any] = {
 @router.post(
     "/events",
     status_code=201,
-    responses=problem_responses(413, 415, 422),
+    responses=problem_responses(403, 413, 415, 422),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -111,6 +112,9 @@ async def capture(
 ) -> dict[str, Any]:
     """Validate and append an EPCIS document; events already captured are reported, not added.
 
+    A key adds events about a lot only for the part of the lot's history one of its parties
+    took part in (held it, handed it over or took it over, or at its own read point); any
+    other event refuses the whole document, 403 ``not-your-custody`` naming the event.
     At most ``GS1-EPCIS-Capture-Limit`` events per document (a response header, as in the
     EPCIS 2.0 REST binding); event times may be at most a few minutes ahead of the server.
     """
@@ -126,14 +130,18 @@ async def capture(
     response.headers["GS1-EPCIS-Capture-Limit"] = str(limits.max_events)
     # The raw bytes, not a parsed dict: the EPCIS reader refuses duplicate keys and NaN,
     # which a generic JSON parser would silently accept.
-    parsed = parse_document(await request.body(), limits=limits, now=datetime.now(UTC))
-    _speaks_for(caller, parsed)
+    parsed = await run_in_threadpool(
+        parse_document, await request.body(), limits=limits, now=datetime.now(UTC)
+    )
+    # Who may write what (ledger/authorship.py): each event about a part of each lot's
+    # history one of the key's parties took part in; checked under the write lock.
     result = await run_in_threadpool(
         capture_events,
         ledger=services.ledger,
         events_in=parsed,
         actor=caller.actor,
         speaks_for=caller.parties,
+        check=bound_to(caller.parties),
     )
     if result.appended:
         # Late records about a lot's past: its claims are assessed again (GUIDE §4 rule 6).
@@ -151,18 +159,6 @@ async def capture(
         "duplicates": list(result.duplicates),
         "events": len(parsed.events),
     }
-
-
-def _speaks_for(caller: Principal, doc: EPCISDocument) -> None:
-    """Each event that names a possessing party must name one the key speaks for."""
-    mine = set(caller.parties)
-    for e in doc.events:
-        named = {e.possessing_party_source(), e.possessing_party_destination()} - {None}
-        if named and not named & mine:
-            raise ForbiddenError(
-                f"event {e.index} names {', '.join(sorted(n for n in named if n))}; this key "
-                f"speaks for {', '.join(caller.parties)} only"
-            )
 
 
 @router.get("/lots/{lot:path}/trace", responses=problem_responses(404))

@@ -235,6 +235,7 @@ def test_records_that_change_nothing_leave_the_claim_alone(shop: Any) -> None:
     _capture(client, keys["chain"], _doc(DC_ABUSED))
     filed = _file(client, keys["shop"])
     size = app.state.services.ledger.size()
+    # The DC's own record while it held the goods (after shipping at 10 h it is not its part).
     _capture(client, keys["chain"], _doc(_event(h(9), "inspecting", src=DC)))
     claim = _get(client, keys["shop"], filed["id"])
     assert claim["verdict"] == filed["verdict"]

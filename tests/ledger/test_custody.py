@@ -20,7 +20,8 @@ SUPPLIER, CARRIER = "urn:epc:id:pgln:4012345.00000", "urn:epc:id:pgln:4023333.00
 DC_ID = "urn:epc:id:pgln:4000001.00000"
 
 T0 = datetime(2024, 5, 2, 6, 0, tzinfo=UTC)
-FARM, TRUCK, DC = "urn:epc:id:pgln:1.0", "urn:epc:id:pgln:2.0", "urn:epc:id:pgln:3.0"
+# Registered below: PGLNs in full (GS1 TDS: company prefix and reference, 12 digits).
+FARM, TRUCK, DC = (f"urn:epc:id:pgln:40000{n}.00000" for n in (21, 22, 23))
 
 
 def _e(i: int, hours: float, step: str, src: str | None = None, dst: str | None = None) -> LotEvent:

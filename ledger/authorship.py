@@ -1,0 +1,355 @@
+"""Who may write about a lot: a record's author took part in the stretch it describes.
+
+The ledger names who captured each event (``captured_by``) and the parties the capturing
+key speaks for (``captured_for``); this rule makes that count at capture (issue 22). A
+supply-chain key may add an event about a lot only for the part of the lot's history in
+which one of its parties took part, read from the lot's records already on the ledger plus
+the events before it in the same document (custody by ``ledger.custody.custody``, the rule
+the trace and the verdicts use):
+
+0. An event that names possessing parties must name one the key speaks for: a key never
+   speaks for another party's possession (``names-another-party``).
+1. The party took part at the event's time: as the **holder** then; as the **sender or
+   receiver named by a handover record** within ``slack`` of it (clocks drift); or in the
+   stretch a handover opened and nobody confirmed yet (a late receipt, a shipment naming
+   no receiver), when that handover named it.
+2. The event is at the party's own **read point or business location** (its GS1 company
+   prefix, or its GLN, matches the party's) at a time **no party is on record as holding
+   the goods** (a stretch a handover left unconfirmed, or before the recorded custody):
+   the party saw them at its own place. While another party holds them on record, a read
+   point is the capturer's own word against the record, so it does not let it in (an
+   outsider could otherwise name its own site and write about any lot).
+3. **A new lot** (no custody recorded yet): the event names the party (the supplier's
+   commissioning, packing or shipping; a receiver whose records arrive first). **Before the
+   recorded custody begins**: the event names the party as its own, and hands the goods to
+   nobody, to itself, or to the party the recorded custody begins with (records arriving
+   out of order); a record before the history cannot give someone else the history.
+4. **Taking over**: the event names the party as the receiver, from a sender who took part
+   then by (1), or from nobody named: the receiver's side of a handover.
+
+Otherwise the event is refused (``not-your-custody``), naming the parties who did take part
+then. An event naming no party is the capturing party's own observation, so it needs (1),
+(2) or (3). An event about several lots (or findable by several keys: the lot URI, its bare
+lot number, item EPCs) passes only when every one of them passes. Pure: histories in,
+typed decisions out; ``lot_histories`` reads them from the event index.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import Connection, select
+
+from ledger.capture import lot_keys
+from ledger.custody import Handover, LotEvent, custody
+from ledger.epcis import CaptureEvent
+from ledger.errors import LedgerError
+from ledger.projections import event_lots, events
+
+__all__ = [
+    "HANDOVER_SLACK",
+    "Allowed",
+    "Basis",
+    "NotYourCustodyError",
+    "Refused",
+    "bound_to",
+    "check_authorship",
+    "decide_authorship",
+    "lot_histories",
+    "owns_location",
+]
+
+# Parties' clocks drift: a record a few minutes from a handover is part of it (the claims
+# timeline reads receipts with the same slack).
+HANDOVER_SLACK = timedelta(minutes=5)
+
+Basis = Literal["holder", "handover", "read_point", "before_history", "taking_over"]
+Rule = Literal["names-another-party", "not-your-custody"]
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """The caller may author event ``event_index`` about ``lot``: ``party`` took part."""
+
+    event_index: int
+    lot: str
+    party: str
+    basis: Basis
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The caller may not author event ``event_index`` about ``lot``, by ``rule``.
+
+    ``needs`` are the parties that did take part at ``at`` (one of them may record it);
+    ``caller`` the parties the key speaks for.
+    """
+
+    event_index: int
+    lot: str
+    at: datetime
+    rule: Rule
+    needs: tuple[str, ...]
+    caller: tuple[str, ...]
+
+    @property
+    def reason(self) -> str:
+        """The refusal in words, for the problem detail."""
+        mine = ", ".join(self.caller) or "no party"
+        at = self.at.isoformat().replace("+00:00", "Z")
+        if self.rule == "names-another-party":
+            return (
+                f"event {self.event_index} names the possession of {', '.join(self.needs)}; "
+                f"this key speaks for {mine} only (names-another-party)"
+            )
+        who = (
+            f"only {', '.join(self.needs)} took part then"
+            if self.needs
+            else "no party is on record then"
+        )
+        return (
+            f"event {self.event_index} is about lot {self.lot} at {at}, where {who}; this key "
+            f"speaks for {mine}, none of which held the lot, handed it over or received it, "
+            "nor owns the event's read point (not-your-custody: a key adds records only for "
+            "the part of a lot's history its parties took part in)"
+        )
+
+
+Decision = Allowed | Refused
+
+
+class NotYourCustodyError(LedgerError):
+    """An event is about a part of a lot's history none of the caller's parties took part in."""
+
+    def __init__(self, refused: Refused) -> None:
+        self.refused = refused
+        self.reason = refused.reason
+        super().__init__(self.reason)
+
+
+# --------------------------------------------------------------------------- locations
+
+_URN = re.compile(r"urn:epc:id:(?:sgln|pgln):([0-9]+)\.([0-9]*)(?:\.[!-~]*)?")
+_DL = re.compile(r"https://id\.gs1\.org/(?:414|417)/([0-9]{13})(?:/254/[!-~]+)?")
+
+
+def _gs1(ident: str) -> tuple[str | None, str | None]:
+    """(company prefix, GLN without its check digit) of an SGLN/PGLN URN or a DL 414/417.
+
+    A Digital Link does not say where its company prefix ends: only its GLN is known.
+    """
+    if m := _URN.fullmatch(ident):
+        return m.group(1), (m.group(1) + m.group(2))[:12]
+    if m := _DL.fullmatch(ident):
+        return None, m.group(1)[:12]
+    return None, None
+
+
+def owns_location(party: str, location: str) -> bool:
+    """The location is the party's: the same GS1 company prefix, or the same GLN."""
+    (p_prefix, p_gln), (l_prefix, l_gln) = _gs1(party), _gs1(location)
+    if p_prefix is not None and l_prefix is not None:
+        return p_prefix == l_prefix
+    return p_gln is not None and len(p_gln) == 12 and p_gln == l_gln
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+def _holder_at(chain: Sequence[Handover], at: datetime) -> tuple[int, Handover] | None:
+    current = [(i, h) for i, h in enumerate(chain) if h.since <= at]
+    return current[-1] if current else None
+
+
+def _took_part(
+    party: str,
+    at: datetime,
+    history: Sequence[LotEvent],
+    chain: Sequence[Handover],
+    slack: timedelta,
+) -> Basis | None:
+    """How ``party`` took part in the lot at ``at`` by the records (step 1), or None."""
+    held = _holder_at(chain, at)
+    if held is not None and held[1].holder == party:
+        return "holder"
+    if any(party in (e.source, e.destination) and abs(e.time - at) <= slack for e in history):
+        return "handover"
+    if held is not None and held[1].holder is None:
+        # A stretch nobody confirms: the parties the handover that opened it named.
+        opened = next((e for e in history if e.index == held[1].index), None)
+        if opened is not None and party in (opened.source, opened.destination):
+            return "handover"
+    return None
+
+
+def _present(
+    at: datetime, history: Sequence[LotEvent], chain: Sequence[Handover], slack: timedelta
+) -> tuple[str, ...]:
+    """The parties that took part in the lot at ``at``: who could author a record of it."""
+    named = [p for e in history if abs(e.time - at) <= slack for p in (e.source, e.destination)]
+    held = _holder_at(chain, at)
+    holder = [held[1].holder] if held is not None else []
+    return tuple(sorted({p for p in [*holder, *named] if p}))
+
+
+def _decide_one(
+    event: CaptureEvent,
+    key: str,
+    mine: frozenset[str],
+    history: Sequence[LotEvent],
+    slack: timedelta,
+) -> Decision:
+    at = event.event_time
+    source, destination = event.possessing_party_source(), event.possessing_party_destination()
+    named = {p for p in (source, destination) if p}
+    caller = tuple(sorted(mine))
+
+    def refused(rule: Rule, needs: Iterable[str]) -> Refused:
+        return Refused(event.index, key, at, rule, tuple(sorted(needs)), caller)
+
+    if named and not named & mine:  # step 0
+        return refused("names-another-party", named)
+    chain = custody(history)
+    for party in sorted(mine):  # step 1
+        if (basis := _took_part(party, at, history, chain, slack)) is not None:
+            return Allowed(event.index, key, party, basis)
+    held = _holder_at(chain, at)
+    for place in (event.read_point, event.biz_location):  # step 2
+        if held is not None and held[1].holder is not None:
+            break  # someone holds the goods on record: not the capturer's word against it
+        owner = next((p for p in sorted(mine) if place and owns_location(p, place)), None)
+        if owner is not None:
+            return Allowed(event.index, key, owner, "read_point")
+    if (own := sorted(named & mine)) and (  # step 3
+        not chain or (at < chain[0].since and destination in (None, chain[0].holder, *mine))
+    ):
+        return Allowed(event.index, key, own[0], "before_history")
+    if destination in mine and (  # step 4
+        source is None or _took_part(source, at, history, chain, slack) is not None
+    ):
+        return Allowed(event.index, key, destination, "taking_over")
+    return refused("not-your-custody", _present(at, history, chain, slack))
+
+
+def _as_lot_event(event: CaptureEvent, position: int) -> LotEvent:
+    """A document's event as a lot record, so the events before it count as history."""
+    return LotEvent(
+        index=-1 - position,  # not on the ledger yet: negative, never a ledger index
+        leaf_hash="",
+        hash_id=event.hash_id,
+        event_type=event.event_type,
+        time=event.event_time,
+        biz_step=event.biz_step,
+        disposition=event.disposition,
+        read_point=event.read_point,
+        source=event.possessing_party_source(),
+        destination=event.possessing_party_destination(),
+    )
+
+
+def _keys(event: CaptureEvent) -> list[str]:
+    """The keys the event is findable by: its lot URIs, then its EPCs, then bare lot numbers."""
+    keys = lot_keys(event)
+    named = [*event.lots, *(e for e in event.epcs if e not in event.lots)]
+    return [*dict.fromkeys(k for k in named if k in keys), *sorted(keys - set(named))]
+
+
+def decide_authorship(
+    *,
+    parties: Collection[str],
+    events_in: Sequence[CaptureEvent],
+    history: Mapping[str, Sequence[LotEvent]],
+    slack: timedelta = HANDOVER_SLACK,
+) -> tuple[Decision, ...]:
+    """One decision per (event, lot key), events in time order.
+
+    ``history`` maps each lot key to its records on the ledger (oldest first; a missing
+    key: none). An allowed event joins the history of the events after it.
+    """
+    mine = frozenset(parties)
+    known = {k: list(v) for k, v in history.items()}
+    out: list[Decision] = []
+    order = sorted(range(len(events_in)), key=lambda i: (events_in[i].event_time, i))
+    for position in order:
+        event = events_in[position]
+        decided = [_decide_one(event, key, mine, known.get(key, ()), slack) for key in _keys(event)]
+        out += decided
+        if all(isinstance(d, Allowed) for d in decided):
+            for key in lot_keys(event):
+                found = known.setdefault(key, [])
+                found.append(_as_lot_event(event, position))
+                found.sort(key=lambda e: e.time)  # stable: ties keep ledger order
+    return tuple(out)
+
+
+def check_authorship(
+    *,
+    parties: Collection[str],
+    events_in: Sequence[CaptureEvent],
+    history: Mapping[str, Sequence[LotEvent]],
+    slack: timedelta = HANDOVER_SLACK,
+) -> tuple[Allowed, ...]:
+    """``decide_authorship``, raising ``NotYourCustodyError`` for the first refusal."""
+    decided = decide_authorship(parties=parties, events_in=events_in, history=history, slack=slack)
+    refused = [d for d in decided if isinstance(d, Refused)]
+    if refused:
+        # The first event in the document; for it, its lot URI before the looser keys.
+        raise NotYourCustodyError(min(refused, key=lambda d: d.event_index))
+    return tuple(d for d in decided if isinstance(d, Allowed))
+
+
+_CHUNK = 500  # keys per query: well under every database's bound-parameter limit
+
+
+def lot_histories(conn: Connection, events_in: Iterable[CaptureEvent]) -> dict[str, list[LotEvent]]:
+    """Each lot key's records on the ledger, oldest first, read from the event index.
+
+    Only what custody needs (time, step, parties): the index row, not the entry.
+    """
+    keys = sorted({k for e in events_in for k in lot_keys(e)})
+    out: dict[str, list[LotEvent]] = {}
+    for start in range(0, len(keys), _CHUNK):
+        rows = conn.execute(
+            select(event_lots.c.lot, events)
+            .join(events, event_lots.c.hash_id == events.c.hash_id)
+            .where(event_lots.c.lot.in_(keys[start : start + _CHUNK]))
+            .order_by(events.c.event_time, events.c.ledger_idx)
+        )
+        for r in rows:
+            out.setdefault(r.lot, []).append(
+                LotEvent(
+                    index=r.ledger_idx,
+                    leaf_hash="",
+                    hash_id=r.hash_id,
+                    event_type=r.event_type,
+                    time=_utc(r.event_time),
+                    biz_step=r.biz_step,
+                    disposition=r.disposition,
+                    read_point=None,
+                    source=r.source_party,
+                    destination=r.destination_party,
+                )
+            )
+    return out
+
+
+def _utc(at: datetime) -> datetime:
+    # SQLite hands back naive datetimes for a timezone-aware column; they were written in UTC.
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def bound_to(
+    parties: Collection[str], *, slack: timedelta = HANDOVER_SLACK
+) -> Callable[[Connection, Sequence[CaptureEvent]], tuple[Allowed, ...]]:
+    """The check ``capture_events`` runs under its write lock for a key speaking for
+    ``parties``: reads the lots' histories on that connection, then ``check_authorship``."""
+
+    def check(conn: Connection, events_in: Sequence[CaptureEvent]) -> tuple[Allowed, ...]:
+        history = lot_histories(conn, events_in)
+        return check_authorship(parties=parties, events_in=events_in, history=history, slack=slack)
+
+    return check

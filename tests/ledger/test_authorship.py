@@ -1,0 +1,189 @@
+"""The authorship rule (ledger/authorship.py): who may add events about which part of a lot.
+
+Pure: histories as ``LotEvent`` tuples, documents parsed by the EPCIS reader, decisions out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from ledger.authorship import (
+    Allowed,
+    NotYourCustodyError,
+    Refused,
+    check_authorship,
+    decide_authorship,
+    owns_location,
+)
+from ledger.custody import LotEvent
+from ledger.epcis import CaptureEvent, parse_document
+from tests.epcis_events import document, lot_event
+
+LOT = "urn:epc:class:lgtin:4012345.012345.AUTH1"
+FARM, TRUCK, DC, OUTSIDER = (
+    f"urn:epc:id:pgln:{p}.00000" for p in ("4011111", "4022222", "4033333", "4099999")
+)
+T0 = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
+
+
+def h(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def _record(
+    index: int, at: datetime, step: str, src: str | None = None, dst: str | None = None
+) -> LotEvent:
+    return LotEvent(index, "", f"ni:{index}", "ObjectEvent", at, step, None, None, src, dst)
+
+
+# On the ledger: the farm packs and ships to the truck (2 h), the truck to the DC (5 h).
+CHAIN = (
+    _record(0, h(0), "packing", FARM),
+    _record(1, h(2), "shipping", FARM, TRUCK),
+    _record(2, h(2.05), "receiving", FARM, TRUCK),
+    _record(3, h(5), "shipping", TRUCK, DC),
+    _record(4, h(5.05), "receiving", TRUCK, DC),
+)
+
+
+def _events(*events: dict[str, Any]) -> tuple[CaptureEvent, ...]:
+    return parse_document(document(*events)).events
+
+
+def _shock(at: datetime, **kw: Any) -> dict[str, Any]:
+    """An inspection naming no party with a 310 m/s² acceleration: the forged report."""
+    e = lot_event(LOT, at, "inspecting", **kw)
+    e["sensorElementList"] = [
+        {"sensorReport": [{"type": "gs1:Acceleration", "value": 310, "uom": "MSK"}]}
+    ]
+    return e
+
+
+def _decide(parties: list[str], *events: dict[str, Any], history: Any = CHAIN) -> list[Any]:
+    parsed = _events(*events)
+    known = {LOT: history, "AUTH1": history} if history else {}
+    return list(decide_authorship(parties=parties, events_in=parsed, history=known))
+
+
+def test_an_outsiders_observation_inside_another_custody_is_refused_for_every_key() -> None:
+    decided = _decide([OUTSIDER], _shock(h(3)))
+    assert decided and all(isinstance(d, Refused) for d in decided)
+    first = decided[0]
+    assert (first.lot, first.rule, first.needs, first.caller) == (
+        LOT,
+        "not-your-custody",
+        (TRUCK,),
+        (OUTSIDER,),
+    )
+    with pytest.raises(NotYourCustodyError) as raised:
+        check_authorship(parties=[OUTSIDER], events_in=_events(_shock(h(3))), history={LOT: CHAIN})
+    assert raised.value.refused.event_index == 0 and "not-your-custody" in raised.value.reason
+
+
+def test_naming_oneself_does_not_put_an_outsider_into_the_history() -> None:
+    decided = _decide([OUTSIDER], lot_event(LOT, h(3), "inspecting", src=OUTSIDER))
+    assert {type(d) for d in decided} == {Refused}
+
+
+def test_an_event_naming_only_another_partys_possession_is_refused_by_the_same_rule() -> None:
+    # The truck holds the lot at 3 h, but cannot record the DC's possession.
+    (first, *_) = _decide([TRUCK], lot_event(LOT, h(3), "receiving", src=FARM, dst=DC))
+    assert isinstance(first, Refused) and first.rule == "names-another-party"
+    assert first.needs == (FARM, DC)  # sorted: 4011111 before 4033333
+
+
+def test_the_custodians_own_readings_inside_its_custody_are_allowed() -> None:
+    decided = _decide([TRUCK], lot_event(LOT, h(3), "transporting", temps=(4, 4)))
+    assert all(isinstance(d, Allowed) and d.basis == "holder" for d in decided)
+    # ...but not after it handed the goods over.
+    assert all(
+        isinstance(d, Refused) for d in _decide([TRUCK], lot_event(LOT, h(7), "transporting"))
+    )
+
+
+def test_the_sender_may_record_around_its_handover_and_the_receiver_its_inspection() -> None:
+    sender = _decide([FARM], lot_event(LOT, h(2.07), "inspecting", disposition="damaged"))
+    assert all(isinstance(d, Allowed) and d.basis == "handover" for d in sender)
+    receipt = _decide([DC], lot_event(LOT, h(5.3), "inspecting", src=DC, disposition="damaged"))
+    assert all(isinstance(d, Allowed) and d.basis == "holder" for d in receipt)
+
+
+def test_the_receiver_may_record_taking_over_from_the_holder() -> None:
+    # The truck never recorded shipping to the DC: the DC's receipt is the only record.
+    history = CHAIN[:3]
+    took = _decide([DC], lot_event(LOT, h(5.05), "receiving", src=TRUCK, dst=DC), history=history)
+    assert all(isinstance(d, Allowed) and d.basis == "taking_over" for d in took)
+    # Not from a party that did not hold the goods then.
+    fake = _decide([DC], lot_event(LOT, h(5.05), "receiving", src=FARM, dst=DC), history=history)
+    assert all(isinstance(d, Refused) for d in fake)
+
+
+def test_a_new_lot_is_started_by_the_party_its_first_events_name() -> None:
+    ok = _decide([FARM], lot_event(LOT, h(0), "commissioning", src=FARM), history=())
+    assert all(isinstance(d, Allowed) and d.basis == "before_history" for d in ok)
+    anonymous = _decide([FARM], _shock(h(0)), history=())
+    assert all(isinstance(d, Refused) for d in anonymous)
+
+
+def test_records_before_the_history_may_not_hand_the_goods_to_someone_else() -> None:
+    # The farm's own earlier record is fine; an outsider giving the lot to the truck is not.
+    farm = _decide([FARM], lot_event(LOT, h(-2), "commissioning", src=FARM))
+    assert all(isinstance(d, Allowed) for d in farm)
+    given = _decide([OUTSIDER], lot_event(LOT, h(-1), "shipping", src=OUTSIDER, dst=TRUCK))
+    assert all(isinstance(d, Refused) for d in given)
+
+
+def test_a_documents_earlier_events_count_as_history_for_its_later_ones() -> None:
+    # A new lot in one document: the farm packs and ships to the truck; the truck's key
+    # alone could not have started it, the farm's key may write all of it.
+    doc = (
+        lot_event(LOT, h(2.1), "transporting", src=TRUCK, temps=(4,)),
+        lot_event(LOT, h(0), "packing", src=FARM),
+        lot_event(LOT, h(2), "shipping", src=FARM, dst=TRUCK),
+    )
+    both = _decide([FARM, TRUCK], *doc, history=())
+    assert all(isinstance(d, Allowed) for d in both)
+    assert any(d.basis == "holder" and d.party == TRUCK for d in both)
+
+
+def test_an_event_at_the_partys_own_read_point_counts_only_where_nobody_holds_the_lot() -> None:
+    e = _shock(h(3))
+    e["readPoint"] = {"id": "urn:epc:id:sgln:4099999.00001.0"}
+    # The truck holds the lot then: the outsider's own site is its word against the record.
+    held = _decide([OUTSIDER], e)
+    assert all(isinstance(d, Refused) and d.needs == (TRUCK,) for d in held)
+    # Shipped naming no receiver, nobody holds it on record: a sighting at one's own site.
+    unconfirmed = (*CHAIN[:1], _record(1, h(2), "shipping", FARM))
+    decided = _decide([OUTSIDER], e, history=unconfirmed)
+    assert all(isinstance(d, Allowed) and d.basis == "read_point" for d in decided)
+    elsewhere = _shock(h(3))
+    elsewhere["bizLocation"] = {"id": "urn:epc:id:sgln:4022222.00001.0"}
+    assert all(isinstance(d, Refused) for d in _decide([OUTSIDER], elsewhere))
+
+
+def test_every_lot_of_an_event_must_pass() -> None:
+    e = lot_event(LOT, h(3), "transporting")
+    other = "urn:epc:class:lgtin:4012345.012345.OTHER"
+    e["quantityList"].append({"epcClass": other, "quantity": 1})
+    parsed = _events(e)
+    history = {LOT: CHAIN, "AUTH1": CHAIN, other: (_record(9, h(0), "packing", FARM),)}
+    decided = decide_authorship(parties=[TRUCK], events_in=parsed, history=history)
+    assert {d.lot for d in decided if isinstance(d, Refused)} == {other, "OTHER"}
+
+
+@pytest.mark.parametrize(
+    ("party", "location", "owned"),
+    [
+        (OUTSIDER, "urn:epc:id:sgln:4099999.00001.0", True),
+        (OUTSIDER, "urn:epc:id:sgln:409999.900001.0", False),  # same digits, other prefix
+        (OUTSIDER, "urn:epc:id:sgln:4022222.00001.0", False),
+        ("https://id.gs1.org/417/4099999000004", "https://id.gs1.org/414/4099999000004", True),
+        ("https://id.gs1.org/417/4099999000004", "https://id.gs1.org/414/4099999000011", False),
+        (OUTSIDER, "https://example.com/dock", False),
+    ],
+)
+def test_a_location_is_owned_by_its_company_prefix(party: str, location: str, owned: bool) -> None:
+    assert owns_location(party, location) is owned
