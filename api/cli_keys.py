@@ -1,7 +1,11 @@
 """``freshproof keys ...``: issue, list and revoke API keys from the server's own shell.
 
 Whoever can run this on the server already holds the database, so it needs no key; its
-actions are recorded in the ledger as ``cli:<os user>``.
+actions are recorded in the ledger as ``cli:<os user>``. This shell is the root of trust:
+``create`` issues any key at once, the first admin included, where the API makes an
+adjudicator or admin key wait for a second admin (``api.auth.keys``). ``revoke`` may
+revoke the last active admin key, which the API refuses: a leaked sole admin key must be
+stoppable at once; ``create --role admin`` (or the next start) makes a new one.
 """
 
 from __future__ import annotations
@@ -14,7 +18,13 @@ from typing import Annotated
 
 import typer
 
-from api.auth.keys import KEY_PREFIX, InvalidKeySpecError, KeyRecord, KeyStore, UnknownKeyError
+from api.auth.keys import (
+    KEY_PREFIX,
+    InvalidKeySpecError,
+    KeyRecord,
+    KeyStore,
+    UnknownKeyError,
+)
 from api.cli_support import cli_actor
 from api.settings import Settings
 
@@ -131,9 +141,41 @@ def revoke(
         with _store() as store:
             already = store.get(key_id).revoked_at is not None
             record = store.revoke(key_id, by=cli_actor())
+            admin_left = _any_active_admin(store)
     except UnknownKeyError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     when = f"{record.revoked_at:%Y-%m-%d %H:%M:%S}Z by {record.revoked_by}"
     state = "was already revoked" if already else "revoked"
     typer.echo(f"{KEY_PREFIX}{record.key_id} ({record.role}) {state} {when}")
+    if record.role == "admin" and not already and not admin_left:
+        typer.echo(
+            "no active admin key is left: `freshproof keys create --role admin` makes one",
+            err=True,
+        )
+
+
+def _any_active_admin(store: KeyStore) -> bool:
+    now = store.now()
+    return any(r.role == "admin" and r.state(now) == "active" for r in store.list())
+
+
+@app.command("requests")
+def list_requests(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+) -> None:
+    """Key requests waiting for (or answered by) a second admin, newest first."""
+    with _store() as store:
+        items = store.requests()
+        now = store.now()
+    if as_json:
+        typer.echo(json.dumps([r.as_dict(now) for r in items], indent=2))
+        return
+    if not items:
+        typer.echo("no key requests", err=True)
+    for r in items:
+        answered = f"  {r.answer} by {r.answered_by}" if r.answered_by else ""
+        typer.echo(
+            f"{r.request_id}  {r.role:<12}  {r.state(now):<8}  {r.name!r}  requested "
+            f"{r.requested_at:%Y-%m-%d %H:%M}Z by {r.requested_by}{answered}"
+        )

@@ -112,6 +112,7 @@ def week(args: argparse.Namespace, data: Path, tmp: Path) -> WeekResult:
         try:
             admin = (data / "admin.key").read_text().strip()
             approver = senior_key(env)
+            second_admin = shell_key(env, "admin", "Second admin")
             with httpx.Client(base_url=server.base, timeout=300) as client:
                 result = play(
                     client,
@@ -122,6 +123,7 @@ def week(args: argparse.Namespace, data: Path, tmp: Path) -> WeekResult:
                     customers_at_once=args.customers_at_once,
                     adjudicators=args.adjudicators,
                     approver_token=approver,
+                    second_admin_token=second_admin,
                     drain_seconds=300,
                     webhook_wait=120,
                 )
@@ -143,6 +145,16 @@ def senior_key(env: dict[str, str]) -> str | None:
     if done.returncode != 0:
         print(f"no approver: keys create --approval-limit answered {done.stderr.strip()[-200:]}")
         return None
+    return done.stdout.strip().splitlines()[-1]
+
+
+def shell_key(env: dict[str, str], role: str, name: str) -> str:
+    """A key from the server's shell (``freshproof keys create``), the root of trust: the
+    second admin approves the adjudicator keys the first asks for through the API."""
+    done = subprocess.run(
+        [FRESHPROOF, "keys", "create", "--role", role, "--name", name],
+        env=env, capture_output=True, text=True, cwd=REPO, check=True,
+    )  # fmt: skip
     return done.stdout.strip().splitlines()[-1]
 
 

@@ -17,12 +17,29 @@ With a ledger, issuing and revoking append ``key.created`` / ``key.revoked`` ent
 naming who did it, in the same transaction as the table row (``Ledger.writer``), so the
 table and the log never disagree. The token and its hash never leave this module.
 
+Separation of duties (``SECOND_ADMIN_ROLES``): a key that may decide or approve claims (an
+adjudicator's, or any with an approval limit) or manage keys (an admin's) is never issued
+on one admin's word through the API. The first admin's ``request`` stores a pending
+``KeyRequest`` (``key.requested``); a *different* admin answers it (``answer_request``:
+``key.request.approved`` then ``key.created`` in one transaction, or
+``key.request.rejected``). The token is made at approval and shown once, to the approving
+admin, who hands it to its holder: no secret is ever stored to be fetched later. A
+request not answered within ``REQUEST_LIFETIME`` expires. The last active admin key is
+never revoked (``LastAdminError``): an installation always keeps someone who manages keys.
+
+``create`` issues at once; it is the server shell's path (``freshproof keys create``),
+the root of trust that makes the first admin: whoever runs it already holds the database.
+
 Errors::
 
     AuthError
-    ├── InvalidKeySpecError   a requested key's role, bindings, name or lifetime is refused
-    ├── UnknownKeyError       no key has that id
-    └── KeyRejectedError      a presented token is malformed, unknown, expired or revoked
+    ├── InvalidKeySpecError      a requested key's role, bindings, name or lifetime is refused
+    ├── UnknownKeyError          no key has that id
+    ├── KeyRejectedError         a presented token is malformed, unknown, expired or revoked
+    ├── UnknownKeyRequestError   no key request has that id
+    ├── KeyRequestClosedError    the request was answered already, or expired
+    ├── SameAdminError           the admin who requested a key tried to approve it
+    └── LastAdminError           revoking the key would leave no active admin
 """
 
 from __future__ import annotations
@@ -44,27 +61,36 @@ from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy import Column, DateTime, Numeric, String, Table, Text
+from sqlalchemy import Column, DateTime, Integer, Numeric, String, Table, Text
 
-from ledger.capture import PARTY_ID_MAX, PARTY_ID_PATTERN
 from ledger.log import Ledger, LedgerWriter
+from ledger.tds import EPCError, check_party_id, check_sgln
 from storage.schema import metadata
 
 __all__ = [
     "KEY_PREFIX",
+    "REQUEST_LIFETIME",
     "ROLES",
+    "SECOND_ADMIN_ROLES",
     "AuthError",
     "InvalidKeySpecError",
     "KeyRecord",
     "KeyRejectedError",
+    "KeyRequest",
+    "KeyRequestClosedError",
     "KeyStore",
+    "LastAdminError",
     "Principal",
     "RejectReason",
+    "SameAdminError",
     "UnknownKeyError",
+    "UnknownKeyRequestError",
     "a_role",
+    "api_key_requests",
     "api_keys",
     "create_key_tables",
     "keys_metadata",
+    "needs_second_admin",
 ]
 
 ROLES = (
@@ -79,6 +105,19 @@ ROLES = (
 """Every role a key can hold."""
 
 
+SECOND_ADMIN_ROLES = frozenset({"adjudicator", "admin"})
+"""Roles whose keys the API issues only when a second admin approves: deciding or approving
+claims (adjudicator) and managing keys (admin) are kept apart from one admin's word."""
+
+REQUEST_LIFETIME = timedelta(days=7)
+"""How long a key request waits for a second admin before it expires."""
+
+
+def needs_second_admin(role: str, approval_limit: object = None) -> bool:
+    """Whether issuing this key through the API needs a second admin's approval."""
+    return role in SECOND_ADMIN_ROLES or approval_limit is not None
+
+
 def a_role(role: str) -> str:
     """The role with its article, as people read it: "an admin", "a station"."""
     # "ml" is said "em-el": a vowel sound.
@@ -90,8 +129,6 @@ KEY_PREFIX = "fpk_"
 
 # fullmatch, not `$`: `$` would accept a token with a trailing newline.
 _TOKEN = re.compile(r"fpk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
-_SGLN = re.compile(r"urn:epc:id:sgln:[0-9]+\.[0-9]*(\.[!-~]*)?")
-_PARTY = re.compile(PARTY_ID_PATTERN)
 _NAME_MAX = 100
 _ID_MAX = 200
 _STATION_MAX = 100
@@ -130,10 +167,31 @@ api_keys = Table(
 )
 """One row per key: its public id, the SHA-256 of its token, role, bindings and history."""
 
+api_key_requests = Table(
+    "api_key_requests",
+    keys_metadata,
+    Column("request_id", String(8), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("name", String(_NAME_MAX), nullable=False),
+    Column("customer_id", String(_ID_MAX)),
+    Column("parties", Text, nullable=False),  # JSON array of party ids
+    Column("station_id", String(_STATION_MAX)),
+    Column("read_point", String(_ID_MAX)),
+    Column("expires_in_s", Integer),  # the key's lifetime once issued; null: never expires
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("requested_by", String(_ID_MAX), nullable=False),
+    Column("answer", String(10)),  # approve | reject; null while pending
+    Column("answered_at", DateTime(timezone=True)),
+    Column("answered_by", String(_ID_MAX)),
+    Column("note", Text),
+    Column("key_id", String(8)),  # the key issued on approval
+)
+"""One row per key request waiting for (or answered by) a second admin; never a secret."""
+
 
 def create_key_tables(engine: sa.Engine) -> None:
-    """Create the key table if missing (tests; the service migrates: ``api.database``)."""
-    keys_metadata.create_all(engine, tables=[api_keys])
+    """Create the key tables if missing (tests; the service migrates: ``api.database``)."""
+    keys_metadata.create_all(engine, tables=[api_keys, api_key_requests])
 
 
 class AuthError(Exception):
@@ -155,6 +213,48 @@ class UnknownKeyError(AuthError):
     def __init__(self, key_id: str) -> None:
         self.key_id = key_id
         super().__init__(f"no API key with id {key_id!r}")
+
+
+class UnknownKeyRequestError(AuthError):
+    """No key request has the id ``request_id``."""
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        super().__init__(f"no key request with id {request_id!r}")
+
+
+class KeyRequestClosedError(AuthError):
+    """The key request ``request_id`` is no longer pending: ``state`` says what it is."""
+
+    def __init__(self, request_id: str, state: str) -> None:
+        self.request_id, self.state = request_id, state
+        self.reason = f"key request {request_id} is {state}; only a pending request is answered"
+        super().__init__(self.reason)
+
+
+class SameAdminError(AuthError):
+    """The admin who requested a key tried to approve it (separation of duties)."""
+
+    def __init__(self, request_id: str, actor: str) -> None:
+        self.request_id, self.actor = request_id, actor
+        self.reason = (
+            f"separation of duties: key request {request_id} was made by {actor}; a key that "
+            "may decide or approve claims, or manage keys, is issued only when a different "
+            "admin approves it"
+        )
+        super().__init__(self.reason)
+
+
+class LastAdminError(AuthError):
+    """Revoking ``key_id`` would leave no active admin key."""
+
+    def __init__(self, key_id: str) -> None:
+        self.key_id = key_id
+        self.reason = (
+            f"{KEY_PREFIX}{key_id} is the last active admin key: an installation always keeps "
+            "one admin; issue another admin key first, then revoke this one"
+        )
+        super().__init__(self.reason)
 
 
 RejectReason = Literal["malformed", "unknown", "expired", "revoked"]
@@ -260,6 +360,80 @@ class KeyRecord:
         )
 
 
+RequestState = Literal["pending", "approved", "rejected", "expired"]
+
+
+@dataclass(frozen=True)
+class KeyRequest:
+    """A key waiting for (or answered by) a second admin; it never holds a secret."""
+
+    request_id: str
+    role: str
+    name: str
+    customer_id: str | None
+    parties: tuple[str, ...]
+    station_id: str | None
+    read_point: str | None
+    expires_in: timedelta | None
+    requested_at: datetime
+    requested_by: str
+    answer: str | None = None
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+    note: str | None = None
+    key_id: str | None = None
+
+    def state(self, now: datetime) -> RequestState:
+        """``approved``/``rejected`` once answered; ``expired`` past ``REQUEST_LIFETIME``."""
+        if self.answer == "approve":
+            return "approved"
+        if self.answer == "reject":
+            return "rejected"
+        return "expired" if now >= self.requested_at + REQUEST_LIFETIME else "pending"
+
+    def bindings(self) -> dict[str, Any]:
+        """The bindings the key will have, JSON-ready."""
+        found = {
+            "customer_id": self.customer_id,
+            "parties": list(self.parties),
+            "station_id": self.station_id,
+            "read_point": self.read_point,
+        }
+        return {k: v for k, v in found.items() if v}
+
+    def as_dict(self, now: datetime) -> dict[str, Any]:
+        """JSON form, with its state at ``now``."""
+        return {
+            "request_id": self.request_id,
+            "state": self.state(now),
+            "role": self.role,
+            "name": self.name,
+            "bindings": self.bindings(),
+            "expires_in_days": (
+                None if self.expires_in is None else self.expires_in / timedelta(days=1)
+            ),
+            "requested_at": _iso(self.requested_at),
+            "requested_by": self.requested_by,
+            "expires_at": _iso(self.requested_at + REQUEST_LIFETIME),
+            "answered_at": _iso(self.answered_at),
+            "answered_by": self.answered_by,
+            "note": self.note,
+            "key_id": self.key_id,
+        }
+
+    def spec(self) -> _Spec:
+        """What to issue on approval."""
+        return _Spec(
+            self.role,
+            self.name,
+            self.customer_id,
+            self.parties,
+            self.station_id,
+            self.read_point,
+            self.expires_in,
+        )
+
+
 @dataclass(frozen=True)
 class _Spec:
     """A validated request for a key."""
@@ -340,10 +514,12 @@ class KeyStore:
         with self._transaction() as tx:
             return self._insert(tx, spec, created_by=created_by)
 
-    def revoke(self, key_id: str, *, by: str) -> KeyRecord:
+    def revoke(self, key_id: str, *, by: str, keep_last_admin: bool = False) -> KeyRecord:
         """Revoke a key (``3f9a2c1d`` or ``fpk_3f9a2c1d``); revoking again keeps the first time.
 
-        Raises UnknownKeyError when no key has the id.
+        Raises UnknownKeyError when no key has the id, and with ``keep_last_admin`` (the
+        API's revocations) LastAdminError when it is the last active admin key. The shell
+        may revoke that one too (a leaked sole admin key), and make a new one.
         """
         _check_actor("by", by)
         key_id = key_id.removeprefix(KEY_PREFIX)
@@ -353,6 +529,11 @@ class KeyStore:
             if record.revoked_at is not None:
                 return record
             now = _aware(self._clock())
+            # Checked inside the write transaction (the ledger's lock serialises writers):
+            # two admins revoking each other at once leave one standing.
+            admin = record.role == "admin" and record.state(now) == "active"
+            if keep_last_admin and admin and not self._has_active_admin(tx.conn, besides=key_id):
+                raise LastAdminError(key_id)
             done = tx.conn.execute(
                 sa.update(api_keys)
                 .where(c.key_id == key_id, c.revoked_at.is_(None))
@@ -363,6 +544,167 @@ class KeyStore:
             revoked = replace(record, revoked_at=now, revoked_by=by)
             tx.record("key.revoked", _entry_body(revoked, actor=by))
             return revoked
+
+    def request(
+        self,
+        *,
+        role: str,
+        name: str,
+        requested_by: str,
+        customer_id: str | None = None,
+        parties: Sequence[str] = (),
+        station_id: str | None = None,
+        read_point: str | None = None,
+        expires_in: timedelta | None = None,
+    ) -> KeyRequest:
+        """Ask for a key that needs a second admin; nothing is issued until one approves.
+
+        The spec is validated now, as ``create`` would, so a request that could never be
+        issued is refused at once. Appends ``key.requested``.
+        """
+        spec = _validate(
+            role=role,
+            name=name,
+            customer_id=customer_id,
+            parties=parties,
+            station_id=station_id,
+            read_point=read_point,
+            expires_in=expires_in,
+        )
+        _check_actor("requested_by", requested_by)
+        with self._transaction() as tx:
+            request_id = _free_id(tx.conn, api_key_requests.c.request_id)
+            pending = KeyRequest(
+                request_id=request_id,
+                role=spec.role,
+                name=spec.name,
+                customer_id=spec.customer_id,
+                parties=spec.parties,
+                station_id=spec.station_id,
+                read_point=spec.read_point,
+                expires_in=spec.expires_in,
+                requested_at=_aware(self._clock()),
+                requested_by=requested_by,
+            )
+            tx.conn.execute(
+                sa.insert(api_key_requests).values(
+                    request_id=request_id,
+                    role=spec.role,
+                    name=spec.name,
+                    customer_id=spec.customer_id,
+                    parties=json.dumps(list(spec.parties)),
+                    station_id=spec.station_id,
+                    read_point=spec.read_point,
+                    expires_in_s=(
+                        None if spec.expires_in is None else int(spec.expires_in.total_seconds())
+                    ),
+                    requested_at=pending.requested_at,
+                    requested_by=requested_by,
+                )
+            )
+            tx.record(
+                "key.requested",
+                {
+                    "actor": requested_by,
+                    "request_id": request_id,
+                    "role": spec.role,
+                    "name": spec.name,
+                    "bindings": pending.bindings(),
+                    "expires_in_s": (
+                        None if spec.expires_in is None else int(spec.expires_in.total_seconds())
+                    ),
+                },
+            )
+            return pending
+
+    def answer_request(
+        self,
+        request_id: str,
+        *,
+        answer: Literal["approve", "reject"],
+        by: str,
+        note: str = "",
+    ) -> tuple[str | None, KeyRequest, KeyRecord | None]:
+        """A second admin's answer: approving issues the key and returns its token, once.
+
+        Raises SameAdminError when ``by`` made the request, KeyRequestClosedError when it
+        is no longer pending, UnknownKeyRequestError when there is none. Approving appends
+        ``key.request.approved`` and ``key.created``; rejecting ``key.request.rejected``.
+        """
+        _check_actor("by", by)
+        if answer not in ("approve", "reject"):
+            raise InvalidKeySpecError("answer", "must be approve or reject")
+        c = api_key_requests.c
+        with self._transaction() as tx:
+            pending = _get_request(tx.conn, request_id)
+            now = _aware(self._clock())
+            state = pending.state(now)
+            if state != "pending":
+                raise KeyRequestClosedError(request_id, state)
+            if by == pending.requested_by:
+                raise SameAdminError(request_id, by)
+            token: str | None = None
+            record: KeyRecord | None = None
+            key_id = _free_id(tx.conn, api_keys.c.key_id) if answer == "approve" else None
+            done = tx.conn.execute(
+                sa.update(api_key_requests)
+                .where(c.request_id == request_id, c.answer.is_(None))
+                .values(
+                    answer=answer,
+                    answered_at=now,
+                    answered_by=by,
+                    note=note or None,
+                    key_id=key_id,
+                )
+            )
+            if done.rowcount != 1:  # answered meanwhile by another writer: theirs stands
+                raise KeyRequestClosedError(
+                    request_id, _get_request(tx.conn, request_id).state(now)
+                )
+            tx.record(
+                f"key.request.{'approved' if answer == 'approve' else 'rejected'}",
+                {
+                    "actor": by,
+                    "request_id": request_id,
+                    "requested_by": pending.requested_by,
+                    "note": note,
+                },
+            )
+            if answer == "approve":
+                token, record = self._insert(
+                    tx,
+                    pending.spec(),
+                    created_by=by,
+                    key_id=key_id,
+                    entry={"request_id": request_id, "requested_by": pending.requested_by},
+                )
+            answered = replace(
+                pending,
+                answer=answer,
+                answered_at=now,
+                answered_by=by,
+                note=note or None,
+                key_id=record.key_id if record else None,
+            )
+            return token, answered, record
+
+    def get_request(self, request_id: str) -> KeyRequest:
+        """The key request with this id; UnknownKeyRequestError if none."""
+        with self._engine.connect() as conn:
+            return _get_request(conn, request_id)
+
+    def requests(self) -> builtins.list[KeyRequest]:
+        """Every key request, newest first."""
+        c = api_key_requests.c
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(api_key_requests).order_by(c.requested_at.desc(), c.request_id)
+            )
+            return [_request(row) for row in rows]
+
+    def now(self) -> datetime:
+        """The store's clock (UTC): what states are judged against."""
+        return _aware(self._clock())
 
     def authenticate(self, token: str) -> Principal:
         """The principal a presented token acts as; KeyRejectedError says why not.
@@ -422,9 +764,17 @@ class KeyStore:
             with self._ledger.writer() as w:
                 yield _Tx(w.conn, w)
 
-    def _insert(self, tx: _Tx, spec: _Spec, *, created_by: str) -> tuple[str, KeyRecord]:
+    def _insert(
+        self,
+        tx: _Tx,
+        spec: _Spec,
+        *,
+        created_by: str,
+        key_id: str | None = None,
+        entry: dict[str, Any] | None = None,
+    ) -> tuple[str, KeyRecord]:
         now = _aware(self._clock())
-        key_id = _free_key_id(tx.conn)
+        key_id = key_id or _free_id(tx.conn, api_keys.c.key_id)
         secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
         token = f"{KEY_PREFIX}{key_id}_{secret}"
         record = KeyRecord(
@@ -448,14 +798,16 @@ class KeyStore:
                 **values, parties=json.dumps(list(spec.parties)), token_hash=_hash(token)
             )
         )
-        tx.record("key.created", _entry_body(record, actor=created_by))
+        tx.record("key.created", _entry_body(record, actor=created_by) | (entry or {}))
         return token, record
 
-    def _has_active_admin(self, conn: sa.Connection) -> bool:
+    def _has_active_admin(self, conn: sa.Connection, *, besides: str | None = None) -> bool:
         c = api_keys.c
-        rows = conn.execute(sa.select(api_keys).where(c.role == "admin", c.revoked_at.is_(None)))
+        query = sa.select(api_keys).where(c.role == "admin", c.revoked_at.is_(None))
+        if besides is not None:
+            query = query.where(c.key_id != besides)
         now = _aware(self._clock())
-        return any(_record(row).state(now) == "active" for row in rows)
+        return any(_record(row).state(now) == "active" for row in conn.execute(query))
 
 
 def _validate(
@@ -490,10 +842,11 @@ def _validate(
         _check_id("customer_id", customer_id, _ID_MAX)
     if station_id is not None:
         _check_id("station_id", station_id, _STATION_MAX)
-    if read_point is not None and (len(read_point) > _ID_MAX or not _SGLN.fullmatch(read_point)):
-        raise InvalidKeySpecError(
-            "read_point", f"must be an SGLN URN (urn:epc:id:sgln:...) of <= {_ID_MAX} characters"
-        )
+    if read_point is not None:
+        try:
+            check_sgln(read_point)
+        except EPCError as exc:
+            raise InvalidKeySpecError("read_point", exc.reason) from None
     name = name.strip() if isinstance(name, str) else ""
     if not 1 <= len(name) <= _NAME_MAX or not name.isprintable():
         raise InvalidKeySpecError("name", f"must be 1 to {_NAME_MAX} printable characters")
@@ -542,12 +895,10 @@ def _check_parties(parties: Sequence[str]) -> tuple[str, ...]:
     if len(unique) > _PARTIES_MAX:
         raise InvalidKeySpecError("parties", f"at most {_PARTIES_MAX} parties per key")
     for party in unique:
-        if not isinstance(party, str) or len(party) > PARTY_ID_MAX or not _PARTY.match(party):
-            raise InvalidKeySpecError(
-                "parties",
-                f"{party!r} is not a party id (urn:epc:id:pgln:..., urn:epc:id:sgln:... "
-                f"or https://id.gs1.org/417/...; at most {PARTY_ID_MAX} characters)",
-            )
+        try:
+            check_party_id(party)
+        except EPCError as exc:
+            raise InvalidKeySpecError("parties", f"{party!r}: {exc.reason}") from None
     return unique
 
 
@@ -568,13 +919,41 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _free_key_id(conn: sa.Connection) -> str:
+def _free_id(conn: sa.Connection, column: sa.Column[str]) -> str:
     # 32 bits: a clash is rare but possible in a big table; pick again rather than fail.
     while True:
-        key_id = secrets.token_hex(4)
-        found = conn.execute(sa.select(api_keys.c.key_id).where(api_keys.c.key_id == key_id))
-        if found.first() is None:
-            return key_id
+        new_id = secrets.token_hex(4)
+        if conn.execute(sa.select(column).where(column == new_id)).first() is None:
+            return new_id
+
+
+def _get_request(conn: sa.Connection, request_id: str) -> KeyRequest:
+    row = conn.execute(
+        sa.select(api_key_requests).where(api_key_requests.c.request_id == request_id)
+    ).first()
+    if row is None:
+        raise UnknownKeyRequestError(request_id)
+    return _request(row)
+
+
+def _request(row: sa.Row[Any]) -> KeyRequest:
+    return KeyRequest(
+        request_id=row.request_id,
+        role=row.role,
+        name=row.name,
+        customer_id=row.customer_id,
+        parties=tuple(json.loads(row.parties)),
+        station_id=row.station_id,
+        read_point=row.read_point,
+        expires_in=None if row.expires_in_s is None else timedelta(seconds=row.expires_in_s),
+        requested_at=_aware(row.requested_at),
+        requested_by=row.requested_by,
+        answer=row.answer,
+        answered_at=_aware(row.answered_at) if row.answered_at else None,
+        answered_by=row.answered_by,
+        note=row.note,
+        key_id=row.key_id,
+    )
 
 
 def _get(conn: sa.Connection, key_id: str) -> KeyRecord:

@@ -93,6 +93,7 @@ def play(
     customers_at_once: int = 4,
     adjudicators: int = 3,
     approver_token: str | None = None,
+    second_admin_token: str | None = None,
     person_delay: float = 3.0,
     drain_seconds: float = 120.0,
     webhook_wait: float = 60.0,
@@ -109,6 +110,7 @@ def play(
         customers_at_once=customers_at_once,
         adjudicators=adjudicators,
         approver_token=approver_token,
+        second_admin_token=second_admin_token,
         person_delay=person_delay,
     )
     seen = shop.run(drain_seconds=drain_seconds)

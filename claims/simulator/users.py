@@ -160,6 +160,7 @@ class Shop:
         customers_at_once: int = 4,
         adjudicators: int = 3,
         approver_token: str | None = None,
+        second_admin_token: str | None = None,
         person_delay: float = 3.0,
     ) -> None:
         self.client = client
@@ -178,12 +179,17 @@ class Shop:
             # A senior adjudicator whose key carries an approval limit: granted from the
             # server's shell (``freshproof keys create --approval-limit``), never the API.
             self.tokens["approver"] = approver_token
+        if second_admin_token is not None:
+            # Adjudicator keys need a second admin's approval (separation of duties).
+            self.tokens["second admin"] = second_admin_token
         self._buckets: dict[str, TokenBucket] = {}
         self._records_in: dict[str, threading.Event] = {}
         self._first_claim: dict[str, threading.Event] = {}
         self._graded: dict[str, threading.Event] = {}
         self._settled_one: dict[str, threading.Event] = {}
         self._pending_posters: dict[str, set[str]] = {}
+        # Per lot, one flag per posting: set once it was sent (in the lot's posting order).
+        self._posted: dict[str, list[threading.Event]] = {}
         self._taken: set[str] = set()
         self._customers_done = threading.Event()
         self._judges_done = threading.Event()
@@ -227,6 +233,10 @@ class Shop:
 
         def make(who: str, body: dict[str, Any]) -> None:
             r = self.call("admin", "POST", "/v1/keys", json=body)
+            if r.status_code == 202 and "second admin" in self.tokens:
+                # A key that decides claims waits for a second admin, who approves it.
+                url = f"/v1/key-requests/{r.json()['request_id']}/approval"
+                r = self.call("second admin", "POST", url, json={"answer": "approve"})
             if r.status_code != 201:
                 raise RuntimeError(f"POST /v1/keys for {who}: {r.status_code} {r.text[:300]}")
             self.tokens[who] = str(r.json()["key"])
@@ -266,6 +276,7 @@ class Shop:
             self._graded[lot.lot] = threading.Event()
             self._settled_one[lot.lot] = threading.Event()
             self._pending_posters[lot.lot] = {p.party for p in lot.postings}
+            self._posted[lot.lot] = [threading.Event() for _ in lot.postings]
             if not lot.postings:
                 self._records_in[lot.lot].set()
         for lot in w.lots:
@@ -333,15 +344,24 @@ class Shop:
         self._expect(r, (200, 201), f"register {party}")
 
     def _party(self, party: str, registered: threading.Barrier) -> None:
-        """One party's system registers its party, then posts its records lot by lot."""
+        """One party's system registers its party, then posts its records lot by lot.
+
+        Each posting goes after the lot's postings before it: a key may write only the part
+        of a lot's history its party took part in (``ledger.authorship``), and a party takes
+        part when the records before it (a shipment naming it) are on the ledger.
+        """
         who = f"party:{party}"
         self._register(party)
         registered.wait()  # every party is known before any record names it
         for lot in self.week.lots:
-            for posting in lot.postings:
+            posted = self._posted[lot.lot]
+            for n, posting in enumerate(lot.postings):
                 if posting.party != party:
                     continue
+                for earlier in posted[:n]:
+                    earlier.wait(_WAIT)
                 r = self.call(who, "POST", "/v1/events", json=posting.document)
+                posted[n].set()
                 self._expect(r, (201,), f"events of {party} for {lot.lot}")
             with self.seen.lock:
                 pending = self._pending_posters[lot.lot]

@@ -80,6 +80,7 @@ def week_result(pools: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 customers_at_once=3,
                 adjudicators=2,
                 approver_token=approver,
+                second_admin_token=_second_admin(app),
                 drain_seconds=60,
                 webhook_wait=30,
             )
@@ -101,6 +102,15 @@ def _approver(app: Any) -> str | None:
         )
     except TypeError:  # this key store has no approval limits (four eyes not there)
         return None
+    return str(token)
+
+
+def _second_admin(app: Any) -> str:
+    """A second admin's key, made as ``freshproof keys create --role admin`` makes it: it
+    approves the adjudicator keys the first admin asks for (separation of duties)."""
+    token, _ = app.state.services.keys.create(
+        role="admin", name="second admin", created_by="shop week test"
+    )
     return str(token)
 
 
