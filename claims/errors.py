@@ -18,6 +18,7 @@ ClaimsError
 ├── OwnProposalError             four eyes: the proposer cannot approve (claim_id, actor)
 ├── InvalidDecisionError         a decision field is unacceptable (field, reason)
 ├── UnknownStationItemError      no station item waits for a person here (batch_id, position)
+├── AmbiguousStationItemError    several stations used the batch id: say whose (.., stations)
 ├── StationItemGradedError       a person graded that item already (batch_id, position, by)
 └── WebhookError
     ├── InvalidEventError        an outbox payload is not JSON (event_type, reason)
@@ -35,6 +36,7 @@ from vision.errors import ImageRejected
 
 __all__ = [
     "AlreadyPaidError",
+    "AmbiguousStationItemError",
     "AwaitingApprovalError",
     "ClaimClosedError",
     "ClaimsError",
@@ -208,6 +210,19 @@ class InvalidDecisionError(ClaimsError):
     def __init__(self, field: str, reason: str) -> None:
         self.field, self.reason = field, reason
         super().__init__(f"{field}: {reason}")
+
+
+class AmbiguousStationItemError(ClaimsError):
+    """Several stations left an item at this batch id and position: a batch id is a
+    station's own, so the caller names the station."""
+
+    def __init__(self, batch_id: str, position: int, stations: tuple[str, ...]) -> None:
+        self.batch_id, self.position, self.stations = batch_id, position, stations
+        self.reason = (
+            f"stations {', '.join(stations)} each left item {position} of a batch "
+            f"{batch_id!r}: name one with ?station_id="
+        )
+        super().__init__(self.reason)
 
 
 class UnknownStationItemError(ClaimsError):

@@ -15,9 +15,9 @@ package with sound product → ``damaged`` (rework: repack), spoiled, moldy or s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from vision.predictor import Inspection
 
@@ -63,6 +63,19 @@ class Grade:
     action: str  # resell, rework, scrap, or manual
     manual: bool
     reason: str
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Grade:
+        """Back from ``as_dict``."""
+        return cls(
+            raw["kind"],
+            raw["condition"],
+            float(raw["confidence"]),
+            raw["disposition"],
+            raw["action"],
+            bool(raw["manual"]),
+            raw["reason"],
+        )
 
     def as_dict(self) -> dict[str, object]:
         """JSON form."""

@@ -4,8 +4,10 @@ Everything that can fail on bad input (validation, a photo that is not an image)
 before anything is written. A lot without records is not bad input: the claim is accepted,
 undetermined, for a person to decide. The ledger entries (evidence, verdict, a lot
 alert), the claim row, the outbox messages and an automatic payment then commit in one
-transaction; the idempotency key is unique in that same transaction, so a retried request
-can never file the claim twice.
+transaction; the idempotency key is unique per customer in that same transaction, so a
+retried request can never file the claim twice, and one customer's key never meets another's.
+(A claim filed for no customer, as tools and tests may, has its keys checked before the
+write only: SQL unique keys treat every NULL customer as distinct.)
 """
 
 from __future__ import annotations
@@ -112,10 +114,19 @@ def _request_hash(claim: ClaimInput, photos: Sequence[tuple[str, bytes]]) -> str
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def _existing(engine: Engine, key: str, request_hash: str) -> dict[str, Any] | None:
+def _existing(
+    engine: Engine, customer_id: str | None, key: str, request_hash: str
+) -> dict[str, Any] | None:
+    """The claim this customer filed under ``key`` (None: none), or a conflict when its
+    content differs. Keys are the customer's own: another customer's same key is not seen."""
+    scope = (
+        claims.c.customer_id.is_(None)
+        if customer_id is None
+        else claims.c.customer_id == customer_id
+    )
     with engine.connect() as conn:
         row = conn.execute(
-            select(claims.c.id, claims.c.request_hash).where(claims.c.idempotency_key == key)
+            select(claims.c.id, claims.c.request_hash).where(scope, claims.c.idempotency_key == key)
         ).first()
     if row is None:
         return None
@@ -147,7 +158,10 @@ def file_claim(
     engine = ledger.engine
     _validate(claim, photos, config, now)
     request_hash = _request_hash(claim, photos)
-    if idempotency_key is not None and (found := _existing(engine, idempotency_key, request_hash)):
+    customer = claim.customer_id
+    if idempotency_key is not None and (
+        found := _existing(engine, customer, idempotency_key, request_hash)
+    ):
         return found, False
     timeline = claim_timeline(ledger, claim)
     inspections = _inspect(inspector, photos)
@@ -190,7 +204,7 @@ def file_claim(
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
         if idempotency_key is not None and (
-            found := _existing(engine, idempotency_key, request_hash)
+            found := _existing(engine, customer, idempotency_key, request_hash)
         ):
             return found, False
         raise

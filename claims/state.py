@@ -23,6 +23,7 @@ from claims.review import ACTIONS
 
 __all__ = [
     "CUSTOMER_ACTOR",
+    "EARLIER_CLAIM",
     "Actions",
     "ClaimState",
     "allowed_actions",
@@ -32,6 +33,9 @@ __all__ = [
 
 CUSTOMER_ACTOR = "an adjudicator"
 """How the customer's view names the person behind a decision: never a key id."""
+
+EARLIER_CLAIM = "an earlier claim"
+"""How a customer's view names the claim a photo of theirs nearly duplicates."""
 
 _PERSON = "person"
 _MACHINE = "machine"
@@ -206,6 +210,20 @@ def _redact(value: Any) -> Any:
     return out
 
 
+def _unnamed_matches(photo: Any) -> Any:
+    """A photo whose near-copies say only that an earlier claim has one, and how close.
+
+    The earlier claim may be another customer's: its id, its photo's hash and its ledger
+    entry are that customer's business; staff read them in the claim's own view.
+    """
+    if not isinstance(photo, dict) or not photo.get("duplicate_of"):
+        return photo
+    matches = [
+        {"matches": EARLIER_CLAIM, "distance": m.get("distance")} for m in photo["duplicate_of"]
+    ]
+    return photo | {"duplicate_of": matches}
+
+
 def for_customer(claim: Mapping[str, Any]) -> dict[str, Any]:
     """The claim as its customer's app sees it: people named by their role, not their key.
 
@@ -214,6 +232,8 @@ def for_customer(claim: Mapping[str, Any]) -> dict[str, Any]:
     """
     out = _redact(dict(claim))
     out.pop("actions", None)  # what staff may do is not the customer's business
+    if isinstance(out.get("photos"), list):
+        out["photos"] = [_unnamed_matches(p) for p in out["photos"]]
     if out.get("approval"):
         # Where four eyes stand, not the staff's notes to each other.
         keep = ("answer", "proposed_at", "answered_at")

@@ -7,25 +7,59 @@ nature). The job's row says pending, done or failed; the result is the batch row
 ``claims.stations`` writes with the events, so a job is done exactly when its events are
 on the ledger. The same code runs in a Celery worker (``api.worker``) or in the API
 process (``FRESHPROOF_TASKS=inprocess``).
+
+A job is the station's: keyed by (station, batch id), as its batch is. Jobs outlive the
+process that queued them. Whoever holds a pending job (the API process that queued it, or
+the worker running it) is its ``owner`` and renews its lease (``lease_until``) while it
+lives; a job whose lease ran out belongs to a process that died, and any runner may take
+it over (``adopt``) and run it again. Running a job again never grades twice: its events
+and its batch row commit together, and a batch already recorded answers its stored result.
+Each item a run grades is kept on the job's row as it is graded (``progress``), so a run
+that dies part way leaves its work behind and the next one grades only the rest; the events
+still go on the ledger together at the end. ``attempts`` counts the runs in a row that died
+without grading an item: a job whose runs keep dying at the same item (a batch that kills
+its worker) fails after ``max_attempts`` instead of taking every runner down in turn, while
+one that crashes keep interrupting still finishes. The queue
+limit counts live jobs only (``live_jobs``): held under a fresh lease, or waiting in the
+broker, never the leftovers of a dead process.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, String, Table, Text, func, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 
+from claims.errors import IdempotencyConflictError
 from claims.grading import GradingPolicy
 from claims.service import Inspector
 from claims.stations import (
     BatchResult,
     ItemInput,
+    ItemResult,
     Station,
+    batch_digest,
     grade_batch,
     station_batches,
     station_reviews,
@@ -37,23 +71,41 @@ from storage.schema import metadata
 __all__ = [
     "BatchJob",
     "JobItem",
+    "ProgressLog",
+    "abandoned_jobs",
+    "adopt_jobs",
+    "hold_job",
+    "job_progress",
     "job_state",
-    "pending_jobs",
+    "live_jobs",
+    "queued_conflict",
     "record_job",
+    "renew_leases",
     "run_batch_job",
+    "start_job",
     "station_jobs",
+    "stations_with_batch",
 ]
 
 station_jobs = Table(
     "station_jobs",
     metadata,
-    Column("batch_id", String(200), primary_key=True),
+    Column("batch_id", String(200), nullable=False),
     Column("station_id", String(200), nullable=False),
     Column("status", String(12), nullable=False),  # pending, done, failed
     Column("job", Text, nullable=False),
     Column("error", Text),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
+    # Who holds it while pending (a runner's id; None: sent to the broker, or queued before
+    # leases), until when (renewed while it lives), and how many runs have started.
+    Column("owner", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    # JSON: position -> the item as graded by a run so far (migration 0007).
+    Column("progress", Text),
+    # A batch id is its station's own (migration 0005).
+    PrimaryKeyConstraint("station_id", "batch_id"),
 )
 
 
@@ -96,44 +148,263 @@ class BatchJob:
         )
         return cls(raw["batch_id"], Station(**raw["station"]), items)
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """The job's key: its station and the station's batch id."""
+        return (self.station.station_id, self.batch_id)
 
-def record_job(engine: Engine, job: BatchJob, now: datetime) -> bool:
-    """Remember a queued job; False when the batch id was queued before (a replay)."""
-    with engine.begin() as conn:
-        found = conn.execute(
-            select(station_jobs.c.batch_id).where(station_jobs.c.batch_id == job.batch_id)
-        ).first()
-        if found is not None:
-            return False
-        conn.execute(
-            station_jobs.insert().values(
-                batch_id=job.batch_id,
-                station_id=job.station.station_id,
-                status="pending",
-                job=job.to_json(),
-                submitted_at=now,
+    def digest(self) -> str:
+        """The batch's content as ``claims.stations`` hashes it when it grades the job."""
+        return batch_digest((i.epc, i.kind, () if i.error else i.photos) for i in self.items)
+
+
+def _where(station_id: str, batch_id: str) -> Any:
+    return and_(station_jobs.c.station_id == station_id, station_jobs.c.batch_id == batch_id)
+
+
+def record_job(
+    engine: Engine,
+    job: BatchJob,
+    now: datetime,
+    *,
+    owner: str | None = None,
+    lease: timedelta = timedelta(seconds=30),
+) -> bool:
+    """Remember a queued job; False when the station queued (or graded) this batch before
+    with the same content (a replay). Another content under the same batch id, queued or
+    graded, is an ``IdempotencyConflictError``: the first batch stands, the second is
+    refused rather than silently dropped.
+
+    ``owner``: the runner that will hold it (None: the broker holds it until a worker
+    starts it); ``lease``: how long it lives unless renewed.
+    """
+    try:
+        with engine.begin() as conn:
+            if _seen(conn, job):
+                return False
+            conn.execute(
+                station_jobs.insert().values(
+                    batch_id=job.batch_id,
+                    station_id=job.station.station_id,
+                    status="pending",
+                    job=job.to_json(),
+                    submitted_at=now,
+                    owner=owner,
+                    lease_until=now + lease,
+                    attempts=0,
+                )
             )
-        )
+    except IntegrityError:
+        # The same batch id queued at the same instant: the first stands; this is its replay
+        # or its conflict.
+        with engine.connect() as conn:
+            if _seen(conn, job):
+                return False
+        raise
     return True
 
 
-def pending_jobs(engine: Engine) -> int:
-    """Jobs queued and not finished: the queue depth."""
+def _seen(conn: Any, job: BatchJob) -> bool:
+    """Whether the station used this batch id before with this content; raises when it used
+    it with other content."""
+    row = conn.execute(select(station_jobs.c.job).where(_where(*job.key))).first()
+    if row is not None:
+        if BatchJob.from_json(row.job).items != job.items:
+            raise IdempotencyConflictError(job.batch_id)
+        return True
+    graded = conn.execute(
+        select(station_batches.c.request_hash).where(
+            station_batches.c.station_id == job.station.station_id,
+            station_batches.c.batch_id == job.batch_id,
+        )
+    ).first()
+    if graded is not None:
+        if graded.request_hash != job.digest():
+            raise IdempotencyConflictError(job.batch_id)
+        return True
+    return False
+
+
+def queued_conflict(engine: Engine, station_id: str, batch_id: str, digest: str) -> None:
+    """Raise ``IdempotencyConflictError`` when the station queued a batch under this id with
+    content other than ``digest`` (a batch graded at once meeting a queued one)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(station_jobs.c.job).where(_where(station_id, batch_id))).first()
+    if row is not None and BatchJob.from_json(row.job).digest() != digest:
+        raise IdempotencyConflictError(batch_id)
+
+
+def live_jobs(engine: Engine, now: datetime) -> int:
+    """Jobs queued and not finished that something still holds: the queue depth the limit
+    counts. A job under a fresh lease is held by a live runner; one with no owner waits in
+    the broker; a pending job whose owner's lease ran out died with its process."""
     with engine.connect() as conn:
         return int(
             conn.execute(
                 select(func.count())
                 .select_from(station_jobs)
-                .where(station_jobs.c.status == "pending")
+                .where(
+                    station_jobs.c.status == "pending",
+                    or_(station_jobs.c.owner.is_(None), station_jobs.c.lease_until > now),
+                )
             ).scalar_one()
         )
 
 
-def _finish(engine: Engine, batch_id: str, status: str, error: str | None) -> None:
+def hold_job(
+    engine: Engine, key: tuple[str, str], *, owner: str, now: datetime, lease: timedelta
+) -> None:
+    """Make ``owner`` the holder of a pending job it queued (its lease starts now)."""
     with engine.begin() as conn:
         conn.execute(
             update(station_jobs)
-            .where(station_jobs.c.batch_id == batch_id)
+            .where(_where(*key), station_jobs.c.status == "pending")
+            .values(owner=owner, lease_until=now + lease)
+        )
+
+
+def renew_leases(engine: Engine, *, owner: str, now: datetime, lease: timedelta) -> int:
+    """Renew the lease of every pending job ``owner`` holds; how many it holds."""
+    with engine.begin() as conn:
+        return int(
+            conn.execute(
+                update(station_jobs)
+                .where(station_jobs.c.owner == owner, station_jobs.c.status == "pending")
+                .values(lease_until=now + lease)
+            ).rowcount
+        )
+
+
+def _abandoned(now: datetime) -> Any:
+    # Pending, and nobody's lease fresh: its holder died (or it was queued before leases).
+    return and_(
+        station_jobs.c.status == "pending",
+        or_(station_jobs.c.lease_until.is_(None), station_jobs.c.lease_until <= now),
+    )
+
+
+def abandoned_jobs(engine: Engine, now: datetime) -> list[BatchJob]:
+    """Pending jobs no live runner holds, oldest first: left to the broker, or their
+    holder's lease ran out (to send to the broker again)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(station_jobs.c.job)
+            .where(or_(_abandoned(now), station_jobs.c.owner.is_(None)))
+            .where(station_jobs.c.status == "pending")
+            .order_by(station_jobs.c.submitted_at)
+        ).scalars()
+        return [BatchJob.from_json(j) for j in rows]
+
+
+def adopt_jobs(
+    engine: Engine, *, owner: str, now: datetime, lease: timedelta, limit: int = 100
+) -> list[BatchJob]:
+    """Take over pending jobs whose holder died, oldest first; each is taken by one runner
+    only (a compare-and-set on its lease), and returned for ``owner`` to run."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(station_jobs.c.station_id, station_jobs.c.batch_id, station_jobs.c.lease_until)
+            .where(_abandoned(now))
+            .order_by(station_jobs.c.submitted_at)
+            .limit(limit)
+        ).all()
+    taken = []
+    for row in rows:
+        seen = (
+            station_jobs.c.lease_until.is_(None)
+            if row.lease_until is None
+            else station_jobs.c.lease_until == row.lease_until
+        )
+        with engine.begin() as conn:
+            changed = conn.execute(
+                update(station_jobs)
+                .where(_where(row.station_id, row.batch_id), _abandoned(now), seen)
+                .values(owner=owner, lease_until=now + lease)
+            ).rowcount
+            if changed == 1:
+                job = conn.execute(
+                    select(station_jobs.c.job).where(_where(row.station_id, row.batch_id))
+                ).scalar_one()
+                taken.append(BatchJob.from_json(job))
+    return taken
+
+
+def start_job(
+    engine: Engine,
+    key: tuple[str, str],
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    max_attempts: int,
+) -> BatchJob | None:
+    """Claim a pending job to run it now: the job, or None when it is finished or another
+    live runner holds it. A job whose runs died ``max_attempts`` times is failed instead."""
+    with engine.begin() as conn:
+        free = or_(
+            station_jobs.c.owner.is_(None),
+            station_jobs.c.owner == owner,
+            station_jobs.c.lease_until.is_(None),
+            station_jobs.c.lease_until <= now,
+        )
+        changed = conn.execute(
+            update(station_jobs)
+            .where(_where(*key), station_jobs.c.status == "pending", free)
+            .values(owner=owner, lease_until=now + lease, attempts=station_jobs.c.attempts + 1)
+        ).rowcount
+        if changed != 1:
+            return None
+        row = conn.execute(
+            select(station_jobs.c.job, station_jobs.c.attempts).where(_where(*key))
+        ).one()
+        if row.attempts > max_attempts:
+            conn.execute(
+                update(station_jobs)
+                .where(_where(*key))
+                .values(
+                    status="failed",
+                    error=f"its worker stopped {max_attempts} times in a row before it graded "
+                    "another item: given up",
+                    finished_at=now,
+                )
+            )
+            return None
+    return BatchJob.from_json(row.job)
+
+
+def job_progress(engine: Engine, key: tuple[str, str]) -> dict[int, ItemResult]:
+    """The items earlier runs of the job graded, by position."""
+    with engine.connect() as conn:
+        text = conn.execute(select(station_jobs.c.progress).where(_where(*key))).scalar()
+    return {int(k): ItemResult.from_dict(v) for k, v in json.loads(text or "{}").items()}
+
+
+class ProgressLog:
+    """Keeps each item on the job's row as a run grades it; a kept item also restarts the
+    count of runs that died without progress. Items of one run are graded side by side:
+    one lock serialises the row's read-modify-write."""
+
+    def __init__(self, engine: Engine, key: tuple[str, str]) -> None:
+        self.engine, self.key = engine, key
+        self._lock = threading.Lock()
+
+    def __call__(self, item: ItemResult) -> None:
+        with self._lock, self.engine.begin() as conn:
+            text = conn.execute(select(station_jobs.c.progress).where(_where(*self.key))).scalar()
+            kept = json.loads(text or "{}")
+            kept[str(item.position)] = item.as_dict()
+            conn.execute(
+                update(station_jobs)
+                .where(_where(*self.key), station_jobs.c.status == "pending")
+                .values(progress=json.dumps(kept), attempts=0)
+            )
+
+
+def _finish(engine: Engine, key: tuple[str, str], status: str, error: str | None) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(station_jobs)
+            .where(_where(*key), station_jobs.c.status == "pending")
             .values(status=status, error=error, finished_at=datetime.now(UTC))
         )
 
@@ -162,11 +433,13 @@ def run_batch_job(
             now=now,
             refused={n: i.error for n, i in enumerate(job.items) if i.error},
             pool=pool,
+            graded=job_progress(ledger.engine, job.key),
+            on_graded=ProgressLog(ledger.engine, job.key),
         )
     except Exception as exc:
-        _finish(ledger.engine, job.batch_id, "failed", f"{type(exc).__name__}: {exc}")
+        _finish(ledger.engine, job.key, "failed", f"{type(exc).__name__}: {exc}")
         raise
-    _finish(ledger.engine, job.batch_id, "done", None)
+    _finish(ledger.engine, job.key, "done", None)
     return result
 
 
@@ -182,31 +455,45 @@ def _inputs(store: EvidenceStore, items: Sequence[JobItem]) -> list[ItemInput]:
     ]
 
 
-def job_state(engine: Engine, batch_id: str) -> dict[str, Any] | None:
-    """A job's status, and the batch's items once done; None for an unknown batch id."""
+def job_state(engine: Engine, station_id: str, batch_id: str) -> dict[str, Any] | None:
+    """A station's job: its status, and the batch's items once done; None when the station
+    has no batch of that id (another station's same id is not this one's)."""
     with engine.connect() as conn:
-        row = conn.execute(select(station_jobs).where(station_jobs.c.batch_id == batch_id)).first()
+        row = conn.execute(select(station_jobs).where(_where(station_id, batch_id))).first()
         done = conn.execute(
-            select(station_batches.c.result, station_batches.c.station_id).where(
-                station_batches.c.batch_id == batch_id
+            select(station_batches.c.result).where(
+                station_batches.c.station_id == station_id, station_batches.c.batch_id == batch_id
             )
         ).first()
         graded = conn.execute(
             select(station_reviews).where(
-                station_reviews.c.batch_id == batch_id, station_reviews.c.status == "graded"
+                station_reviews.c.station_id == station_id,
+                station_reviews.c.batch_id == batch_id,
+                station_reviews.c.status == "graded",
             )
         ).all()
-    source = row if row is not None else done
-    if source is None:
+    if row is None and done is None:
         return None
     items = json.loads(done.result) if done is not None else None
     return {
         "batch_id": batch_id,
-        "station_id": source.station_id,
+        "station_id": station_id,
         "status": "done" if done is not None else row.status if row else "pending",
         "error": row.error if row else None,
         "items": _with_persons_grades(items, graded) if items is not None else None,
     }
+
+
+def stations_with_batch(engine: Engine, batch_id: str) -> list[str]:
+    """The stations that queued or graded a batch of this id (staff read any of them)."""
+    with engine.connect() as conn:
+        queued = conn.execute(
+            select(station_jobs.c.station_id).where(station_jobs.c.batch_id == batch_id)
+        ).scalars()
+        graded = conn.execute(
+            select(station_batches.c.station_id).where(station_batches.c.batch_id == batch_id)
+        ).scalars()
+        return sorted({*queued, *graded})
 
 
 def _with_persons_grades(items: list[dict[str, Any]], graded: Sequence[Any]) -> list[Any]:

@@ -16,9 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
-from claims.errors import InvalidDecisionError, StationItemGradedError, UnknownStationItemError
+from claims.errors import (
+    AmbiguousStationItemError,
+    InvalidDecisionError,
+    StationItemGradedError,
+    UnknownStationItemError,
+)
 from claims.grading import CLEAN, CONDITIONS, DISPOSITIONS, Grade, Kind
 from claims.stations import Station, epcis_document, inspection_event, station_reviews
 from ledger.capture import capture_in
@@ -108,19 +113,30 @@ def open_items(engine: Engine, *, limit: int = 200) -> list[ManualItem]:
         return [_item(r) for r in conn.execute(query)]
 
 
-def manual_item(engine: Engine, batch_id: str, position: int) -> ManualItem:
-    """One item left to people, open or graded; ``UnknownStationItemError`` otherwise."""
+def manual_item(
+    engine: Engine, batch_id: str, position: int, station_id: str | None = None
+) -> ManualItem:
+    """One item left to people, open or graded; ``UnknownStationItemError`` otherwise.
+
+    A batch id is its station's own: when several stations used it, ``station_id`` says
+    whose (``AmbiguousStationItemError`` names them otherwise).
+    """
     with engine.connect() as conn:
-        row = conn.execute(_one(batch_id, position)).first()
-    if row is None:
-        raise UnknownStationItemError(batch_id, position)
-    return _item(row)
+        return _item(_find(conn, batch_id, position, station_id))
 
 
-def _one(batch_id: str, position: int) -> Any:
-    return select(station_reviews).where(
+def _find(conn: Connection, batch_id: str, position: int, station_id: str | None) -> Any:
+    query = select(station_reviews).where(
         station_reviews.c.batch_id == batch_id, station_reviews.c.position == position
     )
+    if station_id is not None:
+        query = query.where(station_reviews.c.station_id == station_id)
+    rows = conn.execute(query.order_by(station_reviews.c.station_id)).all()
+    if not rows:
+        raise UnknownStationItemError(batch_id, position)
+    if len(rows) > 1:
+        raise AmbiguousStationItemError(batch_id, position, tuple(r.station_id for r in rows))
+    return rows[0]
 
 
 def grade_by_person(
@@ -131,6 +147,7 @@ def grade_by_person(
     condition: str,
     actor: str,
     now: datetime,
+    station_id: str | None = None,
 ) -> ManualItem:
     """Grade a waiting item: its inspection event on the ledger, the queue row closed.
 
@@ -138,9 +155,7 @@ def grade_by_person(
     kind is an ``InvalidDecisionError``; an item graded before, ``StationItemGradedError``.
     """
     with ledger.writer() as w:
-        row = w.conn.execute(_one(batch_id, position)).first()
-        if row is None:
-            raise UnknownStationItemError(batch_id, position)
+        row = _find(w.conn, batch_id, position, station_id)
         if row.status != "open":
             raise StationItemGradedError(batch_id, position, row.graded_by)
         item = _item(row)
@@ -164,6 +179,7 @@ def grade_by_person(
         changed = w.conn.execute(
             update(station_reviews)
             .where(
+                station_reviews.c.station_id == item.station_id,
                 station_reviews.c.batch_id == batch_id,
                 station_reviews.c.position == position,
                 station_reviews.c.status == "open",
@@ -178,4 +194,4 @@ def grade_by_person(
         )
         if changed.rowcount != 1:  # another person's grade won the race: this one rolls back
             raise StationItemGradedError(batch_id, position, "another person")
-    return manual_item(ledger.engine, batch_id, position)
+    return manual_item(ledger.engine, batch_id, position, item.station_id)

@@ -7,21 +7,34 @@ photo that is not an image fails its item, never the batch. An EPC whose lot the
 not know is graded anyway, and the result says so; when the ledger knows the lot, the event
 names it too, so the lot's trace shows the observation and responsibility reads it as a
 handover inspection. A grade below the policy's confidence is left to a person: no event is
-appended for it. Batch ids are idempotent: the same id and content answer the stored result,
-another content under the same id is refused. The events and the batch row commit together.
+appended for it. Batch ids are the station's own and idempotent: the same id and content from
+the same station answer the stored result, another content under the same id is refused, and
+another station's same id is another batch (it neither sees nor blocks this one). The events
+and the batch row commit together, so a batch graded twice (a retried job) is recorded once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, Text, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
 
 from claims.errors import IdempotencyConflictError
 from claims.grading import Grade, GradingPolicy, Kind, grade
@@ -40,29 +53,34 @@ __all__ = [
     "ItemInput",
     "ItemResult",
     "Station",
+    "batch_digest",
     "create_station_tables",
     "epcis_document",
     "grade_batch",
     "inspection_event",
+    "request_digest",
     "station_batches",
     "station_reviews",
+    "stored_batch",
 ]
 
 station_batches = Table(
     "station_batches",
     metadata,
-    Column("batch_id", String(200), primary_key=True),
+    Column("batch_id", String(200), nullable=False),
     Column("station_id", String(200), nullable=False),
     Column("request_hash", String(64), nullable=False),
     Column("result", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # A batch id is its station's own (migration 0005).
+    PrimaryKeyConstraint("station_id", "batch_id"),
 )
 # Items the model was not sure of, until a person grades them (claims.station_review).
 station_reviews = Table(
     "station_reviews",
     metadata,
-    Column("batch_id", String(200), primary_key=True),
-    Column("position", Integer, primary_key=True),
+    Column("batch_id", String(200), nullable=False),
+    Column("position", Integer, nullable=False),
     Column("station_id", String(200), nullable=False),
     Column("read_point", String(300), nullable=False),
     Column("epc", String(300), nullable=False),
@@ -77,6 +95,7 @@ station_reviews = Table(
     Column("graded_by", String(200)),
     Column("condition", String(20)),
     Column("ledger_index", Integer),
+    PrimaryKeyConstraint("station_id", "batch_id", "position"),
 )
 _NS = "https://freshproof.dev/epcis/"
 _CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"fp": _NS}]
@@ -125,6 +144,23 @@ class ItemResult:
     # The model that graded it: its version and release entry (from the inspections).
     model: dict[str, str] | None = None
 
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ItemResult:
+        """Back from ``as_dict``."""
+        return cls(
+            raw["position"],
+            raw["epc"],
+            raw["uri"],
+            raw["gtin"],
+            raw["lot"],
+            Grade.from_dict(raw["grade"]) if raw["grade"] else None,
+            tuple(raw["photos"]),
+            raw["ledger_index"],
+            raw["error"],
+            tuple(raw["notes"]),
+            raw["model"],
+        )
+
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {
@@ -153,12 +189,24 @@ class BatchResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _request_hash(items: Sequence[ItemInput]) -> str:
+def request_digest(items: Sequence[ItemInput]) -> str:
+    """A batch's content as sent (``batch_digest`` of its photos' SHA-256)."""
+    return batch_digest(
+        (i.epc, i.kind, [(name, hashlib.sha256(data).hexdigest()) for name, data in i.photos])
+        for i in items
+    )
+
+
+def batch_digest(items: Iterable[tuple[str, str, Sequence[tuple[str, str]]]]) -> str:
+    """What a batch's content hashes to: per item its EPC, kind and photos (name, SHA-256).
+
+    A batch id sent again with this digest is a retry; with another, a conflict.
+    """
     h = hashlib.sha256()
-    for item in items:
-        h.update(json.dumps([item.epc, item.kind]).encode())
-        for name, data in item.photos:
-            h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    for epc, kind, photos in items:
+        h.update(json.dumps([epc, kind]).encode())
+        for name, sha256 in photos:
+            h.update(name.encode() + b"\0" + bytes.fromhex(sha256))
     return h.hexdigest()
 
 
@@ -295,15 +343,19 @@ def grade_batch(
     now: datetime,
     refused: Mapping[int, dict[str, Any]] | None = None,
     pool: Executor | None = None,
+    graded: Mapping[int, ItemResult] | None = None,
+    on_graded: Callable[[ItemResult], None] | None = None,
 ) -> BatchResult:
     """Grade every item, append one event per graded item, remember the batch (see module).
 
     ``refused``: items already failed before grading (a photo the store could not keep).
     ``pool``: where the items are graded side by side (results keep the order sent); the
     inspector must then be safe to call from several threads, as ``Predictor`` is.
+    ``graded``: items an earlier, interrupted run graded (by position), not graded again;
+    ``on_graded`` is told of each item as this run grades it, so it can keep them.
     """
-    digest = _request_hash(items)
-    if (stored := _stored(ledger.engine, batch_id, digest)) is not None:
+    digest = request_digest(items)
+    if (stored := stored_batch(ledger.engine, station.station_id, batch_id, digest)) is not None:
         return stored
     seen: set[str] = set()
     found = [
@@ -317,13 +369,25 @@ def grade_batch(
         result, item = pair
         if result.error is not None:
             return result
-        return _grade_item(
+        if graded and (earlier := graded.get(result.position)) is not None:
+            return earlier
+        done = _grade_item(
             result, item, inspector=inspector, store=store, engine=ledger.engine, policy=policy
         )
+        if on_graded is not None:
+            on_graded(done)
+        return done
 
     pairs = list(zip(found, items, strict=True))
     results = list(pool.map(work, pairs) if pool is not None else map(work, pairs))
-    return _record(ledger, station, batch_id, digest, results, now)
+    try:
+        return _record(ledger, station, batch_id, digest, results, now)
+    except IntegrityError:
+        # Graded at the same time by another run (a job taken over while its first run still
+        # went): that run's events and row stand, this one's rolled back with the insert.
+        if (stored := stored_batch(ledger.engine, station.station_id, batch_id, digest)) is None:
+            raise
+        return stored
 
 
 def _record(
@@ -402,10 +466,14 @@ def _counts(items: Sequence[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-def _stored(engine: Engine, batch_id: str, digest: str) -> BatchResult | None:
+def stored_batch(engine: Engine, station_id: str, batch_id: str, digest: str) -> BatchResult | None:
+    """The station's batch recorded under ``batch_id`` as a replay, None when it has none;
+    ``IdempotencyConflictError`` when it was recorded with other content (``digest``)."""
     with engine.connect() as conn:
         row = conn.execute(
-            select(station_batches).where(station_batches.c.batch_id == batch_id)
+            select(station_batches).where(
+                station_batches.c.station_id == station_id, station_batches.c.batch_id == batch_id
+            )
         ).first()
     if row is None:
         return None

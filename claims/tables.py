@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from storage.schema import metadata
@@ -31,7 +32,9 @@ claims = Table(
     "claims",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("idempotency_key", String(200), unique=True),
+    # Unique per customer (``customer_idempotency_key`` below), not globally: one customer's
+    # key never blocks, answers or reveals another's (``claims.service._existing``).
+    Column("idempotency_key", String(200)),
     Column("request_hash", String(64), nullable=False),
     Column("order_id", String(100), nullable=False),
     Column("customer_id", String(100)),
@@ -54,6 +57,7 @@ claims = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_claims_lot_created", "lot", "created_at"),
     Index("ix_claims_created", "created_at", "id"),
+    UniqueConstraint("customer_id", "idempotency_key", name="claims_customer_idempotency_key"),
 )
 
 claim_photos = Table(

@@ -273,11 +273,20 @@ def _behind(state: SchemaState) -> str:
 ADDED_AFTER_0001: dict[str, frozenset[str]] = {
     "outbox": frozenset({"order_key"}),
     "api_keys": frozenset({"approval_limit"}),
+    "station_jobs": frozenset({"owner", "lease_until", "attempts", "progress"}),
 }
 """Columns later migrations add to tables of 0001: a database made before migrations lacks
 them, and is adopted at 0001 then upgraded. A migration adding a column adds it here."""
 
-TABLES_AFTER_0001: frozenset[str] = frozenset({"claim_reassessments", "claim_proposals"})
+REKEYED_AFTER_0001: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "claims": (("idempotency_key",), ("customer_id", "idempotency_key")),
+}
+"""Unique keys a later migration replaced, old → new (0005: idempotency keys per customer):
+a database made before migrations has the old one."""
+
+TABLES_AFTER_0001: frozenset[str] = frozenset(
+    {"claim_reassessments", "claim_proposals", "api_key_requests"}
+)
 """Tables later migrations create: a database made before migrations never had them."""
 
 
@@ -315,6 +324,12 @@ def _check_adoptable(conn: Connection, state: SchemaState, metadata: MetaData) -
             return False
         if diff[0] == "add_column":
             return diff[3].name in ADDED_AFTER_0001.get(diff[2], frozenset())
+        if diff[0] in ("add_constraint", "remove_constraint") and isinstance(
+            diff[1], UniqueConstraint
+        ):
+            old, new = REKEYED_AFTER_0001.get(diff[1].table.name, ((), ()))
+            columns = tuple(c.name for c in diff[1].columns)
+            return columns == (new if diff[0] == "add_constraint" else old)
         if diff[0] == "add_index" and diff[1].table.name not in missing:
             later = ADDED_AFTER_0001.get(diff[1].table.name, frozenset())
             return all(c.name in later for c in diff[1].columns)

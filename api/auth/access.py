@@ -13,7 +13,8 @@ for inspections; a supply-chain system captures events and registers the parties
 for, and reads lot traces; a station inspects and reads traces (its batch API comes with the
 stations issue); an adjudicator works the review queue, decides claims and moves tickets,
 and reads claims, traces and the ledger (the admin does not decide claims: who manages keys
-should not also pay out); above the adjudicator limit a second adjudicator approves, with an
+should not also pay out, and an admin cannot mint a deciding key alone either: an
+adjudicator or admin key issued through the API needs a second admin); above the adjudicator limit a second adjudicator approves, with an
 approval limit only the server's shell grants (``freshproof keys create --approval-limit``),
 never the API, so an admin key cannot mint its own approver; an ML engineer runs
 inspections and reads metrics; an auditor reads everything and changes nothing; an admin
@@ -43,6 +44,7 @@ from fastapi import Request
 from api.auth.keys import ROLES, Principal, a_role
 
 __all__ = [
+    "ADMITTED",
     "PUBLIC",
     "ROLE_PERMISSIONS",
     "ROUTE_PERMISSIONS",
@@ -53,6 +55,7 @@ __all__ = [
     "RateLimitedError",
     "RateLimiter",
     "UndeclaredRouteError",
+    "admit",
     "authorize",
     "openapi_permissions",
     "principal",
@@ -83,6 +86,7 @@ class Permission(StrEnum):
     WEB_SESSION = "web-session"
     STATIONS_GRADE = "stations:grade"
     STATIONS_REVIEW = "stations:review"  # grade the items a station's model was unsure of
+    STATIONS_READ = "stations:read"  # a station: its own batches only; staff who read all
 
 
 PUBLIC = Permission.PUBLIC
@@ -92,7 +96,7 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
     {
         "customer_app": frozenset({P.INSPECT, P.CLAIMS_FILE, P.CLAIMS_READ}),
         "supply_chain": frozenset({P.EVENTS_CAPTURE, P.PARTIES_REGISTER, P.TRACE_READ}),
-        "station": frozenset({P.INSPECT, P.TRACE_READ, P.STATIONS_GRADE}),
+        "station": frozenset({P.INSPECT, P.TRACE_READ, P.STATIONS_GRADE, P.STATIONS_READ}),
         "adjudicator": frozenset(
             {
                 P.INSPECT,
@@ -107,7 +111,7 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
         ),
         "ml_engineer": frozenset({P.INSPECT, P.METRICS}),
         "auditor": frozenset(
-            {P.CLAIMS_READ, P.TRACE_READ, P.LEDGER_READ, P.METRICS, P.REVIEW_READ}
+            {P.CLAIMS_READ, P.TRACE_READ, P.LEDGER_READ, P.METRICS, P.REVIEW_READ, P.STATIONS_READ}
         ),
         "admin": frozenset(
             {
@@ -120,6 +124,7 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
                 P.KEYS_MANAGE,
                 P.METRICS,
                 P.REVIEW_READ,
+                P.STATIONS_READ,
             }
         ),
     }
@@ -153,7 +158,7 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("POST", "/v1/claims/{claim_id}/ticket"): P.TICKETS_MANAGE,
         ("GET", "/v1/review"): P.REVIEW_READ,
         ("POST", "/v1/stations/batches"): P.STATIONS_GRADE,
-        ("GET", "/v1/stations/jobs/{batch_id:path}"): P.STATIONS_GRADE,
+        ("GET", "/v1/stations/jobs/{batch_id:path}"): P.STATIONS_READ,
         ("GET", "/v1/review/stations"): P.REVIEW_READ,
         ("GET", "/v1/review/stations/{batch_id:path}/{position:int}"): P.REVIEW_READ,
         ("GET", "/v1/review/stations/{batch_id:path}/{position:int}/photos/{n}"): P.REVIEW_READ,
@@ -161,6 +166,10 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("POST", "/v1/keys"): P.KEYS_MANAGE,
         ("GET", "/v1/keys"): P.KEYS_MANAGE,
         ("DELETE", "/v1/keys/{key_id}"): P.KEYS_MANAGE,
+        # Key requests (adjudicator, admin): a second admin answers (api/routes/keys.py).
+        ("GET", "/v1/key-requests"): P.KEYS_MANAGE,
+        ("GET", "/v1/key-requests/{request_id}"): P.KEYS_MANAGE,
+        ("POST", "/v1/key-requests/{request_id}/approval"): P.KEYS_MANAGE,
         # The adjudicator workbench (api/web): HTML, not in the OpenAPI document.
         ("GET", "/review/login"): P.PUBLIC,
         ("POST", "/review/login"): P.PUBLIC,
@@ -286,6 +295,29 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
+ADMITTED = "freshproof.admitted"
+"""The scope key under which the edge (``api.edge``) leaves the principal it admitted."""
+
+
+def admit(request: Request, permission: Permission) -> Principal:
+    """Key valid, role allowed, rate kept: the check of a permission that needs a key.
+
+    The edge (``api.edge``) runs it from the headers alone, before the body is read, and
+    leaves the principal in the scope under ``ADMITTED``; ``authorize`` takes it from there,
+    so a request spends one token of its key's rate, not two.
+    """
+    services = request.app.state.services
+    # A malformed, unknown, expired or revoked key raises KeyRejectedError: a 401.
+    who: Principal = services.keys.authenticate(_bearer(request))
+    if permission not in ROLE_PERMISSIONS[who.role]:
+        raise ForbiddenError(
+            f"{a_role(who.role)} key may not do this; it needs one of: "
+            + ", ".join(roles_with(permission))
+        )
+    services.rate_limiter.take(who.key_id)
+    return who
+
+
 def authorize(request: Request) -> None:
     """The app-wide check: permission declared, key valid, role allowed, rate kept."""
     permission = _route_permission(request)
@@ -293,15 +325,9 @@ def authorize(request: Request) -> None:
     if permission is PUBLIC or permission is Permission.WEB_SESSION:
         # A workbench page checks its session cookie itself (api.web.session).
         return
-    services = request.app.state.services
-    # A malformed, unknown, expired or revoked key raises KeyRejectedError: a 401.
-    who = services.keys.authenticate(_bearer(request))
-    if permission not in ROLE_PERMISSIONS[who.role]:
-        raise ForbiddenError(
-            f"{a_role(who.role)} key may not do this; it needs one of: "
-            + ", ".join(roles_with(permission))
-        )
-    services.rate_limiter.take(who.key_id)
+    who: Principal | None = request.scope.get(ADMITTED)
+    if who is None or permission not in ROLE_PERMISSIONS[who.role]:
+        who = admit(request, permission)
     request.state.principal = who
 
 

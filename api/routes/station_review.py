@@ -26,6 +26,15 @@ Caller = Annotated[Principal, Depends(principal)]
 BatchId = Annotated[str, Path(min_length=1, max_length=200, description="The station's batch id.")]
 Position = Annotated[int, Path(ge=0, le=9999, description="The item's place in its batch.")]
 PhotoNumber = Annotated[int, Path(ge=0, le=99, description="The photo's place in its item.")]
+StationId = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        description="Whose batch: needed only when several stations used the batch id "
+        "(409 names them).",
+    ),
+]
 
 
 class PersonGrade(BaseModel):
@@ -49,12 +58,18 @@ def queue(services: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> di
 
 @router.get(
     "/{batch_id:path}/{position:int}/photos/{n}",
-    responses=problem_responses(404)
+    responses=problem_responses(404, 409)
     | {200: {"content": {"image/*": {}}, "description": "The photo's served copy."}},
 )
-def photo(batch_id: BatchId, position: Position, n: PhotoNumber, services: Svc) -> Response:
+def photo(
+    batch_id: BatchId,
+    position: Position,
+    n: PhotoNumber,
+    services: Svc,
+    station_id: StationId = None,
+) -> Response:
     """An item's photo: the served copy (GPS and device serials removed)."""
-    found = manual_item(services.engine, batch_id, position)
+    found = manual_item(services.engine, batch_id, position, station_id)
     if not 0 <= n < len(found.photos):
         raise Problem(404, "unknown-photo", "Unknown photo", f"the item has {len(found.photos)}")
     try:
@@ -71,7 +86,12 @@ _PHOTO_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options"
 
 @router.post("/{batch_id:path}/{position:int}/grade", responses=problem_responses(404, 409, 422))
 async def grade(
-    batch_id: BatchId, position: Position, body: PersonGrade, services: Svc, caller: Caller
+    batch_id: BatchId,
+    position: Position,
+    body: PersonGrade,
+    services: Svc,
+    caller: Caller,
+    station_id: StationId = None,
 ) -> dict[str, Any]:
     """Grade the item: its inspection event goes on the ledger, naming the grader."""
     graded = await run_in_threadpool(
@@ -82,6 +102,7 @@ async def grade(
             condition=body.condition,
             actor=caller.actor,
             now=datetime.now(UTC),
+            station_id=station_id,
         )
     )
     services.after_write()
@@ -90,7 +111,9 @@ async def grade(
 
 # Last: a batch id may hold slashes (``{batch_id:path}``), so this pattern would also match
 # the photo and grade paths above if it came first.
-@router.get("/{batch_id:path}/{position:int}", responses=problem_responses(404))
-def item(batch_id: BatchId, position: Position, services: Svc) -> dict[str, Any]:
+@router.get("/{batch_id:path}/{position:int}", responses=problem_responses(404, 409))
+def item(
+    batch_id: BatchId, position: Position, services: Svc, station_id: StationId = None
+) -> dict[str, Any]:
     """One item left to people, waiting or graded."""
-    return manual_item(services.engine, batch_id, position).as_dict()
+    return manual_item(services.engine, batch_id, position, station_id).as_dict()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -19,8 +19,17 @@ from api.routes.inspect import read_photos
 from api.services import Services
 from api.settings import Settings
 from claims.grading import GradingPolicy
-from claims.station_jobs import BatchJob, JobItem, job_state, pending_jobs, record_job
-from claims.stations import ItemInput, Station, grade_batch, photo_rejected
+from claims.station_jobs import (
+    BatchJob,
+    JobItem,
+    job_state,
+    live_jobs,
+    queued_conflict,
+    record_job,
+    stations_with_batch,
+)
+from claims.stations import ItemInput, Station, grade_batch, photo_rejected, request_digest
+from ledger import strict_json
 from vision.predictor import Predictor
 
 router = APIRouter(prefix="/v1/stations", tags=["stations"])
@@ -49,17 +58,24 @@ class BatchIn(BaseModel):
 
 
 def _batch(text: str, settings: Settings, photos: int) -> BatchIn:
+    """The ``batch`` form part, read by the strict JSON reader first (as the claim part)."""
     try:
+        strict_json.loads(text)
         batch = BatchIn.model_validate_json(text)
+    except strict_json.InvalidJSONError as exc:
+        errors = [{"field": strict_json.format_path(exc.path, "batch"), "reason": exc.reason}]
     except ValidationError as exc:
         errors = field_errors(exc, root="batch")
+    else:
+        errors = []
+    if errors:
         raise Problem(
             422,
             "invalid-batch",
             "Invalid batch",
             "; ".join(f"{e['field']}: {e['reason']}" for e in errors),
             errors=errors,
-        ) from exc
+        )
     if len(batch.items) > settings.station_max_items:
         raise Problem(
             413,
@@ -133,7 +149,9 @@ async def grade(
     """Grade a batch: per item the condition, the CBV disposition and one ledger event.
 
     Up to ``station_sync_items`` items are graded now (200); larger batches are queued
-    (202 with the job's URL), and a full queue answers 429 with ``Retry-After``.
+    (202 with the job's URL), and a full queue answers 429 with ``Retry-After``. A batch id
+    is the station's own: sent again with the same content it answers the first batch's
+    state, with other content 409 (queued or not); another station's ids do not meet it.
     """
     station = _station(caller)
     parsed = _batch(batch, settings, len(photos))
@@ -146,6 +164,7 @@ async def grade(
             ItemInput(i.epc, i.kind, tuple(data[p] for p in i.photos), tuple(i.photos))
             for i in parsed.items
         ]
+        queued_conflict(services.engine, station.station_id, parsed.batch_id, request_digest(items))
         result = await run_in_threadpool(
             lambda: grade_batch(
                 ledger=services.ledger,
@@ -167,7 +186,7 @@ async def grade(
             "counts": result.counts,
             "items": list(result.items),
         }
-    if pending_jobs(services.engine) >= settings.station_max_queued:
+    if live_jobs(services.engine, now) >= settings.station_max_queued:
         raise Problem(
             429,
             "queue-full",
@@ -176,22 +195,52 @@ async def grade(
             retry_after=30,
         )
     job = await run_in_threadpool(lambda: _queue(services, parsed, station, data))
-    if record_job(services.engine, job, now):
+    new = record_job(services.engine, job, now)
+    if new:
         request.app.state.jobs.submit(job)
     response.status_code = 202
     # RFC 9110 §15.3.3: a 202 points at where its outcome will be; the body says it too.
     url = f"/v1/stations/jobs/{quote(job.batch_id, safe='/')}"
     response.headers["Location"] = url
-    return {"batch_id": job.batch_id, "status": "pending", "url": url}
+    state = None if new else job_state(services.engine, station.station_id, job.batch_id)
+    status = state["status"] if state else "pending"
+    return {"batch_id": job.batch_id, "status": status, "url": url, "replay": not new}
 
 
-@router.get("/jobs/{batch_id:path}", responses=problem_responses(404))
-def job(batch_id: str, services: Svc, caller: Caller) -> dict[str, Any]:
-    """A queued batch: pending, done (with its items, in the order sent) or failed."""
-    state = job_state(services.engine, batch_id)
-    # A station sees its own batches; another's answers as if absent.
-    if state is not None and caller.role == "station" and state["station_id"] != caller.station_id:
-        state = None
+@router.get("/jobs/{batch_id:path}", responses=problem_responses(404, 409))
+def job(
+    batch_id: str,
+    services: Svc,
+    caller: Caller,
+    station_id: Annotated[
+        str | None,
+        Query(max_length=200, description="Whose batch (staff; a station reads its own)."),
+    ] = None,
+) -> dict[str, Any]:
+    """A queued batch: pending, done (with its items, in the order sent) or failed.
+
+    A station reads its own batches only: another's id answers 404, as if absent, so ids
+    cannot be probed. Auditors and admins read any station's; when several stations used
+    the id, ``station_id`` names which (409 lists them otherwise).
+    """
+    unknown = Problem(404, "unknown-batch", "Unknown batch", f"no batch {batch_id!r}")
+    if caller.role == "station":
+        if caller.station_id is None or station_id not in (None, caller.station_id):
+            raise unknown
+        station_id = caller.station_id
+    elif station_id is None:
+        found = stations_with_batch(services.engine, batch_id)
+        if len(found) > 1:
+            raise Problem(
+                409,
+                "ambiguous-batch",
+                "Several stations used this batch id",
+                f"stations {', '.join(found)} each sent a batch {batch_id!r}: name one "
+                "with ?station_id=",
+                stations=found,
+            )
+        station_id = found[0] if found else None
+    state = job_state(services.engine, station_id, batch_id) if station_id else None
     if state is None:
-        raise Problem(404, "unknown-batch", "Unknown batch", f"no batch {batch_id!r}")
+        raise unknown
     return state

@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from PIL import Image
 
 from api.auth.access import ROLE_PERMISSIONS, Permission
-from api.routes.station_review import BatchId, PhotoNumber, Position
+from api.routes.station_review import BatchId, PhotoNumber, Position, StationId
 from api.web.routes import page
 from api.web.session import WebUser, current_session, form_session
 from api.web.views import Refusal, refusal
@@ -57,13 +57,18 @@ def stations(request: Request, user: User, graded: str | None = None) -> Respons
 
 @router.get("/{batch_id:path}/{position:int}/photos/{n}")
 def photo(
-    request: Request, user: User, batch_id: BatchId, position: Position, n: PhotoNumber
+    request: Request,
+    user: User,
+    batch_id: BatchId,
+    position: Position,
+    n: PhotoNumber,
+    station_id: StationId = None,
 ) -> Response:
     """An item's photo, the served copy (GPS and device serials removed)."""
     services = request.app.state.services
     try:
         data = services.evidence.get_served(
-            manual_item(services.engine, batch_id, position).photos[n]
+            manual_item(services.engine, batch_id, position, station_id).photos[n]
         )
     except (ClaimsError, IndexError, EvidenceNotFoundError):
         return Response("no such photo", status_code=404, media_type="text/plain")
@@ -84,6 +89,7 @@ def grade(
     batch_id: BatchId,
     position: Position,
     condition: Annotated[str, Form()] = "",
+    station_id: StationId = None,
 ) -> Response:
     """Grade one item; the page again, with the refusal if the grade was not accepted."""
     if not _may_grade(user):
@@ -100,6 +106,7 @@ def grade(
             condition=condition,
             actor=user.principal.actor,
             now=datetime.now(UTC),
+            station_id=station_id,
         )
     except ClaimsError as exc:
         if (problem := refusal(exc)) is None:

@@ -166,7 +166,13 @@ def test_a_reencoded_photo_from_another_claim_is_flagged_and_not_auto_paid(
     assert first["compensation"]["paid"] is True and first["status"] == "open"
 
     second = _file(client, "LOT-DUP-B", "cust-B", again)
-    (flag,) = second["photos"][0]["duplicate_of"]
+    # Staff see which claim it copies; its customer, that it copies an earlier one (the
+    # earlier claim is another customer's: never named to this one).
+    staff = client.get(f"/v1/claims/{second['id']}", headers=_callers(client).auditor).json()
+    (flag,) = staff["photos"][0]["duplicate_of"]
+    assert second["photos"][0]["duplicate_of"] == [
+        {"matches": "an earlier claim", "distance": flag["distance"]}
+    ]
     assert flag["claim_id"] == first["id"]
     assert flag["photo_sha256"] == first["photos"][0]["sha256"]
     assert flag["evidence_index"] == first["ledger"]["evidence_index"]
@@ -247,6 +253,7 @@ def test_two_copies_filed_at_the_same_instant_cannot_both_be_paid(client: TestCl
     # Whichever was written second saw the first under the ledger's write lock.
     (second,) = flagged
     (first,) = [c for c in filed if c is not second]
-    assert second["photos"][0]["duplicate_of"][0]["claim_id"] == first["id"]
+    staff = client.get(f"/v1/claims/{second['id']}", headers=_callers(client).auditor).json()
+    assert staff["photos"][0]["duplicate_of"][0]["claim_id"] == first["id"]
     assert [c["compensation"]["paid"] for c in (first, second)] == [True, False]
     assert second["status"] == "needs_review"

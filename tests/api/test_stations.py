@@ -126,6 +126,25 @@ def test_bad_batches_are_problems(station_app: Any) -> None:
     assert queued.status_code == 429 and int(queued.headers["retry-after"]) > 0
 
 
+def test_a_batch_part_with_a_duplicate_key_grades_nothing(station_app: Any) -> None:
+    # The batch part passes the strict JSON reader, as every other body: two "batch_id"s
+    # (which one would a log reader see?) are refused naming where, before anything is graded.
+    app, client, station = station_app
+    items, photos = _items(1)
+    text = json.dumps({"batch_id": "b-dup", "items": items})
+    text = text.replace('"batch_id": "b-dup"', '"batch_id": "b-dup", "batch_id": "b-other"')
+    before = app.state.services.ledger.size()
+    resp = client.post(
+        "/v1/stations/batches",
+        headers=station,
+        files=[("photos", ("p0.jpg", photos[0], "image/jpeg"))],
+        data={"batch": text},
+    )
+    assert resp.status_code == 422 and resp.headers["content-type"].startswith(PROBLEM)
+    assert resp.json()["errors"][0]["field"] == "batch.batch_id"
+    assert app.state.services.ledger.size() == before
+
+
 def _now() -> Any:
     from datetime import UTC, datetime
 
@@ -303,3 +322,29 @@ def test_two_workers_on_one_host_both_serve(tmp_path: Path) -> None:
             p.wait(timeout=30)
         for out in outs:
             out.close()
+
+
+def test_two_stations_unsure_items_under_one_batch_id_stay_apart(station_app: Any) -> None:
+    # A batch id is its station's own; items left to people under the same id and position
+    # by two stations are two items: a person names whose, and grades only that one.
+    app, client, station = station_app
+    other = grant(app, "station", station_id="ST-2", read_point=READ_POINT)
+    person = grant(app, "adjudicator")
+    unsure = [{"epc": "urn:epc:id:sgtin:4000001.012345.7001", "kind": "package", "photos": [0]}]
+    for key in (station, other):
+        assert _post(client, key, "b-same", unsure, [PHOTOS["unsure"]]).status_code == 200
+    waiting = client.get("/v1/review/stations", headers=person).json()["items"]
+    assert sorted(i["station_id"] for i in waiting) == ["ST-1", "ST-2"]
+    url = "/v1/review/stations/b-same/0"
+    ambiguous = client.get(url, headers=person)
+    assert ambiguous.status_code == 409 and ambiguous.json()["stations"] == ["ST-1", "ST-2"]
+    refused = client.post(f"{url}/grade", headers=person, json={"condition": "intact"})
+    assert refused.status_code == 409
+    graded = client.post(
+        f"{url}/grade", headers=person, params={"station_id": "ST-2"}, json={"condition": "intact"}
+    )
+    assert graded.status_code == 200 and graded.json()["station_id"] == "ST-2"
+    left = client.get(url, headers=person, params={"station_id": "ST-1"}).json()
+    assert left["status"] == "open"
+    still = client.get("/v1/review/stations", headers=person).json()["items"]
+    assert [(i["station_id"], i["batch_id"]) for i in still] == [("ST-1", "b-same")]
