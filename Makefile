@@ -25,8 +25,10 @@ $(VENV)/.all: pyproject.toml | $(PY)
 install: $(VENV)/.serve
 install-all: $(VENV)/.all
 
+# Plain http on loopback: the workbench's cookies go without Secure there only (the setting
+# defaults to Secure, and some browsers drop Secure cookies set over plain http).
 run: install
-	$(VENV)/bin/freshproof serve --host $(HOST) --port $(PORT)
+	$(if $(filter 127.0.0.1 localhost,$(HOST)),FRESHPROOF_WEB_SECURE_COOKIES=false) $(VENV)/bin/freshproof serve --host $(HOST) --port $(PORT)
 
 serve: run
 

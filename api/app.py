@@ -9,7 +9,8 @@ from fastapi import Depends, FastAPI
 
 from api.auth.access import authorize
 from api.deps import app_predictor, load_predictor
-from api.limits import BodyLimitMiddleware
+from api.edge import EdgeMiddleware
+from api.json_bodies import strict_json_body
 from api.metrics import Metrics, MetricsMiddleware
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
@@ -58,8 +59,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Photo evidence and tamper-evident traceability for fresh-food claims.",
         # Every route passes the access check: its permission from one table, the key, the
         # role, the rate (api/auth/access.py). The docs pages are not routes of the API.
-        # Then unknown query parameters are refused (api/queries.py).
-        dependencies=[Depends(authorize), Depends(reject_unknown_query)],
+        # Then unknown query parameters are refused (api/queries.py), and a JSON body the
+        # strict reader refuses (duplicate keys, NaN, deep nesting: api/json_bodies.py).
+        dependencies=[
+            Depends(authorize),
+            Depends(reject_unknown_query),
+            Depends(strict_json_body),
+        ],
     )
     app.state.settings = settings
     app.state.predictor = None
@@ -68,8 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics(ledger_size=app.state.services.ledger.size)
     install_problem_handlers(app)
     install_openapi(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
-    # Added last, so outermost: it also counts requests the body limit turns away.
+    # Key, role, rate and body size from the headers, before any body is read (api/edge.py).
+    app.add_middleware(EdgeMiddleware, limits=settings.body_limits)
+    # Added last, so outermost: it also counts requests the edge turns away.
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.include_router(health.router)
     app.include_router(inspect.router)

@@ -46,10 +46,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) on the configured settings."""
-    import uvicorn
+    """Serve the HTTP API (OpenAPI at /docs) on the configured settings.
 
+    The server closes connections whose request head or body stalls, sheds connections past
+    its cap, and logs a repeated warning once with a count (api/http_server.py).
+    """
     from api.app import create_app
+    from api.http_server import GuardedServer, server_config
+    from api.log_repeats import RepeatFilter
     from storage.errors import SchemaError
 
     settings = Settings()
@@ -66,7 +70,12 @@ def serve(
             "use it as 'Authorization: Bearer <key>' and create other keys with it.",
             err=True,
         )
-    uvicorn.run(app, host=host, port=port)
+    repeats = RepeatFilter(settings.log_repeat_window_seconds)
+    try:
+        config = server_config(app, settings, host=host, port=port, repeats=repeats)
+        GuardedServer(config, repeats).run()
+    finally:
+        repeats.flush()
 
 
 @app.command()

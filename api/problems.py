@@ -26,9 +26,19 @@ from api.auth.access import (
     RateLimitedError,
     UndeclaredRouteError,
 )
-from api.auth.keys import AuthError, InvalidKeySpecError, KeyRejectedError, UnknownKeyError
+from api.auth.keys import (
+    AuthError,
+    InvalidKeySpecError,
+    KeyRejectedError,
+    KeyRequestClosedError,
+    LastAdminError,
+    SameAdminError,
+    UnknownKeyError,
+    UnknownKeyRequestError,
+)
 from claims.errors import (
     AlreadyPaidError,
+    AmbiguousStationItemError,
     AwaitingApprovalError,
     ClaimClosedError,
     ClaimsError,
@@ -46,8 +56,14 @@ from claims.errors import (
     UnknownStationItemError,
 )
 from ledger.anchor.errors import AnchorError
+from ledger.authorship import NotYourCustodyError
 from ledger.capture import PartyError, RoleChangeRefusedError
-from ledger.epcis import EPCISDocumentError, TooManyEventsError
+from ledger.epcis import (
+    DocumentTooLargeError,
+    EPCISDocumentError,
+    TooManyEventsError,
+    TooManyReadingsError,
+)
 from ledger.errors import (
     AuditError,
     CanonicalJSONError,
@@ -57,6 +73,7 @@ from ledger.errors import (
     InvalidIndexError,
     LedgerError,
 )
+from ledger.strict_json import InvalidJSONError
 from ledger.trace import UnknownLotError
 from storage.errors import StorageError, StorageUnavailableError
 from vision.errors import (
@@ -71,9 +88,11 @@ from vision.errors import (
 __all__ = [
     "PROBLEM_TYPES",
     "Problem",
+    "access_problem",
     "field_errors",
     "install_problem_handlers",
     "problem_response",
+    "unavailable_problem",
 ]
 
 log = logging.getLogger("freshproof.api")
@@ -98,7 +117,12 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (RateLimitedError, _Kind(429, "rate-limited", "Too many requests")),
     (InvalidKeySpecError, _Kind(422, "invalid-key", "Invalid key request")),
     (UnknownKeyError, _Kind(404, "unknown-key", "Unknown key")),
+    (UnknownKeyRequestError, _Kind(404, "unknown-key-request", "Unknown key request")),
+    (KeyRequestClosedError, _Kind(409, "key-request-closed", "Key request no longer pending")),
+    (SameAdminError, _Kind(403, "separation-of-duties", "A second admin must approve")),
+    (LastAdminError, _Kind(409, "last-admin", "The last admin key cannot be revoked")),
     (RoleChangeRefusedError, _Kind(403, "role-change-refused", "Changing a role needs an admin")),
+    (NotYourCustodyError, _Kind(403, "not-your-custody", "Not this key's part of the lot")),
     (ImageTooLargeError, _Kind(413, "image-too-large", "Image too large")),
     (ImageTooSmallError, _Kind(422, "image-too-small", "Image too small")),
     (NotAnImageError, _Kind(422, "not-an-image", "Not a readable image")),
@@ -108,6 +132,10 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (InvalidClaimError, _Kind(422, "invalid-claim", "Invalid claim")),
     (UnknownClaimError, _Kind(404, "unknown-claim", "Unknown claim")),
     (UnknownStationItemError, _Kind(404, "unknown-station-item", "Unknown station item")),
+    (
+        AmbiguousStationItemError,
+        _Kind(409, "ambiguous-station-item", "Several stations used this batch id"),
+    ),
     (StationItemGradedError, _Kind(409, "station-item-graded", "Station item already graded")),
     (
         IdempotencyConflictError,
@@ -130,12 +158,15 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (OperationalError, _Kind(503, "database-unavailable", "Database unavailable", 3)),
     (InterfaceError, _Kind(503, "database-unavailable", "Database unavailable", 3)),
     (TooManyEventsError, _Kind(413, "too-many-events", "Too many events in one document")),
+    (DocumentTooLargeError, _Kind(413, "epcis-too-large", "EPCIS document too large")),
+    (TooManyReadingsError, _Kind(413, "too-many-readings", "Too many sensor readings")),
     (EPCISDocumentError, _Kind(422, "invalid-epcis", "Malformed EPCIS document")),
     (UnknownLotError, _Kind(404, "unknown-lot", "Unknown lot")),
     (PartyError, _Kind(422, "invalid-party", "Invalid party")),
     (AnchorError, _Kind(502, "anchor-failed", "Anchoring failed")),
     (InvalidIndexError, _Kind(404, "not-in-log", "No such ledger entry or tree size")),
     (CanonicalJSONError, _Kind(422, "not-canonical-json", "Not representable as canonical JSON")),
+    (InvalidJSONError, _Kind(422, "invalid-json", "Not acceptable JSON")),
     (InvalidEntryError, _Kind(422, "invalid-entry", "Invalid ledger entry")),
     (InconsistentCheckpointError, _Kind(409, "inconsistent-checkpoint", "Checkpoint refused")),
     (CheckpointError, _Kind(422, "bad-checkpoint", "Checkpoint or signature invalid")),
@@ -269,6 +300,40 @@ def _allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
+def unavailable_problem(exc: Exception, instance: str) -> JSONResponse | None:
+    """The 503 for a database or store that is down, from the table; None for anything else.
+
+    For code outside the app's exception handlers (the edge middleware checks keys in the
+    database before a route runs): an outage answers as it does inside a route."""
+    if isinstance(exc, OperationalError | InterfaceError | StorageUnavailableError):
+        return _for_domain_error(exc, instance)
+    return None
+
+
+def access_problem(exc: Exception, instance: str) -> JSONResponse:
+    """The problem for a refused key, role or rate: the handler's, and the edge's (api.edge)."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, MissingCredentialsError):
+        headers["WWW-Authenticate"] = 'Bearer realm="freshproof"'
+    if isinstance(exc, KeyRejectedError):
+        headers["WWW-Authenticate"] = 'Bearer realm="freshproof", error="invalid_token"'
+    if isinstance(exc, UndeclaredRouteError):
+        log.error("refused %s: no permission declared in api/auth/access.py", exc.reason)
+    if isinstance(exc, KeyRejectedError):
+        detail = _REJECTED.get(exc.reason, "the API key was not accepted")
+        return problem_response(
+            401,
+            "invalid-credentials",
+            "API key not accepted",
+            detail,
+            instance,
+            headers=headers,
+            reason=exc.reason,
+        )
+    extra = {"field": exc.field} if isinstance(exc, InvalidKeySpecError) else {}
+    return _for_domain_error(exc, instance, headers=headers, **extra)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every error class through the table above."""
 
@@ -286,26 +351,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(AccessError)
     @app.exception_handler(AuthError)
     async def _access(request: Request, exc: Exception) -> JSONResponse:
-        headers: dict[str, str] = {}
-        if isinstance(exc, MissingCredentialsError):
-            headers["WWW-Authenticate"] = 'Bearer realm="freshproof"'
-        if isinstance(exc, KeyRejectedError):
-            headers["WWW-Authenticate"] = 'Bearer realm="freshproof", error="invalid_token"'
-        if isinstance(exc, UndeclaredRouteError):
-            log.error("refused %s: no permission declared in api/auth/access.py", exc.reason)
-        if isinstance(exc, KeyRejectedError):
-            detail = _REJECTED.get(exc.reason, "the API key was not accepted")
-            return problem_response(
-                401,
-                "invalid-credentials",
-                "API key not accepted",
-                detail,
-                request.url.path,
-                headers=headers,
-                reason=exc.reason,
-            )
-        extra = {"field": exc.field} if isinstance(exc, InvalidKeySpecError) else {}
-        return _for_domain_error(exc, request.url.path, headers=headers, **extra)
+        return access_problem(exc, request.url.path)
 
     @app.exception_handler(VisionError)
     async def _vision(request: Request, exc: VisionError) -> JSONResponse:
@@ -323,11 +369,19 @@ def install_problem_handlers(app: FastAPI) -> None:
             ]
         if isinstance(exc, PartyError):
             extra = {"field": exc.field}
+        if isinstance(exc, NotYourCustodyError):
+            r = exc.refused
+            extra = {"rule": r.rule, "event_index": r.event_index, "lot": r.lot}
+            extra |= {"event_time": r.at.isoformat(), "needs": r.needs, "speaks_for": r.caller}
         headers: dict[str, str] = {}
         if isinstance(exc, TooManyEventsError):
             extra = {"limit": exc.limit, "actual": exc.actual}
             # The EPCIS 2.0 REST binding's name for the limit.
             headers["GS1-EPCIS-Capture-Limit"] = str(exc.limit)
+        if isinstance(exc, DocumentTooLargeError | TooManyReadingsError):
+            extra = {"limit": exc.limit, "actual": exc.actual}
+        if isinstance(exc, DocumentTooLargeError):
+            headers["GS1-EPCIS-Capture-File-Size-Limit"] = str(exc.limit)
         return _for_domain_error(exc, request.url.path, headers=headers, **extra)
 
     @app.exception_handler(ClaimsError)
@@ -337,6 +391,8 @@ def install_problem_handlers(app: FastAPI) -> None:
             return _for_domain_error(exc.error, request.url.path, photo_index=exc.index)
         fielded = isinstance(exc, InvalidClaimError | InvalidDecisionError)
         extra: dict[str, Any] = {"field": getattr(exc, "field", None)} if fielded else {}
+        if isinstance(exc, AmbiguousStationItemError):
+            extra = {"stations": list(exc.stations)}
         return _for_domain_error(exc, request.url.path, **extra)
 
     @app.exception_handler(StorageError)

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.limits import BodyLimits
 from ledger.epcis import CaptureLimits
 from vision.image import ImageLimits, QualityThresholds
 from vision.registry import DEFAULT_WEIGHTS_DIR
@@ -82,6 +83,20 @@ class Settings(BaseSettings):
     epcis_max_events: int = Field(
         1000, ge=1, description="Events per EPCIS document; a longer one is a 413 problem."
     )
+    # Reading costs ~40-80 µs and a few hundred bytes of memory per sensor reading on two
+    # cores: 20,000 readings parse in about a second; 1,000 events of 1,000 readings (57.5 MB)
+    # took 37.6 s and 1.6 GB. Larger histories are sent as several documents.
+    epcis_max_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="Bytes per EPCIS document, checked from Content-Length before it is read; "
+        "a larger one is a 413 problem.",
+    )
+    epcis_max_readings: int = Field(
+        20_000,
+        ge=1,
+        description="Sensor readings per EPCIS document, all events together; more is a 413.",
+    )
     epcis_max_clock_skew_seconds: float = Field(
         300.0,
         ge=0,
@@ -149,9 +164,51 @@ class Settings(BaseSettings):
     )
 
     web_secure_cookies: bool = Field(
-        False,
-        description="Mark the workbench's session cookie Secure (HTTPS only); off for "
-        "http://127.0.0.1.",
+        True,
+        description="Mark the workbench's cookies Secure (sent over HTTPS only). Turn it off "
+        "only for plain-http development on 127.0.0.1 (`make run` does).",
+    )
+
+    max_json_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Bytes per request body on routes without photo uploads or EPCIS "
+        "documents (JSON and form posts); more is a 413 before the body is read.",
+    )
+    # The HTTP server (`freshproof serve`): what a connection may hold before it says what it
+    # wants. Behind a reverse proxy these are a second line; see README.
+    server_header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A connection whose request line and headers are not complete this long "
+        "after it opened (or after its previous response) is closed.",
+    )
+    server_body_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="A request body with no bytes for this long (while the server waits for "
+        "them) closes its connection.",
+    )
+    server_keep_alive_seconds: int = Field(
+        5, ge=1, description="An idle keep-alive connection is closed after this long."
+    )
+    server_limit_concurrency: int = Field(
+        10_000,
+        ge=1,
+        description="Open connections (and requests in flight) at most: a connection beyond "
+        "it is answered 503 and closed at once; lowered to the open-file limit less 512.",
+    )
+    server_backlog: int = Field(2048, ge=1, description="Pending connections the kernel queues.")
+    server_max_header_bytes: int = Field(
+        16 * 1024,
+        ge=1024,
+        description="Request line and headers together; more is a 400 and the connection closed.",
+    )
+    log_repeat_window_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="An identical warning or error within this long of the first is counted, "
+        "not logged again; the count is logged with the next one after the window (0: log all).",
     )
 
     rate_limit_per_minute: int = Field(
@@ -181,7 +238,19 @@ class Settings(BaseSettings):
         256, ge=1, description="Larger station batches are refused (413)."
     )
     station_max_queued: int = Field(
-        50, ge=1, description="Queued station batches beyond this are refused (429)."
+        50,
+        ge=1,
+        description="Queued station batches beyond this are refused (429); only live ones "
+        "count (a dead process's are taken over, not counted).",
+    )
+    station_job_lease_seconds: float = Field(
+        30,
+        gt=0,
+        description="A queued batch's holder renews its lease this often (a third of it); "
+        "a batch whose lease ran out is taken over by another process or a restart.",
+    )
+    station_job_attempts: int = Field(
+        3, ge=1, description="Runs a queued batch gets (its worker died) before it fails."
     )
     grading_min_confidence: float = Field(
         0.7, ge=0, le=1, description="Below this a station item is graded by a person."
@@ -221,10 +290,19 @@ class Settings(BaseSettings):
 
     @property
     def capture_limits(self) -> CaptureLimits:
-        """Events per EPCIS document and the clock skew allowed to event times."""
+        """Events, bytes and readings per EPCIS document; the clock skew allowed to events."""
         return CaptureLimits(
             max_events=self.epcis_max_events,
+            max_bytes=self.epcis_max_bytes,
+            max_readings=self.epcis_max_readings,
             max_clock_skew=timedelta(seconds=self.epcis_max_clock_skew_seconds),
+        )
+
+    @property
+    def body_limits(self) -> BodyLimits:
+        """Request body caps by kind of route, applied before the body is read."""
+        return BodyLimits(
+            uploads=self.max_request_bytes, epcis=self.epcis_max_bytes, other=self.max_json_bytes
         )
 
     @property

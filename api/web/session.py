@@ -2,7 +2,8 @@
 
 An adjudicator (or a read-only auditor) pastes their API key once; the server keeps a
 session row and the browser a random 32-byte id in the ``fp_session`` cookie (HttpOnly,
-SameSite=Strict, Path=/review, Secure when ``web_secure_cookies`` is on). Only the id's
+SameSite=Strict, Path=/review, and Secure unless ``web_secure_cookies`` is turned off for
+plain-http development on 127.0.0.1, as ``make run`` does). Only the id's
 SHA-256 is stored, as with API keys: a copy of the table opens no session. Each session
 carries a CSRF token that every form posts back.
 

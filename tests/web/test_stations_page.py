@@ -29,7 +29,7 @@ def app(tmp_path: Path) -> Any:
 
 @pytest.fixture
 def client(app: Any) -> Iterator[TestClient]:
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as c:
         services = app.state.services
         grade_batch(
             ledger=services.ledger,

@@ -60,6 +60,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Any:
             anchor_backend="none",
             anchor_every_entries=1_000_000,
             rate_limit_per_minute=0,
+            web_secure_cookies=False,  # plain http://127.0.0.1, as `make run`
         )
     )
 
