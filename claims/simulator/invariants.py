@@ -385,7 +385,8 @@ def figures(week: Week, seen: Observed, views: Views, *, auto_pay_min_confidence
     lines.append(
         f"time to decision: automatic p50 {_p(auto_t, 50):.2f} s p95 {_p(auto_t, 95):.2f} s; "
         f"by a person p50 {_p(person_t, 50):.1f} s p95 {_p(person_t, 95):.1f} s; "
-        f"waiting at the end {len(filed) - len(auto) - len(people)} "
+        f"waiting at the end {len(left)} (paid automatically, then decided again by a person "
+        f"after a late record: {len(set(auto) & set(people))}) "
         f"(refused over the adjudicator limit {len(seen.over_limit)}): {', '.join(left[:6])}"
     )
     lines.append(
