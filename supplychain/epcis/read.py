@@ -32,7 +32,7 @@ __all__ = ["parse_document"]
 def _load(doc: Mapping[str, Any] | bytes | str, errors: _Errors) -> Mapping[str, Any] | None:
     """Decode `doc` into a JSON object, recording why not.
 
-    Bytes and text go through the one strict reader (``ledger.strict_json``): duplicate keys
+    Bytes and text go through the one strict reader (``supplychain.strict_json``): duplicate keys
     would let two readers see different events behind one hash; NaN is not JSON.
     """
     if isinstance(doc, Mapping):
