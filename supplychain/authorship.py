@@ -44,10 +44,10 @@ from typing import Literal
 
 from sqlalchemy import Connection, select
 
-from ledger.errors import LedgerError
 from supplychain.capture import lot_keys
 from supplychain.custody import Handover, LotEvent, custody
 from supplychain.epcis import CaptureEvent
+from supplychain.errors import SupplyChainError
 from supplychain.projections import event_lots, events
 
 __all__ = [
@@ -122,7 +122,7 @@ class Refused:
 Decision = Allowed | Refused
 
 
-class NotYourCustodyError(LedgerError):
+class NotYourCustodyError(SupplyChainError):
     """An event is about a part of a lot's history none of the caller's parties took part in."""
 
     def __init__(self, refused: Refused) -> None:

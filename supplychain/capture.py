@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from ledger.errors import LedgerError
 from ledger.log import Ledger, LedgerWriter
 from supplychain.epcis import CaptureEvent, EPCISDocument, lot
+from supplychain.errors import SupplyChainError
 from supplychain.identifiers.tds import PARTY_ID_MAX, PARTY_ID_PATTERN, EPCError, check_party_id
 from supplychain.projections import (
     PROJECTION_TABLES,
@@ -47,7 +47,7 @@ PARTY_ROLES = frozenset({"supplier", "warehouse", "carrier", "customer", "retail
 # checked in full (digits, check digit, nothing after) by the one checker, supplychain/identifiers/tds.py.
 
 
-class PartyError(LedgerError):
+class PartyError(SupplyChainError):
     """A party registration is not acceptable."""
 
     def __init__(self, field: str, reason: str) -> None:
@@ -99,7 +99,7 @@ def get_party(engine: Engine, party_id: str) -> Party | None:
     return Party(row.id, row.role, row.name, row.ledger_idx) if row else None
 
 
-class RoleChangeRefusedError(LedgerError):
+class RoleChangeRefusedError(SupplyChainError):
     """A caller without the privilege tried to change a registered party's role."""
 
     def __init__(self, party_id: str, role: str, requested: str) -> None:

@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from ledger.errors import LedgerError
 from supplychain.epcis import to_celsius, to_digital_link
+from supplychain.errors import SupplyChainError
 
 __all__ = [
     "DEVICE_URI_PREFIX",
@@ -54,7 +54,7 @@ EPCIS_CONTEXT: list[Any] = [
 """JSON-LD @context written into generated EPCIS documents."""
 
 
-class ColdChainCSVError(LedgerError):
+class ColdChainCSVError(SupplyChainError):
     """Root of the errors raised by the logger CSV import."""
 
 

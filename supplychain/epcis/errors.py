@@ -1,7 +1,7 @@
 """Errors raised while reading EPCIS documents, and the limits of one capture.
 
-Hierarchy (``EPCISError`` derives from ``ledger.errors.LedgerError``, so the API's one
-mapping table answers it as before)::
+Hierarchy (``EPCISError`` derives from ``supplychain.errors.SupplyChainError``, itself a
+``ledger.errors.LedgerError``, so the API's one mapping table answers it as before)::
 
     EPCISError
     ├── EPCISValidationError   one problem: event index (None: document level), field, reason
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ledger.errors import LedgerError
+from supplychain.errors import SupplyChainError
 
 __all__ = [
     "CaptureLimits",
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-class EPCISError(LedgerError):
+class EPCISError(SupplyChainError):
     """Root of the errors raised while reading EPCIS documents."""
 
 
