@@ -12,6 +12,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY vision ./vision
 COPY ledger ./ledger
+COPY supplychain ./supplychain
 COPY api ./api
 COPY training ./training
 COPY claims ./claims

@@ -63,11 +63,11 @@ def import_events(
     from api.cli_support import cli_actor
     from api.services import build_services
     from claims.reassess import reassess_after_capture
-    from ledger.authorship import NotYourCustodyError, bound_to
-    from ledger.capture import capture_events
-    from ledger.coldchain_csv import parse_logger_csv, readings_to_epcis
-    from ledger.epcis import parse_document
     from ledger.errors import LedgerError
+    from supplychain.authorship import NotYourCustodyError, bound_to
+    from supplychain.capture import capture_events
+    from supplychain.coldchain_csv import parse_logger_csv, readings_to_epcis
+    from supplychain.epcis import parse_document
 
     try:
         if file.suffix.lower() == ".csv":

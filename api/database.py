@@ -20,7 +20,7 @@ __all__ = ["TABLE_MODULES", "load_tables", "prepare_database"]
 
 TABLE_MODULES = (
     "ledger.schema",
-    "ledger.projections",
+    "supplychain.projections",
     "claims.tables",
     "claims.compensation",
     "claims.outbox",

@@ -1,4 +1,4 @@
-"""Every JSON body the API reads passes the one strict reader (``ledger.strict_json``).
+"""Every JSON body the API reads passes the one strict reader (``supplychain.strict_json``).
 
 FastAPI decodes ``application/json`` bodies with Python's lenient ``json`` (duplicate keys:
 the last wins; ``NaN`` accepted) before any route code runs, and offers no hook to replace
@@ -21,7 +21,7 @@ from fastapi import Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from ledger.strict_json import InvalidJSONError, loads
+from supplychain.strict_json import InvalidJSONError, loads
 
 __all__ = ["is_json_media", "strict_json_body"]
 

@@ -56,14 +56,6 @@ from claims.errors import (
     UnknownStationItemError,
 )
 from ledger.anchor.errors import AnchorError
-from ledger.authorship import NotYourCustodyError
-from ledger.capture import PartyError, RoleChangeRefusedError
-from ledger.epcis import (
-    DocumentTooLargeError,
-    EPCISDocumentError,
-    TooManyEventsError,
-    TooManyReadingsError,
-)
 from ledger.errors import (
     AuditError,
     CanonicalJSONError,
@@ -73,9 +65,17 @@ from ledger.errors import (
     InvalidIndexError,
     LedgerError,
 )
-from ledger.strict_json import InvalidJSONError
-from ledger.trace import UnknownLotError
 from storage.errors import StorageError, StorageUnavailableError
+from supplychain.authorship import NotYourCustodyError
+from supplychain.capture import PartyError, RoleChangeRefusedError
+from supplychain.epcis import (
+    DocumentTooLargeError,
+    EPCISDocumentError,
+    TooManyEventsError,
+    TooManyReadingsError,
+)
+from supplychain.strict_json import InvalidJSONError
+from supplychain.trace import UnknownLotError
 from vision.errors import (
     DecoderBusyError,
     ImageTooLargeError,

@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.limits import BodyLimits
-from ledger.epcis import CaptureLimits
+from supplychain.epcis import CaptureLimits
 from vision.image import ImageLimits, QualityThresholds
 from vision.registry import DEFAULT_WEIGHTS_DIR
 

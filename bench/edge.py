@@ -44,7 +44,7 @@ from api.app import create_app
 from api.edge import EdgeMiddleware
 from api.settings import Settings
 from bench.server import Server
-from ledger.epcis import CaptureLimits, EPCISError, parse_document
+from supplychain.epcis import CaptureLimits, EPCISError, parse_document
 
 MB = 1024 * 1024
 LOT = "urn:epc:class:lgtin:4012345.012345.BENCH"

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from claims.coldchain import Aggregate, Reading
-from ledger.capture import Party
+from supplychain.capture import Party
 
 __all__ = [
     "NOBODY",

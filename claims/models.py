@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_extra_types.currency_code import ISO4217
 
-from ledger.tds import EPCError, check_lot_key, is_gs1_key
+from supplychain.identifiers.tds import EPCError, check_lot_key, is_gs1_key
 
 __all__ = [
     "EARLIEST_DELIVERY",

@@ -38,7 +38,7 @@ from datetime import datetime
 
 from claims.custody import Capture, Segment, Timeline
 from claims.verdict import Reason, Verdict
-from ledger.authorship import HANDOVER_SLACK
+from supplychain.authorship import HANDOVER_SLACK
 
 __all__ = [
     "LATE_RECORD_HOLD",

@@ -39,7 +39,7 @@ from claims.outbox import enqueue
 from claims.service import claim_timeline
 from claims.tables import claim_decisions, claim_photos, claim_reassessments, claims
 from ledger.log import Ledger, LedgerWriter
-from ledger.projections import event_lots, events
+from supplychain.projections import event_lots, events
 from vision.image import QualityReport
 from vision.phash import parse_phash
 from vision.predictor import Finding, Inspection

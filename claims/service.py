@@ -41,9 +41,9 @@ from claims.state import allowed_actions, current_state
 from claims.tables import claim_photos, claims, lot_alerts, photo_hashes
 from claims.timeline import build_timeline
 from ledger.log import Ledger, LedgerWriter
-from ledger.trace import UnknownLotError
 from storage.evidence import EvidenceStore, StoredEvidence
 from storage.schema import metadata
+from supplychain.trace import UnknownLotError
 from vision.errors import ImageRejected
 from vision.phash import format_phash
 from vision.predictor import Inspection

@@ -26,9 +26,9 @@ from claims.errors import (
 )
 from claims.grading import CLEAN, CONDITIONS, DISPOSITIONS, Grade, Kind
 from claims.stations import Station, epcis_document, inspection_event, station_reviews
-from ledger.capture import capture_in
-from ledger.epcis import parse_document
 from ledger.log import Ledger
+from supplychain.capture import capture_in
+from supplychain.epcis import parse_document
 
 __all__ = ["ManualItem", "conditions_for", "grade_by_person", "manual_item", "open_items"]
 

@@ -39,13 +39,13 @@ from sqlalchemy.exc import IntegrityError
 from claims.errors import IdempotencyConflictError
 from claims.grading import Grade, GradingPolicy, Kind, grade
 from claims.service import Inspector
-from ledger.capture import capture_in
-from ledger.epcis import parse_document
 from ledger.log import Ledger
-from ledger.projections import event_lots
-from ledger.tds import EPCError, decode_epc
 from storage.evidence import EvidenceStore
 from storage.schema import metadata
+from supplychain.capture import capture_in
+from supplychain.epcis import parse_document
+from supplychain.identifiers.tds import EPCError, decode_epc
+from supplychain.projections import event_lots
 from vision.errors import ImageRejected
 
 __all__ = [

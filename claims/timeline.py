@@ -21,9 +21,9 @@ from claims.custody import (
     Segment,
     Timeline,
 )
-from ledger.capture import get_party
-from ledger.custody import Handover, LotEvent, custody, lot_events
 from ledger.log import Ledger
+from supplychain.capture import get_party
+from supplychain.custody import Handover, LotEvent, custody, lot_events
 
 __all__ = ["CLEAN_DISPOSITIONS", "DEFECT_DISPOSITIONS", "build_timeline"]
 

@@ -11,7 +11,7 @@ from api.cli import app
 from api.services import build_services
 from api.settings import Settings
 
-DATA = Path(__file__).resolve().parent / "ledger" / "data" / "epcis"
+DATA = Path(__file__).resolve().parent / "supplychain" / "data" / "epcis"
 LOT = "urn:epc:class:lgtin:4012345.012345.STRAW-0502"
 
 
@@ -52,7 +52,7 @@ def test_import_logger_csv(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "2 events appended" in result.stdout  # two UTC hours
     services = build_services(Settings())
-    from ledger.trace import lot_trace
+    from supplychain.trace import lot_trace
 
     trace = lot_trace(ledger=services.ledger, lot=LOT)
     services.close()
@@ -85,7 +85,7 @@ def test_the_logger_csv_format_is_documented_where_users_look() -> None:
 
 
 def test_the_readmes_logger_csv_imports_under_the_readmes_lot(tmp_path: Path) -> None:
-    from ledger.trace import lot_trace
+    from supplychain.trace import lot_trace
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     csv_text = readme.split("```csv\n", 1)[1].split("```", 1)[0]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-SERVING_PACKAGES = ("vision", "ledger", "claims", "storage", "api", "dossier")
+SERVING_PACKAGES = ("vision", "ledger", "supplychain", "claims", "storage", "api", "dossier")
 OURS = {*SERVING_PACKAGES, "training", "tests"}
 # Imported inside functions, behind a setting or a command that says which extra to install.
 OPTIONAL = {"openvino", "ultralytics", "torch", "onnx", "onnxslim"}

@@ -64,8 +64,8 @@ import sqlalchemy as sa
 from sqlalchemy import Column, DateTime, Integer, Numeric, String, Table, Text
 
 from ledger.log import Ledger, LedgerWriter
-from ledger.tds import EPCError, check_party_id, check_sgln
 from storage.schema import metadata
+from supplychain.identifiers.tds import EPCError, check_party_id, check_sgln
 
 __all__ = [
     "KEY_PREFIX",

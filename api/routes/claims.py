@@ -23,7 +23,7 @@ from claims.models import ClaimInput
 from claims.service import file_claim, get_claim, list_claims
 from claims.state import for_customer
 from dossier.build import build_dossier
-from ledger import strict_json
+from supplychain import strict_json
 from vision.predictor import Predictor
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])

@@ -18,16 +18,16 @@ from api.services import Services
 from api.settings import Settings
 from claims.models import Name
 from claims.reassess import reassess_after_capture
-from ledger.authorship import bound_to
-from ledger.capture import (
+from supplychain.authorship import bound_to
+from supplychain.capture import (
     PARTY_ID_MAX,
     PARTY_ID_PATTERN,
     PARTY_ROLES,
     capture_events,
     register_party,
 )
-from ledger.epcis import parse_document
-from ledger.trace import lot_trace
+from supplychain.epcis import parse_document
+from supplychain.trace import lot_trace
 
 router = APIRouter(prefix="/v1", tags=["supply chain"])
 Svc = Annotated[Services, Depends(get_services)]
@@ -39,7 +39,7 @@ class PartyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
-    # The registry checks id and role (ledger/capture.py); the schema shows the same rules.
+    # The registry checks id and role (supplychain/capture.py); the schema shows the same rules.
     id: StrictStr = Field(
         examples=["urn:epc:id:pgln:4012345.00000"],
         description="GLN or PGLN as an EPC URN or a GS1 Digital Link.",
@@ -133,7 +133,7 @@ async def capture(
     parsed = await run_in_threadpool(
         parse_document, await request.body(), limits=limits, now=datetime.now(UTC)
     )
-    # Who may write what (ledger/authorship.py): each event about a part of each lot's
+    # Who may write what (supplychain/authorship.py): each event about a part of each lot's
     # history one of the key's parties took part in; checked under the write lock.
     result = await run_in_threadpool(
         capture_events,

@@ -29,7 +29,7 @@ from claims.station_jobs import (
     stations_with_batch,
 )
 from claims.stations import ItemInput, Station, grade_batch, photo_rejected, request_digest
-from ledger import strict_json
+from supplychain import strict_json
 from vision.predictor import Predictor
 
 router = APIRouter(prefix="/v1/stations", tags=["stations"])

@@ -25,9 +25,9 @@ from claims.custody import Party, Segment
 from claims.models import PARTY_ROLES
 from claims.timeline import build_timeline
 from ledger.bundle import make_bundle
-from ledger.capture import get_party
 from ledger.service import current_checkpoint
-from ledger.trace import UnknownLotError
+from supplychain.capture import get_party
+from supplychain.trace import UnknownLotError
 
 __all__ = [
     "FILTER_NAMES",

@@ -21,7 +21,7 @@ from tests.conftest import REPO
 
 __all__ = ["CUSTOMER", "EPCIS", "LOT", "as_role", "seeded_client", "stored_state"]
 
-EPCIS = REPO / "tests" / "ledger" / "data" / "epcis" / "object_shipping_inspection.json"
+EPCIS = REPO / "tests" / "supplychain" / "data" / "epcis" / "object_shipping_inspection.json"
 LOT = "STRAW-0502"
 CUSTOMER = "C-EDGE"
 _PARTIES = (

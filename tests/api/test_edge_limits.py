@@ -21,7 +21,12 @@ from fastapi.testclient import TestClient
 from api.auth.access import ROUTE_PERMISSIONS
 from api.edge import match_route
 from api.limits import BODY_KINDS
-from ledger.epcis import CaptureLimits, DocumentTooLargeError, TooManyReadingsError, parse_document
+from supplychain.epcis import (
+    CaptureLimits,
+    DocumentTooLargeError,
+    TooManyReadingsError,
+    parse_document,
+)
 from tests.api.seeded import as_role, seeded_client, stored_state
 from tests.epcis_events import document, lot_event
 

@@ -12,7 +12,7 @@ from api.app import create_app
 from api.settings import Settings
 from tests.api.access import grant
 
-DATA = Path(__file__).resolve().parents[1] / "ledger" / "data" / "epcis"
+DATA = Path(__file__).resolve().parents[1] / "supplychain" / "data" / "epcis"
 LOT = "urn:epc:class:lgtin:4012345.012345.STRAW-0502"
 PROBLEM = "application/problem+json"
 PARTIES = [f"urn:epc:id:pgln:{p}.00000" for p in ("4000001", "4012345", "4023333")]

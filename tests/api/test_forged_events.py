@@ -1,7 +1,7 @@
 """Forged evidence from outside a lot's history (issue 22, item 1), through the public API.
 
 A supply-chain key adds events about a lot only for the part of its history its parties
-took part in (ledger/authorship.py): an outsider's report of a shock or a damaged, warm
+took part in (supplychain/authorship.py): an outsider's report of a shock or a damaged, warm
 lot inside another party's custody is refused (403 ``not-your-custody``), the ledger is
 unchanged and no verdict moves. The parties' own records still go in; naming one's own read
 point lets an outsider in only where no party holds the goods on record, and an outsider's
@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.deps import get_predictor
 from api.settings import Settings
-from ledger.capture import capture_events
-from ledger.epcis import parse_document
+from supplychain.capture import capture_events
+from supplychain.epcis import parse_document
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, textured
 from tests.epcis_events import document, lot_event

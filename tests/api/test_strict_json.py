@@ -3,13 +3,15 @@
 Python's ``json`` keeps the last of two equal keys, so ``{"role": "auditor", "role":
 "admin"}`` made an admin key, a claim with two ``line_value``s was filed at the second, and
 a decision with ``"compensation": "deny", "compensation": "approve"`` paid. Every JSON
-body, the claim's multipart part and EPCIS documents now go through ``ledger.strict_json``,
+body, the claim's multipart part and EPCIS documents now go through ``supplychain.strict_json``,
 which refuses duplicate keys, NaN/Infinity and deep nesting, naming where.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,9 +24,9 @@ from sqlalchemy import func, select
 from api.app import create_app
 from api.settings import Settings
 from claims.compensation import payments
-from ledger import epcis
-from ledger.epcis import EPCISDocumentError, parse_document
-from ledger.strict_json import MAX_DEPTH, InvalidJSONError, loads
+from supplychain import epcis
+from supplychain.epcis import EPCISDocumentError, parse_document
+from supplychain.strict_json import MAX_DEPTH, InvalidJSONError, loads
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, textured
 
@@ -70,8 +72,15 @@ def test_the_reader_accepts_what_json_means() -> None:
 
 
 def test_epcis_documents_are_read_by_the_same_reader() -> None:
-    # One reader, not two: EPCIS keeps no JSON parser of its own.
-    assert not hasattr(epcis, "json")
+    # One reader, not two: no module of EPCIS keeps a JSON parser of its own.
+    modules = [
+        epcis,
+        *(
+            importlib.import_module(f"{epcis.__name__}.{m.name}")
+            for m in pkgutil.iter_modules(epcis.__path__)
+        ),
+    ]
+    assert not [m.__name__ for m in modules if hasattr(m, "json")]
     with pytest.raises(EPCISDocumentError) as refused:
         parse_document(b'{"type": "EPCISDocument", "epcisBody": {"a": 1, "a": 2}}')
     [error] = refused.value.errors

@@ -24,15 +24,15 @@ from claims.profiles import DEFAULT_PROFILES
 from claims.responsibility import ClaimFacts, decide
 from claims.timeline import build_timeline
 from claims.verdict import BASE_CONFIDENCE, Verdict
-from ledger.capture import capture_events, register_party
-from ledger.epcis import parse_document
 from ledger.log import Ledger
 from storage.db import make_engine
 from storage.schema import metadata
+from supplychain.capture import capture_events, register_party
+from supplychain.epcis import parse_document
 from vision.image import QualityReport
 from vision.predictor import Finding, Inspection
 
-DOC = Path(__file__).resolve().parents[1] / "ledger" / "data" / "epcis"
+DOC = Path(__file__).resolve().parents[1] / "supplychain" / "data" / "epcis"
 LOT = "urn:epc:class:lgtin:4012345.012345.STRAW-0502"
 SUPPLIER, CARRIER, DC = (
     "urn:epc:id:pgln:4012345.00000",

@@ -36,9 +36,9 @@ from dossier.errors import (
 )
 from dossier.verify import Check, DossierReport, verify_dossier
 from ledger.bundle import verify_bundle
-from ledger.capture import capture_events, register_party
-from ledger.epcis import parse_document
 from ledger.log import Ledger
+from supplychain.capture import capture_events, register_party
+from supplychain.epcis import parse_document
 from tests.api.test_claims import DC, FARM, HOT, NOW, TRUCK, _event, _series, _t
 from tests.conftest import postgres_schema, schema_url
 

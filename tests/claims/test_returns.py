@@ -20,11 +20,11 @@ from claims.profiles import DEFAULT_PROFILES
 from claims.responsibility import ClaimFacts, decide
 from claims.stations import Station, epcis_document, inspection_event
 from claims.timeline import build_timeline
-from ledger.capture import capture_events, register_party
-from ledger.epcis import parse_document
 from ledger.log import Ledger
 from storage.db import make_engine
 from storage.schema import metadata
+from supplychain.capture import capture_events, register_party
+from supplychain.epcis import parse_document
 from tests.epcis_events import document, lot_event
 
 LOT = "urn:epc:class:lgtin:4012345.012345.RET1"

@@ -44,7 +44,7 @@ from claims.simulator.scenarios import (
     suite,
 )
 from claims.simulator.spec import Outcome, PhotoSpec, Scenario, SeenVerdict, Truth
-from ledger.epcis import CaptureLimits, lot, parse_document
+from supplychain.epcis import CaptureLimits, lot, parse_document
 from tests.conftest import jpeg_bytes
 from vision.phash import hamming
 

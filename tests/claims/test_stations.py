@@ -16,9 +16,9 @@ from claims.errors import IdempotencyConflictError
 from claims.grading import GradingPolicy
 from claims.stations import ItemInput, Station, create_station_tables, grade_batch
 from claims.timeline import build_timeline
-from ledger.capture import capture_events, register_party
-from ledger.epcis import parse_document
-from ledger.trace import lot_trace
+from supplychain.capture import capture_events, register_party
+from supplychain.epcis import parse_document
+from supplychain.trace import lot_trace
 from tests.conftest import jpeg_bytes, textured
 from vision.errors import NotAnImageError
 from vision.image import QualityReport

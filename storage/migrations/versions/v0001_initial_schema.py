@@ -71,7 +71,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("ledger_checkpoints_pkey")),
     )
 
-    # ledger/projections.py: the party registry and the EPCIS event index.
+    # supplychain/projections.py: the party registry and the EPCIS event index.
     op.create_table(
         "parties",
         sa.Column("id", sa.String(length=200), nullable=False),

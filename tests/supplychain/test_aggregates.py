@@ -15,17 +15,17 @@ import pytest
 
 from claims.custody import Party
 from claims.timeline import build_timeline
-from ledger.capture import (
+from ledger.log import Ledger
+from supplychain.capture import (
     _index,
     capture_events,
     create_projection_tables,
     event_view,
     register_party,
 )
-from ledger.custody import AggregateReading, lot_events
-from ledger.epcis import CaptureEvent, EPCISDocumentError, parse_document
-from ledger.log import Ledger
-from ledger.trace import lot_trace
+from supplychain.custody import AggregateReading, lot_events
+from supplychain.epcis import CaptureEvent, EPCISDocumentError, parse_document
+from supplychain.trace import lot_trace
 
 DATA = Path(__file__).resolve().parent / "data" / "epcis"
 LOT = "urn:epc:class:lgtin:4012345.012345.STRAW-0502"

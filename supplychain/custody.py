@@ -23,11 +23,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ledger.epcis import stored_temperatures
-from ledger.errors import LedgerError
 from ledger.log import Ledger
-from ledger.projections import event_lots, events
 from ledger.record import parse_record
+from supplychain.epcis import stored_temperatures
+from supplychain.errors import SupplyChainError
+from supplychain.projections import event_lots, events
 
 __all__ = [
     "RECEIPT_LAG",
@@ -47,7 +47,7 @@ __all__ = [
 RECEIPT_LAG = timedelta(minutes=30)
 
 
-class UnknownLotError(LedgerError):
+class UnknownLotError(SupplyChainError):
     """No captured event names this lot."""
 
     def __init__(self, lot: str) -> None:

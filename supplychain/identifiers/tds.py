@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
-from ledger.errors import LedgerError
+from supplychain.errors import SupplyChainError
 
 __all__ = [
     "PARTY_ID_MAX",
@@ -67,7 +67,7 @@ _TAG = re.compile(r"^urn:epc:tag:(sgtin-96|sgtin-198):([0-7])\.(\d{6,12})\.(\d{1
 _HEX = re.compile(r"^(?:0x)?([0-9A-Fa-f]{24}|[0-9A-Fa-f]{50})$")
 
 
-class EPCError(LedgerError):
+class EPCError(SupplyChainError):
     """An EPC that does not decode; ``reason`` says what is wrong with it."""
 
     def __init__(self, epc: str, reason: str) -> None:

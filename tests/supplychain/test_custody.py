@@ -8,11 +8,11 @@ from pathlib import Path
 
 from claims.custody import Party
 from claims.timeline import build_timeline
-from ledger.capture import capture_events, create_projection_tables, register_party
-from ledger.custody import LotEvent, custody
-from ledger.epcis import parse_document
 from ledger.log import Ledger
-from ledger.trace import lot_trace
+from supplychain.capture import capture_events, create_projection_tables, register_party
+from supplychain.custody import LotEvent, custody
+from supplychain.epcis import parse_document
+from supplychain.trace import lot_trace
 
 DATA = Path(__file__).resolve().parent / "data" / "epcis"
 LOT = "urn:epc:class:lgtin:4012345.012345.STRAW-0502"

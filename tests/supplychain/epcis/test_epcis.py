@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from ledger.epcis import (
+from ledger.errors import LedgerError
+from supplychain.epcis import (
     CaptureEvent,
     CBVVocabulary,
     EPCISDocumentError,
@@ -26,9 +27,8 @@ from ledger.epcis import (
     to_celsius,
     to_digital_link,
 )
-from ledger.errors import LedgerError
 
-DATA = Path(__file__).parent / "data" / "epcis"
+DATA = Path(__file__).resolve().parents[1] / "data" / "epcis"
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 HASH_ID = re.compile(r"^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$")
 

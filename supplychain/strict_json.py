@@ -25,7 +25,7 @@ import math
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from ledger.errors import LedgerError
+from supplychain.errors import SupplyChainError
 
 __all__ = ["MAX_DEPTH", "InvalidJSONError", "JSONFault", "JSONPath", "format_path", "loads"]
 
@@ -47,7 +47,7 @@ def format_path(path: JSONPath, root: str = "$") -> str:
     return "".join(out)
 
 
-class InvalidJSONError(LedgerError):
+class InvalidJSONError(SupplyChainError):
     """Bytes that are not acceptable JSON: ``fault`` what kind, ``path`` where, ``reason``."""
 
     def __init__(self, fault: JSONFault, reason: str, path: JSONPath = ()) -> None:

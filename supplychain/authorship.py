@@ -4,7 +4,7 @@ The ledger names who captured each event (``captured_by``) and the parties the c
 key speaks for (``captured_for``); this rule makes that count at capture (issue 22). A
 supply-chain key may add an event about a lot only for the part of the lot's history in
 which one of its parties took part, read from the lot's records already on the ledger plus
-the events before it in the same document (custody by ``ledger.custody.custody``, the rule
+the events before it in the same document (custody by ``supplychain.custody.custody``, the rule
 the trace and the verdicts use):
 
 0. An event that names possessing parties must name one the key speaks for: a key never
@@ -44,11 +44,11 @@ from typing import Literal
 
 from sqlalchemy import Connection, select
 
-from ledger.capture import lot_keys
-from ledger.custody import Handover, LotEvent, custody
-from ledger.epcis import CaptureEvent
-from ledger.errors import LedgerError
-from ledger.projections import event_lots, events
+from supplychain.capture import lot_keys
+from supplychain.custody import Handover, LotEvent, custody
+from supplychain.epcis import CaptureEvent
+from supplychain.errors import SupplyChainError
+from supplychain.projections import event_lots, events
 
 __all__ = [
     "HANDOVER_SLACK",
@@ -122,7 +122,7 @@ class Refused:
 Decision = Allowed | Refused
 
 
-class NotYourCustodyError(LedgerError):
+class NotYourCustodyError(SupplyChainError):
     """An event is about a part of a lot's history none of the caller's parties took part in."""
 
     def __init__(self, refused: Refused) -> None:

@@ -4,7 +4,7 @@
 `TemperatureRow` per data row, or raises `CSVImportError` naming every bad row/column.
 `readings_to_epcis` groups rows per device, lot and UTC hour into ObjectEvents
 (action OBSERVE, bizStep ``sensor_reporting``) whose `sensorElementList` keeps each
-reading's original value and unit; `ledger.epcis.parse_document` then converts to °C and
+reading's original value and unit; `supplychain.epcis.parse_document` then converts to °C and
 gives every event its CBV event hash id, exactly as for EPCIS captured elsewhere.
 
 Why ``sensor_reporting``: CBV 2.0 added it for events whose purpose is to report sensor
@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from ledger.epcis import to_celsius, to_digital_link
-from ledger.errors import LedgerError
+from supplychain.epcis import to_celsius, to_digital_link
+from supplychain.errors import SupplyChainError
 
 __all__ = [
     "DEVICE_URI_PREFIX",
@@ -54,7 +54,7 @@ EPCIS_CONTEXT: list[Any] = [
 """JSON-LD @context written into generated EPCIS documents."""
 
 
-class ColdChainCSVError(LedgerError):
+class ColdChainCSVError(SupplyChainError):
     """Root of the errors raised by the logger CSV import."""
 
 

@@ -2,7 +2,7 @@
 
 ``re.match`` with ``$`` let a party id end in a newline (a second party that prints like
 the carrier), and a loose pattern let ``urn:epc:id:pgln:4023333.00000.evil`` in. Party
-ids, key read points and claim lots now go through ``ledger.tds``: EPC URNs with their
+ids, key read points and claim lots now go through ``supplychain.identifiers.tds``: EPC URNs with their
 digit counts (GS1 TDS), GS1 Digital Links with their check digits.
 """
 
@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from api.auth.keys import InvalidKeySpecError, KeyStore, create_key_tables
 from claims.models import ClaimInput
-from ledger.capture import PartyError, create_projection_tables, register_party
 from ledger.log import Ledger
-from ledger.tds import (
+from supplychain.capture import PartyError, create_projection_tables, register_party
+from supplychain.identifiers.tds import (
     PARTY_ID_PATTERN,
     EPCError,
     check_lot_key,

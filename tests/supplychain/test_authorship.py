@@ -1,4 +1,4 @@
-"""The authorship rule (ledger/authorship.py): who may add events about which part of a lot.
+"""The authorship rule (supplychain/authorship.py): who may add events about which part of a lot.
 
 Pure: histories as ``LotEvent`` tuples, documents parsed by the EPCIS reader, decisions out.
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ledger.authorship import (
+from supplychain.authorship import (
     Allowed,
     NotYourCustodyError,
     Refused,
@@ -18,8 +18,8 @@ from ledger.authorship import (
     decide_authorship,
     owns_location,
 )
-from ledger.custody import LotEvent
-from ledger.epcis import CaptureEvent, parse_document
+from supplychain.custody import LotEvent
+from supplychain.epcis import CaptureEvent, parse_document
 from tests.epcis_events import document, lot_event
 
 LOT = "urn:epc:class:lgtin:4012345.012345.AUTH1"

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from ledger.audit import audit
-from ledger.capture import capture_events, create_projection_tables, get_party, register_party
-from ledger.epcis import parse_document
 from ledger.log import Ledger
-from ledger.trace import UnknownLotError, lot_trace
+from supplychain.capture import capture_events, create_projection_tables, get_party, register_party
+from supplychain.epcis import parse_document
+from supplychain.trace import UnknownLotError, lot_trace
 
 DATA = Path(__file__).resolve().parent / "data" / "epcis"
 LOT = "urn:epc:class:lgtin:4012345.012345.STRAW-0502"

@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ledger.coldchain_csv import (
+from supplychain.coldchain_csv import (
     CSVImportError,
     InvalidGTINError,
     TemperatureRow,
     parse_logger_csv,
     readings_to_epcis,
 )
-from ledger.epcis import parse_document
+from supplychain.epcis import parse_document
 
 LOT = "urn:epc:class:lgtin:4012345.012345.STRAW-0502"
 

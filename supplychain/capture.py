@@ -13,11 +13,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from ledger.epcis import CaptureEvent, EPCISDocument, lot
-from ledger.errors import LedgerError
 from ledger.log import Ledger, LedgerWriter
-from ledger.projections import PROJECTION_TABLES, event_lots, events, parties, projection_metadata
-from ledger.tds import PARTY_ID_MAX, PARTY_ID_PATTERN, EPCError, check_party_id
+from supplychain.epcis import CaptureEvent, EPCISDocument, lot
+from supplychain.errors import SupplyChainError
+from supplychain.identifiers.tds import PARTY_ID_MAX, PARTY_ID_PATTERN, EPCError, check_party_id
+from supplychain.projections import (
+    PROJECTION_TABLES,
+    event_lots,
+    events,
+    parties,
+    projection_metadata,
+)
 
 __all__ = [
     "PARTY_ID_MAX",
@@ -38,10 +44,10 @@ __all__ = [
 
 PARTY_ROLES = frozenset({"supplier", "warehouse", "carrier", "customer", "retailer"})
 # GLN / PGLN as EPC URNs (sgln, pgln) or GS1 Digital Link (AI 414 location, 417 party),
-# checked in full (digits, check digit, nothing after) by the one checker, ledger/tds.py.
+# checked in full (digits, check digit, nothing after) by the one checker, supplychain/identifiers/tds.py.
 
 
-class PartyError(LedgerError):
+class PartyError(SupplyChainError):
     """A party registration is not acceptable."""
 
     def __init__(self, field: str, reason: str) -> None:
@@ -93,7 +99,7 @@ def get_party(engine: Engine, party_id: str) -> Party | None:
     return Party(row.id, row.role, row.name, row.ledger_idx) if row else None
 
 
-class RoleChangeRefusedError(LedgerError):
+class RoleChangeRefusedError(SupplyChainError):
     """A caller without the privilege tried to change a registered party's role."""
 
     def __init__(self, party_id: str, role: str, requested: str) -> None:
@@ -257,7 +263,7 @@ def capture_events(
 
     Each entry names ``actor``, who captured it (an API key, the CLI's user), and the
     parties ``speaks_for`` that actor speaks for. ``check`` (e.g. the authorship rule,
-    ``ledger.authorship``) runs first under the write lock, so no capture races past it.
+    ``supplychain.authorship``) runs first under the write lock, so no capture races past it.
     """
     with ledger.writer() as w:
         if check is not None:

@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ledger.custody import AggregateReading, LotEvent, UnknownLotError, custody, lot_events
 from ledger.log import Ledger
-from ledger.projections import parties
+from supplychain.custody import AggregateReading, LotEvent, UnknownLotError, custody, lot_events
+from supplychain.projections import parties
 
 __all__ = ["UnknownLotError", "lot_trace"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.tds import EPCError, decode_epc, gtin_check_digit
+from supplychain.identifiers.tds import EPCError, decode_epc, gtin_check_digit
 
 
 def _pack(fields: list[tuple[int, int]]) -> int:

@@ -1,0 +1,178 @@
+"""GS1 Digital Link: EPC URIs and Digital Link URIs to their constrained canonical form.
+
+The canonical form is the one the CBV 2.0 event hash (§8.9) writes: the id.gs1.org domain,
+no query string, the finest key qualifier only, a GTIN padded to 14 digits.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+__all__ = ["lot", "to_digital_link"]
+
+
+def _check_digit(digits: str) -> str:
+    """GS1 mod-10 check digit (GS1 General Specifications §7.9.1)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return str((10 - total % 10) % 10)
+
+
+def _dl_escape(text: str) -> str:
+    """Percent-encode what EPC URIs allow raw but GS1 Digital Link path segments do not."""
+    for char, code in (
+        ("!", "%21"), ("(", "%28"), (")", "%29"), ("*", "%2A"), ("+", "%2B"), (",", "%2C"),
+        (":", "%3A"),
+    ):  # fmt: skip
+        text = text.replace(char, code)
+    return text
+
+
+_EPC_URI_RE = re.compile(r"^urn:epc:(id|class|idpat):([a-z]+):(.+)$")
+_DIGITS_RE = re.compile(r"^\d+$")
+_DL_PRIMARY = {
+    "01": "01", "gtin": "01", "00": "00", "sscc": "00", "414": "414", "gln": "414",
+    "417": "417", "party": "417", "8003": "8003", "grai": "8003", "8004": "8004",
+    "giai": "8004", "253": "253", "gdti": "253", "8006": "8006", "itip": "8006",
+    "8010": "8010", "cpid": "8010", "8017": "8017", "gsrnp": "8017", "8018": "8018",
+    "gsrn": "8018", "255": "255", "gcn": "255", "401": "401", "ginc": "401",
+    "402": "402", "gsin": "402",
+}  # fmt: skip
+_DL_QUALIFIER = {"22": "22", "cpv": "22", "10": "10", "lot": "10", "21": "21", "ser": "21"}
+_DL_ALLOWED_QUALIFIERS = {
+    "01": ("21", "10", "235"),
+    "8006": ("21", "10"),
+    "414": ("254",),
+    "8010": ("8011",),
+}
+
+
+def _gs1_key(cp: str, ref: str, total: int) -> str | None:
+    """Return cp+ref when both are digits, cp has 6-12 digits and together they have `total`."""
+    if not (_DIGITS_RE.match(cp) and _DIGITS_RE.match(ref)) or not 6 <= len(cp) <= 12:
+        return None
+    return cp + ref if len(cp) + len(ref) == total else None
+
+
+def _gtin14(cp: str, indicator_item: str) -> str | None:
+    """Return the GTIN-14 of an EPC company prefix + indicator/item reference pair."""
+    if _gs1_key(cp, indicator_item, 13) is None:
+        return None
+    body = indicator_item[0] + cp + indicator_item[1:]
+    return body + _check_digit(body)
+
+
+def _epc_to_dl(kind: str, scheme: str, rest: str) -> str | None:
+    """Convert one EPC pure-identity / class / pattern URI to its canonical GS1 Digital Link."""
+    base = "https://id.gs1.org"
+    parts = rest.split(".")
+    if kind == "id" and scheme == "sgtin" and len(parts) >= 3:
+        gtin = _gtin14(parts[0], parts[1])
+        serial = rest.split(".", 2)[2]
+        if gtin and 1 <= len(serial) <= 20:
+            return f"{base}/01/{gtin}/21/{_dl_escape(serial)}"
+    elif kind == "id" and scheme == "sscc" and len(parts) == 2:
+        if _gs1_key(parts[0], parts[1], 17):
+            body = parts[1][0] + parts[0] + parts[1][1:]
+            return f"{base}/00/{body}{_check_digit(body)}"
+    elif kind == "id" and scheme == "sgln" and len(parts) >= 3:
+        gln = _gs1_key(parts[0], parts[1], 12)
+        ext = rest.split(".", 2)[2]
+        if gln and ext:
+            gln += _check_digit(gln)
+            return f"{base}/414/{gln}" if ext == "0" else f"{base}/414/{gln}/254/{_dl_escape(ext)}"
+    elif kind == "id" and scheme == "pgln" and len(parts) == 2:
+        gln = _gs1_key(parts[0], parts[1], 12)
+        if gln:
+            return f"{base}/417/{gln}{_check_digit(gln)}"
+    elif kind == "id" and scheme == "grai" and len(parts) >= 3:
+        key = _gs1_key(parts[0], parts[1], 12)
+        serial = rest.split(".", 2)[2]
+        if key and serial:
+            key = "0" + key
+            return f"{base}/8003/{key}{_check_digit(key)}{_dl_escape(serial)}"
+    elif kind == "id" and scheme == "giai" and len(parts) >= 2:
+        cp, ref = rest.split(".", 1)
+        if _DIGITS_RE.match(cp) and 6 <= len(cp) <= 12 and ref:
+            return f"{base}/8004/{cp}{_dl_escape(ref)}"
+    elif kind == "id" and scheme in ("gsrn", "gsrnp") and len(parts) == 2:
+        key = _gs1_key(parts[0], parts[1], 17)
+        if key:
+            ai = "8018" if scheme == "gsrn" else "8017"
+            return f"{base}/{ai}/{key}{_check_digit(key)}"
+    elif kind == "id" and scheme == "gdti" and len(parts) >= 3:
+        key = _gs1_key(parts[0], parts[1], 12)
+        if key:
+            return f"{base}/253/{key}{_check_digit(key)}{_dl_escape(rest.split('.', 2)[2])}"
+    elif kind == "class" and scheme == "lgtin" and len(parts) >= 3:
+        gtin = _gtin14(parts[0], parts[1])
+        lot_code = rest.split(".", 2)[2]
+        if gtin and 1 <= len(lot_code) <= 20:
+            return f"{base}/01/{gtin}/10/{_dl_escape(lot_code)}"
+    elif kind == "idpat" and scheme == "sgtin" and len(parts) == 3 and parts[2] == "*":
+        gtin = _gtin14(parts[0], parts[1])
+        if gtin:
+            return f"{base}/01/{gtin}"
+    return None
+
+
+_DL_RE = re.compile(r"^https?://[^/?#\s]+(/[^?#\s]*)(?:\?[^#\s]*)?(?:#\S*)?$")
+
+
+def _constrain_dl(uri: str) -> str | None:
+    """Return the constrained canonical form of a GS1 Digital Link URI, or None if not one."""
+    match = _DL_RE.match(uri)
+    if match is None:
+        return None
+    segments = [s for s in match.group(1).split("/") if s]
+    for i, segment in enumerate(segments[:-1]):
+        ai = _DL_PRIMARY.get(segment)
+        value = segments[i + 1]
+        if ai is None or not re.match(r"^\d{4}", value):
+            continue
+        rest = segments[i + 2 :]
+        if len(rest) % 2:
+            return None
+        if ai == "01" and _DIGITS_RE.match(value) and len(value) in (8, 12, 13):
+            value = value.rjust(14, "0")
+        qualifiers: dict[str, str] = {}
+        for q, v in zip(rest[::2], rest[1::2], strict=True):
+            qualifiers[_DL_QUALIFIER.get(q, q)] = v
+        allowed = _DL_ALLOWED_QUALIFIERS.get(ai, ())
+        # Only the finest identification level stays: a serial makes the lot redundant.
+        if "21" in qualifiers:
+            qualifiers.pop("10", None)
+        kept = [f"/{q}/{qualifiers[q]}" for q in allowed if q in qualifiers][:1]
+        return f"https://id.gs1.org/{ai}/{value}{''.join(kept)}"
+    return None
+
+
+def to_digital_link(uri: str) -> str | None:
+    """Return the constrained canonical GS1 Digital Link URI for an EPC or DL URI, else None."""
+    text = uri.strip()
+    match = _EPC_URI_RE.match(text)
+    if match is not None:
+        return _epc_to_dl(*match.groups())
+    if text.startswith(("http://", "https://")):
+        return _constrain_dl(text)
+    return None
+
+
+def lot(class_uri: str) -> str | None:
+    """Return the lot/batch part of an LGTIN class URI or a GS1 Digital Link with AI 10."""
+    text = class_uri.strip()
+    if text.startswith("urn:epc:class:lgtin:"):
+        parts = text[len("urn:epc:class:lgtin:") :].split(".", 2)
+        return unquote(parts[2]) if len(parts) == 3 and parts[2] else None
+    match = re.search(r"/(?:10|lot)/([^/?#]+)", text) if text.startswith("http") else None
+    if match is None or to_digital_link(text) is None:
+        return None
+    return unquote(match.group(1))
+
+
+def _is_lot_class(uri: str) -> bool:
+    """True for identifiers of a product lot (LGTIN class URI or DL with AI 10 and no serial)."""
+    if uri.startswith("urn:epc:class:lgtin:"):
+        return True
+    dl = to_digital_link(uri) if uri.startswith("http") else None
+    return dl is not None and "/10/" in dl
