@@ -41,6 +41,7 @@ test-fast: install-all
 lint: install-all
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install-all
 	$(VENV)/bin/ruff format .

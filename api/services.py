@@ -21,11 +21,11 @@ from claims.policy_file import PolicyOverrides, load_policy_file
 from claims.service import ClaimsConfig
 from ledger.anchor.base import Anchor, NoAnchor
 from ledger.anchoring import AnchorPolicy
+from ledger.keys import load_or_create_signer
 from ledger.log import Ledger
 from ledger.note import Signer
 from storage.db import make_engine
 from storage.evidence import EvidenceStore, LocalEvidenceStore
-from storage.keys import load_or_create_signer
 
 log = logging.getLogger("freshproof.jobs")
 
