@@ -35,11 +35,11 @@ from claims.custody import LedgerRef
 from claims.duplicates import DuplicateMatch
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
-from claims.outbox import enqueue
 from claims.service import claim_timeline
 from claims.tables import claim_decisions, claim_photos, claim_reassessments, claims
 from ledger.log import Ledger, LedgerWriter
 from ledger.projections import event_lots, events
+from notifications.outbox import enqueue
 from vision.image import QualityReport
 from vision.phash import parse_phash
 from vision.predictor import Finding, Inspection

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from claims.outbox import verify_signature
+from notifications.signatures import verify_signature
 from tests.api.access import grant
 from tests.api.test_claims import DC, FARM, TRUCK, _chain, _t
 from tests.claims.test_outbox import Receiver

@@ -24,7 +24,6 @@ from api.settings import Settings
 from claims.errors import UnknownClaimError
 from claims.models import ClaimInput
 from claims.service import file_claim
-from claims.simulator.photos import GivenFindings, texture_jpeg
 from dossier.build import build_dossier
 from dossier.errors import (
     CheckpointRejectedError,
@@ -39,6 +38,7 @@ from ledger.bundle import verify_bundle
 from ledger.capture import capture_events, register_party
 from ledger.epcis import parse_document
 from ledger.log import Ledger
+from simulator.photos import GivenFindings, texture_jpeg
 from tests.api.test_claims import DC, FARM, HOT, NOW, TRUCK, _event, _series, _t
 from tests.conftest import postgres_schema, schema_url
 
