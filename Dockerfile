@@ -18,6 +18,8 @@ COPY training ./training
 COPY claims ./claims
 COPY storage ./storage
 COPY dossier ./dossier
+COPY notifications ./notifications
+COPY serving ./serving
 # The serving install only; the build fails if torch or ultralytics came in with it anyway.
 RUN pip install . \
     && python -c "import importlib.util as u, sys; \

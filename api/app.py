@@ -15,7 +15,6 @@ from api.metrics import Metrics, MetricsMiddleware
 from api.openapi import install_openapi
 from api.problems import install_problem_handlers
 from api.queries import reject_unknown_query
-from api.releases import ModelServer, record_serving_release
 from api.routes import (
     claims,
     events,
@@ -31,6 +30,7 @@ from api.services import build_services
 from api.settings import Settings
 from api.web import install_workbench
 from api.worker import make_queue
+from serving.model_server import ModelServer, record_serving_release
 
 __all__ = ["create_app"]
 

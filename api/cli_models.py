@@ -14,7 +14,7 @@ import typer
 from api.cli_datasets import check_built, fail
 from api.cli_support import cli_actor
 from api.settings import Settings
-from claims.releases import record_release, release_body, serving_release
+from serving.releases import record_release, release_body, serving_release
 from training.errors import MissingInputError
 from training.layout import DEFAULT_DATASET
 from vision.errors import ModelError
@@ -51,7 +51,7 @@ def promote(
     in the weights folder's look file (which a fresh database does not reset); the k-th look
     is tested at alpha * 6 / (pi^2 k^2), so all looks together stay within alpha.
     """
-    from claims.releases import gate_looks, record_gate_look
+    from serving.releases import gate_looks, record_gate_look
     from training.card import promotion_markdown, with_refusals
     from training.evaluate import collect
     from training.promote import (
@@ -168,7 +168,7 @@ def rollback(
     Its files must still be in the weights folder (a promotion keeps the release it
     replaced). Serving processes load it within FRESHPROOF_MODEL_REFRESH_SECONDS.
     """
-    from claims.releases import (
+    from serving.releases import (
         NoEarlierReleaseError,
         record_rollback,
         release_history,
@@ -198,7 +198,7 @@ def releases(
     name: Annotated[str | None, typer.Option(help="Model name; default the manifest's.")] = None,
 ) -> None:
     """Every release and rollback of the model on the ledger, oldest first; the last serves."""
-    from claims.releases import release_history
+    from serving.releases import release_history
     from vision.registry import default_name
 
     settings = Settings()

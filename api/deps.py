@@ -14,8 +14,8 @@ from vision.budget import DecodeBudget
 from vision.predictor import Predictor
 
 if TYPE_CHECKING:
-    from api.releases import ModelServer
-    from claims.releases import Release
+    from serving.model_server import ModelServer
+    from serving.releases import Release
 
 __all__ = [
     "IDEMPOTENCY_KEY_PATTERN",
@@ -61,7 +61,7 @@ def load_predictor(s: Settings, release: Release | None = None) -> Predictor:
 
 def app_predictor(state: Any) -> Predictor:
     """The app's model: one handed to the app (``state.predictor``), else the release the
-    ledger says serves (``api.releases.ModelServer``), reloaded when that changes."""
+    ledger says serves (``serving.model_server.ModelServer``), reloaded when that changes."""
     if state.predictor is not None:
         given: Predictor = state.predictor
         return given

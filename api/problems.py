@@ -65,6 +65,7 @@ from ledger.errors import (
     InvalidIndexError,
     LedgerError,
 )
+from notifications.errors import NotificationsError
 from storage.errors import StorageError, StorageUnavailableError
 from supplychain.authorship import NotYourCustodyError
 from supplychain.capture import PartyError, RoleChangeRefusedError
@@ -151,6 +152,9 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (InvalidDecisionError, _Kind(422, "invalid-decision", "Invalid decision")),
     (PaymentRefusedError, _Kind(409, "payment-refused", "Payment refused")),
     (ClaimsError, _Kind(422, "claim-error", "Claim could not be processed")),
+    # The outbox's errors were claims errors before notifications/ had its own root: the
+    # same answer, so that the move changed nothing a client sees.
+    (NotificationsError, _Kind(422, "claim-error", "Claim could not be processed")),
     (StorageUnavailableError, _Kind(503, "storage-unavailable", "Evidence store unavailable")),
     # The database went away (restarted, failed over, out of connections): nothing was
     # committed, and the pool reconnects on its own, so the client is told to come back in
@@ -394,6 +398,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         if isinstance(exc, AmbiguousStationItemError):
             extra = {"stations": list(exc.stations)}
         return _for_domain_error(exc, request.url.path, **extra)
+
+    @app.exception_handler(NotificationsError)
+    async def _notifications(request: Request, exc: NotificationsError) -> JSONResponse:
+        return _for_domain_error(exc, request.url.path)
 
     @app.exception_handler(StorageError)
     async def _storage(request: Request, exc: StorageError) -> JSONResponse:

@@ -64,7 +64,7 @@ def run_retrain_job(
     Starts from the release the ledger says serves (its shipped PyTorch checkpoints).
     """
     from api.services import build_services
-    from claims.releases import serving_release
+    from serving.releases import serving_release
     from training.layout import require_built, require_feedback
     from training.retrain import plan_retraining, retrain
     from vision.registry import default_name, manifest_entry

@@ -86,7 +86,7 @@ class Services:
         self._relay_thread.start()
 
     def _jobs(self) -> None:
-        from claims.outbox import Relay
+        from notifications.relay import Relay
 
         relay = Relay(self.engine, secret=self.webhook_secret)
         while not self._stop.is_set():

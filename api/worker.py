@@ -275,8 +275,8 @@ def _loaded(state: dict[str, Any], settings: Settings) -> tuple[Any, Inspector]:
         import numpy as np
 
         from api.deps import load_predictor
-        from api.releases import ModelServer
         from api.services import build_services
+        from serving.model_server import ModelServer
 
         services = build_services(settings)
         models = ModelServer(settings, services.ledger, load_predictor)

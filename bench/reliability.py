@@ -8,7 +8,7 @@ reduced versions and asserts on them); ``main`` prints them.
   or photos, ``freshproof ledger verify`` must pass, and ``freshproof evidence sweep``
   removes the photos and ``.tmp-*`` files the killed requests left.
 - ``webhook``: the receiver is down for a simulated hour (connection refused, then 503),
-  while claims keep coming. The real ``claims.outbox.Relay`` delivers through real HTTP to
+  while claims keep coming. The real ``notifications.relay.Relay`` delivers through real HTTP to
   a receiver that checks signatures; only its clock is injected, so the hour passes in
   seconds. Counts every event delivered once by delivery id, duplicates, events delivered
   before an earlier event of the same claim, and delays. Run with the relay as the service
@@ -54,18 +54,17 @@ from sqlalchemy import Engine, create_engine, func, select  # noqa: E402
 from sqlalchemy.pool import StaticPool  # noqa: E402
 
 from bench.server import Server, free_port  # noqa: E402
-from claims.outbox import (  # noqa: E402
-    DELIVERY_ID_HEADER,
-    SIGNATURE_HEADER,
-    Relay,
-    enqueue,
-    outbox,
-    redeliver,
-    verify_signature,
-)
 from claims.sweep import SweepPlan, survey  # noqa: E402
 from claims.tables import claim_photos, claims  # noqa: E402
 from ledger.log import Ledger  # noqa: E402
+from notifications.deliveries import redeliver  # noqa: E402
+from notifications.outbox import enqueue, outbox  # noqa: E402
+from notifications.relay import Relay  # noqa: E402
+from notifications.signatures import (  # noqa: E402
+    DELIVERY_ID_HEADER,
+    SIGNATURE_HEADER,
+    verify_signature,
+)
 from storage.db import make_engine  # noqa: E402
 from storage.evidence import EvidenceStore, LocalEvidenceStore  # noqa: E402
 from storage.s3 import S3EvidenceStore  # noqa: E402
@@ -493,9 +492,9 @@ def webhook_outage(
     The first half of the outage nothing listens (connection refused), the second half it
     answers 503. Each claim raises three events a minute and five minutes apart
     (``ticket.created``, ``ticket.updated``, ``claim.decided``), enqueued with
-    ``claims.outbox.enqueue`` as the services do. The relay runs every ``poll_s`` as the
+    ``notifications.outbox.enqueue`` as the services do. The relay runs every ``poll_s`` as the
     service's job loop does (idle polls are skipped: they do nothing). After the outage,
-    dead-lettered events are put back with ``claims.outbox.redeliver``, as an operator would.
+    dead-lettered events are put back with ``notifications.deliveries.redeliver``, as an operator would.
     ``max_attempts`` None: the relay exactly as ``api.services`` builds it.
     """
     secret = b"bench-secret"

@@ -1,6 +1,6 @@
 """How well the responsibility engine decides claims, on simulated supply chains over HTTP.
 
-Scenarios of every fault kind (claims/simulator: clean chains, reefer failures, damage at
+Scenarios of every fault kind (simulator: clean chains, reefer failures, damage at
 handovers, late claims, missing and contradictory records, messy posting) are built from a
 seed, posted to a real uvicorn server on localhost through the public API, and each claim's
 verdict is scored against the party GUIDE §4 holds responsible. Two modes:
@@ -37,21 +37,21 @@ sys.path.insert(0, str(REPO))
 from api.app import create_app  # noqa: E402
 from api.deps import get_predictor  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from claims.simulator.photos import (  # noqa: E402
+from simulator.photos import (  # noqa: E402
     GivenFindings,
     GivenPhotos,
     HeldOutPhotos,
     PhotoSource,
 )
-from claims.simulator.report import (  # noqa: E402
+from simulator.report import (  # noqa: E402
     confident_on_missing_data,
     format_table,
     score,
     upper_bound_95,
 )
-from claims.simulator.runner import KeyRing, Runner  # noqa: E402
-from claims.simulator.scenarios import KINDS, suite  # noqa: E402
-from claims.simulator.spec import Outcome  # noqa: E402
+from simulator.runner import KeyRing, Runner  # noqa: E402
+from simulator.scenarios import KINDS, suite  # noqa: E402
+from simulator.spec import Outcome  # noqa: E402
 from tests.web.server import serve  # noqa: E402
 
 POOLS = REPO.parent / "shared" / "datasets"
@@ -163,7 +163,7 @@ def _notes(
         if o.error:
             print(f"  error {o.scenario.name}: {o.error}")
     if verbose:
-        from claims.simulator.report import is_right
+        from simulator.report import is_right
 
         for o in outcomes:
             if o.verdict is None or is_right(o.scenario.truth, o.verdict):

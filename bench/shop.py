@@ -2,7 +2,7 @@
 
 A real server (``freshproof serve`` on the embedded defaults, a temporary data folder, the
 published rate limits) and a local webhook receiver; the admin makes a key per user through
-``POST /v1/keys``. Lots of every fault kind the real photos can show (claims/simulator) go
+``POST /v1/keys``. Lots of every fault kind the real photos can show (simulator) go
 through suppliers, carriers and warehouses, each party posting its own records with its own
 key (some loggers report a leg as min/max/mean, some legs' readings arrive after the first
 claim); customers file claims with real held-out photos (some copied from another claim,
@@ -36,11 +36,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.server import Server  # noqa: E402
-from claims.simulator.invariants import wrong_lines  # noqa: E402
-from claims.simulator.photos import HeldOutPhotos  # noqa: E402
-from claims.simulator.receiver import webhook_receiver  # noqa: E402
-from claims.simulator.shopweek import WeekPhotos, WeekResult, play  # noqa: E402
-from claims.simulator.week import plan_week  # noqa: E402
+from simulator.invariants import wrong_lines  # noqa: E402
+from simulator.photos import HeldOutPhotos  # noqa: E402
+from simulator.receiver import webhook_receiver  # noqa: E402
+from simulator.shopweek import WeekPhotos, WeekResult, play  # noqa: E402
+from simulator.week import plan_week  # noqa: E402
 
 POOLS = REPO.parent / "shared" / "datasets"
 SPLIT = REPO / "datasets" / "splits" / "fp-v0-test.txt"

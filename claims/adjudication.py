@@ -45,7 +45,6 @@ from claims.errors import (
 )
 from claims.jsonutil import jsonable
 from claims.models import DecisionInput
-from claims.outbox import enqueue
 from claims.review import ACTIONS, TicketEvent, TicketStatus, next_state, ticket_status
 from claims.state import ClaimState, allowed_actions, current_state
 from claims.tables import (
@@ -56,6 +55,7 @@ from claims.tables import (
     ticket_events,
 )
 from ledger.log import Ledger, LedgerWriter
+from notifications.outbox import enqueue
 
 __all__ = [
     "AWAITING_APPROVAL",

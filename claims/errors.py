@@ -5,7 +5,7 @@ ClaimsError
 ├── PhotoRejectedError           photo ``index`` cannot be judged at all (index, error)
 ├── UnknownClaimError            no claim has this id (claim_id)
 ├── IdempotencyConflictError     the key was used before with a different request (key)
-├── InvalidPolicyError           a policy or relay setting is unusable (key, reason)
+├── InvalidPolicyError           a policy setting is unusable (key, reason)
 ├── NaiveDatetimeError           a time without a UTC offset reached the domain (name)
 ├── PaymentError
 │   ├── AlreadyPaidError         a claim is never paid twice (claim_id)
@@ -19,15 +19,9 @@ ClaimsError
 ├── InvalidDecisionError         a decision field is unacceptable (field, reason)
 ├── UnknownStationItemError      no station item waits for a person here (batch_id, position)
 ├── AmbiguousStationItemError    several stations used the batch id: say whose (.., stations)
-├── StationItemGradedError       a person graded that item already (batch_id, position, by)
-└── WebhookError
-    ├── InvalidEventError        an outbox payload is not JSON (event_type, reason)
-    ├── UnknownDeliveryError     no outbox row has this delivery id (delivery_id)
-    ├── DeliveryNotDeadError     only dead-lettered rows are redelivered (delivery_id, status)
-    └── WebhookSignatureError    a signature header does not verify (reason)
-        ├── MalformedSignatureError   the header cannot be parsed
-        ├── StaleSignatureError       its timestamp is outside the tolerance (timestamp, now)
-        └── SignatureMismatchError    no v1 signature matches the body
+└── StationItemGradedError       a person graded that item already (batch_id, position, by)
+
+The webhook outbox's errors are ``notifications.errors``.
 """
 
 from __future__ import annotations
@@ -40,14 +34,11 @@ __all__ = [
     "AwaitingApprovalError",
     "ClaimClosedError",
     "ClaimsError",
-    "DeliveryNotDeadError",
     "IdempotencyConflictError",
     "InvalidClaimError",
     "InvalidDecisionError",
-    "InvalidEventError",
     "InvalidPolicyError",
     "InvalidTransitionError",
-    "MalformedSignatureError",
     "NaiveDatetimeError",
     "NoPendingApprovalError",
     "OverLimitError",
@@ -55,14 +46,9 @@ __all__ = [
     "PaymentError",
     "PaymentRefusedError",
     "PhotoRejectedError",
-    "SignatureMismatchError",
-    "StaleSignatureError",
     "StationItemGradedError",
     "UnknownClaimError",
-    "UnknownDeliveryError",
     "UnknownStationItemError",
-    "WebhookError",
-    "WebhookSignatureError",
 ]
 
 
@@ -241,66 +227,3 @@ class StationItemGradedError(ClaimsError):
         self.batch_id, self.position, self.graded_by = batch_id, position, graded_by
         self.reason = f"item {position} of batch {batch_id!r} was graded already by {graded_by}"
         super().__init__(self.reason)
-
-
-class WebhookError(ClaimsError):
-    """Root of the outbox and webhook errors."""
-
-
-class InvalidEventError(WebhookError):
-    """An event payload cannot be written as canonical JSON."""
-
-    def __init__(self, event_type: str, reason: str) -> None:
-        self.event_type = event_type
-        self.reason = reason
-        super().__init__(f"event {event_type!r}: {reason}")
-
-
-class UnknownDeliveryError(WebhookError):
-    """No outbox row has this delivery id."""
-
-    def __init__(self, delivery_id: str) -> None:
-        self.delivery_id = delivery_id
-        super().__init__(f"no delivery {delivery_id!r}")
-
-
-class DeliveryNotDeadError(WebhookError):
-    """Only a dead-lettered delivery can be put back in the queue."""
-
-    def __init__(self, delivery_id: str, status: str) -> None:
-        self.delivery_id = delivery_id
-        self.status = status
-        super().__init__(f"delivery {delivery_id!r} is {status}, not dead")
-
-
-class WebhookSignatureError(WebhookError):
-    """A webhook signature header is missing, malformed, stale or wrong."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(f"webhook signature rejected: {reason}")
-
-
-class MalformedSignatureError(WebhookSignatureError):
-    """The signature header cannot be parsed."""
-
-    def __init__(self, header: str) -> None:
-        self.header = header
-        super().__init__("malformed header")
-
-
-class StaleSignatureError(WebhookSignatureError):
-    """The signed timestamp is too far from now: a replay, or a badly wrong clock."""
-
-    def __init__(self, timestamp: int, now: int, tolerance_s: int) -> None:
-        self.timestamp = timestamp
-        self.now = now
-        self.tolerance_s = tolerance_s
-        super().__init__(f"timestamp {timestamp} is more than {tolerance_s} s from now ({now})")
-
-
-class SignatureMismatchError(WebhookSignatureError):
-    """No v1 signature in the header matches the body and secret."""
-
-    def __init__(self) -> None:
-        super().__init__("signature does not match the body")

@@ -124,7 +124,7 @@ class ClaimInput(BaseModel):
     @classmethod
     def _gs1_lot_in_full(cls, value: str) -> str:
         # A lot written as a GS1 key (LGTIN/SGTIN/SSCC URN, Digital Link) must be one, check
-        # digit and all (ledger/tds.py); a plain lot number is any one printable line.
+        # digit and all (supplychain/identifiers/tds.py); a plain lot number is any one printable line.
         if is_gs1_key(value):
             try:
                 check_lot_key(value)

@@ -24,7 +24,7 @@ side of a handover within ``HANDOVER_SLACK`` of it, or for the party the verdict
 record against its capturer's interest), or when its capturer speaks for no party (an
 independent capture: the operator's logger import, a station's grade). Any other record is
 an *outsider's* (a party observing at its own read point in a stretch nobody confirmed, or an
-entry captured before capture was bounded, ``ledger.authorship``): steps 2 and 3 apply to it
+entry captured before capture was bounded, ``supplychain.authorship``): steps 2 and 3 apply to it
 as to a late interested record, with its own reason and hold.
 
 Pure: the timeline (with its captures) and two verdicts in, a verdict out.

@@ -35,10 +35,10 @@ from claims.custody import LedgerRef
 from claims.duplicates import DuplicateMatch
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
-from claims.outbox import enqueue
 from claims.service import claim_timeline
 from claims.tables import claim_decisions, claim_photos, claim_reassessments, claims
 from ledger.log import Ledger, LedgerWriter
+from notifications.outbox import enqueue
 from supplychain.projections import event_lots, events
 from vision.image import QualityReport
 from vision.phash import parse_phash

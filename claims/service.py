@@ -36,11 +36,11 @@ from claims.errors import (
 )
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
-from claims.outbox import enqueue
 from claims.state import allowed_actions, current_state
 from claims.tables import claim_photos, claims, lot_alerts, photo_hashes
 from claims.timeline import build_timeline
 from ledger.log import Ledger, LedgerWriter
+from notifications.outbox import enqueue
 from storage.evidence import EvidenceStore, StoredEvidence
 from storage.schema import metadata
 from supplychain.trace import UnknownLotError

@@ -1,6 +1,6 @@
 """Build a lot's custody timeline from the ledger: segments, readings and observations.
 
-Custody is derived by ``ledger.custody.custody`` (the same rule the lot's trace shows); a
+Custody is derived by ``supplychain.custody.custody`` (the same rule the lot's trace shows); a
 handover inspection (CBV ``inspecting``) with a disposition is an observation of condition.
 The customer's segment starts at the claimed delivery time.
 """
@@ -57,7 +57,7 @@ def build_timeline(
 ) -> Timeline:
     """The lot's custody from the log, closed by the customer's delivery.
 
-    Custody comes from ``ledger.custody.custody``, the rule the lot's trace shows too.
+    Custody comes from ``supplychain.custody.custody``, the rule the lot's trace shows too.
     Raises ``UnknownLotError`` when the ledger holds no event of the lot.
     """
     found = lot_events(ledger=ledger, lot=lot)

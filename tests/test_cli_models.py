@@ -195,7 +195,7 @@ def _ledger(root: Path) -> Any:
 
 
 def test_each_look_at_the_split_is_on_the_ledger_and_spends_alpha(releases: Path) -> None:
-    from claims.releases import gate_looks
+    from serving.releases import gate_looks
     from training.promote import look_alpha, split_identity
 
     blind = _release(releases / "weights", releases / "blind", version="3", threshold=1.01)
@@ -220,7 +220,7 @@ def test_each_look_at_the_split_is_on_the_ledger_and_spends_alpha(releases: Path
 
 
 def test_a_promotion_and_a_rollback_are_ledger_entries(releases: Path) -> None:
-    from claims.releases import record_release, release_body, serving_release
+    from serving.releases import record_release, release_body, serving_release
     from vision.registry import manifest_entry
 
     runner = CliRunner()

@@ -14,7 +14,17 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-SERVING_PACKAGES = ("vision", "ledger", "supplychain", "claims", "storage", "api", "dossier")
+SERVING_PACKAGES = (
+    "vision",
+    "ledger",
+    "supplychain",
+    "claims",
+    "storage",
+    "api",
+    "dossier",
+    "notifications",
+    "serving",
+)
 OURS = {*SERVING_PACKAGES, "training", "tests"}
 # Imported inside functions, behind a setting or a command that says which extra to install.
 OPTIONAL = {"openvino", "ultralytics", "torch", "onnx", "onnxslim"}
@@ -64,3 +74,18 @@ def test_serving_code_imports_only_main_dependencies() -> None:
                 if not dists & installed:
                     missing[f"{path.relative_to(REPO)}: {module}"] = sorted(dists)
     assert not missing, f"imported by serving code but not in the main dependencies: {missing}"
+
+
+def test_the_simulator_is_not_shipped_and_serving_code_does_not_import_it() -> None:
+    """Benches and tests drive the simulator from the checkout; the wheel leaves it out."""
+    find = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    included = find["packages"]["find"]["include"]
+    assert not [p for p in included if p.startswith("simulator")]
+    assert {p.rstrip("*") for p in included} >= set(SERVING_PACKAGES)
+    importers = [
+        str(path.relative_to(REPO))
+        for package in SERVING_PACKAGES
+        for path in (REPO / package).rglob("*.py")
+        if "simulator" in _imports(path)
+    ]
+    assert not importers, f"serving code imports the simulator: {importers}"

@@ -40,12 +40,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from api.deps import load_predictor  # noqa: E402
-from api.releases import ModelServer  # noqa: E402
 from api.services import build_services  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from claims.adjudication import decide  # noqa: E402
 from claims.models import ClaimInput, DecisionInput, FindingReview  # noqa: E402
 from claims.service import file_claim  # noqa: E402
+from serving.model_server import ModelServer  # noqa: E402
 from training.errors import MissingInputError  # noqa: E402
 from training.evaluate import ImageRecord, collect, is_real_photo, judged_defective  # noqa: E402
 from training.layout import DEFAULT_DATASET, require_built  # noqa: E402

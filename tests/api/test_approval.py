@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from api.app import create_app
 from api.settings import Settings
 from claims.compensation import payments
-from claims.outbox import outbox
+from notifications.outbox import outbox
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, postgres_schema, schema_url, textured
 

@@ -22,8 +22,8 @@ from sqlalchemy import select
 from api.app import create_app
 from api.deps import get_predictor
 from api.settings import Settings
-from claims.outbox import outbox
 from dossier.verify import verify_dossier
+from notifications.outbox import outbox
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, textured
 from tests.epcis_events import document, lot_event

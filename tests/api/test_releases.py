@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.services import build_services
 from api.settings import Settings
-from claims.releases import record_release, record_rollback, release_body, serving_release
+from serving.releases import record_release, record_rollback, release_body, serving_release
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, scene
 from training.export import write_manifest_entry

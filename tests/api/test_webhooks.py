@@ -9,11 +9,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from claims.outbox import verify_signature
+from notifications.signatures import verify_signature
 from tests.api.access import grant
 from tests.api.test_claims import DC, FARM, TRUCK, _chain, _t
-from tests.claims.test_outbox import Receiver
 from tests.conftest import FIXTURES
+from tests.notifications.test_outbox import Receiver
 
 
 def test_ticket_event_is_delivered_and_signed(tmp_path: Path) -> None:

@@ -24,7 +24,6 @@ from api.settings import Settings
 from claims.errors import UnknownClaimError
 from claims.models import ClaimInput
 from claims.service import file_claim
-from claims.simulator.photos import GivenFindings, texture_jpeg
 from dossier.build import build_dossier
 from dossier.errors import (
     CheckpointRejectedError,
@@ -37,6 +36,7 @@ from dossier.errors import (
 from dossier.verify import Check, DossierReport, verify_dossier
 from ledger.bundle import verify_bundle
 from ledger.log import Ledger
+from simulator.photos import GivenFindings, texture_jpeg
 from supplychain.capture import capture_events, register_party
 from supplychain.epcis import parse_document
 from tests.api.test_claims import DC, FARM, HOT, NOW, TRUCK, _event, _series, _t

@@ -29,9 +29,9 @@ from claims.feedback import ModelFinding, gather_feedback, label_photo
 from claims.grading import GradingPolicy
 from claims.models import ClaimInput, DecisionInput, FindingReview
 from claims.service import file_claim
-from claims.simulator.photos import texture_jpeg
 from claims.station_review import grade_by_person
 from claims.stations import ItemInput, Station, grade_batch
+from simulator.photos import texture_jpeg
 from training.feedback import ExportDirectoryError, PhotoSizeError, export_yolo
 from training.feedback_plan import split_of
 from training.label_studio import LABEL_CONFIG, from_label_studio, to_label_studio

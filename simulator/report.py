@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from claims.simulator.spec import SUBJECT_LABELS, Outcome, SeenVerdict, Truth
+from simulator.spec import SUBJECT_LABELS, Outcome, SeenVerdict, Truth
 
 __all__ = [
     "KindScore",

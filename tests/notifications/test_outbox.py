@@ -16,7 +16,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from claims.errors import (
+from notifications.deliveries import redeliver
+from notifications.errors import (
     DeliveryNotDeadError,
     InvalidEventError,
     MalformedSignatureError,
@@ -25,7 +26,9 @@ from claims.errors import (
     UnknownDeliveryError,
     WebhookSignatureError,
 )
-from claims.outbox import Relay, RelayReport, enqueue, outbox, redeliver, sign, verify_signature
+from notifications.outbox import enqueue, outbox
+from notifications.relay import Relay, RelayReport
+from notifications.signatures import sign, verify_signature
 
 SECRET = b"whsec_test"
 

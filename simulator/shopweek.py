@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from claims.simulator.invariants import Figures, Held, Views, check, figures
-from claims.simulator.photos import PhotoSource
-from claims.simulator.receiver import Received
-from claims.simulator.users import Observed, Shop, collect
-from claims.simulator.week import BatchPlan, ClaimPlan, Week
+from simulator.invariants import Figures, Held, Views, check, figures
+from simulator.observed import Observed
+from simulator.photos import PhotoSource
+from simulator.receiver import Received
+from simulator.users import Shop
+from simulator.views import collect
+from simulator.week import BatchPlan, ClaimPlan, Week
 
 __all__ = ["WeekPhotos", "WeekResult", "play"]
 

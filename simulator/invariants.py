@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from statistics import quantiles
 from typing import Any
 
-from claims.simulator.users import Observed
-from claims.simulator.week import Week
 from dossier.verify import verify_dossier
+from simulator.observed import Observed
+from simulator.week import Week
 
 __all__ = ["Figures", "Held", "Views", "check", "current_state", "figures", "wrong_lines"]
 

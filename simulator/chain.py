@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from claims.profiles import DEFAULT_PROFILES
-from claims.simulator.spec import PartySpec
+from simulator.spec import PartySpec
 
 __all__ = [
     "CONTEXT",

@@ -20,9 +20,9 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from claims.simulator.chain import epcis_time
-from claims.simulator.photos import PhotoSource
-from claims.simulator.spec import SUBJECT_LABELS, Outcome, PartySpec, Scenario, SeenVerdict
+from simulator.chain import epcis_time
+from simulator.photos import PhotoSource
+from simulator.spec import SUBJECT_LABELS, Outcome, PartySpec, Scenario, SeenVerdict
 
 __all__ = ["Client", "KeyIssuer", "KeyRing", "Keys", "Response", "Runner", "parties_named"]
 

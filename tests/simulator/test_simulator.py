@@ -24,17 +24,17 @@ from api.app import create_app
 from api.deps import get_predictor
 from api.settings import Settings
 from claims.profiles import DEFAULT_PROFILES
-from claims.simulator.chain import degree_minutes
-from claims.simulator.photos import GivenFindings, GivenPhotos, HeldOutPhotos, texture_jpeg
-from claims.simulator.report import (
+from simulator.chain import degree_minutes
+from simulator.photos import GivenFindings, GivenPhotos, HeldOutPhotos, texture_jpeg
+from simulator.report import (
     confident_on_missing_data,
     findings_right,
     format_table,
     is_right,
     score,
 )
-from claims.simulator.runner import KeyRing, Runner
-from claims.simulator.scenarios import (
+from simulator.runner import KeyRing, Runner
+from simulator.scenarios import (
     DECIDED_KINDS,
     KINDS,
     MISSING_DATA_KINDS,
@@ -43,7 +43,7 @@ from claims.simulator.scenarios import (
     generate,
     suite,
 )
-from claims.simulator.spec import Outcome, PhotoSpec, Scenario, SeenVerdict, Truth
+from simulator.spec import Outcome, PhotoSpec, Scenario, SeenVerdict, Truth
 from supplychain.epcis import CaptureLimits, lot, parse_document
 from tests.conftest import jpeg_bytes
 from vision.phash import hamming

@@ -24,10 +24,10 @@ import pytest
 
 from api.app import create_app
 from api.settings import Settings
-from claims.simulator.photos import HeldOutPhotos
-from claims.simulator.receiver import webhook_receiver
-from claims.simulator.shopweek import WeekPhotos, WeekResult, play
-from claims.simulator.week import plan_week
+from simulator.photos import HeldOutPhotos
+from simulator.receiver import webhook_receiver
+from simulator.shopweek import WeekPhotos, WeekResult, play
+from simulator.week import plan_week
 from tests.conftest import REPO
 from tests.web.server import serve
 

@@ -12,10 +12,10 @@ import hashlib
 import random
 from datetime import datetime
 
-from claims.simulator.builder import REGISTRY, Built, Gen
-from claims.simulator.chain import document
-from claims.simulator.faults import GENERATORS
-from claims.simulator.spec import ClaimSpec, PartySpec, Scenario
+from simulator.builder import REGISTRY, Built, Gen
+from simulator.chain import document
+from simulator.faults import GENERATORS
+from simulator.spec import ClaimSpec, PartySpec, Scenario
 
 __all__ = [
     "DECIDED_KINDS",

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from claims.simulator.spec import PhotoSpec
+from simulator.spec import PhotoSpec
 from vision.errors import ImageRejected
 from vision.image import WORKING_SIDE, ImageLimits, QualityThresholds, assess_quality, decode_image
 from vision.phash import phash

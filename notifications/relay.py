@@ -1,16 +1,13 @@
-"""Transactional outbox and a webhook relay that loses nothing.
+"""The webhook relay: delivers due outbox rows and loses nothing.
 
-Events are written to ``outbox`` in the caller's transaction, so a ticket event exists
-exactly when its verdict does. The relay then POSTs each row, signed the way Stripe signs
-webhooks (``t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``), and on any failure
+The relay POSTs each due row, signed (``notifications.signatures``), and on any failure
 retries with jittered exponential backoff until the receiver accepts or the row has used
 its attempts and is dead-lettered. Delivery is at least once: receivers deduplicate on the
 ``Freshproof-Delivery-Id`` header, which stays the same across retries.
 
-Events that share an ``order_key`` (a claim's id) reach an endpoint in the order they were
-queued: a row is not sent while an earlier row with its key and endpoint is still pending,
-so after an outage a claim's ``ticket.updated`` never overtakes its ``ticket.created``. A
-dead-lettered row stops holding the ones behind it (they would otherwise wait forever).
+A row is not sent while an earlier row with its ``order_key`` and endpoint is still
+pending; a dead-lettered row stops holding the ones behind it (they would otherwise wait
+forever).
 
 Claiming a row is a short transaction that leases it (pushes ``next_attempt_at`` past the
 send); the outcome is written in a second one. A relay that dies mid-send therefore leaves
@@ -19,183 +16,32 @@ the row pending, and it is sent again once the lease has run out.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 import random
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-from sqlalchemy import (
-    Column,
-    Connection,
-    DateTime,
-    Engine,
-    Index,
-    Integer,
-    Row,
-    String,
-    Table,
-    Text,
-    insert,
-    select,
-    update,
+from sqlalchemy import Engine, Row, select, update
+
+from notifications.errors import InvalidRelaySettingError
+from notifications.outbox import OutboxStatus, outbox
+from notifications.signatures import (
+    DELIVERY_ID_HEADER,
+    EVENT_TYPE_HEADER,
+    SIGNATURE_HEADER,
+    sign,
 )
+from notifications.times import as_utc, utc_now
 
-from claims.errors import (
-    DeliveryNotDeadError,
-    InvalidEventError,
-    InvalidPolicyError,
-    MalformedSignatureError,
-    NaiveDatetimeError,
-    SignatureMismatchError,
-    StaleSignatureError,
-    UnknownDeliveryError,
-)
-from storage.schema import metadata
-
-__all__ = [
-    "DELIVERY_ID_HEADER",
-    "EVENT_TYPE_HEADER",
-    "SIGNATURE_HEADER",
-    "OutboxStatus",
-    "Relay",
-    "RelayReport",
-    "canonical_json",
-    "enqueue",
-    "outbox",
-    "redeliver",
-    "sign",
-    "verify_signature",
-]
-
-SIGNATURE_HEADER = "Freshproof-Signature"
-DELIVERY_ID_HEADER = "Freshproof-Delivery-Id"
-EVENT_TYPE_HEADER = "Freshproof-Event-Type"
-
-OutboxStatus = Literal["pending", "delivered", "dead"]
+__all__ = ["Relay", "RelayReport"]
 
 log = logging.getLogger("freshproof.outbox")
 
-outbox = Table(
-    "outbox",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("delivery_id", String(32), nullable=False, unique=True),
-    Column("event_type", String(100), nullable=False),
-    Column("payload", Text, nullable=False),
-    Column("endpoint", String(2000), nullable=False),
-    Column("status", String(10), nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
-    Column("last_error", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("delivered_at", DateTime(timezone=True)),
-    # Rows with the same key go to an endpoint in id order (migration 0002).
-    Column("order_key", String(200)),
-    Index("ix_outbox_due", "status", "next_attempt_at"),
-    Index("ix_outbox_order_key", "order_key"),
-)
-"""One row per (event, endpoint); ``delivery_id`` is what receivers deduplicate on."""
-
 _MAX_ERROR_CHARS = 1000
-
-
-def _utc(value: datetime, name: str) -> datetime:
-    # SQLite stores datetimes without their offset; keeping every stored time in UTC is what
-    # makes ``next_attempt_at <= now`` compare correctly there.
-    if value.tzinfo is None:
-        raise NaiveDatetimeError(name)
-    return value.astimezone(UTC)
-
-
-def canonical_json(payload: dict[str, Any], *, event_type: str = "?") -> str:
-    """The payload as sent: sorted keys, no spaces, ASCII, no NaN."""
-    try:
-        return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidEventError(event_type, str(exc)) from exc
-
-
-def enqueue(
-    *,
-    conn: Connection,
-    event_type: str,
-    payload: dict[str, Any],
-    endpoints: Sequence[str],
-    now: datetime,
-    order_key: str | None = None,
-) -> list[str]:
-    """Queue one delivery per endpoint in the caller's transaction; returns the delivery ids.
-
-    ``order_key`` (a claim's id): deliveries sharing it reach each endpoint in this order.
-    """
-    body = canonical_json(payload, event_type=event_type)
-    at = _utc(now, "now")
-    rows: list[dict[str, Any]] = [
-        {
-            "delivery_id": uuid.uuid4().hex,
-            "event_type": event_type,
-            "payload": body,
-            "endpoint": url,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": at,
-            "created_at": at,
-            "order_key": order_key,
-        }
-        for url in dict.fromkeys(endpoints)  # the same endpoint twice is one delivery
-    ]
-    if rows:
-        conn.execute(insert(outbox), rows)
-    return [r["delivery_id"] for r in rows]
-
-
-def _mac(secret: bytes, timestamp: int, body: bytes) -> str:
-    return hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-
-
-def sign(*, secret: bytes, timestamp: int, body: bytes) -> str:
-    """The ``Freshproof-Signature`` header value for ``body`` sent at ``timestamp``."""
-    return f"t={timestamp},v1={_mac(secret, timestamp, body)}"
-
-
-def verify_signature(
-    *, secret: bytes, header: str, body: bytes, now: datetime, tolerance_s: int = 300
-) -> None:
-    """For receivers: return if ``header`` signs ``body``, else raise a signature error.
-
-    Several ``v1`` entries are allowed (a sender rotating secrets signs with both); the
-    timestamp must be within ``tolerance_s`` of ``now`` either way, to refuse replays.
-    """
-    timestamp: int | None = None
-    given: list[str] = []
-    for part in header.split(","):
-        key, sep, value = part.strip().partition("=")
-        if not sep:
-            raise MalformedSignatureError(header)
-        if key == "t":
-            if timestamp is not None or not value.isdigit():
-                raise MalformedSignatureError(header)
-            timestamp = int(value)
-        elif key == "v1":
-            given.append(value)
-        # Other schemes (v0, future ones) are ignored, as Stripe's receivers do.
-    if timestamp is None or not given:
-        raise MalformedSignatureError(header)
-    current = int(_utc(now, "now").timestamp())
-    if abs(current - timestamp) > tolerance_s:
-        raise StaleSignatureError(timestamp, current, tolerance_s)
-    expected = _mac(secret, timestamp, body)
-    # compare_digest on every candidate: no early exit that leaks which one nearly matched.
-    if not any([hmac.compare_digest(expected, g) for g in given]):
-        raise SignatureMismatchError()
 
 
 @dataclass(frozen=True)
@@ -205,10 +51,6 @@ class RelayReport:
     delivered: int
     retried: int
     dead: int
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Relay:
@@ -224,7 +66,7 @@ class Relay:
         *,
         secret: bytes,
         transport: httpx.BaseTransport | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
         max_attempts: int = 30,
         base_delay_s: float = 2.0,
@@ -233,13 +75,13 @@ class Relay:
         lease_s: float | None = None,
     ) -> None:
         if not secret:
-            raise InvalidPolicyError("secret", "must not be empty")
+            raise InvalidRelaySettingError("secret", "must not be empty")
         if max_attempts < 1:
-            raise InvalidPolicyError("max_attempts", "must be at least 1")
+            raise InvalidRelaySettingError("max_attempts", "must be at least 1")
         if not 0 < base_delay_s <= max_delay_s:
-            raise InvalidPolicyError("base_delay_s", "need 0 < base_delay_s <= max_delay_s")
+            raise InvalidRelaySettingError("base_delay_s", "need 0 < base_delay_s <= max_delay_s")
         if timeout_s <= 0:
-            raise InvalidPolicyError("timeout_s", "must be positive")
+            raise InvalidRelaySettingError("timeout_s", "must be positive")
         self.engine = engine
         self.secret = secret
         self.clock = clock
@@ -304,7 +146,7 @@ class Relay:
         return RelayReport(delivered, retried, dead)
 
     def _now(self) -> datetime:
-        return _utc(self.clock(), "clock()")
+        return as_utc(self.clock(), "clock()")
 
     def _claim(self, after_id: int) -> tuple[Row[Any] | _Lost | None, int]:
         now = self._now()
@@ -415,21 +257,3 @@ class _Lost:
 
 
 _LOST = _Lost()
-
-
-def redeliver(*, engine: Engine, delivery_id: str, now: datetime | None = None) -> None:
-    """Put a dead delivery back in the queue with fresh attempts (after the receiver is fixed)."""
-    at = _utc(now, "now") if now is not None else _utc_now()
-    with engine.begin() as conn:
-        status = conn.execute(
-            select(outbox.c.status).where(outbox.c.delivery_id == delivery_id)
-        ).scalar_one_or_none()
-        if status is None:
-            raise UnknownDeliveryError(delivery_id)
-        changed = conn.execute(
-            update(outbox)
-            .where(outbox.c.delivery_id == delivery_id, outbox.c.status == "dead")
-            .values(status="pending", attempts=0, next_attempt_at=at)
-        ).rowcount
-        if changed != 1:
-            raise DeliveryNotDeadError(delivery_id, status)

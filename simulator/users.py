@@ -17,29 +17,18 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from claims.simulator.chain import epcis_time
-from claims.simulator.spec import SUBJECT_LABELS, UNDETERMINED
-from claims.simulator.week import BatchPlan, ClaimPlan, LotPlan, Week
+from simulator.chain import epcis_time
+from simulator.decisions import awaits_approval, decision_for, settled, waits_for_person
+from simulator.observed import Call, Filed, Observed
+from simulator.views import queue_views
+from simulator.week import BatchPlan, ClaimPlan, LotPlan, Week
 
-__all__ = [
-    "Call",
-    "Filed",
-    "Observed",
-    "Shop",
-    "TokenBucket",
-    "claim_part",
-    "collect",
-    "decision_for",
-    "finding_reviews",
-    "queue_views",
-]
+__all__ = ["Shop", "TokenBucket", "claim_part"]
 
 _WAIT = 120.0  # seconds a user waits for what it depends on before going ahead anyway
 _SETTLE_WAIT = 30.0  # ...and for a claim on the lot to be settled, before a grade or late record
@@ -69,57 +58,6 @@ class TokenBucket:
                     return
                 wait = (1 - self.tokens) / self.rate
             time.sleep(wait)
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request as the client saw it."""
-
-    who: str
-    method: str
-    path: str
-    status: int
-    seconds: float
-
-
-@dataclass
-class Filed:
-    """A claim as filed: its plan, its id, when it was sent and answered, what it said."""
-
-    plan: ClaimPlan
-    claim_id: str | None
-    sent: float
-    answered: float
-    body: dict[str, Any]
-    after_records: bool = True
-    error: str | None = None
-
-
-@dataclass
-class Observed:
-    """Everything the users saw, for the invariants and the figures."""
-
-    calls: list[Call] = field(default_factory=list)
-    filed: dict[str, Filed] = field(default_factory=dict)
-    decided_at: dict[str, float] = field(default_factory=dict)
-    decisions: dict[str, list[tuple[str, int, dict[str, Any]]]] = field(default_factory=dict)
-    over_limit: set[str] = field(default_factory=set)
-    proposed: dict[str, str] = field(default_factory=dict)
-    approved: dict[str, str] = field(default_factory=dict)
-    settled_before: dict[str, dict[str, Any]] = field(default_factory=dict)
-    batches: dict[str, dict[str, Any]] = field(default_factory=dict)
-    graded_at: dict[str, float] = field(default_factory=dict)
-    late_posted_at: dict[str, float] = field(default_factory=dict)
-    queue_samples: list[dict[str, int]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    started: float = 0.0
-    finished: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def by_id(self) -> dict[str, Filed]:
-        """Filed claims by their id (a snapshot: customers go on filing meanwhile)."""
-        with self.lock:
-            return {f.claim_id: f for f in self.filed.values() if f.claim_id}
 
 
 def claim_part(plan: ClaimPlan) -> dict[str, Any]:
@@ -347,7 +285,7 @@ class Shop:
         """One party's system registers its party, then posts its records lot by lot.
 
         Each posting goes after the lot's postings before it: a key may write only the part
-        of a lot's history its party took part in (``ledger.authorship``), and a party takes
+        of a lot's history its party took part in (``supplychain.authorship``), and a party takes
         part when the records before it (a shipment naming it) are on the ledger.
         """
         who = f"party:{party}"
@@ -375,10 +313,10 @@ class Shop:
             if not lot.late_postings:
                 continue
             if lot.late_after_settled:
-                self._wait_settled(lot.lot)
+                self._waitsettled(lot.lot)
             else:
                 self._first_claim[lot.lot].wait(_WAIT)
-            self._snapshot_settled(lot)
+            self._snapshotsettled(lot)
             for posting in lot.late_postings:
                 r = self.call(f"party:{posting.party}", "POST", "/v1/events", json=posting.document)
                 self._expect(r, (201,), f"late readings of {posting.party} for {lot.lot}")
@@ -427,7 +365,7 @@ class Shop:
         filed = Filed(plan, body.get("id"), sent, answered, body, error=None if ok else r.text)
         with self.seen.lock:
             self.seen.filed[plan.name] = filed
-            if ok and _settled(body):
+            if ok and settled(body):
                 self.seen.decided_at[str(body["id"])] = answered
                 self._settled_one[plan.lot].set()
         self._first_claim[plan.lot].set()
@@ -437,8 +375,8 @@ class Shop:
     def _station(self, station_id: str, batches: list[BatchPlan]) -> None:
         """A station grades returned items of a lot once the lot's first claims are in."""
         for b in batches:
-            self._wait_settled(b.lot)
-            self._snapshot_settled(self.week.lot(b.lot))
+            self._waitsettled(b.lot)
+            self._snapshotsettled(self.week.lot(b.lot))
             files = [
                 ("photos", (f"item-{n}.jpg", self.item_photo(b, n), "image/jpeg"))
                 for n in range(len(b.items))
@@ -463,18 +401,18 @@ class Shop:
             if all(x.batch_id in self.seen.batches for x in self.week.batches if x.lot == b.lot):
                 self._graded[b.lot].set()
 
-    def _wait_settled(self, lot: str) -> None:
+    def _waitsettled(self, lot: str) -> None:
         """Until the lot has a claim filed and (for a while) one settled: what may not change."""
         self._first_claim[lot].wait(_WAIT)
         self._settled_one[lot].wait(_SETTLE_WAIT)
 
-    def _snapshot_settled(self, lot: LotPlan) -> None:
+    def _snapshotsettled(self, lot: LotPlan) -> None:
         """What the settled claims of the lot show before a grade or a late record arrives."""
         for f in self.seen.by_id().values():
             if f.plan.lot != lot.lot or not f.claim_id or f.claim_id in self.seen.settled_before:
                 continue
             r = self.call("auditor", "GET", f"/v1/claims/{f.claim_id}")
-            if r.status_code == 200 and _settled(r.json()):
+            if r.status_code == 200 and settled(r.json()):
                 self.seen.settled_before[f.claim_id] = r.json()
 
     # ------------------------------------------------------------------ adjudicators
@@ -487,7 +425,7 @@ class Shop:
             if not self._expect(r, (200,), "review queue"):
                 time.sleep(1)
                 continue
-            todo = [c for c in r.json()["items"] if _waits_for_person(c)]
+            todo = [c for c in r.json()["items"] if waits_for_person(c)]
             filed = self.seen.by_id()
             ready = time.monotonic() - self.person_delay
             mine = None
@@ -521,7 +459,7 @@ class Shop:
         r = self.call(who, "POST", f"/v1/claims/{claim['id']}/decision", json=body)
         with self.seen.lock:
             self.seen.decisions.setdefault(claim["id"], []).append((who, r.status_code, body))
-            if r.status_code == 200 and _awaits_approval(r.json()):
+            if r.status_code == 200 and awaits_approval(r.json()):
                 self.seen.proposed[claim["id"]] = who
             elif r.status_code == 200:
                 self.seen.decided_at[claim["id"]] = time.monotonic()
@@ -540,7 +478,7 @@ class Shop:
             if not self._expect(r, (200,), "approval queue"):
                 time.sleep(1)
                 continue
-            pending = [c for c in r.json()["items"] if _awaits_approval(c)]
+            pending = [c for c in r.json()["items"] if awaits_approval(c)]
             for c in pending:
                 a = self.call(
                     "approver",
@@ -565,133 +503,3 @@ class Shop:
             sample = {k: len(v) for k, v in queue_views(self).items()}
             sample["t"] = round(time.monotonic() - self.seen.started)
             self.seen.queue_samples.append(sample)
-
-
-def _settled(claim: Mapping[str, Any]) -> bool:
-    """Paid, or decided by a person (its ticket resolved)."""
-    return bool(
-        (claim.get("compensation") or {}).get("paid")
-        or claim.get("outcome")
-        or claim.get("status") == "resolved"
-    )
-
-
-def _awaits_approval(claim: Mapping[str, Any]) -> bool:
-    """A proposal above the adjudicator's limit waits for a second person."""
-    comp = claim.get("compensation") or {}
-    return claim.get("status") == "awaiting_approval" or comp.get("status") == "awaiting_approval"
-
-
-def _waits_for_person(claim: Mapping[str, Any]) -> bool:
-    """Open, not paid, nothing proposed: the machine left it to a person (the claim's own
-    ``actions`` say whether a decision is allowed, where the server lists them)."""
-    actions = claim.get("actions")
-    if isinstance(actions, Mapping) and not actions.get("decide", True):
-        return False
-    return not _settled(claim) and not _awaits_approval(claim)
-
-
-def decision_for(plan: ClaimPlan, claim: Mapping[str, Any]) -> dict[str, Any]:
-    """What an adjudicator who found out the truth decides (the simulation's truth).
-
-    A copied photo: the customer's, denied. A party known: confirmed when the verdict names
-    it, else overridden; paid unless the customer is responsible. Undetermined truth (the
-    records cannot say): the shop pays the customer and holds the supplier to it.
-    """
-    verdict = claim.get("verdict") or {}
-    truth = plan.truth
-    role = truth.role if truth.decided else "supplier"
-    same = verdict.get("responsible_party") == role and (
-        truth.party_id is None or verdict.get("party_id") == truth.party_id
-    )
-    body: dict[str, Any] = {
-        "reason": f"simulated adjudicator: the records and a call say {role}",
-        "compensation": "deny" if role == "customer" else "approve",
-    }
-    if same and verdict.get("responsible_party") != UNDETERMINED:
-        body["party"] = "confirm"
-    else:
-        body.update(party="override", responsible_party=role)
-        if truth.party_id:
-            body["party_id"] = truth.party_id
-    body["findings"] = finding_reviews(plan, claim)
-    amount = Decimal(str((claim.get("compensation") or {}).get("amount") or "0"))
-    if body["compensation"] == "approve" and amount <= 0:
-        body.update(compensation="change", amount=plan.claim.line_value)
-    return body
-
-
-def collect(shop: Shop, webhooks: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """Every view of every claim at the end: the customer's, an adjudicator's, the dossier,
-    the webhook stream and the queue's views; and the log's verifier key."""
-    views: dict[str, Any] = {
-        "customer": {},
-        "adjudicator": {},
-        "dossier": {},
-        "webhooks": dict(webhooks),
-        "queue": {},
-    }
-    for n, (cid, f) in enumerate(shop.seen.by_id().items()):
-        who = f"customer:{f.plan.claim.customer_id}"
-        judge = f"adjudicator:{n % shop.adjudicator_count}"
-        for name, caller, path in (
-            ("customer", who, f"/v1/claims/{cid}"),
-            ("adjudicator", judge, f"/v1/claims/{cid}"),
-            ("dossier", "auditor", f"/v1/claims/{cid}/dossier"),
-        ):
-            r = shop.call(caller, "GET", path)
-            if shop._expect(r, (200,), f"GET {path} as {caller}"):
-                views[name][cid] = r.json()
-    views["queue"] = queue_views(shop)
-    r = shop.call("auditor", "GET", "/v1/ledger/key")
-    views["verifier_key"] = r.text.strip() if r.status_code == 200 else ""
-    return views
-
-
-# The label a person adds for a defect the model missed, by what the photo shows.
-_MISSED_LABEL = {
-    "rotten": "spoilage",
-    "damaged_package": "package_damage",
-    "swollen_pack": "swelling",
-}
-
-
-def finding_reviews(plan: ClaimPlan, claim: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A person's word on each finding, from what each photo really shows (the training
-    signal the retraining round learns from): right or wrong, and a missed defect added
-    with a box over the whole photo."""
-    out: list[dict[str, Any]] = []
-    for photo in claim.get("photos", []):
-        n = int(photo.get("position", 0))
-        if n >= len(plan.photos):
-            continue
-        subject = plan.photos[n].subject
-        right = SUBJECT_LABELS.get(subject, frozenset())
-        any_right = False
-        for i, f in enumerate(photo.get("findings", [])):
-            ok = f.get("label") in right
-            any_right |= ok
-            out.append({"photo": n, "index": i, "correct": ok})
-        if right and not any_right and photo.get("width") and photo.get("height"):
-            box = [0.0, 0.0, float(photo["width"]), float(photo["height"])]
-            out.append({"photo": n, "correct": False, "label": _MISSED_LABEL[subject], "box": box})
-    return out
-
-
-QUEUE_VIEWS = ("needs_review", "copied_photo", "awaiting_approval", "lot_alert", "flagged")
-"""The review queue's views; one the server does not offer (yet) is left out."""
-
-
-def queue_views(shop: Shop) -> dict[str, set[str]]:
-    """The claim ids in the whole open queue and in each of its views, as the auditor sees."""
-    out = {}
-    for view in (None, *QUEUE_VIEWS):
-        params: dict[str, Any] = {"limit": 200}
-        if view:
-            params["view"] = view
-        r = shop.call("auditor", "GET", "/v1/review", params=params)
-        if r.status_code == 422 and view:  # a view this server does not have
-            continue
-        if shop._expect(r, (200,), f"review {view}"):
-            out[view or "open"] = {str(c["id"]) for c in r.json()["items"]}
-    return out

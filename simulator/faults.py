@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from claims.simulator.builder import CLEAN, HELD_KEYS, Built, Gen, unregistered_party
-from claims.simulator.chain import Chain, document
-from claims.simulator.spec import UNDETERMINED, PartySpec, Truth
+from simulator.builder import CLEAN, HELD_KEYS, Built, Gen, unregistered_party
+from simulator.chain import Chain, document
+from simulator.spec import UNDETERMINED, PartySpec, Truth
 
 __all__ = ["GENERATORS", "ROBUSTNESS_BASES"]
 

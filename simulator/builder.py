@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from claims.profiles import DEFAULT_PROFILES
-from claims.simulator.chain import Chain, degree_minutes
-from claims.simulator.spec import PartySpec, PhotoSpec, Truth
+from simulator.chain import Chain, degree_minutes
+from simulator.spec import PartySpec, PhotoSpec, Truth
 
 __all__ = [
     "CARRIERS",

@@ -19,9 +19,9 @@ from datetime import datetime
 from statistics import fmean
 from typing import Any
 
-from claims.simulator.chain import document
-from claims.simulator.scenarios import MISSING_DATA_KINDS, generate
-from claims.simulator.spec import ClaimSpec, PhotoSpec, Scenario, Truth
+from simulator.chain import document
+from simulator.scenarios import MISSING_DATA_KINDS, generate
+from simulator.spec import ClaimSpec, PhotoSpec, Scenario, Truth
 
 __all__ = [
     "LOT_KINDS",

@@ -1,8 +1,9 @@
 """A local webhook receiver: what a shop's ticket system would get, checked and kept in order.
 
 A threading HTTP server on 127.0.0.1 that verifies each delivery's signature as a receiver
-would (``claims.outbox.verify_signature``), answers 204, and keeps every event (its type from
-the header, its payload) in arrival order; a delivery id seen before is counted, not kept.
+would (``notifications.signatures.verify_signature``), answers 204, and keeps every event
+(its type from the header, its payload) in arrival order; a delivery id seen before is
+counted, not kept.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from claims.errors import ClaimsError
-from claims.outbox import (
+from notifications.errors import WebhookSignatureError
+from notifications.signatures import (
     DELIVERY_ID_HEADER,
     EVENT_TYPE_HEADER,
     SIGNATURE_HEADER,
@@ -47,7 +48,7 @@ class Received:
                 body=body,
                 now=datetime.now(UTC),
             )
-        except ClaimsError:
+        except WebhookSignatureError:
             with self._lock:
                 self.bad_signatures += 1
             return False

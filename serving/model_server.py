@@ -13,29 +13,50 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
-from api.settings import Settings
-from claims.releases import Release, ensure_released, release_body, serving_release
 from ledger.log import Ledger
+from serving.releases import Release, ensure_released, release_body, serving_release
 from vision.errors import ModelError
 from vision.predictor import Predictor
 from vision.registry import default_name, manifest_entry
 
-__all__ = ["ModelServer", "record_serving_release"]
+__all__ = ["ModelServer", "ServingSettings", "record_serving_release"]
 
 log = logging.getLogger("freshproof.models")
 
 START_UP_ACTOR = "system:start-up"
 
 
-class ModelServer:
-    """The serving model of one process, following the ledger's releases."""
+class ServingSettings(Protocol):
+    """What the model server reads of a process's settings (``api.settings.Settings`` has it)."""
+
+    @property
+    def weights_dir(self) -> Path: ...
+
+    @property
+    def model_name(self) -> str | None: ...
+
+    @property
+    def model_refresh_seconds(self) -> float: ...
+
+
+S = TypeVar("S", bound=ServingSettings)
+
+
+class ModelServer(Generic[S]):
+    """The serving model of one process, following the ledger's releases.
+
+    ``load(settings, release)`` makes the predictor of a release; the settings are handed
+    back to it whole, so that the caller's own settings type (backend, limits) reaches it.
+    """
 
     def __init__(
         self,
-        settings: Settings,
+        settings: S,
         ledger: Ledger,
-        load: Callable[[Settings, Release], Predictor],
+        load: Callable[[S, Release], Predictor],
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -81,7 +102,7 @@ class ModelServer:
             return self._predictor
 
 
-def record_serving_release(models: ModelServer) -> None:
+def record_serving_release(models: ModelServer[Any]) -> None:
     """At start-up: make sure the ledger names a serving release (the shipped model if none).
 
     A broken or missing model is logged, not raised: the service still starts, answers what
