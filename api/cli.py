@@ -221,93 +221,40 @@ def train(
     continues from a released model: how the retraining loop fine-tunes, and how a CPU
     spends a second time budget without starting over.
     """
-    from training.datasets import build_dataset, capped_train_yaml
-    from training.train import train_detector
+    from training.errors import NoPoolsError
+    from training.pipeline import train_and_release
 
-    if rebuild or not (dataset / "data.yaml").exists():
-        cli_datasets.require_pools(pools)
-        n = DEFAULT_COMPOSITES if composites is None else composites
-        per_split = {"train": n, "val": n // 5, "test": n // 5} if n > 0 else None
-        report = build_dataset(pools_dir=pools, out=dataset, composites_per_split=per_split)
-        typer.echo(json.dumps(report.as_dict()))
-    elif composites is not None:
-        # An existing dataset is trained as built; silently ignoring the option would let a
-        # run claim composites it never saw.
-        typer.echo(f"--composites ignored: {dataset} exists; add --rebuild", err=True)
-    data = dataset / "data.yaml"
-    if cap:
-        data = capped_train_yaml(dataset, {k: int(v) for k, v in (c.split("=", 1) for c in cap)})
-    result = train_detector(
-        data=data,
-        out_dir=out,
-        model=str(detector_from) if detector_from else "yolo11n.yaml",
-        imgsz=imgsz,
-        epochs=epochs,
-        hours=hours,
-        batch=batch,
-        device=device,
-        warmup_epochs=warmup_epochs,
-        close_mosaic=close_mosaic,
-    )
-    typer.echo(f"trained in {result.seconds:.0f} s on {result.hardware}: {result.best}")
-    classifier = None
-    if classifier_hours:
-        from training.classify import build_cls_dataset, train_classifier
-
-        cls_data = dataset.with_name(dataset.name + "-cls")
-        build_cls_dataset(
-            dataset=dataset, out=cls_data, train_list=dataset / "train-capped.txt" if cap else None
-        )
-        classifier, seconds = train_classifier(
-            data=cls_data,
-            out_dir=out.with_name(out.name + "-cls"),
-            imgsz=classifier_imgsz,
-            hours=classifier_hours,
-            model=str(classifier_from) if classifier_from else "yolo11n-cls.yaml",
-        )
-        typer.echo(f"classifier trained in {seconds:.0f} s: {classifier}")
-    if release:
-        _release_runs(
-            detector_run=result.run_dir,
-            classifier_run=classifier.parent.parent if classifier else None,
+    try:
+        entry = train_and_release(
+            pools=pools,
             dataset=dataset,
-            name=name,
-            version=release,
+            out=out,
+            weights_dir=Settings().weights_dir,
             command=shlex.join(["freshproof", *sys.argv[1:]]),
+            imgsz=imgsz,
+            epochs=epochs,
+            hours=hours,
+            batch=batch,
+            device=device,
+            caps={k: int(v) for k, v in (c.split("=", 1) for c in cap)} if cap else None,
+            warmup_epochs=warmup_epochs,
+            close_mosaic=close_mosaic,
+            classifier_hours=classifier_hours,
+            classifier_imgsz=classifier_imgsz,
+            rebuild=rebuild,
+            composites=composites,
+            release=release,
+            name=name,
+            detector_from=detector_from,
+            classifier_from=classifier_from,
+            log=typer.echo,
+            warn=lambda line: typer.echo(line, err=True),
         )
-
-
-def _release(
-    *,
-    detector: Path,
-    classifier: Path | None,
-    dataset: Path,
-    name: str,
-    version: str,
-    training: dict[str, object],
-    imgsz: int,
-    classifier_imgsz: int,
-    command: str,
-) -> None:
-    """Export, calibrate, pick thresholds, measure test, write the manifest and the card."""
-    from training.card import model_card
-    from training.release import release_model
-
-    weights_dir = Settings().weights_dir
-    entry = release_model(
-        checkpoint=detector,
-        dataset=dataset,
-        name=name,
-        version=version,
-        imgsz=imgsz,
-        weights_dir=weights_dir,
-        training=training,
-        classifier_checkpoint=classifier,
-        classifier_imgsz=classifier_imgsz,
-    )
-    # The card carries the exact command that produced it, so the release is reproducible.
-    (weights_dir / "MODEL_CARD.md").write_text(model_card(entry, command=command))
-    typer.echo(json.dumps(entry["metrics"], indent=2))
+    except NoPoolsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if entry is not None:
+        typer.echo(json.dumps(entry["metrics"], indent=2))
 
 
 @app.command("release")
@@ -328,70 +275,19 @@ def release_cmd(
     ] = None,
 ) -> None:
     """Release already-trained runs (what `train --release` does after training)."""
+    from training.pipeline import release_runs
+
     command = shlex.join(["freshproof", *sys.argv[1:]])
-    _release_runs(
+    entry = release_runs(
         detector_run=detector_run,
         classifier_run=classifier_run,
         dataset=dataset,
         name=name,
         version=version,
+        weights_dir=Settings().weights_dir,
         command=f"{train_command}\n{command}" if train_command else command,
     )
-
-
-def _release_runs(
-    *,
-    detector_run: Path,
-    classifier_run: Path | None,
-    dataset: Path,
-    name: str,
-    version: str,
-    command: str,
-) -> None:
-    """Release from the runs' own records (freshproof_train.json, results.csv), so a release
-    right after training and a later one describe the runs identically."""
-    from training.summary import run_summary
-
-    det = json.loads((detector_run / "freshproof_train.json").read_text())
-    det_args = det["args"]
-    training: dict[str, object] = {
-        "seconds": round(det["seconds"]),
-        "hardware": det["hardware"],
-        "args": det_args,
-        "detector": run_summary(
-            run_dir=detector_run,
-            kind="detector",
-            seconds=det["seconds"],
-            imgsz=int(det_args["imgsz"]),
-            batch=int(det_args["batch"]),
-        )
-        | {"from": det_args.get("model", "yolo11n.yaml")},
-    }
-    classifier, classifier_imgsz = None, 128
-    if classifier_run is not None:
-        cls = json.loads((classifier_run / "freshproof_train.json").read_text())
-        classifier, classifier_imgsz = (
-            classifier_run / "weights" / "best.pt",
-            int(cls["args"]["imgsz"]),
-        )
-        training["classifier"] = run_summary(
-            run_dir=classifier_run,
-            kind="classifier",
-            seconds=cls["seconds"],
-            imgsz=classifier_imgsz,
-            batch=int(cls["args"]["batch"]),
-        ) | {"from": cls["args"].get("model", "yolo11n-cls.yaml")}
-    _release(
-        detector=detector_run / "weights" / "best.pt",
-        classifier=classifier,
-        dataset=dataset,
-        name=name,
-        version=version,
-        training=training,
-        imgsz=int(det_args["imgsz"]),
-        classifier_imgsz=classifier_imgsz,
-        command=command,
-    )
+    typer.echo(json.dumps(entry["metrics"], indent=2))
 
 
 @app.command()

@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from training.errors import MissingInputError
+from training import layout as training_layout
+from training.errors import MissingInputError, NoPoolsError
 from training.layout import DEFAULT_COMPOSITES, DEFAULT_DATASET, DEFAULT_POOLS, require_built
 
 __all__ = ["app", "check_built", "require_pools"]
@@ -37,16 +38,11 @@ def check_built(dataset: Path, splits: Iterable[str] = ("train", "val", "test"))
 
 def require_pools(pools: Path) -> None:
     """Exit 2 unless ``pools`` holds at least one of the photo pools a build reads."""
-    from training.pools import POOLS
-
-    if not any((pools / name).is_dir() for name in POOLS):
-        typer.echo(
-            f"error: no photo pools under {pools} (looked for {', '.join(sorted(POOLS))}); "
-            "pass --pools with the folder of the real photo pools (../shared/datasets beside "
-            "the repository; see its README.md)",
-            err=True,
-        )
-        raise typer.Exit(2)
+    try:
+        training_layout.require_pools(pools)
+    except NoPoolsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +14,7 @@ from api.cli_datasets import check_built, fail
 from api.cli_support import cli_actor
 from api.settings import Settings
 from serving.releases import record_release, release_body, serving_release
-from training.errors import MissingInputError
+from training.errors import MissingInputError, NoClassifierError
 from training.layout import DEFAULT_DATASET
 from vision.errors import ModelError
 
@@ -51,100 +50,68 @@ def promote(
     in the weights folder's look file (which a fresh database does not reset); the k-th look
     is tested at alpha * 6 / (pi^2 k^2), so all looks together stay within alpha.
     """
-    from serving.releases import gate_looks, record_gate_look
-    from training.card import promotion_markdown, with_refusals
-    from training.evaluate import collect
-    from training.promote import (
-        compare_models,
-        install,
-        look_alpha,
-        record_look,
-        record_refusal,
-        recorded_looks,
-        split_identity,
-    )
-    from vision.predictor import Predictor
+    from training.promotion import promote_candidate
 
-    weights_dir = Settings().weights_dir
     check_built(dataset, [split])
-    split_id = split_identity(dataset, split)
-    # The incumbent is the release that serves now: after a rollback, not the newest files.
-    with _services() as services:
-        serving = serving_release(services.engine, name)
-        # The larger count wins: each look is written to both, and either may be the newer.
-        look = max(gate_looks(services.engine, split_id), recorded_looks(weights_dir, split_id))
-        look += 1
-    shipped = Predictor.from_weights(
-        weights_dir, name=name, version=serving.version if serving else None
+    outcome = promote_candidate(
+        candidate=candidate,
+        weights_dir=Settings().weights_dir,
+        dataset=dataset,
+        split=split,
+        name=name,
+        alpha=alpha,
+        dry_run=dry_run,
+        records=_LedgerReleases(actor=cli_actor()),
     )
-    challenger = Predictor.from_weights(candidate, name=name)
-    verdict = compare_models(
-        incumbent=collect(shipped, dataset, split),
-        incumbent_thresholds=shipped.spec.thresholds,
-        candidate=collect(challenger, dataset, split),
-        candidate_thresholds=challenger.spec.thresholds,
-        alpha=look_alpha(alpha, look),
-        guard_alpha=alpha,
-    )
-    with _services() as services:
-        gate = record_gate_look(
-            services.ledger,
-            {
-                "name": name,
-                "candidate": challenger.spec.version,
-                "incumbent": shipped.spec.version,
-                "split": split,
-                "split_id": split_id,
-                "look": look,
-                "alpha_total": alpha,
-                **verdict.as_dict(),
-            },
-            actor=cli_actor(),
-        )
-    record_look(
-        weights_dir,
-        {
-            "split_id": split_id,
-            "split": split,
-            "look": look,
-            "name": name,
-            "candidate": challenger.spec.version,
-            "incumbent": shipped.spec.version,
-            "alpha_total": alpha,
-            "alpha": verdict.alpha,
-            "p_value": verdict.real_photos.p_value,
-            "promote": verdict.promote,
-            "gate_entry": gate.index,
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        },
-    )
-    look_facts = {"look": look, "alpha_total": alpha, "gate_entry": gate.as_dict()}
-    typer.echo(json.dumps(verdict.as_dict() | look_facts, indent=2))
-    if not verdict.promote:
-        if not dry_run:
-            kept = record_refusal(
-                candidate_dir=candidate, weights_dir=weights_dir, name=name, comparison=verdict
-            )
-            card = weights_dir / "MODEL_CARD.md"
-            if card.exists():
-                card.write_text(with_refusals(card.read_text(), kept))
-        typer.echo(f"kept {shipped.spec.version}: {'; '.join(verdict.reasons)}", err=True)
+    typer.echo(json.dumps(outcome.report(), indent=2))
+    if not outcome.verdict.promote:
+        typer.echo(f"kept {outcome.incumbent}: {'; '.join(outcome.verdict.reasons)}", err=True)
         raise typer.Exit(1)
-    if dry_run:
+    if outcome.installed is None:  # a dry run
         return
-    entry = install(candidate_dir=candidate, weights_dir=weights_dir, name=name, comparison=verdict)
-    card = weights_dir / "MODEL_CARD.md"
-    card.write_text(card.read_text() + "\n" + promotion_markdown(entry))
-    body = release_body(entry)
-    body["gate"] = (body["gate"] or {}) | look_facts
-    with _services() as services:
-        release = record_release(services.ledger, body, actor=cli_actor())
     typer.echo(
-        f"promoted {entry['version']} over {shipped.spec.version}: ledger entry "
-        f"{release.ref.index}; serving processes load it within "
+        f"promoted {outcome.installed['version']} over {outcome.incumbent}: ledger entry "
+        f"{outcome.release_entry}; serving processes load it within "
         f"{Settings().model_refresh_seconds:g} s",
         err=True,
     )
+
+
+class _LedgerReleases:
+    """``training.promotion.ReleaseRecords`` on the service's ledger; each step opens the
+    services for itself, so none is held while the models are judged."""
+
+    def __init__(self, *, actor: str) -> None:
+        self._actor = actor
+
+    def serving_version(self, name: str) -> str | None:
+        """The version the ledger says serves."""
+        with _services() as services:
+            serving = serving_release(services.engine, name)
+        return serving.version if serving else None
+
+    def gate_looks(self, split_id: str) -> int:
+        """The looks at the split on the ledger."""
+        from serving.releases import gate_looks
+
+        with _services() as services:
+            return gate_looks(services.engine, split_id)
+
+    def record_gate_look(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A ``model.gate`` entry."""
+        from serving.releases import record_gate_look
+
+        with _services() as services:
+            gate = record_gate_look(services.ledger, body, actor=self._actor)
+        return gate.index, gate.as_dict()
+
+    def record_release(self, entry: dict[str, Any], gate: dict[str, Any]) -> int:
+        """A ``model.release`` entry carrying the gate's look facts."""
+        body = release_body(entry)
+        body["gate"] = (body["gate"] or {}) | gate
+        with _services() as services:
+            release = record_release(services.ledger, body, actor=self._actor)
+        return release.ref.index
 
 
 @contextmanager
@@ -221,39 +188,15 @@ def abstain_margins(
     """Choose each label's abstention margin on the val split and write it to the manifest
     entry of the newest release (``release`` does this for new releases); print what it
     does on test: how many findings become uncertain and how precise the sure ones are."""
-    from training.evaluate import choose_abstain_margins, collect
-    from vision.predictor import Predictor
-    from vision.registry import default_name, load_manifest
+    from training.abstain import store_abstain_margins
+    from vision.registry import default_name
 
     check_built(dataset, ["val", "test"])
     settings = Settings()
     model = name or settings.model_name or default_name(settings.weights_dir)
-    predictor = Predictor.from_weights(settings.weights_dir, name=model)
-    thresholds = predictor.spec.thresholds
-    margins = choose_abstain_margins(
-        collect(predictor, dataset, "val"), thresholds, precision=precision
+    report = store_abstain_margins(
+        weights_dir=settings.weights_dir, dataset=dataset, name=model, precision=precision
     )
-    path = settings.weights_dir / "manifest.json"
-    manifest = load_manifest(settings.weights_dir)
-    entry = next(m for m in reversed(manifest["models"]) if m["name"] == model)
-    entry["abstain"] = margins
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
-    test = collect(predictor, dataset, "test")
-    report: dict[str, object] = {"margins": margins, "test": {}}
-    for label, t in thresholds.items():
-        found = [r for r in test if r.score(label) >= t]
-        sure = [r for r in found if r.score(label) >= t + margins[label]]
-        unsure = [r for r in found if r not in sure]
-
-        def share(rs: list[Any], lab: str = label) -> float | None:
-            return round(sum(r.has(lab) for r in rs) / len(rs), 4) if rs else None
-
-        report["test"][label] = {  # type: ignore[index]
-            "found": len(found),
-            "uncertain": len(unsure),
-            "precision_sure": share(sure),
-            "precision_uncertain": share(unsure),
-        }
     typer.echo(json.dumps(report, indent=2))
 
 
@@ -330,41 +273,14 @@ def rerelease(
     (thresholds, calibration, the classifier's test-time views and margins chosen on val;
     test measured), without training; for a procedure that changed after the candidate
     was released. Its training record is kept as it was."""
-    import shutil
-    import tempfile
-
-    from training.card import model_card
-    from training.release import release_model
-    from vision.registry import load_manifest
+    from training.pipeline import rerelease as release_again
 
     check_built(dataset, ["val", "test"])
-    entry = next(m for m in reversed(load_manifest(candidate)["models"]) if m["name"] == name)
-    if entry.get("classifier") is None:
-        typer.echo(f"{candidate}: {name} {entry['version']} has no classifier", err=True)
-        raise typer.Exit(2)
-    with tempfile.TemporaryDirectory(prefix="fp-rerelease-") as tmp:
-        # Copies: the release writes its files (and its checkpoints) where these now lie.
-        detector = Path(tmp) / "detector.pt"
-        classifier = Path(tmp) / "classifier.pt"
-        shutil.copyfile(candidate / Path(entry["file"]).with_suffix(".pt"), detector)
-        cls_file = Path(entry["classifier"]["file"]).with_suffix(".pt")
-        shutil.copyfile(candidate / cls_file, classifier)
-        training = {k: v for k, v in entry["training"].items() if k != "dataset"}
-        new = release_model(
-            checkpoint=detector,
-            dataset=dataset,
-            name=name,
-            version=entry["version"],
-            imgsz=int(entry["imgsz"]),
-            weights_dir=candidate,
-            training=training,
-            classifier_checkpoint=classifier,
-            classifier_imgsz=int(entry["classifier"]["imgsz"]),
-        )
-    command = f"freshproof models rerelease {candidate} --dataset {dataset}"
-    if entry["training"].get("command"):
-        command = f"{entry['training']['command']}\n{command}"
-    (candidate / "MODEL_CARD.md").write_text(model_card(new, command=command))
+    try:
+        new = release_again(candidate=candidate, dataset=dataset, name=name)
+    except NoClassifierError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
     views = new["classifier"].get("views_on_val", {})
     typer.echo(
         json.dumps({"views_on_val": views, "test": new["metrics"]["test"]["image_level"]}, indent=2)

@@ -1,14 +1,16 @@
 """Errors of the training package.
 
 TrainingError
-└── MissingInputError   a dataset or export a command needs is not there
+├── MissingInputError   a dataset or export a command needs is not there
+├── NoPoolsError        a dataset build finds none of the photo pools it reads
+└── NoClassifierError   a release to re-release has no classifier
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["MissingInputError", "TrainingError"]
+__all__ = ["MissingInputError", "NoClassifierError", "NoPoolsError", "TrainingError"]
 
 
 class TrainingError(Exception):
@@ -24,3 +26,24 @@ class MissingInputError(TrainingError):
         self.missing = missing
         self.command = command
         super().__init__(f"no {what} at {path}: {missing}; make it with: {command}")
+
+
+class NoPoolsError(TrainingError):
+    """None of the photo pools ``looked_for`` is under ``pools``."""
+
+    def __init__(self, pools: Path, looked_for: list[str]) -> None:
+        self.pools = pools
+        self.looked_for = looked_for
+        super().__init__(
+            f"no photo pools under {pools} (looked for {', '.join(looked_for)}); "
+            "pass --pools with the folder of the real photo pools (../shared/datasets beside "
+            "the repository; see its README.md)"
+        )
+
+
+class NoClassifierError(TrainingError):
+    """The release ``name`` ``version`` in ``folder`` has no classifier."""
+
+    def __init__(self, folder: Path, name: str, version: str) -> None:
+        self.folder, self.name, self.version = folder, name, version
+        super().__init__(f"{folder}: {name} {version} has no classifier")

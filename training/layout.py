@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Iterable
 from pathlib import Path
 
-from training.errors import MissingInputError
+from training.errors import MissingInputError, NoPoolsError
 
 __all__ = [
     "DEFAULT_COMPOSITES",
@@ -22,6 +22,7 @@ __all__ = [
     "build_command",
     "require_built",
     "require_feedback",
+    "require_pools",
 ]
 
 DEFAULT_DATASET = Path("var/datasets/fp-v1")
@@ -64,3 +65,12 @@ def require_feedback(feedback: Path) -> None:
         missing = "manifest.json is missing" if feedback.is_dir() else "no such folder"
         command = shlex.join(["freshproof", "feedback", "export", str(feedback)])
         raise MissingInputError("feedback export", feedback, missing, command)
+
+
+def require_pools(pools: Path) -> None:
+    """Raise ``NoPoolsError`` unless ``pools`` holds at least one of the photo pools a
+    build reads."""
+    from training.pools import POOLS
+
+    if not any((pools / name).is_dir() for name in POOLS):
+        raise NoPoolsError(pools, sorted(POOLS))

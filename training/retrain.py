@@ -227,10 +227,8 @@ def retrain(
     A network given no hours is carried over from the serving release unchanged (its
     checkpoint is re-exported under the new version).
     """
-    from training.card import model_card
     from training.classify import train_classifier
-    from training.release import release_model
-    from training.summary import run_summary
+    from training.pipeline import release_with_card, summarise_run
     from training.train import describe_hardware, train_detector
 
     data_sha = assemble(plan, out / "dataset")
@@ -258,13 +256,14 @@ def retrain(
         )
         detector = result.best
         training |= {"seconds": round(result.seconds), "hardware": result.hardware}
-        training["detector"] = run_summary(
+        training["detector"] = summarise_run(
             run_dir=result.run_dir,
             kind="detector",
             seconds=result.seconds,
             imgsz=imgsz,
             batch=int(str(result.args.get("batch", 32))),
-        ) | {"from": str(detector_from)}
+            source=str(detector_from),
+        )
     else:
         training["detector"] = _unchanged(serving_entry["version"])
     classifier = classifier_from
@@ -277,29 +276,29 @@ def retrain(
             model=str(classifier_from),
             seed=plan.seed,
         )
-        training["classifier"] = run_summary(
+        training["classifier"] = summarise_run(
             run_dir=classifier.parent.parent,  # <run>/weights/best.pt
             kind="classifier",
             seconds=seconds,
             imgsz=classifier_imgsz,
             batch=64,  # train_classifier's
-        ) | {"from": str(classifier_from)}
+            source=str(classifier_from),
+        )
     else:
         training["classifier"] = _unchanged(serving_entry["version"])
     candidate.mkdir(parents=True, exist_ok=True)
-    entry = release_model(
-        checkpoint=detector,
+    return release_with_card(
+        detector=detector,
+        classifier=classifier,
         dataset=_eval_view(plan, out / "eval"),
         name=name,
         version=version,
         imgsz=imgsz,
+        classifier_imgsz=classifier_imgsz,
         weights_dir=candidate,
         training=training,
-        classifier_checkpoint=classifier,
-        classifier_imgsz=classifier_imgsz,
+        command=training["command"],
     )
-    (candidate / "MODEL_CARD.md").write_text(model_card(entry, command=training["command"]))
-    return entry
 
 
 def _pool_of(image: str) -> str:

@@ -30,16 +30,9 @@ never revoked (``LastAdminError``): an installation always keeps someone who man
 ``create`` issues at once; it is the server shell's path (``freshproof keys create``),
 the root of trust that makes the first admin: whoever runs it already holds the database.
 
-Errors::
-
-    AuthError
-    ├── InvalidKeySpecError      a requested key's role, bindings, name or lifetime is refused
-    ├── UnknownKeyError          no key has that id
-    ├── KeyRejectedError         a presented token is malformed, unknown, expired or revoked
-    ├── UnknownKeyRequestError   no key request has that id
-    ├── KeyRequestClosedError    the request was answered already, or expired
-    ├── SameAdminError           the admin who requested a key tried to approve it
-    └── LastAdminError           revoking the key would leave no active admin
+The pieces: ``principal`` (roles, the principal), ``errors``, ``tables``, ``key_spec``
+(what a key may be), ``key_records`` (a key as listed), ``key_requests`` (separation of
+duties); this module is the store and the names callers import.
 """
 
 from __future__ import annotations
@@ -54,18 +47,44 @@ import re
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy import Column, DateTime, Integer, Numeric, String, Table, Text
 
+from api.auth.errors import (
+    AuthError,
+    InvalidKeySpecError,
+    KeyRejectedError,
+    KeyRequestClosedError,
+    LastAdminError,
+    RejectReason,
+    SameAdminError,
+    UnknownKeyError,
+    UnknownKeyRequestError,
+)
+from api.auth.key_records import KeyRecord, _aware, _entry_body, _get, _record
+from api.auth.key_requests import (
+    REQUEST_LIFETIME,
+    SECOND_ADMIN_ROLES,
+    KeyRequest,
+    _get_request,
+    _request,
+    needs_second_admin,
+)
+from api.auth.key_spec import _check_actor, _Spec, _validate
+from api.auth.principal import KEY_PREFIX, ROLES, Principal, a_role
+from api.auth.tables import (
+    _free_id,
+    api_key_requests,
+    api_keys,
+    create_key_tables,
+    keys_metadata,
+)
 from ledger.log import Ledger, LedgerWriter
-from storage.schema import metadata
-from supplychain.identifiers.tds import EPCError, check_party_id, check_sgln
 
 __all__ = [
     "KEY_PREFIX",
@@ -93,359 +112,8 @@ __all__ = [
     "needs_second_admin",
 ]
 
-ROLES = (
-    "customer_app",
-    "supply_chain",
-    "station",
-    "adjudicator",
-    "ml_engineer",
-    "auditor",
-    "admin",
-)
-"""Every role a key can hold."""
-
-
-SECOND_ADMIN_ROLES = frozenset({"adjudicator", "admin"})
-"""Roles whose keys the API issues only when a second admin approves: deciding or approving
-claims (adjudicator) and managing keys (admin) are kept apart from one admin's word."""
-
-REQUEST_LIFETIME = timedelta(days=7)
-"""How long a key request waits for a second admin before it expires."""
-
-
-def needs_second_admin(role: str, approval_limit: object = None) -> bool:
-    """Whether issuing this key through the API needs a second admin's approval."""
-    return role in SECOND_ADMIN_ROLES or approval_limit is not None
-
-
-def a_role(role: str) -> str:
-    """The role with its article, as people read it: "an admin", "a station"."""
-    # "ml" is said "em-el": a vowel sound.
-    return f"{'an' if role[:1] in 'aeiou' or role.startswith('ml') else 'a'} {role}"
-
-
-KEY_PREFIX = "fpk_"
-"""What every token starts with, so a leaked one is recognisable (secret scanners)."""
-
 # fullmatch, not `$`: `$` would accept a token with a trailing newline.
 _TOKEN = re.compile(r"fpk_([0-9a-f]{8})_([A-Za-z0-9_-]{43})")
-_NAME_MAX = 100
-_ID_MAX = 200
-_STATION_MAX = 100
-_PARTIES_MAX = 100
-# Longer is "never" in effect (leave expires_in unset), and bounds keep the arithmetic sane.
-_LONGEST_LIFE = timedelta(days=3650)
-
-# Which bindings each role requires; every other binding is refused for it.
-_BINDINGS: dict[str, frozenset[str]] = {
-    "customer_app": frozenset({"customer_id"}),
-    "supply_chain": frozenset({"parties"}),
-    "station": frozenset({"station_id", "read_point"}),
-}
-
-keys_metadata = metadata
-"""The MetaData the key table is defined on: the shared one (``storage.schema``)."""
-
-api_keys = Table(
-    "api_keys",
-    keys_metadata,
-    Column("key_id", String(8), primary_key=True),
-    Column("token_hash", String(64), nullable=False),
-    Column("role", String(20), nullable=False),
-    Column("name", String(_NAME_MAX), nullable=False),
-    Column("customer_id", String(_ID_MAX)),
-    Column("parties", Text, nullable=False),  # JSON array of party ids
-    Column("station_id", String(_STATION_MAX)),
-    Column("read_point", String(_ID_MAX)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("created_by", String(_ID_MAX), nullable=False),
-    Column("expires_at", DateTime(timezone=True)),
-    Column("revoked_at", DateTime(timezone=True)),
-    Column("revoked_by", String(_ID_MAX)),
-    # adjudicator: the most it approves as the second person (null: nothing above the limit).
-    Column("approval_limit", Numeric(12, 2)),
-)
-"""One row per key: its public id, the SHA-256 of its token, role, bindings and history."""
-
-api_key_requests = Table(
-    "api_key_requests",
-    keys_metadata,
-    Column("request_id", String(8), primary_key=True),
-    Column("role", String(20), nullable=False),
-    Column("name", String(_NAME_MAX), nullable=False),
-    Column("customer_id", String(_ID_MAX)),
-    Column("parties", Text, nullable=False),  # JSON array of party ids
-    Column("station_id", String(_STATION_MAX)),
-    Column("read_point", String(_ID_MAX)),
-    Column("expires_in_s", Integer),  # the key's lifetime once issued; null: never expires
-    Column("requested_at", DateTime(timezone=True), nullable=False),
-    Column("requested_by", String(_ID_MAX), nullable=False),
-    Column("answer", String(10)),  # approve | reject; null while pending
-    Column("answered_at", DateTime(timezone=True)),
-    Column("answered_by", String(_ID_MAX)),
-    Column("note", Text),
-    Column("key_id", String(8)),  # the key issued on approval
-)
-"""One row per key request waiting for (or answered by) a second admin; never a secret."""
-
-
-def create_key_tables(engine: sa.Engine) -> None:
-    """Create the key tables if missing (tests; the service migrates: ``api.database``)."""
-    keys_metadata.create_all(engine, tables=[api_keys, api_key_requests])
-
-
-class AuthError(Exception):
-    """Root of every error the auth package raises."""
-
-
-class InvalidKeySpecError(AuthError):
-    """A requested key is not acceptable: ``field`` says which part, ``reason`` why."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"key {field}: {reason}")
-
-
-class UnknownKeyError(AuthError):
-    """No key has the id ``key_id``."""
-
-    def __init__(self, key_id: str) -> None:
-        self.key_id = key_id
-        super().__init__(f"no API key with id {key_id!r}")
-
-
-class UnknownKeyRequestError(AuthError):
-    """No key request has the id ``request_id``."""
-
-    def __init__(self, request_id: str) -> None:
-        self.request_id = request_id
-        super().__init__(f"no key request with id {request_id!r}")
-
-
-class KeyRequestClosedError(AuthError):
-    """The key request ``request_id`` is no longer pending: ``state`` says what it is."""
-
-    def __init__(self, request_id: str, state: str) -> None:
-        self.request_id, self.state = request_id, state
-        self.reason = f"key request {request_id} is {state}; only a pending request is answered"
-        super().__init__(self.reason)
-
-
-class SameAdminError(AuthError):
-    """The admin who requested a key tried to approve it (separation of duties)."""
-
-    def __init__(self, request_id: str, actor: str) -> None:
-        self.request_id, self.actor = request_id, actor
-        self.reason = (
-            f"separation of duties: key request {request_id} was made by {actor}; a key that "
-            "may decide or approve claims, or manage keys, is issued only when a different "
-            "admin approves it"
-        )
-        super().__init__(self.reason)
-
-
-class LastAdminError(AuthError):
-    """Revoking ``key_id`` would leave no active admin key."""
-
-    def __init__(self, key_id: str) -> None:
-        self.key_id = key_id
-        self.reason = (
-            f"{KEY_PREFIX}{key_id} is the last active admin key: an installation always keeps "
-            "one admin; issue another admin key first, then revoke this one"
-        )
-        super().__init__(self.reason)
-
-
-RejectReason = Literal["malformed", "unknown", "expired", "revoked"]
-"""Why a presented token was refused."""
-
-
-class KeyRejectedError(AuthError):
-    """A presented token does not authenticate; ``key_id`` is set once one was parsed."""
-
-    def __init__(self, reason: RejectReason, key_id: str | None = None) -> None:
-        self.reason = reason
-        self.key_id = key_id
-        named = f" {KEY_PREFIX}{key_id}" if key_id else ""
-        super().__init__(f"API key{named} rejected: {reason}")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who an authenticated request acts as: the key's role and what it is bound to."""
-
-    key_id: str
-    role: str
-    name: str
-    customer_id: str | None = None
-    parties: tuple[str, ...] = ()
-    station_id: str | None = None
-    read_point: str | None = None
-    expires_at: datetime | None = None
-    approval_limit: Decimal | None = None
-
-    @property
-    def actor(self) -> str:
-        """How ledger entries and audit name this caller, e.g. ``key:fpk_3f9a2c1d (admin)``."""
-        return f"key:{KEY_PREFIX}{self.key_id} ({self.role})"
-
-
-KeyState = Literal["active", "expired", "revoked"]
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    """A key as listed: everything but its secret and the secret's hash."""
-
-    key_id: str
-    role: str
-    name: str
-    customer_id: str | None
-    parties: tuple[str, ...]
-    station_id: str | None
-    read_point: str | None
-    created_at: datetime
-    created_by: str
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    revoked_by: str | None
-    approval_limit: Decimal | None = None
-
-    def state(self, now: datetime) -> KeyState:
-        """``revoked``, ``expired`` (at or past ``expires_at``), or ``active``."""
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= now:
-            return "expired"
-        return "active"
-
-    def bindings(self) -> dict[str, Any]:
-        """The bindings this key has, JSON-ready; empty for roles that take none."""
-        found: dict[str, Any] = {
-            "customer_id": self.customer_id,
-            "parties": list(self.parties),
-            "station_id": self.station_id,
-            "read_point": self.read_point,
-        }
-        return {k: v for k, v in found.items() if v}
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form (times as ISO 8601 UTC)."""
-        return {
-            "key_id": self.key_id,
-            "role": self.role,
-            "name": self.name,
-            "bindings": self.bindings(),
-            "created_at": _iso(self.created_at),
-            "created_by": self.created_by,
-            "expires_at": _iso(self.expires_at),
-            "revoked_at": _iso(self.revoked_at),
-            "revoked_by": self.revoked_by,
-            "approval_limit": _money(self.approval_limit),
-        }
-
-    def principal(self) -> Principal:
-        """The principal a request authenticated by this key acts as."""
-        return Principal(
-            key_id=self.key_id,
-            role=self.role,
-            name=self.name,
-            customer_id=self.customer_id,
-            parties=self.parties,
-            station_id=self.station_id,
-            read_point=self.read_point,
-            expires_at=self.expires_at,
-            approval_limit=self.approval_limit,
-        )
-
-
-RequestState = Literal["pending", "approved", "rejected", "expired"]
-
-
-@dataclass(frozen=True)
-class KeyRequest:
-    """A key waiting for (or answered by) a second admin; it never holds a secret."""
-
-    request_id: str
-    role: str
-    name: str
-    customer_id: str | None
-    parties: tuple[str, ...]
-    station_id: str | None
-    read_point: str | None
-    expires_in: timedelta | None
-    requested_at: datetime
-    requested_by: str
-    answer: str | None = None
-    answered_at: datetime | None = None
-    answered_by: str | None = None
-    note: str | None = None
-    key_id: str | None = None
-
-    def state(self, now: datetime) -> RequestState:
-        """``approved``/``rejected`` once answered; ``expired`` past ``REQUEST_LIFETIME``."""
-        if self.answer == "approve":
-            return "approved"
-        if self.answer == "reject":
-            return "rejected"
-        return "expired" if now >= self.requested_at + REQUEST_LIFETIME else "pending"
-
-    def bindings(self) -> dict[str, Any]:
-        """The bindings the key will have, JSON-ready."""
-        found = {
-            "customer_id": self.customer_id,
-            "parties": list(self.parties),
-            "station_id": self.station_id,
-            "read_point": self.read_point,
-        }
-        return {k: v for k, v in found.items() if v}
-
-    def as_dict(self, now: datetime) -> dict[str, Any]:
-        """JSON form, with its state at ``now``."""
-        return {
-            "request_id": self.request_id,
-            "state": self.state(now),
-            "role": self.role,
-            "name": self.name,
-            "bindings": self.bindings(),
-            "expires_in_days": (
-                None if self.expires_in is None else self.expires_in / timedelta(days=1)
-            ),
-            "requested_at": _iso(self.requested_at),
-            "requested_by": self.requested_by,
-            "expires_at": _iso(self.requested_at + REQUEST_LIFETIME),
-            "answered_at": _iso(self.answered_at),
-            "answered_by": self.answered_by,
-            "note": self.note,
-            "key_id": self.key_id,
-        }
-
-    def spec(self) -> _Spec:
-        """What to issue on approval."""
-        return _Spec(
-            self.role,
-            self.name,
-            self.customer_id,
-            self.parties,
-            self.station_id,
-            self.read_point,
-            self.expires_in,
-        )
-
-
-@dataclass(frozen=True)
-class _Spec:
-    """A validated request for a key."""
-
-    role: str
-    name: str
-    customer_id: str | None
-    parties: tuple[str, ...]
-    station_id: str | None
-    read_point: str | None
-    expires_in: timedelta | None
-    approval_limit: Decimal | None = None
 
 
 class _Tx:
@@ -810,204 +478,8 @@ class KeyStore:
         return any(_record(row).state(now) == "active" for row in conn.execute(query))
 
 
-def _validate(
-    *,
-    role: str,
-    name: str,
-    customer_id: str | None,
-    parties: Sequence[str],
-    station_id: str | None,
-    read_point: str | None,
-    expires_in: timedelta | None,
-    approval_limit: Decimal | str | None = None,
-) -> _Spec:
-    """Check a key request against its role; InvalidKeySpecError names the first fault."""
-    if role not in ROLES:
-        raise InvalidKeySpecError("role", f"must be one of {', '.join(ROLES)}")
-    if isinstance(parties, str):
-        raise InvalidKeySpecError("parties", "must be a list of party ids, not one string")
-    given: dict[str, object] = {
-        "customer_id": customer_id,
-        "parties": parties,
-        "station_id": station_id,
-        "read_point": read_point,
-    }
-    needed = _BINDINGS.get(role, frozenset())
-    for field, value in given.items():
-        if value and field not in needed:
-            raise InvalidKeySpecError(field, f"{a_role(role)} key takes no {field}")
-        if not value and field in needed:
-            raise InvalidKeySpecError(field, f"{a_role(role)} key needs a {field}")
-    if customer_id is not None:
-        _check_id("customer_id", customer_id, _ID_MAX)
-    if station_id is not None:
-        _check_id("station_id", station_id, _STATION_MAX)
-    if read_point is not None:
-        try:
-            check_sgln(read_point)
-        except EPCError as exc:
-            raise InvalidKeySpecError("read_point", exc.reason) from None
-    name = name.strip() if isinstance(name, str) else ""
-    if not 1 <= len(name) <= _NAME_MAX or not name.isprintable():
-        raise InvalidKeySpecError("name", f"must be 1 to {_NAME_MAX} printable characters")
-    if expires_in is not None and not timedelta(0) < expires_in <= _LONGEST_LIFE:
-        raise InvalidKeySpecError(
-            "expires_in", f"must be positive, at most {_LONGEST_LIFE.days} days"
-        )
-    return _Spec(
-        role,
-        name,
-        customer_id,
-        _check_parties(parties),
-        station_id,
-        read_point,
-        expires_in,
-        _check_limit(role, approval_limit),
-    )
-
-
-_LIMIT_MAX = Decimal("99999999.99")
-
-
-def _check_limit(role: str, value: Decimal | str | None) -> Decimal | None:
-    """An approval limit: adjudicator keys only, an exact amount in cents."""
-    if value is None:
-        return None
-    if role != "adjudicator":
-        raise InvalidKeySpecError("approval_limit", f"{a_role(role)} key takes no approval_limit")
-    refused = InvalidKeySpecError(
-        "approval_limit", "must be an amount such as 5000.00 (at most 2 decimal places)"
-    )
-    if isinstance(value, float | bool):  # a float has already lost its cents
-        raise refused
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise refused from None
-    cents = Decimal("0.01")
-    if not amount.is_finite() or not 0 <= amount <= _LIMIT_MAX or amount != amount.quantize(cents):
-        raise refused
-    return amount.quantize(cents)
-
-
-def _check_parties(parties: Sequence[str]) -> tuple[str, ...]:
-    unique = tuple(dict.fromkeys(parties))  # first occurrence order
-    if len(unique) > _PARTIES_MAX:
-        raise InvalidKeySpecError("parties", f"at most {_PARTIES_MAX} parties per key")
-    for party in unique:
-        try:
-            check_party_id(party)
-        except EPCError as exc:
-            raise InvalidKeySpecError("parties", f"{party!r}: {exc.reason}") from None
-    return unique
-
-
-def _check_id(field: str, value: str, longest: int) -> None:
-    # Printable with no spaces: ids are matched exactly, so invisible differences mislead.
-    if not 1 <= len(value) <= longest or not value.isprintable() or any(c.isspace() for c in value):
-        raise InvalidKeySpecError(
-            field, f"must be 1 to {longest} printable characters without spaces"
-        )
-
-
-def _check_actor(field: str, actor: str) -> None:
-    if not isinstance(actor, str) or not 1 <= len(actor) <= _ID_MAX or not actor.isprintable():
-        raise InvalidKeySpecError(field, f"must be 1 to {_ID_MAX} printable characters")
-
-
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _free_id(conn: sa.Connection, column: sa.Column[str]) -> str:
-    # 32 bits: a clash is rare but possible in a big table; pick again rather than fail.
-    while True:
-        new_id = secrets.token_hex(4)
-        if conn.execute(sa.select(column).where(column == new_id)).first() is None:
-            return new_id
-
-
-def _get_request(conn: sa.Connection, request_id: str) -> KeyRequest:
-    row = conn.execute(
-        sa.select(api_key_requests).where(api_key_requests.c.request_id == request_id)
-    ).first()
-    if row is None:
-        raise UnknownKeyRequestError(request_id)
-    return _request(row)
-
-
-def _request(row: sa.Row[Any]) -> KeyRequest:
-    return KeyRequest(
-        request_id=row.request_id,
-        role=row.role,
-        name=row.name,
-        customer_id=row.customer_id,
-        parties=tuple(json.loads(row.parties)),
-        station_id=row.station_id,
-        read_point=row.read_point,
-        expires_in=None if row.expires_in_s is None else timedelta(seconds=row.expires_in_s),
-        requested_at=_aware(row.requested_at),
-        requested_by=row.requested_by,
-        answer=row.answer,
-        answered_at=_aware(row.answered_at) if row.answered_at else None,
-        answered_by=row.answered_by,
-        note=row.note,
-        key_id=row.key_id,
-    )
-
-
-def _get(conn: sa.Connection, key_id: str) -> KeyRecord:
-    row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
-    if row is None:
-        raise UnknownKeyError(key_id)
-    return _record(row)
-
-
-def _record(row: sa.Row[Any]) -> KeyRecord:
-    return KeyRecord(
-        key_id=row.key_id,
-        role=row.role,
-        name=row.name,
-        customer_id=row.customer_id,
-        parties=tuple(json.loads(row.parties)),
-        station_id=row.station_id,
-        read_point=row.read_point,
-        created_at=_aware(row.created_at),
-        created_by=row.created_by,
-        expires_at=_aware(row.expires_at) if row.expires_at else None,
-        revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
-        revoked_by=row.revoked_by,
-        approval_limit=(
-            Decimal(row.approval_limit).quantize(Decimal("0.01"))
-            if row.approval_limit is not None
-            else None
-        ),
-    )
-
-
-def _entry_body(record: KeyRecord, *, actor: str) -> dict[str, Any]:
-    """What the ledger keeps of a key event: who, which key, its role and bindings."""
-    return {
-        "actor": actor,
-        "key_id": record.key_id,
-        "role": record.role,
-        "name": record.name,
-        "bindings": record.bindings(),
-        "expires_at": _iso(record.expires_at),
-    } | ({} if record.approval_limit is None else {"approval_limit": str(record.approval_limit)})
-
-
-def _money(amount: Decimal | None) -> str | None:
-    return None if amount is None else str(amount)
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every time stored here is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def _write_private(path: Path, text: str) -> None:
