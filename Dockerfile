@@ -16,6 +16,7 @@ COPY supplychain ./supplychain
 COPY api ./api
 COPY training ./training
 COPY claims ./claims
+COPY stations ./stations
 COPY storage ./storage
 COPY dossier ./dossier
 COPY notifications ./notifications

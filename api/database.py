@@ -25,8 +25,8 @@ TABLE_MODULES = (
     "claims.compensation",
     "notifications.outbox",
     "serving.releases",
-    "claims.stations",
-    "claims.station_jobs",
+    "stations.batches",
+    "stations.jobs",
     "api.auth.keys",
     "api.web.session",
 )

@@ -38,7 +38,6 @@ from api.auth.keys import (
 )
 from claims.errors import (
     AlreadyPaidError,
-    AmbiguousStationItemError,
     AwaitingApprovalError,
     ClaimClosedError,
     ClaimsError,
@@ -51,9 +50,7 @@ from claims.errors import (
     OwnProposalError,
     PaymentRefusedError,
     PhotoRejectedError,
-    StationItemGradedError,
     UnknownClaimError,
-    UnknownStationItemError,
 )
 from ledger.anchor.errors import AnchorError
 from ledger.errors import (
@@ -66,6 +63,14 @@ from ledger.errors import (
     LedgerError,
 )
 from notifications.errors import NotificationsError
+from stations.errors import (
+    AmbiguousStationItemError,
+    BatchConflictError,
+    InvalidGradeError,
+    StationItemGradedError,
+    StationsError,
+    UnknownStationItemError,
+)
 from storage.errors import StorageError, StorageUnavailableError
 from supplychain.authorship import NotYourCustodyError
 from supplychain.capture import PartyError, RoleChangeRefusedError
@@ -142,6 +147,10 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
         IdempotencyConflictError,
         _Kind(409, "idempotency-conflict", "Idempotency-Key reused with a different request"),
     ),
+    (
+        BatchConflictError,
+        _Kind(409, "idempotency-conflict", "Idempotency-Key reused with a different request"),
+    ),
     (AlreadyPaidError, _Kind(409, "already-paid", "Claim already paid")),
     (ClaimClosedError, _Kind(409, "claim-closed", "Claim already resolved")),
     (InvalidTransitionError, _Kind(409, "invalid-transition", "Ticket cannot move that way")),
@@ -150,11 +159,13 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (AwaitingApprovalError, _Kind(409, "awaiting-approval", "A proposal waits for approval")),
     (NoPendingApprovalError, _Kind(409, "no-pending-approval", "No proposal waits for approval")),
     (InvalidDecisionError, _Kind(422, "invalid-decision", "Invalid decision")),
+    (InvalidGradeError, _Kind(422, "invalid-decision", "Invalid decision")),
     (PaymentRefusedError, _Kind(409, "payment-refused", "Payment refused")),
     (ClaimsError, _Kind(422, "claim-error", "Claim could not be processed")),
     # The outbox's errors were claims errors before notifications/ had its own root: the
     # same answer, so that the move changed nothing a client sees.
     (NotificationsError, _Kind(422, "claim-error", "Claim could not be processed")),
+    (StationsError, _Kind(422, "station-error", "Station item could not be processed")),
     (StorageUnavailableError, _Kind(503, "storage-unavailable", "Evidence store unavailable")),
     # The database went away (restarted, failed over, out of connections): nothing was
     # committed, and the pool reconnects on its own, so the client is told to come back in
@@ -395,6 +406,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             return _for_domain_error(exc.error, request.url.path, photo_index=exc.index)
         fielded = isinstance(exc, InvalidClaimError | InvalidDecisionError)
         extra: dict[str, Any] = {"field": getattr(exc, "field", None)} if fielded else {}
+        return _for_domain_error(exc, request.url.path, **extra)
+
+    @app.exception_handler(StationsError)
+    async def _stations(request: Request, exc: StationsError) -> JSONResponse:
+        extra: dict[str, Any] = {}
+        if isinstance(exc, InvalidGradeError):
+            extra = {"field": exc.field}
         if isinstance(exc, AmbiguousStationItemError):
             extra = {"stations": list(exc.stations)}
         return _for_domain_error(exc, request.url.path, **extra)

@@ -4,7 +4,7 @@
 ``FRESHPROOF_BROKER_URL``, RabbitMQ; results in ``FRESHPROOF_RESULT_BACKEND``, Redis) and
 ``freshproof worker`` runs workers that grade them. ``inprocess`` (the default for
 ``make run``): a thread pool in the API process runs the very same task function. Either
-way the job's state lives in the database (``claims.station_jobs``), so the answer to
+way the job's state lives in the database (``stations.jobs``), so the answer to
 ``GET /v1/stations/jobs/{id}`` does not depend on which ran it.
 
 Jobs survive their process. Each runner (the API's pool, each worker process) has an id and
@@ -13,7 +13,7 @@ API's pool also takes over, at start-up and then on each renewal, pending jobs w
 ran out (their process died), so a restart grades what a SIGKILL left. Celery tasks are
 acknowledged late and rejected when their worker is lost, so the broker hands a killed
 worker's batch to another; one that finds the batch still held by a live runner retries
-after the lease. A batch run twice is graded once (``claims.stations`` records it with its
+after the lease. A batch run twice is graded once (``stations.batches`` records it with its
 events, and a recorded batch answers its stored result).
 """
 
@@ -30,9 +30,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from api.settings import Settings
-from claims.grading import GradingPolicy
-from claims.service import Inspector
-from claims.station_jobs import (
+from stations.grading import GradingPolicy
+from stations.jobs import (
     BatchJob,
     abandoned_jobs,
     adopt_jobs,
@@ -42,6 +41,7 @@ from claims.station_jobs import (
     run_batch_job,
     start_job,
 )
+from vision.predictor import Inspector
 
 __all__ = [
     "RETRAIN_TASK",
@@ -110,7 +110,7 @@ class Leases:
 
 
 def _start(services: Any, job: BatchJob, owner: str) -> BatchJob | None:
-    """Claim the job to run it now (see ``claims.station_jobs.start_job``)."""
+    """Claim the job to run it now (see ``stations.jobs.start_job``)."""
     return start_job(
         services.engine,
         job.key,

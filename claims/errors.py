@@ -16,10 +16,7 @@ ClaimsError
 ├── AwaitingApprovalError        a proposal waits for a second person first (claim_id, amount)
 ├── NoPendingApprovalError       no proposal of the claim waits for approval (claim_id)
 ├── OwnProposalError             four eyes: the proposer cannot approve (claim_id, actor)
-├── InvalidDecisionError         a decision field is unacceptable (field, reason)
-├── UnknownStationItemError      no station item waits for a person here (batch_id, position)
-├── AmbiguousStationItemError    several stations used the batch id: say whose (.., stations)
-└── StationItemGradedError       a person graded that item already (batch_id, position, by)
+└── InvalidDecisionError         a decision field is unacceptable (field, reason)
 
 The webhook outbox's errors are ``notifications.errors``.
 """
@@ -30,7 +27,6 @@ from vision.errors import ImageRejected
 
 __all__ = [
     "AlreadyPaidError",
-    "AmbiguousStationItemError",
     "AwaitingApprovalError",
     "ClaimClosedError",
     "ClaimsError",
@@ -46,9 +42,7 @@ __all__ = [
     "PaymentError",
     "PaymentRefusedError",
     "PhotoRejectedError",
-    "StationItemGradedError",
     "UnknownClaimError",
-    "UnknownStationItemError",
 ]
 
 
@@ -196,34 +190,3 @@ class InvalidDecisionError(ClaimsError):
     def __init__(self, field: str, reason: str) -> None:
         self.field, self.reason = field, reason
         super().__init__(f"{field}: {reason}")
-
-
-class AmbiguousStationItemError(ClaimsError):
-    """Several stations left an item at this batch id and position: a batch id is a
-    station's own, so the caller names the station."""
-
-    def __init__(self, batch_id: str, position: int, stations: tuple[str, ...]) -> None:
-        self.batch_id, self.position, self.stations = batch_id, position, stations
-        self.reason = (
-            f"stations {', '.join(stations)} each left item {position} of a batch "
-            f"{batch_id!r}: name one with ?station_id="
-        )
-        super().__init__(self.reason)
-
-
-class UnknownStationItemError(ClaimsError):
-    """No station item left to people at this batch and position."""
-
-    def __init__(self, batch_id: str, position: int) -> None:
-        self.batch_id, self.position = batch_id, position
-        self.reason = f"no item {position} of batch {batch_id!r} waits for a person's grade"
-        super().__init__(self.reason)
-
-
-class StationItemGradedError(ClaimsError):
-    """The station item was graded by a person already; its event is on the ledger."""
-
-    def __init__(self, batch_id: str, position: int, graded_by: str) -> None:
-        self.batch_id, self.position, self.graded_by = batch_id, position, graded_by
-        self.reason = f"item {position} of batch {batch_id!r} was graded already by {graded_by}"
-        super().__init__(self.reason)

@@ -27,12 +27,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from claims.grading import CLEAN, CONDITIONS
 from claims.models import FindingReview
 from claims.service import get_claim
-from claims.station_review import ManualItem, manual_item
-from claims.stations import station_reviews
 from claims.tables import claim_decisions
+from stations.batches import station_reviews
+from stations.grading import CLEAN, CONDITIONS
+from stations.review import ManualItem, manual_item
 from vision.labelled import Box, LabelledPhoto, photo_class_of
 from vision.labels import LABELS
 

@@ -18,7 +18,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -46,12 +46,11 @@ from storage.schema import metadata
 from supplychain.trace import UnknownLotError
 from vision.errors import ImageRejected
 from vision.phash import format_phash
-from vision.predictor import Inspection
+from vision.predictor import Inspection, Inspector
 
 __all__ = [
     "ClaimInput",
     "ClaimsConfig",
-    "Inspector",
     "claim_timeline",
     "count_claims",
     "create_claim_tables",
@@ -61,14 +60,6 @@ __all__ = [
 ]
 
 MAX_PHOTOS = 10
-
-
-class Inspector(Protocol):
-    """What the claims service needs of the vision predictor."""
-
-    def inspect(self, data: bytes, *, image: str) -> Inspection:
-        """Judge one photo; raises ``vision.errors.ImageRejected`` for non-images."""
-        ...
 
 
 def create_claim_tables(engine: Engine) -> None:

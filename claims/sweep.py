@@ -46,11 +46,11 @@ from typing import Any
 from sqlalchemy import Column, Connection, Engine, Table, func, inspect, or_, select
 
 from claims.errors import ClaimsError
-from claims.station_jobs import station_jobs
-from claims.stations import station_batches, station_reviews
 from claims.tables import claim_photos, photo_hashes
 from ledger.log import Ledger
 from ledger.schema import entries_table
+from stations.batches import station_batches, station_reviews
+from stations.jobs import station_jobs
 from storage.errors import StorageError
 from storage.sweep import EvidenceInventory, Removal, StoredPhoto, TempFile
 

@@ -119,7 +119,7 @@ def test_start_ups_shortcut_makes_what_the_migrations_make(url: str, tmp_path: P
 def test_every_table_is_on_the_shared_metadata_and_loaded() -> None:
     """A table defined anywhere in the serving packages is one the migrations know."""
     expected = set(load_tables().tables)
-    for package in ("ledger", "claims", "storage", "api"):
+    for package in ("ledger", "claims", "stations", "storage", "api"):
         root = importlib.import_module(package)
         for info in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
             if info.name.startswith("storage.migrations"):  # env.py runs only under Alembic

@@ -19,6 +19,7 @@ SERVING_PACKAGES = (
     "ledger",
     "supplychain",
     "claims",
+    "stations",
     "storage",
     "api",
     "dossier",

@@ -16,8 +16,6 @@ from api.cli_evidence import app as evidence_cli
 from api.database import load_tables
 from api.services import build_services
 from api.settings import Settings
-from claims.station_jobs import BatchJob, JobItem, record_job
-from claims.stations import Station, station_batches, station_reviews
 from claims.sweep import (
     REFERENCES,
     SWEPT_KIND,
@@ -29,6 +27,8 @@ from claims.sweep import (
 from claims.tables import claim_photos, photo_hashes
 from ledger.audit import audit
 from ledger.log import Ledger
+from stations.batches import Station, station_batches, station_reviews
+from stations.jobs import BatchJob, JobItem, record_job
 from storage.db import make_engine
 from storage.evidence import LocalEvidenceStore
 from storage.sweep import LocalInventory

@@ -6,6 +6,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from vision.postprocess import center_crop_input, classifier_views, decode_yolo,
 from vision.registry import DEFAULT_WEIGHTS_DIR, ModelSpec, resolve_model
 from vision.runtime import Backend, load_backend
 
-__all__ = ["Finding", "Inspection", "Judgement", "Predictor"]
+__all__ = ["Finding", "Inspection", "Inspector", "Judgement", "Predictor"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,14 @@ class Inspection:
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
             "timing_ms": {k: round(v, 2) for k, v in self.timing_ms.items()},
         }
+
+
+class Inspector(Protocol):
+    """What the domain packages (claims, stations) need of a predictor: one photo judged."""
+
+    def inspect(self, data: bytes, *, image: str) -> Inspection:
+        """Judge one photo; raises ``vision.errors.ImageRejected`` for non-images."""
+        ...
 
 
 class Predictor:

@@ -17,7 +17,7 @@ from api.deps import get_services
 from api.openapi import problem_responses
 from api.problems import Problem
 from api.services import Services
-from claims.station_review import grade_by_person, manual_item, open_items
+from stations.review import grade_by_person, manual_item, open_items
 from storage.errors import EvidenceNotFoundError
 
 router = APIRouter(prefix="/v1/review/stations", tags=["adjudication"])

@@ -18,8 +18,9 @@ from api.problems import Problem, field_errors
 from api.routes.inspect import read_photos
 from api.services import Services
 from api.settings import Settings
-from claims.grading import GradingPolicy
-from claims.station_jobs import (
+from stations.batches import ItemInput, Station, grade_batch, photo_rejected, request_digest
+from stations.grading import GradingPolicy
+from stations.jobs import (
     BatchJob,
     JobItem,
     job_state,
@@ -28,7 +29,6 @@ from claims.station_jobs import (
     record_job,
     stations_with_batch,
 )
-from claims.stations import ItemInput, Station, grade_batch, photo_rejected, request_digest
 from supplychain import strict_json
 from vision.predictor import Predictor
 

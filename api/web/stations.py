@@ -1,5 +1,5 @@
 """The workbench's station page: items a station's model was unsure of, their photos, and a
-person's grade (``claims.station_review.grade_by_person``, as ``POST
+person's grade (``stations.review.grade_by_person``, as ``POST
 /v1/review/stations/{batch_id}/{position}/grade`` does)."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from api.routes.station_review import BatchId, PhotoNumber, Position, StationId
 from api.web.routes import page
 from api.web.session import WebUser, current_session, form_session
 from api.web.views import Refusal, refusal
-from claims.errors import ClaimsError
-from claims.station_review import grade_by_person, manual_item, open_items
+from stations.errors import StationsError
+from stations.review import grade_by_person, manual_item, open_items
 from storage.errors import EvidenceNotFoundError
 
 __all__ = ["router"]
@@ -70,7 +70,7 @@ def photo(
         data = services.evidence.get_served(
             manual_item(services.engine, batch_id, position, station_id).photos[n]
         )
-    except (ClaimsError, IndexError, EvidenceNotFoundError):
+    except (StationsError, IndexError, EvidenceNotFoundError):
         return Response("no such photo", status_code=404, media_type="text/plain")
     with Image.open(io.BytesIO(data)) as img:
         media = _BROWSER_FORMATS.get(img.format or "")
@@ -108,7 +108,7 @@ def grade(
             now=datetime.now(UTC),
             station_id=station_id,
         )
-    except ClaimsError as exc:
+    except StationsError as exc:
         if (problem := refusal(exc)) is None:
             raise
         return _page(request, user, problem=problem)

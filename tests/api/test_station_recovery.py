@@ -29,7 +29,8 @@ from api.app import create_app
 from api.deps import get_predictor
 from api.services import build_services
 from api.settings import Settings
-from claims.station_jobs import (
+from stations.batches import ItemResult, Station
+from stations.jobs import (
     BatchJob,
     JobItem,
     ProgressLog,
@@ -39,9 +40,8 @@ from claims.station_jobs import (
     record_job,
     start_job,
 )
-from claims.stations import ItemResult, Station
 from tests.api.access import grant
-from tests.claims.test_stations import PHOTOS, PhotoScores
+from tests.stations.test_batches import PHOTOS, PhotoScores
 
 REPO = Path(__file__).resolve().parents[2]
 READ_POINT = "urn:epc:id:sgln:4000002.00003.0"

@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.deps import get_predictor
 from api.settings import Settings
-from claims.station_jobs import BatchJob, JobItem, record_job
-from claims.stations import Station
+from stations.batches import Station
+from stations.jobs import BatchJob, JobItem, record_job
 from tests.api.access import grant
-from tests.claims.test_stations import PHOTOS, PhotoScores
+from tests.stations.test_batches import PHOTOS, PhotoScores
 
 READ_POINT = "urn:epc:id:sgln:4000002.00007.0"
 PROBLEM = "application/problem+json"

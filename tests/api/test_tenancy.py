@@ -25,8 +25,8 @@ from storage import migrate
 from storage.db import make_engine
 from tests.api.access import grant
 from tests.api.test_duplicate_evidence import StubInspector, _reencoded
-from tests.claims.test_stations import PHOTOS, PhotoScores
 from tests.conftest import jpeg_bytes, postgres_schema, scene, schema_url
+from tests.stations.test_batches import PHOTOS, PhotoScores
 
 DOCK3 = ("DOCK-3", "urn:epc:id:sgln:4000002.00003.0")
 DOCK4 = ("DOCK-4", "urn:epc:id:sgln:4000002.00004.0")

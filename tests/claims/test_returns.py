@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from claims.custody import Party
-from claims.grading import Grade
 from claims.profiles import DEFAULT_PROFILES
 from claims.responsibility import ClaimFacts, decide
-from claims.stations import Station, epcis_document, inspection_event
 from claims.timeline import build_timeline
 from ledger.log import Ledger
+from stations.batches import Station, epcis_document, inspection_event
+from stations.grading import Grade
 from storage.db import make_engine
 from storage.schema import metadata
 from supplychain.capture import capture_events, register_party

@@ -26,12 +26,12 @@ from api.services import Services, build_services
 from api.settings import Settings
 from claims.adjudication import decide, move_ticket
 from claims.feedback import ModelFinding, gather_feedback, label_photo
-from claims.grading import GradingPolicy
 from claims.models import ClaimInput, DecisionInput, FindingReview
 from claims.service import file_claim
-from claims.station_review import grade_by_person
-from claims.stations import ItemInput, Station, grade_batch
 from simulator.photos import texture_jpeg
+from stations.batches import ItemInput, Station, grade_batch
+from stations.grading import GradingPolicy
+from stations.review import grade_by_person
 from training.feedback import ExportDirectoryError, PhotoSizeError, export_yolo
 from training.feedback_plan import split_of
 from training.label_studio import LABEL_CONFIG, from_label_studio, to_label_studio

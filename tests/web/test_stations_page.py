@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from claims.grading import GradingPolicy
-from claims.station_review import open_items
-from claims.stations import ItemInput, Station, grade_batch
+from stations.batches import ItemInput, Station, grade_batch
+from stations.grading import GradingPolicy
+from stations.review import open_items
 from tests.api.access import grant
-from tests.claims.test_stations import PHOTOS, PhotoScores
+from tests.stations.test_batches import PHOTOS, PhotoScores
 from tests.web.test_session import _app, _csrf, _log_in
 
 STATION = Station("ST-3", "urn:epc:id:sgln:4000002.00003.0", "key:fpk_00000003 (station)")

@@ -367,9 +367,9 @@ def test_the_pages_read_at_phone_width(
 def test_an_adjudicator_grades_a_station_item_the_model_was_unsure_of(
     app: Any, browser: Browser, base_url: str
 ) -> None:
-    from claims.grading import GradingPolicy
-    from claims.stations import ItemInput, Station, grade_batch
-    from tests.claims.test_stations import PHOTOS, PhotoScores
+    from stations.batches import ItemInput, Station, grade_batch
+    from stations.grading import GradingPolicy
+    from tests.stations.test_batches import PHOTOS, PhotoScores
 
     services = app.state.services
     item = "urn:epc:id:sgtin:4000001.012345.8001"

@@ -4,7 +4,7 @@ A job carries no photo bytes: the API stores each photo in the evidence store (c
 addressed) before queueing, and the job names them by SHA-256, so a worker on another
 machine reads the same bytes (local evidence needs a shared data dir; S3 is shared by
 nature). The job's row says pending, done or failed; the result is the batch row that
-``claims.stations`` writes with the events, so a job is done exactly when its events are
+``stations.batches`` writes with the events, so a job is done exactly when its events are
 on the ledger. The same code runs in a Celery worker (``api.worker``) or in the API
 process (``FRESHPROOF_TASKS=inprocess``).
 
@@ -51,10 +51,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from claims.errors import IdempotencyConflictError
-from claims.grading import GradingPolicy
-from claims.service import Inspector
-from claims.stations import (
+from ledger.log import Ledger
+from stations.batches import (
     BatchResult,
     ItemInput,
     ItemResult,
@@ -64,9 +62,11 @@ from claims.stations import (
     station_batches,
     station_reviews,
 )
-from ledger.log import Ledger
+from stations.errors import BatchConflictError
+from stations.grading import GradingPolicy
 from storage.evidence import EvidenceStore
 from storage.schema import metadata
+from vision.predictor import Inspector
 
 __all__ = [
     "BatchJob",
@@ -154,7 +154,7 @@ class BatchJob:
         return (self.station.station_id, self.batch_id)
 
     def digest(self) -> str:
-        """The batch's content as ``claims.stations`` hashes it when it grades the job."""
+        """The batch's content as ``stations.batches`` hashes it when it grades the job."""
         return batch_digest((i.epc, i.kind, () if i.error else i.photos) for i in self.items)
 
 
@@ -172,7 +172,7 @@ def record_job(
 ) -> bool:
     """Remember a queued job; False when the station queued (or graded) this batch before
     with the same content (a replay). Another content under the same batch id, queued or
-    graded, is an ``IdempotencyConflictError``: the first batch stands, the second is
+    graded, is a ``BatchConflictError``: the first batch stands, the second is
     refused rather than silently dropped.
 
     ``owner``: the runner that will hold it (None: the broker holds it until a worker
@@ -210,7 +210,7 @@ def _seen(conn: Any, job: BatchJob) -> bool:
     row = conn.execute(select(station_jobs.c.job).where(_where(*job.key))).first()
     if row is not None:
         if BatchJob.from_json(row.job).items != job.items:
-            raise IdempotencyConflictError(job.batch_id)
+            raise BatchConflictError(job.batch_id)
         return True
     graded = conn.execute(
         select(station_batches.c.request_hash).where(
@@ -220,18 +220,18 @@ def _seen(conn: Any, job: BatchJob) -> bool:
     ).first()
     if graded is not None:
         if graded.request_hash != job.digest():
-            raise IdempotencyConflictError(job.batch_id)
+            raise BatchConflictError(job.batch_id)
         return True
     return False
 
 
 def queued_conflict(engine: Engine, station_id: str, batch_id: str, digest: str) -> None:
-    """Raise ``IdempotencyConflictError`` when the station queued a batch under this id with
+    """Raise ``BatchConflictError`` when the station queued a batch under this id with
     content other than ``digest`` (a batch graded at once meeting a queued one)."""
     with engine.connect() as conn:
         row = conn.execute(select(station_jobs.c.job).where(_where(station_id, batch_id))).first()
     if row is not None and BatchJob.from_json(row.job).digest() != digest:
-        raise IdempotencyConflictError(batch_id)
+        raise BatchConflictError(batch_id)
 
 
 def live_jobs(engine: Engine, now: datetime) -> int:

@@ -12,10 +12,10 @@ import pytest
 from api.services import Services, build_services
 from api.settings import Settings
 from claims.custody import Party
-from claims.errors import IdempotencyConflictError
-from claims.grading import GradingPolicy
-from claims.stations import ItemInput, Station, create_station_tables, grade_batch
 from claims.timeline import build_timeline
+from stations.batches import ItemInput, Station, create_station_tables, grade_batch
+from stations.errors import BatchConflictError
+from stations.grading import GradingPolicy
 from supplychain.capture import capture_events, register_party
 from supplychain.epcis import parse_document
 from supplychain.trace import lot_trace
@@ -163,5 +163,5 @@ def test_batch_ids_are_idempotent(services: Services) -> None:
     size = services.ledger.size()
     again = _run(services, "batch-3", ITEMS[:2])
     assert again.replay and again.items == first.items and services.ledger.size() == size
-    with pytest.raises(IdempotencyConflictError):
+    with pytest.raises(BatchConflictError):
         _run(services, "batch-3", ITEMS[:1])

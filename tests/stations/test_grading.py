@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from claims.grading import GradingPolicy, grade
+from stations.grading import GradingPolicy, grade
 from vision.image import QualityReport
 from vision.predictor import Finding, Inspection
 

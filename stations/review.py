@@ -2,7 +2,7 @@
 person's grade, which puts the item's inspection event on the ledger.
 
 An item graded below the policy's confidence gets no event when its batch is recorded
-(``claims.stations``); it waits here, oldest first, with the model's grade and why it was
+(``stations.batches``); it waits here, oldest first, with the model's grade and why it was
 not sure. An adjudicator looks at its photos and grades it; the grade is appended as the
 same ``inspecting`` event a confident model would have written (the station's read point,
 the CBV disposition, the photos' hashes), naming the person instead of a confidence. The
@@ -18,15 +18,15 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, select, update
 
-from claims.errors import (
+from ledger.log import Ledger
+from stations.batches import Station, epcis_document, inspection_event, station_reviews
+from stations.errors import (
     AmbiguousStationItemError,
-    InvalidDecisionError,
+    InvalidGradeError,
     StationItemGradedError,
     UnknownStationItemError,
 )
-from claims.grading import CLEAN, CONDITIONS, DISPOSITIONS, Grade, Kind
-from claims.stations import Station, epcis_document, inspection_event, station_reviews
-from ledger.log import Ledger
+from stations.grading import CLEAN, CONDITIONS, DISPOSITIONS, Grade, Kind
 from supplychain.capture import capture_in
 from supplychain.epcis import parse_document
 
@@ -152,7 +152,7 @@ def grade_by_person(
     """Grade a waiting item: its inspection event on the ledger, the queue row closed.
 
     ``actor`` is the person's key as the ledger names it. A condition outside the item's
-    kind is an ``InvalidDecisionError``; an item graded before, ``StationItemGradedError``.
+    kind is an ``InvalidGradeError``; an item graded before, ``StationItemGradedError``.
     """
     with ledger.writer() as w:
         row = _find(w.conn, batch_id, position, station_id)
@@ -161,7 +161,7 @@ def grade_by_person(
         item = _item(row)
         if condition not in conditions_for(item.kind):
             allowed = ", ".join(conditions_for(item.kind))
-            raise InvalidDecisionError("condition", f"a {item.kind} is one of {allowed}")
+            raise InvalidGradeError("condition", f"a {item.kind} is one of {allowed}")
         disposition, action = DISPOSITIONS[condition]
         grade = Grade(item.kind, condition, 1.0, disposition, action, False, "graded by a person")
         station = Station(item.station_id, item.read_point, actor)

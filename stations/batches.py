@@ -36,10 +36,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from claims.errors import IdempotencyConflictError
-from claims.grading import Grade, GradingPolicy, Kind, grade
-from claims.service import Inspector
 from ledger.log import Ledger
+from stations.errors import BatchConflictError
+from stations.grading import Grade, GradingPolicy, Kind, grade
 from storage.evidence import EvidenceStore
 from storage.schema import metadata
 from supplychain.capture import capture_in
@@ -47,6 +46,7 @@ from supplychain.epcis import parse_document
 from supplychain.identifiers.tds import EPCError, decode_epc
 from supplychain.projections import event_lots
 from vision.errors import ImageRejected
+from vision.predictor import Inspector
 
 __all__ = [
     "BatchResult",
@@ -75,7 +75,7 @@ station_batches = Table(
     # A batch id is its station's own (migration 0005).
     PrimaryKeyConstraint("station_id", "batch_id"),
 )
-# Items the model was not sure of, until a person grades them (claims.station_review).
+# Items the model was not sure of, until a person grades them (stations.review).
 station_reviews = Table(
     "station_reviews",
     metadata,
@@ -468,7 +468,7 @@ def _counts(items: Sequence[dict[str, Any]]) -> dict[str, int]:
 
 def stored_batch(engine: Engine, station_id: str, batch_id: str, digest: str) -> BatchResult | None:
     """The station's batch recorded under ``batch_id`` as a replay, None when it has none;
-    ``IdempotencyConflictError`` when it was recorded with other content (``digest``)."""
+    ``BatchConflictError`` when it was recorded with other content (``digest``)."""
     with engine.connect() as conn:
         row = conn.execute(
             select(station_batches).where(
@@ -478,6 +478,6 @@ def stored_batch(engine: Engine, station_id: str, batch_id: str, digest: str) ->
     if row is None:
         return None
     if row.request_hash != digest:
-        raise IdempotencyConflictError(batch_id)
+        raise BatchConflictError(batch_id)
     items = tuple(json.loads(row.result))
     return BatchResult(batch_id, row.station_id, items, replay=True, counts=_counts(items))
