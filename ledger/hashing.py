@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 from collections.abc import Sequence
 
 import rfc8785
@@ -60,47 +61,115 @@ def root_from_leaves(leaf_hashes: Sequence[bytes]) -> bytes:
 
 _STDLIB_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
+# The C encoder behind _STDLIB_ENCODER, made once: JSONEncoder.encode builds a new one on
+# every call, which costs as much as encoding a small body. No cycle markers: _jcs_form has
+# already walked the value, and a cycle ends there in RecursionError.
+_C_ENCODE = (
+    json.encoder.c_make_encoder(
+        None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    )
+    if json.encoder.c_make_encoder is not None
+    else None
+)
+
 # JSON's safe integer range; RFC 8785 serialises numbers as IEEE 754 doubles.
 _INT_MAX = 2**53 - 1
 
+# Where Python's float repr is ECMAScript's Number::toString (RFC 8785 §3.2.2.3) as it is:
+# repr switches to exponent notation below 1e-4 and from 1e16, ECMAScript below 1e-6 and
+# from 1e21, and they agree on the shortest round-trip digits in between.
+_FLOAT_MIN = 1e-4
+_FLOAT_MAX = 1e16
 
-def _stdlib_is_canonical(obj: object) -> bool:
-    """Whether json.dumps(sort_keys=True, compact) writes `obj` exactly as RFC 8785 does.
+_SLOW = object()
+"""Marker: the value needs the rfc8785 reference serialiser."""
 
-    True for float-free values of the exact JSON types whose object keys all lie below
-    U+E000: there code-point order (Python's sort) equals UTF-16 order (JCS's sort),
-    and both escape only '"', '\\' and U+0000..U+001F, in the same short or \\u00xx
-    forms. Floats, int/str subclasses and other types take the rfc8785 path.
+
+def _jcs_float(value: float) -> object:
+    """The value the C encoder writes as RFC 8785 writes `value`, or _SLOW."""
+    if _FLOAT_MIN <= abs(value) < _FLOAT_MAX:
+        if not value.is_integer():
+            return value
+        # 5.0 is "5" in JCS but "5.0" in repr; below 2^53 the int has the same digits.
+        return int(value) if abs(value) <= _INT_MAX else _SLOW
+    if value == 0:
+        return 0  # JCS writes both zeros as "0"
+    return _SLOW  # NaN, infinities, and the exponent ranges
+
+
+def _jcs_form(obj: object) -> object:
+    """`obj` (or a copy with integral floats as ints) that the C encoder writes as RFC 8785.
+
+    Returns _SLOW unless every part is of an exact JSON type the C encoder writes as JCS:
+    str, bool, None, int within 2^53, floats in the range above, and dicts whose keys all
+    lie below U+E000 (there code-point order, Python's sort, equals UTF-16 order, JCS's
+    sort). Both escape only '"', '\\' and U+0000..U+001F, in the same forms. Subclasses
+    and other types take the rfc8785 path. Scalars are checked inline: a call per value
+    would cost more than encoding it.
     """
     kind = type(obj)
-    if kind is str or kind is bool or obj is None:
-        return True
-    if kind is int:
-        return -_INT_MAX <= obj <= _INT_MAX  # type: ignore[operator]
     if kind is dict:
+        copy: dict[str, object] | None = None
         for key, value in obj.items():  # type: ignore[attr-defined]
-            if type(key) is not str or (key and max(key) >= "\ue000"):
-                return False
-            if not _stdlib_is_canonical(value):
-                return False
-        return True
+            if type(key) is not str or (not key.isascii() and max(key) >= "\ue000"):
+                return _SLOW
+            vkind = type(value)
+            if vkind is str or vkind is bool or value is None:
+                continue
+            if vkind is int:
+                if -_INT_MAX <= value <= _INT_MAX:
+                    continue
+                return _SLOW
+            new = _jcs_float(value) if vkind is float else _jcs_form(value)
+            if new is _SLOW:
+                return _SLOW
+            if new is not value:
+                if copy is None:
+                    copy = dict(obj)  # type: ignore[call-overload]
+                copy[key] = new
+        return obj if copy is None else copy
     if kind is list or kind is tuple:
-        # A plain loop: all() over a generator costs a frame per item on the hot path.
-        for item in obj:  # type: ignore[attr-defined]  # noqa: SIM110
-            if not _stdlib_is_canonical(item):
-                return False
-        return True
-    return False
+        items: list[object] | None = None
+        for position, item in enumerate(obj):  # type: ignore[call-overload]
+            ikind = type(item)
+            if ikind is str or ikind is bool or item is None:
+                continue
+            if ikind is int:
+                if -_INT_MAX <= item <= _INT_MAX:
+                    continue
+                return _SLOW
+            new = _jcs_float(item) if ikind is float else _jcs_form(item)
+            if new is _SLOW:
+                return _SLOW
+            if new is not item:
+                if items is None:
+                    items = list(obj)  # type: ignore[call-overload]
+                items[position] = new
+        return obj if items is None else items
+    if kind is str or kind is bool or obj is None:
+        return obj
+    if kind is int:
+        return obj if -_INT_MAX <= obj <= _INT_MAX else _SLOW  # type: ignore[operator]
+    if kind is float:
+        return _jcs_float(obj)  # type: ignore[arg-type]
+    return _SLOW
+
+
+def _encode_fast(obj: object) -> str:
+    if _C_ENCODE is not None:
+        return "".join(_C_ENCODE(obj, 0))
+    return _STDLIB_ENCODER.encode(obj)
 
 
 def canonical_json(obj: object) -> bytes:
     """Serialise `obj` as RFC 8785 (JCS) canonical JSON bytes."""
     try:
         # rfc8785 is pure Python and dominates append cost; the C json encoder is byte-
-        # identical on the subset checked above (pinned by a property test).
-        if _stdlib_is_canonical(obj):
+        # identical on the values _jcs_form accepts (pinned by a property test).
+        ready = _jcs_form(obj)
+        if ready is not _SLOW:
             try:
-                return _STDLIB_ENCODER.encode(obj).encode("utf-8")
+                return _encode_fast(ready).encode("utf-8")
             except UnicodeEncodeError:
                 pass  # a lone surrogate: let rfc8785 reject it with its own message
         return rfc8785.dumps(obj)  # type: ignore[arg-type]

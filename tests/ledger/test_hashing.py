@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import random
+import struct
 
 import pytest
 import rfc8785
@@ -127,6 +129,55 @@ def test_canonical_json_matches_rfc8785_library_on_random_values() -> None:
     for _ in range(5000):
         value = _random_value(rng)
         assert canonical_json(value) == rfc8785.dumps(value), value  # type: ignore[arg-type]
+
+
+def _random_double(rng: random.Random) -> float:
+    """Any finite or infinite double: random bits, or a random magnitude from 1e-9 to 1e23."""
+    if rng.random() < 0.5:
+        return struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0]
+    return rng.choice([1.0, -1.0]) * 10 ** rng.uniform(-9, 23)
+
+
+FLOAT_EDGES = [
+    edge * sign
+    for base in (1e-7, 1e-6, 1e-4, 1.0, 1e15, 1e16, 2.0**53, 1e21, 5e-324, 1.7976931348623157e308)
+    for edge in (base, math.nextafter(base, 0), math.nextafter(base, math.inf))
+    for sign in (1.0, -1.0)
+]
+
+
+def test_canonical_json_writes_every_float_as_rfc8785_does() -> None:
+    # The fast path writes floats with the C encoder (repr) in the range where repr is
+    # ECMAScript's form, integral ones as ints; everything else goes to rfc8785.
+    rng = random.Random(754)
+    values = [
+        *FLOAT_EDGES,
+        0.0,
+        -0.0,
+        5.0,
+        -12.0,
+        4.2,
+        *(float(rng.randint(-(2**60), 2**60)) for _ in range(2000)),
+        *(rng.randint(-(10**6), 10**6) / rng.choice([2, 8, 10, 1000]) for _ in range(2000)),
+        *(_random_double(rng) for _ in range(20000)),
+    ]
+    for value in values:
+        nested = [value, {"k": value, "n": [value, 1]}, (value,)]
+        try:
+            expected = rfc8785.dumps(nested)  # type: ignore[arg-type]
+        except rfc8785.CanonicalizationError:
+            with pytest.raises(CanonicalJSONError):
+                canonical_json(nested)
+            continue
+        assert canonical_json(nested) == expected, repr(value)
+
+
+def test_canonical_json_does_not_change_the_value_it_writes() -> None:
+    # Integral floats are written as ints through a copy; the caller's value stays as it was.
+    body = {"t": 5.0, "readings": [1.0, 2.5], "nested": {"z": -0.0}}
+    assert canonical_json(body) == b'{"nested":{"z":0},"readings":[1,2.5],"t":5}'
+    assert body == {"t": 5.0, "readings": [1.0, 2.5], "nested": {"z": -0.0}}
+    assert type(body["t"]) is float and type(body["readings"][0]) is float  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
