@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import json.encoder
 from collections.abc import Sequence
+from typing import cast
 
 import rfc8785
 
@@ -14,6 +14,8 @@ from ledger.errors import CanonicalJSONError
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "LEAF_PREFIX",
+    "NODE_PREFIX",
     "canonical_json",
     "leaf_hash",
     "node_hash",
@@ -26,19 +28,23 @@ HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """MTH({}) = SHA-256() — the root of the empty tree."""
 
-_LEAF_PREFIX = b"\x00"
-_NODE_PREFIX = b"\x01"
+LEAF_PREFIX = b"\x00"
+"""RFC 9162 §2.1.1: a leaf hash is SHA-256(LEAF_PREFIX || data)."""
+
+NODE_PREFIX = b"\x01"
+"""RFC 9162 §2.1.1: an interior node hash is SHA-256(NODE_PREFIX || left || right)."""
+
 _sha256 = hashlib.sha256
 
 
 def leaf_hash(data: bytes) -> bytes:
     """Return MTH({d0}) = SHA-256(0x00 || data)."""
-    return _sha256(_LEAF_PREFIX + data).digest()
+    return _sha256(LEAF_PREFIX + data).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     """Return the interior node hash SHA-256(0x01 || left || right)."""
-    return _sha256(_NODE_PREFIX + left + right).digest()
+    return _sha256(NODE_PREFIX + left + right).digest()
 
 
 def root_from_leaves(leaf_hashes: Sequence[bytes]) -> bytes:
@@ -50,7 +56,7 @@ def root_from_leaves(leaf_hashes: Sequence[bytes]) -> bytes:
     # left-full tree as the RFC's recursive split at the largest power of two < n.
     while len(level) > 1:
         paired = [
-            _sha256(_NODE_PREFIX + level[i] + level[i + 1]).digest()
+            _sha256(NODE_PREFIX + level[i] + level[i + 1]).digest()
             for i in range(0, len(level) - 1, 2)
         ]
         if len(level) % 2:
@@ -61,16 +67,22 @@ def root_from_leaves(leaf_hashes: Sequence[bytes]) -> bytes:
 
 _STDLIB_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
+
+def _not_json(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} is not JSON")  # _jcs_form lets none through
+
+
 # The C encoder behind _STDLIB_ENCODER, made once: JSONEncoder.encode builds a new one on
 # every call, which costs as much as encoding a small body. No cycle markers: _jcs_form has
 # already walked the value, and a cycle ends there in RecursionError.
-_C_ENCODE = (
-    json.encoder.c_make_encoder(
-        None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False
+try:
+    import _json
+
+    _C_ENCODE: _json.make_encoder | None = _json.make_encoder(
+        None, _not_json, _json.encode_basestring, None, ":", ",", True, False, False
     )
-    if json.encoder.c_make_encoder is not None
-    else None
-)
+except ImportError:  # an interpreter without the C accelerator
+    _C_ENCODE = None
 
 # JSON's safe integer range; RFC 8785 serialises numbers as IEEE 754 doubles.
 _INT_MAX = 2**53 - 1
@@ -129,23 +141,24 @@ def _jcs_form(obj: object) -> object:
                 copy[key] = new
         return obj if copy is None else copy
     if kind is list or kind is tuple:
+        sequence = cast("Sequence[object]", obj)
         items: list[object] | None = None
-        for position, item in enumerate(obj):  # type: ignore[call-overload]
+        for position, item in enumerate(sequence):
             ikind = type(item)
             if ikind is str or ikind is bool or item is None:
                 continue
             if ikind is int:
-                if -_INT_MAX <= item <= _INT_MAX:
+                if -_INT_MAX <= item <= _INT_MAX:  # type: ignore[operator]
                     continue
                 return _SLOW
-            new = _jcs_float(item) if ikind is float else _jcs_form(item)
+            new = _jcs_float(item) if ikind is float else _jcs_form(item)  # type: ignore[arg-type]
             if new is _SLOW:
                 return _SLOW
             if new is not item:
                 if items is None:
-                    items = list(obj)  # type: ignore[call-overload]
+                    items = list(sequence)
                 items[position] = new
-        return obj if items is None else items
+        return sequence if items is None else items
     if kind is str or kind is bool or obj is None:
         return obj
     if kind is int:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from binascii import hexlify
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +22,7 @@ from ledger.errors import (
     MissingNodeError,
     ProofError,
 )
-from ledger.hashing import EMPTY_ROOT, leaf_hash
+from ledger.hashing import EMPTY_ROOT, LEAF_PREFIX
 from ledger.note import Signer
 from ledger.proof import consistency_proof, inclusion_proof, verify_consistency
 from ledger.record import (
@@ -28,11 +30,11 @@ from ledger.record import (
     Entry,
     canonical_body,
     format_ts,
-    make_record,
     parse_record,
+    record_template,
 )
 from ledger.schema import LEDGER_TABLES, checkpoints_table, entries_table, metadata
-from ledger.sqlstore import SqlHashStore, bulk_insert
+from ledger.sqlstore import SqlHashStore, insert_rows, read_head
 from ledger.tree import CompactRange, HashStore, tree_root
 
 __all__ = ["DEFAULT_ORIGIN", "Ledger", "LedgerWriter"]
@@ -94,12 +96,29 @@ def _prepare(items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, 
     return [(k, b, p) for (k, b), p in zip(prepared, parsed, strict=True)]
 
 
+@dataclass(frozen=True, slots=True)
+class _Tip:
+    """The right edge of the log as a writer left it: enough to append without reading nodes.
+
+    Trusted only while the stored head is (size, last): the last leaf hash names every
+    record before it through the prev chain, so the same head means the same leaves and
+    hence the same frontier, whoever wrote them.
+    """
+
+    size: int
+    last: bytes
+    frontier: tuple[bytes, ...]
+
+
 class LedgerWriter:
     """Appends inside a held write transaction; see ``Ledger.writer``."""
 
-    def __init__(self, conn: Connection, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, conn: Connection, clock: Callable[[], datetime], tip: _Tip | None = None
+    ) -> None:
         self.conn = conn
         self._clock = clock
+        self._tip = tip
 
     def append_many(self, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Entry]:
         """Append (kind, body) pairs; they commit with the rest of the transaction."""
@@ -113,27 +132,48 @@ class LedgerWriter:
         # Read the clock under the lock so timestamps never run backwards along the chain.
         now = self._clock()
         ts = format_ts(now)
-        size, prev = _head(conn)
-        store = SqlHashStore(conn)
-        frontier = CompactRange.load(store, size)
-        entries: list[Entry] = []
-        rows: list[tuple[Any, ...]] = []
-        nodes = []
-        for offset, (kind, body_json, body) in enumerate(prepared):
-            index = size + offset
-            record = make_record(index=index, kind=kind, body_json=body_json, prev=prev, ts=ts)
-            leaf = leaf_hash(record)
-            nodes.extend(frontier.append(leaf))
-            rows.append((index, kind, record, prev, leaf, now))
-            entries.append(
-                Entry(
-                    index=index, kind=kind, body=body, record=record, leaf_hash=leaf, prev_hash=prev
-                )
-            )
-            prev = leaf
-        bulk_insert(conn, entries_table, _ENTRY_COLUMNS, rows)
-        store.put_nodes(nodes)
+        head = read_head(conn)
+        size, prev = (0, GENESIS_PREV) if head is None else (head[0] + 1, head[1])
+        frontier = self._frontier(size, prev)
+        entries, rows = _chain(prepared, size=size, prev=prev, ts=ts, now=now)
+        nodes = frontier.extend_rows([entry.leaf_hash for entry in entries])
+        insert_rows(conn, entries_table, _ENTRY_COLUMNS, rows)
+        SqlHashStore(conn).put_rows(nodes)
+        self._tip = _Tip(frontier.size, entries[-1].leaf_hash, frontier.hashes)
         return entries
+
+    def _frontier(self, size: int, last: bytes) -> CompactRange:
+        tip = self._tip
+        if tip is not None and tip.size == size and tip.last == last:
+            return CompactRange(size, tip.frontier)
+        return CompactRange.load(SqlHashStore(self.conn), size)
+
+    @property
+    def tip(self) -> _Tip | None:
+        """The right edge after this writer's last append (or as it was handed in)."""
+        return self._tip
+
+
+def _chain(
+    prepared: list[tuple[str, bytes, Any]], *, size: int, prev: bytes, ts: str, now: datetime
+) -> tuple[list[Entry], list[tuple[Any, ...]]]:
+    """Build the records of a batch, each naming the previous leaf; return entries and rows."""
+    templates: dict[str, bytes] = {}
+    entries: list[Entry] = []
+    rows: list[tuple[Any, ...]] = []
+    add_entry, add_row, sha256 = entries.append, rows.append, hashlib.sha256
+    index = size
+    for kind, body_json, body in prepared:
+        template = templates.get(kind)
+        if template is None:
+            template = templates[kind] = record_template(kind=kind, ts=ts)
+        record = template % (body_json, index, hexlify(prev))
+        leaf = sha256(LEAF_PREFIX + record).digest()
+        add_row((index, kind, record, prev, leaf, now))
+        add_entry(Entry(index, kind, body, record, leaf, prev))
+        prev = leaf
+        index += 1
+    return entries, rows
 
 
 class Ledger:
@@ -151,6 +191,7 @@ class Ledger:
         self._origin = origin
         self._clock = clock
         self._lock = _process_lock(engine)
+        self._tip: _Tip | None = None  # read and written under self._lock only
         if create_tables:
             metadata.create_all(engine, tables=list(LEDGER_TABLES))
 
@@ -168,7 +209,12 @@ class Ledger:
     def _write(self) -> Iterator[Connection]:
         # Thread lock first, then the database lock, inside one transaction that
         # commits on success and rolls everything back on any exception.
-        with self._lock, self._engine.connect() as conn, conn.begin():
+        with self._lock, self._transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn, conn.begin():
             _lock_database(conn)
             yield conn
 
@@ -193,8 +239,12 @@ class Ledger:
         ``writer.conn`` commit or roll back together with the entries appended here, so
         they can never disagree with the log.
         """
-        with self._write() as conn:
-            yield LedgerWriter(conn, self._clock)
+        with self._lock:
+            with self._transaction() as conn:
+                writer = LedgerWriter(conn, self._clock, self._tip)
+                yield writer
+            # Committed: the next writer starts from this edge without reading the nodes.
+            self._tip = writer.tip
 
     def size(self) -> int:
         """Return the number of entries."""

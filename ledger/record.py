@@ -11,6 +11,7 @@ Entry 0 names 32 zero bytes as its prev, so the first link of the chain is fixed
 from __future__ import annotations
 
 import json
+from binascii import hexlify
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,8 +29,10 @@ __all__ = [
     "ParsedRecord",
     "canonical_body",
     "format_ts",
+    "kind_json",
     "make_record",
     "parse_record",
+    "record_template",
 ]
 
 GENESIS_PREV = bytes(HASH_SIZE)
@@ -74,46 +77,56 @@ def format_ts(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def canonical_body(*, kind: str, body: Mapping[str, Any]) -> bytes:
-    """Validate kind and body; return the body's canonical JSON bytes."""
+_VALID_KINDS: set[str] = set()  # kinds already checked: a process uses a few dozen
+
+
+def _check_kind(kind: object) -> None:
     if not isinstance(kind, str) or not kind or len(kind) > MAX_KIND_LENGTH:
         raise InvalidEntryError("kind", f"must be a non-empty str of <= {MAX_KIND_LENGTH} chars")
     if not kind.isprintable():
         raise InvalidEntryError("kind", "must not contain control characters")
+    if type(kind) is str and len(_VALID_KINDS) < 4096:
+        _VALID_KINDS.add(kind)
+
+
+def canonical_body(*, kind: str, body: Mapping[str, Any]) -> bytes:
+    """Validate kind and body; return the body's canonical JSON bytes."""
+    if type(kind) is not str or kind not in _VALID_KINDS:
+        _check_kind(kind)
     if not isinstance(body, dict):
         raise InvalidEntryError("body", f"must be a dict (a JSON object), got {type(body)}")
     return canonical_json(body)
 
 
 @lru_cache(maxsize=1024)
-def _kind_json(kind: str) -> bytes:
-    # A batch repeats a handful of kinds; canonicalising each once is measurable.
+def kind_json(kind: str) -> bytes:
+    """The canonical JSON of a kind, as records carry it (cached: a log has few kinds)."""
     return canonical_json(kind)
+
+
+def record_template(*, kind: str, ts: str) -> bytes:
+    """The record of `kind` at `ts` as a bytes %-template of (body_json, index, prev hex).
+
+    JCS is compositional: members sorted by key, each value serialised on its own. So
+    the envelope is spliced around the already canonical body instead of running the
+    canonicaliser over the body a second time; a test pins the result to rfc8785.dumps
+    of the whole dict. A writer builds one template per kind and batch.
+    """
+    kind_text = kind_json(kind).replace(b"%", b"%%")  # literal text in a %-template
+    ts_text = ts.encode().replace(b"%", b"%%")
+    version = str(RECORD_VERSION).encode()
+    return (
+        b'{"body":%b,"index":%d,"kind":'
+        + kind_text
+        + b',"prev":"%b","ts":"'
+        + ts_text
+        + (b'","v":' + version + b"}")
+    )
 
 
 def make_record(*, index: int, kind: str, body_json: bytes, prev: bytes, ts: str) -> bytes:
     """Assemble the canonical record bytes from an already canonical body."""
-    # JCS is compositional: members sorted by key, each value serialised on its own.
-    # Splicing the envelope by hand saves a second pass of the pure-Python
-    # canonicaliser over the body, which dominates append cost; a test pins the
-    # result to rfc8785.dumps of the whole dict.
-    return b"".join(
-        (
-            b'{"body":',
-            body_json,
-            b',"index":',
-            str(index).encode(),
-            b',"kind":',
-            _kind_json(kind),
-            b',"prev":"',
-            prev.hex().encode(),
-            b'","ts":"',
-            ts.encode(),
-            b'","v":',
-            str(RECORD_VERSION).encode(),
-            b"}",
-        )
-    )
+    return record_template(kind=kind, ts=ts) % (body_json, index, hexlify(prev))
 
 
 def parse_record(record: bytes, *, index: int) -> ParsedRecord:

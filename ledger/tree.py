@@ -8,11 +8,12 @@ hash it needs, so nothing is ever recomputed from all the leaves.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from ledger.errors import InvalidIndexError, MissingNodeError
-from ledger.hashing import EMPTY_ROOT, node_hash
+from ledger.hashing import EMPTY_ROOT, NODE_PREFIX, node_hash
 
 __all__ = [
     "CompactRange",
@@ -25,6 +26,8 @@ __all__ = [
     "range_hashes",
     "tree_root",
 ]
+
+_sha256 = hashlib.sha256
 
 NodeID = tuple[int, int]
 """(level, index) of a perfect subtree; level 0 holds the leaf hashes."""
@@ -150,10 +153,32 @@ class CompactRange:
 
     def extend(self, leaves: Iterable[bytes]) -> list[tuple[NodeID, bytes]]:
         """Add many leaf hashes; return all new nodes in creation order."""
-        new: list[tuple[NodeID, bytes]] = []
+        return [((level, index), digest) for level, index, digest in self.extend_rows(leaves)]
+
+    def extend_rows(self, leaves: Iterable[bytes]) -> list[tuple[int, int, bytes]]:
+        """As `extend`, with each node as a flat (level, index, hash) row, ready to insert."""
+        # The writer's hot loop: `append` with its calls and lookups inlined.
+        rows: list[tuple[int, int, bytes]] = []
+        add, edge, sha256 = rows.append, self._hashes, _sha256
+        pop, push = edge.pop, edge.append
+        size = self._size
         for leaf in leaves:
-            new.extend(self.append(leaf))
-        return new
+            add((0, size, leaf))
+            acc, index, level = leaf, size, 0
+            while index & 1:
+                acc = sha256(NODE_PREFIX + pop() + acc).digest()
+                index >>= 1
+                level += 1
+                add((level, index, acc))
+            push(acc)
+            size += 1
+        self._size = size
+        return rows
+
+    @property
+    def hashes(self) -> tuple[bytes, ...]:
+        """The frontier: one perfect-subtree hash per set bit of the size, largest first."""
+        return tuple(self._hashes)
 
     def root(self) -> bytes:
         """Return the root hash of the tree this range describes."""

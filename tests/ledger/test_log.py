@@ -28,6 +28,7 @@ from ledger import (
     verify_inclusion,
 )
 from ledger.record import GENESIS_PREV
+from tests.ledger.reference import failing
 
 REPO = Path(__file__).resolve().parents[2]
 Items = list[tuple[str, dict[str, Any]]]
@@ -53,21 +54,6 @@ def statements(engine: sa.Engine) -> Iterator[list[str]]:
     sa.event.listen(engine, "before_cursor_execute", listener)
     try:
         yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", listener)
-
-
-@contextmanager
-def failing(engine: sa.Engine, prefix: str) -> Iterator[None]:
-    """Make the driver fail on the first statement starting with `prefix`."""
-
-    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith(prefix):
-            raise RuntimeError(f"injected failure on {prefix}")
-
-    sa.event.listen(engine, "before_cursor_execute", listener)
-    try:
-        yield
     finally:
         sa.event.remove(engine, "before_cursor_execute", listener)
 
@@ -192,13 +178,14 @@ def test_bad_item_mid_batch_appends_nothing(ledger: Ledger, bodies: Callable[...
     assert ledger.size() == 2
 
 
-@pytest.mark.parametrize("statement", ["INSERT INTO LEDGER_NODES", "INSERT INTO LEDGER_ENTRIES"])
+@pytest.mark.parametrize("table", ["ledger_nodes", "ledger_entries"])
 def test_database_failure_mid_append_rolls_back_everything(
-    ledger: Ledger, bodies: Callable[..., Items], statement: str
+    ledger: Ledger, bodies: Callable[..., Items], table: str
 ) -> None:
     before = ledger.append_many(bodies(3))
     root = ledger.root()
-    with failing(ledger.engine, statement), pytest.raises(RuntimeError, match="injected"):
+    # Row 5 is the third of the batch's five entries (and of its five leaf nodes).
+    with failing(ledger.engine, table, 5), pytest.raises(sa.exc.DBAPIError, match="injected"):
         ledger.append_many(bodies(5, start=3))
     assert ledger.size() == 3
     assert count(ledger.engine, "ledger_entries") == 3
