@@ -2,6 +2,8 @@
 
 Stops at the first fault and raises a typed AuditError naming where it is; the
 order is entries by index, then tree nodes by (level, index), then checkpoints by seq.
+A clean log is recomputed in parallel (``ledger.recompute``); the single pass here is
+the reference, and it alone names faults.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ledger.errors import (
 from ledger.hashing import EMPTY_ROOT, leaf_hash, node_hash
 from ledger.log import Ledger
 from ledger.note import Verifier
+from ledger.recompute import DEFAULT_CHUNK_LEAVES, can_fork, default_workers, recompute
 from ledger.record import GENESIS_PREV, parse_record
 from ledger.schema import checkpoints_table
 from ledger.tree import InMemoryHashStore, NodeID, frontier_ids, tree_root
@@ -46,16 +49,28 @@ class AuditReport:
     signatures_verified: bool
 
 
-def audit(source: Ledger | Engine, *, verifier_key: Verifier | str | None = None) -> AuditReport:
+def audit(
+    source: Ledger | Engine,
+    *,
+    verifier_key: Verifier | str | None = None,
+    workers: int | None = None,
+    chunk_leaves: int = DEFAULT_CHUNK_LEAVES,
+) -> AuditReport:
     """Recompute everything from the stored records; raise the first AuditError found.
 
     With `verifier_key`, every stored checkpoint must carry a valid signature by it;
     without one, checkpoints are still checked against the recomputed tree.
+
+    The log is recomputed on `workers` processes (default: every CPU this process may
+    use) in chunks of `chunk_leaves` entries; see ``ledger.recompute``. Whenever that
+    finds anything amiss, or with ``workers=1``, the reference pass below runs instead,
+    alone, and names the first fault: the findings are the same either way.
     """
     engine, origin = (
         (source.engine, source.origin) if isinstance(source, Ledger) else (source, None)
     )
     verifier = Verifier.from_string(verifier_key) if isinstance(verifier_key, str) else verifier_key
+    workers = default_workers() if workers is None else workers
     with engine.connect() as conn:
         # Read first, judged last: the frontier nodes each signed root needs are kept while
         # the tree is recomputed, so no full copy of the tree is ever held.
@@ -67,21 +82,42 @@ def audit(source: Ledger | Engine, *, verifier_key: Verifier | str | None = None
                 checkpoints_table.c.note,
             ).order_by(checkpoints_table.c.seq)
         ).all()
-        leaves = _check_entries(conn)
-        sizes = {row.size for row in signed if row.size <= len(leaves)} | {len(leaves)}
-        wanted = {n for size in sizes for n in frontier_ids(size)}
-        nodes_checked, kept = _check_nodes(conn, leaves, wanted)
+        fast = (
+            recompute(
+                engine,
+                conn,
+                signed_sizes=[row.size for row in signed],
+                workers=workers,
+                chunk_leaves=chunk_leaves,
+            )
+            if workers > 1 and can_fork(engine)
+            else None
+        )
+        size, nodes_checked, kept = (
+            (fast.size, fast.nodes_checked, fast.kept) if fast else _reference(conn, signed)
+        )
         store = InMemoryHashStore()
         store.put_nodes(list(kept.items()))
-        checked = _check_checkpoints(signed, store, len(leaves), origin, verifier)
+        checked = _check_checkpoints(signed, store, size, origin, verifier)
         conn.rollback()  # read-only; ends PostgreSQL's transaction and its server cursors
     return AuditReport(
-        size=len(leaves),
-        root=tree_root(store, len(leaves)) if leaves else EMPTY_ROOT,
+        size=size,
+        root=tree_root(store, size) if size else EMPTY_ROOT,
         nodes_checked=nodes_checked,
         checkpoints_checked=checked,
         signatures_verified=verifier is not None,
     )
+
+
+def _reference(
+    conn: Connection, signed: Sequence[Row[Any, Any, Any, Any]]
+) -> tuple[int, int, dict[NodeID, bytes]]:
+    """One pass in index order over entries, then nodes; raises the first fault found."""
+    leaves = _check_entries(conn)
+    sizes = {row.size for row in signed if row.size <= len(leaves)} | {len(leaves)}
+    wanted = {n for size in sizes for n in frontier_ids(size)}
+    nodes_checked, kept = _check_nodes(conn, leaves, wanted)
+    return len(leaves), nodes_checked, kept
 
 
 def _stream(conn: Connection, sql: str, name: str) -> Iterator[tuple[Any, ...]]:
