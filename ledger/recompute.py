@@ -252,36 +252,41 @@ def _check_entries(conn: Connection, start: int, end: int) -> tuple[list[bytes] 
     add = leaves.append
     prev = first_prev = bytes(rows[0][3])
     index = start
+    middles: dict[str, bytes] = {}  # per kind: b',"index":%d,"kind":...,"prev":"%b","ts":"'
+    head_len, tail_len, ts_len = len(_HEAD), len(_TAIL), _TS_LEN
+    sha256, ts_match = _sha256, _TS.fullmatch
     for idx, kind, record, prev_hash, stored_leaf in rows:
         record = bytes(record)
-        leaf = _sha256(LEAF_PREFIX + record).digest()
-        if (
-            idx != index
-            or type(kind) is not str
-            or leaf != bytes(stored_leaf)
-            or bytes(prev_hash) != prev
-        ):
+        leaf = sha256(LEAF_PREFIX + record).digest()
+        if idx != index or leaf != bytes(stored_leaf) or bytes(prev_hash) != prev:
             return None, b""
-        middle = b',"index":%d,"kind":%b,"prev":"%b","ts":"' % (
-            index,
-            kind_json(kind),
-            hexlify(prev),
-        )
-        ts_at = len(record) - len(_TAIL) - _TS_LEN
+        middle = middles.get(kind) if type(kind) is str else None
+        if middle is None:
+            if type(kind) is not str:
+                return None, b""
+            middle = middles[kind] = _middle(kind)
+        middle = middle % (index, hexlify(prev))
+        ts_at = len(record) - tail_len - ts_len
         body_end = ts_at - len(middle)
         if not (
-            body_end > len(_HEAD)
+            body_end > head_len
             and record.startswith(_HEAD)
             and record.endswith(_TAIL)
             and record[body_end:ts_at] == middle
-            and _TS.fullmatch(record, ts_at, ts_at + _TS_LEN)
-            and _is_object(record[len(_HEAD) : body_end])
+            and ts_match(record, ts_at, ts_at + ts_len)
+            and _is_object(record[head_len:body_end])
         ):
             return None, b""
         add(leaf)
         prev = leaf
         index += 1
     return leaves, first_prev
+
+
+def _middle(kind: str) -> bytes:
+    """The envelope between body and timestamp, a template of (index, prev hex)."""
+    kind_text = kind_json(kind).replace(b"%", b"%%")
+    return b',"index":%d,"kind":' + kind_text + b',"prev":"%b","ts":"'
 
 
 def _is_object(body: bytes) -> bool:
