@@ -17,6 +17,11 @@ shortens the run); then our side is built and measured again at that size, so pr
 audit ratios always compare equal tree sizes. Without pymerkle installed the bench says so
 and measures our side alone.
 
+To show where the remaining gap lies, the bench also times our storage format alone: the
+rows a batch stores (one entry row and about two tree-node rows per entry, each table with
+its primary-key index), built beforehand and only inserted and committed, beside pymerkle's
+whole append of its one row.
+
 Published peers for context (not measured here): Tessera about 2,900 appends/s on a 12-core
 VM with POSIX storage; immudb about 1.2 M entries/s embedded, 1,000-entry batches, 4 cores.
 This machine has 2 cores; quote medians.
@@ -33,6 +38,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +48,15 @@ sys.path.insert(0, str(REPO))
 from sqlalchemy import Engine, text  # noqa: E402
 
 from ledger.audit import audit  # noqa: E402
+from ledger.hashing import canonical_json, leaf_hash  # noqa: E402
 from ledger.log import Ledger  # noqa: E402
 from ledger.note import Signer, generate_key  # noqa: E402
 from ledger.proof import verify_consistency, verify_inclusion  # noqa: E402
 from ledger.recompute import default_workers  # noqa: E402
+from ledger.record import format_ts, make_record  # noqa: E402
+from ledger.schema import entries_table, nodes_table  # noqa: E402
+from ledger.sqlstore import NODE_COLUMNS, insert_rows  # noqa: E402
+from ledger.tree import CompactRange  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 
 try:
@@ -419,8 +430,43 @@ def _peer_compare(
 # --- the runs -------------------------------------------------------------------------------
 
 
+def _storage_floor(path: str, *, batch: int = 1000, batches: int = 20) -> list[float]:
+    """Entries/s of our storage format alone: each batch's rows (entries and tree nodes) built
+    beforehand, then only inserted and committed, as the ledger does, with nothing else timed.
+    """
+    engine = make_engine(f"sqlite:///{path}")
+    Ledger(engine)  # creates the tables
+    frontier, prev, now = CompactRange(), bytes(32), datetime.now(UTC)
+    columns = ("idx", "kind", "record", "prev_hash", "leaf_hash", "created_at")
+    rates = []
+    for b in range(batches):
+        rows, leaves = [], []
+        for i in range(b * batch, (b + 1) * batch):
+            body = canonical_json({**BODY, "i": i})
+            record = make_record(
+                index=i, kind="bench", body_json=body, prev=prev, ts=format_ts(now)
+            )
+            leaf = leaf_hash(record)
+            rows.append((i, "bench", record, prev, leaf, now))
+            leaves.append(leaf)
+            prev = leaf
+        nodes = frontier.extend_rows(leaves)
+        t = time.perf_counter()
+        with engine.connect() as conn, conn.begin():
+            insert_rows(conn, entries_table, columns, rows)
+            insert_rows(conn, nodes_table, NODE_COLUMNS, nodes)
+        rates.append(batch / (time.perf_counter() - t))
+    engine.dispose()
+    return rates
+
+
 def _appends(
-    name: str, engine: Engine, *, peer_path: str | None = None, summary: Summary | None = None
+    name: str,
+    engine: Engine,
+    *,
+    peer_path: str | None = None,
+    floor_path: str | None = None,
+    summary: Summary | None = None,
 ) -> None:
     ledger = Ledger(engine)
     peer = _peer_tree(peer_path) if peer_path else None
@@ -456,6 +502,19 @@ def _appends(
     summary.add(
         "batched (1000) appends/s, SQLite, median",
         _speed(statistics.median(batched), statistics.median(peer_batched), higher_is_faster=True),
+    )
+    if floor_path is None:
+        return
+    floor = _storage_floor(floor_path)
+    print(
+        f"storage floor: our rows alone (1 entry row + ~2 node rows per entry, each table with "
+        f"its primary-key index), prebuilt, inserted and committed in batches of 1000: median "
+        f"{statistics.median(floor):.0f} entries/s (pymerkle's whole append of 1 row above: "
+        f"{statistics.median(peer_batched):.0f}/s)"
+    )
+    summary.add(
+        "batched: our rows alone (no JSON, no hashing)",
+        _speed(statistics.median(floor), statistics.median(peer_batched), higher_is_faster=True),
     )
 
 
@@ -546,7 +605,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
         peer_path = f"{tmp}/pymerkle-rates.db" if peer_entries else None
-        _appends("SQLite", engine, peer_path=peer_path, summary=summary)
+        floor_path = f"{tmp}/floor.db" if peer_entries else None
+        _appends("SQLite", engine, peer_path=peer_path, floor_path=floor_path, summary=summary)
         engine.dispose()
     try:
         engine = make_engine(args.postgres)
