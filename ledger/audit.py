@@ -62,9 +62,9 @@ def audit(
     without one, checkpoints are still checked against the recomputed tree.
 
     The log is recomputed on `workers` processes (default: every CPU this process may
-    use) in chunks of `chunk_leaves` entries; see ``ledger.recompute``. Whenever that
-    finds anything amiss, or with ``workers=1``, the reference pass below runs instead,
-    alone, and names the first fault: the findings are the same either way.
+    use, at most 8) in chunks of `chunk_leaves` entries; see ``ledger.recompute``.
+    Whenever that finds anything amiss, or with ``workers=1``, the reference pass below
+    runs instead, alone, and names the first fault: the findings are the same either way.
     """
     engine, origin = (
         (source.engine, source.origin) if isinstance(source, Ledger) else (source, None)

@@ -38,7 +38,14 @@ from ledger.record import GENESIS_PREV, RECORD_VERSION, kind_json
 from ledger.schema import entries_table, nodes_table
 from ledger.tree import NodeID, frontier_ids
 
-__all__ = ["DEFAULT_CHUNK_LEAVES", "Recomputed", "can_fork", "default_workers", "recompute"]
+__all__ = [
+    "DEFAULT_CHUNK_LEAVES",
+    "MAX_DEFAULT_WORKERS",
+    "Recomputed",
+    "can_fork",
+    "default_workers",
+    "recompute",
+]
 
 DEFAULT_CHUNK_LEAVES = 1 << 16
 """Leaves per worker task: large enough to amortise a task, small enough to balance."""
@@ -87,12 +94,17 @@ class _Chunk:
 _FAULT = _Chunk(ok=False)
 
 
+MAX_DEFAULT_WORKERS = 8
+"""Default ceiling on workers: each holds a database connection while it runs."""
+
+
 def default_workers() -> int:
-    """The CPUs this process may run on."""
+    """The CPUs this process may run on, at most MAX_DEFAULT_WORKERS."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    return min(cpus, MAX_DEFAULT_WORKERS)
 
 
 def can_fork(engine: Engine) -> bool:
