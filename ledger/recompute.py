@@ -31,7 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 
 from ledger.hashing import LEAF_PREFIX, NODE_PREFIX
 from ledger.record import GENESIS_PREV, RECORD_VERSION, kind_json
@@ -209,10 +209,25 @@ def _run(engine: Engine, tasks: list[tuple[Any, ...]], workers: int) -> list[_Ch
 _ENGINE: list[Engine] = []  # the engine a forked worker inherited
 
 
+# Worker connections to SQLite read through a memory map: no read() call per page. The
+# setting lives on the worker's own connections (the listener is added in the child).
+_SQLITE_MMAP_BYTES = 1 << 30
+
+
 def _init_worker(engine: Engine) -> None:
     # A forked child must not touch the parent's pooled connections: a fresh pool.
     engine.dispose(close=False)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _map_memory)
     _ENGINE.append(engine)
+
+
+def _map_memory(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA mmap_size={_SQLITE_MMAP_BYTES}")
+    finally:
+        cursor.close()
 
 
 def _check_chunk(start: int, end: int, top_level: int, wanted: set[NodeID]) -> _Chunk:
