@@ -330,6 +330,15 @@ def _pairs(row: list[bytes]) -> list[bytes]:
     return [sha256(NODE_PREFIX + row[i] + row[i + 1]).digest() for i in range(0, len(row) - 1, 2)]
 
 
+def _pick(wanted: set[NodeID], level: int, first: int, row: list[bytes]) -> dict[NodeID, bytes]:
+    """The `wanted` nodes among `row`, the nodes (level, first), (level, first + 1), ..."""
+    return {
+        (lvl, idx): row[idx - first]
+        for lvl, idx in wanted
+        if lvl == level and first <= idx < first + len(row)
+    }
+
+
 def _check_levels(
     conn: Connection, start: int, leaves: list[bytes], top_level: int, wanted: set[NodeID]
 ) -> tuple[bytes | None, dict[NodeID, bytes]] | None:
@@ -346,11 +355,7 @@ def _check_levels(
             return None
         if [bytes(r[1]) for r in stored] != row:
             return None
-        kept.update(
-            ((level, first + i), digest)
-            for i, digest in enumerate(row)
-            if (level, first + i) in wanted
-        )
+        kept.update(_pick(wanted, level, first, row))
         if level < top_level:
             row = _pairs(row)
     return (row[0] if row else None), kept
