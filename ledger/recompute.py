@@ -207,6 +207,7 @@ def _run(engine: Engine, tasks: list[tuple[Any, ...]], workers: int) -> list[_Ch
 
 
 _ENGINE: list[Engine] = []  # the engine a forked worker inherited
+_INHERITED: list[Any] = []  # the parent's pool, as the fork copied it
 
 
 # Worker connections to SQLite read through a memory map: no read() call per page. The
@@ -215,7 +216,10 @@ _SQLITE_MMAP_BYTES = 1 << 30
 
 
 def _init_worker(engine: Engine) -> None:
-    # A forked child must not touch the parent's pooled connections: a fresh pool.
+    # A forked child must not touch the parent's pooled connections: a fresh pool, and the
+    # parent's pool kept referenced so that no collection here finalises its connections
+    # (closing a SQLite handle or a PostgreSQL session that the parent still uses).
+    _INHERITED.append(engine.pool)
     engine.dispose(close=False)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _map_memory)

@@ -51,6 +51,19 @@ def test_a_clean_log_gets_the_reference_report(
     assert (fast.size, fast.nodes_checked) == (SIZE, reference.nodes_checked)
 
 
+def test_the_parents_connections_outlive_the_workers(filled: Ledger) -> None:
+    # Workers are forked with the parent's pooled connections in their memory; they must
+    # neither use nor close them (a closed PostgreSQL session or SQLite handle would show
+    # on the parent's next statement).
+    with filled.engine.connect() as held:
+        first = audit(filled, workers=2, chunk_leaves=CHUNK)
+        assert held.exec_driver_sql("SELECT count(*) FROM ledger_entries").scalar_one() == SIZE
+    entry = filled.append(kind="after", body={"n": 1})
+    assert entry.index == SIZE
+    second = audit(filled, workers=2, chunk_leaves=CHUNK)
+    assert (second.size, first.size) == (SIZE + 1, SIZE)
+
+
 @pytest.mark.parametrize("size", [1, 3, 4, 5, 8, 9, 16, 17])
 def test_sizes_on_and_off_chunk_edges(
     ledger: Ledger, bodies: Callable[..., Items], keys: tuple[str, str], size: int
