@@ -153,7 +153,7 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("GET", "/v1/claims/{claim_id}/dossier"): P.LEDGER_READ,
         ("POST", "/v1/claims/{claim_id}/decision"): P.CLAIMS_DECIDE,
         # The second person of four eyes: an adjudicator too (never an admin), not the
-        # proposer, with an approval limit covering the amount (claims.adjudication).
+        # proposer, with an approval limit covering the amount (cases.approval).
         ("POST", "/v1/claims/{claim_id}/approval"): P.CLAIMS_DECIDE,
         ("POST", "/v1/claims/{claim_id}/ticket"): P.TICKETS_MANAGE,
         ("GET", "/v1/review"): P.REVIEW_READ,

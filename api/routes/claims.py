@@ -20,8 +20,9 @@ from api.services import Services
 from api.settings import Settings
 from claims.errors import UnknownClaimError
 from claims.models import ClaimInput
-from claims.service import file_claim, get_claim, list_claims
+from claims.service import file_claim
 from claims.state import for_customer
+from claims.views import get_claim, list_claims
 from dossier.build import build_dossier
 from supplychain import strict_json
 from vision.predictor import Predictor

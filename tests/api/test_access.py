@@ -24,7 +24,7 @@ from api.auth.keys import ROLES
 from api.settings import Settings
 from api.web.routes import router as workbench
 from api.web.stations import router as station_pages
-from claims.service import count_claims
+from claims.views import count_claims
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, textured
 

@@ -160,7 +160,7 @@ def _file(client: TestClient, customer: dict[str, str], part: str) -> Any:
 
 
 def _claims_count(app: Any) -> int:
-    from claims.service import count_claims
+    from claims.views import count_claims
 
     return int(count_claims(app.state.services.engine))
 
