@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from claims.coldchain import Aggregate, Reading
-from supplychain.capture import Party
+from supplychain.capture import PARTY_ROLES, Party
 
 __all__ = [
     "NOBODY",
@@ -27,7 +27,7 @@ __all__ = [
     "Timeline",
 ]
 
-ROLES = frozenset({"supplier", "warehouse", "carrier", "customer", "retailer"})
+ROLES = frozenset(PARTY_ROLES)
 # The holder of a stretch in which the lot was shipped without a named receiver.
 NOBODY = Party("(nobody on record)", "unrecorded", "nobody on record")
 

@@ -44,7 +44,7 @@ from storage.schema import metadata
 from supplychain.capture import capture_in
 from supplychain.epcis import parse_document
 from supplychain.identifiers.tds import EPCError, decode_epc
-from supplychain.projections import event_lots
+from supplychain.trace import lot_class_of
 from vision.errors import ImageRejected
 from vision.predictor import Inspector
 
@@ -210,16 +210,6 @@ def batch_digest(items: Iterable[tuple[str, str, Sequence[tuple[str, str]]]]) ->
     return h.hexdigest()
 
 
-def _lot_of(engine: Engine, uri: str) -> str | None:
-    """The lot class an earlier event filed this EPC under, if the ledger knows one."""
-    with engine.connect() as conn:
-        hashes = select(event_lots.c.hash_id).where(event_lots.c.lot == uri)
-        keys = conn.execute(
-            select(event_lots.c.lot).where(event_lots.c.hash_id.in_(hashes))
-        ).scalars()
-        return next((k for k in sorted(set(keys)) if k.startswith("urn:epc:class:lgtin:")), None)
-
-
 def _identify(position: int, item: ItemInput, seen: set[str]) -> ItemResult:
     """The item's EPC decoded, or its error; ``seen`` catches an EPC sent twice."""
     try:
@@ -257,7 +247,7 @@ def _grade_item(
             rejected = photo_rejected(str(exc), n, item.request_photos)
             return replace(found, error=rejected)
     photos = tuple(store.put(data).sha256 for _, data in item.photos)
-    lot = _lot_of(engine, found.uri or "")
+    lot = lot_class_of(engine, found.uri or "")
     notes = () if lot else ("the ledger knows no lot for this EPC: graded anyway",)
     return replace(found, lot=lot, grade=grade(item.kind, inspections, policy), photos=photos,
                    notes=notes, model=inspections[0].model if inspections else None)  # fmt: skip

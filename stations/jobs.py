@@ -59,6 +59,7 @@ from stations.batches import (
     Station,
     batch_digest,
     grade_batch,
+    photo_rejected,
     station_batches,
     station_reviews,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "start_job",
     "station_jobs",
     "stations_with_batch",
+    "store_job",
 ]
 
 station_jobs = Table(
@@ -156,6 +158,30 @@ class BatchJob:
     def digest(self) -> str:
         """The batch's content as ``stations.batches`` hashes it when it grades the job."""
         return batch_digest((i.epc, i.kind, () if i.error else i.photos) for i in self.items)
+
+
+def store_job(
+    store: EvidenceStore, batch_id: str, station: Station, items: Sequence[ItemInput]
+) -> BatchJob:
+    """Keep each item's photos in the evidence store and describe the job by their hashes.
+
+    A photo the store refuses (not an image it can keep: it re-encodes the copy) fails its
+    item, as grading at once would; the other items go on.
+    """
+    described = []
+    for item in items:
+        named: list[tuple[str, str]] = []
+        error = None
+        for n, (name, data) in enumerate(item.photos):
+            try:
+                named.append((name, store.put(data).sha256))
+            except Exception:  # not an image the store can keep
+                error = photo_rejected("not a readable image", n, item.request_photos)
+                break
+        described.append(
+            JobItem(item.epc, item.kind, tuple(named), error, tuple(item.request_photos))
+        )
+    return BatchJob(batch_id, station, tuple(described))
 
 
 def _where(station_id: str, batch_id: str) -> Any:

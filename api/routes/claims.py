@@ -15,9 +15,9 @@ from api.auth.keys import Principal
 from api.deps import get_predictor, get_services, get_settings, idempotency_key
 from api.openapi import photo_encoding, problem_responses
 from api.problems import Problem, field_errors
-from api.routes.inspect import read_photos
 from api.services import Services
 from api.settings import Settings
+from api.uploads import read_photos
 from claims.errors import UnknownClaimError
 from claims.models import ClaimInput
 from claims.service import file_claim

@@ -22,11 +22,10 @@ from api.services import Services
 from api.web.charts import TemperatureChart, temperature_chart
 from cases.queue import QUEUE_FILTERS, queue_filter
 from claims.custody import Party, Segment
-from claims.models import PARTY_ROLES
 from claims.timeline import build_timeline
 from ledger.bundle import make_bundle
 from ledger.service import current_checkpoint
-from supplychain.capture import get_party
+from supplychain.capture import PARTY_ROLES, get_party
 from supplychain.trace import UnknownLotError
 
 __all__ = [
