@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from claims.compensation import CompensationPolicy, Proposal, propose
-from claims.custody import LedgerRef, Timeline
 from claims.duplicates import DuplicateMatch
 from claims.errors import InvalidPolicyError
 from claims.models import ClaimInput
 from claims.profiles import DEFAULT_PROFILES, TemperatureProfile
 from claims.provenance import interested_late_records, weigh_late_records
 from claims.responsibility import UNDETERMINED, ClaimFacts, Reason, Verdict, decide
+from claims.segments import LedgerRef, Timeline
 from claims.tickets import TicketPlan, TicketPolicy, plan_ticket
 from claims.verdict import ResponsibilityPolicy
 from vision.phash import HASH_BITS

@@ -31,10 +31,10 @@ from sqlalchemy import Connection, insert, select, update
 
 from claims.assessment import Assessment, ClaimEvidence, ClaimsConfig, assess
 from claims.compensation import get_payment, pay
-from claims.custody import LedgerRef
 from claims.duplicates import DuplicateMatch
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
+from claims.segments import LedgerRef
 from claims.service import claim_timeline
 from claims.tables import claim_decisions, claim_photos, claim_reassessments, claims
 from ledger.log import Ledger, LedgerWriter

@@ -25,7 +25,6 @@ from sqlalchemy.exc import IntegrityError
 
 from claims.assessment import Assessment, ClaimEvidence, ClaimsConfig, assess
 from claims.compensation import pay
-from claims.custody import LedgerRef, Party, Timeline
 from claims.duplicates import DuplicateMatch, find_duplicates
 from claims.errors import (
     IdempotencyConflictError,
@@ -34,6 +33,7 @@ from claims.errors import (
 )
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
+from claims.segments import LedgerRef, Party, Timeline
 from claims.tables import claim_photos, claims, lot_alerts, photo_hashes
 from claims.timeline import build_timeline
 from claims.views import get_claim

@@ -21,7 +21,7 @@ from api.problems import PROBLEM_TYPES, field_errors
 from api.services import Services
 from api.web.charts import TemperatureChart, temperature_chart
 from cases.queue import QUEUE_FILTERS, queue_filter
-from claims.custody import Party, Segment
+from claims.segments import Party, Segment
 from claims.timeline import build_timeline
 from ledger.bundle import make_bundle
 from ledger.service import current_checkpoint

@@ -11,7 +11,7 @@ import pytest
 
 from api.services import Services, build_services
 from api.settings import Settings
-from claims.custody import Party
+from claims.segments import Party
 from claims.timeline import build_timeline
 from stations.batches import ItemInput, Station, create_station_tables, grade_batch
 from stations.errors import BatchConflictError

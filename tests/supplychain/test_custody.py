@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from claims.custody import Party
+from claims.segments import Party
 from claims.timeline import build_timeline
 from ledger.log import Ledger
 from supplychain.capture import capture_events, create_projection_tables, register_party

@@ -1,4 +1,4 @@
-"""The custody timeline of a lot: who held it when, what was seen at each handover.
+"""The custody timeline claims read: who held a lot when, what was seen at each handover.
 
 Built from ledger entries elsewhere; here only the shapes the responsibility rules read.
 Every fact carries the ledger reference (index + leaf hash) it came from, so a verdict can
