@@ -42,7 +42,8 @@ from stations.grading import Grade, GradingPolicy, Kind, grade
 from storage.evidence import EvidenceStore
 from storage.schema import metadata
 from supplychain.capture import capture_in
-from supplychain.epcis import parse_document
+from supplychain.epcis import build, parse_document
+from supplychain.epcis.build import ObjectEvent, Quantity
 from supplychain.identifiers.tds import EPCError, decode_epc
 from supplychain.trace import lot_class_of
 from vision.errors import ImageRejected
@@ -98,7 +99,7 @@ station_reviews = Table(
     PrimaryKeyConstraint("station_id", "batch_id", "position"),
 )
 _NS = "https://freshproof.dev/epcis/"
-_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"fp": _NS}]
+_CONTEXT = (build.EPCIS_CONTEXT, {"fp": _NS})
 
 
 def create_station_tables(engine: Engine) -> None:
@@ -275,7 +276,7 @@ def inspection_event(
     now: datetime,
     graded_by: str | None = None,
     model: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> ObjectEvent:
     """The EPCIS 2.0 ``ObjectEvent`` of one graded item: bizStep ``inspecting`` at the
     station's read point, the CBV disposition, the grade and the photos' hashes.
 
@@ -288,37 +289,29 @@ def inspection_event(
         verdict["confidence"] = round(grade.confidence, 4)
     else:
         verdict["graded_by"] = graded_by
-    event: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": now.isoformat(),
-        "eventTimeZoneOffset": "+00:00",
-        "action": "OBSERVE",
-        "bizStep": "inspecting",
-        "disposition": grade.disposition,
-        "epcList": [uri],
-        "readPoint": {"id": station.read_point},
+    extensions: dict[str, Any] = {
         "fp:station": station.station_id,
         "fp:grade": verdict,
         "fp:photos": list(photos),
     }
     if model:
-        event["fp:model"] = {
+        extensions["fp:model"] = {
             k: model[k] for k in ("name", "version", "release_entry") if k in model
         }
-    if lot:
-        event["quantityList"] = [{"epcClass": lot, "quantity": 1}]
-    return event
+    return ObjectEvent(
+        event_time=now,
+        biz_step="inspecting",
+        disposition=grade.disposition,
+        epcs=(uri,),
+        quantities=(Quantity(lot, 1),) if lot else (),
+        read_point=station.read_point,
+        extensions=extensions,
+    )
 
 
-def epcis_document(events: Sequence[dict[str, Any]], now: datetime) -> dict[str, Any]:
+def epcis_document(events: Sequence[ObjectEvent], now: datetime) -> dict[str, Any]:
     """Station events as one EPCIS 2.0 document, ready for ``parse_document``."""
-    return {
-        "@context": _CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": now.isoformat(),
-        "epcisBody": {"eventList": list(events)},
-    }
+    return build.epcis_document(events, creation_date=now, context=_CONTEXT)
 
 
 def grade_batch(
