@@ -195,7 +195,7 @@ def build_services(settings: Settings) -> Services:
         evidence=_make_evidence_store(settings),
         claims_config=config,
         webhook_secret=_webhook_secret(settings),
-        keys=KeyStore(engine, ledger=ledger),
+        keys=KeyStore(engine, ledger=ledger, cache_seconds=settings.key_cache_seconds),
         rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
     )
 

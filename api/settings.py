@@ -215,6 +215,13 @@ class Settings(BaseSettings):
         600, ge=0, description="Requests per minute per API key, sustained (0: no limit)."
     )
     rate_limit_burst: int = Field(120, ge=1, description="Requests a key may send at once.")
+    key_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=1.0,
+        description="How long a process reuses an API key it looked up; a key revoked in "
+        "another process is refused here within this long (0: look it up every request).",
+    )
 
     tasks: str = Field(
         "inprocess",
