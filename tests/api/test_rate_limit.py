@@ -20,8 +20,6 @@ from api.auth.access import RateLimitedError, RateLimiter
 from api.auth.rate_limit import LocalBuckets, RedisBuckets, SharedBuckets
 from tests.conftest import REQUIRE_REDIS, RedisSpace
 
-pytestmark = pytest.mark.broker
-
 
 class FakeClock:
     """A monotonic clock the test moves."""
@@ -46,6 +44,7 @@ def _buckets(url: str, *, prefix: str, per_minute: int = 60, burst: int = 3) -> 
     )
 
 
+@pytest.mark.broker
 def test_redis_buckets_are_the_local_token_bucket(redis_space: RedisSpace) -> None:
     """Burst 3 at one a second: three at once, then a wait of up to a second, in both."""
     shared = _buckets(redis_space.url, prefix=redis_space.prefix)
@@ -65,6 +64,7 @@ def test_redis_buckets_are_the_local_token_bucket(redis_space: RedisSpace) -> No
         shared.close()
 
 
+@pytest.mark.broker
 def test_the_bucket_lives_in_redis_under_the_prefix_and_expires(redis_space: RedisSpace) -> None:
     shared = _buckets(redis_space.url, prefix=redis_space.prefix, per_minute=6, burst=120)
     client = redis.Redis.from_url(redis_space.url)
@@ -79,6 +79,7 @@ def test_the_bucket_lives_in_redis_under_the_prefix_and_expires(redis_space: Red
         shared.close()
 
 
+@pytest.mark.broker
 def test_the_limiter_answers_with_whole_seconds_to_wait(redis_space: RedisSpace) -> None:
     limiter = RateLimiter(
         1, 2, buckets=_buckets(redis_space.url, prefix=redis_space.prefix, per_minute=1, burst=2)
@@ -149,6 +150,7 @@ def _start_redis(port: int, procs: list[subprocess.Popen[bytes]]) -> None:
         client.close()
 
 
+@pytest.mark.broker
 def test_shared_counting_comes_back_when_redis_does(
     own_redis: tuple[int, list[subprocess.Popen[bytes]]],
 ) -> None:
