@@ -215,6 +215,29 @@ class Settings(BaseSettings):
         600, ge=0, description="Requests per minute per API key, sustained (0: no limit)."
     )
     rate_limit_burst: int = Field(120, ge=1, description="Requests a key may send at once.")
+    redis_url: str | None = Field(
+        None,
+        description="Redis for state the API processes share (the rate limits); unset: each "
+        "process keeps its own.",
+    )
+    redis_key_prefix: str = Field(
+        "freshproof:",
+        description="Prefix of every Redis key this installation writes; installations "
+        "sharing one Redis need different prefixes.",
+    )
+    redis_timeout_seconds: float = Field(
+        0.25,
+        gt=0,
+        description="How long a Redis call may take; past it the request's rate is counted "
+        "in this process, and Redis is tried again 5 s later.",
+    )
+    key_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=1.0,
+        description="How long a process reuses an API key it looked up; a key revoked in "
+        "another process is refused here within this long (0: look it up every request).",
+    )
 
     tasks: str = Field(
         "inprocess",

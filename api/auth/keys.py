@@ -45,6 +45,7 @@ import json
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -66,6 +67,7 @@ from api.auth.errors import (
     UnknownKeyError,
     UnknownKeyRequestError,
 )
+from api.auth.key_cache import CachedKey, KeyCache
 from api.auth.key_records import KeyRecord, _aware, _entry_body, _get, _record
 from api.auth.key_requests import (
     REQUEST_LIFETIME,
@@ -142,13 +144,18 @@ class KeyStore:
         *,
         ledger: Ledger | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        cache_seconds: float = 0.0,
+        cache_clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``cache_seconds``: how long ``authenticate`` reuses a key row it read (at most
+        1 s; ``api.auth.key_cache``). The server's store caches; the shell's does not."""
         # The row and its entry commit in one transaction only on one connection.
         if ledger is not None and ledger.engine is not engine:
             raise ValueError("the ledger must write through the same engine as the key store")
         self._engine = engine
         self._ledger = ledger
         self._clock = clock
+        self._cache = KeyCache(cache_seconds, cache_clock)
 
     def create(
         self,
@@ -191,6 +198,13 @@ class KeyStore:
         """
         _check_actor("by", by)
         key_id = key_id.removeprefix(KEY_PREFIX)
+        try:
+            return self._revoke(key_id, by=by, keep_last_admin=keep_last_admin)
+        finally:
+            # This process refuses the key at once; the others within their cache's time.
+            self._cache.forget(key_id)
+
+    def _revoke(self, key_id: str, *, by: str, keep_last_admin: bool) -> KeyRecord:
         c = api_keys.c
         with self._transaction() as tx:
             record = _get(tx.conn, key_id)
@@ -378,21 +392,32 @@ class KeyStore:
         """The principal a presented token acts as; KeyRejectedError says why not.
 
         The key id parsed from the token finds the row, then the hashes are compared in
-        constant time, so knowing a (public) key id is no help without the secret.
+        constant time, so knowing a (public) key id is no help without the secret. The row
+        comes from the cache when it was read less than ``cache_seconds`` ago; its state
+        (expiry, revocation as read) is judged now, on every call.
         """
         match = _TOKEN.fullmatch(token) if isinstance(token, str) else None
         if match is None:  # never reaches the database
             raise KeyRejectedError("malformed")
         key_id = match.group(1)
-        with self._engine.connect() as conn:
-            row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        row = self._cache.get(key_id) or self._read(key_id)
         if row is None or not hmac.compare_digest(row.token_hash.encode(), _hash(token).encode()):
             raise KeyRejectedError("unknown", key_id)
-        record = _record(row)
-        state = record.state(_aware(self._clock()))
+        state = row.record.state(_aware(self._clock()))
         if state != "active":
             raise KeyRejectedError(state, key_id)
-        return record.principal()
+        return row.record.principal()
+
+    def _read(self, key_id: str) -> CachedKey | None:
+        """The key's row from the table (and into the cache), or None when there is none."""
+        read_at = self._cache.now()
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        if row is None:
+            return None
+        cached = CachedKey(row.token_hash, _record(row), read_at)
+        self._cache.put(key_id, cached)
+        return cached
 
     def bootstrap_admin(self, data_dir: Path) -> Path | None:
         """With no active admin key, issue one and write its token to ``data_dir/admin.key``.
