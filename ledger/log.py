@@ -7,7 +7,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text
@@ -34,6 +34,7 @@ from ledger.record import (
 from ledger.schema import LEDGER_TABLES, checkpoints_table, entries_table, metadata
 from ledger.sqlstore import SqlHashStore, bulk_insert
 from ledger.tree import CompactRange, HashStore, tree_root
+from storage.types import utc_now
 
 __all__ = ["DEFAULT_ORIGIN", "Ledger", "LedgerWriter"]
 
@@ -57,10 +58,6 @@ def _process_lock(engine: Engine) -> threading.Lock:
     key = engine.url.render_as_string(hide_password=True)
     with _process_locks_guard:
         return _process_locks.setdefault(key, threading.Lock())
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _lock_database(conn: Connection) -> None:
@@ -144,7 +141,7 @@ class Ledger:
         engine: Engine,
         *,
         origin: str = DEFAULT_ORIGIN,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         create_tables: bool = True,
     ) -> None:
         self._engine = engine

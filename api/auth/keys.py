@@ -49,7 +49,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -87,6 +87,7 @@ from api.auth.tables import (
     keys_metadata,
 )
 from ledger.log import Ledger, LedgerWriter
+from storage.types import utc_now
 
 __all__ = [
     "KEY_PREFIX",
@@ -131,10 +132,6 @@ class _Tx:
             self._writer.append_many([(kind, body)])
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class KeyStore:
     """The API key table: issue, list, revoke, authenticate, and the first admin key."""
 
@@ -143,7 +140,7 @@ class KeyStore:
         engine: sa.Engine,
         *,
         ledger: Ledger | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         cache_seconds: float = 0.0,
         cache_clock: Callable[[], float] = time.monotonic,
     ) -> None:
