@@ -42,6 +42,7 @@ from notifications.outbox import enqueue
 from supplychain.projections import event_lots, events
 from vision.image import QualityReport
 from vision.phash import parse_phash
+from vision.operating import PhotoDecision
 from vision.predictor import Finding, Inspection
 
 __all__ = ["Reassessment", "lots_of_entries", "reassess_after_capture", "reassess_lots"]
@@ -100,6 +101,9 @@ def _inspection(stored: Mapping[str, Any]) -> Inspection:
         ),
         model=dict(stored.get("model") or {}),
         phash=parse_phash(str(stored.get("phash", "0" * 16))),
+        decisions={
+            f: PhotoDecision.from_dict(f, d) for f, d in (stored.get("decisions") or {}).items()
+        },
     )
 
 
