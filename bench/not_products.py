@@ -107,11 +107,43 @@ def blank_wall(rng: Rng) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-_WORDS = (
-    "invoice total amount due item qty unit price tax vat subtotal order number customer "
-    "account date payment terms bank transfer reference delivery address shipping net gross "
-    "description discount thank you for your business page of"
-).split()
+_WORDS = [
+    "invoice",
+    "total",
+    "amount",
+    "due",
+    "item",
+    "qty",
+    "unit",
+    "price",
+    "tax",
+    "vat",
+    "subtotal",
+    "order",
+    "number",
+    "customer",
+    "account",
+    "date",
+    "payment",
+    "terms",
+    "bank",
+    "transfer",
+    "reference",
+    "delivery",
+    "address",
+    "shipping",
+    "net",
+    "gross",
+    "description",
+    "discount",
+    "thank",
+    "you",
+    "for",
+    "your",
+    "business",
+    "page",
+    "of",
+]
 
 
 def _line(rng: Rng, words: int) -> str:
@@ -310,7 +342,9 @@ def main() -> None:
     predictor = Predictor.from_weights(args.weights, threads=1)
     report: dict[str, object] = {
         "model": predictor.spec.version,
-        "not_products": {k: dict(v) for k, v in _judge_ood(predictor, args.per_kind, args.seed).items()},
+        "not_products": {
+            k: dict(v) for k, v in _judge_ood(predictor, args.per_kind, args.seed).items()
+        },
     }
     if args.dataset is not None:
         fr = _false_refusals(predictor, args.dataset)

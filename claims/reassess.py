@@ -41,8 +41,8 @@ from ledger.log import Ledger, LedgerWriter
 from notifications.outbox import enqueue
 from supplychain.projections import event_lots, events
 from vision.image import QualityReport
-from vision.phash import parse_phash
 from vision.operating import PhotoDecision
+from vision.phash import parse_phash
 from vision.predictor import Finding, Inspection
 
 __all__ = ["Reassessment", "lots_of_entries", "reassess_after_capture", "reassess_lots"]

@@ -328,7 +328,7 @@ def operating_points_markdown(entry: dict[str, Any]) -> str:
         f"A decision (clean: resell; defect: rework or scrap) is taken without a person only "
         f"at or above its family's operating point, chosen on `{block['fitted_on']}` so that "
         f"decisions taken alone are wrong at most {block['max_error']:.0%} of the time by a "
-        f"one-sided {1 - block['delta']:.0%} {block['bound']} upper bound ({block['selection']};"
+        f"{1 - block['delta']:.0%} {block['bound']} upper bound ({block['selection']};"
         f" unit of evidence: {unit}, since copies of one shot are not independent). Everything "
         "below goes to a person: the station's manual queue, or a claim's review with the "
         "reason that the model is unsure of the photo. A family or decision without a point "

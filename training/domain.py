@@ -37,7 +37,10 @@ def fit_envelope(
     for i, name in enumerate(FEATURES):
         low, high = np.quantile(table[:, i], [quantile, 1.0 - quantile])
         spread = np.quantile(table[:, i], 0.99) - np.quantile(table[:, i], 0.01)
-        bounds[name] = [round(float(low - margin * spread), 6), round(float(high + margin * spread), 6)]
+        bounds[name] = [
+            round(float(low - margin * spread), 6),
+            round(float(high + margin * spread), 6),
+        ]
     envelope = DomainEnvelope({k: (lo, hi) for k, (lo, hi) in bounds.items()})
     return {
         "schema": 1,

@@ -17,8 +17,6 @@ from typing import Any
 import numpy as np
 
 from training.calibrate import apply_calibration, fit_calibration
-from training.groups import near_duplicate_groups
-from training.operating import choose_operating_points, measure_operating_points, risk_coverage
 from training.evaluate import (
     ImageRecord,
     choose_abstain_margins,
@@ -30,6 +28,8 @@ from training.evaluate import (
     is_real_photo,
 )
 from training.export import export_classifier_onnx, export_onnx, write_manifest_entry
+from training.groups import near_duplicate_groups
+from training.operating import choose_operating_points, measure_operating_points, risk_coverage
 from vision.calibration import PlattScaling
 from vision.labels import LABELS
 from vision.predictor import Predictor

@@ -175,9 +175,7 @@ def _family(name: str, raw: Any, labels: tuple[str, ...]) -> FamilyPoints:
     return FamilyPoints(calibration, floors)
 
 
-def parse_operating_points(
-    block: Any, labels: tuple[str, ...], *, version: str
-) -> OperatingPoints:
+def parse_operating_points(block: Any, labels: tuple[str, ...], *, version: str) -> OperatingPoints:
     """Read a manifest entry's ``operating_points`` block; none: nothing is decided alone."""
     if block is None:
         return OperatingPoints(source=f"release {version} states no operating points")

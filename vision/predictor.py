@@ -11,8 +11,8 @@ from typing import Protocol
 import numpy as np
 
 from vision.budget import DecodeBudget
-from vision.errors import ImageRejected
 from vision.domain import features
+from vision.errors import ImageRejected
 from vision.image import (
     WORKING_SIDE,
     ImageLimits,

@@ -113,9 +113,7 @@ def judged(points: OperatingPoints, scores: dict[str, float]) -> Inspection:
     """A photo as the predictor would return it: findings at 0.5, decisions per family."""
     s = {**ZERO, **scores}
     found = tuple(label for label, v in s.items() if v >= 0.5)
-    return replace(
-        photo(s, found), decisions=points.decisions(found=set(found), scores=s)
-    )
+    return replace(photo(s, found), decisions=points.decisions(found=set(found), scores=s))
 
 
 @pytest.mark.parametrize("family", ["parcel", "can", "pouch", None])

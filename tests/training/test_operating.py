@@ -34,7 +34,9 @@ def test_the_fewest_decisions_that_can_bound_two_percent() -> None:
     assert clopper_pearson_upper(0, 149) <= 0.02 < clopper_pearson_upper(0, 148)
 
 
-def _produce(n: int, *, spoiled: bool, score: float, wrong: bool = False, shot: str = "") -> list[ImageRecord]:
+def _produce(
+    n: int, *, spoiled: bool, score: float, wrong: bool = False, shot: str = ""
+) -> list[ImageRecord]:
     """``n`` produce photos; the model scores spoilage at ``score`` (found at 0.5)."""
     truth = spoiled != wrong
     gt = (("spoilage", BOX),) if truth else ()
@@ -66,7 +68,11 @@ def test_the_walk_stops_before_the_confidence_where_errors_begin() -> None:
     assert clean["val"]["decided"] == 300 and clean["val"]["wrong_groups"] == 0
     assert clean["val"]["stopped_at"]["decided"] == 350
     test = measure_operating_points(val, THR, block)["produce"]
-    assert test["decided_alone"] == 300 and test["error"] == 0.0 and test["coverage"] == pytest.approx(300 / 350, abs=1e-4)
+    assert (
+        test["decided_alone"] == 300
+        and test["error"] == 0.0
+        and test["coverage"] == pytest.approx(300 / 350, abs=1e-4)
+    )
     curve = risk_coverage(val, THR, block)["produce"]
     assert curve[-1]["wrong"] == 10 and curve[0]["wrong"] == 0
 

@@ -62,10 +62,17 @@ def test_malformed_or_newer_blocks_are_refused(block: object) -> None:
 
 def test_the_worst_label_found_decides_and_family_calibration_applies() -> None:
     points = FamilyPoints(calibration={})
-    label, conf = decide("produce", found={"spoilage", "mold"}, scores=[{"spoilage": 0.9, "mold": 0.6}], points=points)
+    label, conf = decide(
+        "produce",
+        found={"spoilage", "mold"},
+        scores=[{"spoilage": 0.9, "mold": 0.6}],
+        points=points,
+    )
     assert (label, conf) == ("mold", 0.6)
     # Several photos: the item's clean confidence is its least clean photo's.
-    label, conf = decide("can", found=set(), scores=[{"package_damage": 0.1}, {"swelling": 0.3}], points=points)
+    label, conf = decide(
+        "can", found=set(), scores=[{"package_damage": 0.1}, {"swelling": 0.3}], points=points
+    )
     assert label is None and conf == pytest.approx(0.7)
 
 
