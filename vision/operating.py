@@ -84,14 +84,17 @@ class PhotoDecision:
         return self.min_confidence is not None and self.confidence >= self.min_confidence
 
     def as_dict(self) -> dict[str, object]:
-        """JSON form (part of an inspection's output)."""
-        return {
-            "decision": self.decision,
-            "label": self.label,
-            "confidence": round(self.confidence, 4),
-            "min_confidence": self.min_confidence,
-            "alone": self.alone,
-        }
+        """JSON form (part of an inspection's output): ``label`` only for a defect and
+        ``min_confidence`` only where the decision has an operating point, as the HTTP
+        answer (which leaves out what is null) shows it."""
+        out: dict[str, object] = {"decision": self.decision}
+        if self.label is not None:
+            out["label"] = self.label
+        out["confidence"] = round(self.confidence, 4)
+        if self.min_confidence is not None:
+            out["min_confidence"] = self.min_confidence
+        out["alone"] = self.alone
+        return out
 
     @classmethod
     def from_dict(cls, family: str, raw: Mapping[str, Any]) -> PhotoDecision:
