@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from training.layout import build_command
+from training.risk import min_decisions
 
 __all__ = [
     "metrics_markdown",
@@ -333,6 +334,7 @@ def operating_points_markdown(entry: dict[str, Any]) -> str:
         "below goes to a person: the station's manual queue, or a claim's review with the "
         "reason that the model is unsure of the photo. A family or decision without a point "
         "is never decided alone.",
+        *_coverage_summary(block),
         "",
         "| family | decision | operating point | on val | test photos | decided alone | "
         "wrong of those | upper bound |",
@@ -384,6 +386,60 @@ def operating_points_markdown(entry: dict[str, Any]) -> str:
                     f"| {_cell(r['error'])} | {r['groups']} | {_cell(r['upper_bound'])} |"
                 )
     return "\n".join(lines) + "\n"
+
+
+def _coverage_summary(block: dict[str, Any]) -> list[str]:
+    """A paragraph saying what the release decides alone, when some decision has no point:
+    why not, and what would give it one."""
+    points = {
+        (family, decision): point
+        for family, spec in block["families"].items()
+        for decision, point in spec["decisions"].items()
+    }
+    missing = [k for k, p in points.items() if p.get("min_confidence") is None]
+    if not missing:
+        return []
+    needed = min_decisions(block["max_error"], delta=block["delta"])
+    unit = "original shots" if "group" in block.get("unit", "photo") else "photos"
+    if len(missing) == len(points):
+        head = (
+            "**This release decides nothing alone.** No family reaches the bound for either "
+            "decision, so every station item goes to the manual queue and every claim photo "
+            'the model judges holds its claim for a person ("the model is unsure of this '
+            'photo (photo N)").'
+        )
+    else:
+        head = "Some decisions have no operating point and always go to a person: " + (
+            ", ".join(f"{f} {d}" for f, d in missing) + "."
+        )
+    few, enough = [], []
+    for family, decision in missing:
+        val = points[(family, decision)].get("val", {})
+        (enough if val.get("val_groups", 0) >= needed else few).append((family, decision, val))
+    why = [
+        f"even with every decision right, the bound reaches {block['max_error']:.0%} only from "
+        f"{needed} independent {unit} of one family and decision on `{block['fitted_on']}` "
+        "(more when some are wrong)"
+    ]
+    if few:
+        counts = ", ".join(f"{f} {d} {v.get('val_groups', 0)}" for f, d, v in few)
+        why.append(f"`{block['fitted_on']}` holds fewer ({counts})")
+    for f, d, v in enough:
+        stop = v.get("stopped_at") or {}
+        why.append(
+            f"{f} {d} has {v.get('val_groups')}, but at the strictest cut-off that could pass "
+            f"({stop.get('groups')} {unit}, {stop.get('wrong_groups')} of them wrong) the bound "
+            f"is {_cell(stop.get('upper_bound'))}"
+            if stop
+            else f"{f} {d} has {v.get('val_groups')}: {v.get('why_none', 'no cut-off passed')}"
+        )
+    return [
+        "",
+        f"{head} Why: {'; '.join(why)}. What would restore coverage: at least {needed} "
+        f"independent {unit} per family and decision in `{block['fitted_on']}` (a person's "
+        "graded station returns and claim photos, through `feedback export` and a new "
+        "release), decided right often enough at some confidence to stay under the bound.",
+    ]
 
 
 def with_operating_points(card: str, entry: dict[str, Any]) -> str:

@@ -86,3 +86,16 @@ def test_copies_of_one_shot_count_once() -> None:
     assert by_photo["families"]["produce"]["decisions"]["clean"]["min_confidence"] is not None
     point = by_shot["families"]["produce"]["decisions"]["clean"]
     assert point["min_confidence"] is None and point["val"]["val_groups"] == 100
+
+
+def test_the_card_says_when_a_release_decides_nothing_alone_and_what_would_change_it() -> None:
+    from training.card import operating_points_markdown
+
+    few = choose_operating_points(_produce(100, spoiled=False, score=0.01), THR)
+    card = operating_points_markdown({"operating_points": few})
+    assert "decides nothing alone" in card and "every station item goes to the manual queue" in card
+    assert "produce clean 100" in card and "at least 149 independent photos" in card
+    enough = choose_operating_points(_produce(300, spoiled=False, score=0.01), THR)
+    card = operating_points_markdown({"operating_points": enough})
+    assert "decides nothing alone" not in card and "produce defect" in card
+    assert "produce clean" not in card.split("| family |")[0]  # it has a point: not listed
