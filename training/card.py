@@ -412,7 +412,8 @@ def _coverage_summary(block: dict[str, Any]) -> list[str]:
         head = "Some decisions have no operating point and always go to a person: " + (
             ", ".join(f"{f} {d}" for f, d in missing) + "."
         )
-    few, enough = [], []
+    few: list[tuple[str, str, dict[str, Any]]] = []
+    enough: list[tuple[str, str, dict[str, Any]]] = []
     for family, decision in missing:
         val = points[(family, decision)].get("val", {})
         (enough if val.get("val_groups", 0) >= needed else few).append((family, decision, val))
