@@ -21,7 +21,9 @@ def near_duplicate_groups(dataset: Path, split: str) -> dict[str, str]:
     """``images/<split>/<name>`` → a group id shared by the copies of one shot."""
     folders: dict[tuple[str, str], list[str]] = defaultdict(list)
     for file, row in sample_rows(dataset).items():
-        if row.get("split") == split:
+        # Rows whose image is not in the split (a retraining's eval set leaves out fed-back
+        # photos) are no evidence there: not grouped.
+        if row.get("split") == split and (dataset / file).is_file():
             source = row.get("source") or ""
             folders[(str(row.get("pool")), Path(source).parent.name)].append(file)
     out: dict[str, str] = {}
