@@ -41,6 +41,7 @@ from ledger.log import Ledger, LedgerWriter
 from notifications.outbox import enqueue
 from supplychain.projections import event_lots, events
 from vision.image import QualityReport
+from vision.operating import PhotoDecision
 from vision.phash import parse_phash
 from vision.predictor import Finding, Inspection
 
@@ -100,6 +101,9 @@ def _inspection(stored: Mapping[str, Any]) -> Inspection:
         ),
         model=dict(stored.get("model") or {}),
         phash=parse_phash(str(stored.get("phash", "0" * 16))),
+        decisions={
+            f: PhotoDecision.from_dict(f, d) for f, d in (stored.get("decisions") or {}).items()
+        },
     )
 
 

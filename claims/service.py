@@ -375,6 +375,13 @@ def _evidence(
                 "findings": [f.as_dict() for f in i.findings],
                 "phash": format_phash(i.phash),
                 "duplicate_of": _matches(d),
+                # What the photo decides per family and whether alone: a reassessment
+                # holds the claim for a person just as its filing did.
+                **(
+                    {"decisions": {f: x.as_dict() for f, x in i.decisions.items()}}
+                    if i.decisions
+                    else {}
+                ),
             }
             for s, i, d in zip(stored, inspections, duplicates, strict=True)
         ],

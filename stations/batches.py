@@ -126,6 +126,9 @@ class ItemInput:
     # Where each photo is among the request's photo parts (an item names them by index);
     # empty: in the item's own order.
     request_photos: tuple[int, ...] = ()
+    # What the item is (produce, parcel, can, pouch), when the station knows: the operating
+    # point its grade is held to. None: every family its kind may be (the strictest).
+    family: str | None = None
 
 
 @dataclass(frozen=True)
@@ -193,9 +196,19 @@ class BatchResult:
 def request_digest(items: Sequence[ItemInput]) -> str:
     """A batch's content as sent (``batch_digest`` of its photos' SHA-256)."""
     return batch_digest(
-        (i.epc, i.kind, [(name, hashlib.sha256(data).hexdigest()) for name, data in i.photos])
+        (
+            i.epc,
+            _kind_key(i.kind, i.family),
+            [(name, hashlib.sha256(data).hexdigest()) for name, data in i.photos],
+        )
         for i in items
     )
+
+
+def _kind_key(kind: str, family: str | None) -> str:
+    """The kind as the digest hashes it: with the family when one is named, so a batch
+    without families hashes as it did before families existed."""
+    return kind if family is None else f"{kind}/{family}"
 
 
 def batch_digest(items: Iterable[tuple[str, str, Sequence[tuple[str, str]]]]) -> str:
@@ -250,7 +263,7 @@ def _grade_item(
     photos = tuple(store.put(data).sha256 for _, data in item.photos)
     lot = lot_class_of(engine, found.uri or "")
     notes = () if lot else ("the ledger knows no lot for this EPC: graded anyway",)
-    return replace(found, lot=lot, grade=grade(item.kind, inspections, policy), photos=photos,
+    return replace(found, lot=lot, grade=grade(item.kind, inspections, policy, family=item.family), photos=photos,
                    notes=notes, model=inspections[0].model if inspections else None)  # fmt: skip
 
 

@@ -120,6 +120,7 @@ class JobItem:
     photos: tuple[tuple[str, str], ...]
     error: dict[str, Any] | None = None  # refused before queueing (a photo not storable)
     request_photos: tuple[int, ...] = ()  # each photo's index among the request's parts
+    family: str | None = None  # produce, parcel, can or pouch, when the station named it
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ class BatchJob:
                 tuple((n, h) for n, h in i["photos"]),
                 i["error"],
                 tuple(i.get("request_photos", ())),  # jobs queued before it lack it
+                i.get("family"),  # likewise
             )
             for i in raw["items"]
         )
@@ -157,7 +159,11 @@ class BatchJob:
 
     def digest(self) -> str:
         """The batch's content as ``stations.batches`` hashes it when it grades the job."""
-        return batch_digest((i.epc, i.kind, () if i.error else i.photos) for i in self.items)
+        return batch_digest(
+            (i.epc, i.kind if i.family is None else f"{i.kind}/{i.family}",
+             () if i.error else i.photos)
+            for i in self.items
+        )  # fmt: skip
 
 
 def store_job(
@@ -179,7 +185,9 @@ def store_job(
                 error = photo_rejected("not a readable image", n, item.request_photos)
                 break
         described.append(
-            JobItem(item.epc, item.kind, tuple(named), error, tuple(item.request_photos))
+            JobItem(
+                item.epc, item.kind, tuple(named), error, tuple(item.request_photos), item.family
+            )
         )
     return BatchJob(batch_id, station, tuple(described))
 
@@ -476,6 +484,7 @@ def _inputs(store: EvidenceStore, items: Sequence[JobItem]) -> list[ItemInput]:
             i.kind,  # type: ignore[arg-type]
             tuple((name, store.get_original(h)) for name, h in i.photos) if not i.error else (),
             i.request_photos,
+            i.family,
         )
         for i in items
     ]

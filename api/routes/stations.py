@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from api.auth.access import ForbiddenError, principal
 from api.auth.keys import Principal
@@ -45,6 +45,18 @@ class ItemIn(BaseModel):
     epc: str = Field(min_length=1, max_length=300, examples=["3074257BF7194E4000001A85"])
     kind: Literal["produce", "package"]
     photos: list[int] = Field(min_length=1, max_length=MAX_PHOTOS_PER_ITEM)
+    family: Literal["produce", "parcel", "can", "pouch"] | None = Field(
+        None,
+        description="What the item is, when the station knows: the model decides alone only "
+        "at or above this family's operating point. Left out: every family the kind may be "
+        "(the strictest).",
+    )
+
+    @model_validator(mode="after")
+    def _family_fits_kind(self) -> ItemIn:
+        if self.family is not None and (self.family == "produce") != (self.kind == "produce"):
+            raise ValueError(f"family {self.family!r} is not a kind of {self.kind!r}")
+        return self
 
 
 class BatchIn(BaseModel):
@@ -140,7 +152,7 @@ async def grade(
     )
     now = datetime.now(UTC)
     items = [
-        ItemInput(i.epc, i.kind, tuple(data[p] for p in i.photos), tuple(i.photos))
+        ItemInput(i.epc, i.kind, tuple(data[p] for p in i.photos), tuple(i.photos), i.family)
         for i in parsed.items
     ]
     if len(parsed.items) <= settings.station_sync_items:

@@ -27,7 +27,7 @@ from api.web.stations import router as station_pages
 from claims.views import count_claims
 from supplychain.epcis.build import ObjectEvent, Quantity, SourceDestination, epcis_document
 from tests.api.access import grant
-from tests.conftest import jpeg_bytes, textured
+from tests.conftest import jpeg_bytes, scene
 
 FARM, TRUCK = "urn:epc:id:pgln:4000001.00000", "urn:epc:id:pgln:4000003.00000"
 OTHER = "urn:epc:id:pgln:4099999.00000"
@@ -236,7 +236,7 @@ def _claim(client: TestClient, headers: dict[str, str], **extra: Any) -> Any:
     return client.post(
         "/v1/claims",
         headers=headers,
-        files=[("photos", ("p.jpg", jpeg_bytes(textured()), "image/jpeg"))],
+        files=[("photos", ("p.jpg", jpeg_bytes(scene()), "image/jpeg"))],
         data={"claim": json.dumps(claim)},
     )
 

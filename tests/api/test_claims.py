@@ -29,7 +29,7 @@ from supplychain.epcis.build import (
     epcis_document,
 )
 from tests.api.access import grant
-from tests.conftest import REPO, jpeg_bytes, postgres_schema, schema_url, textured
+from tests.conftest import FIXTURES, REPO, jpeg_bytes, postgres_schema, schema_url, textured
 
 FARM, DC, TRUCK = (f"urn:epc:id:pgln:400000{i}.00000" for i in (1, 2, 3))
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -416,7 +416,8 @@ def test_bad_input_is_a_problem_and_writes_nothing(client: TestClient, case: str
 def test_a_claim_on_a_lot_without_records_is_accepted_for_a_person(client: TestClient) -> None:
     """GUIDE §4: missing data never refuses the customer's complaint; a person decides."""
     before = _ledger_size(client)
-    photo = jpeg_bytes(textured())
+    # A product photo: a generated texture is refused as "not a product photo" (issue 25).
+    photo = (FIXTURES / "flat_pouch.jpg").read_bytes()
     claim = {
         "order_id": "O-NR",
         "lot": "NO-RECORDS-AT-ALL",
