@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, text
 
 from ledger.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
+from ledger.clock import utc_now
 from ledger.errors import (
     CheckpointFormatError,
     InconsistentCheckpointError,
@@ -34,7 +35,6 @@ from ledger.record import (
 from ledger.schema import LEDGER_TABLES, checkpoints_table, entries_table, metadata
 from ledger.sqlstore import SqlHashStore, bulk_insert
 from ledger.tree import CompactRange, HashStore, tree_root
-from storage.types import utc_now
 
 __all__ = ["DEFAULT_ORIGIN", "Ledger", "LedgerWriter"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ledger.clock import utc_now
 from notifications.errors import NaiveDatetimeError
-from storage.types import utc_now
 
 __all__ = ["as_utc", "utc_now"]
 

@@ -15,7 +15,7 @@ from sqlalchemy import Column, DateTime, MetaData, Table, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["UtcDateTime", "aware_datetimes", "utc_now"]
+__all__ = ["UtcDateTime", "aware_datetimes"]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -59,8 +59,3 @@ def aware_datetimes(metadata: MetaData) -> None:
     def _attached(column: Column[Any], table: Any) -> None:
         if isinstance(table, Table) and table.metadata is metadata:
             swap(column)
-
-
-def utc_now() -> datetime:
-    """The current time, aware, in UTC: the default clock of everything that takes a clock."""
-    return datetime.now(UTC)

@@ -86,8 +86,8 @@ from api.auth.tables import (
     free_id,
     keys_metadata,
 )
+from ledger.clock import utc_now
 from ledger.log import Ledger, LedgerWriter
-from storage.types import utc_now
 
 __all__ = [
     "KEY_PREFIX",

@@ -33,8 +33,8 @@ from sqlalchemy import Column, DateTime, String, Table
 
 from api.auth.access import ROLE_PERMISSIONS, Permission
 from api.auth.keys import Principal, UnknownKeyError
+from ledger.clock import utc_now
 from storage.schema import metadata
-from storage.types import utc_now
 
 __all__ = [
     "COOKIE",

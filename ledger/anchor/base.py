@@ -9,8 +9,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from ledger.anchor.errors import AnchorInputError, AnchorMismatchError, AnchorNotFoundError
 from ledger.checkpoint import Checkpoint
+from ledger.clock import utc_now
 from ledger.hashing import HASH_SIZE
-from storage.types import utc_now
 
 __all__ = [
     "ANCHOR_KIND",
