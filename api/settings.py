@@ -45,11 +45,12 @@ class Settings(BaseSettings):
         "f32",
         description="f32 keeps evidence reproducible; bf16 (openvino) is faster, and recorded.",
     )
-    # One thread a photo and several photos at once beat several threads on one photo on
-    # small CPUs: 65 vs 56 photos/s one at a time, 119 with two at once (two cores, the
-    # shipped model, station photos; scores identical bit for bit).
+    # The runtime's own choice (a thread per core) since its idle threads no longer spin
+    # (vision/runtime.py): on two shared cores, bench/inference.py, release 0.3.1, web-size
+    # photos, the same run: 1.6-1.8x stock one photo at a time and 2.3-2.6x two at once,
+    # where one thread a photo gave 0.8x and 1.3x. Scores are identical bit for bit.
     inference_threads: int = Field(
-        1, ge=0, description="Intra-op threads per photo; 0 lets the runtime choose."
+        0, ge=0, description="Intra-op threads per photo; 0 lets the runtime choose."
     )
     model_refresh_seconds: float = Field(
         5.0,
