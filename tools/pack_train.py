@@ -24,6 +24,12 @@ from training.pack_train import PackConfig, train_pack
 from training.packaging import apply_corrections, corrections_of, pack_photos, summary
 
 
+def train_photos_of(pools: list[str], pools_dir: Path, train_list: Path) -> list[Path]:
+    """The train-split photos of ``pools`` (paths under ``pools_dir``)."""
+    names = train_list.read_text().split()
+    return [pools_dir / n for n in names if n.split("/", 1)[0] in pools]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, default=Path("var/runs/pack-v1"))
@@ -32,6 +38,13 @@ def main() -> None:
     ap.add_argument("--hours", type=float, help="stop (resumably) after this much time")
     ap.add_argument("--epochs", type=int, help="planned epochs (the LR schedule's length)")
     ap.add_argument("--imgsz", type=int)
+    ap.add_argument(
+        "--others",
+        default="",
+        help="comma-separated pools (e.g. fruit_fresh_rotten) whose train photos are drawn as "
+        "'not damaged' at --other-share, so the classifier learns to stay quiet on non-packs",
+    )
+    ap.add_argument("--other-share", type=float)
     args = ap.parse_args()
     config = PackConfig()
     state = args.run / "last.pt"
@@ -45,6 +58,15 @@ def main() -> None:
         config = replace(config, epochs=args.epochs)
     if args.imgsz and not state.exists():
         config = replace(config, imgsz=args.imgsz)
+    if args.other_share is not None and not state.exists():
+        config = replace(config, other_share=args.other_share)
+    others = train_photos_of(
+        [p for p in args.others.split(",") if p],
+        args.pools,
+        Path("datasets/splits/fp-v0-train.txt"),
+    )
+    if others:
+        config = replace(config, notes=config.notes | {"others": args.others})
     photos = pack_photos(pools_dir=args.pools)
     if args.feedback:
         photos = apply_corrections(photos, corrections_of(args.feedback))
@@ -58,6 +80,7 @@ def main() -> None:
         run_dir=args.run,
         config=config,
         hours=args.hours,
+        others=others,
         log=lambda line: print(line, flush=True),
     )
     print(f"best checkpoint: {best}", flush=True)

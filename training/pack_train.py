@@ -64,6 +64,9 @@ class PackConfig:
     label_smoothing: float = 0.1
     composites: int = 400
     composite_share: float = 0.2
+    # Photos that are no pack (produce) drawn as "not damaged", so that the classifier can
+    # be asked about any photo; 0 trains on packs alone.
+    other_share: float = 0.0
     seed: int = 0
     threads: int = 1
     select_pools: tuple[str, ...] = ("parcel_damaged_intact", "box_damaged_fine")
@@ -283,16 +286,21 @@ def _draw(
     n: int,
     share: float,
     rng: random.Random,
+    others: Sequence[Path] = (),
+    other_share: float = 0.0,
 ) -> list[tuple[Path, bool]]:
     """``n`` (image, damaged) draws: each (pool, damaged) group equally often, composites
-    ``share`` of the whole."""
+    ``share`` of the whole and photos of other things (``others``: produce, no pack at all,
+    drawn as not damaged) ``other_share``."""
     groups: dict[tuple[str, bool], list[PackPhoto]] = {}
     for p in photos:
         groups.setdefault((p.pool, p.damaged), []).append(p)
     keys = sorted(groups)
     n_comp = round(n * share) if composites else 0
     draws = [(c[0], c[1]) for c in (rng.choice(composites) for _ in range(n_comp))]
-    for _ in range(n - n_comp):
+    n_other = round(n * other_share) if others else 0
+    draws += [(rng.choice(others), False) for _ in range(n_other)]
+    for _ in range(n - n_comp - n_other):
         p = rng.choice(groups[rng.choice(keys)])
         draws.append((p.path, p.damaged))
     rng.shuffle(draws)
@@ -340,6 +348,7 @@ def train_pack(
     hours: float | None = None,
     device: str = "cpu",
     workers: int = 0,
+    others: Sequence[Path] = (),
     log: Callable[[str], None] = print,
 ) -> Path:
     """Train (or go on training) in ``run_dir`` until ``config.epochs`` or ``hours`` run out;
@@ -401,7 +410,15 @@ def train_pack(
             log(f"time budget of {hours} h spent after epoch {epoch}: stopping (resumable)")
             break
         t0 = time.monotonic()
-        draws = _draw(train, composites, config.samples_per_epoch, config.composite_share, rng)
+        draws = _draw(
+            train,
+            composites,
+            config.samples_per_epoch,
+            config.composite_share,
+            rng,
+            others,
+            config.other_share,
+        )
         loader: Any = torch.utils.data.DataLoader(
             _Draws(draws, config.imgsz, config.seed, epoch, cache),  # type: ignore[arg-type]
             batch_size=config.batch,

@@ -157,6 +157,10 @@ def test_draws_balance_groups_and_composites(tmp_path: Path) -> None:
     assert sum(1 for d in draws if d[0].name == "c.jpg") == 200
     box_damaged = sum(1 for path, dmg in draws if "box_damaged_fine" in str(path) and dmg)
     assert 150 < box_damaged < 250  # a quarter of the 800 real draws, not 20x more
+    fruit = [tmp_path / "apple.jpg"]
+    mixed = _draw(train, comps, 1000, 0.2, random.Random(0), fruit, 0.3)
+    assert [d for d in mixed if d[0].name == "apple.jpg"] == [(fruit[0], False)] * 300
+    assert sum(1 for d in mixed if d[0].name == "c.jpg") == 200
 
 
 def test_group_table_pairs_the_models() -> None:
