@@ -28,6 +28,7 @@ from vision.postprocess import center_crop_input, classifier_views
 
 __all__ = [
     "GROUPS",
+    "PREPROCESS",
     "Verdicts",
     "as_gate_sees",
     "choose_threshold",
@@ -35,6 +36,7 @@ __all__ = [
     "group_table",
     "onnx_scores",
     "shipped_verdicts",
+    "squash_input",
 ]
 
 GROUPS: dict[str, Callable[[PackPhoto], bool]] = {
@@ -100,18 +102,38 @@ def export_pack_onnx(checkpoint: Path, dest: Path) -> Path:
     return dest
 
 
+def squash_input(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The whole photo resized to ``size`` x ``size`` (aspect not kept), scaled to 0..1:
+    (1, 3, size, size) float32. Unlike the centre crop, nothing at the sides is cut off."""
+    h, w = rgb.shape[:2]
+    interp = cv2.INTER_AREA if min(h, w) > size else cv2.INTER_LINEAR
+    out = cv2.resize(rgb, (size, size), interpolation=interp)
+    return np.ascontiguousarray(out.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+
+
+PREPROCESS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
+    "crop": center_crop_input,  # what the predictor does for its classifier today
+    "squash": squash_input,
+}
+
+
 def onnx_scores(
-    onnx_file: Path, images: Sequence[np.ndarray], size: int, threads: int = 1
+    onnx_file: Path,
+    images: Sequence[np.ndarray],
+    size: int,
+    threads: int = 1,
+    preprocess: str = "crop",
 ) -> np.ndarray:
     """P(damaged) per photo from the ONNX graph, as ``Predictor.judge`` runs a classifier:
-    centre crop, averaged with the hflip view."""
+    the input (centre crop by default), averaged with its hflip view."""
     from vision.runtime import load_backend
 
     backend = load_backend("onnxruntime", onnx_file, threads=threads)
     damaged = PACK_CLASSES.index("damaged")
+    prepare = PREPROCESS[preprocess]
     out = []
     for rgb in images:
-        views = classifier_views(center_crop_input(rgb, size), ("hflip",))
+        views = classifier_views(prepare(rgb, size), ("hflip",))
         out.append(float(np.mean([backend.run(v)[0][damaged] for v in views])))
     return np.array(out)
 

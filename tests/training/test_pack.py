@@ -216,3 +216,14 @@ def test_training_resumes_and_exports(tmp_path: Path) -> None:
     result = run_in_child("tests.training.test_pack:train_twice", tmp_path)
     assert result["epochs"] == [1, 2] and result["resumed"] is True
     assert 0.0 <= result["score"] <= 1.0
+
+
+def test_squash_keeps_the_whole_photo() -> None:
+    from training.pack_eval import PREPROCESS
+
+    rgb = np.zeros((100, 300, 3), np.uint8)
+    rgb[:, :20] = 255  # a white strip at the left edge, outside any centre crop
+    squashed = PREPROCESS["squash"](rgb, 64)
+    cropped = PREPROCESS["crop"](rgb, 64)
+    assert squashed.shape == cropped.shape == (1, 3, 64, 64)
+    assert squashed[0, :, :, 0].min() > 0.9 and cropped.max() == 0.0
