@@ -15,6 +15,7 @@ COPY ledger ./ledger
 COPY supplychain ./supplychain
 COPY api ./api
 COPY training ./training
+COPY cases ./cases
 COPY claims ./claims
 COPY stations ./stations
 COPY storage ./storage

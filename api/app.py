@@ -71,7 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.predictor = None
     app.state.services = build_services(settings)
     app.state.models = ModelServer(settings, app.state.services.ledger, load_predictor)
-    app.state.metrics = Metrics(ledger_size=app.state.services.ledger.size)
+    buckets = app.state.services.rate_limiter.buckets
+    app.state.metrics = Metrics(
+        ledger_size=app.state.services.ledger.size,
+        rate_limit_failures=buckets.failures,
+        rate_limit_shared=buckets.shared,
+    )
     install_problem_handlers(app)
     install_openapi(app)
     # Key, role, rate and body size from the headers, before any body is read (api/edge.py).

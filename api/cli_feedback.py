@@ -106,7 +106,7 @@ def export(
     Default version: ``ledger-<N>``, N the newest decision behind an example.
     """
     from api.database import prepare_database
-    from claims.feedback import gather_feedback
+    from cases.feedback import gather_feedback
     from storage.db import make_engine
     from storage.errors import SchemaError
 

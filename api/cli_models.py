@@ -200,6 +200,36 @@ def abstain_margins(
     typer.echo(json.dumps(report, indent=2))
 
 
+@app.command("operating-points")
+def operating_points(
+    dataset: Annotated[
+        Path, typer.Option(help="A YOLO dataset built by `datasets build`.")
+    ] = DEFAULT_DATASET,
+    name: Annotated[str | None, typer.Option(help="Model name; default the manifest's.")] = None,
+    max_error: Annotated[
+        float, typer.Option(help="Most a decision taken alone may be wrong (upper bound).")
+    ] = 0.02,
+    delta: Annotated[float, typer.Option(help="1 - the bound's confidence level.")] = 0.05,
+) -> None:
+    """Choose, per family and decision, the confidence at which the newest release decides
+    without a person (on val, by a Clopper-Pearson upper bound); write it to the manifest and
+    the model card with what it does on test, and print that."""
+    from training.abstain import store_operating_points
+    from vision.registry import default_name
+
+    check_built(dataset, ["val", "test"])
+    settings = Settings()
+    model = name or settings.model_name or default_name(settings.weights_dir)
+    block = store_operating_points(
+        weights_dir=settings.weights_dir,
+        dataset=dataset,
+        name=model,
+        max_error=max_error,
+        delta=delta,
+    )
+    typer.echo(json.dumps({k: block[k] for k in ("families", "test")}, indent=2))
+
+
 @app.command()
 def retrain(
     version: Annotated[str, typer.Argument(help="The candidate's version, e.g. 0.3.0.")],

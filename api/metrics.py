@@ -1,4 +1,5 @@
-"""Prometheus metrics: request rates and latencies, model time per photo, claims, ledger size.
+"""Prometheus metrics: request rates and latencies, model time per photo, claims, ledger size,
+and whether the rate limits are counted with the other processes (Redis) or in this one.
 
 Each app gets its own registry (not the process-global one) so that several apps in one
 process, as in the tests, never collide on metric names.
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,10 +34,37 @@ class _LedgerSize(Collector):
         )
 
 
+class _RateLimitStore(Collector):
+    """Read at scrape time from the rate limiter's buckets (``api.auth.rate_limit``)."""
+
+    def __init__(self, failures: Callable[[], int], shared: Callable[[], bool]) -> None:
+        self._failures = failures
+        self._shared = shared
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "freshproof_rate_limit_store_failures",
+            "Rate-limit checks Redis did not answer; each was counted in this process.",
+            value=self._failures(),
+        )
+        yield GaugeMetricFamily(
+            "freshproof_rate_limit_shared",
+            "1 while rate limits are counted with the other processes (Redis), 0 while in "
+            "this process alone (no Redis configured, or Redis failing).",
+            value=1 if self._shared() else 0,
+        )
+
+
 class Metrics:
     """The app's metrics and the registry /metrics renders."""
 
-    def __init__(self, *, ledger_size: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        *,
+        ledger_size: Callable[[], int],
+        rate_limit_failures: Callable[[], int] = lambda: 0,
+        rate_limit_shared: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "freshproof_http_requests",
@@ -64,6 +92,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_LedgerSize(ledger_size))
+        self.registry.register(_RateLimitStore(rate_limit_failures, rate_limit_shared))
 
     def observe_photos(self, results: list[dict[str, Any]]) -> None:
         """Record each judged photo's own timing (``timing_ms`` of the output contract)."""

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-__all__ = ["FindingOut", "InspectionOut", "ModelIdentity", "QualityIssueOut", "QualityOut"]
+__all__ = [
+    "DecisionOut",
+    "FindingOut",
+    "InspectionOut",
+    "ModelIdentity",
+    "QualityIssueOut",
+    "QualityOut",
+]
 
 
 class QualityIssueOut(BaseModel):
@@ -43,6 +50,28 @@ class FindingOut(BaseModel):
     )
 
 
+class DecisionOut(BaseModel):
+    """What one photo decides for one family of products, and whether without a person."""
+
+    decision: str = Field(examples=["defect"], description="clean or defect.")
+    label: str | None = Field(
+        None, examples=["swelling"], description="The defect decided; absent when clean."
+    )
+    confidence: float = Field(ge=0, le=1, description="The decision's calibrated confidence.")
+    min_confidence: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="The family's operating point for this decision, chosen on validation "
+        "photos so that decisions taken alone are wrong at most 2% of the time (95% upper "
+        "bound). Absent: the release has none, and a person decides.",
+    )
+    alone: bool = Field(
+        description="True when the confidence reaches the operating point: the decision may "
+        "be taken without a person."
+    )
+
+
 class ModelIdentity(BaseModel):
     """The exact model that produced a result."""
 
@@ -77,3 +106,9 @@ class InspectionOut(BaseModel):
         description="Every label's calibrated score, found or not (empty: not judged)."
     )
     timing_ms: dict[str, float]
+    decisions: dict[str, DecisionOut] | None = Field(
+        None,
+        description="Per family of products (produce, parcel, can, pouch): what the photo "
+        "decides and whether the model may decide it alone. Absent when the photo was not "
+        "judged.",
+    )

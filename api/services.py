@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from api.auth.access import RateLimiter
 from api.auth.keys import KeyStore
+from api.auth.rate_limit import LocalBuckets, RedisBuckets, SharedBuckets
 from api.database import prepare_database
 from api.settings import Settings
 from claims.compensation import CompensationPolicy
@@ -127,6 +128,7 @@ class Services:
             self._relay_thread.join(timeout=10)
         if self._grading_pool is not None:
             self._grading_pool.shutdown(wait=True)
+        self.rate_limiter.close()
         self.engine.dispose()
 
 
@@ -195,9 +197,26 @@ def build_services(settings: Settings) -> Services:
         evidence=_make_evidence_store(settings),
         claims_config=config,
         webhook_secret=_webhook_secret(settings),
-        keys=KeyStore(engine, ledger=ledger),
-        rate_limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        keys=KeyStore(engine, ledger=ledger, cache_seconds=settings.key_cache_seconds),
+        rate_limiter=_make_rate_limiter(settings),
     )
+
+
+def _make_rate_limiter(settings: Settings) -> RateLimiter:
+    """Buckets in Redis when one is configured (this process's while it fails), else here."""
+    per_minute, burst = settings.rate_limit_per_minute, settings.rate_limit_burst
+    local = LocalBuckets(per_minute, burst)
+    if not settings.redis_url or per_minute <= 0:
+        return RateLimiter(per_minute, burst, buckets=local)
+    # Nothing is contacted yet: a Redis down at start-up only means per-process counting.
+    shared = RedisBuckets.from_url(
+        settings.redis_url,
+        per_minute=per_minute,
+        burst=burst,
+        prefix=settings.redis_key_prefix,
+        timeout=settings.redis_timeout_seconds,
+    )
+    return RateLimiter(per_minute, burst, buckets=SharedBuckets(shared, local))
 
 
 def claims_config(settings: Settings) -> ClaimsConfig:

@@ -45,11 +45,12 @@ class Settings(BaseSettings):
         "f32",
         description="f32 keeps evidence reproducible; bf16 (openvino) is faster, and recorded.",
     )
-    # One thread a photo and several photos at once beat several threads on one photo on
-    # small CPUs: 65 vs 56 photos/s one at a time, 119 with two at once (two cores, the
-    # shipped model, station photos; scores identical bit for bit).
+    # The runtime's own choice (a thread per core) since its idle threads no longer spin
+    # (vision/runtime.py): on two shared cores, bench/inference.py, release 0.3.1, web-size
+    # photos, the same run: 1.6-1.8x stock one photo at a time and 2.3-2.6x two at once,
+    # where one thread a photo gave 0.8x and 1.3x. Scores are identical bit for bit.
     inference_threads: int = Field(
-        1, ge=0, description="Intra-op threads per photo; 0 lets the runtime choose."
+        0, ge=0, description="Intra-op threads per photo; 0 lets the runtime choose."
     )
     model_refresh_seconds: float = Field(
         5.0,
@@ -215,6 +216,29 @@ class Settings(BaseSettings):
         600, ge=0, description="Requests per minute per API key, sustained (0: no limit)."
     )
     rate_limit_burst: int = Field(120, ge=1, description="Requests a key may send at once.")
+    redis_url: str | None = Field(
+        None,
+        description="Redis for state the API processes share (the rate limits); unset: each "
+        "process keeps its own.",
+    )
+    redis_key_prefix: str = Field(
+        "freshproof:",
+        description="Prefix of every Redis key this installation writes; installations "
+        "sharing one Redis need different prefixes.",
+    )
+    redis_timeout_seconds: float = Field(
+        0.25,
+        gt=0,
+        description="How long a Redis call may take; past it the request's rate is counted "
+        "in this process, and Redis is tried again 5 s later.",
+    )
+    key_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=1.0,
+        description="How long a process reuses an API key it looked up; a key revoked in "
+        "another process is refused here within this long (0: look it up every request).",
+    )
 
     tasks: str = Field(
         "inprocess",

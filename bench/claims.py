@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.server import Server  # noqa: E402
+from supplychain.epcis.build import ZULU, epcis_document  # noqa: E402
 from tests.api.test_claims import DC, FARM, TRUCK, _event, _series, _t  # noqa: E402
 
 
@@ -70,13 +71,7 @@ def _chain_doc(lot: str, delivered: datetime) -> dict[str, object]:
             temps=_series(t0 + timedelta(hours=10, minutes=1), 3.9, [4, 11, 12, 4]),
         ),
     ]
-    return {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": _t(delivered),
-        "epcisBody": {"eventList": events},
-    }
+    return epcis_document(events, creation_date=delivered, times=ZULU)
 
 
 def main() -> None:

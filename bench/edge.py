@@ -44,7 +44,7 @@ from api.app import create_app
 from api.edge import EdgeMiddleware
 from api.settings import Settings
 from bench.server import Server
-from supplychain.epcis import CaptureLimits, EPCISError, parse_document
+from supplychain.epcis import CaptureLimits, EPCISError, build, parse_document
 
 MB = 1024 * 1024
 LOT = "urn:epc:class:lgtin:4012345.012345.BENCH"
@@ -132,42 +132,26 @@ def bench_upload(tmp: Path) -> None:
 def epcis_document(events: int, readings: int, *, broken_last: bool = False) -> bytes:
     """An EPCIS document of ``events`` inspections with ``readings`` temperatures each."""
     at = datetime(2024, 5, 1, tzinfo=UTC)
-    body = []
-    for i in range(events):
-        t = at + timedelta(hours=i)
-        body.append(
-            {
-                "type": "ObjectEvent",
-                "eventTime": t.isoformat(),
-                "eventTimeZoneOffset": "+00:00",
-                "quantityList": [{"epcClass": LOT, "quantity": 40, "uom": "KGM"}],
-                "action": "OBSERVE",
-                "bizStep": "inspecting",
-                "sensorElementList": [
-                    {
-                        "sensorReport": [
-                            {
-                                "type": "gs1:Temperature",
-                                "value": 4.0 + (j % 10) / 10,
-                                "uom": "CEL",
-                                "time": (t + timedelta(seconds=j)).isoformat(),
-                            }
-                            for j in range(readings)
-                        ]
-                    }
-                ],
-            }
-        )
+    body = [_inspection(at + timedelta(hours=i), readings).to_json() for i in range(events)]
     if broken_last:
         body[-1]["eventTime"] = "not a time"
-    doc = {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": datetime.now(UTC).isoformat(),
-        "epcisBody": {"eventList": body},
-    }
-    return json.dumps(doc).encode()
+    return json.dumps(build.epcis_document(body, creation_date=datetime.now(UTC))).encode()
+
+
+def _inspection(t: datetime, readings: int) -> build.ObjectEvent:
+    """40 kg of the lot inspected at ``t``, with ``readings`` temperatures a second apart."""
+    reports = tuple(
+        build.SensorReport(
+            "gs1:Temperature", value=4.0 + (j % 10) / 10, uom="CEL", time=t + timedelta(seconds=j)
+        )
+        for j in range(readings)
+    )
+    return build.ObjectEvent(
+        event_time=t,
+        biz_step="inspecting",
+        quantities=(build.Quantity(LOT, 40, "KGM"),),
+        sensors=(build.SensorElement(reports),),
+    )
 
 
 def _measure(fn: Callable[[], object]) -> tuple[float, float, str]:

@@ -53,6 +53,7 @@ from simulator.runner import KeyRing, Runner  # noqa: E402
 from simulator.scenarios import KINDS, suite  # noqa: E402
 from simulator.spec import Outcome  # noqa: E402
 from tests.web.server import serve  # noqa: E402
+from vision.registry import resolve_model  # noqa: E402
 
 POOLS = REPO.parent / "shared" / "datasets"
 SPLIT = REPO / "datasets" / "splits" / "fp-v0-test.txt"
@@ -84,6 +85,7 @@ def run_mode(mode: str, *, per_kind: int, seed: int, kinds: tuple[str, ...], ver
                 seed=seed,
                 limits=settings.image_limits,
                 quality=settings.quality_thresholds,
+                product_photo=resolve_model(verify=False).product_photo,
             )
         threshold = app.state.services.claims_config.compensation.auto_pay_min_confidence
         # Laid back from a minute ago: the server's clock must see every event as past.

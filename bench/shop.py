@@ -41,6 +41,7 @@ from simulator.photos import HeldOutPhotos  # noqa: E402
 from simulator.receiver import webhook_receiver  # noqa: E402
 from simulator.shopweek import WeekPhotos, WeekResult, play  # noqa: E402
 from simulator.week import plan_week  # noqa: E402
+from vision.registry import resolve_model  # noqa: E402
 
 POOLS = REPO.parent / "shared" / "datasets"
 SPLIT = REPO / "datasets" / "splits" / "fp-v0-test.txt"
@@ -96,7 +97,15 @@ def week(args: argparse.Namespace, data: Path, tmp: Path) -> WeekResult:
         customers=args.customers,
     )
     t0 = time.perf_counter()
-    photos = WeekPhotos(plan, HeldOutPhotos(pools=POOLS, split=SPLIT, seed=args.seed))
+    photos = WeekPhotos(
+        plan,
+        HeldOutPhotos(
+            pools=POOLS,
+            split=SPLIT,
+            seed=args.seed,
+            product_photo=resolve_model(verify=False).product_photo,
+        ),
+    )
     print(f"photos chosen in {time.perf_counter() - t0:.0f} s")
     with webhook_receiver(SECRET) as (url, received):
         env = {

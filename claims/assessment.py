@@ -7,24 +7,34 @@ records what ``assess`` decides; everything between is here, testable with plain
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import cast
 
 from claims.compensation import CompensationPolicy, Proposal, propose
-from claims.custody import LedgerRef, Timeline
 from claims.duplicates import DuplicateMatch
 from claims.errors import InvalidPolicyError
 from claims.models import ClaimInput
 from claims.profiles import DEFAULT_PROFILES, TemperatureProfile
 from claims.provenance import interested_late_records, weigh_late_records
 from claims.responsibility import UNDETERMINED, ClaimFacts, Reason, Verdict, decide
+from claims.segments import LedgerRef, Timeline
 from claims.tickets import TicketPlan, TicketPolicy, plan_ticket
 from claims.verdict import ResponsibilityPolicy
+from vision.operating import KIND_FAMILIES
 from vision.phash import HASH_BITS
 from vision.predictor import Inspection
 
-__all__ = ["Assessment", "ClaimEvidence", "ClaimsConfig", "assess"]
+__all__ = ["MODEL_UNSURE", "Assessment", "ClaimEvidence", "ClaimsConfig", "assess", "families_of"]
+
+MODEL_UNSURE = "the model is unsure of this photo"
+
+
+def families_of(category: str) -> tuple[str, ...]:
+    """The product families a claim's photos may show, from its temperature category:
+    produce for a produce category (``chilled_produce``, ``ambient_produce``), else any
+    package (parcel, can, pouch), each of whose operating points a photo must then pass."""
+    return KIND_FAMILIES["produce" if category.endswith("produce") else "package"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,20 @@ class ClaimEvidence:
         margin: nothing the claim rests on is sure enough to act on without a person."""
         found = [f for i in self.inspections for f in i.findings]
         return bool(found) and all(f.uncertain for f in found)
+
+    @property
+    def unsure_photos(self) -> tuple[int, ...]:
+        """The judged photos the model may not decide alone for the claim's families (their
+        positions): below an operating point, or a release without one. Photos from an
+        inspector that states no decisions (a test double) are not counted."""
+        families = families_of(self.claim.category)
+        return tuple(
+            n
+            for n, i in enumerate(self.inspections)
+            if i.quality.ok
+            and i.decisions
+            and not all(f in i.decisions and i.decisions[f].alone for f in families)
+        )
 
     @property
     def copied_photo(self) -> bool:
@@ -151,6 +175,10 @@ def assess(evidence: ClaimEvidence, *, config: ClaimsConfig, now: datetime) -> A
     """Verdict, ticket, compensation and status for the evidence, under the configuration."""
     claim = evidence.claim
     verdict = _verdict(evidence, config.profiles[claim.category], config.responsibility, now)
+    if unsure := evidence.unsure_photos:
+        # The verdict stands, but nothing it rests on the photos may be acted on alone.
+        which = ", ".join(str(n + 1) for n in unsure)
+        verdict = replace(verdict, holds=(*verdict.holds, f"{MODEL_UNSURE} (photo {which})"))
     # What the photos show, and what the ledger recorded that they missed.
     defects = evidence.defects | {e.defect for e in verdict.evidence}
     # This claim makes the lot's count reach the threshold: an alert naming all of them.

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from claims.profiles import TemperatureProfile
+from supplychain.custody import Reading
 
 __all__ = [
     "MKT_DELTA_H_OVER_R",
@@ -36,14 +37,6 @@ __all__ = [
 
 MKT_DELTA_H_OVER_R = 10_000.0  # kelvin; pharmaceutical convention
 _KELVIN = 273.15
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One temperature sample."""
-
-    time: datetime
-    celsius: float
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from claims.coldchain import AggregateCheck, SegmentAbuse, analyse_segment, check_aggregate
-from claims.custody import LedgerRef, Observation, Segment, Timeline
 from claims.profiles import TemperatureProfile
+from claims.segments import LedgerRef, Observation, Segment, Timeline
 from claims.shelflife import Consumption, consumption
 from claims.verdict import (
     BASE_CONFIDENCE,

@@ -141,7 +141,6 @@ class ClaimInput(BaseModel):
 
 
 LABELS = ("spoilage", "mold", "swelling", "package_damage")
-PARTY_ROLES = ("supplier", "warehouse", "carrier", "customer", "retailer")
 
 
 class FindingReview(BaseModel):

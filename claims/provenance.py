@@ -36,7 +36,7 @@ import dataclasses
 import itertools
 from datetime import datetime
 
-from claims.custody import Capture, Segment, Timeline
+from claims.segments import Capture, Segment, Timeline
 from claims.verdict import Reason, Verdict
 from supplychain.authorship import HANDOVER_SLACK
 

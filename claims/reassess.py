@@ -31,16 +31,17 @@ from sqlalchemy import Connection, insert, select, update
 
 from claims.assessment import Assessment, ClaimEvidence, ClaimsConfig, assess
 from claims.compensation import get_payment, pay
-from claims.custody import LedgerRef
 from claims.duplicates import DuplicateMatch
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
+from claims.segments import LedgerRef
 from claims.service import claim_timeline
 from claims.tables import claim_decisions, claim_photos, claim_reassessments, claims
 from ledger.log import Ledger, LedgerWriter
 from notifications.outbox import enqueue
 from supplychain.projections import event_lots, events
 from vision.image import QualityReport
+from vision.operating import PhotoDecision
 from vision.phash import parse_phash
 from vision.predictor import Finding, Inspection
 
@@ -100,6 +101,9 @@ def _inspection(stored: Mapping[str, Any]) -> Inspection:
         ),
         model=dict(stored.get("model") or {}),
         phash=parse_phash(str(stored.get("phash", "0" * 16))),
+        decisions={
+            f: PhotoDecision.from_dict(f, d) for f, d in (stored.get("decisions") or {}).items()
+        },
     )
 
 

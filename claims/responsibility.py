@@ -28,9 +28,9 @@ import dataclasses
 import itertools
 from collections.abc import Sequence
 
-from claims.custody import Observation, Timeline
 from claims.latent import decide_latent
 from claims.profiles import TemperatureProfile
+from claims.segments import Observation, Timeline
 from claims.verdict import (
     LATENT_DEFECTS,
     RULES_VERSION,

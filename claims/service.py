@@ -20,25 +20,23 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from claims.adjudication import Review, claim_state, load_reviews, open_ids, queue_filter
 from claims.assessment import Assessment, ClaimEvidence, ClaimsConfig, assess
 from claims.compensation import pay
-from claims.custody import LedgerRef, Party, Timeline
 from claims.duplicates import DuplicateMatch, find_duplicates
 from claims.errors import (
     IdempotencyConflictError,
     InvalidClaimError,
     PhotoRejectedError,
-    UnknownClaimError,
 )
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
-from claims.state import allowed_actions, current_state
+from claims.segments import LedgerRef, Party, Timeline
 from claims.tables import claim_photos, claims, lot_alerts, photo_hashes
 from claims.timeline import build_timeline
+from claims.views import get_claim
 from ledger.log import Ledger, LedgerWriter
 from notifications.outbox import enqueue
 from storage.evidence import EvidenceStore, StoredEvidence
@@ -52,11 +50,8 @@ __all__ = [
     "ClaimInput",
     "ClaimsConfig",
     "claim_timeline",
-    "count_claims",
     "create_claim_tables",
     "file_claim",
-    "get_claim",
-    "list_claims",
 ]
 
 MAX_PHOTOS = 10
@@ -380,6 +375,13 @@ def _evidence(
                 "findings": [f.as_dict() for f in i.findings],
                 "phash": format_phash(i.phash),
                 "duplicate_of": _matches(d),
+                # What the photo decides per family and whether alone: a reassessment
+                # holds the claim for a person just as its filing did.
+                **(
+                    {"decisions": {f: x.as_dict() for f, x in i.decisions.items()}}
+                    if i.decisions
+                    else {}
+                ),
             }
             for s, i, d in zip(stored, inspections, duplicates, strict=True)
         ],
@@ -389,170 +391,3 @@ def _evidence(
 
 def _matches(found: Sequence[DuplicateMatch]) -> list[dict[str, object]]:
     return [m.as_dict() for m in found]
-
-
-def _row_to_dict(
-    row: Any, photos: list[Any], now: datetime | None, review: Review | None = None
-) -> dict[str, Any]:
-    """A claim as the API shows it: its one current state, with the machine's as history.
-
-    ``verdict`` and ``compensation`` are the claim's state now (a person's decision, a
-    payment, a proposal waiting for approval: ``claims.state.current_state``);
-    ``machine_verdict`` and ``machine_compensation`` are what the machine said, as filed
-    (or as re-assessed before anyone settled it). ``responsible_party`` and ``party_id``
-    repeat the current verdict's. ``actions``: what a person may do now.
-    """
-    ticket = json.loads(row.ticket)
-    review = review or Review((), None)
-    machine_verdict = json.loads(row.verdict)
-    machine_compensation = json.loads(row.compensation)
-    verdict, compensation = current_state(
-        machine_verdict=machine_verdict,
-        machine_compensation=machine_compensation,
-        decision=review.decision,
-        payment=review.payment,
-        proposal=review.pending,
-    )
-    out = {
-        "id": row.id,
-        "status": row.status,
-        "order_id": row.order_id,
-        "customer_id": row.customer_id,
-        "lot": row.lot,
-        "category": row.category,
-        "line_value": str(row.line_value),
-        "currency": row.currency,
-        "delivered_at": row.delivered_at.isoformat(),
-        "description": row.description,
-        "created_at": row.created_at.isoformat(),
-        "photos": [
-            # Claims filed before duplicate detection have no duplicate_of; they read as none.
-            {
-                "position": p.position,
-                "sha256": p.sha256,
-                "duplicate_of": [],
-                **json.loads(p.inspection),
-            }
-            for p in photos
-        ],
-        "responsible_party": verdict["responsible_party"],
-        "party_id": verdict.get("party_id"),
-        "verdict": verdict,
-        "ticket": ticket,
-        "compensation": compensation,
-        "machine_verdict": machine_verdict,
-        "machine_compensation": machine_compensation,
-        "approval": review.proposal,
-        "ledger": {"evidence_index": row.evidence_idx, "verdict_index": row.verdict_idx},
-    }
-    out["outcome"] = review.decision
-    out["actions"] = allowed_actions(claim_state(row, review)).as_dict()
-    # Late records: each re-assessment, and a settled claim's flag while no one has acted.
-    out["reassessments"] = list(review.reassessments)
-    out["flagged"] = review.flag
-    if now is not None:
-        status = review.status(ticket, now)
-        out["ticket"] |= {
-            "state": status.state,
-            # Deadlines moved by the time spent waiting on the customer.
-            "due": {
-                "first_response": status.first_response_due.isoformat(),
-                "resolution": status.resolution_due.isoformat(),
-                "paused_s": status.paused.total_seconds(),
-            },
-            "sla": jsonable(dataclasses.asdict(status.sla)),
-            "history": [e.as_dict() for e in review.events],
-        }
-    return out
-
-
-def get_claim(engine: Engine, claim_id: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """One claim with its findings, verdict, ticket (SLA state at ``now``) and ledger refs."""
-    with engine.connect() as conn:
-        row = conn.execute(select(claims).where(claims.c.id == claim_id)).first()
-        if row is None:
-            raise UnknownClaimError(claim_id)
-        return _views(conn, [row], now)[0]
-
-
-def list_claims(
-    engine: Engine,
-    *,
-    limit: int = 50,
-    cursor: str | None = None,
-    status: str | None = None,
-    responsible_party: str | None = None,
-    lot: str | None = None,
-    now: datetime | None = None,
-    customer_id: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first, filtered; the cursor is the (created_at, id) of the last item shown."""
-    query = select(claims).order_by(claims.c.created_at.desc(), claims.c.id.desc())
-    if customer_id is not None:
-        query = query.where(claims.c.customer_id == customer_id)
-    if status:
-        query = query.where(claims.c.status == status)
-    if responsible_party:
-        query = query.where(claims.c.responsible_party == responsible_party)
-    if lot:
-        query = query.where(claims.c.lot == lot)
-    if cursor:
-        try:
-            at_text, last_id = cursor.split("~", 1)
-            at = datetime.fromisoformat(at_text)
-        except ValueError as exc:
-            raise InvalidClaimError("cursor", "is not a cursor this API returned") from exc
-        query = query.where(
-            or_(claims.c.created_at < at, and_(claims.c.created_at == at, claims.c.id < last_id))
-        )
-    with engine.connect() as conn:
-        rows = conn.execute(query.limit(limit + 1)).all()
-        items = _views(conn, rows[:limit], now)
-    more = len(rows) > limit
-    last = rows[limit - 1] if more else None
-    return items, (f"{last.created_at.isoformat()}~{last.id}" if last is not None else None)
-
-
-def _views(conn: Connection, rows: Sequence[Any], now: datetime | None) -> list[dict[str, Any]]:
-    """Claim rows as the API shows them, with their photos and reviews in two more queries."""
-    ids = [r.id for r in rows]
-    photos = (
-        conn.execute(
-            select(claim_photos)
-            .where(claim_photos.c.claim_id.in_(ids))
-            .order_by(claim_photos.c.position)
-        ).all()
-        if ids
-        else []
-    )
-    reviews = load_reviews(conn, ids)
-    by_claim: dict[str, list[Any]] = {}
-    for p in photos:
-        by_claim.setdefault(p.claim_id, []).append(p)
-    return [_row_to_dict(r, by_claim.get(r.id, []), now, reviews[r.id]) for r in rows]
-
-
-def review_queue(
-    engine: Engine, *, view: str | None, now: datetime, limit: int = 100, scan: int = 1000
-) -> list[dict[str, Any]]:
-    """Open claims in a queue view, the soonest resolution deadline first.
-
-    Reads the ``scan`` most recent open claims; the views are computed on them.
-    """
-    with engine.connect() as conn:
-        rows = conn.execute(select(claims).where(claims.c.id.in_(open_ids(conn, scan)))).all()
-        found = _views(conn, rows, now)
-    # A resolved claim is back in the queue only while a late record's flag stands.
-    chosen = [
-        c
-        for c in found
-        if (c["status"] != "resolved" or c["flagged"] is not None) and queue_filter(view, c)
-    ]
-    chosen.sort(key=lambda c: c["ticket"]["due"]["resolution"])
-    return chosen[:limit]
-
-
-def count_claims(engine: Engine) -> int:
-    """Total claims filed (for health and tests)."""
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(claims)).scalar_one())

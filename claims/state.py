@@ -8,7 +8,7 @@ customer they were not paid. The machine's verdict and proposal are kept beside 
 history (``machine_verdict``, ``machine_compensation``).
 
 ``allowed_actions`` is the one rule for what may be done to a claim in a state: the API
-refuses what it forbids (``claims.adjudication``) and the workbench offers only what it
+refuses what it forbids (``cases.adjudication``) and the workbench offers only what it
 allows.
 """
 

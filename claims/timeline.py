@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from claims.coldchain import Aggregate, Reading
-from claims.custody import (
+from claims.segments import (
     NOBODY,
     Capture,
     CitedShock,

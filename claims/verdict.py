@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from claims.custody import LedgerRef, Party
 from claims.errors import InvalidPolicyError
+from claims.segments import LedgerRef, Party
 
 __all__ = [
     "BASE_CONFIDENCE",

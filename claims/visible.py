@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from claims.custody import Observation, Segment, Timeline
 from claims.profiles import TemperatureProfile
+from claims.segments import Observation, Segment, Timeline
 from claims.verdict import (
     BASE_CONFIDENCE,
     ClaimFacts,

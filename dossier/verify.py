@@ -9,18 +9,27 @@ from __future__ import annotations
 import base64
 import itertools
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from dossier.context import (
+    Context,
+    Entry,
+    Steps,
+    Thunk,
+    guarded,
+    need_checkpoint,
+    need_entry,
+    read_checkpoint,
+    read_entries,
+    run_check,
+)
 from dossier.errors import (
     CheckpointRejectedError,
     CitationMismatchError,
     ConsistencyProofError,
     ContentMismatchError,
-    DossierError,
     EntryProofError,
     MalformedDossierError,
-    MissingEntryError,
 )
 from dossier.format import (
     DOSSIER_FORMAT,
@@ -33,6 +42,7 @@ from dossier.format import (
     short,
     stated_verdict,
 )
+from dossier.report import Check, DossierReport
 from ledger.anchor.base import ANCHOR_KIND, AnchorReceipt, check_receipt_matches
 from ledger.bundle import verify_bundle
 from ledger.checkpoint import Checkpoint, parse_checkpoint, verify_checkpoint
@@ -44,83 +54,11 @@ from ledger.errors import (
     ProofError,
     TamperedEntryError,
 )
-from ledger.hashing import leaf_hash
 from ledger.proof import verify_consistency
-from ledger.record import parse_record
 
 __all__ = ["Check", "DossierReport", "verify_dossier"]
 
 _PARTY_KINDS = ("party.registered", "party.updated")
-
-
-# ---------------------------------------------------------------- the report
-
-
-@dataclass(frozen=True)
-class Check:
-    """One check: its step number and name, the part checked, whether it held, what it found."""
-
-    step: int
-    name: str
-    part: str
-    ok: bool
-    message: str
-    error: DossierError | None = None
-
-    def line(self) -> str:
-        """One line for people: ``ok|FAILED  <step>. <name>: <message>``."""
-        return f"{'ok' if self.ok else 'FAILED':6} {self.step}. {self.name}: {self.message}"
-
-
-@dataclass(frozen=True)
-class DossierReport:
-    """Every check ``verify_dossier`` ran, in step order; ``ok`` only if all held."""
-
-    claim_id: str | None
-    checks: tuple[Check, ...]
-
-    @property
-    def ok(self) -> bool:
-        """True when every check held."""
-        return all(c.ok for c in self.checks)
-
-    @property
-    def failures(self) -> tuple[Check, ...]:
-        """The checks that failed."""
-        return tuple(c for c in self.checks if not c.ok)
-
-    def lines(self) -> list[str]:
-        """Every check as a line, then a summary line."""
-        failed = len(self.failures)
-        summary = (
-            f"OK: claim {self.claim_id}: all {len(self.checks)} checks passed"
-            if failed == 0
-            else f"FAIL: claim {self.claim_id}: {failed} of {len(self.checks)} checks failed"
-        )
-        return [c.line() for c in self.checks] + [summary]
-
-
-# ---------------------------------------------------------------- verifying
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """An entry as the file carries it, read from its record bytes (never the ``body`` copy)."""
-
-    index: int
-    kind: str
-    body: dict[str, Any]
-    leaf: str
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What every step reads: the document, the key, the entries and the parsed checkpoint."""
-
-    doc: Mapping[str, Any]
-    key: str
-    entries: Mapping[int, _Entry]
-    checkpoint: Checkpoint | None
 
 
 def verify_dossier(doc: Mapping[str, Any], verifier_key: str) -> DossierReport:
@@ -142,83 +80,18 @@ def verify_dossier(doc: Mapping[str, Any], verifier_key: str) -> DossierReport:
     9. A current checkpoint (if any) is signed and extends the dossier's tree.
     """
     key = verifier_key.strip()
-    ctx = _Context(doc, key, _read_entries(doc), _read_checkpoint(doc))
+    ctx = Context(doc, key, read_entries(doc), read_checkpoint(doc))
     checks: list[Check] = []
     for step, (name, run) in enumerate(_STEPS, start=1):
-        checks.extend(_check(step, name, fn, part) for part, fn in _guarded(run, ctx, name))
+        checks.extend(run_check(step, name, fn, part) for part, fn in guarded(run, ctx, name))
     claim_id = doc.get("claim_id") if isinstance(doc, Mapping) else None
     return DossierReport(claim_id if isinstance(claim_id, str) else None, tuple(checks))
-
-
-_Thunk = Callable[[], str]
-_Steps = list[tuple[str, _Thunk]]
-
-
-def _guarded(make: Callable[[_Context], _Steps], ctx: _Context, where: str) -> _Steps:
-    """A step's checks; a step that cannot even list them (malformed file) is one failure."""
-    try:
-        return make(ctx)
-    except DossierError as exc:
-        return [(where, _raise(exc))]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        return [(where, _raise(MalformedDossierError(where, f"cannot be read: {exc!r}")))]
-
-
-def _raise(exc: DossierError) -> _Thunk:
-    def thunk() -> str:
-        raise exc
-
-    return thunk
-
-
-def _check(step: int, name: str, fn: _Thunk, part: str) -> Check:
-    """Run one check: its message when it holds, the error's when it does not."""
-    try:
-        return Check(step, name, part, True, fn())
-    except DossierError as exc:
-        return Check(step, name, part, False, str(exc), exc)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        error = MalformedDossierError(part, f"cannot be read: {exc!r}")
-        return Check(step, name, part, False, str(error), error)
-
-
-def _read_entries(doc: Mapping[str, Any]) -> dict[int, _Entry]:
-    """Entries whose records parse; the bundles' own ``body``/``kind`` copies are not trusted."""
-    out: dict[int, _Entry] = {}
-    bundles = doc.get("entries") if isinstance(doc, Mapping) else None
-    for bundle in bundles if isinstance(bundles, list) else []:
-        try:
-            index, record = int(bundle["index"]), bundle["record"].encode()
-            parsed = parse_record(record, index=index)
-        except (KeyError, TypeError, ValueError, AttributeError, LedgerError):
-            continue  # step 2 names it
-        out.setdefault(index, _Entry(index, parsed.kind, parsed.body, leaf_hash(record).hex()))
-    return out
-
-
-def _read_checkpoint(doc: Mapping[str, Any]) -> Checkpoint | None:
-    try:
-        return parse_checkpoint(doc["checkpoint"])
-    except (KeyError, TypeError, AttributeError, LedgerError):
-        return None
-
-
-def _need_checkpoint(ctx: _Context) -> Checkpoint:
-    if ctx.checkpoint is None:
-        raise MalformedDossierError("checkpoint", "missing or not a checkpoint")
-    return ctx.checkpoint
-
-
-def _need_entry(ctx: _Context, index: int, needed_by: str) -> _Entry:
-    if index not in ctx.entries:
-        raise MissingEntryError(index, needed_by)
-    return ctx.entries[index]
 
 
 # -- step 1
 
 
-def _step_checkpoint(ctx: _Context) -> _Steps:
+def _step_checkpoint(ctx: Context) -> Steps:
     def run() -> str:
         if (
             ctx.doc.get("format") != DOSSIER_FORMAT
@@ -246,14 +119,14 @@ def _signed(note: object, key: str, which: str) -> Checkpoint:
 # -- step 2
 
 
-def _step_inclusion(ctx: _Context) -> _Steps:
+def _step_inclusion(ctx: Context) -> Steps:
     bundles = ctx.doc["entries"]
     if not isinstance(bundles, list) or not bundles:
         raise MalformedDossierError("entries", "no proof bundles")
     return [(f"entries[{n}]", _bundle_check(ctx, n, b)) for n, b in enumerate(bundles)]
 
 
-def _bundle_check(ctx: _Context, n: int, bundle: Mapping[str, Any]) -> _Thunk:
+def _bundle_check(ctx: Context, n: int, bundle: Mapping[str, Any]) -> Thunk:
     def run() -> str:
         index, kind = int(bundle["index"]), str(bundle.get("kind", "?"))
         if sum(1 for b in ctx.doc["entries"] if b.get("index") == index) > 1:
@@ -289,7 +162,7 @@ def _bundle_problem(exc: LedgerError) -> str:
 # -- step 3
 
 
-def _step_claim_entries(ctx: _Context) -> _Steps:
+def _step_claim_entries(ctx: Context) -> Steps:
     refs, claim_id = ctx.doc["ledger"], ctx.doc["claim_id"]
     ev_idx, vd_idx = int(refs["evidence_index"]), int(refs["verdict_index"])
     chain = [int(i) for i in refs.get("verdict_chain", [vd_idx])]
@@ -297,21 +170,21 @@ def _step_claim_entries(ctx: _Context) -> _Steps:
         raise MalformedDossierError("ledger.verdict_chain", f"does not end at entry {vd_idx}")
 
     def evidence() -> str:
-        entry = _need_entry(ctx, ev_idx, "the claim")
+        entry = need_entry(ctx, ev_idx, "the claim")
         _expect_claim_entry(entry, "claim.evidence", claim_id)
         return f"entry {ev_idx} is the claim's evidence"
 
     def verdict() -> str:
-        entry = _need_entry(ctx, chain[0], "the claim")
+        entry = need_entry(ctx, chain[0], "the claim")
         _expect_claim_entry(entry, VERDICT, claim_id)
         said = {"evidence_index": entry.body.get("evidence_index")}
         found = {"evidence_index": ev_idx}
         _expect_equal("the evidence index", f"verdict entry {chain[0]}", said, found, "")
         return f"entry {chain[0]} is the claim's verdict, on evidence entry {ev_idx}"
 
-    def replaced(before: int, index: int) -> _Thunk:
+    def replaced(before: int, index: int) -> Thunk:
         def run() -> str:
-            entry = _need_entry(ctx, index, "the claim's current verdict")
+            entry = need_entry(ctx, index, "the claim's current verdict")
             _expect_claim_entry(entry, REASSESSED, claim_id)
             said = {"verdict_index": (entry.body.get("previous") or {}).get("verdict_index")}
             _expect_equal("the replaced verdict", f"entry {index}", said, {"verdict_index": before})
@@ -319,7 +192,7 @@ def _step_claim_entries(ctx: _Context) -> _Steps:
 
         return run
 
-    steps: _Steps = [("evidence entry", evidence), ("verdict entry", verdict)]
+    steps: Steps = [("evidence entry", evidence), ("verdict entry", verdict)]
     steps += [
         (f"re-assessment {index}", replaced(before, index))
         for before, index in itertools.pairwise(chain)
@@ -327,7 +200,7 @@ def _step_claim_entries(ctx: _Context) -> _Steps:
     return steps
 
 
-def _expect_claim_entry(entry: _Entry, kind: str, claim_id: object) -> None:
+def _expect_claim_entry(entry: Entry, kind: str, claim_id: object) -> None:
     if entry.kind != kind:
         raise EntryProofError(entry.index, entry.kind, f"is not a {kind} entry")
     said = {"claim_id": entry.body.get("claim_id")}
@@ -338,10 +211,10 @@ def _expect_claim_entry(entry: _Entry, kind: str, claim_id: object) -> None:
 # -- step 4
 
 
-def _step_verdict(ctx: _Context) -> _Steps:
+def _step_verdict(ctx: Context) -> Steps:
     def run() -> str:
         index = int(ctx.doc["ledger"]["verdict_index"])
-        entry = _need_entry(ctx, index, "the verdict")
+        entry = need_entry(ctx, index, "the verdict")
         stated = stated_verdict(entry.kind, entry.body)
         _expect_equal("verdict", "the ledger's verdict entry", stated, ctx.doc["verdict"])
         return f"{_verdict_words(entry.body)}: as in entry {index}"
@@ -392,10 +265,10 @@ def _differences(a: object, b: object, path: str) -> Iterator[tuple[str, object,
 # -- step 5
 
 
-def _step_evidence(ctx: _Context) -> _Steps:
+def _step_evidence(ctx: Context) -> Steps:
     def run() -> str:
         index = int(ctx.doc["ledger"]["evidence_index"])
-        body = _need_entry(ctx, index, "the photos").body
+        body = need_entry(ctx, index, "the photos").body
         photos = [photo_view(p) for p in body["photos"]]
         where = "the ledger's evidence entry"
         _expect_equal("photos", where, photos, ctx.doc["photos"])
@@ -416,7 +289,7 @@ def _step_evidence(ctx: _Context) -> _Steps:
 # -- step 6
 
 
-def _step_citations(ctx: _Context) -> _Steps:
+def _step_citations(ctx: Context) -> Steps:
     refs = ctx.doc["ledger"]
     entry = ctx.entries.get(int(refs["verdict_index"]))
     # Without its entry (step 3 says so) the file's own verdict still gets its citations checked.
@@ -425,7 +298,7 @@ def _step_citations(ctx: _Context) -> _Steps:
     for index in refs.get("verdict_chain", [])[1:]:
         if (reassessed := ctx.entries.get(int(index))) is not None:
             cited += late_records(reassessed.body)
-    steps: _Steps = [
+    steps: Steps = [
         (f"{who} → {index}", _citation_check(ctx, who, index, leaf)) for who, index, leaf in cited
     ]
     steps += [
@@ -434,9 +307,9 @@ def _step_citations(ctx: _Context) -> _Steps:
     return steps
 
 
-def _citation_check(ctx: _Context, who: str, index: int, cited: str) -> _Thunk:
+def _citation_check(ctx: Context, who: str, index: int, cited: str) -> Thunk:
     def run() -> str:
-        entry = _need_entry(ctx, index, who)
+        entry = need_entry(ctx, index, who)
         if entry.leaf != cited:
             raise CitationMismatchError(who, index, cited, entry.leaf)
         return f"{who} cites entry {index} ({entry.kind}), leaf {short(cited)}: present"
@@ -444,12 +317,12 @@ def _citation_check(ctx: _Context, who: str, index: int, cited: str) -> _Thunk:
     return run
 
 
-def _party_check(ctx: _Context, party: Mapping[str, Any]) -> _Thunk:
+def _party_check(ctx: Context, party: Mapping[str, Any]) -> Thunk:
     def run() -> str:
         who = f"the verdict's reliance on {party['id']} as {party['role']}"
         if party.get("ledger_idx") is None:
             return f"{party['id']} as {party['role']}: no registration entry recorded"
-        entry = _need_entry(ctx, int(party["ledger_idx"]), who)
+        entry = need_entry(ctx, int(party["ledger_idx"]), who)
         if entry.kind not in _PARTY_KINDS:
             raise EntryProofError(entry.index, entry.kind, "is not a party registration")
         said = {"id": entry.body.get("id"), "role": entry.body.get("role")}
@@ -464,9 +337,9 @@ def _party_check(ctx: _Context, party: Mapping[str, Any]) -> _Thunk:
 # -- step 7
 
 
-def _step_decisions(ctx: _Context) -> _Steps:
+def _step_decisions(ctx: Context) -> Steps:
     refs = ctx.doc["ledger"]
-    steps: _Steps = [
+    steps: Steps = [
         (f"decision {i}", _decision_check(ctx, int(i))) for i in refs["decision_indices"]
     ]
     if not steps:
@@ -475,9 +348,9 @@ def _step_decisions(ctx: _Context) -> _Steps:
     return steps
 
 
-def _decision_check(ctx: _Context, index: int) -> _Thunk:
+def _decision_check(ctx: Context, index: int) -> Thunk:
     def run() -> str:
-        entry = _need_entry(ctx, index, "the list of later claim entries")
+        entry = need_entry(ctx, index, "the list of later claim entries")
         if not entry.kind.startswith("claim."):
             raise EntryProofError(index, entry.kind, "is not a claim entry")
         said = {"claim_id": entry.body.get("claim_id")}
@@ -525,7 +398,7 @@ def _claim_entry_words(kind: str, body: Mapping[str, Any]) -> str:
 # -- step 8
 
 
-def _step_anchor(ctx: _Context) -> _Steps:
+def _step_anchor(ctx: Context) -> Steps:
     anchor = ctx.doc["anchor"]
     if anchor.get("status") != "anchored":
         if ctx.doc["ledger"].get("anchor_index") is not None:
@@ -539,7 +412,7 @@ def _step_anchor(ctx: _Context) -> _Steps:
     ]
 
 
-def _anchored_signature(ctx: _Context, anchor: Mapping[str, Any]) -> str:
+def _anchored_signature(ctx: Context, anchor: Mapping[str, Any]) -> str:
     cp = _signed(anchor["checkpoint"], ctx.key, "the anchored")
     return f"the anchored checkpoint (tree size {cp.size} of {cp.origin}) is signed by the key"
 
@@ -562,11 +435,11 @@ def _receipt_matches(anchor: Mapping[str, Any]) -> str:
     )
 
 
-def _receipt_entry(ctx: _Context, anchor: Mapping[str, Any]) -> str:
+def _receipt_entry(ctx: Context, anchor: Mapping[str, Any]) -> str:
     index = int(anchor["ledger_index"])
     if ctx.doc["ledger"].get("anchor_index") != index:
         raise MalformedDossierError("ledger.anchor_index", f"is not the anchor's entry {index}")
-    entry = _need_entry(ctx, index, "the anchor")
+    entry = need_entry(ctx, index, "the anchor")
     if entry.kind != ANCHOR_KIND:
         raise EntryProofError(index, entry.kind, f"is not a {ANCHOR_KIND} entry")
     found = {"receipt": anchor["receipt"], "checkpoint": anchor["checkpoint"]}
@@ -574,8 +447,8 @@ def _receipt_entry(ctx: _Context, anchor: Mapping[str, Any]) -> str:
     return f"the receipt is recorded in the log as entry {index}"
 
 
-def _anchor_consistency(ctx: _Context, anchor: Mapping[str, Any]) -> str:
-    cp, old = _need_checkpoint(ctx), parse_checkpoint(anchor["checkpoint"])
+def _anchor_consistency(ctx: Context, anchor: Mapping[str, Any]) -> str:
+    cp, old = need_checkpoint(ctx), parse_checkpoint(anchor["checkpoint"])
     _verify_link(("anchored", old), ("checkpoint's", cp), anchor["consistency"])
     # The receipt entry always follows its anchor; the others say what the anchor vouches for.
     later = sorted(i for i in ctx.entries if i >= old.size and i != int(anchor["ledger_index"]))
@@ -619,21 +492,21 @@ def _verify_link(
 # -- step 9
 
 
-def _step_current(ctx: _Context) -> _Steps:
+def _step_current(ctx: Context) -> Steps:
     current = ctx.doc["current"]
     if current is None:
         return [("current checkpoint", lambda: "the dossier's checkpoint was the current one")]
 
     def run() -> str:
         new = _signed(current["checkpoint"], ctx.key, "the current")
-        old = ("dossier checkpoint's", _need_checkpoint(ctx))
+        old = ("dossier checkpoint's", need_checkpoint(ctx))
         _verify_link(old, ("current checkpoint's", new), current["consistency"])
         return f"the log had grown to {new.size} entries; it extends the dossier's tree"
 
     return [("current checkpoint", run)]
 
 
-_STEPS: tuple[tuple[str, Callable[[_Context], _Steps]], ...] = (
+_STEPS: tuple[tuple[str, Callable[[Context], Steps]], ...] = (
     ("checkpoint", _step_checkpoint),
     ("inclusion", _step_inclusion),
     ("claim entries", _step_claim_entries),

@@ -9,12 +9,13 @@ from binascii import hexlify
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text
 
 from ledger.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
+from ledger.clock import utc_now
 from ledger.errors import (
     CheckpointFormatError,
     InconsistentCheckpointError,
@@ -59,10 +60,6 @@ def _process_lock(engine: Engine) -> threading.Lock:
     key = engine.url.render_as_string(hide_password=True)
     with _process_locks_guard:
         return _process_locks.setdefault(key, threading.Lock())
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _lock_database(conn: Connection) -> None:
@@ -184,7 +181,7 @@ class Ledger:
         engine: Engine,
         *,
         origin: str = DEFAULT_ORIGIN,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         create_tables: bool = True,
     ) -> None:
         self._engine = engine

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ledger.clock import utc_now
 from notifications.errors import NaiveDatetimeError
 
 __all__ = ["as_utc", "utc_now"]
@@ -16,8 +17,3 @@ def as_utc(value: datetime, name: str) -> datetime:
     if value.tzinfo is None:
         raise NaiveDatetimeError(name)
     return value.astimezone(UTC)
-
-
-def utc_now() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, Engine, String, Table, func, select
 
-from claims.custody import LedgerRef
+from claims.segments import LedgerRef
 from ledger.log import Ledger, LedgerWriter
 from storage.schema import metadata
 

@@ -15,11 +15,21 @@ import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from claims.profiles import DEFAULT_PROFILES
 from simulator.spec import PartySpec
+from supplychain.epcis.build import (
+    EPCIS_CONTEXT,
+    ZULU,
+    ObjectEvent,
+    Quantity,
+    SensorElement,
+    SensorReport,
+    SourceDestination,
+    epcis_document,
+)
 
 __all__ = [
     "CONTEXT",
@@ -33,7 +43,7 @@ __all__ = [
     "lot_class",
 ]
 
-CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+CONTEXT = [EPCIS_CONTEXT]
 READING_STEP = timedelta(minutes=15)
 _ACCEL_STEP = timedelta(hours=1)
 # In-band operating values per category (°C): where a working reefer or cold room sits.
@@ -47,7 +57,7 @@ _IN_BAND = {
 
 def epcis_time(at: datetime) -> str:
     """RFC 3339 in UTC with a Z, as EPCIS documents write it."""
-    return at.isoformat().replace("+00:00", "Z")
+    return ZULU.render(at)
 
 
 def lot_class(lot: str) -> str:
@@ -61,14 +71,8 @@ def document(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
         (datetime.fromisoformat(e["eventTime"].replace("Z", "+00:00")) for e in events),
         default=None,
     )
-    created = epcis_time(latest + timedelta(minutes=1)) if latest else "2024-01-01T00:00:00Z"
-    return {
-        "@context": CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": created,
-        "epcisBody": {"eventList": list(events)},
-    }
+    created = latest + timedelta(minutes=1) if latest else datetime(2024, 1, 1, tzinfo=UTC)
+    return epcis_document(events, creation_date=created, context=CONTEXT, times=ZULU)
 
 
 def degree_minutes(
@@ -295,37 +299,23 @@ class Chain:
         temps: Sequence[tuple[datetime, float]] = (),
         accel: Sequence[tuple[datetime, float]] = (),
     ) -> dict[str, Any]:
-        e: dict[str, Any] = {
-            "type": "ObjectEvent",
-            "eventTime": epcis_time(at),
-            "eventTimeZoneOffset": "+00:00",
-            "quantityList": [{"epcClass": lot_class(self.lot), "quantity": 10, "uom": "KGM"}],
-            "action": "OBSERVE",
-            "bizStep": biz_step,
-        }
-        if disposition:
-            e["disposition"] = disposition
-        if src:
-            e["sourceList"] = [{"type": "possessing_party", "source": src}]
-        if dst:
-            e["destinationList"] = [{"type": "possessing_party", "destination": dst}]
-        sensors = []
         device = (src or "").rsplit(":", 1)[-1].replace(".", "")
-        if temps:
-            sensors.append(
-                _sensor(
-                    f"urn:epc:id:giai:4000001.T{device}", "gs1:Temperature", "CEL", temps, shift
-                )
-            )
-        if accel:
-            sensors.append(
-                _sensor(
-                    f"urn:epc:id:giai:4000001.A{device}", "gs1:Acceleration", "MSK", accel, shift
-                )
-            )
-        if sensors:
-            e["sensorElementList"] = sensors
-        return e
+        loggers = (("T", "gs1:Temperature", "CEL", temps), ("A", "gs1:Acceleration", "MSK", accel))
+        sensors = tuple(
+            _sensor(f"urn:epc:id:giai:4000001.{letter}{device}", kind, uom, readings, shift)
+            for letter, kind, uom, readings in loggers
+            if readings
+        )
+        return ObjectEvent(
+            event_time=at,
+            biz_step=biz_step,
+            disposition=disposition or None,
+            quantities=(Quantity(lot_class(self.lot), 10, "KGM"),),
+            sources=(SourceDestination(src),) if src else (),
+            destinations=(SourceDestination(dst),) if dst else (),
+            sensors=sensors,
+            times=ZULU,
+        ).to_json()
 
 
 def _sensor(
@@ -334,11 +324,10 @@ def _sensor(
     uom: str,
     readings: Sequence[tuple[datetime, float]],
     shift: timedelta,
-) -> dict[str, Any]:
-    return {
-        "sensorMetadata": {"deviceID": device},
-        "sensorReport": [
-            {"type": kind, "value": v, "uom": uom, "time": epcis_time(t + shift)}
-            for t, v in sorted(readings)
-        ],
-    }
+) -> SensorElement:
+    return SensorElement(
+        device_id=device,
+        reports=tuple(
+            SensorReport(kind, value=v, uom=uom, time=t + shift) for t, v in sorted(readings)
+        ),
+    )

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from simulator.spec import PhotoSpec
+from vision.domain import DomainEnvelope, features
 from vision.errors import ImageRejected
 from vision.image import WORKING_SIDE, ImageLimits, QualityThresholds, assess_quality, decode_image
 from vision.phash import phash
@@ -144,8 +145,10 @@ class HeldOutPhotos(PhotoSource):
     """Real photos from the held-out split whose ground truth is the subject, in a seeded
     order, each used once while the pool lasts (then reused, counted in ``reused``).
 
-    Photos the quality gate refuses (a washed-out web photo) are passed over and counted in
-    ``unjudgeable``: the service would refuse the claim, which measures nothing here.
+    Photos the quality gate refuses (a washed-out web photo), or that fall outside the
+    release's ``product_photo`` envelope when one is given (a real photo the service would
+    take for no product photo), are passed over and counted in ``unjudgeable``: the service
+    would refuse the claim, which measures nothing here.
     """
 
     def __init__(
@@ -156,10 +159,12 @@ class HeldOutPhotos(PhotoSource):
         seed: int,
         limits: ImageLimits = ImageLimits(),
         quality: QualityThresholds = QualityThresholds(),
+        product_photo: DomainEnvelope | None = None,
     ) -> None:
         self.pools = pools
         self.limits = limits
         self.quality = quality
+        self.product_photo = product_photo
         self.unjudgeable = 0
         rng = random.Random(seed)
         self._lists: dict[str, list[str]] = {}
@@ -208,4 +213,6 @@ class HeldOutPhotos(PhotoSource):
         except ImageRejected:
             return False
         size = (decoded.width, decoded.height)
-        return assess_quality(decoded.rgb, thresholds=self.quality, size=size).ok
+        if not assess_quality(decoded.rgb, thresholds=self.quality, size=size).ok:
+            return False
+        return self.product_photo is None or not self.product_photo.outside(features(decoded.rgb))

@@ -22,6 +22,7 @@ from typing import Any
 from simulator.chain import document
 from simulator.scenarios import MISSING_DATA_KINDS, generate
 from simulator.spec import ClaimSpec, PhotoSpec, Scenario, Truth
+from supplychain.epcis.build import SensorReport
 
 __all__ = [
     "LOT_KINDS",
@@ -332,15 +333,14 @@ def _aggregate(event: dict[str, Any]) -> None:
             "startTime": times[0],
             "endTime": times[-1],
         }
-        el["sensorReport"] = [
-            {
-                "type": "gs1:Temperature",
-                "minValue": min(values),
-                "maxValue": max(values),
-                "meanValue": round(fmean(values), 2),
-                "uom": "CEL",
-            }
-        ]
+        summary = SensorReport(
+            "gs1:Temperature",
+            min_value=min(values),
+            max_value=max(values),
+            mean_value=round(fmean(values), 2),
+            uom="CEL",
+        )
+        el["sensorReport"] = [summary.to_json()]
 
 
 def _name_items(docs: list[dict[str, Any]], lot: str, index: int) -> tuple[str, ...]:

@@ -42,9 +42,10 @@ from stations.grading import Grade, GradingPolicy, Kind, grade
 from storage.evidence import EvidenceStore
 from storage.schema import metadata
 from supplychain.capture import capture_in
-from supplychain.epcis import parse_document
+from supplychain.epcis import build, parse_document
+from supplychain.epcis.build import ObjectEvent, Quantity
 from supplychain.identifiers.tds import EPCError, decode_epc
-from supplychain.projections import event_lots
+from supplychain.trace import lot_class_of
 from vision.errors import ImageRejected
 from vision.predictor import Inspector
 
@@ -98,7 +99,7 @@ station_reviews = Table(
     PrimaryKeyConstraint("station_id", "batch_id", "position"),
 )
 _NS = "https://freshproof.dev/epcis/"
-_CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"fp": _NS}]
+_CONTEXT = (build.EPCIS_CONTEXT, {"fp": _NS})
 
 
 def create_station_tables(engine: Engine) -> None:
@@ -125,6 +126,9 @@ class ItemInput:
     # Where each photo is among the request's photo parts (an item names them by index);
     # empty: in the item's own order.
     request_photos: tuple[int, ...] = ()
+    # What the item is (produce, parcel, can, pouch), when the station knows: the operating
+    # point its grade is held to. None: every family its kind may be (the strictest).
+    family: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,9 +196,19 @@ class BatchResult:
 def request_digest(items: Sequence[ItemInput]) -> str:
     """A batch's content as sent (``batch_digest`` of its photos' SHA-256)."""
     return batch_digest(
-        (i.epc, i.kind, [(name, hashlib.sha256(data).hexdigest()) for name, data in i.photos])
+        (
+            i.epc,
+            _kind_key(i.kind, i.family),
+            [(name, hashlib.sha256(data).hexdigest()) for name, data in i.photos],
+        )
         for i in items
     )
+
+
+def _kind_key(kind: str, family: str | None) -> str:
+    """The kind as the digest hashes it: with the family when one is named, so a batch
+    without families hashes as it did before families existed."""
+    return kind if family is None else f"{kind}/{family}"
 
 
 def batch_digest(items: Iterable[tuple[str, str, Sequence[tuple[str, str]]]]) -> str:
@@ -208,16 +222,6 @@ def batch_digest(items: Iterable[tuple[str, str, Sequence[tuple[str, str]]]]) ->
         for name, sha256 in photos:
             h.update(name.encode() + b"\0" + bytes.fromhex(sha256))
     return h.hexdigest()
-
-
-def _lot_of(engine: Engine, uri: str) -> str | None:
-    """The lot class an earlier event filed this EPC under, if the ledger knows one."""
-    with engine.connect() as conn:
-        hashes = select(event_lots.c.hash_id).where(event_lots.c.lot == uri)
-        keys = conn.execute(
-            select(event_lots.c.lot).where(event_lots.c.hash_id.in_(hashes))
-        ).scalars()
-        return next((k for k in sorted(set(keys)) if k.startswith("urn:epc:class:lgtin:")), None)
 
 
 def _identify(position: int, item: ItemInput, seen: set[str]) -> ItemResult:
@@ -257,9 +261,9 @@ def _grade_item(
             rejected = photo_rejected(str(exc), n, item.request_photos)
             return replace(found, error=rejected)
     photos = tuple(store.put(data).sha256 for _, data in item.photos)
-    lot = _lot_of(engine, found.uri or "")
+    lot = lot_class_of(engine, found.uri or "")
     notes = () if lot else ("the ledger knows no lot for this EPC: graded anyway",)
-    return replace(found, lot=lot, grade=grade(item.kind, inspections, policy), photos=photos,
+    return replace(found, lot=lot, grade=grade(item.kind, inspections, policy, family=item.family), photos=photos,
                    notes=notes, model=inspections[0].model if inspections else None)  # fmt: skip
 
 
@@ -285,7 +289,7 @@ def inspection_event(
     now: datetime,
     graded_by: str | None = None,
     model: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> ObjectEvent:
     """The EPCIS 2.0 ``ObjectEvent`` of one graded item: bizStep ``inspecting`` at the
     station's read point, the CBV disposition, the grade and the photos' hashes.
 
@@ -298,37 +302,29 @@ def inspection_event(
         verdict["confidence"] = round(grade.confidence, 4)
     else:
         verdict["graded_by"] = graded_by
-    event: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": now.isoformat(),
-        "eventTimeZoneOffset": "+00:00",
-        "action": "OBSERVE",
-        "bizStep": "inspecting",
-        "disposition": grade.disposition,
-        "epcList": [uri],
-        "readPoint": {"id": station.read_point},
+    extensions: dict[str, Any] = {
         "fp:station": station.station_id,
         "fp:grade": verdict,
         "fp:photos": list(photos),
     }
     if model:
-        event["fp:model"] = {
+        extensions["fp:model"] = {
             k: model[k] for k in ("name", "version", "release_entry") if k in model
         }
-    if lot:
-        event["quantityList"] = [{"epcClass": lot, "quantity": 1}]
-    return event
+    return ObjectEvent(
+        event_time=now,
+        biz_step="inspecting",
+        disposition=grade.disposition,
+        epcs=(uri,),
+        quantities=(Quantity(lot, 1),) if lot else (),
+        read_point=station.read_point,
+        extensions=extensions,
+    )
 
 
-def epcis_document(events: Sequence[dict[str, Any]], now: datetime) -> dict[str, Any]:
+def epcis_document(events: Sequence[ObjectEvent], now: datetime) -> dict[str, Any]:
     """Station events as one EPCIS 2.0 document, ready for ``parse_document``."""
-    return {
-        "@context": _CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": now.isoformat(),
-        "epcisBody": {"eventList": list(events)},
-    }
+    return build.epcis_document(events, creation_date=now, context=_CONTEXT)
 
 
 def grade_batch(

@@ -8,6 +8,14 @@ confidence is the model's calibrated score for that defect; for a clean item, on
 highest score of any defect the kind can have, so "clean" is as sure as the model is that
 nothing is there. Below the policy's confidence the item is graded by a person.
 
+Who decides: a person, unless every judged photo is decided alone for the item's family
+(``vision.operating``): at or above the release's operating point for that family and
+decision, chosen on validation photos so that decisions taken alone are rarely wrong. An item
+whose family the station did not name is held to every family its kind may be (a package
+must pass the parcel, can and pouch points alike). A release without operating points
+decides nothing alone. Only an inspector that states no decisions at all (a test double) is
+graded by the policy's confidence alone; the policy's floor applies in every case.
+
 Dispositions in CBV 2.0 terms: fresh/intact → ``sellable_accessible`` (resell); a damaged
 package with sound product → ``damaged`` (rework: repack), spoiled, moldy or swollen →
 ``destroyed`` (scrap).
@@ -19,12 +27,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from vision.operating import FAMILIES, KIND_FAMILIES
 from vision.predictor import Inspection
 
 __all__ = [
     "CONDITIONS",
     "Grade",
     "GradingPolicy",
+    "families_of",
     "grade",
 ]
 
@@ -94,26 +104,70 @@ def _score(inspections: Sequence[Inspection], label: str) -> float:
     return max((i.scores.get(label, 0.0) for i in inspections), default=0.0)
 
 
-def grade(kind: Kind, inspections: Sequence[Inspection], policy: GradingPolicy) -> Grade:
-    """The item's grade from its judged photos (those that passed the quality gate)."""
+def families_of(kind: Kind, family: str | None) -> tuple[str, ...]:
+    """The families an item is held to: the one named, else every one its kind may be."""
+    if family is None:
+        return KIND_FAMILIES[kind]
+    if family not in FAMILIES or family not in KIND_FAMILIES[kind]:
+        raise ValueError(f"family {family!r} is not one of {KIND_FAMILIES[kind]} ({kind})")
+    return (family,)
+
+
+def _unsure(judged: Sequence[Inspection], families: tuple[str, ...]) -> str | None:
+    """Why the model may not decide alone (None: every photo is decided alone)."""
+    if not all(i.decisions for i in judged):
+        return None  # an inspector that states no decisions: the policy's floor alone
+    for i in judged:
+        for family in families:
+            d = i.decisions.get(family)
+            if d is None or not d.alone:
+                if d is None or d.min_confidence is None:
+                    return f"the model has no operating point for {family} ({d.decision if d else 'any'} decisions)"
+                return (
+                    f"the model is unsure of this photo: {family} {d.decision} at "
+                    f"{d.confidence:.2f}, below its operating point {d.min_confidence:.2f}"
+                )
+    return None
+
+
+def grade(
+    kind: Kind,
+    inspections: Sequence[Inspection],
+    policy: GradingPolicy,
+    *,
+    family: str | None = None,
+) -> Grade:
+    """The item's grade from its judged photos (those that passed the quality gate);
+    ``family``: what the item is (produce, parcel, can, pouch), when the station knows."""
     judged = [i for i in inspections if i.quality.ok and i.scores]
     if not judged:
         return Grade(
             kind, "unknown", 0.0, "", "manual", True, "no photo could be judged: a person grades it"
         )
+    unsure = _unsure(judged, families_of(kind, family))
     found = {f.label for i in judged for f in i.findings}
     for label, condition in CONDITIONS[kind]:
         if label in found:
             confidence = _score(judged, label)
-            return _decided(kind, condition, confidence, policy, f"{label} found")
+            return _decided(kind, condition, confidence, policy, f"{label} found", unsure)
     worst = max(_score(judged, label) for label, _ in CONDITIONS[kind])
-    return _decided(kind, CLEAN[kind], 1.0 - worst, policy, "no defect found")
+    return _decided(kind, CLEAN[kind], 1.0 - worst, policy, "no defect found", unsure)
 
 
 def _decided(
-    kind: Kind, condition: str, confidence: float, policy: GradingPolicy, why: str
+    kind: Kind,
+    condition: str,
+    confidence: float,
+    policy: GradingPolicy,
+    why: str,
+    unsure: str | None,
 ) -> Grade:
     disposition, action = DISPOSITIONS[condition]
+    if unsure is not None:
+        return Grade(
+            kind, condition, confidence, disposition, "manual", True,
+            f"{why}; {unsure}: a person grades it",
+        )  # fmt: skip
     if confidence < policy.min_confidence:
         return Grade(
             kind,

@@ -59,6 +59,7 @@ from stations.batches import (
     Station,
     batch_digest,
     grade_batch,
+    photo_rejected,
     station_batches,
     station_reviews,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "start_job",
     "station_jobs",
     "stations_with_batch",
+    "store_job",
 ]
 
 station_jobs = Table(
@@ -118,6 +120,7 @@ class JobItem:
     photos: tuple[tuple[str, str], ...]
     error: dict[str, Any] | None = None  # refused before queueing (a photo not storable)
     request_photos: tuple[int, ...] = ()  # each photo's index among the request's parts
+    family: str | None = None  # produce, parcel, can or pouch, when the station named it
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ class BatchJob:
                 tuple((n, h) for n, h in i["photos"]),
                 i["error"],
                 tuple(i.get("request_photos", ())),  # jobs queued before it lack it
+                i.get("family"),  # likewise
             )
             for i in raw["items"]
         )
@@ -155,7 +159,37 @@ class BatchJob:
 
     def digest(self) -> str:
         """The batch's content as ``stations.batches`` hashes it when it grades the job."""
-        return batch_digest((i.epc, i.kind, () if i.error else i.photos) for i in self.items)
+        return batch_digest(
+            (i.epc, i.kind if i.family is None else f"{i.kind}/{i.family}",
+             () if i.error else i.photos)
+            for i in self.items
+        )  # fmt: skip
+
+
+def store_job(
+    store: EvidenceStore, batch_id: str, station: Station, items: Sequence[ItemInput]
+) -> BatchJob:
+    """Keep each item's photos in the evidence store and describe the job by their hashes.
+
+    A photo the store refuses (not an image it can keep: it re-encodes the copy) fails its
+    item, as grading at once would; the other items go on.
+    """
+    described = []
+    for item in items:
+        named: list[tuple[str, str]] = []
+        error = None
+        for n, (name, data) in enumerate(item.photos):
+            try:
+                named.append((name, store.put(data).sha256))
+            except Exception:  # not an image the store can keep
+                error = photo_rejected("not a readable image", n, item.request_photos)
+                break
+        described.append(
+            JobItem(
+                item.epc, item.kind, tuple(named), error, tuple(item.request_photos), item.family
+            )
+        )
+    return BatchJob(batch_id, station, tuple(described))
 
 
 def _where(station_id: str, batch_id: str) -> Any:
@@ -450,6 +484,7 @@ def _inputs(store: EvidenceStore, items: Sequence[JobItem]) -> list[ItemInput]:
             i.kind,  # type: ignore[arg-type]
             tuple((name, store.get_original(h)) for name, h in i.photos) if not i.error else (),
             i.request_photos,
+            i.family,
         )
         for i in items
     ]

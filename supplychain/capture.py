@@ -42,7 +42,8 @@ __all__ = [
     "register_party",
 ]
 
-PARTY_ROLES = frozenset({"supplier", "warehouse", "carrier", "customer", "retailer"})
+# The roles a party plays in a supply chain, the one list every package reads (GUIDE §4).
+PARTY_ROLES = ("supplier", "warehouse", "carrier", "customer", "retailer")
 # GLN / PGLN as EPC URNs (sgln, pgln) or GS1 Digital Link (AI 414 location, 417 party),
 # checked in full (digits, check digit, nothing after) by the one checker, supplychain/identifiers/tds.py.
 

@@ -25,7 +25,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from supplychain.epcis import to_celsius, to_digital_link
+from supplychain.epcis import build, to_celsius, to_digital_link
+from supplychain.epcis.build import (
+    ZULU_MILLIS,
+    ObjectEvent,
+    Quantity,
+    SensorElement,
+    SensorReport,
+    epcis_document,
+)
 from supplychain.errors import SupplyChainError
 
 __all__ = [
@@ -47,10 +55,7 @@ DEVICE_URI_PREFIX = "urn:freshproof:logger:"
 SENSOR_BIZ_STEP = "sensor_reporting"
 """CBV business step of the ObjectEvents built from logger rows."""
 
-EPCIS_CONTEXT: list[Any] = [
-    "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
-    {"gs1": "https://gs1.org/voc/"},
-]
+EPCIS_CONTEXT: list[Any] = [build.EPCIS_CONTEXT, {"gs1": "https://gs1.org/voc/"}]
 """JSON-LD @context written into generated EPCIS documents."""
 
 
@@ -346,10 +351,6 @@ def _is_class(uri: str) -> bool:
     return dl is not None and "/01/" in dl and "/21/" not in dl
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def readings_to_epcis(
     rows: Iterable[TemperatureRow],
     *,
@@ -383,46 +384,40 @@ def readings_to_epcis(
     if errors:
         raise CSVImportError(errors)
 
-    events = []
-    for (device, uri, _hour), members in sorted(groups.items()):
-        members.sort(key=lambda r: (r.time, r.row))
-        event: dict[str, Any] = {
-            "type": "ObjectEvent",
-            "eventTime": _iso(members[-1].time),
-            "eventTimeZoneOffset": "+00:00",
-        }
-        if _is_class(uri):
-            event["quantityList"] = [{"epcClass": uri}]
-        else:
-            event["epcList"] = [uri]
-        event["action"] = "OBSERVE"
-        event["bizStep"] = SENSOR_BIZ_STEP
-        event["sensorElementList"] = [
-            {
-                "sensorMetadata": {
-                    "deviceID": _uri_or_none(device) or device_uri_prefix + quote(device, safe=""),
-                    "startTime": _iso(members[0].time),
-                    "endTime": _iso(members[-1].time),
-                },
-                "sensorReport": [
-                    {
-                        "type": "gs1:Temperature",
-                        "time": _iso(r.time),
-                        "value": r.original_value,
-                        "uom": _UN_CEFACT[r.original_unit],
-                    }
-                    for r in members
-                ],
-            }
-        ]
-        events.append(event)
-
+    events = [
+        _sensor_event(device, uri, members, device_uri_prefix)
+        for (device, uri, _hour), members in sorted(groups.items())
+    ]
     latest = max((r.time for r in rows), default=None)
     created = creation_date or latest or datetime(1970, 1, 1, tzinfo=UTC)
-    return {
-        "@context": EPCIS_CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": _iso(created),
-        "epcisBody": {"eventList": events},
-    }
+    return epcis_document(events, creation_date=created, context=EPCIS_CONTEXT, times=ZULU_MILLIS)
+
+
+def _sensor_event(
+    device: str, uri: str, members: Sequence[TemperatureRow], device_uri_prefix: str
+) -> ObjectEvent:
+    """One device's readings of one lot in one UTC hour, as logged, oldest first."""
+    members = sorted(members, key=lambda r: (r.time, r.row))
+    sensor = SensorElement(
+        device_id=_uri_or_none(device) or device_uri_prefix + quote(device, safe=""),
+        start_time=members[0].time,
+        end_time=members[-1].time,
+        reports=tuple(
+            SensorReport(
+                "gs1:Temperature",
+                time=r.time,
+                value=r.original_value,
+                uom=_UN_CEFACT[r.original_unit],
+            )
+            for r in members
+        ),
+    )
+    lot = _is_class(uri)  # a lot or product class counts; a single item is listed
+    return ObjectEvent(
+        event_time=members[-1].time,
+        biz_step=SENSOR_BIZ_STEP,
+        epcs=() if lot else (uri,),
+        quantities=(Quantity(uri),) if lot else (),
+        sensors=(sensor,),
+        times=ZULU_MILLIS,
+    )

@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from ledger.log import Ledger
 from supplychain.custody import AggregateReading, LotEvent, UnknownLotError, custody, lot_events
-from supplychain.projections import parties
+from supplychain.projections import event_lots, parties
 
-__all__ = ["UnknownLotError", "lot_trace"]
+__all__ = ["UnknownLotError", "lot_class_of", "lot_trace"]
 
 
 def _t(at: datetime) -> str:
@@ -106,3 +106,13 @@ def lot_trace(*, ledger: Ledger, lot: str) -> dict[str, Any]:
         "temperature_readings": sum(len(e.readings) + len(e.aggregates) for e in found),
         "temperature_aggregates": sum(len(e.aggregates) for e in found),
     }
+
+
+def lot_class_of(engine: Engine, uri: str) -> str | None:
+    """The lot class (an LGTIN) an earlier event filed this EPC under, if the log knows one."""
+    with engine.connect() as conn:
+        hashes = select(event_lots.c.hash_id).where(event_lots.c.lot == uri)
+        keys = conn.execute(
+            select(event_lots.c.lot).where(event_lots.c.hash_id.in_(hashes))
+        ).scalars()
+        return next((k for k in sorted(set(keys)) if k.startswith("urn:epc:class:lgtin:")), None)

@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +223,48 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     if REQUIRE_S3:
         pytest.fail(f"FRESHPROOF_REQUIRE_S3=1 but {problem}")
     pytest.skip(problem)
+
+
+REDIS_URL = os.environ.get("FRESHPROOF_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# CI's flag for RabbitMQ and Redis together (.ci/run starts both and sets it).
+REQUIRE_REDIS = "1" in (
+    os.environ.get("FRESHPROOF_REQUIRE_REDIS"),
+    os.environ.get("FRESHPROOF_REQUIRE_BROKER"),
+)
+
+
+@dataclass(frozen=True)
+class RedisSpace:
+    """A real Redis and a key prefix no other test uses."""
+
+    url: str
+    prefix: str
+
+
+@pytest.fixture
+def redis_space() -> Iterator[RedisSpace]:
+    """The Redis at FRESHPROOF_TEST_REDIS_URL with a fresh key prefix; its keys deleted after.
+
+    Skips when Redis does not answer, or fails instead when FRESHPROOF_REQUIRE_REDIS=1 or
+    FRESHPROOF_REQUIRE_BROKER=1 (CI sets the latter: Redis is part of what CI proves).
+    """
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        if REQUIRE_REDIS:
+            pytest.fail(f"Redis is required but {REDIS_URL} failed: {exc}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
+    space = RedisSpace(REDIS_URL, f"fp-test-{uuid.uuid4().hex[:12]}:")
+    try:
+        yield space
+    finally:
+        for key in client.scan_iter(match=f"{space.prefix}*"):
+            client.delete(key)
+        client.close()
 
 
 def run_in_child(function: str, tmp_path: Path) -> Any:

@@ -1,9 +1,21 @@
-"""EPCIS 2.0 events and documents for tests: one lot's handovers, inspections and readings."""
+"""EPCIS 2.0 events and documents for tests: one lot's handovers, inspections and readings.
+
+Thin over ``supplychain.epcis.build``, the one builder of events.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from supplychain.epcis.build import (
+    ObjectEvent,
+    Quantity,
+    SensorElement,
+    SensorReport,
+    SourceDestination,
+    epcis_document,
+)
 
 __all__ = ["document", "lot_event"]
 
@@ -19,40 +31,21 @@ def lot_event(
     temps: tuple[float, ...] = (),
 ) -> dict[str, Any]:
     """An ObjectEvent of 40 kg of ``lot``; ``temps`` are readings 30 minutes apart from ``at``."""
-    e: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": at.isoformat(),
-        "eventTimeZoneOffset": "+00:00",
-        "quantityList": [{"epcClass": lot, "quantity": 40, "uom": "KGM"}],
-        "action": "OBSERVE",
-        "bizStep": step,
-    }
-    if disposition:
-        e["disposition"] = disposition
-    if src:
-        e["sourceList"] = [{"type": "possessing_party", "source": src}]
-    if dst:
-        e["destinationList"] = [{"type": "possessing_party", "destination": dst}]
-    if temps:
-        reports = [
-            {
-                "type": "gs1:Temperature",
-                "value": c,
-                "uom": "CEL",
-                "time": (at + timedelta(minutes=30 * i)).isoformat(),
-            }
-            for i, c in enumerate(temps)
-        ]
-        e["sensorElementList"] = [{"sensorReport": reports}]
-    return e
+    reports = tuple(
+        SensorReport("gs1:Temperature", value=c, uom="CEL", time=at + timedelta(minutes=30 * i))
+        for i, c in enumerate(temps)
+    )
+    return ObjectEvent(
+        event_time=at,
+        biz_step=step,
+        disposition=disposition or None,
+        quantities=(Quantity(lot, 40, "KGM"),),
+        sources=(SourceDestination(src),) if src else (),
+        destinations=(SourceDestination(dst),) if dst else (),
+        sensors=(SensorElement(reports),) if reports else (),
+    ).to_json()
 
 
-def document(*events: dict[str, Any]) -> dict[str, Any]:
+def document(*events: dict[str, Any] | ObjectEvent) -> dict[str, Any]:
     """An EPCISDocument holding ``events``."""
-    return {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": datetime.now(UTC).isoformat(),
-        "epcisBody": {"eventList": list(events)},
-    }
+    return epcis_document(events, creation_date=datetime.now(UTC))

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,11 @@ from typer.testing import CliRunner
 from api.cli import app
 from api.services import build_services
 from api.settings import Settings
+from supplychain.epcis.build import ZULU, ObjectEvent, Quantity, epcis_document
 
 DATA = Path(__file__).resolve().parent / "supplychain" / "data" / "epcis"
 LOT = "urn:epc:class:lgtin:4012345.012345.STRAW-0502"
+MAY_2_SIX = datetime(2024, 5, 2, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -109,28 +112,17 @@ def test_the_readmes_logger_csv_imports_under_the_readmes_lot(tmp_path: Path) ->
     assert "4.5" in text  # the EPCIS example's own reading: one lot
 
 
-def _inspection(at: str, read_point: str) -> dict[str, object]:
+def _inspection(at: datetime, read_point: str) -> dict[str, object]:
     """An inspection naming no party: whoever captures it says they saw the goods."""
-    return {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": at,
-        "epcisBody": {
-            "eventList": [
-                {
-                    "type": "ObjectEvent",
-                    "eventTime": at,
-                    "eventTimeZoneOffset": "+00:00",
-                    "action": "OBSERVE",
-                    "bizStep": "inspecting",
-                    "disposition": "damaged",
-                    "readPoint": {"id": read_point},
-                    "quantityList": [{"epcClass": LOT, "quantity": 1, "uom": "KGM"}],
-                }
-            ]
-        },
-    }
+    event = ObjectEvent(
+        event_time=at,
+        biz_step="inspecting",
+        disposition="damaged",
+        read_point=read_point,
+        quantities=(Quantity(LOT, 1, "KGM"),),
+        times=ZULU,
+    )
+    return epcis_document([event], creation_date=at, times=ZULU)
 
 
 def test_speaks_for_binds_an_import_as_the_partys_key_would(
@@ -148,17 +140,13 @@ def test_speaks_for_binds_an_import_as_the_partys_key_would(
     # An outsider's inspection inside the carrier's custody, at the outsider's own site
     # neither: refused, nothing written; the carrier's own read point: accepted.
     forged = tmp_path / "forged.json"
-    forged.write_text(
-        json.dumps(_inspection("2024-05-02T06:00:00Z", "urn:epc:id:sgln:4099999.00001.0"))
-    )
+    forged.write_text(json.dumps(_inspection(MAY_2_SIX, "urn:epc:id:sgln:4099999.00001.0")))
     result = CliRunner().invoke(app, ["events", "import", str(forged), "--speaks-for", outsider])
     assert result.exit_code == 1 and "not-your-custody" in result.stderr
     assert _size() == 2
     carrier = "urn:epc:id:pgln:4023333.00000"
     own = tmp_path / "own.json"
-    own.write_text(
-        json.dumps(_inspection("2024-05-02T06:00:00Z", "urn:epc:id:sgln:4023333.00001.0"))
-    )
+    own.write_text(json.dumps(_inspection(MAY_2_SIX, "urn:epc:id:sgln:4023333.00001.0")))
     ok = CliRunner().invoke(app, ["events", "import", str(own), "--speaks-for", carrier])
     assert ok.exit_code == 0, ok.output
     services = build_services(Settings())

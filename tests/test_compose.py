@@ -221,6 +221,8 @@ def test_the_stacks_settings_parse(service: str, monkeypatch: pytest.MonkeyPatch
     assert settings.tasks == "celery"
     assert settings.broker_url.startswith("amqp://freshproof:")
     assert settings.result_backend.startswith("redis://:")
+    # The api replicas count rate limits together.
+    assert settings.redis_url is not None and settings.redis_url.startswith("redis://:")
     assert settings.anchor_private_key == REQUIRED["FRESHPROOF_ANCHOR_PRIVATE_KEY"]
     assert settings.web_secure_cookies is True
 

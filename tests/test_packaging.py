@@ -18,6 +18,7 @@ SERVING_PACKAGES = (
     "vision",
     "ledger",
     "supplychain",
+    "cases",
     "claims",
     "stations",
     "storage",

@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO))
 from api.deps import load_predictor  # noqa: E402
 from api.services import build_services  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from claims.adjudication import decide  # noqa: E402
+from cases.adjudication import decide  # noqa: E402
 from claims.models import ClaimInput, DecisionInput, FindingReview  # noqa: E402
 from claims.service import file_claim  # noqa: E402
 from serving.model_server import ModelServer  # noqa: E402

@@ -1,4 +1,5 @@
-"""Choosing a release's abstention margins on val and writing them into its manifest entry."""
+"""Choosing when a release may decide alone, on val, and writing it into its manifest entry:
+per-label abstention margins for findings, and per-family operating points for decisions."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["store_abstain_margins"]
+__all__ = ["store_abstain_margins", "store_operating_points"]
 
 
 def store_abstain_margins(
@@ -46,3 +47,56 @@ def store_abstain_margins(
             "precision_uncertain": share(unsure),
         }
     return {"margins": margins, "test": per_label}
+
+
+def store_operating_points(
+    *,
+    weights_dir: Path,
+    dataset: Path,
+    name: str,
+    max_error: float = 0.02,
+    delta: float = 0.05,
+) -> dict[str, Any]:
+    """Choose each family's operating points on the val split (``training.operating``),
+    measure them on test, write both into the manifest entry of the newest release of
+    ``name`` and the model card's section on them; returns the block written.
+
+    The same step fits the release's "not a product photo" envelope on the train split's
+    real photos (``training.domain``): what the model must not judge at all.
+    """
+    from training.card import with_operating_points
+    from training.domain import fit_envelope
+    from training.evaluate import collect
+    from training.groups import near_duplicate_groups
+    from training.operating import (
+        choose_operating_points,
+        measure_operating_points,
+        risk_coverage,
+    )
+    from vision.predictor import Predictor
+    from vision.registry import load_manifest
+
+    predictor = Predictor.from_weights(weights_dir, name=name)
+    thresholds = predictor.spec.thresholds
+    val_groups = near_duplicate_groups(dataset, "val")
+    block = choose_operating_points(
+        collect(predictor, dataset, "val"),
+        thresholds,
+        max_error=max_error,
+        delta=delta,
+        groups=val_groups,
+    )
+    test = collect(predictor, dataset, "test")
+    test_groups = near_duplicate_groups(dataset, "test")
+    block["test"] = measure_operating_points(test, thresholds, block, test_groups)
+    block["risk_coverage_test"] = risk_coverage(test, thresholds, block, groups=test_groups)
+    path = weights_dir / "manifest.json"
+    manifest = load_manifest(weights_dir)
+    entry = next(m for m in reversed(manifest["models"]) if m["name"] == name)
+    entry["operating_points"] = block
+    entry["product_photo"] = fit_envelope(dataset)
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    card = weights_dir / "MODEL_CARD.md"
+    if card.exists():
+        card.write_text(with_operating_points(card.read_text(), entry))
+    return block

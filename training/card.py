@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from training.layout import build_command
+from training.risk import min_decisions
 
 __all__ = [
     "metrics_markdown",
     "model_card",
+    "operating_points_markdown",
     "promotion_markdown",
     "refusals_markdown",
+    "with_operating_points",
     "with_refusals",
 ]
 
@@ -201,7 +204,7 @@ Training images per pool (after caps): {json.dumps(train_images)}.
 ## How well it does
 
 {figures}
-## What it cannot do (read before trusting a finding)
+{operating_points_markdown(entry) + chr(10) if entry.get("operating_points") else ""}## What it cannot do (read before trusting a finding)
 
 - **Swelling is learned only from synthetic images** (warped cans, drawn pouches). There is no
   real photo of a puffed pack or bulging can in the pools; its figures above are on synthetic
@@ -301,3 +304,156 @@ def with_refusals(card: str, entry: dict[str, Any]) -> str:
     head = card.split("\n" + REFUSED_HEADING, 1)[0].rstrip("\n") + "\n"
     section = refusals_markdown(entry)
     return head + ("\n" + section if section else "")
+
+
+OPERATING_HEADING = "## When it decides alone (operating points)"
+
+
+def _cell(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def operating_points_markdown(entry: dict[str, Any]) -> str:
+    """Per family: the operating point of each decision, what it does on test (share decided
+    alone, error of those, its upper bound), and the risk-coverage curve on test."""
+    block = entry.get("operating_points")
+    if not block:
+        return (
+            f"{OPERATING_HEADING}\n\nThis release states no operating points: it decides "
+            "nothing alone, and every photo goes to a person.\n"
+        )
+    unit = block.get("unit", "photo")
+    lines = [
+        OPERATING_HEADING,
+        "",
+        f"A decision (clean: resell; defect: rework or scrap) is taken without a person only "
+        f"at or above its family's operating point, chosen on `{block['fitted_on']}` so that "
+        f"decisions taken alone are wrong at most {block['max_error']:.0%} of the time by a "
+        f"{1 - block['delta']:.0%} {block['bound']} upper bound ({block['selection']};"
+        f" unit of evidence: {unit}, since copies of one shot are not independent). Everything "
+        "below goes to a person: the station's manual queue, or a claim's review with the "
+        "reason that the model is unsure of the photo. A family or decision without a point "
+        "is never decided alone.",
+        *_coverage_summary(block),
+        "",
+        "| family | decision | operating point | on val | test photos | decided alone | "
+        "wrong of those | upper bound |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    test = block.get("test", {})
+    for family, spec in block["families"].items():
+        for decision, point in spec["decisions"].items():
+            val = point.get("val", {})
+            why = val.get("why_none") or (
+                f"{val.get('decided')} photos, {val.get('groups')} shots, "
+                f"{val.get('wrong_groups')} wrong; bound {_cell(val.get('upper_bound'))}"
+            )
+            t = test.get(family, {}).get("decisions", {}).get(decision, {})
+            floor = point.get("min_confidence")
+            lines.append(
+                f"| {family} | {decision} | {'none' if floor is None else floor} | {why} | "
+                f"{t.get('photos', 0)} | {_cell(t.get('coverage'))} | {_cell(t.get('error'))} | "
+                f"{_cell(t.get('upper_bound'))} |"
+            )
+    lines += [
+        "",
+        "Per family on test: coverage is the share of its photos decided alone; the error "
+        "without abstaining is what deciding every photo alone would have cost.",
+        "",
+        "| family | test photos | coverage | decided error | upper bound | error without "
+        "abstaining |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for family, row in test.items():
+        lines.append(
+            f"| {family} | {row['photos']} | {_cell(row['coverage'])} | {_cell(row['error'])} | "
+            f"{_cell(row['upper_bound'])} | {_cell(row['error_without_abstaining'])} |"
+        )
+    curves = block.get("risk_coverage_test") or {}
+    if curves:
+        lines += [
+            "",
+            "Risk-coverage on test (the most confident photos of each family decided, both "
+            "decisions ranked together): what any other operating point would do.",
+            "",
+            "| family | coverage | decided | min confidence | error | shots | upper bound |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for family, rows in curves.items():
+            for r in rows:
+                lines.append(
+                    f"| {family} | {r['coverage']:.0%} | {r['decided']} | {r['min_confidence']} "
+                    f"| {_cell(r['error'])} | {r['groups']} | {_cell(r['upper_bound'])} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def _coverage_summary(block: dict[str, Any]) -> list[str]:
+    """A paragraph saying what the release decides alone, when some decision has no point:
+    why not, and what would give it one."""
+    points = {
+        (family, decision): point
+        for family, spec in block["families"].items()
+        for decision, point in spec["decisions"].items()
+    }
+    missing = [k for k, p in points.items() if p.get("min_confidence") is None]
+    if not missing:
+        return []
+    needed = min_decisions(block["max_error"], delta=block["delta"])
+    unit = "original shots" if "group" in block.get("unit", "photo") else "photos"
+    if len(missing) == len(points):
+        head = (
+            "**This release decides nothing alone.** No family reaches the bound for either "
+            "decision, so every station item goes to the manual queue and every claim photo "
+            'the model judges holds its claim for a person ("the model is unsure of this '
+            'photo (photo N)").'
+        )
+    else:
+        head = "Some decisions have no operating point and always go to a person: " + (
+            ", ".join(f"{f} {d}" for f, d in missing) + "."
+        )
+    few: list[tuple[str, str, dict[str, Any]]] = []
+    enough: list[tuple[str, str, dict[str, Any]]] = []
+    for family, decision in missing:
+        val = points[(family, decision)].get("val", {})
+        (enough if val.get("val_groups", 0) >= needed else few).append((family, decision, val))
+    why = [
+        f"even with every decision right, the bound reaches {block['max_error']:.0%} only from "
+        f"{needed} independent {unit} of one family and decision on `{block['fitted_on']}` "
+        "(more when some are wrong)"
+    ]
+    if few:
+        counts = ", ".join(f"{f} {d} {v.get('val_groups', 0)}" for f, d, v in few)
+        why.append(f"`{block['fitted_on']}` holds fewer ({counts})")
+    for f, d, v in enough:
+        stop = v.get("stopped_at") or {}
+        why.append(
+            f"{f} {d} has {v.get('val_groups')}, but at the strictest cut-off that could pass "
+            f"({stop.get('groups')} {unit}, {stop.get('wrong_groups')} of them wrong) the bound "
+            f"is {_cell(stop.get('upper_bound'))}"
+            if stop
+            else f"{f} {d} has {v.get('val_groups')}: {v.get('why_none', 'no cut-off passed')}"
+        )
+    return [
+        "",
+        f"{head} Why: {'; '.join(why)}. What would restore coverage: at least {needed} "
+        f"independent {unit} per family and decision in `{block['fitted_on']}` (a person's "
+        "graded station returns and claim photos, through `feedback export` and a new "
+        "release), decided right often enough at some confidence to stay under the bound.",
+    ]
+
+
+def with_operating_points(card: str, entry: dict[str, Any]) -> str:
+    """The card with its operating-points section replaced by the entry's current one (put
+    before the limits section, or at the end when the card has none)."""
+    section = operating_points_markdown(entry)
+    if OPERATING_HEADING in card:
+        head, rest = card.split(OPERATING_HEADING, 1)
+        tail = rest.split("\n## ", 1)
+        after = "\n## " + tail[1] if len(tail) > 1 else ""
+        return head + section + after
+    marker = "## What it cannot do"
+    if marker in card:
+        head, rest = card.split(marker, 1)
+        return head + section + "\n" + marker + rest
+    return card.rstrip("\n") + "\n\n" + section

@@ -83,6 +83,7 @@ def write_manifest_entry(
     classifier: dict[str, Any] | None = None,
     calibration: dict[str, Any] | None = None,
     abstain: dict[str, float] | None = None,
+    operating_points: dict[str, Any] | None = None,
     box_floor: float = 0.05,
     make_default: bool = True,
 ) -> dict[str, Any]:
@@ -111,6 +112,8 @@ def write_manifest_entry(
         entry["calibration"] = calibration
     if abstain is not None:
         entry["abstain"] = abstain
+    if operating_points is not None:
+        entry["operating_points"] = operating_points
     manifest["models"] = [
         m for m in manifest["models"] if not (m["name"] == name and m["version"] == version)
     ] + [entry]

@@ -1,6 +1,6 @@
 """Labelled photos out as a dataset: a YOLO detection set, a classifier tree, a manifest.
 
-The photos come from people's decisions (``claims.feedback.gather_feedback``) or from Label
+The photos come from people's decisions (``cases.feedback.gather_feedback``) or from Label
 Studio (``training.label_studio.from_label_studio``). A photo goes to the detection set when
 every defect on it is boxed (boxes and nothing unboxed, or ``clean``: an empty label file);
 to the classifier tree when it has a class.

@@ -28,6 +28,8 @@ from training.evaluate import (
     is_real_photo,
 )
 from training.export import export_classifier_onnx, export_onnx, write_manifest_entry
+from training.groups import near_duplicate_groups
+from training.operating import choose_operating_points, measure_operating_points, risk_coverage
 from vision.calibration import PlattScaling
 from vision.labels import LABELS
 from vision.predictor import Predictor
@@ -100,6 +102,7 @@ def release_model(
         metrics: dict[str, Any] | None = None,
         calibration: dict[str, Any] | None = None,
         abstain: dict[str, float] | None = None,
+        operating_points: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         return write_manifest_entry(
             weights_dir=weights_dir,
@@ -113,6 +116,7 @@ def release_model(
             classifier=classifier,
             calibration=calibration,
             abstain=abstain,
+            operating_points=operating_points,
         )
 
     # The classifier's test-time views are chosen on val like the thresholds: each choice is
@@ -153,6 +157,11 @@ def release_model(
     abstain = choose_abstain_margins(val, thresholds)
     write(thresholds, calibration=calibration, abstain=abstain)
     test = collect(Predictor.from_weights(weights_dir, name=name), dataset, "test")
+    # When it may decide alone, per family (on val), and what that does on test.
+    groups = {s: near_duplicate_groups(dataset, s) for s in ("val", "test")}
+    points = choose_operating_points(val, thresholds, groups=groups["val"])
+    points["test"] = measure_operating_points(test, thresholds, points, groups["test"])
+    points["risk_coverage_test"] = risk_coverage(test, thresholds, points, groups=groups["test"])
     return write(
         thresholds,
         {
@@ -161,6 +170,7 @@ def release_model(
         },
         calibration,
         abstain,
+        points,
     )
 
 

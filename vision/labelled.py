@@ -1,6 +1,6 @@
 """A labelled photo: people's boxes and class on one photo, and whose word they are.
 
-The value both sides of the feedback loop share: ``claims.feedback`` reads people's decisions
+The value both sides of the feedback loop share: ``cases.feedback`` reads people's decisions
 into labelled photos, ``training.feedback`` exports them as a dataset and
 ``training.label_studio`` converts them to and from Label Studio. Pure: no I/O.
 """

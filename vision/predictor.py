@@ -11,15 +11,18 @@ from typing import Protocol
 import numpy as np
 
 from vision.budget import DecodeBudget
+from vision.domain import features
 from vision.errors import ImageRejected
 from vision.image import (
     WORKING_SIDE,
     ImageLimits,
+    QualityIssue,
     QualityReport,
     QualityThresholds,
     assess_quality,
     decode_image,
 )
+from vision.operating import PhotoDecision
 from vision.phash import format_phash, phash
 from vision.postprocess import center_crop_input, classifier_views, decode_yolo, letterbox
 from vision.registry import DEFAULT_WEIGHTS_DIR, ModelSpec, resolve_model
@@ -97,6 +100,10 @@ class Inspection:
     # Every label's calibrated score, found or not (empty when the photo was not judged):
     # how sure the model is that a label is absent, for grading and abstaining.
     scores: dict[str, float] = field(default_factory=dict)
+    # Per family of products, what the photo decides and whether without a person (see
+    # ``vision.operating``); empty when the photo was not judged, or from an inspector that
+    # states no operating points (a test double): callers then fall back to their own rule.
+    decisions: dict[str, PhotoDecision] = field(default_factory=dict)
 
     @property
     def defective(self) -> bool:
@@ -116,6 +123,11 @@ class Inspection:
             "phash": format_phash(self.phash),
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
             "timing_ms": {k: round(v, 2) for k, v in self.timing_ms.items()},
+            **(
+                {"decisions": {f: d.as_dict() for f, d in self.decisions.items()}}
+                if self.decisions
+                else {}
+            ),
         }
 
 
@@ -214,19 +226,25 @@ class Predictor:
         digest = hashlib.sha256(data).hexdigest()
         decoded = decode_image(data, limits=self.limits, max_side=WORKING_SIDE, budget=self.budget)
         size = (decoded.width, decoded.height)
-        quality = assess_quality(decoded.rgb, thresholds=self.quality, size=size)
+        quality = self._not_a_product(
+            assess_quality(decoded.rgb, thresholds=self.quality, size=size), decoded.rgb
+        )
         # Hashed here, on the pixels already decoded, so nobody has to decode the photo twice.
         perceptual = phash(decoded.rgb)
         t1 = time.perf_counter()
         timing = {"decode": (t1 - t0) * 1e3}
         findings: tuple[Finding, ...] = ()
         scores: dict[str, float] = {}
+        decisions: dict[str, PhotoDecision] = {}
         if quality.ok:
             # A photo that fails the gate is not run: no finding rests on an unjudgeable image.
             judgement = self.judge(decoded.rgb, floor=self.spec.box_floor, timing=timing)
             judgement = judgement.scaled(*decoded.scale)  # boxes in the photo's own pixels
             findings = self.findings(judgement, width=decoded.width, height=decoded.height)
             scores = dict(judgement.scores)
+            decisions = self.spec.operating_points.decisions(
+                found={f.label for f in findings}, scores=scores
+            )
         timing["total"] = (time.perf_counter() - t0) * 1e3
         return Inspection(
             image,
@@ -239,7 +257,24 @@ class Predictor:
             phash=perceptual,
             timing_ms=timing,
             scores=scores,
+            decisions=decisions,
         )
+
+    def _not_a_product(self, report: QualityReport, rgb: np.ndarray) -> QualityReport:
+        """The gate's report, refused as "not a product photo" when the photo's image
+        statistics fall outside what the release's real product photos span."""
+        envelope = self.spec.product_photo
+        if envelope is None or not report.ok:
+            return report
+        outside = envelope.outside(features(rgb))
+        if not outside:
+            return report
+        issue = QualityIssue(
+            "not_a_product_photo",
+            "this does not look like a photo of a product (it looks like noise, a blank "
+            "surface, a document or a screen): send a photo of the item itself",
+        )
+        return replace(report, ok=False, issues=(*report.issues, issue))
 
     def detect(
         self, rgb: np.ndarray, *, conf: float, timing: dict[str, float] | None = None

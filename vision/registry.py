@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from vision.calibration import PlattScaling, parse_calibration
+from vision.domain import DomainEnvelope, parse_envelope
 from vision.errors import ModelError
 from vision.labels import LABELS
+from vision.operating import NO_OPERATING_POINTS, OperatingPoints, parse_operating_points
 from vision.postprocess import CLASSIFIER_VIEWS
 
 __all__ = [
@@ -66,6 +68,10 @@ class ModelSpec:
     # Per label: a reported finding scoring less than threshold + margin is uncertain (the
     # margins were chosen on the validation split; none: every finding is reported sure).
     abstain: dict[str, float] = field(default_factory=dict)
+    # Per family, when a decision may be taken without a person (none: never).
+    operating_points: OperatingPoints = NO_OPERATING_POINTS
+    # What real product photos look like (image statistics); None: no such check.
+    product_photo: DomainEnvelope | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -175,6 +181,10 @@ def resolve_model(
             classifier=_classifier(weights_dir, entry.get("classifier")),
             calibration=parse_calibration(entry.get("calibration"), tuple(entry["labels"])),
             abstain={k: float(v) for k, v in (entry.get("abstain") or {}).items()},
+            operating_points=parse_operating_points(
+                entry.get("operating_points"), tuple(entry["labels"]), version=entry["version"]
+            ),
+            product_photo=parse_envelope(entry.get("product_photo")),
             extra={k: v for k, v in entry.items() if k in ("calibration", "metrics")},
         )
     except (KeyError, TypeError, ValueError) as exc:

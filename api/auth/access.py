@@ -32,16 +32,15 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
 from fastapi import Request
 
 from api.auth.keys import ROLES, Principal, a_role
+from api.auth.rate_limit import Buckets, LocalBuckets
 
 __all__ = [
     "ADMITTED",
@@ -153,7 +152,7 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("GET", "/v1/claims/{claim_id}/dossier"): P.LEDGER_READ,
         ("POST", "/v1/claims/{claim_id}/decision"): P.CLAIMS_DECIDE,
         # The second person of four eyes: an adjudicator too (never an admin), not the
-        # proposer, with an approval limit covering the amount (claims.adjudication).
+        # proposer, with an approval limit covering the amount (cases.approval).
         ("POST", "/v1/claims/{claim_id}/approval"): P.CLAIMS_DECIDE,
         ("POST", "/v1/claims/{claim_id}/ticket"): P.TICKETS_MANAGE,
         ("GET", "/v1/review"): P.REVIEW_READ,
@@ -238,41 +237,36 @@ class RateLimitedError(AccessError):
         super().__init__(self.reason)
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
-
-
 class RateLimiter:
     """A token bucket per key: ``per_minute`` sustained, bursts up to ``burst``.
 
-    Per process: with several workers each allows the rate (documented in the README).
+    The buckets are this process's (``LocalBuckets``, the embedded mode: with several
+    processes each allows the rate) unless shared ones are given (``SharedBuckets``: Redis,
+    every process counting together; ``api.auth.rate_limit``).
     """
 
     def __init__(
-        self, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic
+        self,
+        per_minute: int,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        buckets: Buckets | None = None,
     ) -> None:
         self.rate = per_minute / 60.0
-        self.burst = float(burst)
-        self.clock = clock
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
+        self.buckets: Buckets = buckets or LocalBuckets(per_minute, burst, clock)
 
     def take(self, key_id: str) -> None:
         """Spend one token or raise ``RateLimitedError`` with the seconds to wait."""
         if self.rate <= 0:
             return
-        now = self.clock()
-        with self._lock:
-            b = self._buckets.setdefault(key_id, _Bucket(self.burst, now))
-            b.tokens = min(self.burst, b.tokens + (now - b.at) * self.rate)
-            b.at = now
-            if b.tokens >= 1:
-                b.tokens -= 1
-                return
-            wait = math.ceil((1 - b.tokens) / self.rate)
-        raise RateLimitedError(key_id, max(1, wait))
+        wait = self.buckets.spend(key_id)
+        if wait > 0:
+            raise RateLimitedError(key_id, max(1, math.ceil(wait)))
+
+    def close(self) -> None:
+        """Release the buckets' connections (shared buckets)."""
+        self.buckets.close()
 
 
 def _route_permission(request: Request) -> Permission:

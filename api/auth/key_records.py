@@ -62,10 +62,10 @@ class KeyRecord:
             "role": self.role,
             "name": self.name,
             "bindings": self.bindings(),
-            "created_at": _iso(self.created_at),
+            "created_at": iso_time(self.created_at),
             "created_by": self.created_by,
-            "expires_at": _iso(self.expires_at),
-            "revoked_at": _iso(self.revoked_at),
+            "expires_at": iso_time(self.expires_at),
+            "revoked_at": iso_time(self.revoked_at),
             "revoked_by": self.revoked_by,
             "approval_limit": _money(self.approval_limit),
         }
@@ -85,14 +85,14 @@ class KeyRecord:
         )
 
 
-def _get(conn: sa.Connection, key_id: str) -> KeyRecord:
+def key_row(conn: sa.Connection, key_id: str) -> KeyRecord:
     row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
     if row is None:
         raise UnknownKeyError(key_id)
-    return _record(row)
+    return key_record_of(row)
 
 
-def _record(row: sa.Row[Any]) -> KeyRecord:
+def key_record_of(row: sa.Row[Any]) -> KeyRecord:
     return KeyRecord(
         key_id=row.key_id,
         role=row.role,
@@ -101,10 +101,10 @@ def _record(row: sa.Row[Any]) -> KeyRecord:
         parties=tuple(json.loads(row.parties)),
         station_id=row.station_id,
         read_point=row.read_point,
-        created_at=_aware(row.created_at),
+        created_at=as_aware(row.created_at),
         created_by=row.created_by,
-        expires_at=_aware(row.expires_at) if row.expires_at else None,
-        revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
+        expires_at=as_aware(row.expires_at) if row.expires_at else None,
+        revoked_at=as_aware(row.revoked_at) if row.revoked_at else None,
         revoked_by=row.revoked_by,
         approval_limit=(
             Decimal(row.approval_limit).quantize(Decimal("0.01"))
@@ -114,7 +114,7 @@ def _record(row: sa.Row[Any]) -> KeyRecord:
     )
 
 
-def _entry_body(record: KeyRecord, *, actor: str) -> dict[str, Any]:
+def entry_body(record: KeyRecord, *, actor: str) -> dict[str, Any]:
     """What the ledger keeps of a key event: who, which key, its role and bindings."""
     return {
         "actor": actor,
@@ -122,7 +122,7 @@ def _entry_body(record: KeyRecord, *, actor: str) -> dict[str, Any]:
         "role": record.role,
         "name": record.name,
         "bindings": record.bindings(),
-        "expires_at": _iso(record.expires_at),
+        "expires_at": iso_time(record.expires_at),
     } | ({} if record.approval_limit is None else {"approval_limit": str(record.approval_limit)})
 
 
@@ -130,10 +130,10 @@ def _money(amount: Decimal | None) -> str | None:
     return None if amount is None else str(amount)
 
 
-def _aware(moment: datetime) -> datetime:
+def as_aware(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes; every time stored here is UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso_time(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None

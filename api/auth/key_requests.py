@@ -10,8 +10,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from api.auth.errors import UnknownKeyRequestError
-from api.auth.key_records import _aware, _iso
-from api.auth.key_spec import _Spec
+from api.auth.key_records import as_aware, iso_time
+from api.auth.key_spec import KeySpec
 from api.auth.tables import api_key_requests
 
 __all__ = [
@@ -87,18 +87,18 @@ class KeyRequest:
             "expires_in_days": (
                 None if self.expires_in is None else self.expires_in / timedelta(days=1)
             ),
-            "requested_at": _iso(self.requested_at),
+            "requested_at": iso_time(self.requested_at),
             "requested_by": self.requested_by,
-            "expires_at": _iso(self.requested_at + REQUEST_LIFETIME),
-            "answered_at": _iso(self.answered_at),
+            "expires_at": iso_time(self.requested_at + REQUEST_LIFETIME),
+            "answered_at": iso_time(self.answered_at),
             "answered_by": self.answered_by,
             "note": self.note,
             "key_id": self.key_id,
         }
 
-    def spec(self) -> _Spec:
+    def spec(self) -> KeySpec:
         """What to issue on approval."""
-        return _Spec(
+        return KeySpec(
             self.role,
             self.name,
             self.customer_id,
@@ -109,16 +109,16 @@ class KeyRequest:
         )
 
 
-def _get_request(conn: sa.Connection, request_id: str) -> KeyRequest:
+def request_row(conn: sa.Connection, request_id: str) -> KeyRequest:
     row = conn.execute(
         sa.select(api_key_requests).where(api_key_requests.c.request_id == request_id)
     ).first()
     if row is None:
         raise UnknownKeyRequestError(request_id)
-    return _request(row)
+    return key_request_of(row)
 
 
-def _request(row: sa.Row[Any]) -> KeyRequest:
+def key_request_of(row: sa.Row[Any]) -> KeyRequest:
     return KeyRequest(
         request_id=row.request_id,
         role=row.role,
@@ -128,10 +128,10 @@ def _request(row: sa.Row[Any]) -> KeyRequest:
         station_id=row.station_id,
         read_point=row.read_point,
         expires_in=None if row.expires_in_s is None else timedelta(seconds=row.expires_in_s),
-        requested_at=_aware(row.requested_at),
+        requested_at=as_aware(row.requested_at),
         requested_by=row.requested_by,
         answer=row.answer,
-        answered_at=_aware(row.answered_at) if row.answered_at else None,
+        answered_at=as_aware(row.answered_at) if row.answered_at else None,
         answered_by=row.answered_by,
         note=row.note,
         key_id=row.key_id,

@@ -28,7 +28,7 @@ _BINDINGS: dict[str, frozenset[str]] = {
 
 
 @dataclass(frozen=True)
-class _Spec:
+class KeySpec:
     """A validated request for a key."""
 
     role: str
@@ -41,7 +41,7 @@ class _Spec:
     approval_limit: Decimal | None = None
 
 
-def _validate(
+def validate_spec(
     *,
     role: str,
     name: str,
@@ -51,7 +51,7 @@ def _validate(
     read_point: str | None,
     expires_in: timedelta | None,
     approval_limit: Decimal | str | None = None,
-) -> _Spec:
+) -> KeySpec:
     """Check a key request against its role; InvalidKeySpecError names the first fault."""
     if role not in ROLES:
         raise InvalidKeySpecError("role", f"must be one of {', '.join(ROLES)}")
@@ -85,7 +85,7 @@ def _validate(
         raise InvalidKeySpecError(
             "expires_in", f"must be positive, at most {_LONGEST_LIFE.days} days"
         )
-    return _Spec(
+    return KeySpec(
         role,
         name,
         customer_id,
@@ -141,6 +141,6 @@ def _check_id(field: str, value: str, longest: int) -> None:
         )
 
 
-def _check_actor(field: str, actor: str) -> None:
+def check_actor(field: str, actor: str) -> None:
     if not isinstance(actor, str) or not 1 <= len(actor) <= _ID_MAX or not actor.isprintable():
         raise InvalidKeySpecError(field, f"must be 1 to {_ID_MAX} printable characters")

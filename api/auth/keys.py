@@ -45,10 +45,11 @@ import json
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -66,24 +67,26 @@ from api.auth.errors import (
     UnknownKeyError,
     UnknownKeyRequestError,
 )
-from api.auth.key_records import KeyRecord, _aware, _entry_body, _get, _record
+from api.auth.key_cache import CachedKey, KeyCache
+from api.auth.key_records import KeyRecord, as_aware, entry_body, key_record_of, key_row
 from api.auth.key_requests import (
     REQUEST_LIFETIME,
     SECOND_ADMIN_ROLES,
     KeyRequest,
-    _get_request,
-    _request,
+    key_request_of,
     needs_second_admin,
+    request_row,
 )
-from api.auth.key_spec import _check_actor, _Spec, _validate
+from api.auth.key_spec import KeySpec, check_actor, validate_spec
 from api.auth.principal import KEY_PREFIX, ROLES, Principal, a_role
 from api.auth.tables import (
-    _free_id,
     api_key_requests,
     api_keys,
     create_key_tables,
+    free_id,
     keys_metadata,
 )
+from ledger.clock import utc_now
 from ledger.log import Ledger, LedgerWriter
 
 __all__ = [
@@ -129,10 +132,6 @@ class _Tx:
             self._writer.append_many([(kind, body)])
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class KeyStore:
     """The API key table: issue, list, revoke, authenticate, and the first admin key."""
 
@@ -141,14 +140,19 @@ class KeyStore:
         engine: sa.Engine,
         *,
         ledger: Ledger | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
+        cache_seconds: float = 0.0,
+        cache_clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``cache_seconds``: how long ``authenticate`` reuses a key row it read (at most
+        1 s; ``api.auth.key_cache``). The server's store caches; the shell's does not."""
         # The row and its entry commit in one transaction only on one connection.
         if ledger is not None and ledger.engine is not engine:
             raise ValueError("the ledger must write through the same engine as the key store")
         self._engine = engine
         self._ledger = ledger
         self._clock = clock
+        self._cache = KeyCache(cache_seconds, cache_clock)
 
     def create(
         self,
@@ -168,7 +172,7 @@ class KeyStore:
         ``approval_limit`` (adjudicator keys only): the most the key approves as the second
         person of four eyes. The API never sets it; ``freshproof keys create`` does.
         """
-        spec = _validate(
+        spec = validate_spec(
             role=role,
             name=name,
             customer_id=customer_id,
@@ -178,7 +182,7 @@ class KeyStore:
             expires_in=expires_in,
             approval_limit=approval_limit,
         )
-        _check_actor("created_by", created_by)
+        check_actor("created_by", created_by)
         with self._transaction() as tx:
             return self._insert(tx, spec, created_by=created_by)
 
@@ -189,14 +193,21 @@ class KeyStore:
         API's revocations) LastAdminError when it is the last active admin key. The shell
         may revoke that one too (a leaked sole admin key), and make a new one.
         """
-        _check_actor("by", by)
+        check_actor("by", by)
         key_id = key_id.removeprefix(KEY_PREFIX)
+        try:
+            return self._revoke(key_id, by=by, keep_last_admin=keep_last_admin)
+        finally:
+            # This process refuses the key at once; the others within their cache's time.
+            self._cache.forget(key_id)
+
+    def _revoke(self, key_id: str, *, by: str, keep_last_admin: bool) -> KeyRecord:
         c = api_keys.c
         with self._transaction() as tx:
-            record = _get(tx.conn, key_id)
+            record = key_row(tx.conn, key_id)
             if record.revoked_at is not None:
                 return record
-            now = _aware(self._clock())
+            now = as_aware(self._clock())
             # Checked inside the write transaction (the ledger's lock serialises writers):
             # two admins revoking each other at once leave one standing.
             admin = record.role == "admin" and record.state(now) == "active"
@@ -208,9 +219,9 @@ class KeyStore:
                 .values(revoked_at=now, revoked_by=by)
             )
             if done.rowcount != 1:  # revoked meanwhile by another writer: theirs stands
-                return _get(tx.conn, key_id)
+                return key_row(tx.conn, key_id)
             revoked = replace(record, revoked_at=now, revoked_by=by)
-            tx.record("key.revoked", _entry_body(revoked, actor=by))
+            tx.record("key.revoked", entry_body(revoked, actor=by))
             return revoked
 
     def request(
@@ -230,7 +241,7 @@ class KeyStore:
         The spec is validated now, as ``create`` would, so a request that could never be
         issued is refused at once. Appends ``key.requested``.
         """
-        spec = _validate(
+        spec = validate_spec(
             role=role,
             name=name,
             customer_id=customer_id,
@@ -239,9 +250,9 @@ class KeyStore:
             read_point=read_point,
             expires_in=expires_in,
         )
-        _check_actor("requested_by", requested_by)
+        check_actor("requested_by", requested_by)
         with self._transaction() as tx:
-            request_id = _free_id(tx.conn, api_key_requests.c.request_id)
+            request_id = free_id(tx.conn, api_key_requests.c.request_id)
             pending = KeyRequest(
                 request_id=request_id,
                 role=spec.role,
@@ -251,7 +262,7 @@ class KeyStore:
                 station_id=spec.station_id,
                 read_point=spec.read_point,
                 expires_in=spec.expires_in,
-                requested_at=_aware(self._clock()),
+                requested_at=as_aware(self._clock()),
                 requested_by=requested_by,
             )
             tx.conn.execute(
@@ -299,13 +310,13 @@ class KeyStore:
         is no longer pending, UnknownKeyRequestError when there is none. Approving appends
         ``key.request.approved`` and ``key.created``; rejecting ``key.request.rejected``.
         """
-        _check_actor("by", by)
+        check_actor("by", by)
         if answer not in ("approve", "reject"):
             raise InvalidKeySpecError("answer", "must be approve or reject")
         c = api_key_requests.c
         with self._transaction() as tx:
-            pending = _get_request(tx.conn, request_id)
-            now = _aware(self._clock())
+            pending = request_row(tx.conn, request_id)
+            now = as_aware(self._clock())
             state = pending.state(now)
             if state != "pending":
                 raise KeyRequestClosedError(request_id, state)
@@ -313,7 +324,7 @@ class KeyStore:
                 raise SameAdminError(request_id, by)
             token: str | None = None
             record: KeyRecord | None = None
-            key_id = _free_id(tx.conn, api_keys.c.key_id) if answer == "approve" else None
+            key_id = free_id(tx.conn, api_keys.c.key_id) if answer == "approve" else None
             done = tx.conn.execute(
                 sa.update(api_key_requests)
                 .where(c.request_id == request_id, c.answer.is_(None))
@@ -326,9 +337,7 @@ class KeyStore:
                 )
             )
             if done.rowcount != 1:  # answered meanwhile by another writer: theirs stands
-                raise KeyRequestClosedError(
-                    request_id, _get_request(tx.conn, request_id).state(now)
-                )
+                raise KeyRequestClosedError(request_id, request_row(tx.conn, request_id).state(now))
             tx.record(
                 f"key.request.{'approved' if answer == 'approve' else 'rejected'}",
                 {
@@ -359,7 +368,7 @@ class KeyStore:
     def get_request(self, request_id: str) -> KeyRequest:
         """The key request with this id; UnknownKeyRequestError if none."""
         with self._engine.connect() as conn:
-            return _get_request(conn, request_id)
+            return request_row(conn, request_id)
 
     def requests(self) -> builtins.list[KeyRequest]:
         """Every key request, newest first."""
@@ -368,31 +377,42 @@ class KeyStore:
             rows = conn.execute(
                 sa.select(api_key_requests).order_by(c.requested_at.desc(), c.request_id)
             )
-            return [_request(row) for row in rows]
+            return [key_request_of(row) for row in rows]
 
     def now(self) -> datetime:
         """The store's clock (UTC): what states are judged against."""
-        return _aware(self._clock())
+        return as_aware(self._clock())
 
     def authenticate(self, token: str) -> Principal:
         """The principal a presented token acts as; KeyRejectedError says why not.
 
         The key id parsed from the token finds the row, then the hashes are compared in
-        constant time, so knowing a (public) key id is no help without the secret.
+        constant time, so knowing a (public) key id is no help without the secret. The row
+        comes from the cache when it was read less than ``cache_seconds`` ago; its state
+        (expiry, revocation as read) is judged now, on every call.
         """
         match = _TOKEN.fullmatch(token) if isinstance(token, str) else None
         if match is None:  # never reaches the database
             raise KeyRejectedError("malformed")
         key_id = match.group(1)
-        with self._engine.connect() as conn:
-            row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        row = self._cache.get(key_id) or self._read(key_id)
         if row is None or not hmac.compare_digest(row.token_hash.encode(), _hash(token).encode()):
             raise KeyRejectedError("unknown", key_id)
-        record = _record(row)
-        state = record.state(_aware(self._clock()))
+        state = row.record.state(as_aware(self._clock()))
         if state != "active":
             raise KeyRejectedError(state, key_id)
-        return record.principal()
+        return row.record.principal()
+
+    def _read(self, key_id: str) -> CachedKey | None:
+        """The key's row from the table (and into the cache), or None when there is none."""
+        read_at = self._cache.now()
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        if row is None:
+            return None
+        cached = CachedKey(row.token_hash, key_record_of(row), read_at)
+        self._cache.put(key_id, cached)
+        return cached
 
     def bootstrap_admin(self, data_dir: Path) -> Path | None:
         """With no active admin key, issue one and write its token to ``data_dir/admin.key``.
@@ -401,7 +421,7 @@ class KeyStore:
         issued whose token nobody has. Returns the file's path, or None when an active
         admin key already exists (then nothing is written).
         """
-        spec = _Spec("admin", "first admin", None, (), None, None, None)
+        spec = KeySpec("admin", "first admin", None, (), None, None, None)
         path = data_dir / "admin.key"
         with self._transaction() as tx:
             # Checked inside the write transaction: two starting processes make one admin.
@@ -414,14 +434,14 @@ class KeyStore:
     def get(self, key_id: str) -> KeyRecord:
         """The key with this id (``3f9a2c1d`` or ``fpk_3f9a2c1d``); UnknownKeyError if none."""
         with self._engine.connect() as conn:
-            return _get(conn, key_id.removeprefix(KEY_PREFIX))
+            return key_row(conn, key_id.removeprefix(KEY_PREFIX))
 
     def list(self) -> builtins.list[KeyRecord]:
         """Every key, newest first; no secrets."""
         c = api_keys.c
         with self._engine.connect() as conn:
             rows = conn.execute(sa.select(api_keys).order_by(c.created_at.desc(), c.key_id))
-            return [_record(row) for row in rows]
+            return [key_record_of(row) for row in rows]
 
     @contextmanager
     def _transaction(self) -> Iterator[_Tx]:
@@ -435,14 +455,14 @@ class KeyStore:
     def _insert(
         self,
         tx: _Tx,
-        spec: _Spec,
+        spec: KeySpec,
         *,
         created_by: str,
         key_id: str | None = None,
         entry: dict[str, Any] | None = None,
     ) -> tuple[str, KeyRecord]:
-        now = _aware(self._clock())
-        key_id = key_id or _free_id(tx.conn, api_keys.c.key_id)
+        now = as_aware(self._clock())
+        key_id = key_id or free_id(tx.conn, api_keys.c.key_id)
         secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
         token = f"{KEY_PREFIX}{key_id}_{secret}"
         record = KeyRecord(
@@ -466,7 +486,7 @@ class KeyStore:
                 **values, parties=json.dumps(list(spec.parties)), token_hash=_hash(token)
             )
         )
-        tx.record("key.created", _entry_body(record, actor=created_by) | (entry or {}))
+        tx.record("key.created", entry_body(record, actor=created_by) | (entry or {}))
         return token, record
 
     def _has_active_admin(self, conn: sa.Connection, *, besides: str | None = None) -> bool:
@@ -474,8 +494,8 @@ class KeyStore:
         query = sa.select(api_keys).where(c.role == "admin", c.revoked_at.is_(None))
         if besides is not None:
             query = query.where(c.key_id != besides)
-        now = _aware(self._clock())
-        return any(_record(row).state(now) == "active" for row in conn.execute(query))
+        now = as_aware(self._clock())
+        return any(key_record_of(row).state(now) == "active" for row in conn.execute(query))
 
 
 def _hash(token: str) -> str:

@@ -68,7 +68,7 @@ def create_key_tables(engine: sa.Engine) -> None:
     keys_metadata.create_all(engine, tables=[api_keys, api_key_requests])
 
 
-def _free_id(conn: sa.Connection, column: sa.Column[str]) -> str:
+def free_id(conn: sa.Connection, column: sa.Column[str]) -> str:
     # 32 bits: a clash is rare but possible in a big table; pick again rather than fail.
     while True:
         new_id = secrets.token_hex(4)

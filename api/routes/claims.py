@@ -15,13 +15,14 @@ from api.auth.keys import Principal
 from api.deps import get_predictor, get_services, get_settings, idempotency_key
 from api.openapi import photo_encoding, problem_responses
 from api.problems import Problem, field_errors
-from api.routes.inspect import read_photos
 from api.services import Services
 from api.settings import Settings
+from api.uploads import read_photos
 from claims.errors import UnknownClaimError
 from claims.models import ClaimInput
-from claims.service import file_claim, get_claim, list_claims
+from claims.service import file_claim
 from claims.state import for_customer
+from claims.views import get_claim, list_claims
 from dossier.build import build_dossier
 from supplychain import strict_json
 from vision.predictor import Predictor

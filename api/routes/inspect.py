@@ -12,42 +12,11 @@ from api.openapi import photo_encoding, problem_responses
 from api.problems import Problem
 from api.schemas import InspectionOut
 from api.settings import Settings
+from api.uploads import read_photos
 from vision.errors import ImageRejected, ImageTooLargeError
 from vision.predictor import Predictor
 
 router = APIRouter(prefix="/v1", tags=["inspect"])
-
-
-async def read_photos(
-    photos: list[UploadFile], settings: Settings, *, max_photos: int | None = None
-) -> list[tuple[str, bytes]]:
-    """Read uploads within the per-photo byte limit; the count limit is checked first.
-
-    ``max_photos`` replaces the settings' per-request count (a station batch has its own).
-    """
-    limit = settings.max_photos if max_photos is None else max_photos
-    if len(photos) > limit:
-        raise Problem(
-            413,
-            "too-many-photos",
-            "Too many photos",
-            f"{len(photos)} photos sent; at most {limit} per request",
-            limit=limit,
-        )
-    out = []
-    for i, photo in enumerate(photos):
-        data = await photo.read(settings.max_photo_bytes + 1)
-        if len(data) > settings.max_photo_bytes:
-            raise Problem(
-                413,
-                "image-too-large",
-                "Image too large",
-                f"photo {i} ({photo.filename}) exceeds {settings.max_photo_bytes} bytes",
-                photo_index=i,
-                limit=settings.max_photo_bytes,
-            )
-        out.append((photo.filename or f"photo-{i}", data))
-    return out
 
 
 def inspect_all(predictor: Predictor, photos: list[tuple[str, bytes]]) -> list[dict[str, Any]]:

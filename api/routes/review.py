@@ -14,10 +14,13 @@ from api.auth.keys import Principal
 from api.deps import get_services
 from api.openapi import problem_responses
 from api.services import Services
-from claims.adjudication import QUEUE_FILTERS, answer_proposal, decide, move_ticket
+from cases.adjudication import decide
+from cases.approval import answer_proposal
+from cases.moves import move_ticket
+from cases.queue import QUEUE_FILTERS, review_queue
 from claims.models import DecisionInput, Description
 from claims.review import ACTIONS
-from claims.service import get_claim, review_queue
+from claims.views import get_claim
 
 router = APIRouter(prefix="/v1", tags=["adjudication"])
 Svc = Annotated[Services, Depends(get_services)]

@@ -8,26 +8,25 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from api.auth.access import ForbiddenError, principal
 from api.auth.keys import Principal
 from api.deps import IDEMPOTENCY_KEY_PATTERN, get_predictor, get_services, get_settings
 from api.openapi import photo_encoding, problem_responses
 from api.problems import Problem, field_errors
-from api.routes.inspect import read_photos
 from api.services import Services
 from api.settings import Settings
-from stations.batches import ItemInput, Station, grade_batch, photo_rejected, request_digest
+from api.uploads import read_photos
+from stations.batches import ItemInput, Station, grade_batch, request_digest
 from stations.grading import GradingPolicy
 from stations.jobs import (
-    BatchJob,
-    JobItem,
     job_state,
     live_jobs,
     queued_conflict,
     record_job,
     stations_with_batch,
+    store_job,
 )
 from supplychain import strict_json
 from vision.predictor import Predictor
@@ -46,6 +45,18 @@ class ItemIn(BaseModel):
     epc: str = Field(min_length=1, max_length=300, examples=["3074257BF7194E4000001A85"])
     kind: Literal["produce", "package"]
     photos: list[int] = Field(min_length=1, max_length=MAX_PHOTOS_PER_ITEM)
+    family: Literal["produce", "parcel", "can", "pouch"] | None = Field(
+        None,
+        description="What the item is, when the station knows: the model decides alone only "
+        "at or above this family's operating point. Left out: every family the kind may be "
+        "(the strictest).",
+    )
+
+    @model_validator(mode="after")
+    def _family_fits_kind(self) -> ItemIn:
+        if self.family is not None and (self.family == "produce") != (self.kind == "produce"):
+            raise ValueError(f"family {self.family!r} is not a kind of {self.kind!r}")
+        return self
 
 
 class BatchIn(BaseModel):
@@ -99,25 +110,6 @@ def _station(caller: Principal) -> Station:
     return Station(caller.station_id, caller.read_point, caller.actor)
 
 
-def _queue(
-    services: Services, batch: BatchIn, station: Station, photos: list[tuple[str, bytes]]
-) -> BatchJob:
-    """Store the photos and describe the job; a photo the store refuses fails its item."""
-    items = []
-    for item in batch.items:
-        named: list[tuple[str, str]] = []
-        error = None
-        for n, p in enumerate(item.photos):
-            name, data = photos[p]
-            try:
-                named.append((name, services.evidence.put(data).sha256))
-            except Exception:  # not an image the store can keep (it re-encodes the copy)
-                error = photo_rejected("not a readable image", n, item.photos)
-                break
-        items.append(JobItem(item.epc, item.kind, tuple(named), error, tuple(item.photos)))
-    return BatchJob(batch.batch_id, station, tuple(items))
-
-
 @router.post(
     "/batches",
     responses=problem_responses(400, 409, 413, 422, 429)
@@ -159,11 +151,11 @@ async def grade(
         photos, settings, max_photos=settings.station_max_items * MAX_PHOTOS_PER_ITEM
     )
     now = datetime.now(UTC)
+    items = [
+        ItemInput(i.epc, i.kind, tuple(data[p] for p in i.photos), tuple(i.photos), i.family)
+        for i in parsed.items
+    ]
     if len(parsed.items) <= settings.station_sync_items:
-        items = [
-            ItemInput(i.epc, i.kind, tuple(data[p] for p in i.photos), tuple(i.photos))
-            for i in parsed.items
-        ]
         queued_conflict(services.engine, station.station_id, parsed.batch_id, request_digest(items))
         result = await run_in_threadpool(
             lambda: grade_batch(
@@ -194,7 +186,9 @@ async def grade(
             "the grading queue is full; retry shortly",
             retry_after=30,
         )
-    job = await run_in_threadpool(lambda: _queue(services, parsed, station, data))
+    job = await run_in_threadpool(
+        lambda: store_job(services.evidence, parsed.batch_id, station, items)
+    )
     new = record_job(services.engine, job, now)
     if new:
         request.app.state.jobs.submit(job)

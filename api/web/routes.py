@@ -1,7 +1,7 @@
 """The workbench's pages: login, the review queue, a claim with its proofs, decisions.
 
-Thin handlers over the same domain calls the API makes (``claims.adjudication.decide``,
-``move_ticket``, ``claims.service.get_claim``): a decision from the workbench and one from
+Thin handlers over the same domain calls the API makes (``cases.adjudication.decide``,
+``move_ticket``, ``claims.views.get_claim``): a decision from the workbench and one from
 the API are the same ledger entry. Every page but the login needs a session
 (``api.web.session.current_session``); every form posts its session's CSRF token. Refusals
 are the API's problems, shown as sentences on the page they came from.
@@ -45,9 +45,12 @@ from api.web.views import (
     queue_rows,
     refusal,
 )
-from claims.adjudication import QUEUE_FILTERS, answer_proposal, decide, move_ticket
+from cases.adjudication import decide
+from cases.approval import answer_proposal
+from cases.moves import move_ticket
+from cases.queue import QUEUE_FILTERS, review_queue
 from claims.errors import ClaimsError, InvalidDecisionError, UnknownClaimError
-from claims.service import get_claim, review_queue
+from claims.views import get_claim
 from storage.errors import EvidenceNotFoundError
 
 __all__ = ["LOGIN_COOKIE", "page", "router", "templates"]
@@ -286,7 +289,7 @@ Posted = Annotated[dict[str, str], Depends(_posted)]
 
 @router.post("/claims/{claim_id}/decision")
 def decision(request: Request, user: FormUser, claim_id: str, form: Posted) -> Response:
-    """Decide the claim (``claims.adjudication.decide``), which resolves its ticket."""
+    """Decide the claim (``cases.adjudication.decide``), which resolves its ticket."""
     if not user.can_decide:
         return _forbidden(request, user, "decide claims")
     services = _services(request)

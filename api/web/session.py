@@ -33,6 +33,7 @@ from sqlalchemy import Column, DateTime, String, Table
 
 from api.auth.access import ROLE_PERMISSIONS, Permission
 from api.auth.keys import Principal, UnknownKeyError
+from ledger.clock import utc_now
 from storage.schema import metadata
 
 __all__ = [
@@ -159,14 +160,10 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class SessionStore:
     """The session table: open, find and end sessions."""
 
-    def __init__(self, engine: sa.Engine, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, engine: sa.Engine, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._engine = engine
         self._clock = clock
 

@@ -1,6 +1,6 @@
 """What the workbench pages show, computed from the claims and ledger services.
 
-Thin shapes over ``claims.service.get_claim`` and the ledger: SLA timers, photos with their
+Thin shapes over ``claims.views.get_claim`` and the ledger: SLA timers, photos with their
 boxes, the custody timeline with a chart per segment, the reasons with the entries they
 cite, and every such entry as a proof bundle against one signed checkpoint for the browser
 to verify. Nothing here writes.
@@ -20,13 +20,12 @@ from pydantic import ValidationError
 from api.problems import PROBLEM_TYPES, field_errors
 from api.services import Services
 from api.web.charts import TemperatureChart, temperature_chart
-from claims.adjudication import QUEUE_FILTERS, queue_filter
-from claims.custody import Party, Segment
-from claims.models import PARTY_ROLES
+from cases.queue import QUEUE_FILTERS, queue_filter
+from claims.segments import Party, Segment
 from claims.timeline import build_timeline
 from ledger.bundle import make_bundle
 from ledger.service import current_checkpoint
-from supplychain.capture import get_party
+from supplychain.capture import PARTY_ROLES, get_party
 from supplychain.trace import UnknownLotError
 
 __all__ = [

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from ledger.anchor.errors import AnchorInputError, AnchorMismatchError, AnchorNotFoundError
 from ledger.checkpoint import Checkpoint
+from ledger.clock import utc_now
 from ledger.hashing import HASH_SIZE
 
 __all__ = [
@@ -111,14 +112,10 @@ def check_receipt_matches(receipt: AnchorReceipt, *, origin: str, size: int, roo
         raise AnchorMismatchError(expected=expected, found=recorded)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class NoAnchor:
     """Anchoring switched off: records nothing, and its receipts and `verify` say so."""
 
-    def __init__(self, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._clock = clock
 
     def anchor(self, *, origin: str, size: int, root: bytes) -> AnchorReceipt:

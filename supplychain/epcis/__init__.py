@@ -7,7 +7,9 @@ temperatures in °C, CBV values as short names) each carrying its event hash id.
 One concern a module: `vocabulary` (CBV terms, @context prefixes), `errors` (and the limits
 of one capture), `timestamps`, `sensors` (temperatures, accelerations), `views` (the
 validated event and document), `eventhash` (CBV §8.9), `validate` (one event), `read` (a
-whole document); GS1 Digital Link lives in ``supplychain.identifiers.digital_link``.
+whole document), `build` (the one way to write an ObjectEvent and its document: stations,
+the logger CSV import, the simulator and the tests all build through it); GS1 Digital Link
+lives in ``supplychain.identifiers.digital_link``.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ from typing import Any
 
 from supplychain.epcis.errors import EPCISValidationError
 from supplychain.epcis.timestamps import hash_timestamp
-from supplychain.epcis.vocabulary import _CBV_URN_TO_WEB, _CBV_WEB, _GS1_VOC, _context_prefixes
+from supplychain.epcis.vocabulary import CBV_URN_TO_WEB, CBV_WEB, GS1_VOC, context_prefixes
 from supplychain.identifiers.digital_link import to_digital_link
 
 __all__ = ["HASH_VERSION", "event_hash_id", "event_prehash"]
@@ -91,15 +91,15 @@ _REPORT_ORDER = (
 _QUANTITY_ORDER = ("epcClass", "quantity", "uom")
 # Bare JSON words of these fields are CBV/GS1 vocabulary terms (EPCIS 2.0 JSON-LD context).
 _BARE_WORD_BASE = {
-    "bizStep": _CBV_WEB + "BizStep-",
-    "disposition": _CBV_WEB + "Disp-",
-    "set": _CBV_WEB + "Disp-",
-    "unset": _CBV_WEB + "Disp-",
-    "btt": _CBV_WEB + "BTT-",
-    "sdt": _CBV_WEB + "SDT-",
-    "sensorType": _GS1_VOC,
-    "exception": _GS1_VOC + "SensorAlertType-",
-    "component": _CBV_WEB + "Comp-",
+    "bizStep": CBV_WEB + "BizStep-",
+    "disposition": CBV_WEB + "Disp-",
+    "set": CBV_WEB + "Disp-",
+    "unset": CBV_WEB + "Disp-",
+    "btt": CBV_WEB + "BTT-",
+    "sdt": CBV_WEB + "SDT-",
+    "sensorType": GS1_VOC,
+    "exception": GS1_VOC + "SensorAlertType-",
+    "component": CBV_WEB + "Comp-",
 }
 _NUMERIC_RE = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
 _CURIE_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*):(.+)$")
@@ -109,7 +109,7 @@ class _Unhashable(Exception):
     """A value inside an event has no JSON meaning (NaN, a Python object)."""
 
 
-def _number(value: float | int) -> str:
+def canonical_number(value: float | int) -> str:
     """Number without trailing zeros, as the CBV rule (and the reference code) write it."""
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -127,7 +127,7 @@ def _canon(value: Any, prefixes: Mapping[str, str], vocab: str | None = None) ->
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return _number(value)
+        return canonical_number(value)
     if not isinstance(value, str):
         raise _Unhashable(f"{type(value).__name__} is not a JSON scalar")
     text = value.strip()
@@ -138,14 +138,14 @@ def _canon(value: Any, prefixes: Mapping[str, str], vocab: str | None = None) ->
     stamp = hash_timestamp(text)
     if stamp is not None:
         return stamp
-    for urn, web in _CBV_URN_TO_WEB.items():
+    for urn, web in CBV_URN_TO_WEB.items():
         if text.startswith(urn):
             return web + text[len(urn) :]
     curie = _CURIE_RE.match(text)
     if curie and curie.group(1) in prefixes and not curie.group(2).startswith("//"):
         text = prefixes[curie.group(1)] + curie.group(2)
     if _NUMERIC_RE.match(text):
-        return _number(float(text)) if any(c in text for c in ".eE") else str(int(text))
+        return canonical_number(float(text)) if any(c in text for c in ".eE") else str(int(text))
     return to_digital_link(text) or text
 
 
@@ -299,7 +299,7 @@ def _sensor_element(element: Any, prefixes: Mapping[str, str]) -> str:
     return "sensorElement" + body if body else ""
 
 
-def _prehash(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> str:
+def cbv_prehash(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> str:
     event_type = event.get("type")
     if not isinstance(event_type, str) or not event_type.strip():
         raise _Unhashable("the event has no type")
@@ -314,9 +314,9 @@ def _prehash(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> str:
 
 def event_prehash(event_json: Mapping[str, Any], *, context: Any = None) -> str:
     """Return the CBV 2.0 pre-hash string of one event (for audits and debugging)."""
-    prefixes = _context_prefixes(context, event_json.get("@context"))
+    prefixes = context_prefixes(context, event_json.get("@context"))
     try:
-        return _prehash(event_json, prefixes)
+        return cbv_prehash(event_json, prefixes)
     except _Unhashable as exc:
         raise EPCISValidationError(index=None, field="event", reason=str(exc)) from None
 

@@ -20,11 +20,11 @@ from supplychain.epcis.errors import (
     TooManyReadingsError,
     _Errors,
 )
-from supplychain.epcis.eventhash import _number
+from supplychain.epcis.eventhash import canonical_number
 from supplychain.epcis.timestamps import parse_datetime
-from supplychain.epcis.validate import _is_number, _read_event
+from supplychain.epcis.validate import is_number, read_event
 from supplychain.epcis.views import EPCISDocument
-from supplychain.epcis.vocabulary import _context_prefixes
+from supplychain.epcis.vocabulary import context_prefixes
 
 __all__ = ["parse_document"]
 
@@ -96,7 +96,9 @@ def parse_document(
     version = data.get("schemaVersion")
     # JSON writers emit 2.0 as a number or a string; both mean the same version.
     schema_version = (
-        _number(version) if isinstance(version, int | float) and _is_number(version) else version
+        canonical_number(version)
+        if isinstance(version, int | float) and is_number(version)
+        else version
     )
     if schema_version == "2":
         schema_version = "2.0"
@@ -131,8 +133,8 @@ def parse_document(
             raise TooManyReadingsError(limit=limits.max_readings, actual=readings)
     skew = (limits or CaptureLimits()).max_clock_skew
     latest = now + skew if now is not None else None
-    prefixes = _context_prefixes(data.get("@context"))
-    events = [_read_event(e, i, prefixes, errors, latest) for i, e in enumerate(event_list)]
+    prefixes = context_prefixes(data.get("@context"))
+    events = [read_event(e, i, prefixes, errors, latest) for i, e in enumerate(event_list)]
     if errors or creation is None:
         raise EPCISDocumentError(errors.items)
     return EPCISDocument(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from supplychain.epcis.errors import EPCISValidationError
-from supplychain.epcis.vocabulary import _GS1_VOC
+from supplychain.epcis.vocabulary import GS1_VOC
 
 __all__ = [
     "ACCELERATION_UOMS",
@@ -39,8 +39,8 @@ def to_celsius(value: float, uom: str) -> float:
     )
 
 
-_TEMPERATURE_TYPES = frozenset({_GS1_VOC + "Temperature", _GS1_VOC + "MT-Temperature"})
-_ACCELERATION_TYPES = frozenset({_GS1_VOC + "Acceleration", _GS1_VOC + "MT-Acceleration"})
+_TEMPERATURE_TYPES = frozenset({GS1_VOC + "Temperature", GS1_VOC + "MT-Temperature"})
+_ACCELERATION_TYPES = frozenset({GS1_VOC + "Acceleration", GS1_VOC + "MT-Acceleration"})
 _REPORT_NUMBERS = ("value", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue")
 _ABSOLUTE_ZERO_C = -273.15
 

@@ -1,6 +1,6 @@
 """Validation of one EPCIS event: every field checked, every problem recorded.
 
-`_read_event` reads an event into a `CaptureEvent` (times in UTC, temperatures in °C, CBV
+`read_event` reads an event into a `CaptureEvent` (times in UTC, temperatures in °C, CBV
 values as short names, its event hash id), recording each problem under
 ``eventList[i].<path>`` so that one pass reports every problem of a document.
 """
@@ -20,8 +20,8 @@ from supplychain.epcis.eventhash import (
     _EPC_LISTS,
     _QUANTITY_LISTS,
     HASH_VERSION,
-    _prehash,
     _Unhashable,
+    cbv_prehash,
 )
 from supplychain.epcis.sensors import (
     _ABSOLUTE_ZERO_C,
@@ -37,13 +37,13 @@ from supplychain.epcis.sensors import (
 from supplychain.epcis.timestamps import _OFFSET_RE, parse_datetime
 from supplychain.epcis.views import CaptureEvent
 from supplychain.epcis.vocabulary import (
-    _GS1_VOC,
     EVENT_TYPES,
+    GS1_VOC,
     CBVVocabulary,
-    _cbv_short,
-    _context_prefixes,
+    cbv_short,
+    context_prefixes,
 )
-from supplychain.identifiers.digital_link import _is_lot_class
+from supplychain.identifiers.digital_link import is_lot_class
 
 __all__ = ["stored_temperatures"]
 
@@ -103,7 +103,7 @@ class _EventReader:
             if epc_class is not None:
                 classes.append(epc_class)
             quantity = item.get("quantity")
-            if quantity is not None and not _is_number(quantity):
+            if quantity is not None and not is_number(quantity):
                 self.error(f"{path}.quantity", f"{quantity!r} is not a number")
             elif quantity is not None and quantity < 0:
                 self.error(f"{path}.quantity", "negative quantity")
@@ -120,7 +120,7 @@ class _EventReader:
         if not isinstance(value, str) or not value.strip():
             self.error(path, f"{value!r} is not a string")
             return None
-        short, reason = _cbv_short(value, vocabulary)
+        short, reason = cbv_short(value, vocabulary)
         if short is None:
             self.error(path, str(reason))
         return short
@@ -158,7 +158,7 @@ class _EventReader:
         return parsed
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -166,7 +166,7 @@ def _dedupe(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-def _read_event(
+def read_event(
     event: Any,
     index: int,
     prefixes: Mapping[str, str],
@@ -277,7 +277,7 @@ def _read_event(
         biz_step=biz_step,
         disposition=disposition,
         epcs=epcs,
-        lots=tuple(e for e in epcs if _is_lot_class(e)),
+        lots=tuple(e for e in epcs if is_lot_class(e)),
         parent_id=parent_id,
         read_point=read_point,
         biz_location=biz_location,
@@ -292,9 +292,9 @@ def _read_event(
 def _hash(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> str:
     """Event hash with the document's prefixes already collected."""
     merged = dict(prefixes)
-    merged.update(_context_prefixes(event.get("@context")))
+    merged.update(context_prefixes(event.get("@context")))
     try:
-        prehash = _prehash(event, merged)
+        prehash = cbv_prehash(event, merged)
     except _Unhashable as exc:
         raise EPCISValidationError(index=None, field="event", reason=str(exc)) from None
     digest = hashlib.sha256(prehash.encode("utf-8")).hexdigest()
@@ -342,9 +342,9 @@ def _sensor_type(value: Any) -> str | None:
         return None
     text = value.strip()
     if ":" not in text:
-        return _GS1_VOC + text
+        return GS1_VOC + text
     if text.startswith("gs1:"):
-        return _GS1_VOC + text[4:]
+        return GS1_VOC + text[4:]
     return text
 
 
@@ -438,7 +438,7 @@ def _read_report(
     numbers: dict[str, float] = {}
     for key in _REPORT_NUMBERS:
         if key in report:
-            if _is_number(report[key]):
+            if is_number(report[key]):
                 numbers[key] = float(report[key])
             else:
                 r.error(f"{path}.{key}", f"{report[key]!r} is not a number")

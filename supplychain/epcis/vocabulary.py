@@ -84,25 +84,25 @@ _CBV_URN_SEGMENT = {
     CBVVocabulary.SOURCE_DESTINATION_TYPE: "sdt",
     CBVVocabulary.BIZ_TRANSACTION_TYPE: "btt",
 }
-_CBV_WEB = "https://ref.gs1.org/cbv/"
-_GS1_VOC = "https://gs1.org/voc/"
+CBV_WEB = "https://ref.gs1.org/cbv/"
+GS1_VOC = "https://gs1.org/voc/"
 # CBV 1.x URN namespaces and their CBV 2.0 web-vocabulary term prefixes (incl. error reasons).
-_CBV_URN_TO_WEB = {
-    "urn:epcglobal:cbv:bizstep:": _CBV_WEB + "BizStep-",
-    "urn:epcglobal:cbv:disp:": _CBV_WEB + "Disp-",
-    "urn:epcglobal:cbv:btt:": _CBV_WEB + "BTT-",
-    "urn:epcglobal:cbv:sdt:": _CBV_WEB + "SDT-",
-    "urn:epcglobal:cbv:er:": _CBV_WEB + "ER-",
+CBV_URN_TO_WEB = {
+    "urn:epcglobal:cbv:bizstep:": CBV_WEB + "BizStep-",
+    "urn:epcglobal:cbv:disp:": CBV_WEB + "Disp-",
+    "urn:epcglobal:cbv:btt:": CBV_WEB + "BTT-",
+    "urn:epcglobal:cbv:sdt:": CBV_WEB + "SDT-",
+    "urn:epcglobal:cbv:er:": CBV_WEB + "ER-",
 }
 
 
-def _cbv_short(value: str, vocabulary: CBVVocabulary) -> tuple[str | None, str | None]:
+def cbv_short(value: str, vocabulary: CBVVocabulary) -> tuple[str | None, str | None]:
     """Return (short name or custom URI, None) or (None, reason)."""
     text = value.strip()
     words = _CBV_WORDS[vocabulary]
     word: str | None = None
     urn_prefix = f"urn:epcglobal:cbv:{_CBV_URN_SEGMENT[vocabulary]}:"
-    web_prefix = f"{_CBV_WEB}{vocabulary.value}-"
+    web_prefix = f"{CBV_WEB}{vocabulary.value}-"
     curie_prefix = f"cbv:{vocabulary.value}-"
     if ":" not in text:
         word = text
@@ -113,7 +113,7 @@ def _cbv_short(value: str, vocabulary: CBVVocabulary) -> tuple[str | None, str |
         word = text[len(web_prefix) :]
     elif text.startswith(curie_prefix):
         word = text[len(curie_prefix) :]
-    elif text.startswith(("urn:epcglobal:cbv:", _CBV_WEB, "cbv:")):
+    elif text.startswith(("urn:epcglobal:cbv:", CBV_WEB, "cbv:")):
         return None, f"{text!r} is a CBV term of another vocabulary, not a {vocabulary.value}"
     else:
         return text, None  # a private vocabulary URI, kept as given
@@ -124,7 +124,7 @@ def _cbv_short(value: str, vocabulary: CBVVocabulary) -> tuple[str | None, str |
 
 def cbv_short_name(value: str, *, vocabulary: CBVVocabulary) -> str:
     """Return the CBV short name of `value` (short, URN, web URI or CURIE); custom URIs as is."""
-    short, reason = _cbv_short(value, vocabulary)
+    short, reason = cbv_short(value, vocabulary)
     if short is None:
         raise EPCISValidationError(index=None, field=vocabulary.value, reason=str(reason))
     return short
@@ -138,18 +138,18 @@ def cbv_uri(short_name: str, *, vocabulary: CBVVocabulary) -> str:
             field=vocabulary.value,
             reason=f"{short_name!r} is not a CBV 2.0 {vocabulary.value} value",
         )
-    return f"{_CBV_WEB}{vocabulary.value}-{short_name}"
+    return f"{CBV_WEB}{vocabulary.value}-{short_name}"
 
 
 _DEFAULT_PREFIXES = {
-    "gs1": _GS1_VOC,
-    "cbv": _CBV_WEB,
+    "gs1": GS1_VOC,
+    "cbv": CBV_WEB,
     "epcis": "https://ref.gs1.org/epcis/",
     "cbvmda": "urn:epcglobal:cbv:mda",
 }
 
 
-def _context_prefixes(*contexts: Any) -> dict[str, str]:
+def context_prefixes(*contexts: Any) -> dict[str, str]:
     """Collect CURIE prefixes from JSON-LD @context values (strings are remote contexts)."""
     prefixes = dict(_DEFAULT_PREFIXES)
     for context in contexts:

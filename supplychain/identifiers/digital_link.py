@@ -170,7 +170,7 @@ def lot(class_uri: str) -> str | None:
     return unquote(match.group(1))
 
 
-def _is_lot_class(uri: str) -> bool:
+def is_lot_class(uri: str) -> bool:
     """True for identifiers of a product lot (LGTIN class URI or DL with AI 10 and no serial)."""
     if uri.startswith("urn:epc:class:lgtin:"):
         return True

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from claims.service import count_claims
+from claims.views import count_claims
 from tests.api.access import grant
 from tests.conftest import REPO
 

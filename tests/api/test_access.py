@@ -24,9 +24,10 @@ from api.auth.keys import ROLES
 from api.settings import Settings
 from api.web.routes import router as workbench
 from api.web.stations import router as station_pages
-from claims.service import count_claims
+from claims.views import count_claims
+from supplychain.epcis.build import ObjectEvent, Quantity, SourceDestination, epcis_document
 from tests.api.access import grant
-from tests.conftest import jpeg_bytes, textured
+from tests.conftest import jpeg_bytes, scene
 
 FARM, TRUCK = "urn:epc:id:pgln:4000001.00000", "urn:epc:id:pgln:4000003.00000"
 OTHER = "urn:epc:id:pgln:4099999.00000"
@@ -235,7 +236,7 @@ def _claim(client: TestClient, headers: dict[str, str], **extra: Any) -> Any:
     return client.post(
         "/v1/claims",
         headers=headers,
-        files=[("photos", ("p.jpg", jpeg_bytes(textured()), "image/jpeg"))],
+        files=[("photos", ("p.jpg", jpeg_bytes(scene()), "image/jpeg"))],
         data={"claim": json.dumps(claim)},
     )
 
@@ -294,22 +295,13 @@ def test_parties_a_supply_chain_may_register_and_roles_only_an_admin_may_change(
 
 
 def _doc(src: str) -> dict[str, Any]:
-    event = {
-        "type": "ObjectEvent",
-        "eventTime": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
-        "eventTimeZoneOffset": "+00:00",
-        "quantityList": [{"epcClass": "urn:epc:class:lgtin:4000001.012345.ACC-1", "quantity": 1}],
-        "action": "OBSERVE",
-        "bizStep": "shipping",
-        "sourceList": [{"type": "possessing_party", "source": src}],
-    }
-    return {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": datetime.now(UTC).isoformat(),
-        "epcisBody": {"eventList": [event]},
-    }
+    event = ObjectEvent(
+        event_time=datetime.now(UTC) - timedelta(hours=1),
+        biz_step="shipping",
+        quantities=(Quantity("urn:epc:class:lgtin:4000001.012345.ACC-1", 1),),
+        sources=(SourceDestination(src),),
+    )
+    return epcis_document([event], creation_date=datetime.now(UTC))
 
 
 def test_a_supply_chain_captures_events_of_its_own_parties_only(

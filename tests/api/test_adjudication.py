@@ -23,7 +23,7 @@ from api.app import create_app
 from api.settings import Settings
 from claims.compensation import payments
 from tests.api.access import grant
-from tests.conftest import jpeg_bytes, postgres_schema, schema_url, textured
+from tests.conftest import jpeg_bytes, postgres_schema, scene, schema_url
 
 PROBLEM = "application/problem+json"
 
@@ -70,7 +70,7 @@ def _file(client: TestClient, customer: dict[str, str], value: str = "12.50") ->
     resp = client.post(
         "/v1/claims",
         headers=customer,
-        files=[("photos", ("p.jpg", jpeg_bytes(textured()), "image/jpeg"))],
+        files=[("photos", ("p.jpg", jpeg_bytes(scene()), "image/jpeg"))],
         data={"claim": json.dumps(claim)},
     )
     assert resp.status_code == 201, resp.text

@@ -24,7 +24,7 @@ from api.settings import Settings
 from claims.compensation import payments
 from notifications.outbox import outbox
 from tests.api.access import grant
-from tests.conftest import jpeg_bytes, postgres_schema, schema_url, textured
+from tests.conftest import jpeg_bytes, postgres_schema, scene, schema_url
 
 PROBLEM = "application/problem+json"
 
@@ -85,7 +85,7 @@ def _file(client: TestClient, customer: dict[str, str], value: str) -> dict[str,
     resp = client.post(
         "/v1/claims",
         headers=customer,
-        files=[("photos", ("p.jpg", jpeg_bytes(textured()), "image/jpeg"))],
+        files=[("photos", ("p.jpg", jpeg_bytes(scene()), "image/jpeg"))],
         data={"claim": json.dumps(claim)},
     )
     assert resp.status_code == 201, resp.text

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.api.seeded import LOT, seeded_client
-from tests.conftest import jpeg_bytes, textured
+from tests.conftest import jpeg_bytes, scene
 
 
 def _claim(**changes: str) -> str:
@@ -24,7 +24,7 @@ def _claim(**changes: str) -> str:
 
 
 def test_an_unknown_category_is_named_like_every_other_claim_field(tmp_path: Path) -> None:
-    photo = ("photos", ("p.jpg", jpeg_bytes(textured()), "image/jpeg"))
+    photo = ("photos", ("p.jpg", jpeg_bytes(scene()), "image/jpeg"))
     with seeded_client(tmp_path) as client:
         resp = client.post("/v1/claims", files=[photo], data={"claim": _claim(category="produce")})
         bad_currency = client.post(
@@ -56,7 +56,7 @@ def _offset_free(value: object, path: str = "") -> list[str]:
 
 
 def test_every_time_answered_carries_an_offset_and_means_the_same_instant(tmp_path: Path) -> None:
-    photo = ("photos", ("p.jpg", jpeg_bytes(textured()), "image/jpeg"))
+    photo = ("photos", ("p.jpg", jpeg_bytes(scene()), "image/jpeg"))
     with seeded_client(tmp_path) as client:
         part = _claim(delivered_at="2024-05-02T10:00:00+02:00")
         filed = client.post("/v1/claims", files=[photo], data={"claim": part})

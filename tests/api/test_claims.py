@@ -8,7 +8,7 @@ checks the responsible party and the reason codes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +19,17 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from supplychain.epcis.build import (
+    ZULU,
+    ObjectEvent,
+    Quantity,
+    SensorElement,
+    SensorReport,
+    SourceDestination,
+    epcis_document,
+)
 from tests.api.access import grant
-from tests.conftest import REPO, jpeg_bytes, postgres_schema, schema_url, textured
+from tests.conftest import FIXTURES, REPO, jpeg_bytes, postgres_schema, schema_url, textured
 
 FARM, DC, TRUCK = (f"urn:epc:id:pgln:400000{i}.00000" for i in (1, 2, 3))
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -71,7 +80,7 @@ def client(
 
 
 def _t(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
+    return ZULU.render(at)
 
 
 def _event(
@@ -82,35 +91,23 @@ def _event(
     src: str | None = None,
     dst: str | None = None,
     disposition: str | None = None,
-    temps: list[tuple[datetime, float]] = (),
-) -> dict[str, Any]:  # type: ignore[assignment]
-    e: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": _t(at),
-        "eventTimeZoneOffset": "+00:00",
-        "quantityList": [
-            {"epcClass": f"urn:epc:class:lgtin:4000001.012345.{lot}", "quantity": 10, "uom": "KGM"}
-        ],
-        "action": "OBSERVE",
-        "bizStep": biz_step,
-    }
-    if disposition:
-        e["disposition"] = disposition
-    if src:
-        e["sourceList"] = [{"type": "possessing_party", "source": src}]
-    if dst:
-        e["destinationList"] = [{"type": "possessing_party", "destination": dst}]
-    if temps:
-        e["sensorElementList"] = [
-            {
-                "sensorMetadata": {"deviceID": "urn:epc:id:giai:4000001.L1"},
-                "sensorReport": [
-                    {"type": "gs1:Temperature", "value": c, "uom": "CEL", "time": _t(t)}
-                    for t, c in temps
-                ],
-            }
-        ]
-    return e
+    temps: Sequence[tuple[datetime, float]] = (),
+) -> dict[str, Any]:
+    """An ObjectEvent of 10 kg of ``lot`` as JSON (tests elsewhere put it in their documents)."""
+    logger = SensorElement(
+        tuple(SensorReport("gs1:Temperature", value=c, uom="CEL", time=t) for t, c in temps),
+        device_id="urn:epc:id:giai:4000001.L1",
+    )
+    return ObjectEvent(
+        event_time=at,
+        biz_step=biz_step,
+        disposition=disposition,
+        quantities=(Quantity(f"urn:epc:class:lgtin:4000001.012345.{lot}", 10, "KGM"),),
+        sources=(SourceDestination(src),) if src else (),
+        destinations=(SourceDestination(dst),) if dst else (),
+        sensors=(logger,) if temps else (),
+        times=ZULU,
+    ).to_json()
 
 
 def _series(start: datetime, hours: float, values: list[float]) -> list[tuple[datetime, float]]:
@@ -174,13 +171,7 @@ def _chain(
                 disposition="sellable_accessible",
             )
         )
-    doc = {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": _t(NOW),
-        "epcisBody": {"eventList": events},
-    }
+    doc = epcis_document(events, creation_date=NOW, times=ZULU)
     # Posted by the supply-chain system: this module's, unless the caller brings its own.
     resp = client.post(
         "/v1/events", json=doc, headers=ROLES["supply_chain"] if headers is None else headers
@@ -425,7 +416,8 @@ def test_bad_input_is_a_problem_and_writes_nothing(client: TestClient, case: str
 def test_a_claim_on_a_lot_without_records_is_accepted_for_a_person(client: TestClient) -> None:
     """GUIDE §4: missing data never refuses the customer's complaint; a person decides."""
     before = _ledger_size(client)
-    photo = jpeg_bytes(textured())
+    # A product photo: a generated texture is refused as "not a product photo" (issue 25).
+    photo = (FIXTURES / "flat_pouch.jpg").read_bytes()
     claim = {
         "order_id": "O-NR",
         "lot": "NO-RECORDS-AT-ALL",

@@ -14,7 +14,7 @@ from api.settings import Settings
 from storage.evidence import LocalEvidenceStore
 from storage.s3 import S3EvidenceStore
 from tests.api.access import grant
-from tests.conftest import jpeg_bytes, textured
+from tests.conftest import jpeg_bytes, scene
 from tests.storage.seaweedfs import S3Server, free_ports, fresh_bucket
 from tests.test_evidence import photo_with_private_exif
 
@@ -84,7 +84,7 @@ def test_unreachable_store_is_a_503_problem_without_its_address(tmp_path: Path) 
     with TestClient(app, raise_server_exceptions=False, headers=customer_app) as client:
         resp = client.post(
             "/v1/claims",
-            files=[("photos", ("p.jpg", jpeg_bytes(textured()), "image/jpeg"))],
+            files=[("photos", ("p.jpg", jpeg_bytes(scene()), "image/jpeg"))],
             data={"claim": json.dumps(claim)},
         )
         assert client.get("/v1/claims").json()["items"] == []  # nothing filed half-way

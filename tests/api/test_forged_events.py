@@ -24,6 +24,7 @@ from api.deps import get_predictor
 from api.settings import Settings
 from supplychain.capture import capture_events
 from supplychain.epcis import parse_document
+from supplychain.epcis.build import SensorElement, SensorReport
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, textured
 from tests.epcis_events import document, lot_event
@@ -56,13 +57,8 @@ def h(hours: float) -> datetime:
 def _shock(at: datetime, mps2: float = 310.0, lot: str = LOT) -> dict[str, Any]:
     """The forged report: an inspection naming no party, with a hard acceleration."""
     e = lot_event(lot, at, "inspecting")
-    e["sensorElementList"] = [
-        {
-            "sensorReport": [
-                {"type": "gs1:Acceleration", "value": mps2, "uom": "MSK", "time": at.isoformat()}
-            ]
-        }
-    ]
+    shock = SensorReport("gs1:Acceleration", value=mps2, uom="MSK", time=at)
+    e["sensorElementList"] = [SensorElement((shock,)).to_json()]
     return e
 
 

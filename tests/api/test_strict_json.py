@@ -28,7 +28,7 @@ from supplychain import epcis
 from supplychain.epcis import EPCISDocumentError, parse_document
 from supplychain.strict_json import MAX_DEPTH, InvalidJSONError, loads
 from tests.api.access import grant
-from tests.conftest import jpeg_bytes, textured
+from tests.conftest import jpeg_bytes, scene
 
 PROBLEM = "application/problem+json"
 JSON = {"content-type": "application/json"}
@@ -154,13 +154,13 @@ def _file(client: TestClient, customer: dict[str, str], part: str) -> Any:
     return client.post(
         "/v1/claims",
         headers=customer,
-        files=[("photos", ("p.jpg", jpeg_bytes(textured()), "image/jpeg"))],
+        files=[("photos", ("p.jpg", jpeg_bytes(scene()), "image/jpeg"))],
         data={"claim": part},
     )
 
 
 def _claims_count(app: Any) -> int:
-    from claims.service import count_claims
+    from claims.views import count_claims
 
     return int(count_claims(app.state.services.engine))
 

@@ -18,10 +18,10 @@ import pytest
 
 from claims.assessment import ClaimEvidence, ClaimsConfig, assess
 from claims.coldchain import Aggregate, Reading
-from claims.custody import LedgerRef, Party, Segment, Timeline
 from claims.models import ClaimInput
 from claims.profiles import DEFAULT_PROFILES
 from claims.responsibility import ClaimFacts, decide
+from claims.segments import LedgerRef, Party, Segment, Timeline
 from claims.timeline import build_timeline
 from claims.verdict import BASE_CONFIDENCE, Verdict
 from ledger.log import Ledger

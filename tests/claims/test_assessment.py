@@ -7,9 +7,9 @@ from decimal import Decimal
 
 from claims.assessment import ClaimEvidence, ClaimsConfig, assess
 from claims.coldchain import Reading
-from claims.custody import LedgerRef, Observation, Party, Segment, Timeline
 from claims.duplicates import DuplicateMatch
 from claims.models import ClaimInput
+from claims.segments import LedgerRef, Observation, Party, Segment, Timeline
 from vision.image import QualityReport
 from vision.predictor import Finding, Inspection
 

@@ -39,7 +39,8 @@ from ledger.log import Ledger
 from simulator.photos import GivenFindings, texture_jpeg
 from supplychain.capture import capture_events, register_party
 from supplychain.epcis import parse_document
-from tests.api.test_claims import DC, FARM, HOT, NOW, TRUCK, _event, _series, _t
+from supplychain.epcis.build import ZULU, epcis_document
+from tests.api.test_claims import DC, FARM, HOT, NOW, TRUCK, _event, _series
 from tests.conftest import postgres_schema, schema_url
 
 Doc = dict[str, Any]
@@ -87,13 +88,7 @@ def hot_claim(services: Services, lot: str) -> str:
         _event(lot, at[3], "inspecting", src=DC, disposition="sellable_accessible"),
         _event(lot, at[4], "storing", src=TRUCK, temps=_series(at[4], 3.9, HOT)),
     ]
-    doc = {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": _t(NOW),
-        "epcisBody": {"eventList": events},
-    }
+    doc = epcis_document(events, creation_date=NOW, times=ZULU)
     capture_events(ledger=services.ledger, events_in=parse_document(json.dumps(doc)))
     inspector = GivenFindings()
     photo = texture_jpeg(11)

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from claims.coldchain import Reading
-from claims.custody import NOBODY, CitedShock, LedgerRef, Observation, Party, Segment, Timeline
 from claims.profiles import DEFAULT_PROFILES
 from claims.responsibility import ClaimFacts, Reason, ResponsibilityPolicy, decide
+from claims.segments import NOBODY, CitedShock, LedgerRef, Observation, Party, Segment, Timeline
 
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 CHILLED = DEFAULT_PROFILES["chilled"]

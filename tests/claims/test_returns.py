@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from claims.custody import Party
 from claims.profiles import DEFAULT_PROFILES
 from claims.responsibility import ClaimFacts, decide
+from claims.segments import Party
 from claims.timeline import build_timeline
 from ledger.log import Ledger
 from stations.batches import Station, epcis_document, inspection_event

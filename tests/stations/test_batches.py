@@ -11,13 +11,14 @@ import pytest
 
 from api.services import Services, build_services
 from api.settings import Settings
-from claims.custody import Party
+from claims.segments import Party
 from claims.timeline import build_timeline
 from stations.batches import ItemInput, Station, create_station_tables, grade_batch
 from stations.errors import BatchConflictError
 from stations.grading import GradingPolicy
 from supplychain.capture import capture_events, register_party
 from supplychain.epcis import parse_document
+from supplychain.epcis.build import ObjectEvent, Quantity, SourceDestination, epcis_document
 from supplychain.trace import lot_trace
 from tests.conftest import jpeg_bytes, textured
 from vision.errors import NotAnImageError
@@ -66,23 +67,14 @@ def services(tmp_path: Path) -> Iterator[Services]:
     s = build_services(Settings(data_dir=tmp_path / "var", anchor_backend="none"))
     create_station_tables(s.engine)
     register_party(ledger=s.ledger, party_id=DC, role="warehouse", name="DC")
-    commissioning = {
-        "type": "ObjectEvent",
-        "eventTime": (NOW - timedelta(days=1)).isoformat(),
-        "eventTimeZoneOffset": "+00:00",
-        "action": "OBSERVE",
-        "bizStep": "receiving",
-        "epcList": [ITEM_A, ITEM_B],
-        "quantityList": [{"epcClass": LOT, "quantity": 2}],
-        "destinationList": [{"type": "possessing_party", "destination": DC}],
-    }
-    doc = {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": NOW.isoformat(),
-        "epcisBody": {"eventList": [commissioning]},
-    }
+    commissioning = ObjectEvent(
+        event_time=NOW - timedelta(days=1),
+        biz_step="receiving",
+        epcs=(ITEM_A, ITEM_B),
+        quantities=(Quantity(LOT, 2),),
+        destinations=(SourceDestination(DC),),
+    )
+    doc = epcis_document([commissioning], creation_date=NOW)
     capture_events(ledger=s.ledger, events_in=parse_document(doc))
     yield s
     s.close()

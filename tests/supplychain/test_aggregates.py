@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from claims.custody import Party
+from claims.segments import Party
 from claims.timeline import build_timeline
 from ledger.log import Ledger
 from supplychain.capture import (

@@ -20,6 +20,7 @@ from supplychain.authorship import (
 )
 from supplychain.custody import LotEvent
 from supplychain.epcis import CaptureEvent, parse_document
+from supplychain.epcis.build import SensorElement, SensorReport
 from tests.epcis_events import document, lot_event
 
 LOT = "urn:epc:class:lgtin:4012345.012345.AUTH1"
@@ -56,9 +57,8 @@ def _events(*events: dict[str, Any]) -> tuple[CaptureEvent, ...]:
 def _shock(at: datetime, **kw: Any) -> dict[str, Any]:
     """An inspection naming no party with a 310 m/s² acceleration: the forged report."""
     e = lot_event(LOT, at, "inspecting", **kw)
-    e["sensorElementList"] = [
-        {"sensorReport": [{"type": "gs1:Acceleration", "value": 310, "uom": "MSK"}]}
-    ]
+    shock = SensorReport("gs1:Acceleration", value=310, uom="MSK")
+    e["sensorElementList"] = [SensorElement((shock,)).to_json()]
     return e
 
 

@@ -6,12 +6,21 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from claims.custody import Party
+from claims.segments import Party
 from claims.timeline import build_timeline
 from ledger.log import Ledger
 from supplychain.capture import capture_events, create_projection_tables, register_party
 from supplychain.custody import LotEvent, custody
 from supplychain.epcis import parse_document
+from supplychain.epcis.build import (
+    ZULU,
+    ObjectEvent,
+    Quantity,
+    SensorElement,
+    SensorReport,
+    SourceDestination,
+    epcis_document,
+)
 from supplychain.trace import lot_trace
 
 DATA = Path(__file__).resolve().parent / "data" / "epcis"
@@ -116,35 +125,22 @@ def _event(
     disposition: str | None = None,
     temps: tuple[float, ...] = (),
     shock: float | None = None,
-) -> dict[str, object]:
-    e: dict[str, object] = {
-        "type": "ObjectEvent",
-        "eventTime": at.isoformat(),
-        "eventTimeZoneOffset": "+00:00",
-        "quantityList": [{"epcClass": LOT, "quantity": 5, "uom": "KGM"}],
-        "action": "OBSERVE",
-        "bizStep": step,
-    }
-    if disposition:
-        e["disposition"] = disposition
-    if src:
-        e["sourceList"] = [{"type": "possessing_party", "source": src}]
-    if dst:
-        e["destinationList"] = [{"type": "possessing_party", "destination": dst}]
-    reports: list[dict[str, object]] = [
-        {
-            "type": "gs1:Temperature",
-            "value": c,
-            "uom": "CEL",
-            "time": (at + timedelta(minutes=15 * i)).isoformat(),
-        }
+) -> ObjectEvent:
+    reports = [
+        SensorReport("gs1:Temperature", value=c, uom="CEL", time=at + timedelta(minutes=15 * i))
         for i, c in enumerate(temps)
     ]
     if shock is not None:
-        reports.append({"type": "gs1:Acceleration", "maxValue": shock, "uom": "MSK"})
-    if reports:
-        e["sensorElementList"] = [{"sensorReport": reports}]
-    return e
+        reports.append(SensorReport("gs1:Acceleration", max_value=shock, uom="MSK"))
+    return ObjectEvent(
+        event_time=at,
+        biz_step=step,
+        disposition=disposition,
+        quantities=(Quantity(LOT, 5, "KGM"),),
+        sources=(SourceDestination(src),) if src else (),
+        destinations=(SourceDestination(dst),) if dst else (),
+        sensors=(SensorElement(tuple(reports)),) if reports else (),
+    )
 
 
 def test_the_timeline_marks_receipt_and_dispatch_inspections_and_carries_shocks(
@@ -167,13 +163,7 @@ def test_the_timeline_marks_receipt_and_dispatch_inspections_and_carries_shocks(
         _event(t + timedelta(hours=3, minutes=20), "inspecting", src=DC, disposition="damaged"),
         _event(t + timedelta(hours=5), "shipping", src=DC),  # to nobody named
     ]
-    doc = {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2024-05-02T00:00:00Z",
-        "epcisBody": {"eventList": events},
-    }
+    doc = epcis_document(events, creation_date=datetime(2024, 5, 2, tzinfo=UTC), times=ZULU)
     capture_events(ledger=ledger, events_in=parse_document(doc))
     timeline = build_timeline(
         ledger=ledger, lot=LOT, delivered_at=t + timedelta(hours=8), customer=Party("c", "customer")

@@ -24,8 +24,9 @@ from typer.testing import CliRunner
 from api import cli_feedback
 from api.services import Services, build_services
 from api.settings import Settings
-from claims.adjudication import decide, move_ticket
-from claims.feedback import ModelFinding, gather_feedback, label_photo
+from cases.adjudication import decide
+from cases.feedback import ModelFinding, gather_feedback, label_photo
+from cases.moves import move_ticket
 from claims.models import ClaimInput, DecisionInput, FindingReview
 from claims.service import file_claim
 from simulator.photos import texture_jpeg

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import jpeg_bytes, run_in_child, textured
+from tests.conftest import jpeg_bytes, run_in_child, scene, textured
 from tests.hostile_images import compressible_png
 from vision.budget import DecodeBudget
 from vision.errors import DecoderBusyError, ImageRejected, VisionError
@@ -166,7 +166,7 @@ def test_the_predictor_decodes_through_its_budget(predictor: Predictor) -> None:
     shared = Predictor(
         predictor.spec, predictor.backend, classifier=predictor.classifier, budget=busy
     )
-    data = jpeg_bytes(textured())
+    data = jpeg_bytes(scene())  # judged: photo-like (noise is not a product photo)
     with busy.hold(0), pytest.raises(DecoderBusyError):
         shared.inspect(data, image="a.jpg")
     assert shared.inspect(data, image="a.jpg").quality.ok

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from supplychain.epcis.build import ZULU, epcis_document
 from tests.api.access import grant
 from tests.api.test_claims import _event, _series
 from tests.conftest import FIXTURES, jpeg_bytes, scene
@@ -102,13 +103,8 @@ def seed(app: FastAPI, base_url: str) -> Seeded:
         ):
             body = {"id": pid, "role": role, "name": name}
             assert client.post("/v1/parties", json=body, headers=supply).status_code == 201
-        doc = {
-            "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-            "type": "EPCISDocument",
-            "schemaVersion": "2.0",
-            "creationDate": _t(datetime.now(UTC)),
-            "epcisBody": {"eventList": _events("LOT-WORKBENCH", delivered)},
-        }
+        events = _events("LOT-WORKBENCH", delivered)
+        doc = epcis_document(events, creation_date=datetime.now(UTC), times=ZULU)
         assert client.post("/v1/events", json=doc, headers=supply).status_code == 201
         # The shipped model finds the swollen pouch (a latent defect, weighed on temperatures).
         swollen = (FIXTURES / "swollen_pouch.jpg").read_bytes()

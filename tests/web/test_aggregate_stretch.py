@@ -9,7 +9,7 @@ from api.web.charts import temperature_chart
 from api.web.routes import templates
 from api.web.views import segment_view
 from claims.coldchain import Aggregate, Reading
-from claims.custody import LedgerRef, Party, Segment
+from claims.segments import LedgerRef, Party, Segment
 
 T0 = datetime(2024, 5, 2, 4, 15, tzinfo=UTC)
 T1 = datetime(2024, 5, 2, 7, 30, tzinfo=UTC)

@@ -6,7 +6,7 @@ import copy
 import hashlib
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from supplychain.epcis import (
     CBVVocabulary,
     EPCISDocumentError,
     EPCISValidationError,
+    build,
     cbv_short_name,
     cbv_uri,
     event_hash_id,
@@ -29,7 +30,7 @@ from supplychain.epcis import (
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "epcis"
-CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+CONTEXT = [build.EPCIS_CONTEXT]
 HASH_ID = re.compile(r"^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$")
 
 
@@ -38,33 +39,27 @@ def load(name: str) -> dict[str, Any]:
 
 
 def document(*events: dict[str, Any], **header: Any) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "@context": CONTEXT,
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2024-05-02T10:00:00Z",
-        "epcisBody": {"eventList": list(events)},
-    }
+    """A document of ``events`` (JSON, broken ones too), its header fields replaced by ``header``."""
+    doc = build.epcis_document(
+        events, creation_date=datetime(2024, 5, 2, 10, tzinfo=UTC), times=build.ZULU
+    )
     doc.update(header)
     return doc
 
 
 def object_event(**fields: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "type": "ObjectEvent",
-        "eventTime": "2024-05-02T08:00:00.000+02:00",
-        "eventTimeZoneOffset": "+02:00",
-        "epcList": ["urn:epc:id:sscc:4012345.0000000017", "urn:epc:id:sgtin:4012345.012345.1001"],
-        "action": "OBSERVE",
-        "bizStep": "receiving",
-        "readPoint": {"id": "urn:epc:id:sgln:4000001.00010.0"},
-        "sensorElementList": [
-            {
-                "sensorMetadata": {"deviceID": "urn:epc:id:giai:4000001.LOGGER7"},
-                "sensorReport": [{"type": "gs1:Temperature", "value": 4.5, "uom": "CEL"}],
-            }
-        ],
-    }
+    """A valid receiving event with one temperature, its JSON fields replaced by ``fields``."""
+    report = build.SensorReport("gs1:Temperature", value=4.5, uom="CEL")
+    logger = build.SensorElement((report,), device_id="urn:epc:id:giai:4000001.LOGGER7")
+    event = build.ObjectEvent(
+        event_time=datetime(2024, 5, 2, 8, tzinfo=timezone(timedelta(hours=2))),
+        event_time_zone_offset="+02:00",
+        epcs=("urn:epc:id:sscc:4012345.0000000017", "urn:epc:id:sgtin:4012345.012345.1001"),
+        biz_step="receiving",
+        read_point="urn:epc:id:sgln:4000001.00010.0",
+        sensors=(logger,),
+        times=build.TimeFormat("milliseconds"),
+    ).to_json()
     event.update(fields)
     return event
 

@@ -28,8 +28,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from claims.models import FindingReview
-from claims.service import get_claim
 from claims.tables import claim_decisions
+from claims.views import get_claim
 from stations.batches import station_reviews
 from stations.grading import CLEAN, CONDITIONS
 from stations.review import ManualItem, manual_item
@@ -129,7 +129,7 @@ def label_photo(
 
 
 def _claim_examples(claim: Mapping[str, Any]) -> tuple[list[LabelledPhoto], list[Skipped]]:
-    """The examples of one decided claim (as ``claims.service.get_claim`` shows it)."""
+    """The examples of one decided claim (as ``claims.views.get_claim`` shows it)."""
     decision = claim["outcome"]
     reviews = [FindingReview.model_validate(f) for f in decision.get("findings", ())]
     photos = {int(p["position"]): p for p in claim["photos"]}

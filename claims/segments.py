@@ -1,4 +1,4 @@
-"""The custody timeline of a lot: who held it when, what was seen at each handover.
+"""The custody timeline claims read: who held a lot when, what was seen at each handover.
 
 Built from ledger entries elsewhere; here only the shapes the responsibility rules read.
 Every fact carries the ledger reference (index + leaf hash) it came from, so a verdict can
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from claims.coldchain import Aggregate, Reading
-from supplychain.capture import Party
+from supplychain.capture import PARTY_ROLES, Party
 
 __all__ = [
     "NOBODY",
@@ -27,7 +27,7 @@ __all__ = [
     "Timeline",
 ]
 
-ROLES = frozenset({"supplier", "warehouse", "carrier", "customer", "retailer"})
+ROLES = frozenset(PARTY_ROLES)
 # The holder of a stretch in which the lot was shipped without a named receiver.
 NOBODY = Party("(nobody on record)", "unrecorded", "nobody on record")
 
