@@ -24,6 +24,7 @@ __all__ = [
     "claim_reassessments",
     "claims",
     "lot_alerts",
+    "photo_bands",
     "photo_hashes",
     "ticket_events",
 ]
@@ -81,7 +82,31 @@ photo_hashes = Table(
     # SQLite and PostgreSQL.
     Column("phash", String(16), nullable=False),
 )
-"""The perceptual hash of every stored claim photo, scanned for near-duplicate evidence."""
+"""The perceptual hash of every stored claim photo, as filed."""
+
+photo_bands = Table(
+    "claim_photo_bands",
+    metadata,
+    # Given out under the ledger's write lock, like every row here, so in commit order: a
+    # search done before the lock re-checks, under it, only the rows with a higher id
+    # (``claims.duplicates``). AUTOINCREMENT: SQLite never hands out an id again.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("claim_id", String(32), nullable=False),
+    Column("position", Integer, nullable=False),
+    # The pHash in four 16-bit bands, highest bits first (``claims.hash_bands``): every
+    # stored hash within t bits of a photo's has a band within a few bits of the photo's.
+    Column("band0", Integer, nullable=False),
+    Column("band1", Integer, nullable=False),
+    Column("band2", Integer, nullable=False),
+    Column("band3", Integer, nullable=False),
+    Index("ix_claim_photo_bands_band0", "band0"),
+    Index("ix_claim_photo_bands_band1", "band1"),
+    Index("ix_claim_photo_bands_band2", "band2"),
+    Index("ix_claim_photo_bands_band3", "band3"),
+    UniqueConstraint("claim_id", "position"),
+    sqlite_autoincrement=True,
+)
+"""The near-duplicate index: one row per ``claim_photo_hashes`` row, its hash cut in bands."""
 
 lot_alerts = Table(
     "lot_alerts",
