@@ -64,8 +64,8 @@ class DuplicateMatch:
 _BANDS = (photo_bands.c.band0, photo_bands.c.band1, photo_bands.c.band2, photo_bands.c.band3)
 _IN_LIST = 2000  # values per IN (...): far below SQLite's 32,766 bound parameters
 _T = TypeVar("_T")
-# A stored photo, and per looked-up photo its distance: (claim_id, position) -> {n: bits}.
-_Hits = dict[tuple[str, int], dict[int, int]]
+# A stored photo (its claim_photo_bands.id), and per looked-up photo its distance in bits.
+_Hits = dict[int, dict[int, int]]
 # One photo filed twice in a claim counts once: matches are keyed (claim_id, sha256).
 _Key = tuple[str, str]
 
@@ -189,7 +189,8 @@ def _wanted(phashes: Sequence[int | None]) -> list[tuple[int, int]]:
 
 
 def _band_rows() -> Any:
-    return select(photo_bands.c.claim_id, photo_bands.c.position, *_BANDS)
+    # Only what the band indexes hold: the lookups read no table rows (an index-only scan).
+    return select(photo_bands.c.id, *_BANDS)
 
 
 def _lookups(plan: list[set[int]]) -> Iterable[ColumnElement[bool]]:
@@ -220,7 +221,7 @@ def _verify(rows: Iterable[Any], wanted: list[tuple[int, int]], max_distance: in
         stored = from_bands((row.band0, row.band1, row.band2, row.band3))
         for n, h in wanted:
             if (distance := (h ^ stored).bit_count()) <= max_distance:
-                hits.setdefault((row.claim_id, row.position), {})[n] = distance
+                hits.setdefault(row.id, {})[n] = distance
     return hits
 
 
@@ -230,14 +231,18 @@ def _resolve(conn: Connection, hits: _Hits, photos: int) -> list[dict[_Key, Dupl
     if not hits:
         return found
     query = (
-        select(photo_hashes.c.claim_id, photo_hashes.c.position, photo_hashes.c.sha256)
+        select(photo_bands.c.id, photo_hashes.c.claim_id, photo_hashes.c.sha256)
         .add_columns(claims.c.evidence_idx)
-        .join(claims, claims.c.id == photo_hashes.c.claim_id)
+        .join(
+            photo_hashes,
+            (photo_hashes.c.claim_id == photo_bands.c.claim_id)
+            & (photo_hashes.c.position == photo_bands.c.position),
+        )
+        .join(claims, claims.c.id == photo_bands.c.claim_id)
     )
-    ids = sorted({claim_id for claim_id, _ in hits})
-    for chunk in _chunks(ids):
-        for row in conn.execute(query.where(photo_hashes.c.claim_id.in_(chunk))):
-            for n, distance in hits.get((row.claim_id, row.position), {}).items():
+    for chunk in _chunks(sorted(hits)):
+        for row in conn.execute(query.where(photo_bands.c.id.in_(chunk))):
+            for n, distance in hits[row.id].items():
                 _keep(
                     found[n],
                     DuplicateMatch(row.claim_id, row.sha256, distance, int(row.evidence_idx)),
