@@ -57,7 +57,7 @@ if str(REPO) not in sys.path:
 from api.services import Services, build_services  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from claims.duplicates import find_duplicates, scan_duplicates  # noqa: E402
-from claims.hash_bands import probe_plan, to_bands  # noqa: E402
+from claims.hash_bands import probe_plan, to_bands, to_signed  # noqa: E402
 from claims.models import ClaimInput  # noqa: E402
 from claims.service import file_claim  # noqa: E402
 from claims.tables import claim_photos, claims, photo_bands, photo_hashes  # noqa: E402
@@ -142,7 +142,7 @@ def _rows(rng: random.Random, start: int, stop: int, now: datetime) -> dict[str,
         )  # fmt: skip
         out["photos"].append((claim_id, 0, sha, _INSPECTION))
         out["hashes"].append((claim_id, 0, sha, f"{value:016x}"))
-        out["bands"].append((claim_id, 0, *to_bands(value)))
+        out["bands"].append((claim_id, 0, to_signed(value), *to_bands(value)))
     return out
 
 
@@ -150,7 +150,7 @@ _COLUMNS = {
     "claims": [c.name for c in claims.columns],
     "photos": [c.name for c in claim_photos.columns],
     "hashes": [c.name for c in photo_hashes.columns],
-    "bands": ["claim_id", "position", "band0", "band1", "band2", "band3"],
+    "bands": ["claim_id", "position", "phash", "band0", "band1", "band2", "band3"],
 }
 _TABLES = {"claims": claims, "photos": claim_photos, "hashes": photo_hashes, "bands": photo_bands}
 

@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, func, insert, select, union_all
 
-from claims.hash_bands import BAND_BITS, probe_plan, to_bands
+from claims.hash_bands import probe_plan, to_bands, to_signed
 from claims.tables import claims, photo_bands, photo_hashes
-from vision.phash import format_phash, hamming, parse_phash
+from vision.phash import HASH_BITS, format_phash, hamming, parse_phash
 
 __all__ = [
     "MAX_MATCHES",
@@ -62,6 +62,7 @@ class DuplicateMatch:
 
 
 _BANDS = (photo_bands.c.band0, photo_bands.c.band1, photo_bands.c.band2, photo_bands.c.band3)
+_HASH_MASK = (1 << HASH_BITS) - 1
 _IN_LIST = 2000  # values per IN (...): far below SQLite's 32,766 bound parameters
 _T = TypeVar("_T")
 # A stored photo (its claim_photo_bands.id), and per looked-up photo its distance in bits.
@@ -151,6 +152,7 @@ def remember_photos(*, conn: Connection, claim_id: str, photos: Sequence[tuple[s
             {
                 "claim_id": claim_id,
                 "position": n,
+                "phash": to_signed(h),
                 **{band.name: value for band, value in zip(_BANDS, to_bands(h), strict=True)},
             }
             for n, (_, h) in enumerate(photos)
@@ -190,7 +192,7 @@ def _wanted(phashes: Sequence[int | None]) -> list[tuple[int, int]]:
 
 def _band_rows() -> Any:
     # Only what the band indexes hold: the lookups read no table rows (an index-only scan).
-    return select(photo_bands.c.id, *_BANDS)
+    return select(photo_bands.c.id, photo_bands.c.phash)
 
 
 def _lookups(plan: list[set[int]]) -> Iterable[Any]:
@@ -224,13 +226,7 @@ def _verify(rows: Iterable[Any], wanted: list[tuple[int, int]], max_distance: in
     """The candidate rows truly within ``max_distance`` bits of a looked-up photo."""
     hits: _Hits = {}
     for row in rows:
-        # from_bands, inlined: this loop runs for every candidate (~800 at a million photos).
-        stored = (
-            (row.band0 << 3 * BAND_BITS)
-            | (row.band1 << 2 * BAND_BITS)
-            | (row.band2 << BAND_BITS)
-            | row.band3
-        )
+        stored = row.phash & _HASH_MASK  # from_signed, inlined: it runs for every candidate
         for n, h in wanted:
             if (distance := (h ^ stored).bit_count()) <= max_distance:
                 hits.setdefault(row.id, {})[n] = distance

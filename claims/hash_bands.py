@@ -34,9 +34,11 @@ __all__ = [
     "BAND_BITS",
     "MAX_PROBES",
     "from_bands",
+    "from_signed",
     "probe_plan",
     "radii",
     "to_bands",
+    "to_signed",
 ]
 
 BANDS = 4
@@ -62,6 +64,16 @@ def from_bands(bands: tuple[int, ...]) -> int:
     for band in bands:
         value = (value << BAND_BITS) | band
     return value
+
+
+def to_signed(value: int) -> int:
+    """The hash as a signed 64-bit integer (two's complement), as a BIGINT column holds it."""
+    return value - (1 << HASH_BITS) if value >> (HASH_BITS - 1) else value
+
+
+def from_signed(value: int) -> int:
+    """The hash a signed 64-bit integer holds (``to_signed`` undone)."""
+    return value & ((1 << HASH_BITS) - 1)
 
 
 def radii(max_distance: int) -> tuple[int, ...]:

@@ -11,9 +11,11 @@ from claims.hash_bands import (
     BANDS,
     MAX_PROBES,
     from_bands,
+    from_signed,
     probe_plan,
     radii,
     to_bands,
+    to_signed,
 )
 
 
@@ -93,3 +95,10 @@ def test_a_plan_for_several_hashes_covers_each() -> None:
     for k in range(BANDS):
         alone = set().union(*((probe_plan([q], 6) or [])[k] for q in queries))
         assert plan[k] == alone
+
+
+def test_a_hash_fits_a_signed_bigint_and_back() -> None:
+    for value in (0, 1, (1 << 63) - 1, 1 << 63, (1 << 64) - 1, 0xF0F0_F0F0_F0F0_F0F0):
+        signed = to_signed(value)
+        assert -(1 << 63) <= signed < 1 << 63
+        assert from_signed(signed) == value

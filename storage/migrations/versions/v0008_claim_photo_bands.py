@@ -1,10 +1,10 @@
 """Copied-photo search by index, not by a scan of every stored hash (issue 24):
 ``claim_photo_bands``.
 
-One row per ``claim_photo_hashes`` row: the 64-bit pHash cut into four 16-bit bands
-(band ``k`` is hex digits ``4k .. 4k+3`` of the stored hash), each indexed, so a claim's
-photos are looked up by band values (multi-index hashing, ``claims.hash_bands``) instead
-of reading every stored hash. The ``id`` is given out in commit order: a search made
+One row per ``claim_photo_hashes`` row: the 64-bit pHash (as a signed BIGINT) and its four
+16-bit bands (band ``k`` is hex digits ``4k .. 4k+3`` of the stored hash), each band
+indexed together with the hash, so a claim's photos are looked up by band values
+(multi-index hashing, ``claims.hash_bands``) instead of reading every stored hash. The ``id`` is given out in commit order: a search made
 before the ledger's write lock re-checks under it only the rows above the highest id it
 saw. Existing hashes are copied in by the upgrade, so searches find exactly what the
 scan found.
@@ -36,8 +36,14 @@ def _bands_table() -> sa.Table:
         sa.MetaData(),
         sa.Column("claim_id", sa.String(32)),
         sa.Column("position", sa.Integer()),
+        sa.Column("phash", sa.BigInteger()),
         *(sa.Column(name, sa.Integer()) for name in _BANDS),
     )
+
+
+def _signed(value: int) -> int:
+    """A 64-bit hash as a signed BIGINT holds it (two's complement)."""
+    return value - (1 << 64) if value >> 63 else value
 
 
 def _backfill() -> None:
@@ -63,6 +69,7 @@ def _backfill() -> None:
                 {
                     "claim_id": claim_id,
                     "position": position,
+                    "phash": _signed(int(phash, 16)),
                     **{name: int(phash[4 * k : 4 * k + 4], 16) for k, name in enumerate(_BANDS)},
                 }
                 for claim_id, position, phash in rows
@@ -82,16 +89,16 @@ def upgrade() -> None:
         ),
         sa.Column("claim_id", sa.String(length=32), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("phash", sa.BigInteger(), nullable=False),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in _BANDS),
         sa.PrimaryKeyConstraint("id", name=op.f("claim_photo_bands_pkey")),
-        sa.UniqueConstraint("claim_id", "position", name=op.f("claim_photo_bands_claim_id_key")),
         sqlite_autoincrement=True,
     )
     _backfill()
     # Indexed after the copy: one sort per index instead of a million index inserts. Each
-    # holds every band and the id, so a lookup never reads the table (an index-only scan).
+    # holds the hash and the id, so a lookup never reads the table (an index-only scan).
     for name in _BANDS:
-        columns = [name, *(other for other in _BANDS if other != name), "id"]
+        columns = [name, "phash", "id"]
         op.create_index(op.f(f"ix_claim_photo_bands_{name}"), "claim_photo_bands", columns)
 
 
