@@ -150,7 +150,7 @@ _COLUMNS = {
     "claims": [c.name for c in claims.columns],
     "photos": [c.name for c in claim_photos.columns],
     "hashes": [c.name for c in photo_hashes.columns],
-    "bands": ["claim_id", "position", "phash", "band0", "band1", "band2", "band3"],
+    "bands": ["claim_id", "position", "phash", "band0", "band1", "band2"],
 }
 _TABLES = {"claims": claims, "photos": claim_photos, "hashes": photo_hashes, "bands": photo_bands}
 
@@ -237,7 +237,7 @@ def searches(engine: sa.Engine, reps: int, t: int, rng: random.Random) -> tuple[
         plan = probe_plan([query], t) or []
         candidates = 0
         for column, values in zip(
-            (photo_bands.c.band0, photo_bands.c.band1, photo_bands.c.band2, photo_bands.c.band3),
+            (photo_bands.c.band0, photo_bands.c.band1, photo_bands.c.band2),
             plan,
             strict=False,
         ):

@@ -61,7 +61,7 @@ class DuplicateMatch:
         }
 
 
-_BANDS = (photo_bands.c.band0, photo_bands.c.band1, photo_bands.c.band2, photo_bands.c.band3)
+_BANDS = (photo_bands.c.band0, photo_bands.c.band1, photo_bands.c.band2)
 _HASH_MASK = (1 << HASH_BITS) - 1
 _IN_LIST = 2000  # values per IN (...): far below SQLite's 32,766 bound parameters
 _T = TypeVar("_T")

@@ -96,18 +96,16 @@ photo_bands = Table(
     # The whole pHash as a signed BIGINT (``claims.hash_bands.to_signed``), to check the
     # distance of a candidate; ``claim_photo_hashes.phash`` keeps the hex form, as filed.
     Column("phash", BigInteger, nullable=False),
-    # The pHash in four 16-bit bands, highest bits first (``claims.hash_bands``): every
+    # The pHash in bands of 22, 21 and 21 bits, highest first (``claims.hash_bands``): every
     # stored hash within t bits of a photo's has a band within a few bits of the photo's.
     Column("band0", Integer, nullable=False),
     Column("band1", Integer, nullable=False),
     Column("band2", Integer, nullable=False),
-    Column("band3", Integer, nullable=False),
     # Each index holds the hash and the id too, so a lookup reads the index alone: at a
     # million photos, fetching each candidate's table row was a random page read.
     Index("ix_claim_photo_bands_band0", "band0", "phash", "id"),
     Index("ix_claim_photo_bands_band1", "band1", "phash", "id"),
     Index("ix_claim_photo_bands_band2", "band2", "phash", "id"),
-    Index("ix_claim_photo_bands_band3", "band3", "phash", "id"),
     sqlite_autoincrement=True,
 )
 """The near-duplicate index: one row per ``claim_photo_hashes`` row, its hash cut in bands."""

@@ -7,9 +7,9 @@ import random
 import pytest
 
 from claims.hash_bands import (
-    BAND_BITS,
     BANDS,
     MAX_PROBES,
+    WIDTHS,
     from_bands,
     from_signed,
     probe_plan,
@@ -19,15 +19,17 @@ from claims.hash_bands import (
 )
 
 
-def test_bands_are_the_stored_hex_digits_highest_first() -> None:
+def test_bands_are_22_21_and_21_bits_highest_first() -> None:
+    assert WIDTHS == (22, 21, 21) and sum(WIDTHS) == 64
     value = 0x0123_4567_89AB_CDEF
-    assert to_bands(value) == (0x0123, 0x4567, 0x89AB, 0xCDEF)
+    assert to_bands(value) == (value >> 42, (value >> 21) & 0x1F_FFFF, value & 0x1F_FFFF)
     assert from_bands(to_bands(value)) == value
     rng = random.Random(1)
     for _ in range(1000):
         h = rng.getrandbits(64)
+        bits = f"{h:064b}"
+        assert to_bands(h) == (int(bits[:22], 2), int(bits[22:43], 2), int(bits[43:], 2))
         assert from_bands(to_bands(h)) == h
-        assert to_bands(h) == tuple(int(f"{h:016x}"[4 * k : 4 * k + 4], 16) for k in range(4))
 
 
 @pytest.mark.parametrize("t", range(32))
@@ -38,41 +40,41 @@ def test_radii_give_the_bands_t_plus_1_slots_evenly(t: int) -> None:
     assert max(plan) - min(plan) <= 1 and list(plan) == sorted(plan, reverse=True)
 
 
-def test_the_default_threshold_probes_52_values_per_hash() -> None:
-    assert radii(6) == (1, 1, 1, 0)
+def test_the_default_threshold_probes_298_values_per_hash() -> None:
+    assert radii(6) == (2, 1, 1)
     plan = probe_plan([0], 6)
     assert plan is not None
-    assert [len(values) for values in plan] == [1 + BAND_BITS] * 3 + [1]
-    assert radii(0) == (0, -1, -1, -1)  # an exact copy equals in every band: one is enough
+    assert [len(values) for values in plan] == [1 + 22 + 231, 1 + 21, 1 + 21]
+    assert radii(0) == (0, -1, -1)  # an exact copy equals in every band: one is enough
 
 
 def test_wide_thresholds_have_no_plan() -> None:
-    assert probe_plan([0], 15) is not None
-    assert probe_plan([0], 16) is None  # 4,608 lookups per hash > MAX_PROBES
+    assert probe_plan([0], 10) is not None
+    assert probe_plan([0], 11) is None  # 4,918 lookups per hash > MAX_PROBES
     assert MAX_PROBES == 4096
 
 
 def _neighbour(rng: random.Random, value: int, per_band: tuple[int, ...]) -> int:
     """``value`` with exactly ``per_band[k]`` random bits flipped in band ``k``."""
-    for k, flips in enumerate(per_band):
-        shift = BAND_BITS * (BANDS - 1 - k)
-        for bit in rng.sample(range(BAND_BITS), flips):
+    shift = 64
+    for width, flips in zip(WIDTHS, per_band, strict=True):
+        shift -= width
+        for bit in rng.sample(range(width), flips):
             value ^= 1 << (shift + bit)
     return value
 
 
 def _splits(total: int) -> list[tuple[int, ...]]:
-    """Every way of spreading ``total`` flipped bits over the four bands."""
+    """Every way of spreading ``total`` flipped bits over the three bands."""
     return [
-        (a, b, c, total - a - b - c)
-        for a in range(min(total, BAND_BITS) + 1)
-        for b in range(min(total - a, BAND_BITS) + 1)
-        for c in range(min(total - a - b, BAND_BITS) + 1)
-        if total - a - b - c <= BAND_BITS
+        (a, b, total - a - b)
+        for a in range(min(total, WIDTHS[0]) + 1)
+        for b in range(min(total - a, WIDTHS[1]) + 1)
+        if total - a - b <= WIDTHS[2]
     ]
 
 
-@pytest.mark.parametrize("t", [0, 1, 2, 3, 4, 6, 7, 10, 15])
+@pytest.mark.parametrize("t", [0, 1, 2, 3, 4, 5, 6, 7, 8, 10])
 def test_every_hash_within_t_bits_has_a_band_in_the_plan(t: int) -> None:
     """However the differing bits fall across the bands, exactly at the threshold too."""
     rng = random.Random(t)

@@ -1,9 +1,9 @@
 """Copied-photo search by index, not by a scan of every stored hash (issue 24):
 ``claim_photo_bands``.
 
-One row per ``claim_photo_hashes`` row: the 64-bit pHash (as a signed BIGINT) and its four
-16-bit bands (band ``k`` is hex digits ``4k .. 4k+3`` of the stored hash), each band
-indexed together with the hash, so a claim's photos are looked up by band values
+One row per ``claim_photo_hashes`` row: the 64-bit pHash (as a signed BIGINT) and its three
+bands (bits 63..42, 41..21 and 20..0), each band indexed together with the hash and the
+id, so a claim's photos are looked up by band values
 (multi-index hashing, ``claims.hash_bands``) instead of reading every stored hash. The ``id`` is given out in commit order: a search made
 before the ledger's write lock re-checks under it only the rows above the highest id it
 saw. Existing hashes are copied in by the upgrade, so searches find exactly what the
@@ -26,7 +26,8 @@ down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_BANDS = ("band0", "band1", "band2", "band3")
+_BANDS = ("band0", "band1", "band2")
+_SPLIT = ((42, 22), (21, 21), (0, 21))  # each band's (shift, width), as claims.hash_bands
 _BATCH = 10_000  # rows per page while copying: bounded memory on a large database
 
 
@@ -69,10 +70,13 @@ def _backfill() -> None:
                 {
                     "claim_id": claim_id,
                     "position": position,
-                    "phash": _signed(int(phash, 16)),
-                    **{name: int(phash[4 * k : 4 * k + 4], 16) for k, name in enumerate(_BANDS)},
+                    "phash": _signed(value),
+                    **{
+                        name: (value >> shift) & ((1 << width) - 1)
+                        for name, (shift, width) in zip(_BANDS, _SPLIT, strict=True)
+                    },
                 }
-                for claim_id, position, phash in rows
+                for claim_id, position, value in ((r[0], r[1], int(r[2], 16)) for r in rows)
             ],
         )
         after = (rows[-1].claim_id, rows[-1].position)
