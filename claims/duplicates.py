@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, insert, select, union_all
+from sqlalchemy import BindParameter, Connection, bindparam, func, insert, select, union_all
 
 from claims.hash_bands import probe_plan, to_bands, to_signed
 from claims.tables import claims, photo_bands, photo_hashes
@@ -211,7 +211,13 @@ def _lookups(plan: list[set[int]]) -> Iterable[Any]:
             if selects and size + len(chunk) > _IN_LIST:
                 yield union_all(*selects)
                 selects, size = [], 0
-            selects.append(_band_rows().where(band.in_(chunk)))
+            # The values written into the SQL, not bound one by one: binding ~300 parameters
+            # cost PostgreSQL 1.2 ms a lookup, the statement itself 0.25 ms. They are ints
+            # this module computed, so nothing a client sent reaches the SQL text.
+            written: BindParameter[int] = bindparam(
+                f"{band.name}_{len(selects)}", chunk, literal_execute=True
+            )
+            selects.append(_band_rows().where(band.in_(written)))
             size += len(chunk)
     if selects:
         yield union_all(*selects)
