@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from claims.assessment import Assessment, ClaimEvidence, ClaimsConfig, assess
 from claims.compensation import pay
-from claims.duplicates import DuplicateMatch, find_duplicates
+from claims.duplicates import DuplicateMatch, remember_photos, search_duplicates
 from claims.errors import (
     IdempotencyConflictError,
     InvalidClaimError,
@@ -34,7 +34,7 @@ from claims.errors import (
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
 from claims.segments import LedgerRef, Party, Timeline
-from claims.tables import claim_photos, claims, lot_alerts, photo_hashes
+from claims.tables import claim_photos, claims, lot_alerts
 from claims.timeline import build_timeline
 from claims.views import get_claim
 from ledger.log import Ledger, LedgerWriter
@@ -137,9 +137,10 @@ def file_claim(
 
     ``actor`` (who filed it: an API key) is named in the evidence entry.
 
-    Gathers the evidence (photos judged, the lot's timeline), stores the photos, and under
-    the ledger's write lock looks up what other claims say (copied photos, the lot's recent
-    defect claims), lets the pure ``assess`` decide, and records the decision.
+    Gathers the evidence (photos judged, the lot's timeline), stores the photos, searches
+    for copies of them in other claims, and under the ledger's write lock looks up what
+    other claims say (copies stored since that search, the lot's recent defect claims),
+    lets the pure ``assess`` decide, and records the decision.
     """
     engine = ledger.engine
     _validate(claim, photos, config, now)
@@ -157,17 +158,20 @@ def file_claim(
         raise InvalidClaimError("photos", "no photo can be judged: " + "; ".join(advice))
     stored = [store.put(data) for _, data in photos]
     claim_id = uuid.uuid4().hex
+    # Only photos that passed the quality gate are looked up: a featureless photo (black,
+    # blank, blurred flat) has a near-arbitrary hash and carries no finding. Searched before
+    # the ledger's write lock, so no other writer waits on it; completed under the lock,
+    # which every claim takes: of two copies filed at the same instant, the second to get
+    # the lock sees the first's hashes.
+    with engine.connect() as conn:
+        search = search_duplicates(
+            conn=conn,
+            phashes=[i.phash if i.quality.ok else None for i in inspections],
+            max_distance=config.duplicate_max_distance,
+        )
     try:
         with ledger.writer() as w:
-            # Looked up under the ledger's write lock, which every claim takes: of two copies
-            # filed at the same instant, the second to get the lock sees the first's hashes.
-            # Only photos that passed the quality gate are looked up: a featureless photo
-            # (black, blank, blurred flat) has a near-arbitrary hash and carries no finding.
-            duplicates = find_duplicates(
-                conn=w.conn,
-                phashes=[i.phash if i.quality.ok else None for i in inspections],
-                max_distance=config.duplicate_max_distance,
-            )
+            duplicates = search.complete(w.conn)
             evidence = ClaimEvidence(
                 claim=claim,
                 inspections=tuple(inspections),
@@ -313,17 +317,10 @@ def _record(
             )
         ],
     )
-    w.conn.execute(
-        insert(photo_hashes),
-        [
-            {
-                "claim_id": claim_id,
-                "position": n,
-                "sha256": s.sha256,
-                "phash": format_phash(i.phash),
-            }
-            for n, (s, i) in enumerate(zip(stored, inspections, strict=True))
-        ],
+    remember_photos(
+        conn=w.conn,
+        claim_id=claim_id,
+        photos=[(s.sha256, i.phash) for s, i in zip(stored, inspections, strict=True)],
     )
     enqueue(
         conn=w.conn,

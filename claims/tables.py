@@ -24,6 +24,7 @@ __all__ = [
     "claim_reassessments",
     "claims",
     "lot_alerts",
+    "photo_bands",
     "photo_hashes",
     "ticket_events",
 ]
@@ -81,7 +82,33 @@ photo_hashes = Table(
     # SQLite and PostgreSQL.
     Column("phash", String(16), nullable=False),
 )
-"""The perceptual hash of every stored claim photo, scanned for near-duplicate evidence."""
+"""The perceptual hash of every stored claim photo, as filed."""
+
+photo_bands = Table(
+    "claim_photo_bands",
+    metadata,
+    # Given out under the ledger's write lock, like every row here, so in commit order: a
+    # search done before the lock re-checks, under it, only the rows with a higher id
+    # (``claims.duplicates``). AUTOINCREMENT: SQLite never hands out an id again.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("claim_id", String(32), nullable=False),
+    Column("position", Integer, nullable=False),
+    # The whole pHash as a signed BIGINT (``claims.hash_bands.to_signed``), to check the
+    # distance of a candidate; ``claim_photo_hashes.phash`` keeps the hex form, as filed.
+    Column("phash", BigInteger, nullable=False),
+    # The pHash in bands of 22, 21 and 21 bits, highest first (``claims.hash_bands``): every
+    # stored hash within t bits of a photo's has a band within a few bits of the photo's.
+    Column("band0", Integer, nullable=False),
+    Column("band1", Integer, nullable=False),
+    Column("band2", Integer, nullable=False),
+    # Each index holds the hash and the id too, so a lookup reads the index alone: at a
+    # million photos, fetching each candidate's table row was a random page read.
+    Index("ix_claim_photo_bands_band0", "band0", "phash", "id"),
+    Index("ix_claim_photo_bands_band1", "band1", "phash", "id"),
+    Index("ix_claim_photo_bands_band2", "band2", "phash", "id"),
+    sqlite_autoincrement=True,
+)
+"""The near-duplicate index: one row per ``claim_photo_hashes`` row, its hash cut in bands."""
 
 lot_alerts = Table(
     "lot_alerts",

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import random
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from api.cli import app as cli
 from api.database import TABLE_MODULES, load_tables
 from api.services import build_services
 from api.settings import Settings
+from claims.duplicates import find_duplicates, scan_duplicates
 from storage import migrate
 from storage.db import make_engine
 from storage.errors import UnknownRevisionError, UnmigratedDatabaseError
@@ -320,3 +323,65 @@ def test_a_new_revision_is_generated_from_the_models(
             engine.dispose()
     finally:
         migrate._scripts.cache_clear()
+
+
+def test_0008_indexes_the_photo_hashes_already_stored(engine: sa.Engine) -> None:
+    """A database at 0007 with claims and their photo hashes: after 0008 the indexed search
+    finds what the scan finds, exact copies and edge distances included; down again, the
+    index is gone and the hashes are untouched."""
+    migrate.upgrade(engine, metadata=load_tables(), revision="0007")
+    rng = random.Random(8)
+    stored = [rng.getrandbits(64) for _ in range(40)]
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    claim_row = {
+        "request_hash": "0" * 64,
+        "order_id": "o",
+        "lot": "L",
+        "category": "chilled",
+        "line_value": 1,
+        "currency": "EUR",
+        "delivered_at": now,
+        "status": "open",
+        "defective": 1,
+        "responsible_party": "carrier",
+        "confidence": 0.9,
+        "verdict": "{}",
+        "ticket": "{}",
+        "compensation": "{}",
+        "verdict_idx": 0,
+        "created_at": now,
+    }
+    claims = sa.table("claims", *(sa.column(c) for c in ["id", "evidence_idx", *claim_row]))
+    hashes = sa.table(
+        "claim_photo_hashes", *(sa.column(c) for c in ("claim_id", "position", "sha256", "phash"))
+    )
+    with engine.begin() as conn:
+        for n in range(0, len(stored), 2):  # two photos per claim
+            conn.execute(claims.insert().values(id=f"c{n:02d}", evidence_idx=n, **claim_row))
+            conn.execute(
+                hashes.insert(),
+                [
+                    {"claim_id": f"c{n:02d}", "position": p, "sha256": f"{n + p:064x}"}
+                    | {"phash": f"{stored[n + p]:016x}"}
+                    for p in (0, 1)
+                ],
+            )
+    assert migrate.upgrade(engine, metadata=load_tables()).found == HEAD
+    # Each stored hash again, and at 5, 6 and 7 bits from it (the threshold is 6).
+    queries: list[int | None] = [
+        h ^ sum(1 << b for b in rng.sample(range(64), bits))
+        for h in stored
+        for bits in (0, 5, 6, 7)
+    ]
+    with engine.connect() as conn:
+        indexed = find_duplicates(conn=conn, phashes=queries, max_distance=6)
+        assert indexed == scan_duplicates(conn=conn, phashes=queries, max_distance=6)
+        bands = conn.execute(sa.text("SELECT count(*) FROM claim_photo_bands")).scalar_one()
+    assert bands == len(stored)
+    assert [len(found) >= 1 for found in indexed] == [True, True, True, False] * len(stored)
+
+    assert migrate.downgrade(engine, revision="0007").found == "0007"
+    assert "claim_photo_bands" not in _tables(engine)
+    with engine.connect() as conn:
+        count = conn.execute(sa.text("SELECT count(*) FROM claim_photo_hashes")).scalar_one()
+    assert count == len(stored)

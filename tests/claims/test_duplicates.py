@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -10,19 +11,32 @@ import pytest
 import sqlalchemy as sa
 
 from claims.compensation import DUPLICATE_EVIDENCE, propose
-from claims.duplicates import MAX_MATCHES, DuplicateMatch, find_duplicates
+from claims.duplicates import (
+    MAX_MATCHES,
+    DuplicateMatch,
+    find_duplicates,
+    remember_photos,
+    scan_duplicates,
+    search_duplicates,
+)
 from claims.errors import InvalidPolicyError
+from claims.hash_bands import WIDTHS
 from claims.responsibility import Reason, Verdict
 from claims.service import ClaimsConfig
-from claims.tables import claims, photo_hashes
-from vision.phash import format_phash
+from claims.tables import claims
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 # Over 2**63: stored as hex, because it would overflow a signed BIGINT column.
 BASE = 0xF0F0_F0F0_F0F0_F0F0
 
 
-def _file(conn: sa.Connection, claim_id: str, evidence_idx: int, hashes: list[int]) -> None:
+def _file(
+    conn: sa.Connection,
+    claim_id: str,
+    evidence_idx: int,
+    hashes: list[int],
+    shas: list[str] | None = None,
+) -> None:
     """A claim row and its photo hashes, as file_claim leaves them."""
     conn.execute(
         sa.insert(claims).values(
@@ -46,18 +60,8 @@ def _file(conn: sa.Connection, claim_id: str, evidence_idx: int, hashes: list[in
             created_at=NOW,
         )
     )
-    conn.execute(
-        sa.insert(photo_hashes),
-        [
-            {
-                "claim_id": claim_id,
-                "position": n,
-                "sha256": f"{claim_id}-{n}",
-                "phash": format_phash(h),
-            }
-            for n, h in enumerate(hashes)
-        ],
-    )
+    shas = shas or [f"{claim_id}-{n}" for n in range(len(hashes))]
+    remember_photos(conn=conn, claim_id=claim_id, photos=list(zip(shas, hashes, strict=True)))
 
 
 def _flip(value: int, bits: int) -> int:
@@ -93,8 +97,7 @@ def test_each_photo_gets_its_own_matches_and_none_is_not_looked_up(claims_db: sa
 
 def test_a_photo_filed_twice_in_one_claim_is_one_match(claims_db: sa.Engine) -> None:
     with claims_db.begin() as conn:
-        _file(conn, "twice", 5, [BASE, BASE])
-        conn.execute(sa.update(photo_hashes).values(sha256="one-photo"))
+        _file(conn, "twice", 5, [BASE, BASE], ["one-photo", "one-photo"])
     with claims_db.connect() as conn:
         (found,) = find_duplicates(conn=conn, phashes=[BASE], max_distance=0)
     assert found == (DuplicateMatch("twice", "one-photo", 0, 5),)
@@ -137,3 +140,79 @@ def test_threshold_is_configuration() -> None:
     for bad in (-1, 32, True):
         with pytest.raises(InvalidPolicyError):
             ClaimsConfig(duplicate_max_distance=bad)
+
+
+# ---- the index against the scan ---------------------------------------------------------
+
+
+def _spread(rng: random.Random, value: int, per_band: tuple[int, ...]) -> int:
+    """``value`` with exactly ``per_band[k]`` random bits flipped in band ``k`` (0 highest)."""
+    shift = 64
+    for width, flips in zip(WIDTHS, per_band, strict=True):
+        shift -= width
+        for bit in rng.sample(range(width), flips):
+            value ^= 1 << (shift + bit)
+    return value
+
+
+def _splits(rng: random.Random, total: int, most: int) -> list[tuple[int, ...]]:
+    """Ways of spreading ``total`` differing bits over the bands: all, or ``most`` of them."""
+    every = [
+        (a, b, total - a - b)
+        for a in range(min(total, WIDTHS[0]) + 1)
+        for b in range(min(total - a, WIDTHS[1]) + 1)
+        if total - a - b <= WIDTHS[2]
+    ]
+    return every if len(every) <= most else rng.sample(every, most)
+
+
+@pytest.mark.parametrize("t", [0, 1, 3, 6, 7, 10, 11])
+def test_the_index_finds_what_the_scan_finds(claims_db: sa.Engine, t: int) -> None:
+    """Random stored hashes, and for each looked-up hash one stored photo at t - 1, t or
+    t + 1 bits with the differing bits spread over the bands every way (a sample of the
+    ways for wide thresholds); 11 bits is past the index (scanned instead)."""
+    rng = random.Random(t)
+    queries: list[int | None] = []
+    designed: list[tuple[str, bool]] = []  # each looked-up hash's neighbour: found or not
+    with claims_db.begin() as conn:
+        for n in range(150):  # unrelated photos, a few claims with several
+            _file(conn, f"noise{n:03d}", 10_000 + n, [rng.getrandbits(64)] * (1 + n % 3))
+        for distance in (t - 1, t, t + 1):
+            for split in _splits(rng, distance, 60) if distance >= 0 else []:
+                query = rng.getrandbits(64)
+                claim_id = f"d{distance:02d}-{'.'.join(map(str, split))}"
+                _file(conn, claim_id, len(queries), [_spread(rng, query, split)])
+                queries.append(query)
+                designed.append((claim_id, distance <= t))
+    with claims_db.connect() as conn:
+        indexed = find_duplicates(conn=conn, phashes=[*queries, None], max_distance=t)
+        scanned = scan_duplicates(conn=conn, phashes=[*queries, None], max_distance=t)
+    assert indexed.pop() == scanned.pop() == ()  # None: not looked up
+    assert indexed == scanned
+    for found, (claim_id, within) in zip(indexed, designed, strict=True):
+        assert (claim_id in {m.claim_id for m in found}) is within, (claim_id, found)
+        assert all(m.distance <= t for m in found)
+
+
+def test_a_copy_stored_after_the_search_is_found_when_it_completes(claims_db: sa.Engine) -> None:
+    """The search runs before the write lock; a claim that commits meanwhile is caught by
+    ``complete`` (under the lock), and one seen by both steps is reported once."""
+    with claims_db.begin() as conn:
+        _file(conn, "before", 10, [BASE])
+    with claims_db.connect() as conn:
+        search = search_duplicates(conn=conn, phashes=[BASE, None], max_distance=6)
+    with claims_db.begin() as conn:
+        _file(conn, "meanwhile", 20, [_flip(BASE, 3)])
+    with claims_db.begin() as conn:
+        found = search.complete(conn)
+    assert found == [
+        (
+            DuplicateMatch("before", "before-0", 0, 10),
+            DuplicateMatch("meanwhile", "meanwhile-0", 3, 20),
+        ),
+        (),
+    ]
+    with claims_db.connect() as conn:
+        assert search.complete(conn) == find_duplicates(
+            conn=conn, phashes=[BASE, None], max_distance=6
+        )
