@@ -33,6 +33,7 @@ from claims.errors import (
 )
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
+from claims.queue_index import refresh_queue
 from claims.segments import LedgerRef, Party, Timeline
 from claims.tables import claim_photos, claims, lot_alerts, photo_hashes
 from claims.timeline import build_timeline
@@ -325,6 +326,7 @@ def _record(
             for n, (s, i) in enumerate(zip(stored, inspections, strict=True))
         ],
     )
+    refresh_queue(w.conn, [claim_id])
     enqueue(
         conn=w.conn,
         event_type="ticket.created",
