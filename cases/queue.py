@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, or_, select
 
-from claims.errors import InvalidClaimError
+from claims.errors import InvalidClaimError, InvalidDecisionError
 from claims.queue_index import ALL, QUEUE_FILTERS, from_us, queue_filter, to_us
 from claims.tables import claims
 from claims.tables import review_queue as queue_rows
@@ -79,7 +79,7 @@ def review_queue_page(
     shows it at ``now``.
     """
     if view is not None and view not in QUEUE_FILTERS:
-        queue_filter(view, {})  # raises the one error an unknown view gets
+        raise InvalidDecisionError("filter", f"one of {', '.join(QUEUE_FILTERS)}")
     after = _cursor(cursor)
     ordered_at = to_us(now) if after is None else after[2]
     start = None if after is None else after[:2]
