@@ -11,7 +11,7 @@ Measured in the same run, medians of ``--repeat`` reads:
 
 - ``index``: ``cases.queue.review_queue_page`` (one indexed SELECT per stream, the views of
   the page alone): the first page, each view's first page, and a page deep in the queue
-  read through the cursor;
+  read through the cursor; and the upkeep every write now pays (one claim re-indexed);
 - ``views``: the computation it replaced (issue 23's ``cases.queue.review_queue``): the
   1,000 most recent open claims' views built, filtered and sorted in Python; and how many
   of the right first page it shows at all (it never sees an older claim with a sooner
@@ -276,6 +276,13 @@ def _order_only(conn: sa.Connection, now: datetime) -> None:
         conn.execute(query.order_by(q.due_us, q.claim_id).limit(PAGE + 1)).all()
 
 
+def _refresh_one(engine: sa.Engine, ids: list[str]) -> None:
+    """What every write now adds: one claim's index rows rewritten (rolled back)."""
+    with engine.connect() as conn:
+        refresh_queue(conn, [ids.pop()])
+        conn.rollback()
+
+
 def _deep_cursor(engine: sa.Engine, now: datetime, pages: int) -> str | None:
     cursor = None
     for _ in range(pages):
@@ -316,6 +323,10 @@ def measure(name: str, engine: sa.Engine, args: argparse.Namespace) -> None:
     with engine.connect() as conn:
         streams = _median_ms(lambda: _order_only(conn, now), args.repeat)
     print(f"  {'of which the two index SELECTs':<34} {streams:>9.1f} {'-':>9} {'-':>7}")
+    with engine.connect() as conn:
+        some = list(conn.execute(sa.select(claims.c.id).limit(args.repeat * 20)).scalars())
+    upkeep = _median_ms(lambda: _refresh_one(engine, some), len(some))
+    print(f"  {'upkeep: one claim re-indexed':<34} {upkeep:>9.1f} {'-':>9} {'-':>7}")
     if args.full:
         started = time.perf_counter()
         everything = old_queue(engine, None, now, PAGE, scan=args.open + args.resolved)
