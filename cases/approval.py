@@ -33,6 +33,7 @@ from claims.errors import (
 )
 from claims.jsonutil import jsonable
 from claims.models import DecisionInput
+from claims.queue_index import refresh_queue
 from claims.records import AWAITING_APPROVAL, Review, load_reviews
 from claims.review import ACTIONS
 from claims.tables import (
@@ -92,6 +93,8 @@ def propose(
             now=now,
             webhooks=webhooks,
         )
+    # Awaiting approval now, whether or not the ticket moved.
+    refresh_queue(w.conn, [row.id])
     proposal = {**body, "ledger_index": entry.index}
     enqueue(
         conn=w.conn,
@@ -174,6 +177,7 @@ def answer_proposal(
             w.conn.execute(
                 update(claims).where(claims.c.id == claim_id).values(status="needs_review")
             )
+            refresh_queue(w.conn, [claim_id])
             enqueue(
                 conn=w.conn,
                 event_type="claim.approval_answered",

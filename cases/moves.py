@@ -16,6 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 from claims.errors import (
     UnknownClaimError,
 )
+from claims.queue_index import refresh_queue
 from claims.records import load_reviews
 from claims.review import TicketEvent, next_state
 from claims.tables import (
@@ -74,6 +75,9 @@ def record_move(
     status = {"resolved": "resolved", "reopened": "needs_review"}.get(target)
     if status is not None:
         w.conn.execute(update(claims).where(claims.c.id == claim_id).values(status=status))
+    # The deadline, the status and a flag's standing change with the move (and with a
+    # decision recorded before it: ``cases.outcome`` ends with this move).
+    refresh_queue(w.conn, [claim_id])
     enqueue(
         conn=w.conn,
         event_type="ticket.updated",

@@ -34,6 +34,7 @@ from claims.compensation import get_payment, pay
 from claims.duplicates import DuplicateMatch
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
+from claims.queue_index import refresh_queue
 from claims.segments import LedgerRef
 from claims.service import claim_timeline
 from claims.tables import claim_decisions, claim_photos, claim_reassessments, claims
@@ -230,6 +231,7 @@ def _reassess_one(
     if settled is not None:
         (entry,) = w.append_many([("claim.flagged", {**body, "settled": settled})])
         _history(conn, claim_id, "flagged", entry.index, body, now)
+        refresh_queue(conn, [claim_id])
         _notify(
             w, config, "claim.flagged", claim_id, now, {**body, "settled": settled}, entry.index
         )
@@ -250,6 +252,7 @@ def _reassess_one(
         )
     )
     _history(conn, claim_id, "reassessed", entry.index, body, now)
+    refresh_queue(conn, [claim_id])
     payload = {**body, "status": assessment.status, "compensation": compensation}
     _notify(w, config, "claim.reassessed", claim_id, now, payload, entry.index)
     return Reassessment(claim_id, "updated", entry.index, before, after)

@@ -33,6 +33,7 @@ from claims.errors import (
 )
 from claims.jsonutil import jsonable
 from claims.models import ClaimInput
+from claims.queue_index import refresh_queue
 from claims.segments import LedgerRef, Party, Timeline
 from claims.tables import claim_photos, claims, lot_alerts
 from claims.timeline import build_timeline
@@ -322,6 +323,7 @@ def _record(
         claim_id=claim_id,
         photos=[(s.sha256, i.phash) for s, i in zip(stored, inspections, strict=True)],
     )
+    refresh_queue(w.conn, [claim_id])
     enqueue(
         conn=w.conn,
         event_type="ticket.created",

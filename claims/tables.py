@@ -26,6 +26,7 @@ __all__ = [
     "lot_alerts",
     "photo_bands",
     "photo_hashes",
+    "review_queue",
     "ticket_events",
 ]
 
@@ -179,3 +180,18 @@ claim_proposals = Table(
     Column("answered_at", DateTime(timezone=True)),
 )
 """Compensation above the adjudicator's limit, proposed by one person, answered by a second."""
+
+review_queue = Table(
+    "review_queue",
+    metadata,
+    Column("claim_id", String(32), primary_key=True),
+    # A queue view (``claims.queue_index.QUEUE_FILTERS``) or ``all``: one row per view.
+    Column("view", String(20), primary_key=True),
+    # 1 while the ticket waits on the customer: its deadline then moves with the clock.
+    Column("paused", Integer, nullable=False),
+    # The effective resolution deadline in microseconds since the epoch; less the time now
+    # while paused (the deadline at ``now`` is then ``due_us + now``).
+    Column("due_us", BigInteger, nullable=False),
+    Index("ix_review_queue_order", "view", "paused", "due_us", "claim_id"),
+)
+"""What the review queue filters and orders on, per claim in it (``claims.queue_index``)."""

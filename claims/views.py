@@ -21,7 +21,14 @@ from claims.records import Review, claim_state, load_reviews
 from claims.state import allowed_actions, current_state
 from claims.tables import claim_photos, claims
 
-__all__ = ["claim_view", "count_claims", "get_claim", "list_claims", "views_of"]
+__all__ = [
+    "claim_view",
+    "count_claims",
+    "get_claim",
+    "list_claims",
+    "photos_of",
+    "views_of",
+]
 
 
 def claim_view(
@@ -149,20 +156,23 @@ def list_claims(
 def views_of(conn: Connection, rows: Sequence[Any], now: datetime | None) -> list[dict[str, Any]]:
     """Claim rows as the API shows them, with their photos and reviews in two more queries."""
     ids = [r.id for r in rows]
-    photos = (
-        conn.execute(
-            select(claim_photos)
-            .where(claim_photos.c.claim_id.in_(ids))
-            .order_by(claim_photos.c.position)
-        ).all()
-        if ids
-        else []
-    )
+    by_claim = photos_of(conn, ids)
     reviews = load_reviews(conn, ids)
-    by_claim: dict[str, list[Any]] = {}
-    for p in photos:
-        by_claim.setdefault(p.claim_id, []).append(p)
     return [claim_view(r, by_claim.get(r.id, []), now, reviews[r.id]) for r in rows]
+
+
+def photos_of(conn: Connection, claim_ids: Sequence[str]) -> dict[str, list[Any]]:
+    """Each claim's photo rows in position order (a claim without photos is absent)."""
+    by_claim: dict[str, list[Any]] = {}
+    if not claim_ids:
+        return by_claim
+    for p in conn.execute(
+        select(claim_photos)
+        .where(claim_photos.c.claim_id.in_(claim_ids))
+        .order_by(claim_photos.c.position)
+    ):
+        by_claim.setdefault(p.claim_id, []).append(p)
+    return by_claim
 
 
 def count_claims(engine: Engine) -> int:

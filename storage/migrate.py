@@ -285,7 +285,13 @@ REKEYED_AFTER_0001: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 a database made before migrations has the old one."""
 
 TABLES_AFTER_0001: frozenset[str] = frozenset(
-    {"claim_reassessments", "claim_proposals", "api_key_requests", "claim_photo_bands"}
+    {
+        "claim_reassessments",
+        "claim_proposals",
+        "api_key_requests",
+        "claim_photo_bands",
+        "review_queue",
+    }
 )
 """Tables later migrations create: a database made before migrations never had them."""
 

@@ -17,7 +17,7 @@ from api.services import Services
 from cases.adjudication import decide
 from cases.approval import answer_proposal
 from cases.moves import move_ticket
-from cases.queue import QUEUE_FILTERS, review_queue
+from cases.queue import QUEUE_FILTERS, review_queue_page
 from claims.models import DecisionInput, Description
 from claims.review import ACTIONS
 from claims.views import get_claim
@@ -61,11 +61,16 @@ def queue(
         Query(description="Only claims in this view; none: every open claim."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[
+        str | None, Query(description="The previous page's next_cursor: the page after it.")
+    ] = None,
 ) -> dict[str, Any]:
     """Open claims, the soonest SLA breach first, each with its ticket state and deadlines."""
     assert view is None or view in QUEUE_FILTERS
-    items = review_queue(services.engine, view=view, now=datetime.now(UTC), limit=limit)
-    return {"items": items}
+    items, next_cursor = review_queue_page(
+        services.engine, view=view, now=datetime.now(UTC), limit=limit, cursor=cursor
+    )
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post("/claims/{claim_id}/decision", responses=problem_responses(404, 409, 422))
