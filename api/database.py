@@ -16,7 +16,7 @@ from sqlalchemy import Engine, MetaData
 from storage.migrate import SchemaState, ensure_schema
 from storage.schema import metadata
 
-__all__ = ["TABLE_MODULES", "load_tables", "prepare_database"]
+__all__ = ["BACKFILL_MODULES", "TABLE_MODULES", "load_tables", "prepare_database"]
 
 TABLE_MODULES = (
     "ledger.schema",
@@ -33,9 +33,14 @@ TABLE_MODULES = (
 """Every module that defines a table; a new one goes here and into a migration."""
 
 
+BACKFILL_MODULES = ("claims.queue_index",)
+"""Modules registering a backfill a migration runs (``storage.backfills``)."""
+
+
 def load_tables() -> MetaData:
-    """The shared MetaData with every table of the service defined on it."""
-    for name in TABLE_MODULES:
+    """The shared MetaData with every table of the service defined on it (and the backfills
+    the migrations run registered)."""
+    for name in (*TABLE_MODULES, *BACKFILL_MODULES):
         importlib.import_module(name)
     return metadata
 

@@ -28,6 +28,7 @@ from claims.errors import InvalidDecisionError
 from claims.records import AWAITING_APPROVAL, Review, load_reviews
 from claims.tables import claims, review_queue
 from claims.views import claim_view, photos_of
+from storage.backfills import register_backfill
 
 __all__ = [
     "ALL",
@@ -122,3 +123,7 @@ def refresh_queue(conn: Connection, claim_ids: Sequence[str]) -> None:
     ]
     if values:
         conn.execute(insert(review_queue), values)
+
+
+# Migration v0009 indexes the claims already filed with this same function.
+register_backfill("review_queue", refresh_queue)

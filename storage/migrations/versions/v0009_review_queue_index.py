@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from storage.backfills import backfill
+
 revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
@@ -45,10 +47,12 @@ def upgrade() -> None:
 
 
 def _backfill(conn: sa.Connection) -> None:
-    # The functions every write calls: an indexed claim reads as a newly written one does.
-    from claims.queue_index import refresh_queue
-
+    # The function every write calls (``claims.queue_index.refresh_queue``, registered when
+    # the table modules are loaded): an indexed claim reads as a newly written one does.
     ids = sa.table("claims", sa.column("id"))
+    if conn.execute(sa.select(ids.c.id).limit(1)).first() is None:
+        return  # nothing filed yet: nothing to index
+    refresh_queue = backfill("review_queue")
     last = ""
     while True:
         batch = list(
