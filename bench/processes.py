@@ -42,33 +42,7 @@ from api.settings import Settings  # noqa: E402
 from bench.growth import database, seed  # noqa: E402
 from bench.reliability import Outcome, base_env, create_key, file_claim  # noqa: E402
 from bench.server import Server  # noqa: E402
-from tests.conftest import jpeg_bytes, scene, tiny_onnx  # noqa: E402
-
-
-def tiny_weights(folder: Path) -> Path:
-    """A weights folder with a tiny detector and classifier (as the tests' fixture makes)."""
-    from training.export import write_manifest_entry
-    from vision.labels import LABELS
-    from vision.registry import file_sha256
-
-    det = tiny_onnx(folder / "tiny-0.onnx", kind="detector", imgsz=64)
-    cls = tiny_onnx(folder / "tiny-0-condition.onnx", kind="classifier", imgsz=32, seed=1)
-    write_manifest_entry(
-        weights_dir=folder,
-        model_file=det,
-        name="tiny",
-        version="0",
-        imgsz=64,
-        thresholds=dict.fromkeys(LABELS, 0.3),
-        classifier={
-            "file": cls.name,
-            "sha256": file_sha256(cls),
-            "classes": ["clean", *LABELS],
-            "imgsz": 32,
-        },
-    )
-    return folder
-
+from tests.conftest import jpeg_bytes, scene, write_tiny_release  # noqa: E402
 
 _seeds = iter(range(2 * 10**8, 3 * 10**8))
 _seeds_lock = threading.Lock()
@@ -119,7 +93,7 @@ def main() -> None:
         data = tmp / "var"
         extra = {"FRESHPROOF_DATABASE_URL": url}
         if args.model == "tiny":
-            extra["FRESHPROOF_WEIGHTS_DIR"] = str(tiny_weights(tmp / "weights"))
+            extra["FRESHPROOF_WEIGHTS_DIR"] = str(write_tiny_release(tmp / "weights"))
         env = base_env(data, **extra)
         services = build_services(Settings(data_dir=data, database_url=url, anchor_backend="none"))
         try:

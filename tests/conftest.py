@@ -134,18 +134,17 @@ def tiny_onnx(path: Path, *, kind: str = "detector", imgsz: int = 64, seed: int 
     return path
 
 
-@pytest.fixture(scope="session")
-def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A weights folder with a tiny detector and classifier and a valid manifest."""
+def write_tiny_release(folder: Path) -> Path:
+    """A weights folder with a tiny detector and classifier and a valid manifest, in
+    ``folder`` (the tests' fixture and bench/processes.py serve it)."""
     from training.export import write_manifest_entry
     from vision.labels import LABELS
     from vision.registry import file_sha256
 
-    weights = tmp_path_factory.mktemp("tiny-weights")
-    det = tiny_onnx(weights / "tiny-0.onnx", kind="detector", imgsz=64)
-    cls = tiny_onnx(weights / "tiny-0-condition.onnx", kind="classifier", imgsz=32, seed=1)
+    det = tiny_onnx(folder / "tiny-0.onnx", kind="detector", imgsz=64)
+    cls = tiny_onnx(folder / "tiny-0-condition.onnx", kind="classifier", imgsz=32, seed=1)
     write_manifest_entry(
-        weights_dir=weights,
+        weights_dir=folder,
         model_file=det,
         name="tiny",
         version="0",
@@ -158,7 +157,13 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "imgsz": 32,
         },
     )
-    return weights
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weights folder with a tiny detector and classifier and a valid manifest."""
+    return write_tiny_release(tmp_path_factory.mktemp("tiny-weights"))
 
 
 POSTGRES_URL = os.environ.get(
