@@ -14,7 +14,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
@@ -65,16 +64,7 @@ def _offer(row: Any, decision: DecisionInput) -> Proposal | None:
         assert decision.amount is not None
         amount = decision.amount
         return Proposal("refund", amount, row.currency, False, decision.reason, refund=amount)
-    proposal = json.loads(row.compensation)
-    return Proposal(
-        proposal["kind"],
-        Decimal(proposal["amount"]),
-        proposal["currency"],
-        False,
-        proposal["reason"],
-        refund=Decimal(proposal["refund"]),
-        voucher=Decimal(proposal["voucher"]),
-    )
+    return Proposal.offered(json.loads(row.compensation))
 
 
 def _settle(

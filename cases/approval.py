@@ -188,15 +188,7 @@ def answer_proposal(
             )
             return {"approval": answered}
         decision = DecisionInput.model_validate(pending["decision"])
-        offer = Proposal(
-            pending["offer"]["kind"],
-            amount,
-            pending["offer"]["currency"],
-            False,
-            pending["offer"]["reason"],
-            refund=Decimal(pending["offer"]["refund"]),
-            voucher=Decimal(pending["offer"]["voucher"]),
-        )
+        offer = Proposal.offered(pending["offer"])
         # The second person releases the money: the payment names them.
         payment = pay(conn=w.conn, claim_id=claim_id, proposal=offer, decided_by=actor, now=now)
         compensation = {

@@ -157,6 +157,20 @@ class Proposal:
     refund: Decimal = ZERO
     voucher: Decimal = ZERO
 
+    @classmethod
+    def offered(cls, stored: Mapping[str, Any]) -> Proposal:
+        """A proposal as stored in JSON (the machine's, a proposal's offer), now paid by a
+        person's decision: never ``auto_pay``."""
+        return cls(
+            stored["kind"],
+            Decimal(stored["amount"]),
+            stored["currency"],
+            False,
+            stored["reason"],
+            refund=Decimal(stored["refund"]),
+            voucher=Decimal(stored["voucher"]),
+        )
+
 
 @dataclass(frozen=True)
 class Payment:
