@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +23,7 @@ import httpx
 import pytest
 
 from api.log_repeats import RepeatFilter
+from tests.api.processes import Server, serve
 from tests.epcis_events import document, lot_event
 
 SLOW_CLIENTS = 300
@@ -37,73 +32,13 @@ BODY_TIMEOUT = 2.0
 LOT = "urn:epc:class:lgtin:4012345.012345.SLOW-1"
 
 
-@dataclass
-class Server:
-    """A running server: its base URL and port, and (once stopped) its stderr."""
-
-    url: str
-    port: int
-    data_dir: Path
-    stderr: str = ""
-
-    def admin(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {(self.data_dir / 'admin.key').read_text().strip()}"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serve(tmp: Path, **env: str) -> Iterator[Server]:
-    """``freshproof serve`` in a subprocess on a free port, stopped with SIGINT at the end."""
-    port = _free_port()
-    data_dir = tmp / "var"
-    environ = os.environ | {
-        "FRESHPROOF_DATA_DIR": str(data_dir),
-        "FRESHPROOF_ANCHOR_BACKEND": "none",
-        "FRESHPROOF_SERVER_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
-        "FRESHPROOF_SERVER_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
-        **env,
-    }
-    cli = Path(sys.executable).with_name("freshproof")
-    err = (tmp / "stderr.log").open("w")
-    proc = subprocess.Popen(
-        [str(cli), "serve", "--port", str(port)],
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=err,
-    )
-    server = Server(f"http://127.0.0.1:{port}", port, data_dir)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (tmp / "stderr.log").read_text()
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
-        yield server
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        err.close()
-        server.stderr = (tmp / "stderr.log").read_text()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serve(tmp_path_factory.mktemp("slow")) as s:
+    with serve(
+        tmp_path_factory.mktemp("slow"),
+        FRESHPROOF_SERVER_HEADER_TIMEOUT_SECONDS=str(HEADER_TIMEOUT),
+        FRESHPROOF_SERVER_BODY_TIMEOUT_SECONDS=str(BODY_TIMEOUT),
+    ) as s:
         yield s
 
 
@@ -224,7 +159,11 @@ def test_healthz_answers_while_a_maximal_epcis_document_is_parsed(server: Server
 
 
 def test_identical_warnings_are_logged_once_with_a_count(tmp_path: Path) -> None:
-    with serve(tmp_path) as s:
+    with serve(
+        tmp_path,
+        FRESHPROOF_SERVER_HEADER_TIMEOUT_SECONDS=str(HEADER_TIMEOUT),
+        FRESHPROOF_SERVER_BODY_TIMEOUT_SECONDS=str(BODY_TIMEOUT),
+    ) as s:
         for _ in range(40):
             with socket.create_connection(("127.0.0.1", s.port)) as bad:
                 bad.sendall(b"NOT HTTP\r\n\r\n")
