@@ -239,10 +239,11 @@ def _warning(
         multiple=k,
         prior_claims=policy.prior_claims,
     )
+    product = lot.category.replace("_", " ")
     against = {
-        "configured": f"the configured {lot.category} baseline",
-        "category": f"the {lot.category} baseline",
-        "all lots": f"the all-lots baseline ({lot.category} has no other lot with a quantity)",
+        "configured": f"the configured {product} baseline",
+        "category": f"the {product} baseline",
+        "all lots": f"the all-lots baseline ({product} has no other lot with a quantity)",
     }[base.source]
     sentence = (
         f"{on}, {ratio:.1f}{_X} {against} of {_rate(base.rate)}; {_pct(p)} likely above {k:g}{_X}"
