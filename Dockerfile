@@ -16,6 +16,7 @@ COPY supplychain ./supplychain
 COPY api ./api
 COPY training ./training
 COPY cases ./cases
+COPY operations ./operations
 COPY claims ./claims
 COPY stations ./stations
 COPY storage ./storage

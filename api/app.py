@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import Depends, FastAPI
 
@@ -26,15 +27,27 @@ from api.routes import (
     station_review,
     stations,
 )
-from api.services import build_services
+from api.services import Services, build_services
 from api.settings import Settings
 from api.web import install_workbench
 from api.worker import make_queue
+from operations.gauges import OperationsGauges, operations_gauges
 from serving.model_server import ModelServer, record_serving_release
 
 __all__ = ["create_app"]
 
 VERSION = "0.1.0"
+
+
+def _operations_now(services: Services) -> Callable[[], OperationsGauges]:
+    """The operation's gauges as of each scrape (``operations.gauges``)."""
+
+    def read() -> OperationsGauges:
+        return operations_gauges(
+            engine=services.engine, ledger=services.ledger, now=datetime.now(UTC)
+        )
+
+    return read
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -76,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ledger_size=app.state.services.ledger.size,
         rate_limit_failures=buckets.failures,
         rate_limit_shared=buckets.shared,
+        operations=_operations_now(app.state.services),
     )
     install_problem_handlers(app)
     install_openapi(app)

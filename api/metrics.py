@@ -1,5 +1,7 @@
 """Prometheus metrics: request rates and latencies, model time per photo, claims, ledger size,
-and whether the rate limits are counted with the other processes (Redis) or in this one.
+whether the rate limits are counted with the other processes (Redis) or in this one, and the
+operation's gauges (``operations.gauges``: SLAs, automation, lots above their baseline) that
+``deploy/prometheus/alerts.yml`` alerts on.
 
 Each app gets its own registry (not the process-global one) so that several apps in one
 process, as in the tests, never collide on metric names.
@@ -7,6 +9,7 @@ process, as in the tests, never collide on metric names.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,6 +18,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from operations.gauges import OperationsGauges
 
 __all__ = ["Metrics", "MetricsMiddleware"]
 
@@ -55,6 +60,82 @@ class _RateLimitStore(Collector):
         )
 
 
+class _Operations(Collector):
+    """The operation's gauges, read from the database at scrape time and kept ``ttl`` seconds
+    (a scrape every few seconds must not rescan a month of claims each time)."""
+
+    def __init__(self, read: Callable[[], OperationsGauges], ttl: float = 30.0) -> None:
+        self._read, self._ttl = read, ttl
+        self._lock = threading.Lock()
+        self._cached: tuple[float, OperationsGauges] | None = None
+
+    def _gauges(self) -> OperationsGauges:
+        with self._lock:
+            if self._cached is None or time.monotonic() - self._cached[0] > self._ttl:
+                self._cached = (time.monotonic(), self._read())
+            return self._cached[1]
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        g = self._gauges()
+        open_ = GaugeMetricFamily(
+            "freshproof_ops_open_tickets",
+            "Open tickets of claims filed in the last 30 days, by priority.",
+            labels=["priority"],
+        )
+        overdue = GaugeMetricFamily(
+            "freshproof_ops_overdue_tickets",
+            "Open tickets past their first-response or resolution deadline (moved by time "
+            "waiting on the customer), by SLA and priority.",
+            labels=["sla", "priority"],
+        )
+        for priority, n in g.open_tickets.items():
+            open_.add_metric([priority], n)
+            overdue.add_metric(["first_response", priority], g.overdue_first_response[priority])
+            overdue.add_metric(["resolution", priority], g.overdue_resolution[priority])
+        yield open_
+        yield overdue
+        for name, text, value in (
+            ("claims_filed_24h", "Claims filed in the last 24 hours.", g.filed_24h),
+            (
+                "claims_automated_24h",
+                "Claims filed in the last 24 hours that the policy paid without a person.",
+                g.automated_24h,
+            ),
+            (
+                "claims_sla_breached_24h",
+                "Claims filed in the last 24 hours that breached either SLA (late, done or not).",
+                g.breached_24h,
+            ),
+        ):
+            yield GaugeMetricFamily(f"freshproof_ops_{name}", text, value=value)
+        first = GaugeMetricFamily(
+            "freshproof_ops_first_response_seconds_24h",
+            "Time from filing to first response of the last 24 hours' claims that had one "
+            "(nearest-rank quantile; absent while none had).",
+            labels=["quantile"],
+        )
+        for q, v in (("0.5", g.first_response_p50_s_24h), ("0.9", g.first_response_p90_s_24h)):
+            if v is not None:
+                first.add_metric([q], v)
+        yield first
+        probability = GaugeMetricFamily(
+            "freshproof_ops_lot_excess_probability",
+            "Posterior probability that a lot's claims per delivered unit exceed `multiple` "
+            "times its category's baseline (lots claimed in the last days with a quantity).",
+            labels=["lot", "category", "multiple"],
+        )
+        ratio = GaugeMetricFamily(
+            "freshproof_ops_lot_rate_ratio",
+            "A lot's recent claims per delivered unit over its category's baseline.",
+            labels=["lot", "category"],
+        )
+        for w in g.lots:
+            probability.add_metric([w.lot, w.category, f"{w.multiple:g}"], w.probability or 0.0)
+            ratio.add_metric([w.lot, w.category], w.ratio or 0.0)
+        yield probability
+        yield ratio
+
+
 class Metrics:
     """The app's metrics and the registry /metrics renders."""
 
@@ -64,6 +145,7 @@ class Metrics:
         ledger_size: Callable[[], int],
         rate_limit_failures: Callable[[], int] = lambda: 0,
         rate_limit_shared: Callable[[], bool] = lambda: False,
+        operations: Callable[[], OperationsGauges] | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
@@ -93,6 +175,8 @@ class Metrics:
         )
         self.registry.register(_LedgerSize(ledger_size))
         self.registry.register(_RateLimitStore(rate_limit_failures, rate_limit_shared))
+        if operations is not None:
+            self.registry.register(_Operations(operations))
 
     def observe_photos(self, results: list[dict[str, Any]]) -> None:
         """Record each judged photo's own timing (``timing_ms`` of the output contract)."""

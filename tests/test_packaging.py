@@ -19,6 +19,7 @@ SERVING_PACKAGES = (
     "ledger",
     "supplychain",
     "cases",
+    "operations",
     "claims",
     "stations",
     "storage",

@@ -182,6 +182,9 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("GET", "/review/stations"): P.WEB_SESSION,
         ("GET", "/review/stations/{batch_id:path}/{position:int}/photos/{n}"): P.WEB_SESSION,
         ("POST", "/review/stations/{batch_id:path}/{position:int}/grade"): P.WEB_SESSION,
+        # The operations dashboard and its figures as JSON (api/web/operations.py).
+        ("GET", "/review/operations"): P.WEB_SESSION,
+        ("GET", "/review/operations.json"): P.WEB_SESSION,
     }
 )
 

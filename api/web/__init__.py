@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from api.web.operations import router as operations_router
 from api.web.routes import page, router
 from api.web.session import COOKIE, CsrfError, LoginRequiredError, SessionStore
 from api.web.stations import router as stations_router
@@ -48,6 +49,7 @@ def install_workbench(app: FastAPI) -> None:
     app.state.web_sessions = SessionStore(app.state.services.engine)
     app.include_router(router)
     app.include_router(stations_router)
+    app.include_router(operations_router)
     app.mount("/review/static", StaticFiles(directory=STATIC_DIR), name="review-static")
     app.add_exception_handler(LoginRequiredError, _login_required)
     app.add_exception_handler(CsrfError, _csrf)

@@ -22,6 +22,7 @@ from api.app import create_app
 from api.auth.access import PUBLIC, ROLE_PERMISSIONS, ROUTE_PERMISSIONS, openapi_permissions
 from api.auth.keys import ROLES
 from api.settings import Settings
+from api.web.operations import router as operations_pages
 from api.web.routes import router as workbench
 from api.web.stations import router as station_pages
 from claims.views import count_claims
@@ -115,7 +116,7 @@ def test_every_route_in_the_document_declares_a_permission(client: TestClient) -
     pages = {
         # As the document names paths: a path-convertor parameter by its name alone.
         (m.lower(), re.sub(r"\{(\w+):[^}]+\}", r"{\1}", r.path))
-        for r in [*workbench.routes, *station_pages.routes]
+        for r in [*workbench.routes, *station_pages.routes, *operations_pages.routes]
         for m in getattr(r, "methods", ())
     }
     assert pages == _not_in_schema() - {("get", "/metrics")}
