@@ -312,7 +312,13 @@ def public_story(*, ledger: Ledger, link: PackLink, policy: StoryPolicy) -> Publ
     chain = custody(kept)
     spans = [(h, chain[i + 1].since if i + 1 < len(chain) else None) for i, h in enumerate(chain)]
 
+    # The story ends where a customer takes the goods: from the first handover to one (the
+    # stretch before its receipt too, which nobody else confirms), nothing more is told.
+    end_of_story = next((e.time for e in kept if e.destination in hidden), None)
+
     def hidden_at(at: datetime) -> bool:
+        if end_of_story is not None and at >= end_of_story:
+            return True
         return any(
             h.holder in hidden and h.since <= at and (end is None or at < end) for h, end in spans
         )
@@ -321,6 +327,11 @@ def public_story(*, ledger: Ledger, link: PackLink, policy: StoryPolicy) -> Publ
         e
         for e in kept
         if e.source not in hidden and e.destination not in hidden and not hidden_at(e.time)
+    ]
+    spans = [
+        (h, end_of_story if end is None or (end_of_story and end > end_of_story) else end)
+        for h, end in spans
+        if not hidden_at(h.since)
     ]
     if not visible:
         raise UnknownLotError(link.path)
@@ -331,11 +342,7 @@ def public_story(*, ledger: Ledger, link: PackLink, policy: StoryPolicy) -> Publ
         role, name = registry.get(pid, (None, None))
         return PublicParty(name, role)
 
-    route = tuple(
-        Stretch(party(h.holder), h.since, end, h.index)
-        for h, end in spans
-        if h.holder not in hidden
-    )
+    route = tuple(Stretch(party(h.holder), h.since, end, h.index) for h, end in spans)
     public_parties = frozenset(p for p in registry if p not in hidden)
     keyset = frozenset(keys)
     steps = []

@@ -75,7 +75,8 @@ _EVENT_FIELDS = frozenset(
         "disposition", "persistentDisposition", "readPoint", "bizLocation", "epcList",
         "quantityList", "parentID", "childEPCs", "childQuantityList", "inputEPCList",
         "inputQuantityList", "outputEPCList", "outputQuantityList", "sourceList",
-        "destinationList", "sensorElementList", "certificationInfo", "ilmd",
+        "destinationList", "sensorElementList", "certificationInfo", "ilmd", "transformationID",
+        "@context",
     }
 )  # fmt: skip
 
@@ -173,9 +174,16 @@ def parse_story_policy(config: Mapping[str, Any]) -> StoryPolicy:
             unknown[0], f"unknown key (known: {', '.join(sorted(_KEYS))})"
         )
     policy = DEFAULT_STORY_POLICY
-    sets = {k: _strings(config[k], k) for k in ("event_fields", "extension_fields", "hidden_roles")
-            if k in config}  # fmt: skip
-    policy = replace(policy, **{k: frozenset(v) for k, v in sets.items()})
+    if "event_fields" in config:
+        policy = replace(
+            policy, event_fields=frozenset(_strings(config["event_fields"], "event_fields"))
+        )
+    if "extension_fields" in config:
+        fields = _strings(config["extension_fields"], "extension_fields")
+        policy = replace(policy, extension_fields=frozenset(fields))
+    if "hidden_roles" in config:
+        roles = _strings(config["hidden_roles"], "hidden_roles")
+        policy = replace(policy, hidden_roles=frozenset(roles))
     if "origin_fields" in config:
         policy = replace(policy, origin_fields=_strings(config["origin_fields"], "origin_fields"))
     if "public_capturers" in config:

@@ -14,6 +14,7 @@ neither says anything of any lot. The text is in the reader's language (``api.we
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,12 @@ STEPS = {
     "repackaging": "Repacked",
     "retail_selling": "Sold",
 }
-ROLES = {"supplier": "Supplier", "warehouse": "Warehouse", "carrier": "Carrier"}
+ROLES = {
+    "supplier": "Supplier",
+    "warehouse": "Warehouse",
+    "carrier": "Carrier",
+    "retailer": "Retailer",
+}
 OUTCOMES = {"passed": "Passed", "failed": "Failed", "recorded": "Recorded"}
 DISPOSITIONS = {
     "conformant": "conformant",
@@ -102,7 +108,7 @@ CATEGORIES = {
 PROOF_TEXT = {
     "checking": "checking…",
     "verified": "verified",
-    "leaf_only": "logged (record not public)",
+    "leaf_only": "logged (not public)",
     "failed": "FAILED",
     "checkpoint": "verified: signed checkpoint of {origin}, {size} entries",
     "summary": "{good} of {total} records verified against the signed checkpoint.",
@@ -190,12 +196,12 @@ def pack_view(services: Services, story: PublicStory, *, lang: str, resolver: st
     category = story.product.category
     profile = services.claims_config.profiles.get(category) if category else None
     band = profile.band(in_transport=False) if profile else None
-    start = story.steps[0].time
-    end = story.steps[-1].time
+    # The chart spans the route: from the first record to the last custodian's handover.
+    ends = [story.steps[-1].time, *(s.end for s in story.route if s.end is not None)]
     chart = temperature_chart(
         story.readings,
-        start=start,
-        end=max([end, *(r.time for r in story.readings)]),
+        start=story.steps[0].time,
+        end=max([*ends, *(r.time for r in story.readings)]),
         band=band or (None, None),
         aggregates=[
             Aggregate(a.start, a.end, a.min_celsius, a.max_celsius, a.mean_celsius)
@@ -234,6 +240,21 @@ def _band_text(band: tuple[float | None, float | None], lang: str) -> str:
     return translate("at least %(min)s", lang) % {"min": _celsius(t_min)}
 
 
+def _duration(minutes: float, lang: str) -> str:
+    hours, rest = divmod(round(minutes), 60)
+    if hours:
+        return translate("%(h)s h %(m)s min", lang) % {"h": hours, "m": rest}
+    return translate("%(m)s min", lang) % {"m": rest}
+
+
+def _span(start: datetime, end: datetime, lang: str) -> str:
+    """A stretch of time; within one day the day is written once."""
+    first = format_time(start, lang)
+    if start.astimezone(UTC).date() == end.astimezone(UTC).date():
+        return f"{first.removesuffix(' UTC')} → {end.astimezone(UTC):%H:%M} UTC"
+    return f"{first} → {format_time(end, lang)}"
+
+
 templates.env.filters["celsius"] = _celsius
 templates.env.globals.update(
     STEPS=STEPS,
@@ -243,6 +264,8 @@ templates.env.globals.update(
     CATEGORIES=CATEGORIES,
     LANGUAGES=LANGUAGES,
     when=format_time,
+    span=_span,
+    duration=_duration,
     band_text=_band_text,
 )
 

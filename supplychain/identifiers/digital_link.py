@@ -250,7 +250,10 @@ class PackLink:
 def _value(raw: str, path: str, what: str) -> str:
     if _PCT.search(raw):
         raise DigitalLinkError(path, f"the {what} has a stray '%' (percent-encode it as %25)")
-    value = unquote(raw, errors="strict")
+    try:
+        value = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        value = ""  # bytes that are no text: not set 82 either
     if not _CSET82.match(value):
         raise DigitalLinkError(
             path, f"the {what} must be 1 to 20 characters of GS1 AI encodable set 82"

@@ -40,7 +40,7 @@ from tests.conftest import jpeg_bytes, scene
 __all__ = ["GTIN", "LOT", "OTHER_GTIN", "SECRETS", "PackSeed", "seed_pack"]
 
 GTIN = "04000001123452"  # company prefix 4000001, item reference 012345
-OTHER_GTIN = "04000001543216"  # same company, item reference 054321: another product
+OTHER_GTIN = "04000001543212"  # same company, item reference 054321: another product
 LOT = "STRAW-0502"
 FARM, DC, TRUCK, JANE, OTHER_FARM = (f"urn:epc:id:pgln:400000{i}.00000" for i in (1, 2, 3, 4, 5))
 PRIVATE_SITE = "urn:epc:id:sgln:4000002.00077.0"

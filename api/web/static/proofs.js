@@ -148,9 +148,10 @@
   }
 
   // ------------------------------------------------------------------ the page
-  function show(index, ok, text) {
+  function show(index, ok, text, result) {
     for (const el of document.querySelectorAll(`.proof[data-proof-index="${index}"]`)) {
       el.textContent = text;
+      el.dataset.result = result || (ok ? "verified" : "failed");
       el.classList.toggle("ok", ok);
       el.classList.toggle("failed", !ok);
     }
@@ -207,7 +208,8 @@
       if (failed.has(entry.index)) continue;
       if (failure) { show(entry.index, false, failure); failed.add(entry.index); continue; }
       try {
-        show(entry.index, true, word(await verifyEntry(entry, checkpoint)));
+        const result = await verifyEntry(entry, checkpoint);
+        show(entry.index, true, word(result), result);
         good += 1;
       } catch (e) {
         show(entry.index, false, word("failed") + ": " + reason(e));
