@@ -8,7 +8,8 @@ and headers alone:
 1. finds the route's permission in ``ROUTE_PERMISSIONS`` (the table ``authorize`` uses);
 2. for a route that needs a key: checks the key, its role and its rate (``admit``), and
    answers 401/403/429 problem+json without reading the body; the principal it found is
-   left in the scope, where ``authorize`` takes it (one rate token a request);
+   left in the scope, where ``authorize`` takes it (one rate token a request); for a pack's
+   public page (no key), takes a token of the client address's rate, or answers 429;
 3. answers 413 when Content-Length exceeds the route's body cap (``api.limits``);
 4. counts a body without Content-Length as it streams, and answers 413 past the cap.
 
@@ -31,6 +32,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.access import (
+    ADDRESS_PREFIX,
     ADMITTED,
     PUBLIC,
     ROUTE_PERMISSIONS,
@@ -44,7 +46,15 @@ from api.problems import access_problem, unavailable_problem
 
 __all__ = ["EdgeMiddleware", "RouteMatch", "match_route"]
 
-_NO_KEY = (PUBLIC, Permission.WEB_SESSION)
+_NO_KEY = (PUBLIC, Permission.WEB_SESSION, Permission.PUBLIC_PAGE)
+
+
+def _admit_address(request: Request) -> None:
+    """A public page's rate: one token of the client address's bucket."""
+    client = request.client
+    request.app.state.services.rate_limiter.take(
+        ADDRESS_PREFIX + (client.host if client else "unknown")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +115,14 @@ class EdgeMiddleware:
         cap = self.limits.for_route(method, route.path if route else None)
         closing = has_body(scope)
 
-        if route is not None and route.permission not in _NO_KEY:
+        if route is not None and route.permission is Permission.PUBLIC_PAGE:
+            try:
+                # Shared buckets live in Redis: off the event loop, as a key's check is.
+                await anyio.to_thread.run_sync(_admit_address, Request(scope))
+            except AccessError as exc:
+                await self._refuse(scope, send, access_problem(exc, path), route, closing)
+                return
+        elif route is not None and route.permission not in _NO_KEY:
             try:
                 # The key store is a database: off the event loop, as a sync dependency is.
                 scope[ADMITTED] = await anyio.to_thread.run_sync(

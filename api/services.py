@@ -27,6 +27,7 @@ from ledger.log import Ledger
 from ledger.note import Signer
 from storage.db import make_engine
 from storage.evidence import EvidenceStore, LocalEvidenceStore
+from supplychain.story_policy import DEFAULT_STORY_POLICY, StoryPolicy, load_story_policy
 
 log = logging.getLogger("freshproof.jobs")
 
@@ -46,6 +47,7 @@ class Services:
     webhook_secret: bytes
     keys: KeyStore
     rate_limiter: RateLimiter
+    story_policy: StoryPolicy = DEFAULT_STORY_POLICY
     _anchor: Anchor | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _relay_wake: threading.Event = field(default_factory=threading.Event)
@@ -175,6 +177,7 @@ def build_services(settings: Settings) -> Services:
     The database must be at the code's migration revision: with ``db_auto_upgrade`` it is
     brought there, else ``storage.errors.SchemaError`` says what to run.
     """
+    story_policy = load_story_policy(settings.public_story_policy_file)  # before opening
     engine = make_engine(settings.resolved_database_url)
     try:
         prepare_database(engine, auto_upgrade=settings.db_auto_upgrade)
@@ -199,6 +202,7 @@ def build_services(settings: Settings) -> Services:
         webhook_secret=_webhook_secret(settings),
         keys=KeyStore(engine, ledger=ledger, cache_seconds=settings.key_cache_seconds),
         rate_limiter=_make_rate_limiter(settings),
+        story_policy=story_policy,
     )
 
 

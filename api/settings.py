@@ -157,6 +157,18 @@ class Settings(BaseSettings):
         "and lot-alert policy (see claims/policy_file.py); its compensation keys override "
         "the auto-pay settings.",
     )
+    public_story_policy_file: Path | None = Field(
+        None,
+        description="JSON file saying what a pack's public page shows: products (names, "
+        "temperature category per GTIN), origin fields, public extension fields "
+        "(see supplychain/story_policy.py); unset: supply-chain records only, nothing private.",
+    )
+    resolver_base: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#\s]+$",
+        description="The GS1 Digital Link resolver base a pack's QR code names (e.g. "
+        "https://trace.example.com); unset: the base URL the request came to.",
+    )
     duplicate_photo_max_distance: int = Field(
         6,
         ge=0,

@@ -16,7 +16,7 @@ two records nobody confirms who had the goods, so the receiver holds them from i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -219,18 +219,24 @@ def _grade_confidence(raw: dict[str, Any]) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def lot_events(*, ledger: Ledger, lot: str) -> tuple[LotEvent, ...]:
-    """The lot's events, oldest first (ties by ledger index); ``UnknownLotError`` if none."""
+def lot_events(*, ledger: Ledger, lot: str | Collection[str]) -> tuple[LotEvent, ...]:
+    """The lot's events, oldest first (ties by ledger index); ``UnknownLotError`` if none.
+
+    ``lot`` is one key or several the same lot may be recorded under (its EPC URN for each
+    company prefix length, its Digital Link): an event under two of them comes once.
+    """
+    keys = [lot] if isinstance(lot, str) else list(lot)
     with ledger.engine.connect() as conn:
         indices = conn.execute(
             select(events.c.ledger_idx)
-            .join(event_lots, event_lots.c.hash_id == events.c.hash_id)
-            .where(event_lots.c.lot == lot)
+            .where(
+                events.c.hash_id.in_(select(event_lots.c.hash_id).where(event_lots.c.lot.in_(keys)))
+            )
             .order_by(events.c.event_time, events.c.ledger_idx)
         ).scalars()
         found = list(indices)
     if not found:
-        raise UnknownLotError(lot)
+        raise UnknownLotError(keys[0] if keys else "")
     out = []
     for idx in found:
         entry = ledger.entry(idx)

@@ -43,6 +43,7 @@ from api.auth.keys import ROLES, Principal, a_role
 from api.auth.rate_limit import Buckets, LocalBuckets
 
 __all__ = [
+    "ADDRESS_PREFIX",
     "ADMITTED",
     "PUBLIC",
     "ROLE_PERMISSIONS",
@@ -83,6 +84,9 @@ class Permission(StrEnum):
     # The workbench's pages: no bearer key here; the route's own dependency checks the
     # session cookie and the key behind it (api/web/session.py: current_session).
     WEB_SESSION = "web-session"
+    # A pack's public page (the QR code's link): no key, but the edge counts the client
+    # address's rate as it counts a key's (api/edge.py).
+    PUBLIC_PAGE = "public-page"
     STATIONS_GRADE = "stations:grade"
     STATIONS_REVIEW = "stations:review"  # grade the items a station's model was unsure of
     STATIONS_READ = "stations:read"  # a station: its own batches only; staff who read all
@@ -185,6 +189,8 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         # The operations dashboard and its figures as JSON (api/web/operations.py).
         ("GET", "/review/operations"): P.WEB_SESSION,
         ("GET", "/review/operations.json"): P.WEB_SESSION,
+        # A pack's public page, its QR code (GS1 Digital Link paths; api/web/pack.py).
+        ("GET", "/01/{link:path}"): P.PUBLIC_PAGE,
     }
 )
 
@@ -236,8 +242,14 @@ class RateLimitedError(AccessError):
 
     def __init__(self, key_id: str, retry_after: int) -> None:
         self.key_id, self.retry_after = key_id, retry_after
-        self.reason = f"too many requests on this key; retry in {retry_after} s"
+        source = "from this address" if key_id.startswith(ADDRESS_PREFIX) else "on this key"
+        self.reason = f"too many requests {source}; retry in {retry_after} s"
         super().__init__(self.reason)
+
+
+ADDRESS_PREFIX = "ip:"
+"""Rate buckets of public pages are the client address's, under this prefix (a key id has
+none, so the two never share a bucket)."""
 
 
 class RateLimiter:
@@ -319,7 +331,7 @@ def authorize(request: Request) -> None:
     """The app-wide check: permission declared, key valid, role allowed, rate kept."""
     permission = _route_permission(request)
     request.state.principal = None
-    if permission is PUBLIC or permission is Permission.WEB_SESSION:
+    if permission in (PUBLIC, Permission.WEB_SESSION, Permission.PUBLIC_PAGE):
         # A workbench page checks its session cookie itself (api.web.session).
         return
     who: Principal | None = request.scope.get(ADMITTED)

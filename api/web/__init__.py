@@ -1,4 +1,5 @@
-"""The adjudicator workbench: server-rendered pages under /review, with a session cookie.
+"""The adjudicator workbench: server-rendered pages under /review, with a session cookie;
+and a pack's public page (``api.web.pack``), which shares its static files and proof script.
 
 ``install_workbench`` mounts it on the app: the session store, the routes (each listed in
 ``api.auth.access.ROUTE_PERMISSIONS``; hidden from the OpenAPI document, which describes the
@@ -15,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.web.operations import router as operations_router
+from api.web.pack import router as pack_router
 from api.web.routes import page, router
 from api.web.session import COOKIE, CsrfError, LoginRequiredError, SessionStore
 from api.web.stations import router as stations_router
@@ -50,6 +52,8 @@ def install_workbench(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(stations_router)
     app.include_router(operations_router)
+    # A pack's public page (GS1 Digital Link paths, no key; api/web/pack.py).
+    app.include_router(pack_router)
     app.mount("/review/static", StaticFiles(directory=STATIC_DIR), name="review-static")
     app.add_exception_handler(LoginRequiredError, _login_required)
     app.add_exception_handler(CsrfError, _csrf)

@@ -22,7 +22,6 @@ __all__ = ["AggregateBar", "Excursion", "TemperatureChart", "temperature_chart"]
 
 WIDTH, HEIGHT = 640, 200
 LEFT, RIGHT, TOP, BOTTOM = 46, 12, 10, 30
-_PLOT_W, _PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
 
 @dataclass(frozen=True)
@@ -121,9 +120,12 @@ def temperature_chart(
     end: datetime | None,
     band: tuple[float | None, float | None],
     aggregates: Sequence[Aggregate] = (),
+    size: tuple[int, int] = (WIDTH, HEIGHT),
+    tick_format: str = "%d %b %H:%M",
 ) -> TemperatureChart | None:
     """The chart of one segment's readings and aggregate reports against its band; None
-    without either."""
+    without either. ``size``: the viewBox (a phone's page draws it narrower, so its text
+    keeps its size); ``tick_format``: the time axis labels (strftime)."""
     if not readings and not any(
         (a.t_min, a.t_max, a.t_mean) != (None, None, None) for a in aggregates
     ):
@@ -148,16 +150,19 @@ def temperature_chart(
     pad = max((hi - lo) * 0.1, 1.0)
     lo, hi = lo - pad, hi + pad
 
+    width, height = size
+    plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
+
     def x(at: datetime) -> float:
-        return LEFT + (at - t0).total_seconds() / span_s * _PLOT_W
+        return LEFT + (at - t0).total_seconds() / span_s * plot_w
 
     def y(c: float) -> float:
-        return TOP + (hi - c) / (hi - lo) * _PLOT_H
+        return TOP + (hi - c) / (hi - lo) * plot_h
 
     band_box = None
     if limits:
         top = y(min(hi, t_max)) if t_max is not None else float(TOP)
-        bottom = y(max(lo, t_min)) if t_min is not None else float(TOP + _PLOT_H)
+        bottom = y(max(lo, t_min)) if t_min is not None else float(TOP + plot_h)
         band_box = (round(top, 1), round(bottom - top, 1))
 
     excursions: list[Excursion] = []
@@ -187,7 +192,7 @@ def temperature_chart(
         if lo <= (v := round(first + k * step, 6)) <= hi
     )
     x_ticks = tuple(
-        (round(x(at), 1), at.strftime("%d %b %H:%M"))
+        (round(x(at), 1), at.strftime(tick_format))
         for at in (t0, t0 + (t1 - t0) / 2, t1)
         if (t1 - t0).total_seconds() > 0 or at is t0
     )
@@ -212,9 +217,9 @@ def temperature_chart(
             "." if b.outside else ", within the band."
         )
     return TemperatureChart(
-        width=WIDTH,
-        height=HEIGHT,
-        plot=(LEFT, TOP, _PLOT_W, _PLOT_H),
+        width=width,
+        height=height,
+        plot=(LEFT, TOP, plot_w, plot_h),
         points=" ".join(f"{x(r.time):.1f},{y(r.celsius):.1f}" for r in rs),
         band=band_box,
         band_edges=tuple(round(y(v), 1) for v in limits),

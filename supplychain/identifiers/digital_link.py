@@ -7,9 +7,18 @@ no query string, the finest key qualifier only, a GTIN padded to 14 digits.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
-__all__ = ["lot", "to_digital_link"]
+from supplychain.errors import SupplyChainError
+
+__all__ = [
+    "DigitalLinkError",
+    "PackLink",
+    "lot",
+    "parse_pack_link",
+    "to_digital_link",
+]
 
 
 def _check_digit(digits: str) -> str:
@@ -176,3 +185,117 @@ def is_lot_class(uri: str) -> bool:
         return True
     dl = to_digital_link(uri) if uri.startswith("http") else None
     return dl is not None and "/10/" in dl
+
+
+# --------------------------------------------------------------------------- a pack's link
+
+# GS1 AI encodable character set 82 (General Specifications §7.11, figure 7.11-1): what a
+# lot (AI 10) or a serial (AI 21) may hold, 1 to 20 characters.
+_CSET82 = re.compile(r"""^[!"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$""")
+_PCT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# The key qualifiers a GTIN takes, in the order a Digital Link path writes them (DL 1.x §4).
+_GTIN_QUALIFIERS = ("22", "10", "21")
+
+
+class DigitalLinkError(SupplyChainError):
+    """A path that is not the GS1 Digital Link of a lot or an item; ``reason`` says why."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"Digital Link {path[:120]!r}: {reason}")
+
+
+@dataclass(frozen=True)
+class PackLink:
+    """A pack's identity as its QR code carries it: GTIN-14 with a lot (AI 10) or a serial
+    (AI 21, an item), and the consumer product variant (AI 22) when given.
+    """
+
+    gtin: str
+    lot: str | None = None
+    serial: str | None = None
+    cpv: str | None = None
+
+    @property
+    def path(self) -> str:
+        """The canonical Digital Link path: 14-digit GTIN, the finest qualifier only, its
+        value percent-encoded except for unreserved characters (RFC 3986 §2.3)."""
+        if self.serial is not None:
+            return f"/01/{self.gtin}/21/{quote(self.serial, safe='-._')}"
+        return f"/01/{self.gtin}/10/{quote(self.lot or '', safe='-._')}"
+
+    def uri(self, base: str = "https://id.gs1.org") -> str:
+        """The Digital Link URI on a resolver ``base`` (no trailing slash)."""
+        return base.rstrip("/") + self.path
+
+    def epc_candidates(self) -> tuple[str, ...]:
+        """The EPC URNs this lot or item may be recorded under, one per GS1 company prefix
+        length (6 to 12 digits: the GTIN alone does not say where the prefix ends), with
+        the canonical Digital Link URI. Never a bare lot number: another GTIN's lot may
+        carry the same one.
+        """
+        indicator, body = self.gtin[0], self.gtin[1:13]
+        if self.serial is not None:
+            kind, value = "id:sgtin", self.serial
+        else:
+            kind, value = "class:lgtin", self.lot or ""
+        # TDS §6.3: these stay raw in an EPC URN; the rest is percent-escaped.
+        escaped = quote(value, safe="!'()*+,-.:;=_")
+        urns = tuple(
+            f"urn:epc:{kind}:{body[:cp]}.{indicator}{body[cp:]}.{escaped}" for cp in range(6, 13)
+        )
+        return (*urns, self.uri())
+
+
+def _value(raw: str, path: str, what: str) -> str:
+    if _PCT.search(raw):
+        raise DigitalLinkError(path, f"the {what} has a stray '%' (percent-encode it as %25)")
+    try:
+        value = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        value = ""  # bytes that are no text: not set 82 either
+    if not _CSET82.match(value):
+        raise DigitalLinkError(
+            path, f"the {what} must be 1 to 20 characters of GS1 AI encodable set 82"
+        )
+    return value
+
+
+def parse_pack_link(path: str) -> PackLink:
+    """Read a Digital Link path ``/01/{gtin}[/22/{cpv}]/10/{lot}`` or ``.../21/{serial}``.
+
+    ``path`` is as it came on the wire (still percent-encoded: a lot may hold '/', sent as
+    %2F). A GTIN-8, -12 or -13 is padded to 14 digits; its check digit must be right. A
+    serial makes the lot redundant (DL 1.x: the finest level identifies). Anything else is a
+    ``DigitalLinkError`` naming what is wrong.
+    """
+    segments = path.strip("/").split("/")
+    if len(segments) < 2 or segments[0] != "01":
+        raise DigitalLinkError(path, "a pack's link starts /01/<GTIN>")
+    gtin = segments[1]
+    if not re.fullmatch(r"\d{8}|\d{12,14}", gtin):
+        raise DigitalLinkError(path, "a GTIN is 8, 12, 13 or 14 digits")
+    gtin = gtin.rjust(14, "0")
+    if _check_digit(gtin[:13]) != gtin[13]:
+        raise DigitalLinkError(path, f"the GTIN's check digit should be {_check_digit(gtin[:13])}")
+    rest = segments[2:]
+    if len(rest) % 2:
+        raise DigitalLinkError(path, "each qualifier needs a value: /10/<lot> or /21/<serial>")
+    qualifiers: dict[str, str] = {}
+    order = -1
+    for ai, raw in zip(rest[::2], rest[1::2], strict=True):
+        if ai not in _GTIN_QUALIFIERS:
+            raise DigitalLinkError(path, f"/{ai}/ does not qualify a GTIN here: use 10, 21 or 22")
+        if _GTIN_QUALIFIERS.index(ai) <= order:
+            raise DigitalLinkError(path, "qualifiers go in the order 22, 10, 21, once each")
+        order = _GTIN_QUALIFIERS.index(ai)
+        what = {"10": "lot", "21": "serial", "22": "variant"}[ai]
+        qualifiers[ai] = _value(raw, path, what)
+    if "10" not in qualifiers and "21" not in qualifiers:
+        raise DigitalLinkError(path, "a pack's page needs a lot (/10/) or a serial (/21/)")
+    return PackLink(
+        gtin,
+        lot=qualifiers.get("10"),
+        serial=qualifiers.get("21"),
+        cpv=qualifiers.get("22"),
+    )

@@ -23,6 +23,7 @@ from api.auth.access import PUBLIC, ROLE_PERMISSIONS, ROUTE_PERMISSIONS, openapi
 from api.auth.keys import ROLES
 from api.settings import Settings
 from api.web.operations import router as operations_pages
+from api.web.pack import router as pack_pages
 from api.web.routes import router as workbench
 from api.web.stations import router as station_pages
 from claims.views import count_claims
@@ -100,9 +101,12 @@ def _state(app: Any) -> tuple[int, int, int]:
 
 
 def _not_in_schema() -> set[tuple[str, str]]:
-    """Declared routes the OpenAPI document leaves out: /metrics and the workbench's pages."""
+    """Declared routes the OpenAPI document leaves out: /metrics, the workbench's pages and
+    a pack's public page (GS1 Digital Link paths under /01/)."""
     return {("get", "/metrics")} | {
-        (m, p) for m, p in openapi_permissions() if p == "/review" or p.startswith("/review/")
+        (m, p)
+        for m, p in openapi_permissions()
+        if p == "/review" or p.startswith(("/review/", "/01/"))
     }
 
 
@@ -112,11 +116,16 @@ def test_every_route_in_the_document_declares_a_permission(client: TestClient) -
     assert undeclared == [], "add these to ROUTE_PERMISSIONS in api/auth/access.py"
     # ...and the table names no route that does not exist (a typo would leave one open).
     assert set(declared) - set(_operations(client)) == _not_in_schema()
-    # The workbench's pages exist, each declared: they are only kept out of the document.
+    # The workbench's and the pack's pages exist, each declared: only kept out of the document.
     pages = {
         # As the document names paths: a path-convertor parameter by its name alone.
         (m.lower(), re.sub(r"\{(\w+):[^}]+\}", r"{\1}", r.path))
-        for r in [*workbench.routes, *station_pages.routes, *operations_pages.routes]
+        for r in [
+            *workbench.routes,
+            *station_pages.routes,
+            *operations_pages.routes,
+            *pack_pages.routes,
+        ]
         for m in getattr(r, "methods", ())
     }
     assert pages == _not_in_schema() - {("get", "/metrics")}

@@ -7,8 +7,14 @@
 //   3. the record names its own index and hashes (RFC 9162 leaf: SHA-256(0x00||record)) to
 //      the leaf hash the verdict cites;
 //   4. the inclusion proof leads from that leaf to the checkpoint's root (RFC 9162 2.1.3.2).
+//   5. (a pack's public page) what the page shows of the entry is what its record says:
+//      each of the entry's "shown" fields equals the record's body.view field;
+//   an entry whose record is withheld (record null: it holds fields that are not public)
+//   gets steps 1, 2 and 4 for its cited leaf hash: it is in the log, its content unproven.
 // window.freshproof.proofData is what is checked; window.freshproof.verifyProofs() checks
-// it again (the "Verify again" button does the same).
+// it again (the "Verify again" button does the same); window.freshproof.verification is
+// the first run's promise. proofData.texts, when given, words the results (a page's
+// language); the failure reasons stay as written here.
 "use strict";
 
 (function () {
@@ -104,9 +110,27 @@
     if (!equal(r, root)) throw new Failure("the inclusion proof does not lead to the signed root");
   }
 
+  function sameJSON(a, b) {
+    if (a === b) return true;
+    if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+    if (Array.isArray(a) !== Array.isArray(b)) return false;
+    const ka = Object.keys(a), kb = Object.keys(b);
+    return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameJSON(a[k], b[k]));
+  }
+  function unhex(text) {
+    if (!/^([0-9a-f]{2})*$/.test(text || "")) throw new Failure("the cited leaf hash is not hex");
+    return new Uint8Array(text.match(/../g).map((h) => parseInt(h, 16)));
+  }
+
   async function verifyEntry(entry, checkpoint) {
     if (entry.tree_size !== checkpoint.size) {
       throw new Failure(`proof for tree size ${entry.tree_size}, checkpoint signs ${checkpoint.size}`);
+    }
+    if (entry.record === null) {
+      let proof;
+      try { proof = entry.inclusion_proof.map(b64); } catch (e) { throw new Failure("a proof hash is not base64"); }
+      await verifyInclusion(entry.index, entry.tree_size, unhex(entry.cited_leaf_hash), proof, checkpoint.root);
+      return "leaf_only";
     }
     let record;
     try { record = JSON.parse(entry.record); } catch (e) { throw new Failure("the record is not JSON"); }
@@ -116,12 +140,18 @@
     let proof;
     try { proof = entry.inclusion_proof.map(b64); } catch (e) { throw new Failure("a proof hash is not base64"); }
     await verifyInclusion(entry.index, entry.tree_size, leaf, proof, checkpoint.root);
+    const view = (record.body && record.body.view) || {};
+    for (const [field, value] of Object.entries(entry.shown || {})) {
+      if (!sameJSON(view[field], value)) throw new Failure(`the page's ${field} is not the record's`);
+    }
+    return "verified";
   }
 
   // ------------------------------------------------------------------ the page
-  function show(index, ok, text) {
+  function show(index, ok, text, result) {
     for (const el of document.querySelectorAll(`.proof[data-proof-index="${index}"]`)) {
       el.textContent = text;
+      el.dataset.result = result || (ok ? "verified" : "failed");
       el.classList.toggle("ok", ok);
       el.classList.toggle("failed", !ok);
     }
@@ -131,13 +161,26 @@
   }
 
   let keyText = null;
+  const WORDS = {
+    checking: "checking…",
+    verified: "verified",
+    leaf_only: "verified (leaf only)",
+    failed: "FAILED",
+    checkpoint: "verified: {origin}, tree size {size}, signed by {name}",
+    summary: "{good} of {total} entries verified.",
+  };
+  function word(key, values) {
+    const texts = (window.freshproof.proofData || {}).texts || {};
+    return (texts[key] || WORDS[key]).replace(/\{(\w+)\}/g, (m, k) => (k in (values || {}) ? values[k] : m));
+  }
 
   async function verifyProofs() {
     const data = window.freshproof.proofData;
     const status = document.getElementById("checkpoint-status");
     const summary = document.getElementById("proof-summary");
-    for (const e of data.entries) show(e.index, false, "checking…");
-    status.textContent = "checking…";
+    const overall = document.getElementById("proof-overall");
+    for (const e of data.entries) show(e.index, false, word("checking"));
+    status.textContent = word("checking");
     status.classList.remove("ok", "failed");
     let checkpoint = null, failure = null;
     try {
@@ -151,10 +194,10 @@
       }
       const key = await parseKey(keyText);
       checkpoint = await openCheckpoint(data.checkpoint, key);
-      status.textContent = `verified: ${checkpoint.origin}, tree size ${checkpoint.size}, signed by ${key.name}`;
+      status.textContent = word("checkpoint", { origin: checkpoint.origin, size: checkpoint.size, name: key.name });
       status.classList.add("ok");
     } catch (e) {
-      failure = "FAILED: " + reason(e);
+      failure = word("failed") + ": " + reason(e);
       status.textContent = failure;
       status.classList.add("failed");
     }
@@ -165,15 +208,20 @@
       if (failed.has(entry.index)) continue;
       if (failure) { show(entry.index, false, failure); failed.add(entry.index); continue; }
       try {
-        await verifyEntry(entry, checkpoint);
-        show(entry.index, true, "verified");
+        const result = await verifyEntry(entry, checkpoint);
+        show(entry.index, true, word(result), result);
         good += 1;
       } catch (e) {
-        show(entry.index, false, "FAILED: " + reason(e));
+        show(entry.index, false, word("failed") + ": " + reason(e));
         failed.add(entry.index);
       }
     }
-    summary.textContent = `${good} of ${data.entries.length} entries verified.`;
+    summary.textContent = word("summary", { good, total: data.entries.length });
+    if (overall) {
+      overall.textContent = summary.textContent;
+      overall.classList.toggle("ok", !failure && good === data.entries.length);
+      overall.classList.toggle("failed", Boolean(failure) || good !== data.entries.length);
+    }
     return { verified: good, failed: data.entries.length - good };
   }
 
@@ -185,6 +233,6 @@
     if (!holder) return;
     window.freshproof.proofData = JSON.parse(holder.textContent);
     document.getElementById("verify-again").addEventListener("click", verifyProofs);
-    verifyProofs();
+    window.freshproof.verification = verifyProofs();
   });
 })();
