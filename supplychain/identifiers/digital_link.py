@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-__all__ = ["lot", "to_digital_link"]
+__all__ = ["gtin", "lot", "to_digital_link"]
 
 
 def _check_digit(digits: str) -> str:
@@ -176,3 +176,12 @@ def is_lot_class(uri: str) -> bool:
         return True
     dl = to_digital_link(uri) if uri.startswith("http") else None
     return dl is not None and "/10/" in dl
+
+
+_DL_GTIN_RE = re.compile(r"^https://id\.gs1\.org/01/(\d{14})(?:/|$)")
+
+
+def gtin(uri: str) -> str | None:
+    """The GTIN-14 an LGTIN or SGTIN EPC URI, or a GS1 Digital Link with AI 01, names; else None."""
+    match = _DL_GTIN_RE.match(to_digital_link(uri) or "")
+    return match.group(1) if match else None
