@@ -120,6 +120,12 @@ def _ilmd(records: Iterable[Record], names: Sequence[str]) -> tuple[Any, Record]
     return None
 
 
+def _made(r: Record, lot_class: str) -> bool:
+    """The event's ILMD describes the lot: it is what the event observed or made."""
+    lists = OUTPUTS if r.event_type == "TransformationEvent" else OBSERVED
+    return lot_class in lot_classes(r.event, lists)
+
+
 def _as_date(value: Any) -> date | str:
     text = str(value).strip()
     try:
@@ -227,8 +233,13 @@ class _Rows:
     def history(self, *lot_classes_: str) -> tuple[Record, ...]:
         return records_of(self.sel, lot_classes_)
 
+    def master(self, lots: Sequence[str], names: Sequence[str]) -> tuple[Any, Record] | None:
+        """The lots' master data: the ILMD of the events that made them (a transformation's
+        outputs, an object event's objects), never another lot's."""
+        return _ilmd([h for c in lots for h in self.history(c) if _made(h, c)], names)
+
     def product(self, lot_class: str) -> KdeValue:
-        found = _ilmd(self.history(lot_class), _PRODUCT)
+        found = self.master((lot_class,), _PRODUCT)
         if found is None:
             return Missing(
                 f"no record of lot {_tlc_text(lot_class)} gives a product description "
@@ -237,11 +248,10 @@ class _Rows:
         return Known(str(found[0]).strip(), (found[1].index,))
 
     def commodity(self, lot_class: str) -> KdeValue:
-        records = self.history(lot_class)
-        found = _ilmd(records, ("commodity",))
+        found = self.master((lot_class,), ("commodity",))
         if found is None:
             return self.product(lot_class)
-        variety = _ilmd(records, ("variety",))
+        variety = self.master((lot_class,), ("variety",))
         if variety is None:
             return Known(str(found[0]).strip(), (found[1].index,))
         text = f"{str(found[0]).strip()}, {str(variety[0]).strip()}"
@@ -261,7 +271,7 @@ class _Rows:
             )
             if created:
                 return self.own_place(r, cte)
-        reference = _ilmd(records, _TLC_REFERENCE)
+        reference = self.master((lot_class,), _TLC_REFERENCE)
         if reference is not None:
             return Known(f"TLC source reference: {reference[0]}", (reference[1].index,))
         return Missing(
@@ -336,7 +346,7 @@ class _Rows:
         if cte is Cte.RECEIVING:
             kdes[Kde.PREVIOUS_SOURCE] = self.previous_source(r, history)
         if cte is Cte.HARVESTING:
-            kdes[Kde.FIELD] = self.field((r, *history))
+            kdes[Kde.FIELD] = self.field((lot_class,))
         if cte is Cte.COOLING:
             harvest = self.last(history, Cte.HARVESTING, before=r)
             kdes[Kde.HARVEST_FARM] = (
@@ -350,6 +360,13 @@ class _Rows:
             kdes.update(self.inputs(r))
         return CteRow(cte, r.time, r.index, r.leaf_hash, r.hash_id, kdes)
 
+    def packed_after(self, r: Record, lot_class: str) -> bool:
+        """The lot is initially packed after this record."""
+        return any(
+            cte_of(h) is Cte.INITIAL_PACKING and (h.time, h.index) > (r.time, r.index)
+            for h in self.history(lot_class)
+        )
+
     @staticmethod
     def last(history: Sequence[Record], cte: Cte, *, before: Record) -> Record | None:
         found = [
@@ -359,9 +376,8 @@ class _Rows:
         ]
         return found[-1] if found else None
 
-    @staticmethod
-    def field(records: Iterable[Record]) -> KdeValue:
-        found = _ilmd(records, _FIELD)
+    def field(self, lots: Sequence[str]) -> KdeValue:
+        found = self.master(lots, _FIELD)
         if found is None:
             return Missing("no record of the lot names its field or growing area (ILMD fieldName)")
         return Known(str(found[0]).strip(), (found[1].index,))
@@ -386,8 +402,8 @@ class _Rows:
         else:
             gone = Missing("no receiving record of the food before it was packed")
             out[Kde.RECEIVED_DATE] = out[Kde.RECEIVED_QUANTITY] = out[Kde.RECEIVED_UNIT] = gone
-        out[Kde.FIELD] = self.field((r, *context))
-        dated = _ilmd((r, *context), _HARVEST_DATE)
+        out[Kde.FIELD] = self.field((*received_lots, lot_class))
+        dated = self.master((*received_lots, lot_class), _HARVEST_DATE)
         if harvest is not None:
             out[Kde.HARVEST_FARM] = self.own_place(harvest, Cte.HARVESTING)
             who = self.own_party(harvest, Cte.HARVESTING)
@@ -431,7 +447,7 @@ class _Rows:
                 products.append(f"{_tlc_text(c)}: {desc.value}")
                 entries_p += desc.entries
             else:
-                products.append(f"{_tlc_text(c)}: (not on record)")
+                products.append(_tlc_text(c))
                 lacking_p.append(f"product description of {_tlc_text(c)}")
             amount, unit = self.quantity(r, c, INPUTS)
             if isinstance(amount, Known) and isinstance(unit, Known):
@@ -467,5 +483,9 @@ def rows(selection: Selection) -> tuple[CteRow, ...]:
             outputs = lot_classes(record.event, OUTPUTS)
             # A transformation's row is about the lots it made, whichever side selected it.
             lots = [k for k in keys if k in outputs] or list(outputs) or list(keys)
+        if cte is Cte.RECEIVING:
+            # A receipt before the lot's initial packing is the packing's record, not a
+            # receiving CTE (§1.1345(c)): its date and quantity are the packer's KDEs.
+            lots = [k for k in lots if not build.packed_after(record, k)]
         out += [build.row(record, cte, k) for k in lots]
     return tuple(out)

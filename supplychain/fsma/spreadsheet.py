@@ -5,7 +5,8 @@ cell. Dates are ISO 8601 (``2024-05-02``; in XLSX, date cells shown that way), q
 ledger indices are numbers. A cell is the KDE's value; ``MISSING: <why>`` where the CTE
 requires the KDE and the records do not give it; a value followed by ``[not on record: …]``
 where they give it only in part; empty where the CTE does not ask for it. ``Missing KDEs``
-names a row's missing and partial KDEs, so a filter on it finds every gap. The last columns
+names a row's missing KDEs and ``Partial KDEs`` those given in part, so a filter on them
+finds every gap. The last columns
 name the ledger entry of the event (index, leaf hash) and its EPCIS event hash: a row is
 proved by that entry's inclusion proof.
 
@@ -30,7 +31,7 @@ __all__ = ["COLUMNS", "Cell", "Notes", "table", "to_csv", "to_xlsx"]
 Cell = str | float | int | date | datetime | None
 
 _LEAD = ("Critical Tracking Event (CTE)", "CFR Section", "Event Time (UTC)")
-_TAIL = ("Missing KDEs", "Ledger Index", "Ledger Leaf Hash", "EPCIS Event Hash ID")
+_TAIL = ("Missing KDEs", "Partial KDEs", "Ledger Index", "Ledger Leaf Hash", "EPCIS Event Hash ID")
 COLUMNS: tuple[str, ...] = (*_LEAD, *(k.value for k in Kde), *_TAIL)
 """The header row: the CTE, every KDE column (``Kde``), the gaps, and the ledger proof."""
 
@@ -56,10 +57,8 @@ def _cell(kde: Kde, row: CteRow) -> Cell:
     return v.value
 
 
-def _gaps(row: CteRow) -> str:
-    parts = [k.value for k in row.missing]
-    parts += [f"{k.value} (partial: {', '.join(lacking)})" for k, lacking in row.incomplete]
-    return "; ".join(parts)
+def _partial(row: CteRow) -> str:
+    return "; ".join(f"{k.value} (lacking {', '.join(lacking)})" for k, lacking in row.incomplete)
 
 
 def table(rows: Sequence[CteRow]) -> list[list[Cell]]:
@@ -72,7 +71,8 @@ def table(rows: Sequence[CteRow]) -> list[list[Cell]]:
                 CFR_SECTION[row.cte],
                 row.event_time.astimezone(UTC).replace(tzinfo=None),
                 *(_cell(k, row) for k in Kde),
-                _gaps(row),
+                "; ".join(k.value for k in row.missing),
+                _partial(row),
                 row.ledger_index,
                 row.leaf_hash,
                 row.hash_id,
