@@ -73,7 +73,7 @@ def fsma(
         services.close()
     missing = sum(len(r.missing) for r in export.rows)
     if output is None:
-        typer.echo(export.content.decode("utf-8-sig"), nl=False)
+        typer.echo(export.content, nl=False)  # the file's bytes, as -o would write them
         return
     output.write_bytes(export.content)
     typer.echo(
