@@ -144,6 +144,10 @@ class _Rows:
     def __init__(self, selection: Selection) -> None:
         self.sel = selection
         self.parties: Mapping[str, Party] = selection.parties
+        # Every row reads its lot's history, master data and packing: read each once.
+        self._histories: dict[tuple[str, ...], tuple[Record, ...]] = {}
+        self._master: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[Any, Record] | None] = {}
+        self._packed: dict[str, tuple[tuple[datetime, int], ...]] = {}
 
     # ------------------------------------------------------------------ places
 
@@ -231,12 +235,18 @@ class _Rows:
     # ------------------------------------------------------------------ the lot's data
 
     def history(self, *lot_classes_: str) -> tuple[Record, ...]:
-        return records_of(self.sel, lot_classes_)
+        if lot_classes_ not in self._histories:
+            self._histories[lot_classes_] = records_of(self.sel, lot_classes_)
+        return self._histories[lot_classes_]
 
     def master(self, lots: Sequence[str], names: Sequence[str]) -> tuple[Any, Record] | None:
         """The lots' master data: the ILMD of the events that made them (a transformation's
         outputs, an object event's objects), never another lot's."""
-        return _ilmd([h for c in lots for h in self.history(c) if _made(h, c)], names)
+        key = (tuple(lots), tuple(names))
+        if key not in self._master:
+            made = [h for c in lots for h in self.history(c) if _made(h, c)]
+            self._master[key] = _ilmd(made, names)
+        return self._master[key]
 
     def product(self, lot_class: str) -> KdeValue:
         found = self.master((lot_class,), _PRODUCT)
@@ -362,10 +372,13 @@ class _Rows:
 
     def packed_after(self, r: Record, lot_class: str) -> bool:
         """The lot is initially packed after this record."""
-        return any(
-            cte_of(h) is Cte.INITIAL_PACKING and (h.time, h.index) > (r.time, r.index)
-            for h in self.history(lot_class)
-        )
+        if lot_class not in self._packed:
+            self._packed[lot_class] = tuple(
+                (h.time, h.index)
+                for h in self.history(lot_class)
+                if cte_of(h) is Cte.INITIAL_PACKING
+            )
+        return any(at > (r.time, r.index) for at in self._packed[lot_class])
 
     @staticmethod
     def last(history: Sequence[Record], cte: Cte, *, before: Record) -> Record | None:

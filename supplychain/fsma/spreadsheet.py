@@ -104,32 +104,35 @@ def to_csv(rows: Sequence[CteRow]) -> bytes:
 
 
 def to_xlsx(rows: Sequence[CteRow], notes: Notes) -> bytes:
-    """The sheet as an XLSX workbook: the table (typed cells, autofilter), and its notes."""
+    """The sheet as an XLSX workbook: the table (typed cells, autofilter), and its notes.
+
+    Written in openpyxl's write-only mode: rows stream out instead of living as cell objects.
+    """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.utils import get_column_letter
 
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "FSMA 204 records"
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("FSMA 204 records")
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(rows) + 1}"
+    sheet.freeze_panes = "A2"
+    for c, name in enumerate(COLUMNS, start=1):
+        sheet.column_dimensions[get_column_letter(c)].width = min(max(len(name), 12), 40)
     sheet.append(list(COLUMNS))
-    for r, line in enumerate(table(rows), start=2):
-        for c, value in enumerate(line, start=1):
-            cell = sheet.cell(row=r, column=c)
-            cell.value = value
+    for line in table(rows):
+        cells = []
+        for value in line:
+            cell = WriteOnlyCell(sheet, value=value)
             if isinstance(value, str):
                 cell.data_type = "s"  # text stays text, even a value that starts with "="
             elif isinstance(value, datetime):
                 cell.number_format = "yyyy-mm-dd hh:mm:ss"
             elif isinstance(value, date):
                 cell.number_format = "yyyy-mm-dd"
-    last = get_column_letter(len(COLUMNS))
-    sheet.auto_filter.ref = f"A1:{last}{max(1, len(rows) + 1)}"
-    sheet.freeze_panes = "A2"
-    for c, name in enumerate(COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(c)].width = min(max(len(name), 12), 40)
+            cells.append(cell)
+        sheet.append(cells)
     about = book.create_sheet("About")
-    for line in (
+    notes_rows: tuple[tuple[str, str | int], ...] = (
         ("Records", "FDA FSMA 204 (21 CFR Part 1 Subpart S) key data elements, one row per CTE"),
         ("Query", notes.query),
         ("Generated at (UTC)", notes.generated_at.astimezone(UTC).isoformat(timespec="seconds")),
@@ -138,9 +141,11 @@ def to_xlsx(rows: Sequence[CteRow], notes: Notes) -> bytes:
         ("MISSING: <why>", "the CTE asks for it and the records do not give it"),
         ("[not on record: ...]", "the records give the value only in part"),
         ("Ledger Index / Leaf Hash", "the entry holding the event; ask the log for its proof"),
-    ):
-        about.append(list(line))
-        about.cell(row=about.max_row, column=2).data_type = "n" if isinstance(line[1], int) else "s"
+    )
+    for name, value in notes_rows:
+        text = WriteOnlyCell(about, value=value)
+        text.data_type = "n" if isinstance(value, int) else "s"
+        about.append([name, text])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
