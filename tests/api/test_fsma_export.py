@@ -311,7 +311,9 @@ def test_xlsx_reads_back_sortable_and_typed(app: FastAPI, client: TestClient) ->
         assert isinstance(got["Event Date"], datetime)  # a date cell, shown yyyy-mm-dd
         assert got["Event Date"].date().isoformat() == want["Event Date"]
         assert got["Event Time (UTC)"] == datetime.fromisoformat(want["Event Time (UTC)"][:-1])
-        assert isinstance(got["Quantity"], int | float) and f"{got['Quantity']:g}" == want["Quantity"]
+        assert (
+            isinstance(got["Quantity"], int | float) and f"{got['Quantity']:g}" == want["Quantity"]
+        )
         assert got["Ledger Index"] == int(want["Ledger Index"])
         for column in COLUMNS:
             if isinstance(got[column], str) or got[column] is None:
