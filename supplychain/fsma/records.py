@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, or_, select
 
 from ledger.log import Ledger
 from supplychain.capture import Party
@@ -217,7 +217,7 @@ def _indices_of(conn: Connection, keys: Iterable[str]) -> dict[str, list[int]]:
         rows = conn.execute(
             select(event_lots.c.lot, events.c.ledger_idx)
             .join(events, event_lots.c.hash_id == events.c.hash_id)
-            .where(and_(event_lots.c.lot.in_(wanted[start : start + _CHUNK])))
+            .where(event_lots.c.lot.in_(wanted[start : start + _CHUNK]))
         )
         for r in rows:
             out.setdefault(r.lot, []).append(r.ledger_idx)
