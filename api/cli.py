@@ -17,6 +17,7 @@ from api import (
     cli_dossier,
     cli_events,
     cli_evidence,
+    cli_export,
     cli_feedback,
     cli_keys,
     cli_ledger,
@@ -39,6 +40,7 @@ app.add_typer(cli_dossier.app, name="dossier")
 app.add_typer(cli_db.app, name="db")
 app.add_typer(cli_feedback.app, name="feedback")
 app.add_typer(cli_evidence.app, name="evidence")
+app.add_typer(cli_export.app, name="export")
 
 
 @app.command()

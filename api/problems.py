@@ -72,7 +72,7 @@ from stations.errors import (
     UnknownStationItemError,
 )
 from storage.errors import StorageError, StorageUnavailableError
-from supplychain.authorship import NotYourCustodyError
+from supplychain.authorship import NotYourCustodyError, NotYourLotError
 from supplychain.capture import PartyError, RoleChangeRefusedError
 from supplychain.epcis import (
     DocumentTooLargeError,
@@ -80,6 +80,7 @@ from supplychain.epcis import (
     TooManyEventsError,
     TooManyReadingsError,
 )
+from supplychain.fsma import ExportQueryError
 from supplychain.strict_json import InvalidJSONError
 from supplychain.trace import UnknownLotError
 from vision.errors import (
@@ -129,6 +130,10 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (LastAdminError, _Kind(409, "last-admin", "The last admin key cannot be revoked")),
     (RoleChangeRefusedError, _Kind(403, "role-change-refused", "Changing a role needs an admin")),
     (NotYourCustodyError, _Kind(403, "not-your-custody", "Not this key's part of the lot")),
+    (
+        NotYourLotError,
+        _Kind(403, "not-your-lot", "None of this key's parties took part in the lot"),
+    ),
     (ImageTooLargeError, _Kind(413, "image-too-large", "Image too large")),
     (ImageTooSmallError, _Kind(422, "image-too-small", "Image too small")),
     (NotAnImageError, _Kind(422, "not-an-image", "Not a readable image")),
@@ -177,6 +182,7 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (TooManyReadingsError, _Kind(413, "too-many-readings", "Too many sensor readings")),
     (EPCISDocumentError, _Kind(422, "invalid-epcis", "Malformed EPCIS document")),
     (UnknownLotError, _Kind(404, "unknown-lot", "Unknown lot")),
+    (ExportQueryError, _Kind(422, "invalid-export-query", "Export query cannot run")),
     (PartyError, _Kind(422, "invalid-party", "Invalid party")),
     (AnchorError, _Kind(502, "anchor-failed", "Anchoring failed")),
     (InvalidIndexError, _Kind(404, "not-in-log", "No such ledger entry or tree size")),

@@ -74,6 +74,8 @@ class Permission(StrEnum):
     PARTIES_REGISTER = "parties:register"  # a supply-chain system: its own parties only
     PARTIES_CHANGE_ROLE = "parties:change-role"
     TRACE_READ = "trace:read"
+    # The FDA FSMA 204 spreadsheet of a lot: a supply-chain key only for its parties' lots.
+    FSMA_EXPORT = "fsma:export"
     LEDGER_READ = "ledger:read"
     LEDGER_ANCHOR = "ledger:anchor"
     KEYS_MANAGE = "keys:manage"
@@ -98,7 +100,9 @@ P = Permission
 ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
     {
         "customer_app": frozenset({P.INSPECT, P.CLAIMS_FILE, P.CLAIMS_READ}),
-        "supply_chain": frozenset({P.EVENTS_CAPTURE, P.PARTIES_REGISTER, P.TRACE_READ}),
+        "supply_chain": frozenset(
+            {P.EVENTS_CAPTURE, P.PARTIES_REGISTER, P.TRACE_READ, P.FSMA_EXPORT}
+        ),
         "station": frozenset({P.INSPECT, P.TRACE_READ, P.STATIONS_GRADE, P.STATIONS_READ}),
         "adjudicator": frozenset(
             {
@@ -114,13 +118,22 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
         ),
         "ml_engineer": frozenset({P.INSPECT, P.METRICS}),
         "auditor": frozenset(
-            {P.CLAIMS_READ, P.TRACE_READ, P.LEDGER_READ, P.METRICS, P.REVIEW_READ, P.STATIONS_READ}
+            {
+                P.CLAIMS_READ,
+                P.TRACE_READ,
+                P.FSMA_EXPORT,
+                P.LEDGER_READ,
+                P.METRICS,
+                P.REVIEW_READ,
+                P.STATIONS_READ,
+            }
         ),
         "admin": frozenset(
             {
                 P.PARTIES_REGISTER,
                 P.PARTIES_CHANGE_ROLE,
                 P.TRACE_READ,
+                P.FSMA_EXPORT,
                 P.CLAIMS_READ,
                 P.LEDGER_READ,
                 P.LEDGER_ANCHOR,
@@ -149,6 +162,7 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("POST", "/v1/parties"): P.PARTIES_REGISTER,
         ("POST", "/v1/events"): P.EVENTS_CAPTURE,
         ("GET", "/v1/lots/{lot:path}/trace"): P.TRACE_READ,
+        ("GET", "/v1/lots/{lot:path}/fsma"): P.FSMA_EXPORT,
         ("POST", "/v1/claims"): P.CLAIMS_FILE,
         ("GET", "/v1/claims"): P.CLAIMS_READ,
         ("GET", "/v1/claims/{claim_id}"): P.CLAIMS_READ,

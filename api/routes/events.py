@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
@@ -27,6 +27,7 @@ from supplychain.capture import (
     register_party,
 )
 from supplychain.epcis import parse_document
+from supplychain.fsma import MEDIA_TYPES, FSMAQuery, export_fsma
 from supplychain.trace import lot_trace
 
 router = APIRouter(prefix="/v1", tags=["supply chain"])
@@ -165,3 +166,34 @@ async def capture(
 def trace(lot: str, services: Svc) -> dict[str, Any]:
     """The lot's events in time order, with custody, temperatures, inspections and ledger refs."""
     return lot_trace(ledger=services.ledger, lot=lot)
+
+
+@router.get(
+    "/lots/{lot:path}/fsma",
+    response_class=Response,
+    responses={
+        **problem_responses(403, 404, 422),
+        200: {
+            "description": "The lot's FDA FSMA 204 sortable spreadsheet.",
+            "content": {m.split(";")[0]: {} for m in MEDIA_TYPES.values()},
+        },
+    },
+)
+def fsma(
+    lot: str,
+    services: Svc,
+    caller: Caller,
+    format: Annotated[Literal["csv", "xlsx"], Query(description="csv or xlsx")] = "csv",
+) -> Response:
+    """The lot's key data elements per critical tracking event (FDA FSMA 204, 21 CFR 1.1325 to
+    1.1350) as a sortable spreadsheet: one row per CTE, each missing value named, each row
+    with its ledger entry. A supply-chain key: only a lot one of its parties took part in."""
+    bound = caller.parties if caller.role == "supply_chain" else None
+    export = export_fsma(
+        ledger=services.ledger, query=FSMAQuery(lot=lot), fmt=format, speaks_for=bound
+    )
+    return Response(
+        export.content,
+        media_type=export.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+    )

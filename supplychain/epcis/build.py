@@ -1,4 +1,5 @@
-"""Building EPCIS 2.0 JSON: one ``ObjectEvent`` and the ``EPCISDocument`` that carries events.
+"""Building EPCIS 2.0 JSON: ``ObjectEvent``, ``TransformationEvent`` and the ``EPCISDocument``
+that carries events.
 
 The one way stations, the logger CSV import, the simulator and the tests write events:
 typed arguments in, the JSON ``parse_document`` reads out. Fields come out in the CBV §8.9
@@ -22,12 +23,14 @@ __all__ = [
     "ISO",
     "ZULU",
     "ZULU_MILLIS",
+    "BizTransaction",
     "ObjectEvent",
     "Quantity",
     "SensorElement",
     "SensorReport",
     "SourceDestination",
     "TimeFormat",
+    "TransformationEvent",
     "epcis_document",
 ]
 
@@ -79,6 +82,19 @@ class SourceDestination:
 
     id: str
     type: str = "possessing_party"
+
+
+@dataclass(frozen=True, slots=True)
+class BizTransaction:
+    """One bizTransactionList entry: a business document (a purchase order, a bill of lading)
+    by its CBV type (``po``, ``bol``; None: untyped) and its identifier URI."""
+
+    id: str
+    type: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The bizTransaction element."""
+        return _present(type=self.type, bizTransaction=self.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +179,13 @@ class ObjectEvent:
     extensions: Mapping[str, Any] = field(default_factory=dict)
     event_time_zone_offset: str = "+00:00"
     times: TimeFormat = ISO
+    biz_transactions: tuple[BizTransaction, ...] = ()
+    # Instance/lot master data of the objects the event creates (action ADD): the lot's
+    # product description, harvest dates, ... as prefixed terms (``cbvmda:harvestStartDate``).
+    ilmd: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # An extension is a prefixed name (fp:grade): never a standard field written over.
-        for key in self.extensions:
-            if ":" not in key:
-                raise ValueError(f"extension field {key!r} needs a prefix (fp:name)")
+        _check_extensions(self.extensions)
 
     def to_json(self) -> dict[str, Any]:
         """The event as EPCIS 2.0 JSON, ready for an ``EPCISDocument``'s eventList."""
@@ -183,16 +200,62 @@ class ObjectEvent:
             disposition=self.disposition,
             readPoint=None if self.read_point is None else {"id": self.read_point},
             bizLocation=None if self.biz_location is None else {"id": self.biz_location},
+            bizTransactionList=[t.to_json() for t in self.biz_transactions],
             sourceList=[{"type": s.type, "source": s.id} for s in self.sources],
             destinationList=[{"type": d.type, "destination": d.id} for d in self.destinations],
             sensorElementList=[s.to_json(self.times) for s in self.sensors],
+            ilmd=dict(self.ilmd) or None,
+        )
+        event.update(self.extensions)
+        return event
+
+
+@dataclass(frozen=True, slots=True)
+class TransformationEvent:
+    """An EPCIS 2.0 TransformationEvent: ``inputs`` consumed, ``outputs`` made (lots, by
+    quantity), when, where, why, by whom, and the outputs' ILMD (their lot master data)."""
+
+    event_time: datetime
+    inputs: tuple[Quantity, ...] = ()
+    outputs: tuple[Quantity, ...] = ()
+    biz_step: str | None = None
+    disposition: str | None = None
+    read_point: str | None = None
+    biz_location: str | None = None
+    biz_transactions: tuple[BizTransaction, ...] = ()
+    sources: tuple[SourceDestination, ...] = ()
+    destinations: tuple[SourceDestination, ...] = ()
+    ilmd: Mapping[str, Any] = field(default_factory=dict)
+    extensions: Mapping[str, Any] = field(default_factory=dict)
+    event_time_zone_offset: str = "+00:00"
+    times: TimeFormat = ISO
+
+    def __post_init__(self) -> None:
+        _check_extensions(self.extensions)
+
+    def to_json(self) -> dict[str, Any]:
+        """The event as EPCIS 2.0 JSON, ready for an ``EPCISDocument``'s eventList."""
+        event = _present(
+            type="TransformationEvent",
+            eventTime=self.times.render(self.event_time),
+            eventTimeZoneOffset=self.event_time_zone_offset,
+            inputQuantityList=[q.to_json() for q in self.inputs],
+            outputQuantityList=[q.to_json() for q in self.outputs],
+            bizStep=self.biz_step,
+            disposition=self.disposition,
+            readPoint=None if self.read_point is None else {"id": self.read_point},
+            bizLocation=None if self.biz_location is None else {"id": self.biz_location},
+            bizTransactionList=[t.to_json() for t in self.biz_transactions],
+            sourceList=[{"type": s.type, "source": s.id} for s in self.sources],
+            destinationList=[{"type": d.type, "destination": d.id} for d in self.destinations],
+            ilmd=dict(self.ilmd) or None,
         )
         event.update(self.extensions)
         return event
 
 
 def epcis_document(
-    events: Iterable[ObjectEvent | Mapping[str, Any]],
+    events: Iterable[ObjectEvent | TransformationEvent | Mapping[str, Any]],
     *,
     creation_date: datetime,
     context: Iterable[str | Mapping[str, str]] = (EPCIS_CONTEXT,),
@@ -206,9 +269,19 @@ def epcis_document(
         "schemaVersion": "2.0",
         "creationDate": times.render(creation_date),
         "epcisBody": {
-            "eventList": [e.to_json() if isinstance(e, ObjectEvent) else e for e in events]
+            "eventList": [
+                e.to_json() if isinstance(e, ObjectEvent | TransformationEvent) else e
+                for e in events
+            ]
         },
     }
+
+
+def _check_extensions(extensions: Mapping[str, Any]) -> None:
+    # An extension is a prefixed name (fp:grade): never a standard field written over.
+    for key in extensions:
+        if ":" not in key:
+            raise ValueError(f"extension field {key!r} needs a prefix (fp:name)")
 
 
 def _time(at: datetime | None, times: TimeFormat) -> str | None:

@@ -15,6 +15,7 @@ from supplychain.errors import SupplyChainError
 __all__ = [
     "DigitalLinkError",
     "PackLink",
+    "gtin",
     "lot",
     "parse_pack_link",
     "to_digital_link",
@@ -185,6 +186,15 @@ def is_lot_class(uri: str) -> bool:
         return True
     dl = to_digital_link(uri) if uri.startswith("http") else None
     return dl is not None and "/10/" in dl
+
+
+_DL_GTIN_RE = re.compile(r"^https://id\.gs1\.org/01/(\d{14})(?:/|$)")
+
+
+def gtin(uri: str) -> str | None:
+    """The GTIN-14 an LGTIN or SGTIN EPC URI, or a GS1 Digital Link with AI 01, names; else None."""
+    match = _DL_GTIN_RE.match(to_digital_link(uri) or "")
+    return match.group(1) if match else None
 
 
 # --------------------------------------------------------------------------- a pack's link
