@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy.exc import DBAPIError
 
 from ledger.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint
 from ledger.clock import utc_now
@@ -72,9 +73,19 @@ def _lock_database(conn: Connection) -> None:
         # same head between our SELECT and INSERT; BEGIN IMMEDIATE takes the write lock
         # now. If the driver already opened a transaction (another engine setup), the
         # idx primary key still turns a lost race into an error rather than a fork.
-        dbapi = conn.connection.dbapi_connection
+        # Sent to the driver directly, as the writer's other hot statements are.
+        dbapi: Any = conn.connection.dbapi_connection
         if dbapi is not None and not getattr(dbapi, "in_transaction", True):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                dbapi.execute("BEGIN IMMEDIATE")
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise DBAPIError.instance(
+                    "BEGIN IMMEDIATE",
+                    None,
+                    exc,
+                    conn.dialect.loaded_dbapi.Error,
+                    dialect=conn.dialect,
+                ) from exc
 
 
 def _head(conn: Connection) -> tuple[int, bytes]:
