@@ -10,7 +10,7 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, LargeBinary, Table, insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from ledger.errors import MissingNodeError
 from ledger.schema import entries_table, nodes_table
@@ -92,7 +92,7 @@ def _driver_cursor(conn: Connection) -> Iterator[Any]:
         cursor.close()
 
 
-def _wrapped(conn: Connection, sql: str, exc: Exception) -> DBAPIError:
+def _wrapped(conn: Connection, sql: str, exc: Exception) -> StatementError:
     """The driver error as SQLAlchemy wraps every other statement's: callers (and the API's
     problem mapping) see OperationalError, IntegrityError and the rest."""
     dialect = conn.dialect
