@@ -87,7 +87,13 @@ what each side stores (same record bytes on both):
            no interior nodes are stored: subtree roots are recomputed from leaf hashes on
            demand and cached in process (subtrees of >= 128 leaves, LRU, 1 GiB). Its timed
            append hashes and inserts ready-made bytes; its SQLite connection gets our
-           pragmas (journal_mode=WAL, synchronous=FULL)."""
+           pragmas (journal_mode=WAL, synchronous=FULL).
+  on disk  ours about 500 bytes per entry at these records (ledger_entries ~370, its idx
+           index ~14, ledger_nodes ~90, its (level, idx) index ~29): 3 table rows and 3
+           index entries per entry. pymerkle about 290 (record + hash in one row whose id
+           is the rowid, no index; AUTOINCREMENT also rewrites sqlite_sequence per commit).
+  durable  both: WAL, synchronous=FULL (the WAL is fsynced at every commit), one
+           transaction per call (per entry for single appends, per batch for batched)."""
 
 
 def _p95(values: list[float]) -> float:

@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 
-from ledger.hashing import LEAF_PREFIX, NODE_PREFIX
+from ledger.hashing import HASH_SIZE, LEAF_PREFIX, NODE_PREFIX
 from ledger.record import GENESIS_PREV, RECORD_VERSION, kind_json
 from ledger.schema import entries_table, nodes_table
 from ledger.tree import NodeID, frontier_ids
@@ -59,12 +59,21 @@ _HEAD = b'{"body":'
 _TAIL = b'","v":' + str(RECORD_VERSION).encode() + b"}"
 
 _E, _N = entries_table.name, nodes_table.name
-_ENTRIES_SQL = (
-    f"SELECT idx, kind, record, prev_hash, leaf_hash FROM {_E} "
-    "WHERE idx >= {p} AND idx < {p} ORDER BY idx"
+_ENTRIES_SQL = f"SELECT kind, record FROM {_E} WHERE idx >= {{p}} AND idx < {{p}} ORDER BY idx"
+_FIRST_PREV_SQL = f"SELECT prev_hash FROM {_E} WHERE idx = {{p}}"
+# How many entries in [start, end) carry the recomputed leaf hash and prev hash, each given
+# as one blob of 32-byte hashes (each followed by `start` again).
+_HASHES_SQL = (
+    f"SELECT count(*) FROM {_E} WHERE idx >= {{p}} AND idx < {{p}} "
+    f"AND leaf_hash = substr({{p}}, CAST((idx - {{p}}) * {HASH_SIZE} + 1 AS INTEGER), {HASH_SIZE}) "
+    f"AND prev_hash = substr({{p}}, CAST((idx - {{p}}) * {HASH_SIZE} + 1 AS INTEGER), {HASH_SIZE})"
 )
+# How many of a level's stored nodes in [first, end) equal the recomputed ones, given as
+# one blob of 32-byte hashes (the last parameter repeats `first`): the comparison runs in
+# the database, so no row comes back to Python.
 _LEVEL_SQL = (
-    f"SELECT idx, hash FROM {_N} WHERE level = {{p}} AND idx >= {{p}} AND idx < {{p}} ORDER BY idx"
+    f"SELECT count(*) FROM {_N} WHERE level = {{p}} AND idx >= {{p}} AND idx < {{p}} "
+    f"AND hash = substr({{p}}, CAST((idx - {{p}}) * {HASH_SIZE} + 1 AS INTEGER), {HASH_SIZE})"
 )
 _UPPER_SQL = f"SELECT level, idx, hash FROM {_N} WHERE level > {{p}} ORDER BY level, idx"
 _ENTRY_COUNT_SQL = f"SELECT count(*), min(idx), max(idx) FROM {_E}"
@@ -257,7 +266,9 @@ def _check_chunk_on(
     return _Chunk(ok=True, first_prev=first_prev, last_leaf=leaves[-1], top=top, kept=kept)
 
 
-def _cursor_rows(conn: Connection, sql: str, params: Sequence[int]) -> list[tuple[Any, ...]]:
+def _cursor_rows(
+    conn: Connection, sql: str, params: Sequence[int | bytes]
+) -> list[tuple[Any, ...]]:
     """Rows as plain driver tuples (SQLAlchemy's Row costs more than the hashing)."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     dbapi: Any = conn.connection.dbapi_connection
@@ -275,22 +286,30 @@ def _check_entries(conn: Connection, start: int, end: int) -> tuple[list[bytes] 
     Each record must be exactly the writer's envelope around a JSON object body, with
     this index, the kind column's JSON, the previous leaf's hex and a timestamp of the
     writer's form; each leaf_hash and prev_hash column must match the recomputation.
+    Only kind and record come back to Python; the hash columns are compared with the
+    recomputed hashes in the database (see _HASHES_SQL).
     """
     rows = _cursor_rows(conn, _ENTRIES_SQL, (start, end))
-    if len(rows) != end - start:
+    count = end - start
+    if len(rows) != count:
         return None, b""
-    leaves: list[bytes] = []
-    add = leaves.append
-    prev = first_prev = bytes(rows[0][3])
-    index = start
+    sha256, prefix = _sha256, LEAF_PREFIX
+    records = [bytes(record) for _, record in rows]
+    leaves = [sha256(prefix + record).digest() for record in records]
+    ((first_prev,),) = _cursor_rows(conn, _FIRST_PREV_SQL, (start,))
+    first_prev = bytes(first_prev)
+    joined = b"".join(leaves)
+    prevs = first_prev + joined[:-HASH_SIZE]
+    ((matching,),) = _cursor_rows(conn, _HASHES_SQL, (start, end, joined, start, prevs, start))
+    # idx is the primary key: `count` matching rows in the range are all of its entries,
+    # each with the recomputed leaf hash and the previous one as its prev_hash.
+    if matching != count:
+        return None, b""
     middles: dict[str, bytes] = {}  # per kind: b',"index":%d,"kind":...,"prev":"%b","ts":"'
-    head_len, tail_len, ts_len = len(_HEAD), len(_TAIL), _TS_LEN
-    sha256, ts_match = _sha256, _TS.fullmatch
-    for idx, kind, record, prev_hash, stored_leaf in rows:
-        record = bytes(record)
-        leaf = sha256(LEAF_PREFIX + record).digest()
-        if idx != index or leaf != bytes(stored_leaf) or bytes(prev_hash) != prev:
-            return None, b""
+    head, tail, head_len, tail_len, ts_len = _HEAD, _TAIL, len(_HEAD), len(_TAIL), _TS_LEN
+    ts_match, scan = _TS.fullmatch, _scan
+    index = start
+    for (kind, _), record, prev in zip(rows, records, [first_prev, *leaves], strict=False):
         middle = middles.get(kind) if type(kind) is str else None
         if middle is None:
             if type(kind) is not str:
@@ -301,15 +320,19 @@ def _check_entries(conn: Connection, start: int, end: int) -> tuple[list[bytes] 
         body_end = ts_at - len(middle)
         if not (
             body_end > head_len
-            and record.startswith(_HEAD)
-            and record.endswith(_TAIL)
+            and record.startswith(head)
+            and record.endswith(tail)
             and record[body_end:ts_at] == middle
             and ts_match(record, ts_at, ts_at + ts_len)
-            and _is_object(record[head_len:body_end])
+            and record[head_len] == 0x7B  # "{"
         ):
             return None, b""
-        add(leaf)
-        prev = leaf
+        # The body is exactly one JSON object, as json.loads (strict) reads it; strict
+        # UTF-8 as the reference's record.decode().
+        text = record[head_len:body_end].decode()
+        value, stop = scan(text, 0)
+        if stop != len(text) or type(value) is not dict:
+            return None, b""
         index += 1
     return leaves, first_prev
 
@@ -318,15 +341,6 @@ def _middle(kind: str) -> bytes:
     """The envelope between body and timestamp, a template of (index, prev hex)."""
     kind_text = kind_json(kind).replace(b"%", b"%%")
     return b',"index":%d,"kind":' + kind_text + b',"prev":"%b","ts":"'
-
-
-def _is_object(body: bytes) -> bool:
-    """Whether `body` is exactly one JSON object, as json.loads (strict) would read it."""
-    if body[:1] != b"{":
-        return False
-    text = body.decode()  # strict UTF-8, as the reference's record.decode()
-    value, end = _scan(text, 0)
-    return end == len(text) and type(value) is dict
 
 
 def _pairs(row: list[bytes]) -> list[bytes]:
@@ -354,10 +368,13 @@ def _check_levels(
     row, kept = leaves, dict[NodeID, bytes]()
     for level in range(top_level + 1):
         first = start >> level
-        stored = _cursor_rows(conn, _LEVEL_SQL, (level, first, first + len(row)))
-        if [r[0] for r in stored] != list(range(first, first + len(row))):
-            return None
-        if [bytes(r[1]) for r in stored] != row:
+        expected = b"".join(row)
+        ((matching,),) = _cursor_rows(
+            conn, _LEVEL_SQL, (level, first, first + len(row), expected, first)
+        )
+        # (level, idx) is the primary key: one matching row per index in the range means
+        # every node there is stored and equal (extra rows elsewhere fail the node count).
+        if matching != len(row):
             return None
         kept.update(_pick(wanted, level, first, row))
         if level < top_level:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, LargeBinary, Table, insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from ledger.errors import MissingNodeError
 from ledger.schema import entries_table, nodes_table
@@ -41,10 +42,12 @@ def insert_rows(
     """INSERT tuples (values in `columns` order) the fastest way the driver offers.
 
     pysqlite: multi-row INSERT ... VALUES statements (a third of executemany's cost: one
-    statement step per chunk instead of a reset, bind and step per row). psycopg: COPY
-    FROM STDIN, one stream per batch. Other drivers: `bulk_insert`. Rows go in the given
-    order, in the caller's transaction, and driver errors surface as SQLAlchemy's, either
-    way; only COPY bypasses SQLAlchemy's cursor events, as it has no statement form.
+    statement step per chunk instead of a reset, bind and step per row), sent to the
+    driver's cursor directly (SQLAlchemy's statement machinery cost more than a
+    one-row insert itself). psycopg: COPY FROM STDIN, one stream per batch. Other
+    drivers: `bulk_insert`. Rows go in the given order, in the caller's transaction,
+    and driver errors surface as SQLAlchemy's, either way; the pysqlite and psycopg
+    paths bypass SQLAlchemy's cursor events.
     """
     if not rows:
         return
@@ -66,10 +69,34 @@ def _sqlite_values(
         # Column-wise, through the memo: a batch shares one created_at object.
         flat[position::width] = list(map(_memoised(proc), flat[position::width]))
     per = min(_SQLITE_ROWS, _sqlite_max_params(conn) // width)
-    for start in range(0, len(rows), per):
-        count = min(per, len(rows) - start)
-        params = tuple(flat[start * width : (start + count) * width])
-        conn.exec_driver_sql(_values_sql(table.name, columns, count), params)
+    with _driver_cursor(conn) as cursor:
+        for start in range(0, len(rows), per):
+            count = min(per, len(rows) - start)
+            sql = _values_sql(table.name, columns, count)
+            params = tuple(flat[start * width : (start + count) * width])
+            try:
+                cursor.execute(sql, params)
+            except conn.dialect.loaded_dbapi.Error as exc:
+                raise _wrapped(conn, sql, exc) from exc
+
+
+@contextmanager
+def _driver_cursor(conn: Connection) -> Iterator[Any]:
+    """A cursor of the connection's driver, in the caller's transaction, closed after."""
+    dbapi: Any = conn.connection.dbapi_connection
+    assert dbapi is not None, "connection is closed"
+    cursor = dbapi.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
+def _wrapped(conn: Connection, sql: str, exc: Exception) -> StatementError:
+    """The driver error as SQLAlchemy wraps every other statement's: callers (and the API's
+    problem mapping) see OperationalError, IntegrityError and the rest."""
+    dialect = conn.dialect
+    return DBAPIError.instance(sql, None, exc, dialect.loaded_dbapi.Error, dialect=dialect)
 
 
 def _sqlite_max_params(conn: Connection) -> int:
@@ -101,11 +128,7 @@ def _copy(
             for row in rows:
                 write(row)
     except dialect.loaded_dbapi.Error as exc:
-        # The same wrapping SQLAlchemy gives every other statement, so callers (and the
-        # API's problem mapping) see OperationalError, IntegrityError and the rest.
-        raise DBAPIError.instance(
-            sql, None, exc, dialect.loaded_dbapi.Error, dialect=dialect
-        ) from exc
+        raise _wrapped(conn, sql, exc) from exc
 
 
 @lru_cache(maxsize=64)
@@ -175,8 +198,17 @@ _UNSET = object()
 
 
 def read_head(conn: Connection) -> tuple[int, bytes] | None:
-    """(index, leaf hash) of the last entry, or None for an empty log."""
-    row = conn.exec_driver_sql(_HEAD_SQL).first()
+    """(index, leaf hash) of the last entry, or None for an empty log.
+
+    Read through the driver's cursor: the writer asks this once per transaction, and
+    SQLAlchemy's result machinery cost more than the indexed lookup.
+    """
+    with _driver_cursor(conn) as cursor:
+        try:
+            cursor.execute(_HEAD_SQL)
+            row = cursor.fetchone()
+        except conn.dialect.loaded_dbapi.Error as exc:
+            raise _wrapped(conn, _HEAD_SQL, exc) from exc
     return None if row is None else (row[0], bytes(row[1]))
 
 

@@ -193,3 +193,18 @@ def test_a_failure_anywhere_in_a_large_batch_leaves_nothing(
     after = ledger.append_many(big)
     assert after[0].index == 3 and after[0].prev_hash == head[-1].leaf_hash
     assert audit(ledger).size == 1203
+
+
+def test_the_writer_builds_entries_as_their_constructor_does(ledger: Ledger) -> None:
+    # The writer fills Entry's slots directly instead of calling its frozen __init__.
+    from dataclasses import fields
+
+    from ledger.log import ENTRY_FIELDS
+    from ledger.record import Entry
+
+    assert tuple(f.name for f in fields(Entry)) == ENTRY_FIELDS
+    made = ledger.append_many(_batches([3])[0])
+    for entry in made:
+        rebuilt = Entry(*(getattr(entry, name) for name in ENTRY_FIELDS))
+        assert entry == rebuilt and repr(entry) == repr(rebuilt)
+    assert made == [ledger.entry(i) for i in range(3)]

@@ -81,6 +81,10 @@ def _forged(ledger: Ledger, index: int) -> dict[str, Any]:
     return {"r": forged, "h": leaf_hash(forged)}
 
 
+def _split(first: bytes, second: bytes) -> dict[str, Any]:
+    return {"a": first[:31], "b": first[31:] + second}
+
+
 TAMPERS: list[tuple[str, str, Callable[[Ledger], dict[str, Any]]]] = [
     (
         "flipped-record",
@@ -130,6 +134,25 @@ TAMPERS: list[tuple[str, str, Callable[[Ledger], dict[str, Any]]]] = [
     (
         "extra-node-up-high",
         "INSERT INTO ledger_nodes (level, idx, hash) VALUES (6, 0, :h)",
+        lambda led: {"h": bytes(32)},
+    ),
+    # The hash columns and nodes are compared with the recomputation inside the database,
+    # as one blob of 32-byte hashes: a hash moved between two rows (31 + 33 bytes, the same
+    # bytes in the same order) or changed mid-chunk must still be seen.
+    (
+        "node-hashes-split-across-rows",
+        "UPDATE ledger_nodes SET hash = CASE idx WHEN 4 THEN :a ELSE :b END "
+        "WHERE level = 0 AND idx IN (4, 5)",
+        lambda led: _split(led.entry(4).leaf_hash, led.entry(5).leaf_hash),
+    ),
+    (
+        "prev-column-mid-chunk",
+        "UPDATE ledger_entries SET prev_hash = :h WHERE idx = 22",
+        lambda led: {"h": bytes(32)},
+    ),
+    (
+        "leaf-column-mid-chunk",
+        "UPDATE ledger_entries SET leaf_hash = :h WHERE idx = 13",
         lambda led: {"h": bytes(32)},
     ),
     (
