@@ -211,6 +211,8 @@ def _before_migrations(*, without: str) -> sa.MetaData:
             ),
         )
         for index in table.indexes:
+            if index.name in migrate.INDEXES_AFTER_0001:
+                continue
             if not any(c.name in later for c in index.columns):
                 sa.Index(index.name, *(copy.c[c.name] for c in index.columns))
     return old

@@ -10,7 +10,8 @@ supply-chain system only the parties it speaks for) is checked by the route with
 
 Roles, and why these: a customer app files and reads its own customer's claims and asks
 for inspections; a supply-chain system captures events and registers the parties it speaks
-for, and reads lot traces; a station inspects and reads traces (its batch API comes with the
+for, reads lot traces, and queries the events of the lots its parties took part in (the
+EPCIS query; staff who read the ledger query every event); a station inspects and reads traces (its batch API comes with the
 stations issue); an adjudicator works the review queue, decides claims and moves tickets,
 and reads claims, traces and the ledger (the admin does not decide claims: who manages keys
 should not also pay out, and an admin cannot mint a deciding key alone either: an
@@ -70,6 +71,8 @@ class Permission(StrEnum):
     CLAIMS_FILE = "claims:file"
     CLAIMS_READ = "claims:read"  # a customer app: its own customer's only
     EVENTS_CAPTURE = "events:capture"
+    # The EPCIS query: a supply-chain key the lots its parties took part in, staff all.
+    EVENTS_READ = "events:read"
     PARTIES_REGISTER = "parties:register"  # a supply-chain system: its own parties only
     PARTIES_CHANGE_ROLE = "parties:change-role"
     TRACE_READ = "trace:read"
@@ -94,12 +97,15 @@ P = Permission
 ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
     {
         "customer_app": frozenset({P.INSPECT, P.CLAIMS_FILE, P.CLAIMS_READ}),
-        "supply_chain": frozenset({P.EVENTS_CAPTURE, P.PARTIES_REGISTER, P.TRACE_READ}),
+        "supply_chain": frozenset(
+            {P.EVENTS_CAPTURE, P.EVENTS_READ, P.PARTIES_REGISTER, P.TRACE_READ}
+        ),
         "station": frozenset({P.INSPECT, P.TRACE_READ, P.STATIONS_GRADE, P.STATIONS_READ}),
         "adjudicator": frozenset(
             {
                 P.INSPECT,
                 P.CLAIMS_READ,
+                P.EVENTS_READ,
                 P.TRACE_READ,
                 P.LEDGER_READ,
                 P.REVIEW_READ,
@@ -110,12 +116,21 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
         ),
         "ml_engineer": frozenset({P.INSPECT, P.METRICS}),
         "auditor": frozenset(
-            {P.CLAIMS_READ, P.TRACE_READ, P.LEDGER_READ, P.METRICS, P.REVIEW_READ, P.STATIONS_READ}
+            {
+                P.CLAIMS_READ,
+                P.EVENTS_READ,
+                P.TRACE_READ,
+                P.LEDGER_READ,
+                P.METRICS,
+                P.REVIEW_READ,
+                P.STATIONS_READ,
+            }
         ),
         "admin": frozenset(
             {
                 P.PARTIES_REGISTER,
                 P.PARTIES_CHANGE_ROLE,
+                P.EVENTS_READ,
                 P.TRACE_READ,
                 P.CLAIMS_READ,
                 P.LEDGER_READ,
@@ -144,6 +159,8 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("POST", "/v1/ledger/anchors"): P.LEDGER_ANCHOR,
         ("POST", "/v1/parties"): P.PARTIES_REGISTER,
         ("POST", "/v1/events"): P.EVENTS_CAPTURE,
+        ("GET", "/v1/events"): P.EVENTS_READ,
+        ("GET", "/v1/eventTypes/{event_type}/events"): P.EVENTS_READ,
         ("GET", "/v1/lots/{lot:path}/trace"): P.TRACE_READ,
         ("POST", "/v1/claims"): P.CLAIMS_FILE,
         ("GET", "/v1/claims"): P.CLAIMS_READ,
