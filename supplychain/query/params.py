@@ -172,7 +172,8 @@ def _cbv(name: str, values: list[str], vocabulary: CBVVocabulary) -> tuple[str, 
 
 
 def _pattern(name: str, value: str, classes: bool) -> tuple[str, ...]:
-    """The prefixes an ``urn:epc:idpat:`` pattern stands for (a trailing run of ``*``)."""
+    """The prefixes an ``urn:epc:idpat:`` pattern stands for (a trailing run of ``*``); a
+    pattern without ``*`` stands for the one EPC it names."""
     m = _PATTERN.fullmatch(value)
     if m is None:
         raise QueryParameterError(name, f"{value!r} is neither an EPC URI nor an idpat pattern")
@@ -181,7 +182,7 @@ def _pattern(name: str, value: str, classes: bool) -> tuple[str, ...]:
     if "*" in parts[: len(fixed)] or not fixed:
         raise QueryParameterError(name, f"{value!r}: only trailing fields may be '*'")
     if len(fixed) == len(parts):
-        raise QueryParameterError(name, f"{value!r} has no '*': name the EPC itself")
+        return (f"urn:epc:id:{scheme}:{m.group(2)}",)  # no '*': the one EPC it names
     stem = ".".join(fixed) + "."
     prefixes = [f"urn:epc:id:{scheme}:{stem}"]
     if classes and scheme == "sgtin":
@@ -194,7 +195,9 @@ def _match(name: str, values: list[str]) -> Match:
     exact: list[str] = []
     prefixes: list[str] = []
     for value in _many(name, values):
-        if value.startswith("urn:epc:idpat:") and "*" in value:
+        if value.startswith("urn:epc:idpat:") and "*" not in value:
+            exact += _pattern(name, value, classes)
+        elif value.startswith("urn:epc:idpat:"):
             prefixes += _pattern(name, value, classes)
             if classes:
                 exact.append(value)  # a class-level quantity captured as the pattern itself
