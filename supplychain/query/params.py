@@ -294,7 +294,8 @@ def read_query(pairs: Iterable[tuple[str, str]], *, event_type: str | None = Non
         raise QueryParameterError("maxEventCount", "cannot be combined with eventCountLimit")
     if event_type is not None:
         chosen = kw.get("event_types")
-        kw["event_types"] = tuple(t for t in (chosen or (event_type,)) if t == event_type)
+        named = chosen if isinstance(chosen, tuple) else (event_type,)
+        kw["event_types"] = tuple(t for t in named if t == event_type)
     for span in ("eventTime", "recordTime"):
         low, high = times.get(f"GE_{span}"), times.get(f"LT_{span}")
         if low is not None and high is not None and high <= low:

@@ -27,7 +27,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, or_, true
 from sqlalchemy.orm import aliased
 
 from supplychain.projections import event_values
@@ -66,20 +66,24 @@ def visible(scope: Scope, hash_id: ColumnElement[str]) -> ColumnElement[bool]:
     parties = sorted(scope.parties)
     if not parties:
         return ~true()
-    named = aliased(event_values, name="named")
-    about = aliased(event_values, name="about")
-    mine = aliased(event_values, name="mine")
     theirs = aliased(event_values, name="theirs")
-    # The lots the parties took part in: the lot keys of every event naming one of them.
-    lots = (
-        select(about.c.value)
-        .join(named, named.c.hash_id == about.c.hash_id)
-        .where(about.c.field == LOT_KEY, named.c.field == PARTY, named.c.value.in_(parties))
-    )
+    same = aliased(event_values, name="same")
+    named = aliased(event_values, name="named")
+    mine = aliased(event_values, name="mine")
     names_them = exists().where(
         and_(mine.c.hash_id == hash_id, mine.c.field == PARTY, mine.c.value.in_(parties))
     )
+    # One of the event's lot keys is a key of an event naming one of the parties. Correlated,
+    # per event: a few index lookups for each, however many lots the parties took part in.
     about_their_lot = exists().where(
-        and_(theirs.c.hash_id == hash_id, theirs.c.field == LOT_KEY, theirs.c.value.in_(lots))
+        and_(
+            theirs.c.hash_id == hash_id,
+            theirs.c.field == LOT_KEY,
+            same.c.field == LOT_KEY,
+            same.c.value == theirs.c.value,
+            named.c.hash_id == same.c.hash_id,
+            named.c.field == PARTY,
+            named.c.value.in_(parties),
+        )
     )
     return or_(names_them, about_their_lot)

@@ -59,10 +59,12 @@ def _like(prefix: str) -> str:
 
 
 def _match(m: Match) -> ColumnElement[bool]:
+    # An IN over the index, not a correlated EXISTS: a selective filter (one lot's EPC)
+    # then drives the query from the (field, value) index instead of a scan of all events.
     v = aliased(event_values)
     said = [v.c.value.in_(m.exact)] if m.exact else []
     said += [v.c.value.like(_like(p), escape="\\") for p in m.prefixes]
-    return exists().where(and_(v.c.hash_id == _e.hash_id, v.c.field.in_(m.fields), or_(*said)))
+    return _e.hash_id.in_(select(v.c.hash_id).where(v.c.field.in_(m.fields), or_(*said)))
 
 
 def _sensor(b: SensorBound) -> ColumnElement[bool]:
