@@ -81,6 +81,11 @@ from supplychain.epcis import (
     TooManyReadingsError,
 )
 from supplychain.fsma import ExportQueryError
+from supplychain.query import (
+    NoSuchNameError,
+    QueryParameterError,
+    QueryTooLargeError,
+)
 from supplychain.strict_json import InvalidJSONError
 from supplychain.trace import UnknownLotError
 from vision.errors import (
@@ -183,6 +188,14 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (EPCISDocumentError, _Kind(422, "invalid-epcis", "Malformed EPCIS document")),
     (UnknownLotError, _Kind(404, "unknown-lot", "Unknown lot")),
     (ExportQueryError, _Kind(422, "invalid-export-query", "Export query cannot run")),
+    # The EPCIS query's exceptions (EPCIS 2.0 §8.2.7, REST binding): the type URI ends in
+    # the standard's name, the title is that name, the status the binding's.
+    (
+        QueryParameterError,
+        _Kind(400, "epcis/QueryParameterException", "QueryParameterException"),
+    ),
+    (QueryTooLargeError, _Kind(413, "epcis/QueryTooLargeException", "QueryTooLargeException")),
+    (NoSuchNameError, _Kind(404, "epcis/NoSuchNameException", "NoSuchNameException")),
     (PartyError, _Kind(422, "invalid-party", "Invalid party")),
     (AnchorError, _Kind(502, "anchor-failed", "Anchoring failed")),
     (InvalidIndexError, _Kind(404, "not-in-log", "No such ledger entry or tree size")),
@@ -390,6 +403,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             ]
         if isinstance(exc, PartyError):
             extra = {"field": exc.field}
+        if isinstance(exc, QueryParameterError):
+            extra = {"field": exc.parameter}
+        if isinstance(exc, QueryTooLargeError):
+            extra = {"limit": exc.limit}
         if isinstance(exc, NotYourCustodyError):
             r = exc.refused
             extra = {"rule": r.rule, "event_index": r.event_index, "lot": r.lot}

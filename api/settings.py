@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Sensor readings per EPCIS document, all events together; more is a 413.",
     )
+    epcis_query_max_per_page: int = Field(
+        1000,
+        ge=1,
+        description="Most events one page of GET /v1/events holds; a larger perPage gets this.",
+    )
     epcis_max_clock_skew_seconds: float = Field(
         300.0,
         ge=0,

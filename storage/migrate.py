@@ -291,9 +291,14 @@ TABLES_AFTER_0001: frozenset[str] = frozenset(
         "api_key_requests",
         "claim_photo_bands",
         "review_queue",
+        "epcis_event_values",
+        "epcis_event_sensors",
     }
 )
 """Tables later migrations create: a database made before migrations never had them."""
+
+INDEXES_AFTER_0001: frozenset[str] = frozenset({"ix_epcis_events_time"})
+"""Indexes later migrations add to tables of 0001 (on columns they always had)."""
 
 
 def _to_head(
@@ -336,6 +341,8 @@ def _check_adoptable(conn: Connection, state: SchemaState, metadata: MetaData) -
             old, new = REKEYED_AFTER_0001.get(diff[1].table.name, ((), ()))
             columns = tuple(c.name for c in diff[1].columns)
             return columns == (new if diff[0] == "add_constraint" else old)
+        if diff[0] == "add_index" and diff[1].name in INDEXES_AFTER_0001:
+            return True
         if diff[0] == "add_index" and diff[1].table.name not in missing:
             later = ADDED_AFTER_0001.get(diff[1].table.name, frozenset())
             return all(c.name in later for c in diff[1].columns)

@@ -24,6 +24,7 @@ from supplychain.projections import (
     parties,
     projection_metadata,
 )
+from supplychain.query.index import write_index
 
 __all__ = [
     "PARTY_ID_MAX",
@@ -296,8 +297,10 @@ def capture_in(
         else:
             known.add(e.hash_id)  # the same event twice in one document counts once
             fresh.append(e)
-    entries = w.append_many(("epcis.event", _body(e, actor, speaks_for)) for e in fresh)
+    bodies = [_body(e, actor, speaks_for) for e in fresh]
+    entries = w.append_many(("epcis.event", b) for b in bodies)
     _index(w.conn, fresh, [x.index for x in entries])
+    write_index(w.conn, bodies)  # what the EPCIS query filters on (supplychain.query.index)
     return CaptureResult(
         tuple((e.hash_id, x.index) for e, x in zip(fresh, entries, strict=True)), tuple(duplicates)
     )

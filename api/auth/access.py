@@ -10,7 +10,8 @@ supply-chain system only the parties it speaks for) is checked by the route with
 
 Roles, and why these: a customer app files and reads its own customer's claims and asks
 for inspections; a supply-chain system captures events and registers the parties it speaks
-for, and reads lot traces; a station inspects and reads traces (its batch API comes with the
+for, reads lot traces, and queries the events of the lots its parties took part in (the
+EPCIS query; staff who read the ledger query every event); a station inspects and reads traces (its batch API comes with the
 stations issue); an adjudicator works the review queue, decides claims and moves tickets,
 and reads claims, traces and the ledger (the admin does not decide claims: who manages keys
 should not also pay out, and an admin cannot mint a deciding key alone either: an
@@ -71,6 +72,8 @@ class Permission(StrEnum):
     CLAIMS_FILE = "claims:file"
     CLAIMS_READ = "claims:read"  # a customer app: its own customer's only
     EVENTS_CAPTURE = "events:capture"
+    # The EPCIS query: a supply-chain key the lots its parties took part in, staff all.
+    EVENTS_READ = "events:read"
     PARTIES_REGISTER = "parties:register"  # a supply-chain system: its own parties only
     PARTIES_CHANGE_ROLE = "parties:change-role"
     TRACE_READ = "trace:read"
@@ -101,13 +104,14 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
     {
         "customer_app": frozenset({P.INSPECT, P.CLAIMS_FILE, P.CLAIMS_READ}),
         "supply_chain": frozenset(
-            {P.EVENTS_CAPTURE, P.PARTIES_REGISTER, P.TRACE_READ, P.FSMA_EXPORT}
+            {P.EVENTS_CAPTURE, P.EVENTS_READ, P.PARTIES_REGISTER, P.TRACE_READ, P.FSMA_EXPORT}
         ),
         "station": frozenset({P.INSPECT, P.TRACE_READ, P.STATIONS_GRADE, P.STATIONS_READ}),
         "adjudicator": frozenset(
             {
                 P.INSPECT,
                 P.CLAIMS_READ,
+                P.EVENTS_READ,
                 P.TRACE_READ,
                 P.LEDGER_READ,
                 P.REVIEW_READ,
@@ -120,6 +124,7 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
         "auditor": frozenset(
             {
                 P.CLAIMS_READ,
+                P.EVENTS_READ,
                 P.TRACE_READ,
                 P.FSMA_EXPORT,
                 P.LEDGER_READ,
@@ -132,6 +137,7 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
             {
                 P.PARTIES_REGISTER,
                 P.PARTIES_CHANGE_ROLE,
+                P.EVENTS_READ,
                 P.TRACE_READ,
                 P.FSMA_EXPORT,
                 P.CLAIMS_READ,
@@ -161,6 +167,8 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("POST", "/v1/ledger/anchors"): P.LEDGER_ANCHOR,
         ("POST", "/v1/parties"): P.PARTIES_REGISTER,
         ("POST", "/v1/events"): P.EVENTS_CAPTURE,
+        ("GET", "/v1/events"): P.EVENTS_READ,
+        ("GET", "/v1/eventTypes/{event_type}/events"): P.EVENTS_READ,
         ("GET", "/v1/lots/{lot:path}/trace"): P.TRACE_READ,
         ("GET", "/v1/lots/{lot:path}/fsma"): P.FSMA_EXPORT,
         ("POST", "/v1/claims"): P.CLAIMS_FILE,

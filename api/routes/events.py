@@ -1,9 +1,11 @@
-"""Supply-chain capture: parties, EPCIS 2.0 documents, and lot traces."""
+"""Supply-chain capture and query: parties, EPCIS 2.0 documents, the EPCIS query, traces."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -14,6 +16,7 @@ from api.auth.keys import Principal
 from api.deps import get_services, get_settings
 from api.openapi import problem_responses
 from api.problems import Problem
+from api.queries import OPEN_QUERY
 from api.services import Services
 from api.settings import Settings
 from claims.models import Name
@@ -28,6 +31,7 @@ from supplychain.capture import (
 )
 from supplychain.epcis import parse_document
 from supplychain.fsma import MEDIA_TYPES, FSMAQuery, export_fsma
+from supplychain.query import PER_PAGE_DEFAULT, Scope, query_document, search_events
 from supplychain.trace import lot_trace
 
 router = APIRouter(prefix="/v1", tags=["supply chain"])
@@ -197,3 +201,136 @@ def fsma(
         media_type=export.media_type,
         headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
     )
+
+
+def _parameter(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+_TIME = {"type": "string", "format": "date-time"}
+_COUNT = {"type": "integer", "minimum": 1}
+_QUERY_PARAMETERS = [
+    _parameter("eventType", "Event types, `|`-separated."),
+    _parameter("GE_eventTime", "Events at or after this time (with its UTC offset).", _TIME),
+    _parameter("LT_eventTime", "Events before this time.", _TIME),
+    _parameter("GE_recordTime", "Events recorded (captured) at or after this time.", _TIME),
+    _parameter("LT_recordTime", "Events recorded before this time.", _TIME),
+    _parameter("EQ_action", "ADD, OBSERVE or DELETE, `|`-separated."),
+    _parameter("EQ_bizStep", "CBV business steps (short names or URIs), `|`-separated."),
+    _parameter("EQ_disposition", "CBV dispositions, `|`-separated."),
+    _parameter("EQ_readPoint", "Read point URIs (`WD_readPoint` alike: no master data)."),
+    _parameter("EQ_bizLocation", "Business location URIs (`WD_bizLocation` alike)."),
+    _parameter("EQ_eventID", "Event ids (declared, or the CBV event hash `ni:///...`)."),
+    _parameter("MATCH_epc", "EPCs in epcList/childEPCs; `urn:epc:idpat:` patterns too."),
+    _parameter("MATCH_anyEPC", "EPCs anywhere: epcList, childEPCs, parentID, inputs, outputs."),
+    _parameter("MATCH_epcClass", "Classes in quantityList/childQuantityList (lots: LGTIN)."),
+    _parameter("MATCH_anyEPCClass", "Classes in any quantity list."),
+    _parameter("EQ_type", "Sensor measurement types (`Temperature`, `gs1:Temperature`)."),
+    _parameter(
+        "GE_maxValue_CEL",
+        "Some sensorReport's maxValue at or above this (°C). Every "
+        "`{GT,GE,LT,LE}_{field}_{unit}` for the fields value, minValue, maxValue, meanValue, "
+        "sDev, percValue and the units CEL, FAR, KEL, MSK, K40 (or another unit as captured) "
+        "is a parameter alike.",
+        {"type": "number"},
+    ),
+    _parameter(
+        "orderBy",
+        "eventTime, or recordTime (the default).",
+        {"type": "string", "enum": ["eventTime", "recordTime"]},
+    ),
+    _parameter(
+        "orderDirection", "ASC (the default) or DESC.", {"type": "string", "enum": ["ASC", "DESC"]}
+    ),
+    _parameter("eventCountLimit", "At most this many events, all pages together.", _COUNT),
+    _parameter("maxEventCount", "More events match: 413 QueryTooLargeException.", _COUNT),
+    _parameter("perPage", f"Events per page (default {PER_PAGE_DEFAULT}; capped).", _COUNT),
+    _parameter("nextPageToken", 'From the `Link: <...>; rel="next"` header: the next page.'),
+]
+_QUERY_DOC: dict[str, Any] = {
+    OPEN_QUERY: True,
+    "parameters": _QUERY_PARAMETERS,
+    "responses": {
+        "200": {
+            "description": 'An EPCISQueryDocument holding one page; `Link: <...>; rel="next"` '
+            "while more remain.",
+            "headers": {
+                "Link": {"description": "The next page.", "schema": {"type": "string"}},
+                "GS1-EPCIS-Version": {"schema": {"type": "string"}},
+            },
+        }
+    },
+}
+
+
+def _scope(caller: Principal) -> Scope:
+    """What the key reads: a supply-chain key its parties' lots, staff every event."""
+    if caller.role == "supply_chain":
+        return Scope.of_parties(caller.parties)
+    return Scope.everything()
+
+
+def _answer(
+    request: Request,
+    response: Response,
+    services: Services,
+    settings: Settings,
+    caller: Principal,
+    event_type: str | None,
+) -> dict[str, Any]:
+    page = search_events(
+        engine=services.engine,
+        params=request.query_params.multi_items(),
+        scope=_scope(caller),
+        # Signs nextPageToken: a secret every process of the service shares (var/keys).
+        secret=hashlib.sha256(b"epcis-page-token\n" + services.webhook_secret).digest(),
+        event_type=event_type,
+        per_page_max=settings.epcis_query_max_per_page,
+    )
+    response.headers["GS1-EPCIS-Version"] = "2.0"
+    response.headers["GS1-CBV-Version"] = "2.0"
+    if page.next_token is not None:
+        following = urlencode({"perPage": page.per_page, "nextPageToken": page.next_token})
+        response.headers["Link"] = f'<{request.url.replace(query=following)}>; rel="next"'
+    return query_document(page, now=datetime.now(UTC))
+
+
+@router.get("/events", responses=problem_responses(400, 413), openapi_extra=_QUERY_DOC)
+def query_events(
+    request: Request,
+    response: Response,
+    services: Svc,
+    settings: Annotated[Settings, Depends(get_settings)],
+    caller: Caller,
+) -> dict[str, Any]:
+    """The EPCIS 2.0 query: the events matching the standard's parameters, a page at a time.
+
+    A supply-chain key reads the events of the lots its parties took part in (named as the
+    sender or receiver of a handover, or captured a record of the lot); staff keys read every
+    event. A parameter unknown, unsupported or malformed is a 400 ``QueryParameterException``;
+    more events than ``maxEventCount`` a 413 ``QueryTooLargeException``.
+    """
+    return _answer(request, response, services, settings, caller, None)
+
+
+@router.get(
+    "/eventTypes/{event_type}/events",
+    responses=problem_responses(400, 404, 413),
+    openapi_extra=_QUERY_DOC,
+)
+def query_events_of_type(
+    event_type: str,
+    request: Request,
+    response: Response,
+    services: Svc,
+    settings: Annotated[Settings, Depends(get_settings)],
+    caller: Caller,
+) -> dict[str, Any]:
+    """``GET /v1/events`` for one event type (the REST binding's path); another is a 404."""
+    return _answer(request, response, services, settings, caller, event_type)

@@ -88,6 +88,10 @@ BEYOND_THE_SCHEMA = {
     ("POST", "/v1/events"),
     # A cursor is opaque: only the ones this API returned are valid.
     ("GET", "/v1/claims"),
+    # The EPCIS query: CBV terms, URIs and EPC patterns, times with offsets, a signed
+    # nextPageToken, eventCountLimit or maxEventCount but not both (a 400 names the parameter).
+    ("GET", "/v1/events"),
+    ("GET", "/v1/eventTypes/{event_type}/events"),
     # What a key must be bound to depends on its role (a customer app to one customer...).
     ("POST", "/v1/keys"),
     # A party id's GS1 check digit (Digital Link) and extension length are beyond a regex.

@@ -1,0 +1,89 @@
+"""Which events a caller may read: those of the lots its parties took part in.
+
+**Took part.** A party took part in a lot when an event on the ledger that is about the lot
+(findable by one of its lot URIs or EPCs, ``supplychain.capture.lot_keys``) either
+
+1. names the party as a possessing party, as the source or the destination of a handover
+   (the sender, the receiver), or
+2. was captured by a key speaking for the party (``captured_for``): a record the authorship
+   rule (``supplychain.authorship``) let it write because it held, handed over, received or
+   saw the goods.
+
+The party then reads **every** event about that lot, whoever captured it (the temperature
+log an admin imported, the inspection of the next holder), and every event that names it by
+(1) or (2) even when the event is about no lot. Bare lot numbers ("L1") do not join lots:
+two companies' lot "L1" are two lots, so only URIs (which carry a company prefix) do.
+
+Nothing else lets a key in: a party that is named nowhere sees nothing, however many events
+the ledger holds. A key with no parties sees nothing. Staff keys (admin, auditor, adjudicator)
+read everything: ``Scope.everything()``. The rule is SQL over the query index
+(``supplychain.query.index``: the ``lotKey`` and ``party`` rows), so a page costs the same
+however large the ledger outside the caller's lots grows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, exists, or_, true
+from sqlalchemy.orm import aliased
+
+from supplychain.projections import event_values
+from supplychain.query.index import LOT_KEY, PARTY
+
+__all__ = ["Scope", "visible"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The parties a caller speaks for, or ``None`` for staff who read every event."""
+
+    parties: frozenset[str] | None
+
+    @classmethod
+    def everything(cls) -> Scope:
+        """Every event (admin, auditor, adjudicator)."""
+        return cls(None)
+
+    @classmethod
+    def of_parties(cls, parties: Iterable[str]) -> Scope:
+        """The events of the lots these parties took part in."""
+        return cls(frozenset(parties))
+
+    @property
+    def fingerprint(self) -> str:
+        """A short stable name of the scope: a page token is only good for the same scope."""
+        text = "*" if self.parties is None else "\n".join(sorted(self.parties))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def visible(scope: Scope, hash_id: ColumnElement[str]) -> ColumnElement[bool]:
+    """A condition on an event's ``hash_id``: the scope may read it (the rule above)."""
+    if scope.parties is None:
+        return true()
+    parties = sorted(scope.parties)
+    if not parties:
+        return ~true()
+    theirs = aliased(event_values, name="theirs")
+    same = aliased(event_values, name="same")
+    named = aliased(event_values, name="named")
+    mine = aliased(event_values, name="mine")
+    names_them = exists().where(
+        and_(mine.c.hash_id == hash_id, mine.c.field == PARTY, mine.c.value.in_(parties))
+    )
+    # One of the event's lot keys is a key of an event naming one of the parties. Correlated,
+    # per event: a few index lookups for each, however many lots the parties took part in.
+    about_their_lot = exists().where(
+        and_(
+            theirs.c.hash_id == hash_id,
+            theirs.c.field == LOT_KEY,
+            same.c.field == LOT_KEY,
+            same.c.value == theirs.c.value,
+            named.c.hash_id == same.c.hash_id,
+            named.c.field == PARTY,
+            named.c.value.in_(parties),
+        )
+    )
+    return or_(names_them, about_their_lot)
