@@ -72,7 +72,7 @@ from stations.errors import (
     UnknownStationItemError,
 )
 from storage.errors import StorageError, StorageUnavailableError
-from supplychain.authorship import NotYourCustodyError, NotYourLotError
+from supplychain.authorship import NotYourCustodyError
 from supplychain.capture import PartyError, RoleChangeRefusedError
 from supplychain.epcis import (
     DocumentTooLargeError,
@@ -83,6 +83,7 @@ from supplychain.epcis import (
 from supplychain.fsma import ExportQueryError
 from supplychain.query import (
     NoSuchNameError,
+    NotYourLotError,
     QueryParameterError,
     QueryTooLargeError,
 )

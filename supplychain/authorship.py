@@ -55,11 +55,9 @@ __all__ = [
     "Allowed",
     "Basis",
     "NotYourCustodyError",
-    "NotYourLotError",
     "Refused",
     "bound_to",
     "check_authorship",
-    "check_took_part",
     "decide_authorship",
     "lot_histories",
     "owns_location",
@@ -355,29 +353,3 @@ def bound_to(
         return check_authorship(parties=parties, events_in=events_in, history=history, slack=slack)
 
     return check
-
-
-class NotYourLotError(SupplyChainError):
-    """A key asked for the records of a lot none of its parties took part in."""
-
-    def __init__(self, lot: str, parties: Collection[str]) -> None:
-        self.lot, self.parties = lot, tuple(sorted(parties))
-        self.reason = (
-            f"no record of lot {lot} names {', '.join(self.parties) or 'any party of this key'} "
-            "as a sender, receiver or holder: a supply-chain key reads only the lots its "
-            "parties took part in"
-        )
-        super().__init__(self.reason)
-
-
-def check_took_part(conn: Connection, *, lot: str, parties: Collection[str]) -> None:
-    """Raise ``NotYourLotError`` unless an event of ``lot`` names one of ``parties`` as its
-    possessing source or destination (the parties custody is read from)."""
-    rows = conn.execute(
-        select(events.c.source_party, events.c.destination_party)
-        .join(event_lots, event_lots.c.hash_id == events.c.hash_id)
-        .where(event_lots.c.lot == lot)
-    )
-    named = {p for r in rows for p in (r.source_party, r.destination_party) if p}
-    if not named & set(parties):
-        raise NotYourLotError(lot, parties)

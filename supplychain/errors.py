@@ -16,6 +16,8 @@ Hierarchy::
         ├── UnknownLotError         no captured event names the lot (supplychain.custody)
         ├── NotYourCustodyError     outside the caller's part of the lot (supplychain.authorship)
         ├── NotYourLotError         reading a lot none of the caller's parties took part in
+        │                           (supplychain.query.errors)
+        ├── QueryError              an EPCIS query is refused (supplychain.query.errors)
         ├── ExportQueryError        an FSMA export query that cannot run (supplychain.fsma)
         ├── ColdChainCSVError       a logger CSV export is refused (supplychain.coldchain_csv)
         └── InvalidJSONError        bytes that are not acceptable JSON (supplychain.strict_json)

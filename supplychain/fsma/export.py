@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from ledger.log import Ledger
-from supplychain.authorship import check_took_part
 from supplychain.fsma.kdes import CteRow, Kde, Known
 from supplychain.fsma.mapping import rows
 from supplychain.fsma.records import ExportQueryError, FSMAQuery, select_records
 from supplychain.fsma.spreadsheet import Notes, to_csv, to_xlsx
+from supplychain.query.scope import Scope, check_took_part
 
 __all__ = ["MEDIA_TYPES", "FSMAExport", "Format", "export_fsma", "fsma_rows"]
 
@@ -70,7 +70,7 @@ def export_fsma(
             raise ExportQueryError("lot", "a supply-chain key exports one lot at a time")
         found, size = fsma_rows(ledger=ledger, query=query)  # UnknownLotError first
         with ledger.engine.connect() as conn:
-            check_took_part(conn, lot=query.lot, parties=speaks_for)
+            check_took_part(conn, lot=query.lot, scope=Scope.of_parties(speaks_for))
     else:
         found, size = fsma_rows(ledger=ledger, query=query)
     if fmt == "csv":

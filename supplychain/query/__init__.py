@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from supplychain.query.errors import (
     NoSuchNameError,
+    NotYourLotError,
     QueryError,
     QueryParameterError,
     QueryTooLargeError,
@@ -24,6 +25,7 @@ __all__ = [
     "EventPage",
     "EventQuery",
     "NoSuchNameError",
+    "NotYourLotError",
     "QueryError",
     "QueryParameterError",
     "QueryTooLargeError",

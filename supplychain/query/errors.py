@@ -9,13 +9,23 @@ Hierarchy::
         ├── QueryTooLargeError       QueryTooLargeException: more events match than
         │                            ``maxEventCount`` allows
         └── NoSuchNameError          NoSuchNameException: no such event type (path)
+    NotYourLotError                  a supply-chain key asked for a lot none of its parties
+                                     took part in (``supplychain.query.scope``)
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from supplychain.errors import SupplyChainError
 
-__all__ = ["NoSuchNameError", "QueryError", "QueryParameterError", "QueryTooLargeError"]
+__all__ = [
+    "NoSuchNameError",
+    "NotYourLotError",
+    "QueryError",
+    "QueryParameterError",
+    "QueryTooLargeError",
+]
 
 
 class QueryError(SupplyChainError):
@@ -59,3 +69,16 @@ class NoSuchNameError(QueryError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"no event type {name!r}")
+
+
+class NotYourLotError(SupplyChainError):
+    """A key asked for the records of a lot none of its parties took part in."""
+
+    def __init__(self, lot: str, parties: Collection[str]) -> None:
+        self.lot, self.parties = lot, tuple(sorted(parties))
+        self.reason = (
+            f"no record of lot {lot} names {', '.join(self.parties) or 'any party of this key'} "
+            "as a sender, receiver or holder, nor was captured for one: a supply-chain key reads "
+            "only the lots its parties took part in"
+        )
+        super().__init__(self.reason)

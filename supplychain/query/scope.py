@@ -27,13 +27,14 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, or_, true
+from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, true
 from sqlalchemy.orm import aliased
 
-from supplychain.projections import event_values
+from supplychain.projections import event_lots, event_values
+from supplychain.query.errors import NotYourLotError
 from supplychain.query.index import LOT_KEY, PARTY
 
-__all__ = ["Scope", "visible"]
+__all__ = ["Scope", "check_took_part", "visible"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,14 @@ class Scope:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _names(parties: list[str], hash_id: ColumnElement[str]) -> ColumnElement[bool]:
+    """The event names one of ``parties`` (rule 1 or 2 above: its ``party`` index rows)."""
+    mine = aliased(event_values, name="mine")
+    return exists().where(
+        and_(mine.c.hash_id == hash_id, mine.c.field == PARTY, mine.c.value.in_(parties))
+    )
+
+
 def visible(scope: Scope, hash_id: ColumnElement[str]) -> ColumnElement[bool]:
     """A condition on an event's ``hash_id``: the scope may read it (the rule above)."""
     if scope.parties is None:
@@ -69,10 +78,7 @@ def visible(scope: Scope, hash_id: ColumnElement[str]) -> ColumnElement[bool]:
     theirs = aliased(event_values, name="theirs")
     same = aliased(event_values, name="same")
     named = aliased(event_values, name="named")
-    mine = aliased(event_values, name="mine")
-    names_them = exists().where(
-        and_(mine.c.hash_id == hash_id, mine.c.field == PARTY, mine.c.value.in_(parties))
-    )
+    names_them = _names(parties, hash_id)
     # One of the event's lot keys is a key of an event naming one of the parties. Correlated,
     # per event: a few index lookups for each, however many lots the parties took part in.
     about_their_lot = exists().where(
@@ -87,3 +93,22 @@ def visible(scope: Scope, hash_id: ColumnElement[str]) -> ColumnElement[bool]:
         )
     )
     return or_(names_them, about_their_lot)
+
+
+def check_took_part(conn: Connection, *, lot: str, scope: Scope) -> None:
+    """Raise ``NotYourLotError`` unless ``scope`` took part in ``lot`` itself by the rule above:
+    an event recorded under the lot names one of its parties or was captured for one.
+
+    Stricter than ``visible``, which also shows a party the events that merely touch its lot
+    (the packing that consumed a farm's harvest lot): a farm reads that event, but the
+    packed lot's own records are the packer's. The FSMA export of a lot asks this.
+    """
+    if scope.parties is None:
+        return
+    hit = conn.execute(
+        select(event_lots.c.hash_id)
+        .where(event_lots.c.lot == lot, _names(sorted(scope.parties), event_lots.c.hash_id))
+        .limit(1)
+    ).first()
+    if hit is None:
+        raise NotYourLotError(lot, scope.parties)
