@@ -149,8 +149,16 @@ def _batch(
     url = resp.json()["url"]
     while (state := client.get(url, headers=headers).json())["status"] == "pending":
         time.sleep(0.02)
-    assert state["status"] == "done", state
-    assert all(i["error"] is None and i["ledger_index"] is not None for i in state["items"]), state
+    assert state["status"] == "done", state.get("error")
+    # Every item graded: on the ledger, or (below the release's operating points) left to a
+    # person in the review queue, which is the release's answer too (0.3.1 decides nothing
+    # alone, so all of them wait for a person).
+    bad = [
+        i for i in state["items"]
+        if i["error"] is not None or i["grade"] is None
+        or (i["ledger_index"] is None) != i["grade"]["manual"]
+    ]  # fmt: skip
+    assert not bad, bad[:1]
     return accepted, time.perf_counter() - t0
 
 

@@ -82,12 +82,14 @@ def predictor():  # type: ignore[no-untyped-def]
     return Predictor.from_weights()
 
 
-def tiny_onnx(path: Path, *, kind: str = "detector", imgsz: int = 64, seed: int = 0) -> Path:
+def tiny_onnx(
+    path: Path, *, kind: str = "detector", imgsz: int = 64, seed: int = 0, batch: int | str = 1
+) -> Path:
     """Write a small real ONNX network with the shipped models' input and output layout.
 
     ``detector``: (1, 3, imgsz, imgsz) -> (1, 4 + 4 labels, anchors), boxes in pixels and
     sigmoid scores, like the YOLO export. ``classifier``: -> (1, 5) softmax over the
-    condition classes. Weights are random but fixed, large enough that bf16 rounding
+    condition classes; ``batch="batch"`` exports its batch dimension dynamic. Weights are random but fixed, large enough that bf16 rounding
     shows in the outputs while f32 does not.
     """
     onnx = pytest.importorskip("onnx")  # the train extra; make test installs it
@@ -118,11 +120,11 @@ def tiny_onnx(path: Path, *, kind: str = "detector", imgsz: int = 64, seed: int 
             helper.make_node("Flatten", ["g"], ["f"]),
             helper.make_node("Softmax", ["f"], ["y"], axis=1),
         ]
-        out_shape = [1, channels]
+        out_shape = [batch, channels]
     graph = helper.make_graph(
         nodes,
         kind,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, imgsz, imgsz])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3, imgsz, imgsz])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
         inits,
     )

@@ -4,8 +4,9 @@ Decoding refuses oversized files and decompression bombs from the header alone, 
 single pixel is decompressed; EXIF orientation is applied so boxes match what people see.
 A phone photo is 12 MP while nothing downstream looks at more than ``WORKING_SIDE`` pixels,
 so JPEGs are decoded straight at a reduced DCT scale (1/2, 1/4, 1/8) and every other format
-is box-reduced right after decoding: only the small image outlives the decode, and the
-photo's size is still reported as shot. While full-size pixels exist the decode holds its
+is box-reduced right after decoding, then brought to the working side once when still far
+larger: only the small image outlives the decode, and the photo's size is still reported as
+shot. While full-size pixels exist the decode holds its
 cost, estimated from the header, in a process-wide ``DecodeBudget``; 16-bit, palette,
 alpha and CMYK images are brought to 8-bit RGB by value, not clipped. Animations, GIF, SVG
 and the like are refused with a reason a customer can act on.
@@ -39,6 +40,7 @@ __all__ = [
     "QualityThresholds",
     "assess_quality",
     "decode_image",
+    "working_size",
 ]
 
 # iPhones send HEIC. Only the primary image is opened: thumbnails, depth and auxiliary
@@ -174,6 +176,31 @@ def _shrink(img: Image.Image, factor: int) -> Image.Image:
     return img.reduce(factor)
 
 
+def working_size(width: int, height: int, side: int = WORKING_SIDE) -> tuple[int, int]:
+    """(width, height) with the longer side brought down to ``side``; unchanged if shorter.
+
+    The quality gate measures at this size; ``decode_image`` resizes to the same size, so the
+    gate finds its pixels ready and measures exactly what it would have measured itself.
+    """
+    scale = min(1.0, side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _to_working_side(rgb: np.ndarray, side: int) -> np.ndarray:
+    """``rgb`` area-averaged down to the working side when it is far larger (over 1.5x).
+
+    A 1080p frame decodes at half scale to 960x540 and a 12 MP photo at a quarter to
+    1008x756; the gate, the not-a-product check, the perceptual hash and both networks' inputs
+    were each resized from those pixels, one resize per consumer. Resized once here, every
+    consumer starts from 512 px. Photos up to 1.5x the side (every web-sized photo the
+    releases are measured on) keep their pixels, and their findings, exactly.
+    """
+    h, w = rgb.shape[:2]
+    if max(h, w) <= side * 3 // 2:
+        return rgb
+    return cv2.resize(rgb, working_size(w, h, side), interpolation=cv2.INTER_AREA)
+
+
 def _grey_rgb(grey: np.ndarray) -> np.ndarray:
     """Grey levels 0..255 (any dtype) as an RGB uint8 array."""
     return np.repeat(np.clip(np.rint(grey), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
@@ -202,6 +229,8 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
     if mode in ("RGBA", "LA", "La", "RGBa", "PA"):
         background = Image.new("RGBA", img.size, _BACKGROUND)
         return np.asarray(Image.alpha_composite(background, img.convert("RGBA")).convert("RGB"))
+    if mode == "RGB":  # what JPEGs decode to: one copy into numpy, not two
+        return np.asarray(img)
     try:
         return np.asarray(img.convert("RGB"))
     except ValueError as exc:
@@ -245,6 +274,8 @@ def _decode(
         if orientation != 1:
             small = small.transpose(_TRANSPOSE[orientation])
         rgb = np.ascontiguousarray(_to_rgb(small))
+    if max_side is not None:
+        rgb = _to_working_side(rgb, max_side)
     if orientation in (5, 6, 7, 8):  # a quarter turn swaps the photo's sides too
         full = (full[1], full[0])
     return DecodedImage(rgb, fmt, full[0], full[1])
@@ -260,8 +291,9 @@ def decode_image(
     """Decode upload bytes to upright 8-bit RGB, or raise an ``ImageRejected`` subclass.
 
     With ``max_side`` the photo is reduced to the smallest integer scale whose longer side is
-    at least ``max_side`` (a JPEG right in its DCT, any other format right after decoding);
-    ``width``/``height`` stay the photo's own. With ``budget`` the decode waits for room in
+    at least ``max_side`` (a JPEG right in its DCT, any other format right after decoding),
+    and when that is still over 1.5x ``max_side`` (a 1080p frame at half scale, a 12 MP photo
+    at a quarter) area-averaged to ``max_side``; ``width``/``height`` stay the photo's own. With ``budget`` the decode waits for room in
     it and holds its estimated cost while full-size pixels exist; ``DecoderBusyError`` (not
     an ``ImageRejected``) says there was none in time.
     """
@@ -362,14 +394,8 @@ def assess_quality(
             )
         )
     h, w = rgb.shape[:2]
-    scale = min(1.0, WORKING_SIDE / max(h, w))
-    small = (
-        cv2.resize(
-            rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
-        )
-        if scale < 1
-        else rgb
-    )
+    size = working_size(w, h)
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if size != (w, h) else rgb
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     brightness = float(gray.mean())
     sharpness = float(cv2.Laplacian(gray, cv2.CV_64F).var())

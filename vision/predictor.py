@@ -26,7 +26,7 @@ from vision.operating import PhotoDecision
 from vision.phash import format_phash, phash
 from vision.postprocess import center_crop_input, classifier_views, decode_yolo, letterbox
 from vision.registry import DEFAULT_WEIGHTS_DIR, ModelSpec, resolve_model
-from vision.runtime import Backend, load_backend
+from vision.runtime import Backend, fixed_batch, load_backend
 
 __all__ = ["Finding", "Inspection", "Inspector", "Judgement", "Predictor"]
 
@@ -317,7 +317,11 @@ class Predictor:
             t = time.perf_counter()
             batch = center_crop_input(rgb, self.spec.classifier.imgsz)
             views = classifier_views(batch, self.spec.classifier.views)
-            out = np.mean([self.classifier.run(view)[0] for view in views], axis=0)
+            if fixed_batch(self.classifier) in (None, len(views)):
+                # One run over every view: the same outputs image by image, one call.
+                out = np.mean(self.classifier.run(np.concatenate(views)), axis=0)
+            else:  # a network exported for one image at a time (releases up to 0.3.1)
+                out = np.mean([self.classifier.run(view)[0] for view in views], axis=0)
             probs = {c: float(p) for c, p in zip(self.spec.classifier.classes, out, strict=True)}
             for label in self.spec.labels:
                 scores[label] = max(scores[label], probs.get(label, 0.0))

@@ -24,6 +24,7 @@ __all__ = [
     "Backend",
     "OnnxRuntimeBackend",
     "OpenVinoBackend",
+    "fixed_batch",
     "load_backend",
 ]
 
@@ -40,6 +41,19 @@ class Backend(Protocol):
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Raw model output for ``batch`` (N, 3, H, W) float32 in 0..1."""
         ...
+
+
+def fixed_batch(backend: Backend) -> int | None:
+    """The batch size the backend's network was exported with; None when it takes any.
+
+    A backend that does not say (a test double) is taken to run one image at a time.
+    """
+    return getattr(backend, "batch", 1)
+
+
+def _batch_dim(dim: object) -> int | None:
+    """An input's first dimension as the runtime reports it: a number, or a name (dynamic)."""
+    return dim if isinstance(dim, int) and dim > 0 else None
 
 
 class OnnxRuntimeBackend:
@@ -68,7 +82,9 @@ class OnnxRuntimeBackend:
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelError(f"cannot load ONNX model {model_path.name}: {exc}") from exc
-        self._input = self._session.get_inputs()[0].name
+        first = self._session.get_inputs()[0]
+        self._input = first.name
+        self.batch = _batch_dim(first.shape[0])
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Run one batch."""
@@ -124,6 +140,8 @@ class OpenVinoBackend:
         # An ov.Type; to_string() gives its short name ("f32", "bf16", "f16").
         self.precision: str = self._compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
         self._output = self._compiled.output(0)
+        first = self._compiled.input(0).get_partial_shape()[0]
+        self.batch = _batch_dim(first.get_length() if first.is_static else None)
         # An infer request is not thread-safe and the API runs inspections on a thread
         # pool: each thread gets its own request on the one compiled model.
         self._local = threading.local()

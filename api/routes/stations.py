@@ -187,7 +187,9 @@ async def grade(
             retry_after=30,
         )
     job = await run_in_threadpool(
-        lambda: store_job(services.evidence, parsed.batch_id, station, items)
+        lambda: store_job(
+            services.evidence, parsed.batch_id, station, items, pool=services.grading_pool
+        )
     )
     new = record_job(services.engine, job, now)
     if new:

@@ -135,10 +135,28 @@ def _phone_jpeg(w: int = 4032, h: int = 3024, **save: object) -> bytes:
 
 def test_phone_photo_decodes_reduced_but_reports_its_own_size() -> None:
     out = decode_image(_phone_jpeg(), max_side=512)
-    # 1/4 DCT scale: the smallest whose longer side is still at least 512 (1/8 gives 504).
-    assert out.rgb.shape == (756, 1008, 3)
+    # 1/4 DCT scale (the smallest whose longer side is still at least 512; 1/8 gives 504),
+    # 1008x756, still over 1.5x the side: area-averaged once to 512.
+    assert out.rgb.shape == (384, 512, 3)
     assert (out.width, out.height) == (4032, 3024)
-    assert out.scale == (4.0, 4.0)
+    assert out.scale == (7.875, 7.875)
+
+
+def test_reduced_decode_leaves_the_quality_gate_exactly_as_it_was() -> None:
+    """The gate measured at 512 px by resizing what it was given; it is given 512 px now, the
+    same resize of the same pixels, so brightness and sharpness come out bit for bit."""
+    data = jpeg_bytes(cv2.resize(scene(135, 240), (1920, 1080)))
+    img = Image.open(io.BytesIO(data))
+    img.draft("RGB", (960, 540))  # the 1/2 DCT scale the decode picks for 1080p
+    before = assess_quality(np.asarray(img.convert("RGB")))
+    out = decode_image(data, max_side=512)
+    assert out.rgb.shape == (288, 512, 3)
+    assert assess_quality(out.rgb, size=(out.width, out.height)) == before
+
+
+def test_photos_up_to_one_and_a_half_times_the_side_keep_their_pixels() -> None:
+    data = jpeg_bytes(textured(576, 768))
+    assert np.array_equal(decode_image(data, max_side=512).rgb, decode_image(data).rgb)
 
 
 def test_reduced_decode_keeps_the_upright_orientation() -> None:
@@ -146,8 +164,8 @@ def test_reduced_decode_keeps_the_upright_orientation() -> None:
     exif[0x0112] = 6  # rotate 90° clockwise on display
     out = decode_image(_phone_jpeg(exif=exif.tobytes()), max_side=512)
     assert (out.width, out.height) == (3024, 4032)
-    assert out.rgb.shape == (1008, 756, 3)
-    assert out.scale == (4.0, 4.0)
+    assert out.rgb.shape == (512, 384, 3)
+    assert out.scale == (7.875, 7.875)
 
 
 def test_reduced_decode_shows_the_same_picture() -> None:
@@ -159,7 +177,9 @@ def test_reduced_decode_shows_the_same_picture() -> None:
 
 
 def test_small_photos_decode_at_full_size_other_formats_reduce_after_decoding() -> None:
-    assert decode_image(jpeg_bytes(textured(600, 900)), max_side=512).rgb.shape == (600, 900, 3)
+    assert decode_image(jpeg_bytes(textured(500, 700)), max_side=512).rgb.shape == (500, 700, 3)
+    # Over 1.5x the side, but no DCT scale covers 512: decoded whole, then area-averaged.
+    assert decode_image(jpeg_bytes(textured(600, 900)), max_side=512).rgb.shape == (341, 512, 3)
     buf = io.BytesIO()
     Image.fromarray(textured(1200, 1600)).save(buf, format="PNG")
     # No DCT for PNG: decoded whole, then box-reduced by 3, the largest factor keeping 512.
@@ -179,4 +199,5 @@ def test_reduction_starts_where_half_scale_still_covers_the_working_side() -> No
     at_edge = cv2.resize(textured(100, 128), (1024, 800))
     assert decode_image(jpeg_bytes(at_edge), max_side=512).rgb.shape == (400, 512, 3)
     under = cv2.resize(textured(100, 128), (1000, 800))
-    assert decode_image(jpeg_bytes(under), max_side=512).rgb.shape == (800, 1000, 3)
+    # Decoded at full size (half would be 500), then brought to the side once.
+    assert decode_image(jpeg_bytes(under), max_side=512).rgb.shape == (410, 512, 3)

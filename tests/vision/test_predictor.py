@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import FIXTURES, REPO, jpeg_bytes, textured
@@ -161,3 +162,42 @@ def test_the_classifier_averages_its_test_time_views(tiny_weights: Path, tmp_pat
     assert np.allclose(probs[("hflip",)], (plain + h) / 2, atol=1e-6)
     assert np.allclose(probs[("hflip", "vflip")], (plain + h + v) / 3, atol=1e-6)
     assert not np.allclose(probs[()], probs[("hflip",)])  # the views do change the answer
+
+
+def test_a_classifier_that_takes_any_batch_runs_every_view_in_one_call(
+    tiny_weights: Path, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    from tests.conftest import scene, tiny_onnx
+    from vision.registry import file_sha256
+    from vision.runtime import fixed_batch
+
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)
+    manifest = json.loads((weights / "manifest.json").read_text())
+    manifest["models"][0]["classifier"]["views"] = ["hflip", "vflip"]
+    (weights / "manifest.json").write_text(json.dumps(manifest))
+    one_at_a_time = Predictor.from_weights(weights)
+    # The same network (same seed) exported with a dynamic batch.
+    dynamic = tiny_onnx(weights / "tiny-0-condition.onnx", kind="classifier", imgsz=32, seed=1,
+                        batch="batch")  # fmt: skip
+    manifest["models"][0]["classifier"]["sha256"] = file_sha256(dynamic)
+    (weights / "manifest.json").write_text(json.dumps(manifest))
+    batched = Predictor.from_weights(weights)
+    assert one_at_a_time.classifier is not None and batched.classifier is not None
+    assert fixed_batch(one_at_a_time.classifier) == 1 and fixed_batch(batched.classifier) is None
+    calls: list[tuple[int, ...]] = []
+    run = batched.classifier.run
+
+    def counted(batch: np.ndarray) -> np.ndarray:
+        calls.append(batch.shape)
+        return run(batch)
+
+    batched.classifier.run = counted  # type: ignore[method-assign]
+    rgb = scene(seed=3)
+    got = batched.judge(rgb, floor=0.05).classifier
+    assert calls == [(3, 3, 32, 32)]  # the photo and its two views, one call
+    # Image by image the same outputs as three calls of the fixed-batch network.
+    assert got == one_at_a_time.judge(rgb, floor=0.05).classifier
