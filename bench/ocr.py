@@ -109,7 +109,8 @@ def _score(reads: list[Read], floor: float) -> dict[str, float]:
 
 
 def _floor(calibration: list[Read]) -> float:
-    """The lowest floor with no wrong lot and no wrong date on the calibration photos."""
+    """The lowest floor with no wrong lot and no wrong date on the clear calibration photos
+    (the hard ones' confident misreads are not confidence's to catch: see the tables)."""
     for f in FLOORS:
         s = _score(calibration, f)
         if s["wrong_n"] == 0 and s["date_wrong"] == 0:
@@ -136,6 +137,9 @@ def main() -> None:
     ap.add_argument("--test-seed", type=int, default=12)
     ap.add_argument("--backgrounds", nargs="*", type=Path, default=[])
     ap.add_argument("--weights", type=Path, default=REPO / "weights")
+    ap.add_argument(
+        "--single-read", action="store_true", help="one read per photo (no confirming read)"
+    )
     args = ap.parse_args()
     backgrounds = sorted(p for d in args.backgrounds for p in d.rglob("*.jpg"))
     sets = {
@@ -156,6 +160,7 @@ def main() -> None:
     for engine in args.engines.split(","):
         try:
             reader = load_label_reader(engine, policy=ParsePolicy(min_confidence=0.0))
+            reader.confirm = not args.single_read
         except OCRUnavailableError as exc:
             print(f"{engine}: skipped ({exc.reason})")
             continue
@@ -163,10 +168,14 @@ def main() -> None:
         model_ms: list[float] = []
         reads = {key: _read(reader, photos, model, model_ms) for key, photos in sets.items()}
         model_p50 = statistics.median(model_ms)
-        floor = _floor(reads["calibration", "clear"] + reads["calibration", "hard"])
+        floor = _floor(reads["calibration", "clear"])
         ms = [r.ms for key in (("test", "clear"), ("test", "hard")) for r in reads[key]]
         p50 = statistics.median(ms)
-        print(f"\n{reader.identity}: confidence floor {floor:.2f} (no wrong read on calibration)")
+        reads_per_photo = "one read" if args.single_read else "two reads that must agree"
+        print(
+            f"\n{reader.identity}, {reads_per_photo}: confidence floor {floor:.2f}"
+            " (the lowest with no wrong read on the clear calibration photos)"
+        )
         for subset in ("clear", "hard"):
             s = _score(reads["test", subset], floor)
             print(
@@ -174,11 +183,13 @@ def main() -> None:
                 f"{s['wrong']:.1%}, unreadable {s['unreadable']:.1%}; date exact "
                 f"{s['date_exact']:.1%}, wrong {s['date_wrong']:.1%}"
             )
-        for f in (0.0, 0.5, 0.8, 0.9):
-            s = _score(reads["test", "clear"] + reads["test", "hard"], f)
-            print(
-                f"  at floor {f:.2f} (all test): lot exact {s['exact']:.1%}, wrong {s['wrong']:.1%}"
-            )
+        for role in ("calibration", "test"):
+            for subset in ("clear", "hard"):
+                row = []
+                for f in (0.0, 0.5, 0.8, 0.9):
+                    x = _score(reads[role, subset], f)
+                    row.append(f"{f:.1f}: {x['exact']:.1%} exact / {x['wrong']:.1%} wrong")
+                print(f"  {role:11s} {subset:5s} at floor " + "; ".join(row))
         print(
             f"  time: p50 {p50:.0f} ms/photo, p95 {sorted(ms)[int(0.95 * (len(ms) - 1))]:.0f}"
             f" ms; release 0.3.1 on the same photos, interleaved: p50 {model_p50:.0f} ms;"

@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import cv2
@@ -29,7 +29,14 @@ import numpy as np
 
 from vision.errors import VisionError
 from vision.image import ImageLimits, decode_image
-from vision.label_text import LabelReading, ParsePolicy, TextLine, Unreadable, parse_label
+from vision.label_text import (
+    LabelReading,
+    ParsePolicy,
+    TextLine,
+    Unreadable,
+    normalize_lot,
+    parse_label,
+)
 
 __all__ = [
     "ENGINES",
@@ -39,6 +46,7 @@ __all__ = [
     "RapidOCREngine",
     "TesseractEngine",
     "TextEngine",
+    "agree",
     "available_engines",
     "load_label_reader",
     "rows",
@@ -48,6 +56,7 @@ ENGINES = ("rapidocr", "tesseract")
 # Labels are small print: the photo is read at up to this long side (the defect models read
 # 512 px, too little for 2 mm characters on a phone photo of a whole pack).
 OCR_SIDE = 1600
+CONFIRM_SCALE = 0.75  # the second read's scale (``LabelReader.confirm``)
 
 
 class OCRUnavailableError(VisionError):
@@ -231,6 +240,32 @@ class TesseractEngine:
         return rows([line for ws in words.values() for line in rows(ws)])
 
 
+def agree(first: LabelReading, second: LabelReading) -> LabelReading:
+    """What two reads of one label both say: the lot and each date only where they match."""
+    if isinstance(first, Unreadable):
+        return first
+    notes = list(first.notes)
+    lot, lot_conf = first.lot, first.lot_confidence
+    if lot is not None and (second.lot is None or normalize_lot(second.lot) != normalize_lot(lot)):
+        notes.append(f"lot: a second read gives {second.lot!r}, not {lot!r}")
+        lot, lot_conf = None, None
+    kept = tuple(
+        d for d in first.dates if any((e.kind, e.date) == (d.kind, d.date) for e in second.dates)
+    )
+    notes += [f"{d.kind}: a second read does not confirm it" for d in first.dates if d not in kept]
+    if lot is None and not kept:
+        return Unreadable("; ".join(notes) or "two reads disagree", first.lines, first.engine)
+    confs = [c for c in (lot_conf, *(d.confidence for d in kept)) if c is not None]
+    return replace(
+        first,
+        lot=lot,
+        lot_confidence=lot_conf,
+        dates=kept,
+        confidence=min(confs),
+        notes=tuple(notes),
+    )
+
+
 def _version(package: str) -> str:
     from importlib.metadata import version
 
@@ -262,6 +297,10 @@ class LabelReader:
     engine: TextEngine
     policy: ParsePolicy = field(default_factory=ParsePolicy)
     limits: ImageLimits = field(default_factory=ImageLimits)
+    # Read the photo a second time at another scale and keep only what both reads say: an
+    # engine's confident misreads (S for 5, a dropped last character) rarely repeat at
+    # another scale, and its confidence does not tell them apart (bench/ocr.py).
+    confirm: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -270,7 +309,18 @@ class LabelReader:
         return f"{self.engine.name} {getattr(self.engine, 'version', '')}".strip()
 
     def read_rgb(self, rgb: np.ndarray) -> LabelReading:
-        """The label in an upright RGB image."""
+        """The label in an upright RGB image; with ``confirm``, read twice and kept only
+        where the two reads agree."""
+        first = self._parse(rgb)
+        if not self.confirm or isinstance(first, Unreadable):
+            return first
+        h, w = rgb.shape[:2]
+        smaller = cv2.resize(
+            rgb, (round(w * CONFIRM_SCALE), round(h * CONFIRM_SCALE)), interpolation=cv2.INTER_AREA
+        )
+        return agree(first, self._parse(smaller))
+
+    def _parse(self, rgb: np.ndarray) -> LabelReading:
         with self._lock:
             lines = self.engine.lines(rgb)
         return parse_label(lines, policy=self.policy, engine=self.identity)

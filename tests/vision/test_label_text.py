@@ -131,3 +131,11 @@ def test_reads_survive_their_json_form() -> None:
     assert reading_from_dict(read.as_dict()) == read  # type: ignore[arg-type]
     none = _read("nothing here")
     assert reading_from_dict(none.as_dict()) == none  # type: ignore[arg-type]
+
+
+def test_a_lot_with_a_letter_that_prints_like_a_digit_is_not_read() -> None:
+    read = _read("LOT L1818EO", "USE BY 12/12/2026")
+    assert isinstance(read, LabelRead) and read.lot is None
+    assert read.use_by == date(2026, 12, 12)
+    assert "holds O, which print like digits" in read.notes[0]
+    assert _read("LOT L1818EO", confusable_letters="").lot == "L1818EO"

@@ -93,3 +93,20 @@ def test_the_reader_parses_what_its_engine_reads() -> None:
         np.zeros((8, 8, 3), np.uint8)
     )
     assert isinstance(read, LabelRead) and read.lot == "A1234" and read.engine == "fixed"
+
+
+def test_two_reads_keep_only_what_both_say() -> None:
+    from datetime import date
+
+    from vision.label_text import LabelDate
+    from vision.ocr import agree
+
+    day = LabelDate("use_by", date(2027, 1, 2), "USE BY 02/01/2027", 0.9)
+    first = LabelRead("L6826S6", (day,), 0.9, 0.99)
+    same = LabelRead("l6826s6", (day,), 0.8, 0.8)
+    assert agree(first, same) == first
+    # A confident misread (S for 5) that the second read does not repeat is not kept.
+    other = agree(first, LabelRead("L682656", (day,), 0.9, 0.99))
+    assert isinstance(other, LabelRead) and other.lot is None and other.use_by == day.date
+    assert "a second read gives 'L682656'" in other.notes[0]
+    assert isinstance(agree(first, Unreadable("glare")), Unreadable)
