@@ -176,7 +176,7 @@ LabelReading = LabelRead | Unreadable
 class ParsePolicy:
     """How strict the reading is: the engine confidence a field needs, the date order."""
 
-    min_confidence: float = 0.8
+    min_confidence: float = 0.5
     day_first: bool = True
     # Letters that print like digits (O and 0, I and 1): an engine confuses them at high
     # confidence (bench/ocr.py: "L1818E0" read "L1818EO" at 0.98), so a lot holding one is

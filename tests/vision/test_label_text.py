@@ -106,9 +106,10 @@ def test_a_production_date_is_never_taken_for_the_use_by_date() -> None:
 
 
 def test_a_field_below_the_confidence_floor_is_unreadable() -> None:
-    read = _read("LOT L2411A7", confidence=0.6)
+    read = _read("LOT L2411A7", confidence=0.6, min_confidence=0.8)
     assert isinstance(read, Unreadable)
     assert "confidence 0.60, below 0.8" in read.reason
+    assert _read("LOT L2411A7", confidence=0.4).lot is None  # the default floor is 0.5
 
 
 def test_a_field_is_as_sure_as_its_least_sure_character() -> None:
@@ -118,7 +119,7 @@ def test_a_field_is_as_sure_as_its_least_sure_character() -> None:
         text, 0.6, char_confidences=tuple(0.4 if c == ":" else 0.99 for c in text)
     )
     assert parse_label([unsure_colon]).lot == "00667P"  # the keyword's colon is no doubt
-    chars[text.index("P")] = 0.5
+    chars[text.index("P")] = 0.3
     assert isinstance(parse_label([TextLine(text, 0.9, char_confidences=tuple(chars))]), Unreadable)
 
 
