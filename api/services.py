@@ -28,6 +28,8 @@ from ledger.note import Signer
 from storage.db import make_engine
 from storage.evidence import EvidenceStore, LocalEvidenceStore
 from supplychain.story_policy import DEFAULT_STORY_POLICY, StoryPolicy, load_story_policy
+from vision.label_text import ParsePolicy
+from vision.ocr import LabelReader, available_engines, load_label_reader
 
 log = logging.getLogger("freshproof.jobs")
 
@@ -48,6 +50,8 @@ class Services:
     keys: KeyStore
     rate_limiter: RateLimiter
     story_policy: StoryPolicy = DEFAULT_STORY_POLICY
+    # Reads photos' printed labels (None: off; ``Settings.label_ocr``).
+    label_reader: LabelReader | None = None
     _anchor: Anchor | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _relay_wake: threading.Event = field(default_factory=threading.Event)
@@ -203,7 +207,24 @@ def build_services(settings: Settings) -> Services:
         keys=KeyStore(engine, ledger=ledger, cache_seconds=settings.key_cache_seconds),
         rate_limiter=_make_rate_limiter(settings),
         story_policy=story_policy,
+        label_reader=make_label_reader(settings),
     )
+
+
+def make_label_reader(settings: Settings) -> LabelReader | None:
+    """The label reader the settings ask for: None when off, or ``auto`` and no engine is
+    installed; an engine named but missing is ``vision.ocr.OCRUnavailableError`` at start."""
+    engine: str = settings.label_ocr
+    if engine == "auto":
+        engine = next(iter(available_engines()), "off")
+        if engine == "off":
+            log.info("label reading is off: no OCR engine is installed")
+    if engine == "off":
+        return None
+    policy = ParsePolicy(
+        min_confidence=settings.label_min_confidence, day_first=settings.label_day_first
+    )
+    return load_label_reader(engine, policy=policy)
 
 
 def _make_rate_limiter(settings: Settings) -> RateLimiter:

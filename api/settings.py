@@ -296,6 +296,27 @@ class Settings(BaseSettings):
     grading_min_confidence: float = Field(
         0.7, ge=0, le=1, description="Below this a station item is graded by a person."
     )
+    # bench/ocr.py, generated label photos, release 0.3.1 interleaved on 2 shared cores:
+    # rapidocr (two reads) costs about 23x the model's time per photo, so it is off unless
+    # asked for (docs/label-reading.md).
+    label_ocr: Literal["off", "auto", "rapidocr", "tesseract"] = Field(
+        "off",
+        description="Read each claim and station photo's printed lot and use-by date: an "
+        "engine (rapidocr: the ocr extra; tesseract: Debian's tesseract-ocr), auto (the "
+        "first installed, off when none is), or off.",
+    )
+    # 0.5: on bench/ocr.py's photos a higher floor only turned exact reads into abstentions;
+    # the strict grammar and the second read catch the misreads (docs/label-reading.md).
+    label_min_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="The engine confidence a lot or date needs to be read; below it the "
+        "label counts as unreadable.",
+    )
+    label_day_first: bool = Field(
+        True, description="Numeric dates on labels are day first (12/03/2026: 12 March)."
+    )
 
     @model_validator(mode="after")
     def _s3_needs_an_endpoint(self) -> Settings:

@@ -131,6 +131,7 @@ def _grade(services: Any, job: BatchJob, inspector: Inspector) -> dict[str, Any]
         policy=GradingPolicy(min_confidence=services.settings.grading_min_confidence),
         now=datetime.now(UTC),
         pool=services.grading_pool,
+        label_reader=getattr(services, "label_reader", None),
     )
     services.after_write()
     return {"batch_id": result.batch_id, "counts": result.counts}

@@ -14,6 +14,7 @@ from typing import cast
 from claims.compensation import CompensationPolicy, Proposal, propose
 from claims.duplicates import DuplicateMatch
 from claims.errors import InvalidPolicyError
+from claims.labels import read_labels
 from claims.models import ClaimInput
 from claims.profiles import DEFAULT_PROFILES, TemperatureProfile
 from claims.provenance import interested_late_records, weigh_late_records
@@ -21,6 +22,7 @@ from claims.responsibility import UNDETERMINED, ClaimFacts, Reason, Verdict, dec
 from claims.segments import LedgerRef, Timeline
 from claims.tickets import TicketPlan, TicketPolicy, plan_ticket
 from claims.verdict import ResponsibilityPolicy
+from vision.label_text import LabelReading
 from vision.operating import KIND_FAMILIES
 from vision.phash import HASH_BITS
 from vision.predictor import Inspection
@@ -76,6 +78,9 @@ class ClaimEvidence:
     recent_lot_claims: tuple[str, ...] = ()
     # The ledger entry of the model release whose findings these are (None: not known).
     model_release: LedgerRef | None = None
+    # Per photo, what its printed label says (``claims.labels``); empty or None: not read
+    # (label reading is off, or that photo was not read).
+    labels: tuple[LabelReading | None, ...] = ()
 
     @property
     def defects(self) -> frozenset[str]:
@@ -175,6 +180,7 @@ def assess(evidence: ClaimEvidence, *, config: ClaimsConfig, now: datetime) -> A
     """Verdict, ticket, compensation and status for the evidence, under the configuration."""
     claim = evidence.claim
     verdict = _verdict(evidence, config.profiles[claim.category], config.responsibility, now)
+    verdict = read_labels(verdict, claim=claim, labels=evidence.labels, timeline=evidence.timeline)
     if unsure := evidence.unsure_photos:
         # The verdict stands, but nothing it rests on the photos may be acted on alone.
         which = ", ".join(str(n + 1) for n in unsure)

@@ -42,6 +42,7 @@ from ledger.log import Ledger, LedgerWriter
 from notifications.outbox import enqueue
 from supplychain.projections import event_lots, events
 from vision.image import QualityReport
+from vision.label_text import reading_from_dict
 from vision.operating import PhotoDecision
 from vision.phash import parse_phash
 from vision.predictor import Finding, Inspection
@@ -159,6 +160,10 @@ def _evidence(ledger: Ledger, conn: Connection, row: Any) -> ClaimEvidence:
         timeline=timeline,
         duplicates=tuple(_duplicates(s) for s in stored),
         model_release=_model_release(row),
+        # The labels as read at filing: a reassessment reads the same evidence again.
+        labels=tuple(reading_from_dict(s["label"]) if s.get("label") else None for s in stored)
+        if any(s.get("label") for s in stored)
+        else (),
     )
 
 

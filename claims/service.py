@@ -44,6 +44,8 @@ from storage.evidence import EvidenceStore, StoredEvidence
 from storage.schema import metadata
 from supplychain.trace import UnknownLotError
 from vision.errors import ImageRejected
+from vision.label_text import LabelReading
+from vision.ocr import LabelReaderLike
 from vision.phash import format_phash
 from vision.predictor import Inspection, Inspector
 
@@ -133,10 +135,12 @@ def file_claim(
     idempotency_key: str | None = None,
     config: ClaimsConfig = ClaimsConfig(),
     actor: str | None = None,
+    label_reader: LabelReaderLike | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """File the claim; returns it and whether it was created (False: an idempotent replay).
 
-    ``actor`` (who filed it: an API key) is named in the evidence entry.
+    ``actor`` (who filed it: an API key) is named in the evidence entry. ``label_reader``
+    (None: label reading is off) reads each photo's printed lot and dates (``claims.labels``).
 
     Gathers the evidence (photos judged, the lot's timeline), stores the photos, searches
     for copies of them in other claims, and under the ledger's write lock looks up what
@@ -157,6 +161,8 @@ def file_claim(
         # Nothing can be judged: tell the customer how to retake, and file nothing.
         advice = sorted({issue.message for i in inspections for issue in i.quality.issues})
         raise InvalidClaimError("photos", "no photo can be judged: " + "; ".join(advice))
+    # Before the ledger's lock, as the photos' judging is: OCR is the slowest step of all.
+    labels = tuple(label_reader.read(data) for _, data in photos) if label_reader else ()
     stored = [store.put(data) for _, data in photos]
     claim_id = uuid.uuid4().hex
     # Only photos that passed the quality gate are looked up: a featureless photo (black,
@@ -180,6 +186,7 @@ def file_claim(
                 duplicates=tuple(tuple(d) for d in duplicates),
                 recent_lot_claims=_recent_defect_claims(w.conn, claim.lot, config, now),
                 model_release=_release_ref(ledger, inspections),
+                labels=labels,
             )
             _record(
                 w,
@@ -242,12 +249,14 @@ def _record(
 ) -> None:
     """Write the decision in the open ledger transaction: entries, rows, payment, webhooks."""
     claim, inspections, verdict = evidence.claim, evidence.inspections, assessment.verdict
+    labels = evidence.labels or (None,) * len(inspections)
     body = _evidence(
         claim_id=claim_id,
         claim=claim,
         stored=stored,
         inspections=inspections,
         duplicates=evidence.duplicates,
+        labels=labels,
     )
     (ev,) = w.append_many([("claim.evidence", {**body, "filed_by": actor})])
     (vd,) = w.append_many(
@@ -311,10 +320,10 @@ def _record(
                 "claim_id": claim_id,
                 "position": n,
                 "sha256": s.sha256,
-                "inspection": json.dumps({**i.as_dict(), "duplicate_of": _matches(d)}),
+                "inspection": json.dumps({**i.as_dict(), "duplicate_of": _matches(d), **_label(r)}),
             }
-            for n, (s, i, d) in enumerate(
-                zip(stored, inspections, evidence.duplicates, strict=True)
+            for n, (s, i, d, r) in enumerate(
+                zip(stored, inspections, evidence.duplicates, labels, strict=True)
             )
         ],
     )
@@ -360,8 +369,10 @@ def _evidence(
     stored: Sequence[StoredEvidence],
     inspections: Sequence[Inspection],
     duplicates: Sequence[Sequence[DuplicateMatch]],
+    labels: Sequence[LabelReading | None],
 ) -> dict[str, Any]:
-    """The ``claim.evidence`` ledger body: every photo's hashes, findings and near-copies."""
+    """The ``claim.evidence`` ledger body: every photo's hashes, findings and near-copies,
+    and its label read when label reading is on."""
     return {
         "claim_id": claim_id,
         "order_id": claim.order_id,
@@ -381,11 +392,17 @@ def _evidence(
                     if i.decisions
                     else {}
                 ),
+                **_label(r),
             }
-            for s, i, d in zip(stored, inspections, duplicates, strict=True)
+            for s, i, d, r in zip(stored, inspections, duplicates, labels, strict=True)
         ],
         "model": inspections[0].model,
     }
+
+
+def _label(read: LabelReading | None) -> dict[str, Any]:
+    """A photo's label read as stored with it (nothing when labels were not read)."""
+    return {} if read is None else {"label": read.as_dict()}
 
 
 def _matches(found: Sequence[DuplicateMatch]) -> list[dict[str, object]]:

@@ -54,6 +54,9 @@ BASE_CONFIDENCE: dict[str, float] = {
     "DAMAGED_BETWEEN_OBSERVATIONS": 0.95,
     "DELIVERED_DAMAGED": 0.9,
     "DAMAGED_AFTER_CLEAN_DELIVERY": 0.85,
+    # The pack's label (claims.labels): its use-by date past at delivery names the seller.
+    # Times the read's own confidence; the date is on the pack, the delivery on the claim.
+    "USE_BY_PASSED_AT_DELIVERY": 0.95,
 }
 
 

@@ -38,15 +38,17 @@ from sqlalchemy.exc import IntegrityError
 
 from ledger.log import Ledger
 from stations.errors import BatchConflictError
-from stations.grading import Grade, GradingPolicy, Kind, grade
+from stations.grading import Grade, GradingPolicy, Kind, grade, other_lot
 from storage.evidence import EvidenceStore
 from storage.schema import metadata
 from supplychain.capture import capture_in
 from supplychain.epcis import build, parse_document
 from supplychain.epcis.build import ObjectEvent, Quantity
+from supplychain.identifiers.digital_link import lot as lot_of_key
 from supplychain.identifiers.tds import EPCError, decode_epc
 from supplychain.trace import lot_class_of
 from vision.errors import ImageRejected
+from vision.ocr import LabelReaderLike
 from vision.predictor import Inspector
 
 __all__ = [
@@ -248,8 +250,10 @@ def _grade_item(
     store: EvidenceStore,
     engine: Engine,
     policy: GradingPolicy,
+    label_reader: LabelReaderLike | None = None,
 ) -> ItemResult:
-    """One identified item judged, graded, its photos kept and its lot looked up.
+    """One identified item judged, graded, its photos kept and its lot looked up; with a
+    ``label_reader``, an item whose label reads another lot is left to a person.
 
     Independent of every other item, so the items of a batch run side by side.
     """
@@ -262,9 +266,14 @@ def _grade_item(
             return replace(found, error=rejected)
     photos = tuple(store.put(data).sha256 for _, data in item.photos)
     lot = lot_class_of(engine, found.uri or "")
-    notes = () if lot else ("the ledger knows no lot for this EPC: graded anyway",)
-    return replace(found, lot=lot, grade=grade(item.kind, inspections, policy, family=item.family), photos=photos,
-                   notes=notes, model=inspections[0].model if inspections else None)  # fmt: skip
+    notes: tuple[str, ...] = () if lot else ("the ledger knows no lot for this EPC: graded anyway",)
+    graded = grade(item.kind, inspections, policy, family=item.family)
+    if label_reader is not None:
+        labels = [label_reader.read(data) for _, data in item.photos]
+        graded, note = other_lot(graded, lot=lot_of_key(lot) if lot else None, labels=labels)
+        notes += (note,) if note else ()
+    return replace(found, lot=lot, grade=graded, photos=photos, notes=notes,
+                   model=inspections[0].model if inspections else None)  # fmt: skip
 
 
 def photo_rejected(detail: str, n: int, request_photos: Sequence[int]) -> dict[str, Any]:
@@ -341,6 +350,7 @@ def grade_batch(
     pool: Executor | None = None,
     graded: Mapping[int, ItemResult] | None = None,
     on_graded: Callable[[ItemResult], None] | None = None,
+    label_reader: LabelReaderLike | None = None,
 ) -> BatchResult:
     """Grade every item, append one event per graded item, remember the batch (see module).
 
@@ -349,6 +359,7 @@ def grade_batch(
     inspector must then be safe to call from several threads, as ``Predictor`` is.
     ``graded``: items an earlier, interrupted run graded (by position), not graded again;
     ``on_graded`` is told of each item as this run grades it, so it can keep them.
+    ``label_reader`` (None: off) reads each item's label; another lot leaves it to a person.
     """
     digest = request_digest(items)
     if (stored := stored_batch(ledger.engine, station.station_id, batch_id, digest)) is not None:
@@ -368,7 +379,13 @@ def grade_batch(
         if graded and (earlier := graded.get(result.position)) is not None:
             return earlier
         done = _grade_item(
-            result, item, inspector=inspector, store=store, engine=ledger.engine, policy=policy
+            result,
+            item,
+            inspector=inspector,
+            store=store,
+            engine=ledger.engine,
+            policy=policy,
+            label_reader=label_reader,
         )
         if on_graded is not None:
             on_graded(done)

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from vision.label_text import LabelRead, LabelReading, normalize_lot
 from vision.operating import FAMILIES, KIND_FAMILIES
 from vision.predictor import Inspection
 
@@ -36,6 +37,7 @@ __all__ = [
     "GradingPolicy",
     "families_of",
     "grade",
+    "other_lot",
 ]
 
 Kind = Literal["produce", "package"]
@@ -180,3 +182,35 @@ def _decided(
             "grades it",
         )
     return Grade(kind, condition, confidence, disposition, action, False, why)
+
+
+def other_lot(
+    graded: Grade, *, lot: str | None, labels: Sequence[LabelReading]
+) -> tuple[Grade, str | None]:
+    """The grade, left to a person when a photo's label reads a lot other than ``lot`` (the
+    lot the ledger knows for the item's EPC, as printed); and a note of what was read.
+
+    The tag and the pack disagree: the item may be mislabelled or the tag on the wrong pack,
+    and a grade event must not be written to a lot the item may not belong to.
+    """
+    read = [r.lot for r in labels if isinstance(r, LabelRead) and r.lot is not None]
+    if not read:
+        return graded, None
+    if lot is None:
+        return graded, f"the label reads lot {read[0]!r}; the ledger knows no lot to compare"
+    other = sorted({x for x in read if normalize_lot(x) != normalize_lot(lot)})
+    if not other:
+        return graded, f"the label reads lot {read[0]!r}, the item's lot"
+    why = f"the label reads lot {other[0]!r}, not the item's lot {lot!r}: a person grades it"
+    return (
+        Grade(
+            graded.kind,
+            graded.condition,
+            graded.confidence,
+            graded.disposition,
+            "manual",
+            True,
+            f"{graded.reason}; {why}",
+        ),
+        why,
+    )

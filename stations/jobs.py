@@ -67,6 +67,7 @@ from stations.errors import BatchConflictError
 from stations.grading import GradingPolicy
 from storage.evidence import EvidenceStore
 from storage.schema import metadata
+from vision.ocr import LabelReaderLike
 from vision.predictor import Inspector
 
 __all__ = [
@@ -468,9 +469,10 @@ def run_batch_job(
     policy: GradingPolicy,
     now: datetime,
     pool: Executor | None = None,
+    label_reader: LabelReaderLike | None = None,
 ) -> BatchResult:
-    """Grade a queued batch (items refused before queueing keep their error); ``pool`` as
-    for ``grade_batch``."""
+    """Grade a queued batch (items refused before queueing keep their error); ``pool`` and
+    ``label_reader`` as for ``grade_batch``."""
     try:
         result = grade_batch(
             ledger=ledger,
@@ -485,6 +487,7 @@ def run_batch_job(
             pool=pool,
             graded=job_progress(ledger.engine, job.key),
             on_graded=ProgressLog(ledger.engine, job.key),
+            label_reader=label_reader,
         )
     except Exception as exc:
         _finish(ledger.engine, job.key, "failed", f"{type(exc).__name__}: {exc}")

@@ -30,7 +30,7 @@ SERVING_PACKAGES = (
 )
 OURS = {*SERVING_PACKAGES, "training", "tests"}
 # Imported inside functions, behind a setting or a command that says which extra to install.
-OPTIONAL = {"openvino", "ultralytics", "torch", "onnx", "onnxslim"}
+OPTIONAL = {"openvino", "ultralytics", "torch", "onnx", "onnxslim", "rapidocr"}
 
 
 def _name(requirement: str) -> str:

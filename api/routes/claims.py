@@ -111,6 +111,7 @@ async def create_claim(
             idempotency_key=key,
             config=services.claims_config,
             actor=caller.actor,
+            label_reader=services.label_reader,
         )
     )
     if not created:

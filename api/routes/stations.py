@@ -168,6 +168,7 @@ async def grade(
                 policy=GradingPolicy(settings.grading_min_confidence),
                 now=now,
                 pool=services.grading_pool,
+                label_reader=services.label_reader,
             )
         )
         services.after_write()
