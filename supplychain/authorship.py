@@ -25,7 +25,11 @@ the trace and the verdicts use):
    nobody, to itself, or to the party the recorded custody begins with (records arriving
    out of order); a record before the history cannot give someone else the history.
 4. **Taking over**: the event names the party as the receiver, from a sender who took part
-   then by (1), or from nobody named: the receiver's side of a handover.
+   then by (1), or from nobody named at a time no party is on record as holding the goods:
+   the receiver's side of a handover. While another party holds them on record, a receipt
+   from nobody is the capturer's word against the record (as in (2)): it would let any key
+   write itself into any lot, and so read the lot's whole history through the EPCIS query
+   and the FSMA export (issue 26). The receiver names its sender instead.
 
 Otherwise the event is refused (``not-your-custody``), naming the parties who did take part
 then. An event naming no party is the capturing party's own observation, so it needs (1),
@@ -228,8 +232,10 @@ def _decide_one(
         not chain or (at < chain[0].since and destination in (None, chain[0].holder, *mine))
     ):
         return Allowed(event.index, key, own[0], "before_history")
+    unheld = held is None or held[1].holder is None
     if destination in mine and (  # step 4
-        source is None or _took_part(source, at, history, chain, slack) is not None
+        (source is None and unheld)
+        or (source is not None and _took_part(source, at, history, chain, slack) is not None)
     ):
         return Allowed(event.index, key, destination, "taking_over")
     return refused("not-your-custody", _present(at, history, chain, slack))

@@ -207,6 +207,29 @@ def test_an_outsiders_own_read_point_does_not_let_it_write_about_a_held_lot(
     assert _blame(_file(client, keys["shop"], "o-5"))[:2] == ("supplier", FARM)
 
 
+def test_an_outsiders_receipt_from_nobody_does_not_put_it_into_a_held_lot(chain: Any) -> None:
+    """Found trying the EPCIS query as a hostile partner (issue 26): a receipt naming itself as
+    the receiver and no sender was accepted while the carrier held the goods, and made the
+    outsider a party to the lot, so it read the lot's whole history. Now it is refused as
+    any other word against the record, and the outsider reads nothing of the lot."""
+    app, client, keys = chain
+    ledger = app.state.services.ledger
+    size = ledger.size()
+    receipt = lot_event(LOT, h(3), "receiving", dst=OUTSIDER)
+    refused = client.post("/v1/events", json=document(receipt), headers=keys["outsider"])
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["rule"] == "not-your-custody" and refused.json()["needs"] == [TRUCK]
+    assert ledger.size() == size
+    query = client.get(
+        "/v1/events", params={"MATCH_epcClass": LOT}, headers=keys["outsider"]
+    ).json()
+    assert query["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
+    fsma = client.get(f"/v1/lots/{LOT}/fsma", headers=keys["outsider"])
+    assert fsma.status_code == 403 and fsma.json()["type"].endswith("/not-your-lot")
+    # The receiver's side of a real handover still goes in: it names its sender.
+    _capture(client, keys["dc"], lot_event(LOT, h(5.06), "receiving", src=TRUCK, dst=DC))
+
+
 LOT2 = "urn:epc:class:lgtin:4012345.012345.FORGE2"
 
 
