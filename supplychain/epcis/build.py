@@ -196,13 +196,7 @@ class ObjectEvent:
             epcList=list(self.epcs),
             quantityList=[q.to_json() for q in self.quantities],
             action=self.action,
-            bizStep=self.biz_step,
-            disposition=self.disposition,
-            readPoint=None if self.read_point is None else {"id": self.read_point},
-            bizLocation=None if self.biz_location is None else {"id": self.biz_location},
-            bizTransactionList=[t.to_json() for t in self.biz_transactions],
-            sourceList=[{"type": s.type, "source": s.id} for s in self.sources],
-            destinationList=[{"type": d.type, "destination": d.id} for d in self.destinations],
+            **_why_where_who(self),
             sensorElementList=[s.to_json(self.times) for s in self.sensors],
             ilmd=dict(self.ilmd) or None,
         )
@@ -241,17 +235,25 @@ class TransformationEvent:
             eventTimeZoneOffset=self.event_time_zone_offset,
             inputQuantityList=[q.to_json() for q in self.inputs],
             outputQuantityList=[q.to_json() for q in self.outputs],
-            bizStep=self.biz_step,
-            disposition=self.disposition,
-            readPoint=None if self.read_point is None else {"id": self.read_point},
-            bizLocation=None if self.biz_location is None else {"id": self.biz_location},
-            bizTransactionList=[t.to_json() for t in self.biz_transactions],
-            sourceList=[{"type": s.type, "source": s.id} for s in self.sources],
-            destinationList=[{"type": d.type, "destination": d.id} for d in self.destinations],
+            **_why_where_who(self),
             ilmd=dict(self.ilmd) or None,
         )
         event.update(self.extensions)
         return event
+
+
+def _why_where_who(e: ObjectEvent | TransformationEvent) -> dict[str, Any]:
+    """The dimensions both event types carry alike (why, where, which business transaction,
+    from whom to whom), as EPCIS 2.0 JSON keys in the standard's order."""
+    return {
+        "bizStep": e.biz_step,
+        "disposition": e.disposition,
+        "readPoint": None if e.read_point is None else {"id": e.read_point},
+        "bizLocation": None if e.biz_location is None else {"id": e.biz_location},
+        "bizTransactionList": [t.to_json() for t in e.biz_transactions],
+        "sourceList": [{"type": s.type, "source": s.id} for s in e.sources],
+        "destinationList": [{"type": d.type, "destination": d.id} for d in e.destinations],
+    }
 
 
 def epcis_document(
