@@ -17,22 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
-from api.app import create_app
-from api.settings import Settings
-from simulator.photos import HeldOutPhotos
-from simulator.receiver import webhook_receiver
-from simulator.shopweek import WeekPhotos, WeekResult, play
+from simulator.shopweek import WeekResult
 from simulator.week import plan_week
-from tests.conftest import REPO
-from tests.web.server import serve
-from vision.registry import resolve_model
+from tests.simulator.played import played_week
 
-SPLIT = REPO / "datasets" / "splits" / "fp-v0-test.txt"
 SECRET = "shop-week-test-secret"
 
 
@@ -53,68 +44,11 @@ def week_result(pools: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         aggregate_share=0.25,
         late_share=0.25,
     )
-    settings = Settings(data_dir=data, anchor_backend="none", relay_interval_seconds=0.5)
-    photos = WeekPhotos(
-        week,
-        HeldOutPhotos(
-            pools=pools,
-            split=SPLIT,
-            seed=21,
-            limits=settings.image_limits,
-            quality=settings.quality_thresholds,
-            # The shipped release refuses a few real photos as no product photo: passed over.
-            product_photo=resolve_model(verify=False).product_photo,
-        ),
-    )
-    with webhook_receiver(SECRET) as (url, received):
-        app = create_app(
-            settings.model_copy(update={"webhook_urls": url, "webhook_secret": SECRET})
-        )
-        admin = app.state.services.keys.bootstrap_admin(data)
-        assert admin is not None
-        approver = _approver(app)
-        with serve(app) as base, httpx.Client(base_url=base, timeout=120) as client:
-            result = play(
-                client,
-                week,
-                admin_token=admin.read_text().strip(),
-                photos=photos,
-                received=received,
-                customers_at_once=3,
-                adjudicators=2,
-                approver_token=approver,
-                second_admin_token=_second_admin(app),
-                drain_seconds=60,
-                webhook_wait=30,
-            )
+    _, result = played_week(week, data=data, pools=pools, photo_seed=21, secret=SECRET)
     print("\n".join(result.figures.lines))
     for h in result.held:
         print(h.line())
     yield result
-
-
-def _approver(app: Any) -> str | None:
-    """A senior adjudicator's key with an approval limit, made as ``freshproof keys create
-    --approval-limit`` makes it (the API never grants one); None where keys carry none."""
-    try:
-        token, _ = app.state.services.keys.create(
-            role="adjudicator",
-            name="senior adjudicator",
-            created_by="shop week test",
-            approval_limit="5000.00",
-        )
-    except TypeError:  # this key store has no approval limits (four eyes not there)
-        return None
-    return str(token)
-
-
-def _second_admin(app: Any) -> str:
-    """A second admin's key, made as ``freshproof keys create --role admin`` makes it: it
-    approves the adjudicator keys the first admin asks for (separation of duties)."""
-    token, _ = app.state.services.keys.create(
-        role="admin", name="second admin", created_by="shop week test"
-    )
-    return str(token)
 
 
 def _holds(result: WeekResult, name: str) -> None:

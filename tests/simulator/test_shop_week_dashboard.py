@@ -20,23 +20,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
-from simulator.photos import HeldOutPhotos
-from simulator.receiver import webhook_receiver
-from simulator.shopweek import WeekPhotos, WeekResult, play
+from simulator.shopweek import WeekResult
 from simulator.week import Week, plan_week
 from tests.api.access import grant
-from tests.conftest import REPO
-from tests.web.server import serve
+from tests.simulator.played import played_week
 from tests.web.test_session import _log_in
-from vision.registry import resolve_model
 
-SPLIT = REPO / "datasets" / "splits" / "fp-v0-test.txt"
 SECRET = "shop-week-dashboard-secret"
 KINDS = (
     "reefer_failure",
@@ -65,55 +57,12 @@ def played(pools: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
         high_value_share=0.1,
         kinds=KINDS,
     )
-    settings = Settings(data_dir=data, anchor_backend="none", relay_interval_seconds=0.5)
-    photos = WeekPhotos(
-        week,
-        HeldOutPhotos(
-            pools=pools,
-            split=SPLIT,
-            seed=5,
-            limits=settings.image_limits,
-            quality=settings.quality_thresholds,
-            product_photo=resolve_model(verify=False).product_photo,
-        ),
-    )
-    with webhook_receiver(SECRET) as (url, received):
-        app = create_app(
-            settings.model_copy(update={"webhook_urls": url, "webhook_secret": SECRET})
-        )
-        admin = app.state.services.keys.bootstrap_admin(data)
-        assert admin is not None
-        with serve(app) as base, httpx.Client(base_url=base, timeout=120) as client:
-            result = play(
-                client,
-                week,
-                admin_token=admin.read_text().strip(),
-                photos=photos,
-                received=received,
-                customers_at_once=3,
-                adjudicators=2,
-                approver_token=_senior(app),
-                second_admin_token=_second_admin(app),
-                drain_seconds=60,
-                webhook_wait=30,
-            )
+    app, result = played_week(week, data=data, pools=pools, photo_seed=5, secret=SECRET)
     with TestClient(app, base_url="https://testserver") as browser:
         _log_in(browser, grant(app, "auditor"))
         answer = browser.get("/review/operations.json", params={"days": 2})
         assert answer.status_code == 200, answer.text
         yield result, answer.json()
-
-
-def _senior(app: Any) -> str:
-    token, _ = app.state.services.keys.create(
-        role="adjudicator", name="senior", created_by="test", approval_limit="5000.00"
-    )
-    return str(token)
-
-
-def _second_admin(app: Any) -> str:
-    token, _ = app.state.services.keys.create(role="admin", name="second", created_by="test")
-    return str(token)
 
 
 def _rows(slices: list[dict[str, Any]]) -> dict[str, int]:
