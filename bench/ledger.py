@@ -55,7 +55,7 @@ from ledger.note import Signer, generate_key  # noqa: E402
 from ledger.proof import verify_consistency, verify_inclusion  # noqa: E402
 from ledger.recompute import default_workers  # noqa: E402
 from ledger.record import format_ts, make_record  # noqa: E402
-from ledger.schema import entries_table, nodes_table  # noqa: E402
+from ledger.schema import LOWEST_NODE_LEVEL, entries_table, nodes_table  # noqa: E402
 from ledger.sqlstore import NODE_COLUMNS, insert_rows  # noqa: E402
 from ledger.tree import CompactRange  # noqa: E402
 from storage.db import make_engine  # noqa: E402
@@ -475,7 +475,7 @@ def _storage_floor(path: str, *, batch: int = 1000, batches: int = 20) -> list[f
             rows.append((i, "bench", record, prev, leaf, now))
             leaves.append(leaf)
             prev = leaf
-        nodes = frontier.extend_rows(leaves)
+        nodes = frontier.extend_rows(leaves, min_level=LOWEST_NODE_LEVEL)
         t = time.perf_counter()
         with engine.connect() as conn, conn.begin():
             insert_rows(conn, entries_table, columns, rows)

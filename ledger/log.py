@@ -35,7 +35,13 @@ from ledger.record import (
     parse_record,
     record_template,
 )
-from ledger.schema import LEDGER_TABLES, checkpoints_table, entries_table, metadata
+from ledger.schema import (
+    LEDGER_TABLES,
+    LOWEST_NODE_LEVEL,
+    checkpoints_table,
+    entries_table,
+    metadata,
+)
 from ledger.sqlstore import SqlHashStore, insert_rows, read_head
 from ledger.tree import CompactRange, HashStore, tree_root
 
@@ -144,7 +150,9 @@ class LedgerWriter:
         size, prev = (0, GENESIS_PREV) if head is None else (head[0] + 1, head[1])
         frontier = self._frontier(size, prev)
         entries, rows = _chain(prepared, size=size, prev=prev, ts=ts, now=now)
-        nodes = frontier.extend_rows([entry.leaf_hash for entry in entries])
+        nodes = frontier.extend_rows(
+            [entry.leaf_hash for entry in entries], min_level=LOWEST_NODE_LEVEL
+        )
         insert_rows(conn, entries_table, _ENTRY_COLUMNS, rows)
         SqlHashStore(conn).put_rows(nodes)
         self._tip = _Tip(frontier.size, entries[-1].leaf_hash, frontier.hashes)

@@ -13,7 +13,8 @@ from sqlalchemy import Connection, Dialect, LargeBinary, Table, insert
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from ledger.errors import MissingNodeError
-from ledger.schema import entries_table, nodes_table
+from ledger.hashing import root_from_leaves
+from ledger.schema import LOWEST_NODE_LEVEL, entries_table, nodes_table
 from ledger.tree import NodeID
 
 __all__ = ["NODE_COLUMNS", "SqlHashStore", "bulk_insert", "insert_rows", "read_head"]
@@ -216,34 +217,73 @@ _HEAD_SQL = f"SELECT idx, leaf_hash FROM {entries_table.name} ORDER BY idx DESC 
 
 
 class SqlHashStore:
-    """HashStore reading and writing ledger_nodes inside the caller's transaction."""
+    """HashStore over ledger_nodes inside the caller's transaction.
+
+    Subtrees below LOWEST_NODE_LEVEL are not stored: asked for one, the store reads the
+    leaf hashes it covers from ledger_entries (at most 2**LOWEST_NODE_LEVEL) and hashes
+    them, so callers see every perfect subtree as before.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
     def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:
         """Return the hashes for `ids` in order; raise MissingNodeError if one is absent."""
+        low = [node_id for node_id in ids if node_id[0] < LOWEST_NODE_LEVEL]
+        found = self._stored([node_id for node_id in ids if node_id[0] >= LOWEST_NODE_LEVEL])
+        if low:
+            found.update(self._recomputed(low))
+        missing = [node_id for node_id in ids if node_id not in found]
+        if missing:
+            raise MissingNodeError(*missing[0])
+        return [found[node_id] for node_id in ids]
+
+    def _stored(self, ids: Sequence[NodeID]) -> dict[NodeID, bytes]:
         # Plain driver SQL: compiling a SQLAlchemy OR-of-ANDs per proof cost ~3 ms, ten times
         # the lookups themselves. Only integers are interpolated, as bound parameters.
         found: dict[NodeID, bytes] = {}
+        mark = self._mark
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
             where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(chunk))
             params = tuple(v for node in chunk for v in node)
             rows = self._conn.exec_driver_sql(
                 f"SELECT level, idx, hash FROM {nodes_table.name} WHERE {where}", params
             )
             found.update(((level, idx), bytes(h)) for level, idx, h in rows)
-        missing = [node_id for node_id in ids if node_id not in found]
-        if missing:
-            raise MissingNodeError(*missing[0])
-        return [found[node_id] for node_id in ids]
+        return found
+
+    def _recomputed(self, ids: Sequence[NodeID]) -> dict[NodeID, bytes]:
+        """The small subtrees `ids` from the leaf hashes they cover; absent where one is."""
+        spans: list[list[int]] = []  # the leaf ranges to read, merged where they touch
+        for start, end in sorted({(idx << level, (idx + 1) << level) for level, idx in ids}):
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([start, end])
+        leaves: dict[int, bytes] = {}
+        mark = self._mark
+        for first in range(0, len(spans), _CHUNK):
+            chunk = spans[first : first + _CHUNK]
+            where = " OR ".join([f"(idx >= {mark} AND idx < {mark})"] * len(chunk))
+            rows = self._conn.exec_driver_sql(
+                f"SELECT idx, leaf_hash FROM {entries_table.name} WHERE {where}",
+                tuple(v for span in chunk for v in span),
+            )
+            leaves.update((int(idx), bytes(h)) for idx, h in rows)
+        found: dict[NodeID, bytes] = {}
+        for level, idx in ids:
+            covered = [leaves.get(i) for i in range(idx << level, (idx + 1) << level)]
+            if None not in covered:
+                found[(level, idx)] = root_from_leaves(covered)  # type: ignore[arg-type]
+        return found
 
     def put_nodes(self, nodes: Sequence[tuple[NodeID, bytes]]) -> None:
-        """Insert new nodes in one batch."""
-        self.put_rows([(lvl, idx, h) for (lvl, idx), h in nodes])
+        """Insert new nodes in one batch (those below LOWEST_NODE_LEVEL are not stored)."""
+        self.put_rows([(lvl, idx, h) for (lvl, idx), h in nodes if lvl >= LOWEST_NODE_LEVEL])
 
     def put_rows(self, rows: Sequence[tuple[int, int, bytes]]) -> None:
-        """Insert new nodes given as (level, index, hash) rows, in order."""
+        """Insert new nodes given as (level, index, hash) rows, in order; all at or above
+        LOWEST_NODE_LEVEL (``CompactRange.extend_rows(min_level=...)`` makes them so)."""
         insert_rows(self._conn, nodes_table, NODE_COLUMNS, rows)

@@ -184,17 +184,20 @@ def test_database_failure_mid_append_rolls_back_everything(
 ) -> None:
     before = ledger.append_many(bodies(3))
     root = ledger.root()
-    # Row 5 is the third of the batch's five entries (and of its five leaf nodes).
-    with failing(ledger.engine, table, 5), pytest.raises(sa.exc.DBAPIError, match="injected"):
-        ledger.append_many(bodies(5, start=3))
+    # The batch's entries 3..32 complete the nodes (4, 0), (4, 1) and (5, 0); the fault is
+    # on entry 5, or on node (4, 1), the second of the three.
+    idx = 5 if table == "ledger_entries" else 1
+    with failing(ledger.engine, table, idx), pytest.raises(sa.exc.DBAPIError, match="injected"):
+        ledger.append_many(bodies(30, start=3))
     assert ledger.size() == 3
     assert count(ledger.engine, "ledger_entries") == 3
-    assert count(ledger.engine, "ledger_nodes") == 2 * 3 - (3).bit_count()
+    assert count(ledger.engine, "ledger_nodes") == 0
     assert ledger.root() == root
     # The log carries on from the same head after the failed batch.
-    after = ledger.append_many(bodies(5, start=3))
+    after = ledger.append_many(bodies(30, start=3))
     assert after[0].index == 3 and after[0].prev_hash == before[-1].leaf_hash
-    assert audit(ledger).size == 8
+    assert count(ledger.engine, "ledger_nodes") == 3
+    assert audit(ledger).size == 33
 
 
 def test_nothing_is_ever_updated_or_deleted(
