@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from binascii import hexlify
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,7 +23,7 @@ from ledger.errors import (
     MissingNodeError,
     ProofError,
 )
-from ledger.hashing import EMPTY_ROOT, LEAF_PREFIX
+from ledger.hashing import EMPTY_ROOT, LEAF_PREFIX, load_json
 from ledger.note import Signer
 from ledger.proof import consistency_proof, inclusion_proof, verify_consistency
 from ledger.record import (
@@ -105,8 +104,8 @@ def _prepare(items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, 
     prepared = [(kind, canonical_body(kind=kind, body=body)) for kind, body in items]
     if not prepared:
         return []
-    # One json.loads for the whole batch: per-call overhead dominates small bodies.
-    parsed = json.loads(b"[" + b",".join(body for _, body in prepared) + b"]")
+    # One decode for the whole batch: per-call overhead dominates small bodies.
+    parsed = load_json(b"[" + b",".join(body for _, body in prepared) + b"]")
     return [(k, b, p) for (k, b), p in zip(prepared, parsed, strict=True)]
 
 
