@@ -29,7 +29,7 @@ from ledger.proof import consistency_proof, inclusion_proof, verify_consistency
 from ledger.record import (
     GENESIS_PREV,
     Entry,
-    canonical_body,
+    canonical_bodies,
     format_ts,
     parse_record,
     record_template,
@@ -101,12 +101,12 @@ def _head(conn: Connection) -> tuple[int, bytes]:
 
 
 def _prepare(items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, bytes, Any]]:
-    prepared = [(kind, canonical_body(kind=kind, body=body)) for kind, body in items]
-    if not prepared:
+    kinds, texts = canonical_bodies(items)
+    if not texts:
         return []
     # One decode for the whole batch: per-call overhead dominates small bodies.
-    parsed = load_json(b"[" + b",".join(body for _, body in prepared) + b"]")
-    return [(k, b, p) for (k, b), p in zip(prepared, parsed, strict=True)]
+    parsed = load_json(b"[" + b",".join(texts) + b"]")
+    return list(zip(kinds, texts, parsed, strict=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -70,7 +69,8 @@ def _sqlite_values(
         # Column-wise, through the memo: a batch shares one created_at object.
         flat[position::width] = list(map(_memoised(proc), flat[position::width]))
     per = min(_SQLITE_ROWS, _sqlite_max_params(conn) // width)
-    with _driver_cursor(conn) as cursor:
+    cursor = _driver_cursor(conn)
+    try:
         for start in range(0, len(rows), per):
             count = min(per, len(rows) - start)
             sql = _values_sql(table.name, columns, count)
@@ -79,18 +79,16 @@ def _sqlite_values(
                 cursor.execute(sql, params)
             except conn.dialect.loaded_dbapi.Error as exc:
                 raise _wrapped(conn, sql, exc) from exc
-
-
-@contextmanager
-def _driver_cursor(conn: Connection) -> Iterator[Any]:
-    """A cursor of the connection's driver, in the caller's transaction, closed after."""
-    dbapi: Any = conn.connection.dbapi_connection
-    assert dbapi is not None, "connection is closed"
-    cursor = dbapi.cursor()
-    try:
-        yield cursor
     finally:
         cursor.close()
+
+
+def _driver_cursor(conn: Connection) -> Any:
+    """A cursor of the connection's driver, in the caller's transaction; the caller closes
+    it (try/finally: a generator context manager cost more than a one-row insert's step)."""
+    dbapi: Any = conn.connection.dbapi_connection
+    assert dbapi is not None, "connection is closed"
+    return dbapi.cursor()
 
 
 def _wrapped(conn: Connection, sql: str, exc: Exception) -> StatementError:
@@ -204,12 +202,14 @@ def read_head(conn: Connection) -> tuple[int, bytes] | None:
     Read through the driver's cursor: the writer asks this once per transaction, and
     SQLAlchemy's result machinery cost more than the indexed lookup.
     """
-    with _driver_cursor(conn) as cursor:
-        try:
-            cursor.execute(_HEAD_SQL)
-            row = cursor.fetchone()
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(conn, _HEAD_SQL, exc) from exc
+    cursor = _driver_cursor(conn)
+    try:
+        cursor.execute(_HEAD_SQL)
+        row = cursor.fetchone()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, _HEAD_SQL, exc) from exc
+    finally:
+        cursor.close()
     return None if row is None else (row[0], bytes(row[1]))
 
 

@@ -11,8 +11,7 @@ import struct
 import pytest
 import rfc8785
 
-from ledger import CanonicalJSONError, canonical_json
-from ledger import hashing
+from ledger import CanonicalJSONError, canonical_json, hashing
 from ledger.hashing import EMPTY_ROOT, leaf_hash, load_json, node_hash, root_from_leaves
 from ledger.tree import CompactRange
 

@@ -305,3 +305,22 @@ def test_batched_append_is_one_transaction_of_bulk_statements(
     assert len(commits) == 1
     assert len(statements) < 20, statements
     assert sqlite_ledger.size() == 1010
+
+
+def test_record_timestamps_are_strftimes_text() -> None:
+    # format_ts builds the text from isoformat (cheaper); it must stay strftime's, byte for
+    # byte, whatever the offset or the microseconds.
+    import random
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from ledger.record import format_ts
+
+    rng = random.Random(3)
+    for _ in range(2000):
+        moment = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(
+            seconds=rng.randrange(0, 60 * 366 * 24 * 3600), microseconds=rng.randrange(10**6)
+        )
+        zone = timezone(timedelta(minutes=rng.randrange(-14 * 60, 14 * 60 + 1)))
+        local = moment.astimezone(zone)
+        assert format_ts(local) == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert format_ts(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05.000000Z"
