@@ -201,7 +201,9 @@ def _before_migrations(*, without: str) -> sa.MetaData:
             *(
                 sa.Column(
                     c.name,
-                    c.type,
+                    sa.BigInteger()
+                    if (table.name, c.name) in migrate.RETYPED_AFTER_0001
+                    else c.type,
                     primary_key=c.primary_key,
                     nullable=c.nullable,
                     autoincrement=c.autoincrement,
@@ -225,6 +227,18 @@ def test_start_up_adopts_a_database_made_before_migrations(
     """Its tables are 0001's (a newer table missing): created, stamped 0001, upgraded."""
     _before_migrations(without="web_sessions").create_all(engine)
     assert "order_key" not in {c["name"] for c in sa.inspect(engine).get_columns("outbox")}
+    with engine.begin() as conn:  # a one-entry log as writers before 0011 stored it
+        conn.execute(
+            sa.text(
+                "INSERT INTO ledger_entries (idx, kind, record, prev_hash, leaf_hash, created_at) "
+                "VALUES (0, 'k', :r, :z, :h, :c)"
+            ),
+            {"r": b"{}", "z": bytes(32), "h": bytes(32), "c": datetime.now(UTC)},
+        )
+        conn.execute(
+            sa.text("INSERT INTO ledger_nodes (level, idx, hash) VALUES (0, 0, :h)"),
+            {"h": bytes(32)},
+        )
     services = build_services(_settings(tmp_path, url))
     try:
         assert "web_sessions" in _tables(services.engine)
@@ -232,6 +246,8 @@ def test_start_up_adopts_a_database_made_before_migrations(
         assert "order_key" in {c["name"] for c in columns}
         with services.engine.connect() as conn:
             assert migrate.schema_state(conn).current
+            assert conn.execute(sa.text("SELECT count(*) FROM ledger_nodes")).scalar_one() == 0
+            assert conn.execute(sa.text("SELECT count(*) FROM ledger_entries")).scalar_one() == 1
     finally:
         services.close()
 
@@ -426,7 +442,7 @@ def test_0011_carries_a_ledger_over_to_the_append_layout(engine: sa.Engine) -> N
     """A log written at 0010 (every subtree stored, levels 0 and up) migrates to the layout
     of 0011: the same entries, only the nodes of 16 leaves and more, the same roots and
     proofs, a clean audit; and back at 0010 the rows are those it started with."""
-    from ledger import audit
+    from ledger.audit import audit
     from ledger.log import Ledger
     from tests.ledger.reference import ZERO, record
 

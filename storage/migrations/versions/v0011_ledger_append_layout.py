@@ -90,9 +90,7 @@ def downgrade() -> None:
 
 def _store_lower_levels(conn: sa.Connection) -> None:
     nodes = sa.table("ledger_nodes", sa.column("level"), sa.column("idx"), sa.column("hash"))
-    read = sa.text(
-        "SELECT leaf_hash FROM ledger_entries WHERE idx >= :a AND idx < :b ORDER BY idx"
-    )
+    read = sa.text("SELECT leaf_hash FROM ledger_entries WHERE idx >= :a AND idx < :b ORDER BY idx")
     start = 0
     while True:
         row = [bytes(h) for (h,) in conn.execute(read, {"a": start, "b": start + _BLOCK})]
