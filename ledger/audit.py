@@ -2,6 +2,8 @@
 
 Stops at the first fault and raises a typed AuditError naming where it is; the
 order is entries by index, then tree nodes by (level, index), then checkpoints by seq.
+The stored nodes are those from LOWEST_NODE_LEVEL up; the smaller subtrees are not
+stored, so they are checked as part of the leaf hashes they come from.
 A clean log is recomputed in parallel (``ledger.recompute``); the single pass here is
 the reference, and it alone names faults.
 """
@@ -27,7 +29,7 @@ from ledger.log import Ledger
 from ledger.note import Verifier
 from ledger.recompute import DEFAULT_CHUNK_LEAVES, can_fork, default_workers, recompute
 from ledger.record import GENESIS_PREV, parse_record
-from ledger.schema import checkpoints_table
+from ledger.schema import LOWEST_NODE_LEVEL, checkpoints_table
 from ledger.tree import InMemoryHashStore, NodeID, frontier_ids, tree_root
 
 __all__ = ["AuditReport", "audit"]
@@ -167,12 +169,18 @@ def _check_entries(conn: Connection) -> list[bytes]:
     return leaves
 
 
-def _expected_nodes(leaves: list[bytes]) -> Iterator[tuple[NodeID, bytes]]:
-    """Every perfect-subtree node of the tree over `leaves`, in (level, index) order."""
+def _expected_nodes(
+    leaves: list[bytes], wanted: set[NodeID], kept: dict[NodeID, bytes]
+) -> Iterator[tuple[NodeID, bytes]]:
+    """Every stored perfect-subtree node of the tree over `leaves` (the levels from
+    LOWEST_NODE_LEVEL up), in (level, index) order; the `wanted` ones of every level go
+    into `kept` as they are computed."""
     level, row = 0, leaves
     while row:
-        for index, digest in enumerate(row):
-            yield (level, index), digest
+        kept.update((node, row[node[1]]) for node in wanted if node[0] == level)
+        if level >= LOWEST_NODE_LEVEL:
+            for index, digest in enumerate(row):
+                yield (level, index), digest
         row = [node_hash(row[i], row[i + 1]) for i in range(0, len(row) - 1, 2)]
         level += 1
 
@@ -182,26 +190,31 @@ def _check_nodes(
 ) -> tuple[int, dict[NodeID, bytes]]:
     """Merge the stored nodes with the recomputed ones, both in (level, index) order."""
     size = len(leaves)
-    expected = _expected_nodes(leaves)
-    want = next(expected, None)
     kept: dict[NodeID, bytes] = {}
+    expected = _expected_nodes(leaves, wanted, kept)
+    want = next(expected, None)
     checked = 0
     for level, idx, stored in _stream(conn, _NODES_SQL, "audit_nodes"):
         node_id = (level, idx)
         if want is not None and want[0] < node_id:
             raise TamperedNodeError(*want[0], "node is missing")
         if want is None or want[0] > node_id:
-            if level == 0 and idx >= size:
-                raise ChainBrokenError(size, f"the tree has leaf {idx}; entries were deleted")
+            if (idx + 1) << level > size:
+                raise TamperedNodeError(
+                    level,
+                    idx,
+                    f"node should not exist: it covers leaves up to {(idx + 1) << level}, "
+                    f"past the {size} entries (entries deleted, or the node forged)",
+                )
             raise TamperedNodeError(level, idx, "node should not exist")
         if bytes(stored) != want[1]:
             raise TamperedNodeError(level, idx, "hash differs from recomputation")
-        if node_id in wanted:
-            kept[node_id] = want[1]
         checked += 1
         want = next(expected, None)
     if want is not None:
         raise TamperedNodeError(*want[0], "node is missing")
+    for _ in expected:  # the wanted nodes of the levels no stored node reaches
+        pass
     return checked, kept
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from binascii import hexlify
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,18 +23,24 @@ from ledger.errors import (
     MissingNodeError,
     ProofError,
 )
-from ledger.hashing import EMPTY_ROOT, LEAF_PREFIX
+from ledger.hashing import EMPTY_ROOT, LEAF_PREFIX, load_json
 from ledger.note import Signer
 from ledger.proof import consistency_proof, inclusion_proof, verify_consistency
 from ledger.record import (
     GENESIS_PREV,
     Entry,
-    canonical_body,
+    canonical_bodies,
     format_ts,
     parse_record,
     record_template,
 )
-from ledger.schema import LEDGER_TABLES, checkpoints_table, entries_table, metadata
+from ledger.schema import (
+    LEDGER_TABLES,
+    LOWEST_NODE_LEVEL,
+    checkpoints_table,
+    entries_table,
+    metadata,
+)
 from ledger.sqlstore import SqlHashStore, insert_rows, read_head
 from ledger.tree import CompactRange, HashStore, tree_root
 
@@ -96,12 +101,12 @@ def _head(conn: Connection) -> tuple[int, bytes]:
 
 
 def _prepare(items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, bytes, Any]]:
-    prepared = [(kind, canonical_body(kind=kind, body=body)) for kind, body in items]
-    if not prepared:
+    kinds, texts = canonical_bodies(items)
+    if not texts:
         return []
-    # One json.loads for the whole batch: per-call overhead dominates small bodies.
-    parsed = json.loads(b"[" + b",".join(body for _, body in prepared) + b"]")
-    return [(k, b, p) for (k, b), p in zip(prepared, parsed, strict=True)]
+    # One decode for the whole batch: per-call overhead dominates small bodies.
+    parsed = load_json(b"[" + b",".join(texts) + b"]")
+    return list(zip(kinds, texts, parsed, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +149,9 @@ class LedgerWriter:
         size, prev = (0, GENESIS_PREV) if head is None else (head[0] + 1, head[1])
         frontier = self._frontier(size, prev)
         entries, rows = _chain(prepared, size=size, prev=prev, ts=ts, now=now)
-        nodes = frontier.extend_rows([entry.leaf_hash for entry in entries])
+        nodes = frontier.extend_rows(
+            [entry.leaf_hash for entry in entries], min_level=LOWEST_NODE_LEVEL
+        )
         insert_rows(conn, entries_table, _ENTRY_COLUMNS, rows)
         SqlHashStore(conn).put_rows(nodes)
         self._tip = _Tip(frontier.size, entries[-1].leaf_hash, frontier.hashes)

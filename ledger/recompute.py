@@ -35,8 +35,8 @@ from sqlalchemy import Connection, Engine, event
 
 from ledger.hashing import HASH_SIZE, LEAF_PREFIX, NODE_PREFIX
 from ledger.record import GENESIS_PREV, RECORD_VERSION, kind_json
-from ledger.schema import entries_table, nodes_table
-from ledger.tree import NodeID, frontier_ids
+from ledger.schema import LOWEST_NODE_LEVEL, entries_table, nodes_table
+from ledger.tree import NodeID, frontier_ids, node_count
 
 __all__ = [
     "DEFAULT_CHUNK_LEAVES",
@@ -146,7 +146,7 @@ def recompute(
     size = int(count)
     if size and (low != 0 or high != size - 1):
         return None
-    nodes = 2 * size - size.bit_count()
+    nodes = node_count(size, min_level=LOWEST_NODE_LEVEL)
     if conn.exec_driver_sql(_NODE_COUNT_SQL).scalar_one() != nodes:
         return None
     top_level = chunk_leaves.bit_length() - 1
@@ -368,14 +368,16 @@ def _check_levels(
     row, kept = leaves, dict[NodeID, bytes]()
     for level in range(top_level + 1):
         first = start >> level
-        expected = b"".join(row)
-        ((matching,),) = _cursor_rows(
-            conn, _LEVEL_SQL, (level, first, first + len(row), expected, first)
-        )
-        # (level, idx) is the primary key: one matching row per index in the range means
-        # every node there is stored and equal (extra rows elsewhere fail the node count).
-        if matching != len(row):
-            return None
+        if level >= LOWEST_NODE_LEVEL:  # the levels below are not stored
+            expected = b"".join(row)
+            ((matching,),) = _cursor_rows(
+                conn, _LEVEL_SQL, (level, first, first + len(row), expected, first)
+            )
+            # (level, idx) is the primary key: one matching row per index in the range
+            # means every node there is stored and equal (extra rows elsewhere fail the
+            # node count).
+            if matching != len(row):
+                return None
         kept.update(_pick(wanted, level, first, row))
         if level < top_level:
             row = _pairs(row)
@@ -385,17 +387,18 @@ def _check_levels(
 def _check_upper(
     conn: Connection, tops: list[bytes], top_level: int, wanted: set[NodeID]
 ) -> dict[NodeID, bytes] | None:
-    """The nodes above the chunks, recomputed from the chunk roots and compared in order."""
-    expected: list[tuple[int, int, bytes]] = []
+    """The nodes above the chunks, recomputed from the chunk roots; the stored ones (from
+    LOWEST_NODE_LEVEL up) compared in order."""
+    computed: list[tuple[int, int, bytes]] = []
     level, row = top_level, tops
     while len(row) > 1:
         row = _pairs(row)
         level += 1
-        expected.extend((level, i, digest) for i, digest in enumerate(row))
+        computed.extend((level, i, digest) for i, digest in enumerate(row))
     stored = [
         (int(lvl), int(idx), bytes(digest))
         for lvl, idx, digest in _cursor_rows(conn, _UPPER_SQL, (top_level,))
     ]
-    if stored != expected:
+    if stored != [node for node in computed if node[0] >= LOWEST_NODE_LEVEL]:
         return None
-    return {(lvl, idx): digest for lvl, idx, digest in expected if (lvl, idx) in wanted}
+    return {(lvl, idx): digest for lvl, idx, digest in computed if (lvl, idx) in wanted}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from binascii import hexlify
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -27,6 +27,7 @@ __all__ = [
     "RECORD_VERSION",
     "Entry",
     "ParsedRecord",
+    "canonical_bodies",
     "canonical_body",
     "format_ts",
     "kind_json",
@@ -74,7 +75,12 @@ def format_ts(moment: datetime) -> str:
     """Render an aware datetime as the record's fixed-width UTC timestamp."""
     if moment.tzinfo is None:
         raise InvalidEntryError("ts", "timestamp must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    if utc.year < 1000:  # strftime's %Y does not pad these everywhere; isoformat does
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The same text as that strftime at half its cost (a test pins them equal); an aware
+    # UTC time's isoformat always ends in "+00:00".
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 _VALID_KINDS: set[str] = set()  # kinds already checked: a process uses a few dozen
@@ -96,6 +102,26 @@ def canonical_body(*, kind: str, body: Mapping[str, Any]) -> bytes:
     if not isinstance(body, dict):
         raise InvalidEntryError("body", f"must be a dict (a JSON object), got {type(body)}")
     return canonical_json(body)
+
+
+def canonical_bodies(
+    items: Iterable[tuple[str, Mapping[str, Any]]],
+) -> tuple[list[str], list[bytes]]:
+    """Validate (kind, body) pairs; return their kinds and the bodies' canonical JSON.
+
+    ``canonical_body`` over a batch, without its call per item (a writer's hot loop).
+    """
+    kinds: list[str] = []
+    texts: list[bytes] = []
+    add_kind, add_text, valid, encode = kinds.append, texts.append, _VALID_KINDS, canonical_json
+    for kind, body in items:
+        if type(kind) is not str or kind not in valid:
+            _check_kind(kind)
+        if not isinstance(body, dict):
+            raise InvalidEntryError("body", f"must be a dict (a JSON object), got {type(body)}")
+        add_kind(kind)
+        add_text(encode(body))
+    return kinds, texts
 
 
 @lru_cache(maxsize=1024)

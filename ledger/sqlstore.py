@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -13,7 +12,8 @@ from sqlalchemy import Connection, Dialect, LargeBinary, Table, insert
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from ledger.errors import MissingNodeError
-from ledger.schema import entries_table, nodes_table
+from ledger.hashing import root_from_leaves
+from ledger.schema import LOWEST_NODE_LEVEL, entries_table, nodes_table
 from ledger.tree import NodeID
 
 __all__ = ["NODE_COLUMNS", "SqlHashStore", "bulk_insert", "insert_rows", "read_head"]
@@ -69,7 +69,8 @@ def _sqlite_values(
         # Column-wise, through the memo: a batch shares one created_at object.
         flat[position::width] = list(map(_memoised(proc), flat[position::width]))
     per = min(_SQLITE_ROWS, _sqlite_max_params(conn) // width)
-    with _driver_cursor(conn) as cursor:
+    cursor = _driver_cursor(conn)
+    try:
         for start in range(0, len(rows), per):
             count = min(per, len(rows) - start)
             sql = _values_sql(table.name, columns, count)
@@ -78,18 +79,16 @@ def _sqlite_values(
                 cursor.execute(sql, params)
             except conn.dialect.loaded_dbapi.Error as exc:
                 raise _wrapped(conn, sql, exc) from exc
-
-
-@contextmanager
-def _driver_cursor(conn: Connection) -> Iterator[Any]:
-    """A cursor of the connection's driver, in the caller's transaction, closed after."""
-    dbapi: Any = conn.connection.dbapi_connection
-    assert dbapi is not None, "connection is closed"
-    cursor = dbapi.cursor()
-    try:
-        yield cursor
     finally:
         cursor.close()
+
+
+def _driver_cursor(conn: Connection) -> Any:
+    """A cursor of the connection's driver, in the caller's transaction; the caller closes
+    it (try/finally: a generator context manager cost more than a one-row insert's step)."""
+    dbapi: Any = conn.connection.dbapi_connection
+    assert dbapi is not None, "connection is closed"
+    return dbapi.cursor()
 
 
 def _wrapped(conn: Connection, sql: str, exc: Exception) -> StatementError:
@@ -203,12 +202,14 @@ def read_head(conn: Connection) -> tuple[int, bytes] | None:
     Read through the driver's cursor: the writer asks this once per transaction, and
     SQLAlchemy's result machinery cost more than the indexed lookup.
     """
-    with _driver_cursor(conn) as cursor:
-        try:
-            cursor.execute(_HEAD_SQL)
-            row = cursor.fetchone()
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(conn, _HEAD_SQL, exc) from exc
+    cursor = _driver_cursor(conn)
+    try:
+        cursor.execute(_HEAD_SQL)
+        row = cursor.fetchone()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, _HEAD_SQL, exc) from exc
+    finally:
+        cursor.close()
     return None if row is None else (row[0], bytes(row[1]))
 
 
@@ -216,34 +217,73 @@ _HEAD_SQL = f"SELECT idx, leaf_hash FROM {entries_table.name} ORDER BY idx DESC 
 
 
 class SqlHashStore:
-    """HashStore reading and writing ledger_nodes inside the caller's transaction."""
+    """HashStore over ledger_nodes inside the caller's transaction.
+
+    Subtrees below LOWEST_NODE_LEVEL are not stored: asked for one, the store reads the
+    leaf hashes it covers from ledger_entries (at most 2**LOWEST_NODE_LEVEL) and hashes
+    them, so callers see every perfect subtree as before.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
     def get_nodes(self, ids: Sequence[NodeID]) -> list[bytes]:
         """Return the hashes for `ids` in order; raise MissingNodeError if one is absent."""
+        low = [node_id for node_id in ids if node_id[0] < LOWEST_NODE_LEVEL]
+        found = self._stored([node_id for node_id in ids if node_id[0] >= LOWEST_NODE_LEVEL])
+        if low:
+            found.update(self._recomputed(low))
+        missing = [node_id for node_id in ids if node_id not in found]
+        if missing:
+            raise MissingNodeError(*missing[0])
+        return [found[node_id] for node_id in ids]
+
+    def _stored(self, ids: Sequence[NodeID]) -> dict[NodeID, bytes]:
         # Plain driver SQL: compiling a SQLAlchemy OR-of-ANDs per proof cost ~3 ms, ten times
         # the lookups themselves. Only integers are interpolated, as bound parameters.
         found: dict[NodeID, bytes] = {}
+        mark = self._mark
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
             where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(chunk))
             params = tuple(v for node in chunk for v in node)
             rows = self._conn.exec_driver_sql(
                 f"SELECT level, idx, hash FROM {nodes_table.name} WHERE {where}", params
             )
             found.update(((level, idx), bytes(h)) for level, idx, h in rows)
-        missing = [node_id for node_id in ids if node_id not in found]
-        if missing:
-            raise MissingNodeError(*missing[0])
-        return [found[node_id] for node_id in ids]
+        return found
+
+    def _recomputed(self, ids: Sequence[NodeID]) -> dict[NodeID, bytes]:
+        """The small subtrees `ids` from the leaf hashes they cover; absent where one is."""
+        spans: list[list[int]] = []  # the leaf ranges to read, merged where they touch
+        for start, end in sorted({(idx << level, (idx + 1) << level) for level, idx in ids}):
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([start, end])
+        leaves: dict[int, bytes] = {}
+        mark = self._mark
+        for first in range(0, len(spans), _CHUNK):
+            chunk = spans[first : first + _CHUNK]
+            where = " OR ".join([f"(idx >= {mark} AND idx < {mark})"] * len(chunk))
+            rows = self._conn.exec_driver_sql(
+                f"SELECT idx, leaf_hash FROM {entries_table.name} WHERE {where}",
+                tuple(v for span in chunk for v in span),
+            )
+            leaves.update((int(idx), bytes(h)) for idx, h in rows)
+        found: dict[NodeID, bytes] = {}
+        for level, idx in ids:
+            covered = [leaves.get(i) for i in range(idx << level, (idx + 1) << level)]
+            if None not in covered:
+                found[(level, idx)] = root_from_leaves(covered)  # type: ignore[arg-type]
+        return found
 
     def put_nodes(self, nodes: Sequence[tuple[NodeID, bytes]]) -> None:
-        """Insert new nodes in one batch."""
-        self.put_rows([(lvl, idx, h) for (lvl, idx), h in nodes])
+        """Insert new nodes in one batch (those below LOWEST_NODE_LEVEL are not stored)."""
+        self.put_rows([(lvl, idx, h) for (lvl, idx), h in nodes if lvl >= LOWEST_NODE_LEVEL])
 
     def put_rows(self, rows: Sequence[tuple[int, int, bytes]]) -> None:
-        """Insert new nodes given as (level, index, hash) rows, in order."""
+        """Insert new nodes given as (level, index, hash) rows, in order; all at or above
+        LOWEST_NODE_LEVEL (``CompactRange.extend_rows(min_level=...)`` makes them so)."""
         insert_rows(self._conn, nodes_table, NODE_COLUMNS, rows)

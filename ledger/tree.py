@@ -22,6 +22,7 @@ __all__ = [
     "NodeID",
     "append_leaves",
     "frontier_ids",
+    "node_count",
     "perfect_subtrees",
     "range_hashes",
     "tree_root",
@@ -84,6 +85,11 @@ def perfect_subtrees(start: int, end: int) -> list[NodeID]:
         ids.append((level, start >> level))
         start += 1 << level
     return ids
+
+
+def node_count(size: int, *, min_level: int = 0) -> int:
+    """How many perfect subtrees of `min_level` and above a tree of `size` leaves has."""
+    return sum(size >> level for level in range(min_level, size.bit_length()))
 
 
 def frontier_ids(size: int) -> list[NodeID]:
@@ -155,21 +161,26 @@ class CompactRange:
         """Add many leaf hashes; return all new nodes in creation order."""
         return [((level, index), digest) for level, index, digest in self.extend_rows(leaves)]
 
-    def extend_rows(self, leaves: Iterable[bytes]) -> list[tuple[int, int, bytes]]:
-        """As `extend`, with each node as a flat (level, index, hash) row, ready to insert."""
+    def extend_rows(
+        self, leaves: Iterable[bytes], *, min_level: int = 0
+    ) -> list[tuple[int, int, bytes]]:
+        """As `extend`, with each node as a flat (level, index, hash) row, ready to insert;
+        only the nodes at `min_level` and above are returned (all are still computed)."""
         # The writer's hot loop: `append` with its calls and lookups inlined.
         rows: list[tuple[int, int, bytes]] = []
-        add, edge, sha256 = rows.append, self._hashes, _sha256
+        add, edge, sha256, prefix = rows.append, self._hashes, _sha256, NODE_PREFIX
         pop, push = edge.pop, edge.append
         size = self._size
         for leaf in leaves:
-            add((0, size, leaf))
+            if not min_level:
+                add((0, size, leaf))
             acc, index, level = leaf, size, 0
             while index & 1:
-                acc = sha256(NODE_PREFIX + pop() + acc).digest()
+                acc = sha256(prefix + pop() + acc).digest()
                 index >>= 1
                 level += 1
-                add((level, index, acc))
+                if level >= min_level:
+                    add((level, index, acc))
             push(acc)
             size += 1
         self._size = size

@@ -300,6 +300,10 @@ TABLES_AFTER_0001: frozenset[str] = frozenset(
 INDEXES_AFTER_0001: frozenset[str] = frozenset({"ix_epcis_events_time"})
 """Indexes later migrations add to tables of 0001 (on columns they always had)."""
 
+RETYPED_AFTER_0001: frozenset[tuple[str, str]] = frozenset({("ledger_entries", "idx")})
+"""Columns a later migration gave another type (0011: SQLite's INTEGER PRIMARY KEY for the
+ledger's idx, which was BIGINT): a database made before migrations has the old one."""
+
 
 def _to_head(
     conn: Connection, state: SchemaState, metadata: MetaData, *, fast: bool
@@ -331,6 +335,13 @@ def _check_adoptable(conn: Connection, state: SchemaState, metadata: MetaData) -
     inspector = inspect(conn)
 
     def added_later(diff: object) -> bool:
+        if isinstance(diff, list):  # one column's changes: a type a later migration changed
+            return bool(diff) and all(
+                isinstance(d, tuple)
+                and d[0] == "modify_type"
+                and (d[2], d[3]) in RETYPED_AFTER_0001
+                for d in diff
+            )
         if not isinstance(diff, tuple):
             return False
         if diff[0] == "add_column":
@@ -349,6 +360,8 @@ def _check_adoptable(conn: Connection, state: SchemaState, metadata: MetaData) -
         return False
 
     def same_then(diff: object) -> bool:
+        if added_later(diff):
+            return True
         if not isinstance(diff, tuple):
             return False
         kind, item = diff[0], diff[1]
@@ -377,7 +390,15 @@ def _check_adoptable(conn: Connection, state: SchemaState, metadata: MetaData) -
             f"{state.expected}`",
             tuple(differences),
         )
-    return any(added_later(diff) for diff in diffs)
+    return any(added_later(diff) for diff in diffs) or _tree_below_level_4(conn, state)
+
+
+def _tree_below_level_4(conn: Connection, state: SchemaState) -> bool:
+    """Whether the ledger stores subtrees below level 4, as every writer before 0011 did."""
+    if "ledger_nodes" not in state.tables:
+        return False
+    found = conn.execute(text("SELECT 1 FROM ledger_nodes WHERE level < 4 LIMIT 1")).first()
+    return found is not None
 
 
 def _describe(diff: object) -> str:

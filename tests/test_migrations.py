@@ -6,6 +6,7 @@ schema (``postgres_schema``), so nothing leaks between them.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import pkgutil
 import random
@@ -200,7 +201,9 @@ def _before_migrations(*, without: str) -> sa.MetaData:
             *(
                 sa.Column(
                     c.name,
-                    c.type,
+                    sa.BigInteger()
+                    if (table.name, c.name) in migrate.RETYPED_AFTER_0001
+                    else c.type,
                     primary_key=c.primary_key,
                     nullable=c.nullable,
                     autoincrement=c.autoincrement,
@@ -224,6 +227,18 @@ def test_start_up_adopts_a_database_made_before_migrations(
     """Its tables are 0001's (a newer table missing): created, stamped 0001, upgraded."""
     _before_migrations(without="web_sessions").create_all(engine)
     assert "order_key" not in {c["name"] for c in sa.inspect(engine).get_columns("outbox")}
+    with engine.begin() as conn:  # a one-entry log as writers before 0011 stored it
+        conn.execute(
+            sa.text(
+                "INSERT INTO ledger_entries (idx, kind, record, prev_hash, leaf_hash, created_at) "
+                "VALUES (0, 'k', :r, :z, :h, :c)"
+            ),
+            {"r": b"{}", "z": bytes(32), "h": bytes(32), "c": datetime.now(UTC)},
+        )
+        conn.execute(
+            sa.text("INSERT INTO ledger_nodes (level, idx, hash) VALUES (0, 0, :h)"),
+            {"h": bytes(32)},
+        )
     services = build_services(_settings(tmp_path, url))
     try:
         assert "web_sessions" in _tables(services.engine)
@@ -231,6 +246,8 @@ def test_start_up_adopts_a_database_made_before_migrations(
         assert "order_key" in {c["name"] for c in columns}
         with services.engine.connect() as conn:
             assert migrate.schema_state(conn).current
+            assert conn.execute(sa.text("SELECT count(*) FROM ledger_nodes")).scalar_one() == 0
+            assert conn.execute(sa.text("SELECT count(*) FROM ledger_entries")).scalar_one() == 1
     finally:
         services.close()
 
@@ -419,3 +436,74 @@ def test_0010_indexes_the_events_already_captured(engine: sa.Engine) -> None:
     assert "epcis_event_values" not in _tables(engine)
     assert migrate.upgrade(engine, metadata=load_tables(), revision="0010").found == "0010"
     assert rows() == captured
+
+
+def test_0011_carries_a_ledger_over_to_the_append_layout(engine: sa.Engine) -> None:
+    """A log written at 0010 (every subtree stored, levels 0 and up) migrates to the layout
+    of 0011: the same entries, only the nodes of 16 leaves and more, the same roots and
+    proofs, a clean audit; and back at 0010 the rows are those it started with."""
+    from ledger.audit import audit
+    from ledger.log import Ledger
+    from tests.ledger.reference import ZERO, record
+
+    assert migrate.upgrade(engine, metadata=load_tables(), revision="0010").found == "0010"
+    size, prev, entries, leaves = 1000, ZERO, [], []
+    for index in range(size):
+        data = record(index=index, kind="k", body={"n": index}, prev=prev, ts="t")
+        leaf = hashlib.sha256(b"\x00" + data).digest()
+        entries.append({"i": index, "r": data, "p": prev, "l": leaf, "c": datetime.now(UTC)})
+        leaves.append(leaf)
+        prev = leaf
+    nodes, level, row = [], 0, leaves
+    while row:  # the layout before 0011: every perfect subtree, the leaves too
+        nodes.extend({"a": level, "b": i, "h": digest} for i, digest in enumerate(row))
+        row = [
+            hashlib.sha256(b"\x01" + row[i] + row[i + 1]).digest()
+            for i in range(0, len(row) - 1, 2)
+        ]
+        level += 1
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO ledger_entries (idx, kind, record, prev_hash, leaf_hash, created_at) "
+                "VALUES (:i, 'k', :r, :p, :l, :c)"
+            ),
+            entries,
+        )
+        conn.execute(
+            sa.text("INSERT INTO ledger_nodes (level, idx, hash) VALUES (:a, :b, :h)"), nodes
+        )
+
+    def rows(table: str, order: str) -> list[tuple[Any, ...]]:
+        with engine.connect() as conn:
+            got = conn.execute(sa.text(f"SELECT * FROM {table} ORDER BY {order}"))
+            return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in got]
+
+    before = rows("ledger_entries", "idx"), rows("ledger_nodes", "level, idx")
+    ledger = Ledger(engine, create_tables=False)
+    sizes = [1, 15, 16, 17, 500, 999, size]
+    proofs = [(ledger.root(n), ledger.inclusion_proof(n - 1, n)) for n in sizes]
+    consistency = [ledger.consistency_proof(n, size) for n in sizes]
+
+    assert migrate.upgrade(engine, metadata=load_tables()).found == HEAD
+    assert rows("ledger_entries", "idx") == before[0]
+    assert rows("ledger_nodes", "level, idx") == [n for n in before[1] if n[0] >= 4]
+    assert [(ledger.root(n), ledger.inclusion_proof(n - 1, n)) for n in sizes] == proofs
+    assert [ledger.consistency_proof(n, size) for n in sizes] == consistency
+    report = audit(ledger, workers=2)
+    assert (report.size, report.root) == (size, proofs[-1][0])
+    assert audit(ledger, workers=1) == report
+    assert ledger.append(kind="k", body={"n": size}).prev_hash == leaves[-1]
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            # idx is the rowid (no index beside the table); the nodes' key is their table.
+            assert conn.exec_driver_sql("PRAGMA index_list(ledger_entries)").all() == []
+            ddl = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ledger_nodes'"
+            ).scalar_one()
+            assert "WITHOUT ROWID" in ddl
+
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM ledger_entries WHERE idx = :i"), {"i": size})
+    assert migrate.downgrade(engine, revision="0010").found == "0010"
+    assert (rows("ledger_entries", "idx"), rows("ledger_nodes", "level, idx")) == before

@@ -17,6 +17,7 @@ import rfc8785
 import sqlalchemy as sa
 
 ZERO = bytes(32)
+LOWEST_LEVEL = 4  # ledger_nodes holds the subtrees of 16 leaves and more (schema v0011)
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Model:
     """The rows a correct ledger holds after appending the given entries."""
 
     entries: list[tuple[int, str, bytes, bytes, bytes]]  # idx, kind, record, prev, leaf
-    nodes: list[tuple[int, int, bytes]]  # level, idx, hash, in (level, idx) order
+    nodes: list[tuple[int, int, bytes]]  # level >= LOWEST_LEVEL, idx, hash, in that order
 
     def root(self, size: int) -> bytes:
         """MTH of the first `size` leaves, by the RFC's recursive definition."""
@@ -77,7 +78,8 @@ def model_of_records(records: Sequence[tuple[str, bytes]]) -> Model:
 def _nodes(leaves: list[bytes]) -> list[tuple[int, int, bytes]]:
     nodes, level, row = [], 0, leaves
     while row:
-        nodes.extend((level, i, digest) for i, digest in enumerate(row))
+        if level >= LOWEST_LEVEL:
+            nodes.extend((level, i, digest) for i, digest in enumerate(row))
         row = [
             hashlib.sha256(b"\x01" + row[i] + row[i + 1]).digest()
             for i in range(0, len(row) - 1, 2)

@@ -155,8 +155,11 @@ def _statements(engine: sa.Engine) -> Iterator[list[str]]:
 
 
 def _reads_nodes(seen: list[str]) -> bool:
+    # The right edge: stored nodes, or (below level 4) the leaf hashes of a range of entries.
     return any(
-        s.lstrip().upper().startswith("SELECT") and "LEDGER_NODES" in s.upper() for s in seen
+        s.lstrip().upper().startswith("SELECT")
+        and ("LEDGER_NODES" in s.upper() or "FROM LEDGER_ENTRIES WHERE (IDX >=" in s.upper())
+        for s in seen
     )
 
 
@@ -164,15 +167,15 @@ def test_the_right_edge_is_read_from_nodes_only_when_the_head_moved_elsewhere(
     db: sa.Engine, clock: Callable[[], datetime]
 ) -> None:
     ledger, other = Ledger(db, clock=clock), Ledger(db, clock=clock)
-    ledger.append_many(_batches([5])[0])
+    ledger.append_many(_batches([21])[0])
     with _statements(db) as seen:
-        ledger.append_many(_batches([3], start=5)[0])
+        ledger.append_many(_batches([3], start=21)[0])
     assert not _reads_nodes(seen)  # the edge it left is still the head
     other.append(kind="k", body={})
     with _statements(db) as seen:
-        ledger.append_many(_batches([2], start=9)[0])
-    assert _reads_nodes(seen)  # someone else appended: read the edge again
-    assert audit(ledger).size == 11
+        ledger.append_many(_batches([2], start=25)[0])
+    assert _reads_nodes(seen)  # someone else appended: read the edge (16 + 8 + 1) again
+    assert audit(ledger).size == 27
 
 
 @pytest.mark.parametrize("table", ["ledger_entries", "ledger_nodes"])
@@ -180,13 +183,16 @@ def test_the_right_edge_is_read_from_nodes_only_when_the_head_moved_elsewhere(
 def test_a_failure_anywhere_in_a_large_batch_leaves_nothing(
     ledger: Ledger, table: str, bad_row: int
 ) -> None:
-    # Rows 3..1202 go in several statements on SQLite (500 rows each): the failure lands
-    # in the first, a middle or the last one, after earlier statements succeeded.
+    # Entries 3..1202 go in several statements on SQLite (500 rows each): the failure lands
+    # in the first, a middle or the last one, after earlier statements succeeded. Their
+    # nodes (from level 4 up, about 150 rows) go in after all of them; the fault is put on
+    # the level-4 node over the bad entry (and its namesakes at the levels above).
     head = ledger.append_many(_batches([3])[0])
     root = ledger.root()
     before = stored(ledger.engine)
     big = _batches([1200], start=3)[0]
-    with failing(ledger.engine, table, bad_row), pytest.raises(sa.exc.DBAPIError, match="injected"):
+    idx = bad_row if table == "ledger_entries" else bad_row >> 4
+    with failing(ledger.engine, table, idx), pytest.raises(sa.exc.DBAPIError, match="injected"):
         ledger.append_many(big)
     assert stored(ledger.engine) == before
     assert ledger.root() == root

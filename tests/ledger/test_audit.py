@@ -45,7 +45,8 @@ def test_clean_ledger_passes(filled: Ledger, keys: tuple[str, str]) -> None:
     report = audit(filled, verifier_key=keys[1])
     assert report.size == SIZE
     assert report.root == filled.root()
-    assert report.nodes_checked == 2 * SIZE - SIZE.bit_count()
+    # stored from level 4 up (schema v0011): (4, 0), (4, 1), (5, 0)
+    assert report.nodes_checked == sum(SIZE >> level for level in range(4, 6)) == 3
     assert report.checkpoints_checked == 3
     assert report.signatures_verified
     assert audit(filled.engine).root == report.root  # an Engine works too
@@ -88,10 +89,19 @@ def test_deleted_row(filled: Ledger) -> None:
 
 
 def test_deleted_last_row(filled: Ledger) -> None:
+    # Entry 39 lies past the last stored node (which covers 0..31): the checkpoint signed
+    # at 40 is what shows the deletion. A tail no checkpoint covers can be cut unseen.
     execute(filled, "DELETE FROM ledger_entries WHERE idx = :i", i=SIZE - 1)
-    with pytest.raises(ChainBrokenError) as caught:
+    with pytest.raises(TamperedCheckpointError, match="exceeds the 39 entries") as caught:
         audit(filled)
-    assert caught.value.index == SIZE - 1
+    assert caught.value.size == SIZE
+
+
+def test_deleted_rows_under_a_stored_node(filled: Ledger) -> None:
+    execute(filled, "DELETE FROM ledger_entries WHERE idx >= 30")
+    with pytest.raises(TamperedNodeError, match="past the 30 entries") as caught:
+        audit(filled)
+    assert (caught.value.level, caught.value.index) == (4, 1)
 
 
 def test_swapped_rows(filled: Ledger) -> None:
@@ -111,17 +121,17 @@ def test_rewritten_prev_hash_column(filled: Ledger) -> None:
 
 
 def test_rewritten_node_hash(filled: Ledger) -> None:
-    execute(filled, "UPDATE ledger_nodes SET hash = :h WHERE level = 2 AND idx = 3", h=bytes(32))
+    execute(filled, "UPDATE ledger_nodes SET hash = :h WHERE level = 4 AND idx = 1", h=bytes(32))
     with pytest.raises(TamperedNodeError) as caught:
         audit(filled)
-    assert (caught.value.level, caught.value.index) == (2, 3)
+    assert (caught.value.level, caught.value.index) == (4, 1)
 
 
 def test_deleted_node(filled: Ledger) -> None:
-    execute(filled, "DELETE FROM ledger_nodes WHERE level = 3 AND idx = 1")
+    execute(filled, "DELETE FROM ledger_nodes WHERE level = 5 AND idx = 0")
     with pytest.raises(TamperedNodeError, match="missing") as caught:
         audit(filled)
-    assert (caught.value.level, caught.value.index) == (3, 1)
+    assert (caught.value.level, caught.value.index) == (5, 0)
 
 
 def test_checkpoint_replaced_by_one_from_another_key(filled: Ledger, keys: tuple[str, str]) -> None:
@@ -171,5 +181,6 @@ def test_audit_of_many_entries_checks_every_checkpoint(
     report = audit(sqlite_ledger, verifier_key=keys[1])
     assert report.size == 20_000 and report.checkpoints_checked == 4
     assert report.root == sqlite_ledger.root(20_000)
-    # every perfect subtree is stored once: sum over levels of floor(n / 2^level)
-    assert report.nodes_checked == sum(20_000 >> level for level in range(15))
+    # every perfect subtree of 16 leaves and more is stored once: sum over levels >= 4 of
+    # floor(n / 2^level)
+    assert report.nodes_checked == sum(20_000 >> level for level in range(4, 15))

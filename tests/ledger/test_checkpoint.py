@@ -170,21 +170,28 @@ def test_ledger_signs_consistent_checkpoints(
     assert [row.size for row in sizes] == [0, 5, 6, 6, 32]
 
 
+@pytest.mark.parametrize(
+    ("first", "sql"),
+    [
+        # The subtree over leaves 0..3 is recomputed from their leaf hashes: rewrite one.
+        (6, "UPDATE ledger_entries SET leaf_hash = :h WHERE idx = 1"),
+        # The subtree over leaves 0..15 is a stored node.
+        (20, "UPDATE ledger_nodes SET hash = :h WHERE level = 4 AND idx = 0"),
+    ],
+    ids=["leaf-hash", "node"],
+)
 def test_ledger_refuses_to_sign_a_rewritten_tree(
-    ledger: Ledger, keys: tuple[str, str], bodies: Callable[..., Items]
+    ledger: Ledger, keys: tuple[str, str], bodies: Callable[..., Items], first: int, sql: str
 ) -> None:
-    ledger.append_many(bodies(6))
+    ledger.append_many(bodies(first))
     ledger.sign_checkpoint(keys[0])
-    # An attacker rewrites the subtree over leaves 0..3 that the proof will use.
+    # An attacker rewrites a hash that the consistency proof will use.
     with ledger.engine.begin() as conn:
-        conn.execute(
-            sa.text("UPDATE ledger_nodes SET hash = :h WHERE level = 2 AND idx = 0"),
-            {"h": bytes(32)},
-        )
-    ledger.append_many(bodies(3, start=6))
+        conn.execute(sa.text(sql), {"h": bytes(32)})
+    ledger.append_many(bodies(3, start=first))
     with pytest.raises(InconsistentCheckpointError) as caught:
         ledger.sign_checkpoint(keys[0])
-    assert (caught.value.previous_size, caught.value.size) == (6, 9)
+    assert (caught.value.previous_size, caught.value.size) == (first, first + 3)
     with ledger.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM ledger_checkpoints")).scalar() == 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 import struct
@@ -10,8 +11,8 @@ import struct
 import pytest
 import rfc8785
 
-from ledger import CanonicalJSONError, canonical_json
-from ledger.hashing import EMPTY_ROOT, leaf_hash, node_hash, root_from_leaves
+from ledger import CanonicalJSONError, canonical_json, hashing
+from ledger.hashing import EMPTY_ROOT, leaf_hash, load_json, node_hash, root_from_leaves
 from ledger.tree import CompactRange
 
 # The RFC 6962 reference test tree (also transparency-dev/merkle's), with its roots.
@@ -123,12 +124,39 @@ def _random_value(rng: random.Random, depth: int = 0) -> object:
     return {text(): _random_value(rng, depth + 1) for _ in range(rng.randint(0, 5))}
 
 
-def test_canonical_json_matches_rfc8785_library_on_random_values() -> None:
-    # Pins the stdlib fast path byte-for-byte to the rfc8785 reference.
+@pytest.fixture(params=["msgspec", "stdlib"])
+def encoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The fast path's encoder: msgspec's, or the stdlib's where msgspec is not installed."""
+    if request.param == "stdlib":
+        monkeypatch.setattr(hashing, "_MSGSPEC_ENCODE", None)
+    else:
+        assert hashing._MSGSPEC_ENCODE is not None, "msgspec is a dependency"
+    return str(request.param)
+
+
+def test_canonical_json_matches_rfc8785_library_on_random_values(encoder: str) -> None:
+    # Pins the fast path byte-for-byte to the rfc8785 reference, with either encoder.
     rng = random.Random(8785)
     for _ in range(5000):
         value = _random_value(rng)
         assert canonical_json(value) == rfc8785.dumps(value), value  # type: ignore[arg-type]
+
+
+def test_load_json_reads_canonical_json_as_json_loads_does() -> None:
+    # The writer decodes each batch's bodies with load_json (msgspec); entries' bodies must
+    # be what json.loads gives, floats and their exponent forms included.
+    rng = random.Random(9)
+    values = [_random_value(rng) for _ in range(3000)]
+    values += [[v, {"k": v}] for v in FLOAT_EDGES if math.isfinite(v)]
+    values += [[_random_double(rng)] for _ in range(3000)]
+    for value in values:
+        try:
+            text = canonical_json(value)
+        except CanonicalJSONError:
+            continue
+        loaded = load_json(text)
+        assert loaded == json.loads(text), text
+        assert repr(loaded) == repr(json.loads(text)), text  # same types: 1 stays int
 
 
 def _random_double(rng: random.Random) -> float:
@@ -146,7 +174,7 @@ FLOAT_EDGES = [
 ]
 
 
-def test_canonical_json_writes_every_float_as_rfc8785_does() -> None:
+def test_canonical_json_writes_every_float_as_rfc8785_does(encoder: str) -> None:
     # The fast path writes floats with the C encoder (repr) in the range where repr is
     # ECMAScript's form, integral ones as ints; everything else goes to rfc8785.
     rng = random.Random(754)

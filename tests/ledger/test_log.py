@@ -184,17 +184,20 @@ def test_database_failure_mid_append_rolls_back_everything(
 ) -> None:
     before = ledger.append_many(bodies(3))
     root = ledger.root()
-    # Row 5 is the third of the batch's five entries (and of its five leaf nodes).
-    with failing(ledger.engine, table, 5), pytest.raises(sa.exc.DBAPIError, match="injected"):
-        ledger.append_many(bodies(5, start=3))
+    # The batch's entries 3..32 complete the nodes (4, 0), (4, 1) and (5, 0); the fault is
+    # on entry 5, or on node (4, 1), the second of the three.
+    idx = 5 if table == "ledger_entries" else 1
+    with failing(ledger.engine, table, idx), pytest.raises(sa.exc.DBAPIError, match="injected"):
+        ledger.append_many(bodies(30, start=3))
     assert ledger.size() == 3
     assert count(ledger.engine, "ledger_entries") == 3
-    assert count(ledger.engine, "ledger_nodes") == 2 * 3 - (3).bit_count()
+    assert count(ledger.engine, "ledger_nodes") == 0
     assert ledger.root() == root
     # The log carries on from the same head after the failed batch.
-    after = ledger.append_many(bodies(5, start=3))
+    after = ledger.append_many(bodies(30, start=3))
     assert after[0].index == 3 and after[0].prev_hash == before[-1].leaf_hash
-    assert audit(ledger).size == 8
+    assert count(ledger.engine, "ledger_nodes") == 3
+    assert audit(ledger).size == 33
 
 
 def test_nothing_is_ever_updated_or_deleted(
@@ -302,3 +305,22 @@ def test_batched_append_is_one_transaction_of_bulk_statements(
     assert len(commits) == 1
     assert len(statements) < 20, statements
     assert sqlite_ledger.size() == 1010
+
+
+def test_record_timestamps_are_strftimes_text() -> None:
+    # format_ts builds the text from isoformat (cheaper); it must stay strftime's, byte for
+    # byte, whatever the offset or the microseconds.
+    import random
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from ledger.record import format_ts
+
+    rng = random.Random(3)
+    for _ in range(2000):
+        moment = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(
+            seconds=rng.randrange(0, 60 * 366 * 24 * 3600), microseconds=rng.randrange(10**6)
+        )
+        zone = timezone(timedelta(minutes=rng.randrange(-14 * 60, 14 * 60 + 1)))
+        local = moment.astimezone(zone)
+        assert format_ts(local) == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert format_ts(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05.000000Z"
