@@ -41,7 +41,8 @@ def main() -> None:
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
     config = state["config"]
     run = args.checkpoint.parent
-    epochs = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    log = run / "log.jsonl"
+    ran = len(log.read_text().splitlines()) if log.exists() else "?"
     feedback = config.get("notes", {}).get("feedback")
     val = judged["splits"]["val"]["at_val_threshold"]
     training = {
@@ -49,7 +50,7 @@ def main() -> None:
             f"YOLO11n-cls from {config['start']} with a new two-class head, {config['imgsz']} px, "
             f"{config['samples_per_epoch']} draws per epoch ({config['other_share']:.0%} produce "
             f"train photos as not damaged, {config['composite_share']:.0%} single-pack scenes), "
-            f"epoch {state['epoch']} of {len(epochs)} run ({config['epochs']} planned) kept for "
+            f"epoch {state['epoch']} of {ran} run ({config['epochs']} planned) kept for "
             "its val AUROC on parcels and boxes"
         ),
         "hardware": "CPU, one thread at nice 19 on a shared 2-core machine",
