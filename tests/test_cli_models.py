@@ -317,3 +317,9 @@ def test_a_candidate_with_a_packaging_classifier_is_judged_and_installed_whole(
     assert "## On test, as the gate judged it" in (weights / "MODEL_CARD.md").read_text()
     served = Predictor.from_weights(weights, name="tiny")
     assert served.model["package_classifier_sha256"] == file_sha256(net)
+    # The release's ledger entry names its file and how it is fused.
+    from serving.releases import release_body
+
+    body = release_body(entry)
+    assert body["files"][net.name] == file_sha256(net)
+    assert body["operating"]["package"]["fusion"] == "replace"
