@@ -81,6 +81,11 @@ class ModelIdentity(BaseModel):
     classifier_sha256: str | None = Field(
         None, description="SHA-256 of the condition classifier, when the model has one."
     )
+    package_classifier_sha256: str | None = Field(
+        None,
+        description="SHA-256 of the packaging classifier fused into package_damage, when the "
+        "release ships one.",
+    )
     backend: str = Field(examples=["onnxruntime"], description="Runtime that ran the model.")
     precision: str = Field(examples=["f32"], description="Arithmetic it ran at: f32 or bf16.")
     release_entry: str | None = Field(

@@ -63,8 +63,8 @@ OURS: tuple[tuple[str, str], ...] = (
 REFERENCE = "torch f32"
 
 
-def _images(n: int, photo_side: int | None = None) -> list[Path]:
-    split = REPO / "datasets" / "splits" / "fp-v0-test.txt"
+def _images(n: int, photo_side: int | None = None, split_name: str = "test") -> list[Path]:
+    split = REPO / "datasets" / "splits" / f"fp-v0-{split_name}.txt"
     pools = REPO.parent / "shared" / "datasets"
     rows = split.read_text().split()
     # Spread over pools: every k-th held-out photo.

@@ -101,13 +101,14 @@ class Release:
 def release_body(entry: Mapping[str, Any]) -> dict[str, Any]:
     """The ledger body of a release, from its ``weights/manifest.json`` entry.
 
-    Every file the release serves is named with its SHA-256 (the detector and the
-    classifier); the headline test metrics and the gate's verdict are copied as the
+    Every file the release serves is named with its SHA-256 (the detector, the condition
+    classifier and the packaging classifier, when it has one); the headline test metrics and the gate's verdict are copied as the
     manifest recorded them, so the entry stands on its own.
     """
     files = {entry["file"]: entry["sha256"]}
-    if classifier := entry.get("classifier"):
-        files[classifier["file"]] = classifier["sha256"]
+    for part in ("classifier", "package_classifier"):
+        if block := entry.get(part):
+            files[block["file"]] = block["sha256"]
     test = (entry.get("metrics") or {}).get("test") or {}
     metrics = {
         "image_level_accuracy": (test.get("image_level") or {}).get("accuracy"),
@@ -136,6 +137,12 @@ def release_body(entry: Mapping[str, Any]) -> dict[str, Any]:
         "operating": {
             "thresholds": entry.get("thresholds"),
             "abstain": entry.get("abstain") or {},
+            # How the packaging classifier's probability enters package_damage (issue 25).
+            **(
+                {"package": {k: pc.get(k) for k in ("input", "views", "threshold", "fusion")}}
+                if (pc := entry.get("package_classifier"))
+                else {}
+            ),
         },
         "dataset_manifest_sha256": training.get("dataset_manifest_sha256"),
         "metrics": metrics,

@@ -83,13 +83,20 @@ def predictor():  # type: ignore[no-untyped-def]
 
 
 def tiny_onnx(
-    path: Path, *, kind: str = "detector", imgsz: int = 64, seed: int = 0, batch: int | str = 1
+    path: Path,
+    *,
+    kind: str = "detector",
+    imgsz: int = 64,
+    seed: int = 0,
+    batch: int | str = 1,
+    classes: int = 5,
 ) -> Path:
     """Write a small real ONNX network with the shipped models' input and output layout.
 
     ``detector``: (1, 3, imgsz, imgsz) -> (1, 4 + 4 labels, anchors), boxes in pixels and
     sigmoid scores, like the YOLO export. ``classifier``: -> (1, 5) softmax over the
-    condition classes; ``batch="batch"`` exports its batch dimension dynamic. Weights are random but fixed, large enough that bf16 rounding
+    condition classes (``classes`` of them: 2 for a packaging classifier); ``batch="batch"``
+    exports its batch dimension dynamic. Weights are random but fixed, large enough that bf16 rounding
     shows in the outputs while f32 does not.
     """
     onnx = pytest.importorskip("onnx")  # the train extra; make test installs it
@@ -97,7 +104,7 @@ def tiny_onnx(
 
     rng = np.random.default_rng(seed)
     stride = 8
-    channels = 8 if kind == "detector" else 5
+    channels = 8 if kind == "detector" else classes
     weight = rng.normal(0, 0.1, size=(channels, 3, stride, stride)).astype(np.float32)
     inits = [numpy_helper.from_array(weight, "w")]
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], strides=[stride, stride])]

@@ -265,3 +265,61 @@ def test_a_promotion_and_a_rollback_are_ledger_entries(releases: Path) -> None:
         services.close()
     # Rolling back again walks back along what was served: 2 serves again.
     assert json.loads(rollback("1 was worse").stdout)["version"] == "2"
+
+
+def test_a_candidate_with_a_packaging_classifier_is_judged_and_installed_whole(
+    releases: Path,
+) -> None:
+    """Issue 25: the packaging classifier travels with its release through the gate (its
+    file copied, its hash served) and the gate's figures become the release's test figures."""
+    from tests.conftest import tiny_onnx
+    from vision.predictor import Predictor
+
+    # Parcels, every one damaged; the shipped release finds nothing.
+    dataset = releases / "dataset"
+    rows = []
+    for i in range(PHOTOS):
+        name = f"fruit_fresh_rotten__{i}"
+        parcel = f"parcel_damaged_intact__{i}"
+        (dataset / "images" / "test" / f"{name}.jpg").rename(
+            dataset / "images" / "test" / f"{parcel}.jpg"
+        )
+        (dataset / "labels" / "test" / f"{name}.txt").unlink()
+        label = LABELS.index("package_damage")
+        (dataset / "labels" / "test" / f"{parcel}.txt").write_text(f"{label} 0.5 0.5 0.9 0.9\n")
+        rows.append({"file": f"images/test/{parcel}.jpg", "pool": "parcel_damaged_intact"})
+    (dataset / "samples.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    # The candidate: the shipped networks and thresholds, and a packaging classifier whose
+    # threshold every photo reaches.
+    candidate = _release(releases / "weights", releases / "packed", version="3", threshold=1.01)
+    net = tiny_onnx(candidate / "tiny-3-package.onnx", kind="classifier", imgsz=32, classes=2)
+    manifest = json.loads((candidate / "manifest.json").read_text())
+    manifest["models"][0]["thresholds"]["package_damage"] = 0.5
+    manifest["models"][0]["package_classifier"] = {
+        "file": net.name,
+        "sha256": file_sha256(net),
+        "classes": ["intact", "damaged"],
+        "imgsz": 32,
+        "input": "squash",
+        "threshold": 0.01,
+        "fusion": "replace",
+    }
+    (candidate / "manifest.json").write_text(json.dumps(manifest))
+    result = _promote(releases, candidate.name)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["groups"]["parcels_and_boxes"]["only_candidate_right"] == 10
+    weights = releases / "weights"
+    assert (weights / "tiny-3-package.onnx").read_bytes() == net.read_bytes()
+    entry = json.loads((weights / "manifest.json").read_text())["models"][-1]
+    assert entry["version"] == "3" and entry["package_classifier"]["file"] == net.name
+    # Released without looking at test: the gate's look gives its test figures.
+    assert entry["metrics"]["test"]["image_level"]["accuracy"] == 1.0
+    assert "## On test, as the gate judged it" in (weights / "MODEL_CARD.md").read_text()
+    served = Predictor.from_weights(weights, name="tiny")
+    assert served.model["package_classifier_sha256"] == file_sha256(net)
+    # The release's ledger entry names its file and how it is fused.
+    from serving.releases import release_body
+
+    body = release_body(entry)
+    assert body["files"][net.name] == file_sha256(net)
+    assert body["operating"]["package"]["fusion"] == "replace"

@@ -1,13 +1,18 @@
 """The packaging classifier beside a shipped release on the pack val and test photos (issue 25).
 
-    python tools/pack_eval.py var/runs/pack-v1/best.pt [--version 0.3.1] [--out var/eval/pack-v1]
+    python tools/pack_eval.py var/runs/pack-v1/best.pt [--version 0.3.1] [--out var/eval/pack-v1] \
+        [--splits val]
 
 Exports the checkpoint to ONNX (``<out>/pack-classifier.onnx``), judges the val and test
 photos with both models in the same run (``training.pack_eval``), picks the packaging
 classifier's threshold on val parcels and boxes, and writes ``<out>/eval.json`` and
 ``<out>/eval.md``. Also scores the val fruit photos, where a packaging classifier has no
 business firing: its false alarms there say whether it could be fused into the predictor
-as it stands.
+as it stands; and every val produce photo (fresh and rotten fruit, bananas, mangoes, apples),
+per pool, where a ``package_damage`` finding is a false alarm whatever the fruit shows.
+
+Only val is judged unless ``--splits val,test`` asks for test too: a look at test outside
+the promotion gate (``freshproof models promote``), which the gate's look count does not see.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ def main() -> None:
     ap.add_argument("--pools", type=Path, default=Path("../shared/datasets"))
     ap.add_argument("--feedback", type=Path, help="corrections (they touch train only)")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--splits", default="val", help="val, or val,test (a look at test)")
     args = ap.parse_args()
     import torch
 
@@ -75,7 +81,8 @@ def main() -> None:
         "splits": {},
     }
     threshold, preprocess = 0.5, "crop"
-    for split in ("val", "test"):
+    splits = [s for s in ("val", "test") if s in args.splits.split(",")]
+    for split in splits:
         mine = [p for p in photos if p.split == split]
         images = [as_gate_sees(p.path) for p in mine]
         shipped = shipped_verdicts(predictor, images)
@@ -114,6 +121,28 @@ def main() -> None:
         "images": len(fruit),
         "flagged_damaged": round(float((fs >= threshold).mean()), 4) if len(fruit) else None,
     }
+    produce_pools = (
+        "fruit_fresh_rotten",
+        "banana_ripeness_det",
+        "mango_rot_grade_det",
+        "apple_lesion_masks",
+        "rot_region_masks",
+    )
+    val_names = Path("datasets/splits/fp-v0-val.txt").read_text().split()
+    report["produce_val"] = {}
+    for pool in produce_pools:
+        paths = [args.pools / n for n in val_names if n.split("/", 1)[0] == pool]
+        ps = onnx_scores(onnx_file, [as_gate_sees(p) for p in paths], size, preprocess=preprocess)
+        report["produce_val"][pool] = {
+            "images": len(paths),
+            "flagged_damaged": round(float((ps >= threshold).mean()), 4) if len(ps) else None,
+            "flagged_at_0.5": round(float((ps >= 0.5).mean()), 4) if len(ps) else None,
+        }
+    flagged = sum(
+        round(v["images"] * (v["flagged_damaged"] or 0)) for v in report["produce_val"].values()
+    )
+    total = sum(v["images"] for v in report["produce_val"].values())
+    report["produce_val_all"] = {"images": total, "flagged_damaged": flagged}
     report["seconds"] = round(time.monotonic() - t0, 1)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
@@ -122,7 +151,9 @@ def main() -> None:
         "",
         f"Chosen on val parcels+boxes: input {preprocess} (val AUROC by input "
         f"{report['val_auroc_by_input']}), threshold {report['threshold']}. "
-        f"Fresh fruit (val) flagged damaged: {report['fresh_fruit_val']}.",
+        f"Fresh fruit (val) flagged damaged: {report['fresh_fruit_val']}. "
+        f"Val produce flagged damaged: {report['produce_val_all']}, per pool "
+        f"{report['produce_val']}.",
         "",
         "| split | group | images | model | accuracy | false alarms | recall | AUROC | "
         "only this right | McNemar p |",

@@ -17,6 +17,7 @@ __all__ = [
     "metrics_markdown",
     "model_card",
     "operating_points_markdown",
+    "package_classifier_markdown",
     "promotion_markdown",
     "refusals_markdown",
     "with_operating_points",
@@ -204,7 +205,7 @@ Training images per pool (after caps): {json.dumps(train_images)}.
 ## How well it does
 
 {figures}
-{operating_points_markdown(entry) + chr(10) if entry.get("operating_points") else ""}## What it cannot do (read before trusting a finding)
+{operating_points_markdown(entry) + chr(10) if entry.get("operating_points") else ""}{package_classifier_markdown(entry) + chr(10) if entry.get("package_classifier") else ""}## What it cannot do (read before trusting a finding)
 
 - **Swelling is learned only from synthetic images** (warped cans, drawn pouches). There is no
   real photo of a puffed pack or bulging can in the pools; its figures above are on synthetic
@@ -220,6 +221,39 @@ Training images per pool (after caps): {json.dumps(train_images)}.
   0.8 need not mean 80%.
 - Studio and web photos dominate; phone photos in kitchens, bags and crates are rare.
 """
+
+
+def package_classifier_markdown(entry: dict[str, Any]) -> str:
+    """The packaging classifier's section: what it is, how it was chosen and fused, and what
+    it was measured to do outside packs (empty for a release without one)."""
+    pc = entry.get("package_classifier")
+    if not pc:
+        return ""
+    t = entry.get("training", {}).get("package_classifier", {})
+    fused = {
+        "replace": "replaces the `package_damage` score (the detector's boxes still say where)",
+        "max": "is fused with the `package_damage` score as the larger of the two",
+    }.get(pc["fusion"], pc["fusion"])
+    tried = ", ".join(f"{k} {v:.1%}" for k, v in (pc.get("fusion_on_val") or {}).items())
+    lines = [
+        "## Packaging classifier",
+        "",
+        f"A third network judges packs: a two-class YOLO11n-cls ({', '.join(pc['classes'])}) "
+        f"at {pc['imgsz']} px, `{pc['file']}` (SHA-256 `{pc['sha256']}`), run on every judged "
+        f"photo. Its probability of damage, on the {pc['input']} input"
+        f"{' averaged with its views ' + ', '.join(pc['views']) if pc.get('views') else ''}, "
+        f"is mapped so that its threshold {pc['threshold']} lands on the release's "
+        f"`package_damage` threshold {entry['thresholds'].get('package_damage')}, and {fused}"
+        f"{f' (chosen on val by the real val photos judged right: {tried})' if tried else ''}.",
+        "",
+        "| what | value |",
+        "| --- | --- |",
+    ]
+    for key, value in t.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        lines.append(f"| {key.replace('_', ' ')} | {value} |")
+    return "\n".join(lines) + "\n"
 
 
 def promotion_markdown(entry: dict[str, Any]) -> str:

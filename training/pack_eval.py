@@ -12,6 +12,7 @@ judge differently.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,8 @@ from training.imageio import read_bgr
 from training.pack_train import PACK_CLASSES, auroc, load_pack_model
 from training.packaging import PackPhoto
 from training.promote import mcnemar_exact
-from vision.postprocess import center_crop_input, classifier_views
+from vision.package import INPUTS, squash_input
+from vision.postprocess import classifier_views
 
 __all__ = [
     "GROUPS",
@@ -90,31 +92,26 @@ def export_pack_onnx(checkpoint: Path, dest: Path) -> Path:
     model = load_pack_model(checkpoint)
     model.model[-1].export = True  # ultralytics' Classify: softmax only, no (probs, logits)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(
-        model,
-        (torch.zeros(1, 3, size, size),),
-        str(dest),
-        input_names=["images"],
-        output_names=["output0"],
-        opset_version=17,
-        dynamo=False,
-    )
+    with warnings.catch_warnings():
+        # The TorchScript exporter on purpose (it gives the fixed-shape graph the predictor
+        # runs); torch warns that it is no longer the default.
+        warnings.filterwarnings(
+            "ignore", "You are using the legacy TorchScript", DeprecationWarning
+        )
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, 3, size, size),),
+            str(dest),
+            input_names=["images"],
+            output_names=["output0"],
+            opset_version=17,
+            dynamo=False,
+        )
     return dest
 
 
-def squash_input(rgb: np.ndarray, size: int) -> np.ndarray:
-    """The whole photo resized to ``size`` x ``size`` (aspect not kept), scaled to 0..1:
-    (1, 3, size, size) float32. Unlike the centre crop, nothing at the sides is cut off."""
-    h, w = rgb.shape[:2]
-    interp = cv2.INTER_AREA if min(h, w) > size else cv2.INTER_LINEAR
-    out = cv2.resize(rgb, (size, size), interpolation=interp)
-    return np.ascontiguousarray(out.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
-
-
-PREPROCESS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
-    "crop": center_crop_input,  # what the predictor does for its classifier today
-    "squash": squash_input,
-}
+# The inputs a packaging classifier may take, as the predictor prepares them.
+PREPROCESS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = INPUTS
 
 
 def onnx_scores(

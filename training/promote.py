@@ -237,25 +237,34 @@ def compare_models(
 
 
 def _entry_files(entry: dict[str, Any]) -> list[str]:
-    """Every file a manifest entry ships: the ONNX networks and their PyTorch checkpoints."""
+    """Every file a manifest entry ships: the ONNX networks (detector, condition classifier,
+    packaging classifier) and their PyTorch checkpoints."""
     names = [entry["file"]]
-    if entry.get("classifier"):
-        names.append(entry["classifier"]["file"])
+    for part in ("classifier", "package_classifier"):
+        if entry.get(part):
+            names.append(entry[part]["file"])
     return [n for onnx in names for n in (onnx, onnx.removesuffix(".onnx") + ".pt")]
 
 
 def install(
-    *, candidate_dir: Path, weights_dir: Path, name: str, comparison: Comparison
+    *,
+    candidate_dir: Path,
+    weights_dir: Path,
+    name: str,
+    comparison: Comparison,
+    metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Make the candidate release the shipped one; returns its manifest entry.
 
     The shipped folder then holds the promoted release and the one it replaced, so that
     ``freshproof models rollback`` can serve that one again; older releases' files go (each
     release is ~25 MB and the repository carries its history). The comparison that
-    justified the promotion is kept in the entry.
+    justified the promotion is kept in the entry, and ``metrics`` (per split, the gate's own
+    figures) fill in the splits the candidate's entry has none for.
     """
     manifest = json.loads((candidate_dir / "manifest.json").read_text())
     entry = next(m for m in manifest["models"] if m["name"] == name)
+    entry["metrics"] = {**(metrics or {}), **entry.get("metrics", {})}
     old = json.loads((weights_dir / "manifest.json").read_text())
     mine = [m for m in old["models"] if m["name"] == name]
     previous = mine[-1] if mine else None
@@ -301,6 +310,7 @@ def record_refusal(
         "version": cand["version"],
         "sha256": cand["sha256"],
         "classifier_sha256": (cand.get("classifier") or {}).get("sha256"),
+        "package_classifier_sha256": (cand.get("package_classifier") or {}).get("sha256"),
         "training": {
             part: cand.get("training", {}).get(part, {}).get("summary")
             for part in ("detector", "classifier")

@@ -79,8 +79,8 @@ def promote_candidate(
     in the weights folder's look file (which a fresh database does not reset); the k-th look
     is tested at alpha * 6 / (pi^2 k^2), so all looks together stay within alpha.
     """
-    from training.card import promotion_markdown, with_refusals
-    from training.evaluate import collect
+    from training.card import metrics_markdown, promotion_markdown, with_refusals
+    from training.evaluate import collect, evaluate_records
     from training.promote import (
         compare_models,
         install,
@@ -98,10 +98,11 @@ def promote_candidate(
     look = max(records.gate_looks(split_id), recorded_looks(weights_dir, split_id)) + 1
     shipped = Predictor.from_weights(weights_dir, name=name, version=serving)
     challenger = Predictor.from_weights(candidate, name=name)
+    judged = collect(challenger, dataset, split)
     verdict = compare_models(
         incumbent=collect(shipped, dataset, split),
         incumbent_thresholds=shipped.spec.thresholds,
-        candidate=collect(challenger, dataset, split),
+        candidate=judged,
         candidate_thresholds=challenger.spec.thresholds,
         alpha=look_alpha(alpha, look),
         guard_alpha=alpha,
@@ -152,8 +153,21 @@ def promote_candidate(
         if card.exists():
             card.write_text(with_refusals(card.read_text(), kept))
         return outcome
-    entry = install(candidate_dir=candidate, weights_dir=weights_dir, name=name, comparison=verdict)
-    card.write_text(card.read_text() + "\n" + promotion_markdown(entry))
+    # A candidate released without looking at the split (``training.package_release``) gets
+    # its figures there from this look, the one the gate counted.
+    figures = evaluate_records(judged, challenger.spec.labels, challenger.spec.thresholds)
+    measured_here = split not in (challenger.spec.extra.get("metrics") or {})
+    entry = install(
+        candidate_dir=candidate,
+        weights_dir=weights_dir,
+        name=name,
+        comparison=verdict,
+        metrics={split: figures},
+    )
+    figures_md = f"\n## On {split}, as the gate judged it\n\n" + metrics_markdown(entry, split)
+    card.write_text(
+        card.read_text() + "\n" + promotion_markdown(entry) + (figures_md if measured_here else "")
+    )
     index = records.record_release(entry, outcome.look_facts)
     return PromotionOutcome(
         verdict=verdict,

@@ -2,14 +2,26 @@
 
 Operating thresholds are chosen on the validation split; the test split is only measured,
 never tuned on, and its figures are the ones the model card quotes.
+
+``release_with_package`` is the other way to a release (issue 25): a shipped release's
+detector and condition classifier, with their calibration and thresholds, and a packaging
+classifier (``vision.package``) beside them. Its input, views and threshold were chosen on
+val (``tools/pack_eval.py``); what it still chooses, on val only: how its probability is
+fused into ``package_damage`` (replace or max, whichever judges more real val photos right;
+ties go to ``replace``, which does not keep the condition classifier's false alarms on
+packs), the abstention margins, and the per-family operating points (a fused
+``package_damage`` is a new score: the old points were fitted on another). It does not look
+at test: ``freshproof models promote`` judges the candidate there, and counts the look.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import shutil
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +44,12 @@ from training.groups import near_duplicate_groups
 from training.operating import choose_operating_points, measure_operating_points, risk_coverage
 from vision.calibration import PlattScaling
 from vision.labels import LABELS
+from vision.package import FUSIONS, PackageClassifierSpec
 from vision.predictor import Predictor
-from vision.registry import ModelSpec, file_sha256, resolve_model
+from vision.registry import ModelSpec, file_sha256, manifest_entry, resolve_model
 from vision.runtime import Backend
 
-__all__ = ["VIEW_CHOICES", "Remembered", "release_model", "store_metrics"]
+__all__ = ["VIEW_CHOICES", "Remembered", "release_model", "release_with_package", "store_metrics"]
 
 
 def store_metrics(
@@ -226,3 +239,127 @@ def _ship_checkpoint(src: Path, dest: Path) -> None:
     from ultralytics.utils.torch_utils import strip_optimizer
 
     strip_optimizer(str(dest))
+
+
+# What a candidate does not inherit from the release it starts from: its verdicts and
+# figures belong to that release (val figures are measured again, test by the gate).
+_NOT_INHERITED = ("promotion", "refused", "metrics")
+
+
+def _base_files(entry: dict[str, Any]) -> list[str]:
+    names = [entry["file"], *([entry["classifier"]["file"]] if entry.get("classifier") else [])]
+    return [n for onnx in names for n in (onnx, onnx.removesuffix(".onnx") + ".pt")]
+
+
+def _write_candidate(candidate_dir: Path, entry: dict[str, Any]) -> None:
+    manifest = {"schema": 1, "models": [entry], "default": entry["name"]}
+    (candidate_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def release_with_package(
+    *,
+    weights_dir: Path,
+    name: str,
+    base_version: str,
+    version: str,
+    candidate_dir: Path,
+    dataset: Path,
+    package_checkpoint: Path,
+    input_mode: str,
+    views: Sequence[str],
+    threshold: float,
+    training: dict[str, Any],
+    fusions: Sequence[str] = FUSIONS,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """A candidate release: the shipped ``base_version`` of ``name`` with the packaging
+    classifier of ``package_checkpoint`` beside it (see the module). Writes
+    ``candidate_dir`` (files, a one-entry manifest, a model card) and returns its entry.
+
+    The packaging classifier's input, views and threshold were chosen on val
+    (``tools/pack_eval.py``); this chooses its fusion, the abstention margins and the
+    operating points on val. Test is not looked at: the promotion gate does that.
+    """
+    base = manifest_entry(weights_dir, name, base_version)
+    candidate_dir.mkdir(parents=True, exist_ok=True)
+    for f in _base_files(base):
+        if (weights_dir / f).exists():
+            shutil.copyfile(weights_dir / f, candidate_dir / f)
+    from training.pack_eval import export_pack_onnx
+    from training.pack_train import PACK_CLASSES
+
+    pack_file = export_pack_onnx(
+        package_checkpoint, candidate_dir / f"{name}-{version}-package.onnx"
+    )
+    # best.pt holds the weights and the run's settings, no optimizer state: shipped as is.
+    shutil.copyfile(package_checkpoint, pack_file.with_suffix(".pt"))
+    import torch
+
+    imgsz = int(
+        torch.load(package_checkpoint, map_location="cpu", weights_only=False)["config"]["imgsz"]
+    )
+    entry = {k: copy.deepcopy(v) for k, v in base.items() if k not in _NOT_INHERITED}
+    entry["version"] = version
+    entry["training"] = {**entry.get("training", {}), "package_classifier": training}
+    entry["training"]["base_release"] = base_version
+    spec = PackageClassifierSpec(
+        path=pack_file,
+        sha256=file_sha256(pack_file),
+        classes=PACK_CLASSES,
+        imgsz=imgsz,
+        input=input_mode,
+        threshold=round(float(threshold), 6),
+        views=tuple(views),
+    )
+    thresholds = {k: float(v) for k, v in base["thresholds"].items()}
+    # The networks' answers do not depend on the fusion: each is computed once.
+    remembered: dict[str, Remembered] = {}
+    tried: dict[str, float] = {}
+    chosen: tuple[str, list[ImageRecord]] | None = None
+    for fusion in fusions:
+        block = spec.as_dict() | {"fusion": fusion}
+        _write_candidate(candidate_dir, entry | {"package_classifier": block})
+        loaded = Predictor.from_weights(candidate_dir, name=name)
+        if not remembered:
+            remembered = {
+                "detector": Remembered(loaded.backend),
+                **({"classifier": Remembered(loaded.classifier)} if loaded.classifier else {}),
+                **({"package": Remembered(loaded.package)} if loaded.package else {}),
+            }
+        predictor = Predictor(
+            resolve_model(candidate_dir, name),
+            remembered["detector"],
+            classifier=remembered.get("classifier"),
+            package=remembered.get("package"),
+        )
+        val = collect(predictor, dataset, "val")
+        real = [r for r in val if is_real_photo(r)] or val
+        tried[fusion] = float(image_level(real, thresholds)["accuracy"] or 0.0)
+        log(f"fusion {fusion}: real val photos judged right {tried[fusion]:.4f}")
+        if chosen is None or tried[fusion] > tried[chosen[0]]:
+            chosen = (fusion, val)
+    assert chosen is not None
+    fusion, val = chosen
+    entry["package_classifier"] = spec.as_dict() | {"fusion": fusion, "fusion_on_val": tried}
+    entry["abstain"] = choose_abstain_margins(val, thresholds)
+    if base.get("operating_points"):
+        old = base["operating_points"]
+        entry["operating_points"] = choose_operating_points(
+            val,
+            thresholds,
+            max_error=float(old.get("max_error", 0.02)),
+            delta=float(old.get("delta", 0.05)),
+            groups=near_duplicate_groups(dataset, "val"),
+        )
+    entry["metrics"] = {"val": evaluate_records(val, LABELS, thresholds)}
+    _write_candidate(candidate_dir, entry)
+    from training.card import metrics_markdown, model_card
+
+    command = str(entry["training"].get("command", "see the base release's card"))
+    (candidate_dir / "MODEL_CARD.md").write_text(
+        model_card(entry, command=command)
+        + "\n## On val (where its input, threshold and fusion were chosen)\n\n"
+        + metrics_markdown(entry, "val")
+    )
+    resolve_model(candidate_dir, name)  # the written entry must load, hashes and all
+    return entry

@@ -23,6 +23,7 @@ from vision.image import (
     decode_image,
 )
 from vision.operating import PhotoDecision
+from vision.package import PackageClassifierSpec
 from vision.phash import format_phash, phash
 from vision.postprocess import center_crop_input, classifier_views, decode_yolo, letterbox
 from vision.registry import DEFAULT_WEIGHTS_DIR, ModelSpec, resolve_model
@@ -75,6 +76,8 @@ class Judgement:
     scores: dict[str, float]
     candidates: tuple[Finding, ...]
     classifier: dict[str, float] | None
+    # The packaging classifier's P(damaged), before fusion; None when the release has none.
+    package: float | None = None
 
     def scaled(self, sx: float, sy: float) -> Judgement:
         """The same judgement with its boxes scaled, e.g. from a reduced decode to the photo."""
@@ -152,6 +155,7 @@ class Predictor:
         backend: Backend,
         *,
         classifier: Backend | None = None,
+        package: Backend | None = None,
         limits: ImageLimits = ImageLimits(),
         quality: QualityThresholds = QualityThresholds(),
         budget: DecodeBudget | None = None,
@@ -163,6 +167,7 @@ class Predictor:
         self.release_entry = release_entry
         self.backend = backend
         self.classifier = classifier
+        self.package = package
         self.limits = limits
         self.quality = quality
         self.budget = budget if budget is not None else DecodeBudget()
@@ -174,7 +179,7 @@ class Predictor:
         The same ONNX file can give slightly different scores on another runtime or at a
         lower precision, so both are part of the evidence, not just the file's hash.
         """
-        backends = [self.backend, *([self.classifier] if self.classifier else [])]
+        backends = [self.backend, *(b for b in (self.classifier, self.package) if b)]
         # Detector and classifier share both from ``from_weights``; a mix is spelled out.
         out = self.spec.identity() | {
             "backend": "+".join(dict.fromkeys(b.name for b in backends)),
@@ -207,10 +212,18 @@ class Predictor:
             if spec.classifier is not None
             else None
         )
+        package = (
+            load_backend(
+                backend, spec.package_classifier.path, precision=precision, threads=threads
+            )
+            if spec.package_classifier is not None
+            else None
+        )
         return cls(
             spec,
             load_backend(backend, spec.path, precision=precision, threads=threads),
             classifier=classifier,
+            package=package,
             limits=limits,
             quality=quality,
             budget=budget,
@@ -307,7 +320,8 @@ class Predictor:
         """Fused per-label scores: the larger of the classifier's probability for the label
         (averaged over the photo and the release's test-time views of it) and the detector's
         best box for it (boxes kept down to ``floor``), then calibrated when the manifest
-        carries a calibration for the label."""
+        carries a calibration for the label; then the packaging classifier's probability of
+        damage fused into ``package_damage`` when the release ships one (``vision.package``)."""
         candidates = self.detect(rgb, conf=floor, timing=timing)
         scores = {label: 0.0 for label in self.spec.labels}
         for f in candidates:
@@ -329,7 +343,23 @@ class Predictor:
                 timing["classify"] = (time.perf_counter() - t) * 1e3
         for label, calibrate in self.spec.calibration.items():
             scores[label] = calibrate(scores[label])
-        return Judgement(scores, tuple(candidates), probs)
+        damage = None
+        if self.package is not None and self.spec.package_classifier is not None:
+            t = time.perf_counter()
+            damage = self._package_damage(rgb, self.package, self.spec.package_classifier)
+            threshold = self.spec.thresholds["package_damage"]
+            scores = self.spec.package_classifier.fuse(scores, damage, threshold)
+            if timing is not None:
+                timing["package"] = (time.perf_counter() - t) * 1e3
+        return Judgement(scores, tuple(candidates), probs, damage)
+
+    @staticmethod
+    def _package_damage(rgb: np.ndarray, backend: Backend, spec: PackageClassifierSpec) -> float:
+        """The packaging classifier's P(damaged), averaged over the photo and its views."""
+        views = spec.inputs(rgb)
+        if fixed_batch(backend) in (None, len(views)):
+            return spec.probability(backend.run(np.concatenate(views)))
+        return spec.probability(np.concatenate([backend.run(v) for v in views]))
 
     def findings(self, judgement: Judgement, *, width: int, height: int) -> tuple[Finding, ...]:
         """The labels at or above their operating thresholds, with up to 3 boxes each."""

@@ -17,6 +17,7 @@ from vision.domain import DomainEnvelope, parse_envelope
 from vision.errors import ModelError
 from vision.labels import LABELS
 from vision.operating import NO_OPERATING_POINTS, OperatingPoints, parse_operating_points
+from vision.package import PackageClassifierSpec, parse_package_classifier
 from vision.postprocess import CLASSIFIER_VIEWS
 
 __all__ = [
@@ -63,6 +64,8 @@ class ModelSpec:
     iou: float = 0.7
     box_floor: float = 0.05
     classifier: ClassifierSpec | None = None
+    # A second classifier for packs alone, fused into ``package_damage`` (``vision.package``).
+    package_classifier: PackageClassifierSpec | None = None
     # Per-label Platt scaling of the fused score; thresholds then apply to calibrated scores.
     calibration: dict[str, PlattScaling] = field(default_factory=dict)
     # Per label: a reported finding scoring less than threshold + margin is uncertain (the
@@ -84,6 +87,8 @@ class ModelSpec:
         out = {"name": self.name, "version": self.version, "sha256": self.sha256}
         if self.classifier is not None:
             out["classifier_sha256"] = self.classifier.sha256
+        if self.package_classifier is not None:
+            out["package_classifier_sha256"] = self.package_classifier.sha256
         return out
 
 
@@ -179,6 +184,9 @@ def resolve_model(
             iou=float(entry.get("iou", 0.7)),
             box_floor=float(entry.get("box_floor", 0.05)),
             classifier=_classifier(weights_dir, entry.get("classifier")),
+            package_classifier=parse_package_classifier(
+                weights_dir, entry.get("package_classifier")
+            ),
             calibration=parse_calibration(entry.get("calibration"), tuple(entry["labels"])),
             abstain={k: float(v) for k, v in (entry.get("abstain") or {}).items()},
             operating_points=parse_operating_points(
@@ -191,9 +199,13 @@ def resolve_model(
         raise ModelError(f"manifest entry for {name!r} is malformed: {exc}") from exc
     if spec.labels != LABELS:
         raise ModelError(f"model {name!r} reports labels {spec.labels}, expected {LABELS}")
+    if spec.package_classifier is not None and "package_damage" not in spec.thresholds:
+        raise ModelError(f"model {name!r} has a package classifier but no package_damage threshold")
     files = [(spec.path, spec.sha256)]
     if spec.classifier is not None:
         files.append((spec.classifier.path, spec.classifier.sha256))
+    if spec.package_classifier is not None:
+        files.append((spec.package_classifier.path, spec.package_classifier.sha256))
     for path, expected in files:
         if not path.is_file():
             raise ModelError(f"model file {path} is missing")

@@ -187,3 +187,22 @@ def test_inspect_records_backend_and_precision(tmp_path: Path, tiny_weights: Pat
     assert (model["backend"], model["precision"]) == ("openvino", "f32")
     assert model["name"] == "tiny" and len(model["sha256"]) == 64
     assert (health["model"]["backend"], health["model"]["precision"]) == ("openvino", "f32")
+
+
+def test_a_release_with_a_packaging_classifier_is_named_in_every_result(
+    tmp_path: Path, tiny_weights: Path
+) -> None:
+    from tests.vision.test_package import with_package
+    from vision.registry import file_sha256
+
+    weights = with_package(tiny_weights, tmp_path / "weights")
+    app = create_app(Settings(data_dir=tmp_path / "var", weights_dir=weights))
+    headers = grant(app, "station", station_id="station-1", read_point=READ_POINT)
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
+        resp = c.post("/v1/inspect", files=[_photo("x.jpg", jpeg_bytes(textured()))])
+    assert resp.status_code == 200, resp.text
+    result = resp.json()[0]
+    assert result["model"]["package_classifier_sha256"] == file_sha256(
+        weights / "tiny-0-package.onnx"
+    )
+    assert "package" in result["timing_ms"] and "package_damage" in result["scores"]
