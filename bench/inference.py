@@ -50,6 +50,10 @@ from vision.registry import DEFAULT_WEIGHTS_DIR  # noqa: E402
 # What the service runs with unless configured otherwise: the one-at-a-time figures are
 # the default's, not a runtime's own thread choice that no deployment gets.
 SERVING_THREADS: int = Settings.model_fields["inference_threads"].default
+SERVING_DEFAULT = (
+    f"{Settings.model_fields['inference_backend'].default} "
+    f"{Settings.model_fields['inference_precision'].default}"
+)
 
 AGREE_CONF = 0.25  # detector labels compared with stock ultralytics at this confidence
 SCORE_FLOOR = 0.001  # boxes kept for the score comparison; below it a label scores 0
@@ -333,6 +337,11 @@ def main() -> None:
     ap.add_argument(
         "--passes", type=int, default=2, help="turns every side takes, interleaved with the others"
     )
+    ap.add_argument(
+        "--sides",
+        default=None,
+        help="comma-separated sides of ours to run (e.g. 'openvino bf16,torch f32'); default all",
+    )
     ap.add_argument("--child")
     ap.add_argument("--extra", default="{}")
     args = ap.parse_args()
@@ -353,9 +362,12 @@ def main() -> None:
     # every side alike instead of on whichever ran during it.
     sides: dict[str, dict[str, Any]] = {}
     stock: dict[str, Any] = {}
+    wanted = set(args.sides.split(",")) if args.sides else None
     for _ in range(args.passes):
         for backend, precision in OURS:
             key = f"{backend} {precision}"
+            if wanted is not None and key not in wanted:
+                continue
             sides[key] = _merge(
                 sides.get(key),
                 _run(
@@ -400,6 +412,8 @@ def main() -> None:
         label = f"freshproof {r['model']['backend']} {r['model']['precision']}"
         if key == REFERENCE:
             label += " (ref)"
+        if key == SERVING_DEFAULT:
+            label += " (default)"
         lat = r["lat"]
         p50, ips = statistics.median(lat), 1e3 / statistics.mean(lat)
         print(
