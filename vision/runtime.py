@@ -146,6 +146,15 @@ class OpenVinoBackend:
         # An infer request is not thread-safe and the API runs inspections on a thread
         # pool: each thread gets its own request on the one compiled model.
         self._local = threading.local()
+        # One inference now, on this thread alone. The binding initialises a function-local
+        # static on its first tensor copy while holding the GIL; two threads arriving there
+        # at once (a photo's detector and classifier, started side by side) deadlocked: one
+        # waited for the static's guard holding the GIL, the other for the GIL inside it.
+        shape = [
+            d.get_length() if d.is_static else 1
+            for d in self._compiled.input(0).get_partial_shape()
+        ]
+        self._compiled.create_infer_request().infer({0: np.zeros(shape, np.float32)})
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Run one batch."""
