@@ -1,5 +1,5 @@
 # CPU serving image for the API (`freshproof serve`) and the worker (`freshproof worker`).
-# No torch, no ultralytics: `pip install .` without the train extra, inference on ONNX Runtime.
+# No torch, no ultralytics: `pip install .` without the train extra, inference on OpenVINO.
 # compose.yaml runs it; docs/production.md documents every setting.
 
 # The build stage installs into a virtual environment that the runtime stage copies whole,

@@ -38,19 +38,23 @@ class Settings(BaseSettings):
     )
     weights_dir: Path = Field(DEFAULT_WEIGHTS_DIR, description="Folder with manifest.json.")
     model_name: str | None = Field(None, description="Manifest model name; default its default.")
+    # OpenVINO at bf16 serves the default: on the 2-core EPYC (avx512_bf16) its networks take
+    # about 0.6x the CPU of ONNX Runtime's f32 for box mAP within 0.01 of stock
+    # (bench/agreement.py checks it). Its wheel is 180 MB beside ONNX Runtime's 78 MB. A CPU
+    # without bf16 runs f32, and every result records the precision that ran.
     inference_backend: Literal["onnxruntime", "openvino"] = Field(
-        "onnxruntime", description="onnxruntime, or openvino (the openvino extra)."
+        "openvino", description="openvino (the default), or onnxruntime."
     )
     inference_precision: Literal["f32", "bf16"] = Field(
-        "f32",
-        description="f32 keeps evidence reproducible; bf16 (openvino) is faster, and recorded.",
+        "bf16",
+        description="bf16 (openvino; f32 where the CPU has no bf16) is faster, and recorded; "
+        "f32 gives the same scores on any CPU.",
     )
-    # The runtime's own choice (a thread per core) since its idle threads no longer spin
-    # (vision/runtime.py): on two shared cores, bench/inference.py, release 0.3.1, web-size
-    # photos, the same run: 1.6-1.8x stock one photo at a time and 2.3-2.6x two at once,
-    # where one thread a photo gave 0.8x and 1.3x. Scores are identical bit for bit.
+    # One runtime thread per network: a photo's detector and classifier run side by side on
+    # a pool of one thread per core (vision/parallel.py), and a small network split over two
+    # threads spends a third of its CPU on keeping them in step.
     inference_threads: int = Field(
-        0, ge=0, description="Intra-op threads per photo; 0 lets the runtime choose."
+        1, ge=0, description="Runtime threads per network run; 0 lets the runtime choose."
     )
     model_refresh_seconds: float = Field(
         5.0,

@@ -130,6 +130,12 @@ def main() -> None:
     ap.add_argument("--yolo-config", type=Path, default=REPO / "var" / "yolo-config")
     ap.add_argument("--limit", type=int, default=0, help="first N photos only (0: all)")
     ap.add_argument(
+        "--sides",
+        default=None,
+        help="comma-separated sides of ours (e.g. 'openvino bf16', the serving default); "
+        "default all",
+    )
+    ap.add_argument(
         "--photo-side",
         type=int,
         default=0,
@@ -197,13 +203,20 @@ def main() -> None:
         secs,
     )
 
+    from api.settings import Settings
     from vision.errors import ModelError
     from vision.image import WORKING_SIDE, decode_image
     from vision.predictor import Predictor
 
+    threads = Settings.model_fields["inference_threads"].default  # as the service runs them
+    wanted = set(args.sides.split(",")) if args.sides else None
     for backend, precision in SIDES:
+        if wanted is not None and f"{backend} {precision}" not in wanted:
+            continue
         try:
-            pred = Predictor.from_weights(args.weights, backend=backend, precision=precision)
+            pred = Predictor.from_weights(
+                args.weights, backend=backend, precision=precision, threads=threads
+            )
         except ModelError as exc:
             print(f"{backend} {precision}: skipped ({exc})")
             continue

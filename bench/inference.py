@@ -9,7 +9,9 @@ the API serves them, after a warm-up:
   our own pre/postprocessing), which isolates what the runtime alone changes;
 - stock ``ultralytics.YOLO(pt).predict``, the peer every speed ratio is taken against.
 
-Prints p50/p95 latency, images/s and peak RSS per side with its ratio to stock; then,
+Prints p50/p95 latency, images/s, peak RSS and CPU time per image (every thread of the side's
+process; on a shared machine the figure that load moves least) per side with its ratio to
+stock; then,
 per side, how far its scores are from the PyTorch reference (per-label max detector score
 and classifier probability, mean and max absolute difference over photos x labels), how
 often it reports the same findings, and how often its detector labels at one confidence
@@ -50,6 +52,10 @@ from vision.registry import DEFAULT_WEIGHTS_DIR  # noqa: E402
 # What the service runs with unless configured otherwise: the one-at-a-time figures are
 # the default's, not a runtime's own thread choice that no deployment gets.
 SERVING_THREADS: int = Settings.model_fields["inference_threads"].default
+SERVING_DEFAULT = (
+    f"{Settings.model_fields['inference_backend'].default} "
+    f"{Settings.model_fields['inference_precision'].default}"
+)
 
 AGREE_CONF = 0.25  # detector labels compared with stock ultralytics at this confidence
 SCORE_FLOOR = 0.001  # boxes kept for the score comparison; below it a label scores 0
@@ -98,6 +104,12 @@ def _phone_sized(paths: list[Path], side: int) -> list[Path]:
     return out
 
 
+def _cpu() -> float:
+    """CPU seconds this process has used so far, every thread counted."""
+    t = os.times()
+    return t.user + t.system
+
+
 def _pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
@@ -134,18 +146,22 @@ def _ours(paths: list[Path], rounds: int, extra: dict[str, Any]) -> dict[str, An
     for d in datas[:5]:
         predictor.inspect(d, image="warm")
     lat: list[float] = []
+    cpu0 = _cpu()
     for _ in range(rounds):
         for p, d in zip(paths, datas, strict=True):
             t = time.perf_counter()
             predictor.inspect(d, image=str(p))
             lat.append((time.perf_counter() - t) * 1e3)
-    par_ips = None
+    cpu_ms = (_cpu() - cpu0) * 1e3 / len(lat)
+    par_ips = par_cpu_ms = None
     workers = int(extra.get("workers", 0))
     if workers > 1 and extra["backend"] != "torch":
         # Throughput as a server sees it: `workers` requests at once on the one predictor the
         # service shares between its request threads, so decoding and the quality gate of one
         # photo overlap another's inference.
-        par_ips = _throughput([lambda d: predictor.inspect(d, image="p")] * workers, datas * rounds)
+        par_ips, par_cpu_ms = _throughput(
+            [lambda d: predictor.inspect(d, image="p")] * workers, datas * rounds
+        )
     photos = {}
     for p, d in zip(paths, datas, strict=True):
         decoded = decode_image(d, max_side=WORKING_SIDE)  # as inspect decodes it
@@ -163,7 +179,9 @@ def _ours(paths: list[Path], rounds: int, extra: dict[str, Any]) -> dict[str, An
     spec = predictor.spec
     return {
         "lat": lat,
+        "cpu_ms": cpu_ms,
         "par_ips": par_ips,
+        "par_cpu_ms": par_cpu_ms,
         "photos": photos,
         "model": predictor.model,
         "imgsz": spec.imgsz,
@@ -197,6 +215,7 @@ def _stock(paths: list[Path], rounds: int, extra: dict[str, Any]) -> dict[str, A
         run(p)
     lat: list[float] = []
     photos = {}
+    cpu0 = _cpu()
     for _ in range(rounds):
         for p in paths:
             t = time.perf_counter()
@@ -204,7 +223,8 @@ def _stock(paths: list[Path], rounds: int, extra: dict[str, Any]) -> dict[str, A
             lat.append((time.perf_counter() - t) * 1e3)
             labels = sorted({det.names[int(c)] for c in res.boxes.cls.tolist()})
             photos[p.name] = {"labels": labels}
-    par_ips = None
+    cpu_ms = (_cpu() - cpu0) * 1e3 / len(lat)
+    par_ips = par_cpu_ms = None
     workers = int(extra.get("workers", 0))
     if workers > 1:
         import torch
@@ -226,12 +246,20 @@ def _stock(paths: list[Path], rounds: int, extra: dict[str, Any]) -> dict[str, A
                 return res
 
             runners.append(one)
-        par_ips = _throughput(runners, list(paths) * rounds)
-    return {"lat": lat, "photos": photos, "classifier": cls is not None, "par_ips": par_ips}
+        par_ips, par_cpu_ms = _throughput(runners, list(paths) * rounds)
+    return {
+        "lat": lat,
+        "cpu_ms": cpu_ms,
+        "photos": photos,
+        "classifier": cls is not None,
+        "par_ips": par_ips,
+        "par_cpu_ms": par_cpu_ms,
+    }
 
 
-def _throughput(runners: list[Any], items: list[Any]) -> float:
-    """Images/s with one thread per runner, each taking the next item until none are left."""
+def _throughput(runners: list[Any], items: list[Any]) -> tuple[float, float]:
+    """Images/s with one thread per runner, each taking the next item until none are left,
+    and the CPU milliseconds per image they took."""
     import queue
     import threading
 
@@ -250,12 +278,12 @@ def _throughput(runners: list[Any], items: list[Any]) -> float:
             run(item)
 
     threads = [threading.Thread(target=work, args=(r,)) for r in runners]
-    t = time.perf_counter()
+    t, cpu0 = time.perf_counter(), _cpu()
     for th in threads:
         th.start()
     for th in threads:
         th.join()
-    return len(items) / (time.perf_counter() - t)
+    return len(items) / (time.perf_counter() - t), (_cpu() - cpu0) * 1e3 / len(items)
 
 
 def _child(side: str, n: int, rounds: int, extra: dict[str, Any]) -> dict[str, Any]:
@@ -286,9 +314,12 @@ def _merge(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, Any]
     if before is None or "skipped" in now:
         return now
     par = [v for v in (before.get("par_ips"), now.get("par_ips")) if v]
+    par_cpu = [v for v in (before.get("par_cpu_ms"), now.get("par_cpu_ms")) if v]
     return now | {
         "lat": before["lat"] + now["lat"],
+        "cpu_ms": statistics.mean([before["cpu_ms"], now["cpu_ms"]]),
         "par_ips": statistics.mean(par) if par else None,
+        "par_cpu_ms": statistics.mean(par_cpu) if par_cpu else None,
         "rss_mb": max(before["rss_mb"], now["rss_mb"]),
     }
 
@@ -333,6 +364,11 @@ def main() -> None:
     ap.add_argument(
         "--passes", type=int, default=2, help="turns every side takes, interleaved with the others"
     )
+    ap.add_argument(
+        "--sides",
+        default=None,
+        help="comma-separated sides of ours to run (e.g. 'openvino bf16,torch f32'); default all",
+    )
     ap.add_argument("--child")
     ap.add_argument("--extra", default="{}")
     args = ap.parse_args()
@@ -353,9 +389,12 @@ def main() -> None:
     # every side alike instead of on whichever ran during it.
     sides: dict[str, dict[str, Any]] = {}
     stock: dict[str, Any] = {}
+    wanted = set(args.sides.split(",")) if args.sides else None
     for _ in range(args.passes):
         for backend, precision in OURS:
             key = f"{backend} {precision}"
+            if wanted is not None and key not in wanted:
+                continue
             sides[key] = _merge(
                 sides.get(key),
                 _run(
@@ -390,7 +429,7 @@ def main() -> None:
     stock_p50 = statistics.median(stock["lat"])
     print(
         f"{'':34}{'p50 ms':>8}{'p95 ms':>8}{'img/s':>8}{'peak RSS MB':>13}"
-        f"{'img/s vs stock':>16}{'p50 stock/ours':>16}"
+        f"{'img/s vs stock':>16}{'p50 stock/ours':>16}{'CPU ms/img':>12}{'stock/ours':>12}"
     )
     for key, r in sides.items():
         if "skipped" in r:
@@ -400,32 +439,41 @@ def main() -> None:
         label = f"freshproof {r['model']['backend']} {r['model']['precision']}"
         if key == REFERENCE:
             label += " (ref)"
+        if key == SERVING_DEFAULT:
+            label += " (default)"
         lat = r["lat"]
         p50, ips = statistics.median(lat), 1e3 / statistics.mean(lat)
         print(
             f"{label:34}{p50:8.1f}{_pct(lat, 0.95):8.1f}{ips:8.1f}{r['rss_mb']:13.0f}"
             f"{ips / stock_ips:15.2f}x{stock_p50 / p50:15.2f}x"
+            f"{r['cpu_ms']:12.1f}{stock['cpu_ms'] / r['cpu_ms']:11.2f}x"
         )
     print(
         f"{'stock ultralytics predict':34}{stock_p50:8.1f}{_pct(stock['lat'], 0.95):8.1f}"
         f"{stock_ips:8.1f}{stock['rss_mb']:13.0f}{1:15.2f}x{1:15.2f}x"
+        f"{stock['cpu_ms']:12.1f}{1:11.2f}x"
     )
     if stock.get("par_ips"):
         print(
             f"\nthroughput, {args.workers} requests at once (ours: the one shared predictor, as the "
             "service runs; stock: one YOLO instance per thread, one torch thread each)"
         )
-        print(f"{'':34}{'img/s':>8}{'vs stock':>10}{'vs stock 1-at-a-time':>22}")
+        print(
+            f"{'':34}{'img/s':>8}{'vs stock':>10}{'vs stock 1-at-a-time':>22}"
+            f"{'CPU ms/img':>12}{'stock/ours':>12}"
+        )
         for r in ran.values():
             if r.get("par_ips"):
                 label = f"freshproof {r['model']['backend']} {r['model']['precision']}"
                 print(
                     f"{label:34}{r['par_ips']:8.1f}{r['par_ips'] / stock['par_ips']:9.2f}x"
                     f"{r['par_ips'] / stock_ips:21.2f}x"
+                    f"{r['par_cpu_ms']:12.1f}{stock['par_cpu_ms'] / r['par_cpu_ms']:11.2f}x"
                 )
         print(
             f"{'stock ultralytics predict':34}{stock['par_ips']:8.1f}{1:9.2f}x"
             f"{stock['par_ips'] / stock_ips:21.2f}x"
+            f"{stock['par_cpu_ms']:12.1f}{1:11.2f}x"
         )
     ref = ran.get(REFERENCE)
     print(

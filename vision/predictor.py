@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +25,7 @@ from vision.image import (
 )
 from vision.operating import PhotoDecision
 from vision.package import PackageClassifierSpec
+from vision.parallel import submit
 from vision.phash import format_phash, phash
 from vision.postprocess import center_crop_input, classifier_views, decode_yolo, letterbox
 from vision.registry import DEFAULT_WEIGHTS_DIR, ModelSpec, resolve_model
@@ -238,20 +240,22 @@ class Predictor:
         t0 = time.perf_counter()
         digest = hashlib.sha256(data).hexdigest()
         decoded = decode_image(data, limits=self.limits, max_side=WORKING_SIDE, budget=self.budget)
+        # The networks start now, on the pool, while this thread runs the gate: their result
+        # is used only when the gate passes (no finding rests on an unjudgeable image), so the
+        # order changes the time taken, never the answer.
+        judging = self._start_judging(decoded.rgb, floor=self.spec.box_floor)
         size = (decoded.width, decoded.height)
         quality = self._not_a_product(
             assess_quality(decoded.rgb, thresholds=self.quality, size=size), decoded.rgb
         )
         # Hashed here, on the pixels already decoded, so nobody has to decode the photo twice.
         perceptual = phash(decoded.rgb)
-        t1 = time.perf_counter()
-        timing = {"decode": (t1 - t0) * 1e3}
+        timing = {"decode": (time.perf_counter() - t0) * 1e3}  # with the gate and the hash
         findings: tuple[Finding, ...] = ()
         scores: dict[str, float] = {}
         decisions: dict[str, PhotoDecision] = {}
         if quality.ok:
-            # A photo that fails the gate is not run: no finding rests on an unjudgeable image.
-            judgement = self.judge(decoded.rgb, floor=self.spec.box_floor, timing=timing)
+            judgement = judging(timing)
             judgement = judgement.scaled(*decoded.scale)  # boxes in the photo's own pixels
             findings = self.findings(judgement, width=decoded.width, height=decoded.height)
             scores = dict(judgement.scores)
@@ -322,36 +326,66 @@ class Predictor:
         best box for it (boxes kept down to ``floor``), then calibrated when the manifest
         carries a calibration for the label; then the packaging classifier's probability of
         damage fused into ``package_damage`` when the release ships one (``vision.package``)."""
-        candidates = self.detect(rgb, conf=floor, timing=timing)
-        scores = {label: 0.0 for label in self.spec.labels}
-        for f in candidates:
-            scores[f.label] = max(scores[f.label], f.confidence)
-        probs = None
-        if self.classifier is not None and self.spec.classifier is not None:
-            t = time.perf_counter()
-            batch = center_crop_input(rgb, self.spec.classifier.imgsz)
-            views = classifier_views(batch, self.spec.classifier.views)
-            if fixed_batch(self.classifier) in (None, len(views)):
-                # One run over every view: the same outputs image by image, one call.
-                out = np.mean(self.classifier.run(np.concatenate(views)), axis=0)
-            else:  # a network exported for one image at a time (releases up to 0.3.1)
-                out = np.mean([self.classifier.run(view)[0] for view in views], axis=0)
-            probs = {c: float(p) for c, p in zip(self.spec.classifier.classes, out, strict=True)}
-            for label in self.spec.labels:
-                scores[label] = max(scores[label], probs.get(label, 0.0))
+        return self._start_judging(rgb, floor=floor)(timing)
+
+    def _start_judging(
+        self, rgb: np.ndarray, *, floor: float
+    ) -> Callable[[dict[str, float] | None], Judgement]:
+        """Start both networks on the shared pool; the function returned waits for them and
+        fuses their scores (its ``timing`` gets each stage's time, as ``judge`` documents)."""
+        det_timing: dict[str, float] = {}
+        cls_timing: dict[str, float] = {}
+        detecting = submit(self.detect, rgb, conf=floor, timing=det_timing)
+        classifying = submit(self._classify, rgb, cls_timing)
+        pkg_timing: dict[str, float] = {}
+        packaging = (
+            submit(self._packaging, rgb, pkg_timing)
+            if self.package is not None and self.spec.package_classifier is not None
+            else None
+        )
+
+        def finish(timing: dict[str, float] | None) -> Judgement:
+            candidates, probs = detecting.result(), classifying.result()
+            damage = None if packaging is None else packaging.result()
             if timing is not None:
-                timing["classify"] = (time.perf_counter() - t) * 1e3
-        for label, calibrate in self.spec.calibration.items():
-            scores[label] = calibrate(scores[label])
-        damage = None
-        if self.package is not None and self.spec.package_classifier is not None:
-            t = time.perf_counter()
-            damage = self._package_damage(rgb, self.package, self.spec.package_classifier)
-            threshold = self.spec.thresholds["package_damage"]
-            scores = self.spec.package_classifier.fuse(scores, damage, threshold)
-            if timing is not None:
-                timing["package"] = (time.perf_counter() - t) * 1e3
-        return Judgement(scores, tuple(candidates), probs, damage)
+                timing |= det_timing | cls_timing | pkg_timing
+            scores = {label: 0.0 for label in self.spec.labels}
+            for f in candidates:
+                scores[f.label] = max(scores[f.label], f.confidence)
+            if probs is not None:
+                for label in self.spec.labels:
+                    scores[label] = max(scores[label], probs.get(label, 0.0))
+            for label, calibrate in self.spec.calibration.items():
+                scores[label] = calibrate(scores[label])
+            if damage is not None and self.spec.package_classifier is not None:
+                threshold = self.spec.thresholds["package_damage"]
+                scores = self.spec.package_classifier.fuse(scores, damage, threshold)
+            return Judgement(scores, tuple(candidates), probs, damage)
+
+        return finish
+
+    def _classify(self, rgb: np.ndarray, timing: dict[str, float]) -> dict[str, float] | None:
+        """The classifier's probabilities averaged over its views; None without a classifier."""
+        if self.classifier is None or self.spec.classifier is None:
+            return None
+        t = time.perf_counter()
+        batch = center_crop_input(rgb, self.spec.classifier.imgsz)
+        views = classifier_views(batch, self.spec.classifier.views)
+        if fixed_batch(self.classifier) in (None, len(views)):
+            # One run over every view: the same outputs image by image, one call.
+            out = np.mean(self.classifier.run(np.concatenate(views)), axis=0)
+        else:  # a network exported for one image at a time (releases up to 0.3.1)
+            out = np.mean([self.classifier.run(view)[0] for view in views], axis=0)
+        timing["classify"] = (time.perf_counter() - t) * 1e3
+        return {c: float(p) for c, p in zip(self.spec.classifier.classes, out, strict=True)}
+
+    def _packaging(self, rgb: np.ndarray, timing: dict[str, float]) -> float:
+        """The packaging classifier's P(damaged) (the release ships one: see _start_judging)."""
+        assert self.package is not None and self.spec.package_classifier is not None
+        t = time.perf_counter()
+        damage = self._package_damage(rgb, self.package, self.spec.package_classifier)
+        timing["package"] = (time.perf_counter() - t) * 1e3
+        return damage
 
     @staticmethod
     def _package_damage(rgb: np.ndarray, backend: Backend, spec: PackageClassifierSpec) -> float:

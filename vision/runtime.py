@@ -1,10 +1,10 @@
 """Inference backends behind one small protocol; the serving path never imports torch.
 
 Every backend reads the same ONNX file the manifest hash-checks, so the evidence names
-exactly the network that ran whichever runtime ran it. Results are float32 by default:
-a finding has to come out the same when it is re-run later. Lower precisions (bf16 on
-OpenVINO) are an explicit opt-in, and the precision that actually ran is recorded with
-every result. The PyTorch reference backend lives in ``vision.runtime_torch`` (benches
+exactly the network that ran whichever runtime ran it. The service runs OpenVINO at bf16 by
+default (its settings), within the agreement bench's tolerance of stock; ``load_backend``
+and the training commands default to ONNX Runtime f32, whose scores are the same on any
+CPU. The precision that actually ran is recorded with every result. The PyTorch reference backend lives in ``vision.runtime_torch`` (benches
 only) so that nothing here can pull torch in.
 """
 
@@ -113,15 +113,16 @@ class OpenVinoBackend:
                 f"unknown precision {precision!r} for openvino; available: {', '.join(PRECISIONS)}"
             )
         try:
-            import openvino as ov  # optional extra: freshproof[openvino]
+            import openvino as ov  # a dependency of the serving install
         except ImportError as exc:
             raise ModelError(
                 "inference backend 'openvino' needs the openvino package: "
-                "pip install 'freshproof[openvino]'"
+                "pip install 'freshproof[openvino]' (or set FRESHPROOF_INFERENCE_BACKEND=onnxruntime)"
             ) from exc
         config: dict[str, Any] = {
             "INFERENCE_PRECISION_HINT": _OV_HINT[precision],
-            # The API judges one photo per call: latency, not throughput streams.
+            # One stream; requests from several threads still run side by side on it (the
+            # predictor's pool runs a photo's two networks, and other photos', at once).
             "PERFORMANCE_HINT": "LATENCY",
         }
         if threads:
@@ -145,6 +146,15 @@ class OpenVinoBackend:
         # An infer request is not thread-safe and the API runs inspections on a thread
         # pool: each thread gets its own request on the one compiled model.
         self._local = threading.local()
+        # One inference now, on this thread alone. The binding initialises a function-local
+        # static on its first tensor copy while holding the GIL; two threads arriving there
+        # at once (a photo's detector and classifier, started side by side) deadlocked: one
+        # waited for the static's guard holding the GIL, the other for the GIL inside it.
+        shape = [
+            d.get_length() if d.is_static else 1
+            for d in self._compiled.input(0).get_partial_shape()
+        ]
+        self._compiled.create_infer_request().infer({0: np.zeros(shape, np.float32)})
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Run one batch."""

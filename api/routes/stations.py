@@ -28,6 +28,7 @@ from stations.jobs import (
     stations_with_batch,
     store_job,
 )
+from stations.waiting import MAX_WAIT_SECONDS, wait_for_job
 from supplychain import strict_json
 from vision.predictor import Predictor
 
@@ -213,8 +214,20 @@ def job(
         str | None,
         Query(max_length=200, description="Whose batch (staff; a station reads its own)."),
     ] = None,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=MAX_WAIT_SECONDS,
+            description="Seconds to wait for a pending batch to finish before answering "
+            "(long polling); 0 answers at once.",
+        ),
+    ] = 0.0,
 ) -> dict[str, Any]:
     """A queued batch: pending, done (with its items, in the order sent) or failed.
+
+    With ``wait``, a pending batch is answered when it finishes or when the wait is over,
+    whichever comes first, so a station need not ask again every few milliseconds.
 
     A station reads its own batches only: another's id answers 404, as if absent, so ids
     cannot be probed. Auditors and admins read any station's; when several stations used
@@ -237,6 +250,8 @@ def job(
                 stations=found,
             )
         station_id = found[0] if found else None
+    if station_id and wait > 0:
+        wait_for_job(services.engine, station_id, batch_id, seconds=wait)
     state = job_state(services.engine, station_id, batch_id) if station_id else None
     if state is None:
         raise unknown

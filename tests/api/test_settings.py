@@ -11,20 +11,22 @@ from pydantic import ValidationError
 from api.settings import Settings
 
 
-def test_backend_and_precision_default_to_reproducible_f32(
+def test_backend_and_precision_default_to_openvino_bf16(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("FRESHPROOF_INFERENCE_BACKEND", raising=False)
     monkeypatch.delenv("FRESHPROOF_INFERENCE_PRECISION", raising=False)
+    monkeypatch.delenv("FRESHPROOF_INFERENCE_THREADS", raising=False)
     s = Settings(_env_file=None)
-    assert (s.inference_backend, s.inference_precision) == ("onnxruntime", "f32")
+    assert (s.inference_backend, s.inference_precision) == ("openvino", "bf16")
+    assert s.inference_threads == 1
 
 
 def test_backend_and_precision_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FRESHPROOF_INFERENCE_BACKEND", "openvino")
-    monkeypatch.setenv("FRESHPROOF_INFERENCE_PRECISION", "bf16")
+    monkeypatch.setenv("FRESHPROOF_INFERENCE_BACKEND", "onnxruntime")
+    monkeypatch.setenv("FRESHPROOF_INFERENCE_PRECISION", "f32")
     s = Settings(_env_file=None)
-    assert (s.inference_backend, s.inference_precision) == ("openvino", "bf16")
+    assert (s.inference_backend, s.inference_precision) == ("onnxruntime", "f32")
 
 
 @pytest.mark.parametrize(("field", "value"), [("backend", "tensorrt"), ("precision", "int4")])

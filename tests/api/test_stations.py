@@ -258,6 +258,17 @@ def test_a_large_batch_is_queued_graded_item_by_item_and_replayed(queued: Queued
     assert _wait(client, station, again.json()["url"])["items"] == got
 
 
+def test_a_station_can_wait_for_its_batch_in_one_request(station_app: Any) -> None:
+    _, client, station = station_app
+    items, photos = _items(5)
+    resp = _post(client, station, "b-wait", items, photos)
+    assert resp.status_code == 202, resp.text
+    state = client.get(resp.json()["url"] + "?wait=30", headers=station).json()
+    assert state["status"] == "done" and len(state["items"]) == len(items)
+    too_long = client.get(resp.json()["url"] + "?wait=31", headers=station)
+    assert too_long.status_code == 422
+
+
 def test_an_unsure_item_waits_for_a_person_who_grades_it_once(queued: Queued) -> None:
     client, station, person = queued.client, queued.station, queued.adjudicator
     items, photos = _mixed()
