@@ -60,6 +60,7 @@ class Read:
     """One photo's read at no confidence floor, and its truth."""
 
     subset: str
+    name: str
     truth_lot: str
     lot: str | None
     lot_confidence: float
@@ -83,6 +84,7 @@ def _read(
         out.append(
             Read(
                 p.truth.subset,
+                p.name,
                 p.truth.lot,
                 got.lot,
                 (getattr(got, "lot_confidence", None) or 0.0),
@@ -228,6 +230,14 @@ def main() -> None:
                     x = _score(reads[role, subset], f)
                     row.append(f"{f:.1f}: {x['exact']:.1%} exact / {x['wrong']:.1%} wrong")
                 print(f"  {role:11s} {subset:5s} at floor " + "; ".join(row))
+        for rs in reads.values():
+            for r in rs:
+                read = r.lot is not None and r.lot_confidence >= floor
+                if read and normalize_lot(r.lot or "") != normalize_lot(r.truth_lot):
+                    print(
+                        f"  wrong lot: {r.name} reads {r.lot!r} at {r.lot_confidence:.3f},"
+                        f" printed {r.truth_lot!r}"
+                    )
         print(
             f"  time (all but the calibration photos): p50 {p50:.0f} ms/photo, p95 {sorted(ms)[int(0.95 * (len(ms) - 1))]:.0f}"
             f" ms; release 0.3.1 on the same photos, interleaved: p50 {model_p50:.0f} ms;"
