@@ -6,7 +6,7 @@ out. It abstains rather than guesses. A field is read only when
 - its keyword is on the label (``LOT``, ``BATCH``, ``批号``; ``USE BY``, ``EXP``, ``BB``,
   ``BEST BEFORE``, ``保质期至``, ``有效期至``): a code or date with no keyword is not read
   (``L0T`` as a whole word is ``LOT`` with its O read as a zero, and the keyword's colon may
-  be read as a comma or ``、``),
+  be read as a comma, a dash or ``、``),
 - its value matches the strict grammar in full (a lot: 4 to 20 capitals and digits, at
   least one digit and at most one separator between them; a date: one of ``DATE_FORMATS``
   and a real calendar day in 2000-2099),
@@ -30,6 +30,7 @@ from typing import Literal
 
 __all__ = [
     "DATE_FORMATS",
+    "NO_KEYWORD",
     "DateKind",
     "LabelDate",
     "LabelRead",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 DateKind = Literal["use_by", "best_before"]
+NO_KEYWORD = "no lot or date keyword was read on the label"  # an ``Unreadable``'s reason
 
 DATE_FORMATS = (
     "YYYY-MM-DD (also with / or .)",
@@ -210,9 +212,9 @@ _KEYWORD = re.compile(
         [f"(?P<lot>{_LOT_KEYS})"]
         + [f"(?P<d{n}>(?:{k})(?![A-Z]))" for n, (k, _) in enumerate(_DATE_KEYS)]
     )
-    # The keyword's punctuation as engines read it: a colon, or a comma, semicolon or the CJK
-    # enumeration comma for a dot or colon printed small.
-    + r")\s*[:#.,;、]?\s*",
+    # The keyword's punctuation as engines read it: a colon, or a comma, semicolon, dash or the
+    # CJK enumeration comma for a dot or colon printed small.
+    + r")\s*[:#.,;、\-]?\s*",
 )
 _LOT = re.compile(r"[A-Z0-9]+(?:[-/][A-Z0-9]+)?")
 _NUMERIC = re.compile(r"(\d{1,4})([/.\-])(\d{1,2})\2(\d{2,4})")
@@ -318,7 +320,7 @@ def parse_label(
     texts = tuple(line.text for line in lines)
     fields = [f for line in lines for f in _fields(line, policy)]
     if not fields:
-        return Unreadable("no lot or date keyword was read on the label", texts, engine)
+        return Unreadable(NO_KEYWORD, texts, engine)
     notes: list[str] = []
     lot, lot_conf = _one(fields, "lot", policy, notes)
     if isinstance(lot, str) and (seen := sorted(set(lot) & set(policy.confusable_letters))):

@@ -13,7 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from vision.label_text import LabelDate, LabelRead, LabelReading, Unreadable, normalize_lot
+from vision.label_text import (
+    NO_KEYWORD,
+    LabelDate,
+    LabelRead,
+    LabelReading,
+    Unreadable,
+    normalize_lot,
+)
 
 __all__ = ["AGREEING_READS", "settled", "vote"]
 
@@ -45,10 +52,23 @@ def _open(values: Sequence[object], left: int) -> bool:
 
 
 def settled(reads: Sequence[LabelReading], left: int) -> bool:
-    """Whether ``left`` more reads could not change what ``reads`` decide, so none is needed."""
-    fields: list[Sequence[object]] = [_lots(reads)]
-    fields += [[d.date for d in _dates(reads, k)] for k in ("use_by", "best_before")]
-    return not any(_open(values, left) for values in fields)
+    """Whether to stop reading: ``left`` more reads could not change the lot ``reads`` decide.
+
+    The views after the first two are there for a label that was seen but not agreed on, so
+    two reads that find no keyword at all end it, and after two reads only the lot keeps the
+    reading going (each date is kept or not on the reads made): a third and fourth read cost
+    as much as the first two.
+    """
+    if len(reads) >= AGREEING_READS and all(
+        isinstance(r, Unreadable) and r.reason == NO_KEYWORD for r in reads
+    ):
+        return True
+    if _open(_lots(reads), left):
+        return False
+    if len(reads) >= AGREEING_READS:
+        return True
+    dates = [[d.date for d in _dates(reads, k)] for k in ("use_by", "best_before")]
+    return not any(_open(values, left) for values in dates)
 
 
 def vote(reads: Sequence[LabelReading]) -> LabelReading:

@@ -65,7 +65,7 @@ class View:
 
 # The reads of a photo, in order, until what they say is settled (``vision.label_vote``: two
 # reads must agree and none may disagree). Chosen on the calibration seed of bench/ocr.py.
-VIEWS = (View(1.0, 640), View(0.75), View(1.0, 800))
+VIEWS = (View(1.0, 640), View(0.75), View(1.0, 800), View(1.0))
 # Tesseract has no detector to size: its views differ by scale alone (the same image read
 # twice would agree with itself).
 TESSERACT_VIEWS = (View(1.0), View(0.75))

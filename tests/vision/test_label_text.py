@@ -46,6 +46,7 @@ def _read(*lines: str, confidence: float = 0.97, **policy: object) -> LabelRead 
         (("BEST BEFORE 04 MAR 2026", "L0T\uff1a14-358"), "14-358", "best_before", date(2026, 3, 4)),
         (("EXP 27DEC26", "BATCH NO\u3001 L4710K5"), "L4710K5", "use_by", date(2026, 12, 27)),
         (("BB 29JAN27", "BATCH NO, 97383"), "97383", "best_before", date(2027, 1, 29)),
+        (("EXP 04OCT27", "BATCH NO- FW2754"), "FW2754", "use_by", date(2027, 10, 4)),
     ],
 )
 def test_each_format_reads_the_lot_and_the_dated_kind(

@@ -146,7 +146,7 @@ def test_a_lot_one_read_gives_and_another_contradicts_is_unreadable() -> None:
 def test_votes_keep_each_field_on_its_own() -> None:
     from datetime import date
 
-    from vision.label_text import LabelDate
+    from vision.label_text import NO_KEYWORD, LabelDate
     from vision.label_vote import settled, vote
 
     day = LabelDate("use_by", date(2027, 1, 2), "USE BY 02/01/2027", 0.9)
@@ -162,3 +162,10 @@ def test_votes_keep_each_field_on_its_own() -> None:
     assert isinstance(vote([first, Unreadable("glare")]), Unreadable)
     assert not settled([first], left=1) and settled([first], left=0)
     assert settled([first, same], left=1)
+    # After two reads only the lot keeps the reading going: a date one read gives does not.
+    dateless = LabelRead("L6826S6", (), 0.9, 0.99)
+    assert settled([first, dateless], left=2)
+    assert not settled([first, LabelRead(None, (day,), 0.9)], left=2)
+    # Two reads that find no keyword at all end it: there is no label to agree on.
+    nothing = Unreadable(NO_KEYWORD)
+    assert settled([nothing, nothing], left=2) and not settled([nothing], left=3)
