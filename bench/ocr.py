@@ -20,7 +20,11 @@ the same photo just before each read, release 0.3.1's own per-photo time
 (``Predictor.inspect``: decode, gate, detector, classifier), so the OCR's serving cost is
 stated against the model's.
 
-    PYTHONPATH=. .venv/bin/python bench/ocr.py [--n 60] [--engines rapidocr,tesseract]
+Seeds beyond the two (``--more-seeds``) are scored like the test seed: fresh photos that
+nothing was chosen on.
+
+    PYTHONPATH=. .venv/bin/python bench/ocr.py [--n 40] [--engines rapidocr,tesseract]
+        [--more-seeds 13 14] [--single-read]
         [--backgrounds ../shared/datasets/parcel_damaged_intact ../shared/datasets/can_defects]
 """
 
@@ -39,7 +43,13 @@ sys.path.insert(0, str(REPO))
 from simulator.label_photos import LabelPhoto, generate  # noqa: E402
 from vision.image import WORKING_SIDE, decode_image  # noqa: E402
 from vision.label_text import ParsePolicy, normalize_lot  # noqa: E402
-from vision.ocr import ENGINES, LabelReader, OCRUnavailableError, load_label_reader  # noqa: E402
+from vision.ocr import (  # noqa: E402
+    ENGINES,
+    LabelReader,
+    OCRUnavailableError,
+    View,
+    load_label_reader,
+)
 from vision.predictor import Predictor  # noqa: E402
 
 FLOORS = tuple(round(0.05 * k, 2) for k in range(0, 20))  # 0.00 .. 0.95
@@ -50,12 +60,14 @@ class Read:
     """One photo's read at no confidence floor, and its truth."""
 
     subset: str
+    name: str
     truth_lot: str
     lot: str | None
     lot_confidence: float
     truth_date: tuple[str, str]
     date: tuple[str, str, float] | None  # kind, iso, confidence
     ms: float
+    reads: int  # engine reads the photo took (``LabelReader.views``, until settled)
 
 
 def _read(
@@ -66,17 +78,20 @@ def _read(
     out = []
     for p in photos:
         model_ms.append(_model_once(model, p))
+        before = reader.engine_reads
         got, ms = reader.timed_read(p.jpeg)
         dates = [(d.kind, d.date.isoformat(), d.confidence) for d in got.dates]
         out.append(
             Read(
                 p.truth.subset,
+                p.name,
                 p.truth.lot,
                 got.lot,
                 (getattr(got, "lot_confidence", None) or 0.0),
                 (p.truth.kind, p.truth.date.isoformat()),
                 dates[0] if len(dates) == 1 else None,
                 ms,
+                reader.engine_reads - before,
             )
         )
     return out
@@ -129,28 +144,41 @@ def _model_once(predictor: Predictor, photo: LabelPhoto) -> float:
     return (time.perf_counter() - t) * 1e3
 
 
+def _view(text: str) -> View:
+    scale, _, side = text.partition("/")
+    return View(float(scale), int(side) if side else None)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=60, help="photos per subset and seed")
+    ap.add_argument("--n", type=int, default=40, help="photos per subset and seed")
     ap.add_argument("--engines", default=",".join(ENGINES))
     ap.add_argument("--calibration-seed", type=int, default=11)
     ap.add_argument("--test-seed", type=int, default=12)
+    ap.add_argument("--more-seeds", nargs="*", type=int, default=[], help="scored as test seeds")
     ap.add_argument("--backgrounds", nargs="*", type=Path, default=[])
     ap.add_argument("--weights", type=Path, default=REPO / "weights")
     ap.add_argument(
-        "--single-read", action="store_true", help="one read per photo (no confirming read)"
+        "--single-read", action="store_true", help="one read per photo (the first view only)"
+    )
+    ap.add_argument(
+        "--views",
+        help="rapidocr's views instead of vision.ocr.VIEWS: scale[/detect side], comma-separated"
+        " (the reader before issue 25's second part: 1.0,0.75)",
     )
     args = ap.parse_args()
     backgrounds = sorted(p for d in args.backgrounds for p in d.rglob("*.jpg"))
+    roles = [("calibration", args.calibration_seed), ("test", args.test_seed)]
+    roles += [(f"seed {seed}", seed) for seed in args.more_seeds]
     sets = {
         (role, subset): list(generate(args.n, seed=seed, subset=subset, backgrounds=backgrounds))
-        for role, seed in (("calibration", args.calibration_seed), ("test", args.test_seed))
+        for role, seed in roles
         for subset in ("clear", "hard")
     }
     test_photos = sets["test", "clear"] + sets["test", "hard"]
     print(
         f"photos: {args.n} clear + {args.n} hard per seed; calibration seed "
-        f"{args.calibration_seed}, test seed {args.test_seed}; "
+        f"{args.calibration_seed}, test seed {args.test_seed}, more seeds {args.more_seeds}; "
         f"{len(backgrounds)} real background photos",
         flush=True,
     )
@@ -160,7 +188,10 @@ def main() -> None:
     for engine in args.engines.split(","):
         try:
             reader = load_label_reader(engine, policy=ParsePolicy(min_confidence=0.0))
-            reader.confirm = not args.single_read
+            if args.views and engine == "rapidocr":
+                reader.views = tuple(_view(v) for v in args.views.split(","))
+            if args.single_read:
+                reader.views = reader.views[:1]
         except OCRUnavailableError as exc:
             print(f"{engine}: skipped ({exc.reason})")
             continue
@@ -169,29 +200,46 @@ def main() -> None:
         reads = {key: _read(reader, photos, model, model_ms) for key, photos in sets.items()}
         model_p50 = statistics.median(model_ms)
         floor = _floor(reads["calibration", "clear"])
-        ms = [r.ms for key in (("test", "clear"), ("test", "hard")) for r in reads[key]]
+        ms = [r.ms for key, rs in reads.items() if key[0] != "calibration" for r in rs]
         p50 = statistics.median(ms)
-        reads_per_photo = "one read" if args.single_read else "two reads that must agree"
+        n_reads = [r.reads for rs in reads.values() for r in rs]
+        views = ", ".join(f"{v.scale}/{v.detect_side or 'default'}" for v in reader.views)
+        reads_per_photo = (
+            "one read"
+            if len(reader.views) == 1
+            else f"views {views}, two reads agreeing "
+            f"(mean {statistics.mean(n_reads):.2f} reads per photo)"
+        )
         print(
             f"\n{reader.identity}, {reads_per_photo}: confidence floor {floor:.2f}"
             " (the lowest with no wrong read on the clear calibration photos)"
         )
-        for subset in ("clear", "hard"):
-            s = _score(reads["test", subset], floor)
+        for (role, subset), rs in reads.items():
+            if role == "calibration":
+                continue
+            s = _score(rs, floor)
             print(
-                f"  test {subset:5s} n={s['n']}: lot exact {s['exact']:.1%}, wrong "
+                f"  {role} {subset:5s} n={s['n']}: lot exact {s['exact']:.1%}, wrong "
                 f"{s['wrong']:.1%}, unreadable {s['unreadable']:.1%}; date exact "
                 f"{s['date_exact']:.1%}, wrong {s['date_wrong']:.1%}"
             )
-        for role in ("calibration", "test"):
+        for role, _ in roles:
             for subset in ("clear", "hard"):
                 row = []
                 for f in (0.0, 0.5, 0.8, 0.9):
                     x = _score(reads[role, subset], f)
                     row.append(f"{f:.1f}: {x['exact']:.1%} exact / {x['wrong']:.1%} wrong")
                 print(f"  {role:11s} {subset:5s} at floor " + "; ".join(row))
+        for rs in reads.values():
+            for r in rs:
+                read = r.lot is not None and r.lot_confidence >= floor
+                if read and normalize_lot(r.lot or "") != normalize_lot(r.truth_lot):
+                    print(
+                        f"  wrong lot: {r.name} reads {r.lot!r} at {r.lot_confidence:.3f},"
+                        f" printed {r.truth_lot!r}"
+                    )
         print(
-            f"  time: p50 {p50:.0f} ms/photo, p95 {sorted(ms)[int(0.95 * (len(ms) - 1))]:.0f}"
+            f"  time (all but the calibration photos): p50 {p50:.0f} ms/photo, p95 {sorted(ms)[int(0.95 * (len(ms) - 1))]:.0f}"
             f" ms; release 0.3.1 on the same photos, interleaved: p50 {model_p50:.0f} ms;"
             f" OCR / model = {p50 / model_p50:.1f}x",
             flush=True,

@@ -4,7 +4,9 @@ Pure: lines of text with the engine's confidence in, a typed ``LabelRead`` or ``
 out. It abstains rather than guesses. A field is read only when
 
 - its keyword is on the label (``LOT``, ``BATCH``, ``批号``; ``USE BY``, ``EXP``, ``BB``,
-  ``BEST BEFORE``, ``保质期至``, ``有效期至``): a code or date with no keyword is not read,
+  ``BEST BEFORE``, ``保质期至``, ``有效期至``): a code or date with no keyword is not read
+  (``L0T`` as a whole word is ``LOT`` with its O read as a zero, and the keyword's colon may
+  be read as a comma, a dash or ``、``),
 - its value matches the strict grammar in full (a lot: 4 to 20 capitals and digits, at
   least one digit and at most one separator between them; a date: one of ``DATE_FORMATS``
   and a real calendar day in 2000-2099),
@@ -28,6 +30,7 @@ from typing import Literal
 
 __all__ = [
     "DATE_FORMATS",
+    "NO_KEYWORD",
     "DateKind",
     "LabelDate",
     "LabelRead",
@@ -41,6 +44,7 @@ __all__ = [
 ]
 
 DateKind = Literal["use_by", "best_before"]
+NO_KEYWORD = "no lot or date keyword was read on the label"  # an ``Unreadable``'s reason
 
 DATE_FORMATS = (
     "YYYY-MM-DD (also with / or .)",
@@ -190,8 +194,10 @@ _MONTHS = {
         ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1
     )
 }
-# Longest first, so "BEST BEFORE END" is not read as "BEST BEFORE" + "END".
-_LOT_KEYS = r"LOT\s*NO\.?|LOT\s*#|LOT|BATCH\s*NO\.?|BATCH|批号|批次号|批次|生产批号"
+# Longest first, so "BEST BEFORE END" is not read as "BEST BEFORE" + "END". ``L0T``: the
+# engine reads the keyword's O as a zero (bench/ocr.py, a clear photo); only as a whole word,
+# so that a code after it is not cut from a misread "L0..." run of characters.
+_LOT_KEYS = r"LOT\s*NO\.?|LOT\s*#|LOT|L0T(?![A-Z0-9])|BATCH\s*NO\.?|BATCH|批号|批次号|批次|生产批号"
 _DATE_KEYS: tuple[tuple[str, DateKind | None], ...] = (
     (r"BEST\s*BEFORE\s*END|BEST\s*BEFORE|BBE|BB|MHD|保质期至|保质期到|赏味期限", "best_before"),
     (r"USE\s*-?\s*BY|EXPIRY|EXPIRES|EXP\.?|有效期至|有效期到|到期日|截止日期", "use_by"),
@@ -206,7 +212,9 @@ _KEYWORD = re.compile(
         [f"(?P<lot>{_LOT_KEYS})"]
         + [f"(?P<d{n}>(?:{k})(?![A-Z]))" for n, (k, _) in enumerate(_DATE_KEYS)]
     )
-    + r")\s*[:#.]?\s*",
+    # The keyword's punctuation as engines read it: a colon, or a comma, semicolon, dash or the
+    # CJK enumeration comma for a dot or colon printed small.
+    + r")\s*[:#.,;、\-]?\s*",
 )
 _LOT = re.compile(r"[A-Z0-9]+(?:[-/][A-Z0-9]+)?")
 _NUMERIC = re.compile(r"(\d{1,4})([/.\-])(\d{1,2})\2(\d{2,4})")
@@ -312,7 +320,7 @@ def parse_label(
     texts = tuple(line.text for line in lines)
     fields = [f for line in lines for f in _fields(line, policy)]
     if not fields:
-        return Unreadable("no lot or date keyword was read on the label", texts, engine)
+        return Unreadable(NO_KEYWORD, texts, engine)
     notes: list[str] = []
     lot, lot_conf = _one(fields, "lot", policy, notes)
     if isinstance(lot, str) and (seen := sorted(set(lot) & set(policy.confusable_letters))):

@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import cv2
@@ -29,24 +29,20 @@ import numpy as np
 
 from vision.errors import VisionError
 from vision.image import ImageLimits, decode_image
-from vision.label_text import (
-    LabelReading,
-    ParsePolicy,
-    TextLine,
-    Unreadable,
-    normalize_lot,
-    parse_label,
-)
+from vision.label_text import LabelReading, ParsePolicy, TextLine, Unreadable, parse_label
+from vision.label_vote import settled, vote
 
 __all__ = [
     "ENGINES",
+    "TESSERACT_VIEWS",
+    "VIEWS",
     "LabelReader",
     "LabelReaderLike",
     "OCRUnavailableError",
     "RapidOCREngine",
     "TesseractEngine",
     "TextEngine",
-    "agree",
+    "View",
     "available_engines",
     "load_label_reader",
     "rows",
@@ -56,7 +52,23 @@ ENGINES = ("rapidocr", "tesseract")
 # Labels are small print: the photo is read at up to this long side (the defect models read
 # 512 px, too little for 2 mm characters on a phone photo of a whole pack).
 OCR_SIDE = 1600
-CONFIRM_SCALE = 0.75  # the second read's scale (``LabelReader.confirm``)
+
+
+@dataclass(frozen=True)
+class View:
+    """One way of reading a photo: scaled by ``scale``, its text found on a copy at most
+    ``detect_side`` px long (None: the engine's own size), then read from the scaled photo."""
+
+    scale: float = 1.0
+    detect_side: int | None = None
+
+
+# The reads of a photo, in order, until what they say is settled (``vision.label_vote``: two
+# reads must agree and none may disagree). Chosen on the calibration seed of bench/ocr.py.
+VIEWS = (View(1.0, 640), View(0.75), View(1.0, 800), View(1.0))
+# Tesseract has no detector to size: its views differ by scale alone (the same image read
+# twice would agree with itself).
+TESSERACT_VIEWS = (View(1.0), View(0.75))
 
 
 class OCRUnavailableError(VisionError):
@@ -73,8 +85,9 @@ class TextEngine(Protocol):
 
     name: str
 
-    def lines(self, rgb: np.ndarray) -> list[TextLine]:
-        """Every line of text found, in reading order."""
+    def lines(self, rgb: np.ndarray, *, detect_side: int | None = None) -> list[TextLine]:
+        """Every line of text found (on a copy at most ``detect_side`` px long where the engine
+        has a text detector), in reading order."""
         ...
 
 
@@ -151,13 +164,23 @@ class RapidOCREngine:
         }
         if threads:
             params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads
-        self._engine = RapidOCR(params=params)
+        self._params = params
+        self._engines: dict[int | None, Any] = {None: RapidOCR(params=params)}
         self.version = _version("rapidocr")
 
-    def lines(self, rgb: np.ndarray) -> list[TextLine]:
+    def _engine(self, detect_side: int | None) -> Any:
+        # One engine per detection size (rapidocr sets it per engine); the models load lazily.
+        if detect_side not in self._engines:
+            from rapidocr import RapidOCR
+
+            sized = {"Det.limit_type": "max", "Det.limit_side_len": detect_side}
+            self._engines[detect_side] = RapidOCR(params={**self._params, **sized})
+        return self._engines[detect_side]
+
+    def lines(self, rgb: np.ndarray, *, detect_side: int | None = None) -> list[TextLine]:
         """Boxes read by the engine, joined into lines."""
         # rapidocr takes OpenCV's channel order.
-        result: Any = self._engine(np.ascontiguousarray(rgb[..., ::-1]))
+        result: Any = self._engine(detect_side)(np.ascontiguousarray(rgb[..., ::-1]))
         if result.boxes is None or result.txts is None or result.scores is None:
             return []
         chars = result.word_results
@@ -215,8 +238,8 @@ class TesseractEngine:
             .strip()
         )
 
-    def lines(self, rgb: np.ndarray) -> list[TextLine]:
-        """Words read by tesseract (TSV), joined into its lines."""
+    def lines(self, rgb: np.ndarray, *, detect_side: int | None = None) -> list[TextLine]:
+        """Words read by tesseract (TSV), joined into its lines (it has no detector to size)."""
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         ok, png = cv2.imencode(".png", grey)
         if not ok:  # pragma: no cover - an 8-bit grey image always encodes
@@ -238,32 +261,6 @@ class TesseractEngine:
                 # A word's confidence is each of its characters' (rows() spreads it).
             )
         return rows([line for ws in words.values() for line in rows(ws)])
-
-
-def agree(first: LabelReading, second: LabelReading) -> LabelReading:
-    """What two reads of one label both say: the lot and each date only where they match."""
-    if isinstance(first, Unreadable):
-        return first
-    notes = list(first.notes)
-    lot, lot_conf = first.lot, first.lot_confidence
-    if lot is not None and (second.lot is None or normalize_lot(second.lot) != normalize_lot(lot)):
-        notes.append(f"lot: a second read gives {second.lot!r}, not {lot!r}")
-        lot, lot_conf = None, None
-    kept = tuple(
-        d for d in first.dates if any((e.kind, e.date) == (d.kind, d.date) for e in second.dates)
-    )
-    notes += [f"{d.kind}: a second read does not confirm it" for d in first.dates if d not in kept]
-    if lot is None and not kept:
-        return Unreadable("; ".join(notes) or "two reads disagree", first.lines, first.engine)
-    confs = [c for c in (lot_conf, *(d.confidence for d in kept)) if c is not None]
-    return replace(
-        first,
-        lot=lot,
-        lot_confidence=lot_conf,
-        dates=kept,
-        confidence=min(confs),
-        notes=tuple(notes),
-    )
 
 
 def _version(package: str) -> str:
@@ -297,10 +294,11 @@ class LabelReader:
     engine: TextEngine
     policy: ParsePolicy = field(default_factory=ParsePolicy)
     limits: ImageLimits = field(default_factory=ImageLimits)
-    # Read the photo a second time at another scale and keep only what both reads say: an
-    # engine's confident misreads (S for 5, a dropped last character) rarely repeat at
-    # another scale, and its confidence does not tell them apart (bench/ocr.py).
-    confirm: bool = True
+    # The photo is read in each view in turn until the reads settle what it says: a field is
+    # kept where two reads agree and none disagrees (``vision.label_vote``). One view: each
+    # field as its one read gives it.
+    views: tuple[View, ...] = VIEWS
+    engine_reads: int = 0  # engine calls so far (a bench counts reads per photo with it)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -309,20 +307,24 @@ class LabelReader:
         return f"{self.engine.name} {getattr(self.engine, 'version', '')}".strip()
 
     def read_rgb(self, rgb: np.ndarray) -> LabelReading:
-        """The label in an upright RGB image; with ``confirm``, read twice and kept only
-        where the two reads agree."""
-        first = self._parse(rgb)
-        if not self.confirm or isinstance(first, Unreadable):
-            return first
-        h, w = rgb.shape[:2]
-        smaller = cv2.resize(
-            rgb, (round(w * CONFIRM_SCALE), round(h * CONFIRM_SCALE)), interpolation=cv2.INTER_AREA
-        )
-        return agree(first, self._parse(smaller))
+        """The label in an upright RGB image: read in ``views`` until the reads settle it."""
+        if len(self.views) == 1:
+            return self._parse(rgb, self.views[0])
+        reads: list[LabelReading] = []
+        for n, view in enumerate(self.views):
+            reads.append(self._parse(rgb, view))
+            if settled(reads, left=len(self.views) - n - 1):
+                break
+        return vote(reads)
 
-    def _parse(self, rgb: np.ndarray) -> LabelReading:
+    def _parse(self, rgb: np.ndarray, view: View) -> LabelReading:
+        if view.scale != 1.0:
+            h, w = rgb.shape[:2]
+            size = (round(w * view.scale), round(h * view.scale))
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         with self._lock:
-            lines = self.engine.lines(rgb)
+            lines = self.engine.lines(rgb, detect_side=view.detect_side)
+            self.engine_reads += 1
         return parse_label(lines, policy=self.policy, engine=self.identity)
 
     def read(self, data: bytes) -> LabelReading:
@@ -354,13 +356,12 @@ def load_label_reader(
 ) -> LabelReader:
     """Open ``engine`` (one of ``ENGINES``); ``OCRUnavailableError`` when not installed."""
     if engine == "rapidocr":
-        text: TextEngine = RapidOCREngine(threads=threads)
-    elif engine == "tesseract":
+        return LabelReader(RapidOCREngine(threads=threads), policy or ParsePolicy())
+    if engine == "tesseract":
         languages = "eng+chi_sim" if _has_language("chi_sim") else "eng"
         text = TesseractEngine(languages=languages)
-    else:
-        raise OCRUnavailableError(engine, f"unknown engine; one of {', '.join(ENGINES)}")
-    return LabelReader(text, policy or ParsePolicy())
+        return LabelReader(text, policy or ParsePolicy(), views=TESSERACT_VIEWS)
+    raise OCRUnavailableError(engine, f"unknown engine; one of {', '.join(ENGINES)}")
 
 
 def _has_language(code: str) -> bool:

@@ -42,6 +42,11 @@ def _read(*lines: str, confidence: float = 0.97, **policy: object) -> LabelRead 
         (("有效期至 20261212", "批号 B7781"), "B7781", "use_by", date(2026, 12, 12)),
         # The engine dropped the spaces: the keywords still start the fields.
         (("LOTL2411A7", "USEBY12/12/2026"), "L2411A7", "use_by", date(2026, 12, 12)),
+        # The keyword's O read as a zero, its colon or dot read as a comma (bench/ocr.py).
+        (("BEST BEFORE 04 MAR 2026", "L0T\uff1a14-358"), "14-358", "best_before", date(2026, 3, 4)),
+        (("EXP 27DEC26", "BATCH NO\u3001 L4710K5"), "L4710K5", "use_by", date(2026, 12, 27)),
+        (("BB 29JAN27", "BATCH NO, 97383"), "97383", "best_before", date(2027, 1, 29)),
+        (("EXP 04OCT27", "BATCH NO- FW2754"), "FW2754", "use_by", date(2027, 10, 4)),
     ],
 )
 def test_each_format_reads_the_lot_and_the_dated_kind(
@@ -83,6 +88,8 @@ def test_an_invalid_date_is_not_read(text: str) -> None:
         (("LOT A1",), "not a valid lot"),  # too short
         (("PILOT 1234", "EXPRESS 12/12/2026"), "no lot or date keyword"),  # inside words
         (("L2411A7 12/12/2026",), "no lot or date keyword"),  # no keyword: not read
+        # "L0T" is the keyword only as a word: "L0T203A1" may be a misread code, not LOT + code.
+        (("L0T203A1",), "no lot or date keyword"),
     ],
 )
 def test_ambiguous_or_keywordless_reads_are_unreadable(lines: tuple[str, ...], why: str) -> None:

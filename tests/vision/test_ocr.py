@@ -82,8 +82,22 @@ class _Lines:
     def __init__(self, *lines: str) -> None:
         self._lines = [TextLine(t, 0.95) for t in lines]
 
-    def lines(self, rgb: object) -> list[TextLine]:
+    def lines(self, rgb: object, *, detect_side: int | None = None) -> list[TextLine]:
         return self._lines
+
+
+class _PerView:
+    """An engine that reads one set of lines per detection size (the view it is read in)."""
+
+    name = "per-view"
+
+    def __init__(self, by_side: dict[int | None, tuple[str, ...]]) -> None:
+        self.by_side = by_side
+        self.calls: list[int | None] = []
+
+    def lines(self, rgb: object, *, detect_side: int | None = None) -> list[TextLine]:
+        self.calls.append(detect_side)
+        return [TextLine(t, 0.95) for t in self.by_side[detect_side]]
 
 
 def test_the_reader_parses_what_its_engine_reads() -> None:
@@ -95,18 +109,63 @@ def test_the_reader_parses_what_its_engine_reads() -> None:
     assert isinstance(read, LabelRead) and read.lot == "A1234" and read.engine == "fixed"
 
 
-def test_two_reads_keep_only_what_both_say() -> None:
+def _views_read(by_side: dict[int | None, tuple[str, ...]]) -> tuple[LabelRead | Unreadable, list]:
+    import numpy as np
+
+    from vision.ocr import View
+
+    engine = _PerView(by_side)
+    reader = LabelReader(engine, views=(View(1.0, 640), View(0.75, 800), View(1.0, None)))
+    return reader.read_rgb(np.zeros((8, 8, 3), np.uint8)), engine.calls
+
+
+def test_two_agreeing_reads_settle_the_label_and_the_third_view_is_not_read() -> None:
+    same = ("LOT A1234", "USE BY 01/02/2027")
+    read, calls = _views_read({640: same, 800: same, None: ("LOT B9999",)})
+    assert isinstance(read, LabelRead) and read.lot == "A1234" and read.use_by is not None
+    assert calls == [640, 800]
+
+
+def test_a_read_that_misses_the_line_is_outvoted_by_two_that_agree() -> None:
+    # The first view's text box cut the keyword off (a dot-printed line): the other two agree.
+    read, calls = _views_read({640: ("L0436",), 800: ("Lot: 84736",), None: ("LOT 84736",)})
+    assert isinstance(read, LabelRead) and read.lot == "84736"
+    assert calls == [640, 800, None]
+
+
+def test_a_lot_one_read_gives_and_another_contradicts_is_unreadable() -> None:
+    # S for 5 in one view only: the reads disagree, so neither is kept, whatever the third says.
+    read, calls = _views_read({640: ("LOT 521429",), 800: ("LOT S21429",), None: ("LOT S21429",)})
+    assert isinstance(read, Unreadable) and "the reads disagree" in read.reason
+    assert calls == [640, 800]  # a disagreement is settled: no third read changes it
+    # One read alone is no read: two must agree.
+    alone, _ = _views_read({640: ("LOT 521429",), 800: (), None: ("nothing",)})
+    assert isinstance(alone, Unreadable) and "1 of 3 reads, not 2" in alone.reason
+
+
+def test_votes_keep_each_field_on_its_own() -> None:
     from datetime import date
 
-    from vision.label_text import LabelDate
-    from vision.ocr import agree
+    from vision.label_text import NO_KEYWORD, LabelDate
+    from vision.label_vote import settled, vote
 
     day = LabelDate("use_by", date(2027, 1, 2), "USE BY 02/01/2027", 0.9)
+    other = LabelDate("use_by", date(2027, 1, 3), "USE BY 03/01/2027", 0.9)
     first = LabelRead("L6826S6", (day,), 0.9, 0.99)
     same = LabelRead("l6826s6", (day,), 0.8, 0.8)
-    assert agree(first, same) == first
-    # A confident misread (S for 5) that the second read does not repeat is not kept.
-    other = agree(first, LabelRead("L682656", (day,), 0.9, 0.99))
-    assert isinstance(other, LabelRead) and other.lot is None and other.use_by == day.date
-    assert "a second read gives 'L682656'" in other.notes[0]
-    assert isinstance(agree(first, Unreadable("glare")), Unreadable)
+    both = vote([first, same])
+    assert isinstance(both, LabelRead) and both.lot == "L6826S6" and both.lot_confidence == 0.8
+    # The lot is agreed, the date is not: the lot is kept, the date dropped with a note.
+    split = vote([first, LabelRead("L6826S6", (other,), 0.9, 0.99)])
+    assert isinstance(split, LabelRead) and split.lot == "L6826S6" and split.dates == ()
+    assert any("the reads disagree" in n for n in split.notes)
+    assert isinstance(vote([first, Unreadable("glare")]), Unreadable)
+    assert not settled([first], left=1) and settled([first], left=0)
+    assert settled([first, same], left=1)
+    # After two reads only the lot keeps the reading going: a date one read gives does not.
+    dateless = LabelRead("L6826S6", (), 0.9, 0.99)
+    assert settled([first, dateless], left=2)
+    assert not settled([first, LabelRead(None, (day,), 0.9)], left=2)
+    # Two reads that find no keyword at all end it: there is no label to agree on.
+    nothing = Unreadable(NO_KEYWORD)
+    assert settled([nothing, nothing], left=2) and not settled([nothing], left=3)
