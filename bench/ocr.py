@@ -40,7 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from simulator.label_photos import LabelPhoto, generate  # noqa: E402
+from simulator.label_photos import FONT_PACKAGES, LabelPhoto, generate, missing_fonts  # noqa: E402
 from vision.image import WORKING_SIDE, decode_image  # noqa: E402
 from vision.label_text import ParsePolicy, normalize_lot  # noqa: E402
 from vision.ocr import (  # noqa: E402
@@ -167,6 +167,12 @@ def main() -> None:
         " (the reader before issue 25's second part: 1.0,0.75)",
     )
     args = ap.parse_args()
+    if missing := missing_fonts():
+        print(
+            f"WARNING: {len(missing)} label fonts missing ({', '.join(missing)}): each seed draws "
+            f"other photos than documented (apt-get install {' '.join(FONT_PACKAGES)})",
+            flush=True,
+        )
     backgrounds = sorted(p for d in args.backgrounds for p in d.rglob("*.jpg"))
     roles = [("calibration", args.calibration_seed), ("test", args.test_seed)]
     roles += [(f"seed {seed}", seed) for seed in args.more_seeds]

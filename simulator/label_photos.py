@@ -27,7 +27,16 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["FONTS", "LabelPhoto", "LabelTruth", "fonts", "generate", "render_label_photo"]
+__all__ = [
+    "FONTS",
+    "FONT_PACKAGES",
+    "LabelPhoto",
+    "LabelTruth",
+    "fonts",
+    "generate",
+    "missing_fonts",
+    "render_label_photo",
+]
 
 _ROOT = Path("/usr/share/fonts")
 FONTS: dict[str, str] = {
@@ -43,6 +52,18 @@ FONTS: dict[str, str] = {
     "dotgothic16": "truetype/dotgothic16/DotGothic16-Regular.ttf",
 }
 CJK_FONT = "truetype/wqy/wqy-microhei.ttc"
+FONT_PACKAGES = (
+    "fonts-dejavu-core",
+    "fonts-liberation",
+    "fonts-freefont-ttf",
+    "fonts-courier-prime",
+    "fonts-ocr-b",
+    "fonts-dotgothic16",
+    "fonts-wqy-microhei",
+)
+"""Debian's packages holding FONTS and CJK_FONT: without them a seed draws other photos
+(a missing font is skipped, and the Chinese layout with the CJK font), so every figure and
+test of the label set assumes all of them (`.ci/run` installs them)."""
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
@@ -71,6 +92,12 @@ class LabelPhoto:
 def fonts() -> dict[str, Path]:
     """The fonts installed here (name → file)."""
     return {n: _ROOT / p for n, p in FONTS.items() if (_ROOT / p).exists()}
+
+
+def missing_fonts() -> list[str]:
+    """The label set's font files not installed here (empty: the set is drawn as documented)."""
+    wanted = [*FONTS.values(), CJK_FONT]
+    return [p for p in wanted if not (_ROOT / p).exists()]
 
 
 def _lot(rng: random.Random) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from simulator.label_photos import fonts, generate
+from simulator.label_photos import FONT_PACKAGES, generate, missing_fonts
 from vision.label_text import LabelRead, TextLine, Unreadable
 from vision.ocr import (
     LabelReader,
@@ -17,7 +19,12 @@ from vision.ocr import (
 needs_rapidocr = pytest.mark.skipif(
     "rapidocr" not in available_engines(), reason="rapidocr is not installed (the ocr extra)"
 )
-needs_fonts = pytest.mark.skipif(len(fonts()) < 3, reason="label fonts are not installed")
+# Without every font the generator draws other photos (and no Chinese label): the assertions
+# below are about the documented set. FRESHPROOF_REQUIRE_FONTS=1 (.ci/run) makes it a failure.
+needs_fonts = pytest.mark.skipif(
+    bool(missing_fonts()) and os.environ.get("FRESHPROOF_REQUIRE_FONTS") != "1",
+    reason=f"label fonts missing (apt-get install {' '.join(FONT_PACKAGES)})",
+)
 
 
 @pytest.fixture(scope="module")
