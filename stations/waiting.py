@@ -9,19 +9,39 @@ with none); one request that waits costs two small queries every ``interval``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+import anyio
+import anyio.to_thread
 from sqlalchemy import Engine, select
 
 from stations.batches import station_batches
 from stations.jobs import station_jobs
 
-__all__ = ["MAX_WAIT_SECONDS", "wait_for_job"]
+__all__ = ["MAX_WAIT_SECONDS", "job_settled", "wait_for_job"]
 
-MAX_WAIT_SECONDS = 30.0  # a waiting request holds a server thread: keep it bounded
+MAX_WAIT_SECONDS = 30.0  # a station's request held open: keep it bounded
 
 
-def wait_for_job(
+def job_settled(engine: Engine, station_id: str, batch_id: str) -> bool:
+    """Whether the station's batch is no longer pending: done, failed or unknown."""
+    with engine.connect() as conn:
+        if conn.execute(
+            select(station_batches.c.batch_id).where(
+                station_batches.c.station_id == station_id,
+                station_batches.c.batch_id == batch_id,
+            )
+        ).first():
+            return True
+        status = conn.execute(
+            select(station_jobs.c.status).where(
+                station_jobs.c.station_id == station_id, station_jobs.c.batch_id == batch_id
+            )
+        ).scalar()
+    return status != "pending"
+
+
+async def wait_for_job(
     engine: Engine,
     station_id: str,
     batch_id: str,
@@ -29,26 +49,19 @@ def wait_for_job(
     seconds: float,
     interval: float = 0.025,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
 ) -> None:
     """Return once the station's batch is no longer pending (done, failed or unknown), or
-    when ``seconds`` have passed; the caller reads the job's state afterwards."""
+    when ``seconds`` have passed; the caller reads the job's state afterwards.
+
+    Asynchronous: a waiting request holds no server thread between its checks (each check
+    borrows one for its two small queries), so stations waiting at once cannot starve the
+    thread pool every other route runs on."""
     deadline = clock() + min(seconds, MAX_WAIT_SECONDS)
     while True:
-        with engine.connect() as conn:
-            if conn.execute(
-                select(station_batches.c.batch_id).where(
-                    station_batches.c.station_id == station_id,
-                    station_batches.c.batch_id == batch_id,
-                )
-            ).first():
-                return
-            status = conn.execute(
-                select(station_jobs.c.status).where(
-                    station_jobs.c.station_id == station_id, station_jobs.c.batch_id == batch_id
-                )
-            ).scalar()
-        left = deadline - clock()
-        if status != "pending" or left <= 0:
+        if await anyio.to_thread.run_sync(job_settled, engine, station_id, batch_id):
             return
-        sleep(min(interval, left))
+        left = deadline - clock()
+        if left <= 0:
+            return
+        await sleep(min(interval, left))

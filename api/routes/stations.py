@@ -206,7 +206,7 @@ async def grade(
 
 
 @router.get("/jobs/{batch_id:path}", responses=problem_responses(404, 409))
-def job(
+async def job(
     batch_id: str,
     services: Svc,
     caller: Caller,
@@ -239,7 +239,7 @@ def job(
             raise unknown
         station_id = caller.station_id
     elif station_id is None:
-        found = stations_with_batch(services.engine, batch_id)
+        found = await run_in_threadpool(stations_with_batch, services.engine, batch_id)
         if len(found) > 1:
             raise Problem(
                 409,
@@ -251,8 +251,12 @@ def job(
             )
         station_id = found[0] if found else None
     if station_id and wait > 0:
-        wait_for_job(services.engine, station_id, batch_id, seconds=wait)
-    state = job_state(services.engine, station_id, batch_id) if station_id else None
+        await wait_for_job(services.engine, station_id, batch_id, seconds=wait)
+    state = (
+        await run_in_threadpool(job_state, services.engine, station_id, batch_id)
+        if station_id
+        else None
+    )
     if state is None:
         raise unknown
     return state
