@@ -134,6 +134,13 @@ def predict(
     from vision.predictor import Predictor
 
     settings = Settings()
+    if (
+        backend is not None
+        and precision is None
+        and ("inference_precision" not in settings.model_fields_set)
+    ):  # the chosen backend's own default, as the settings give one (onnxruntime: f32)
+        default = Settings.model_fields["inference_precision"].default
+        precision = "f32" if backend == "onnxruntime" else default
     try:
         predictor = Predictor.from_weights(
             weights or settings.weights_dir,

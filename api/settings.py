@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     inference_precision: Literal["f32", "bf16"] = Field(
         "bf16",
         description="bf16 (openvino; f32 where the CPU has no bf16) is faster, and recorded; "
-        "f32 gives the same scores on any CPU.",
+        "f32 gives the same scores on any CPU. Unset with backend onnxruntime: f32.",
     )
     # One runtime thread per network: a photo's detector and classifier run side by side on
     # a pool of one thread per core (vision/parallel.py), and a small network split over two
@@ -321,6 +321,18 @@ class Settings(BaseSettings):
     label_day_first: bool = Field(
         True, description="Numeric dates on labels are day first (12/03/2026: 12 March)."
     )
+
+    @model_validator(mode="after")
+    def _precision_follows_the_backend(self) -> Settings:
+        # bf16 is the default of the default backend; someone choosing ONNX Runtime (f32
+        # only) without naming a precision means its f32, not a refusal to start.
+        if "inference_precision" not in self.model_fields_set and (
+            self.inference_backend == "onnxruntime"
+        ):
+            # Not through __setattr__: that would count it as set by the operator, and a
+            # command choosing another backend for one run reads that (api/cli.py predict).
+            object.__setattr__(self, "inference_precision", "f32")
+        return self
 
     @model_validator(mode="after")
     def _s3_needs_an_endpoint(self) -> Settings:

@@ -40,13 +40,16 @@ def test_predict_records_the_chosen_backend(
     photo = tmp_path / "x.jpg"
     photo.write_bytes(jpeg_bytes(textured()))
     args = ["predict", "--json", "--weights", str(tiny_weights), str(photo)]
-    result = CliRunner().invoke(app, [*args, "--backend", "openvino"])
+    result = CliRunner().invoke(app, [*args, "--backend", "openvino", "--precision", "f32"])
     assert result.exit_code == 0, result.output
     model = json.loads(result.stdout)["model"]
     assert (model["backend"], model["precision"]) == ("openvino", "f32")
     assert model["name"] == "tiny" and len(model["sha256"]) == 64
+    ort = json.loads(CliRunner().invoke(app, [*args, "--backend", "onnxruntime"]).stdout)["model"]
+    assert (ort["backend"], ort["precision"]) == ("onnxruntime", "f32")
+    # The default is the service's: OpenVINO at bf16, recorded as f32 on a CPU without bf16.
     default = json.loads(CliRunner().invoke(app, args).stdout)["model"]
-    assert (default["backend"], default["precision"]) == ("onnxruntime", "f32")
+    assert default["backend"] == "openvino" and default["precision"] in ("bf16", "f32")
 
 
 def test_predict_unknown_backend_is_a_clear_error(tiny_weights: Path, tmp_path: Path) -> None:

@@ -29,6 +29,18 @@ def test_backend_and_precision_come_from_the_environment(monkeypatch: pytest.Mon
     assert (s.inference_backend, s.inference_precision) == ("onnxruntime", "f32")
 
 
+def test_choosing_onnxruntime_alone_means_its_f32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operator who sets only the backend to ONNX Runtime gets a service, not a refusal
+    because the default precision (bf16) is OpenVINO's; naming bf16 with it is still refused
+    (vision.runtime.load_backend)."""
+    monkeypatch.setenv("FRESHPROOF_INFERENCE_BACKEND", "onnxruntime")
+    monkeypatch.delenv("FRESHPROOF_INFERENCE_PRECISION", raising=False)
+    s = Settings(_env_file=None)
+    assert (s.inference_backend, s.inference_precision) == ("onnxruntime", "f32")
+    monkeypatch.setenv("FRESHPROOF_INFERENCE_PRECISION", "bf16")
+    assert Settings(_env_file=None).inference_precision == "bf16"
+
+
 @pytest.mark.parametrize(("field", "value"), [("backend", "tensorrt"), ("precision", "int4")])
 def test_unknown_values_are_refused(
     monkeypatch: pytest.MonkeyPatch, field: str, value: str

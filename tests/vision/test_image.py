@@ -47,6 +47,18 @@ def test_applies_exif_orientation() -> None:
     assert (out.width, out.height) == (40, 100)
 
 
+def test_non_images_are_refused_where_ultralytics_patched_pillow() -> None:
+    """ultralytics replaces Image.open process-wide (its HEIF fallback): in a process that
+    loaded it (a worker with the train extra), a non-image must still be "not an image"."""
+    pytest.importorskip("ultralytics")
+    import ultralytics.utils.patches  # noqa: F401  (applies the patch)
+
+    assert Image.open.__module__ == "ultralytics.utils.patches"
+    for data in (b"hello, this is text", b"<svg xmlns='http://www.w3.org/2000/svg'/>"):
+        with pytest.raises(NotAnImageError):
+            decode_image(data)
+
+
 @pytest.mark.parametrize("data", [b"hello, this is text", b"%PDF-1.7\n...", b"\x00" * 2048])
 def test_rejects_non_images(data: bytes) -> None:
     with pytest.raises(NotAnImageError):
