@@ -395,10 +395,8 @@ def grade_batch(
         return done
 
     # Every item's lot in one query, not one round trip per item.
-    lots = lot_classes_of(
-        ledger.engine,
-        (r.uri for r in found if r.uri and r.error is None and not (graded and r.position in graded)),
-    )
+    todo = [r for r in found if r.error is None and not (graded and r.position in graded)]
+    lots = lot_classes_of(ledger.engine, (r.uri for r in todo if r.uri))
     pairs = list(zip(found, items, strict=True))
     results = list(pool.map(work, pairs) if pool is not None else map(work, pairs))
     try:
