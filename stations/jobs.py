@@ -26,6 +26,7 @@ broker, never the leftovers of a dead process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -533,7 +534,10 @@ def run_batch_job(
             label_reader=label_reader,
         )
     except Exception as exc:
-        progress.flush()  # the items graded before the failure are kept for the next run
+        # The items graded before the failure are kept for the next run; a database that
+        # refuses that too must not keep the job from being marked failed.
+        with contextlib.suppress(Exception):
+            progress.flush()
         _finish(ledger.engine, job.key, "failed", f"{type(exc).__name__}: {exc}")
         raise
     _finish(ledger.engine, job.key, "done", None)
