@@ -46,7 +46,7 @@ from supplychain.epcis import build, parse_document
 from supplychain.epcis.build import ObjectEvent, Quantity
 from supplychain.identifiers.digital_link import lot as lot_of_key
 from supplychain.identifiers.tds import EPCError, decode_epc
-from supplychain.trace import lot_class_of
+from supplychain.trace import lot_classes_of
 from vision.errors import ImageRejected
 from vision.ocr import LabelReaderLike
 from vision.predictor import Inspector
@@ -131,6 +131,9 @@ class ItemInput:
     # What the item is (produce, parcel, can, pouch), when the station knows: the operating
     # point its grade is held to. None: every family its kind may be (the strictest).
     family: str | None = None
+    # The photos' SHA-256 when the evidence store holds them already (a queued job's items,
+    # stored by the API): not stored, nor hashed, again. Empty: stored as they are graded.
+    stored: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,12 +251,13 @@ def _grade_item(
     *,
     inspector: Inspector,
     store: EvidenceStore,
-    engine: Engine,
+    lot: str | None,
     policy: GradingPolicy,
     label_reader: LabelReaderLike | None = None,
 ) -> ItemResult:
-    """One identified item judged, graded, its photos kept and its lot looked up; with a
-    ``label_reader``, an item whose label reads another lot is left to a person.
+    """One identified item judged, graded and its photos kept (``lot``: the one the ledger
+    knows for its EPC); with a ``label_reader``, an item whose label reads another lot is
+    left to a person.
 
     Independent of every other item, so the items of a batch run side by side.
     """
@@ -264,8 +268,7 @@ def _grade_item(
         except ImageRejected as exc:
             rejected = photo_rejected(str(exc), n, item.request_photos)
             return replace(found, error=rejected)
-    photos = tuple(store.put(data).sha256 for _, data in item.photos)
-    lot = lot_class_of(engine, found.uri or "")
+    photos = item.stored or tuple(store.put(data).sha256 for _, data in item.photos)
     notes: tuple[str, ...] = () if lot else ("the ledger knows no lot for this EPC: graded anyway",)
     graded = grade(item.kind, inspections, policy, family=item.family)
     if label_reader is not None:
@@ -383,7 +386,7 @@ def grade_batch(
             item,
             inspector=inspector,
             store=store,
-            engine=ledger.engine,
+            lot=lots.get(result.uri or ""),
             policy=policy,
             label_reader=label_reader,
         )
@@ -391,6 +394,9 @@ def grade_batch(
             on_graded(done)
         return done
 
+    # Every item's lot in one query, not one round trip per item.
+    todo = [r for r in found if r.error is None and not (graded and r.position in graded)]
+    lots = lot_classes_of(ledger.engine, (r.uri for r in todo if r.uri))
     pairs = list(zip(found, items, strict=True))
     results = list(pool.map(work, pairs) if pool is not None else map(work, pairs))
     try:

@@ -26,8 +26,10 @@ broker, never the leftovers of a dead process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
@@ -431,25 +433,39 @@ def job_progress(engine: Engine, key: tuple[str, str]) -> dict[int, ItemResult]:
 
 
 class ProgressLog:
-    """Keeps each item on the job's row as a run grades it; a kept item also restarts the
-    count of runs that died without progress.
+    """Keeps the items a run grades on the job's row; a kept item also restarts the count of
+    runs that died without progress.
 
-    Items of one run are graded side by side, and each write is a commit (an fsync on
-    SQLite). A thread that finds another writing leaves its item to that writer and goes
-    back to grading; the writer keeps writing until nothing waits, so every item is on the
-    row before the call that wrote it returns, and ``grade_batch`` returns only after all
-    of them did.
+    Each write is a commit (an fsync on SQLite), and an item of 1080p grades in a few tens
+    of milliseconds, so one commit per item cost the worker about as much as a network. A
+    run's first item is written at once (the run made progress); later ones are written
+    together, at most one commit per ``interval`` seconds, by the grading thread that finds
+    the interval over, and a thread that finds another writing leaves its items to that
+    writer. A run that dies loses at most the last ``interval`` of its work (graded again by
+    the next run); ``flush`` writes what still waits (a run that fails); a run that
+    finishes records every item with its batch row, so what waits then is dropped.
     """
 
-    def __init__(self, engine: Engine, key: tuple[str, str]) -> None:
-        self.engine, self.key = engine, key
+    def __init__(self, engine: Engine, key: tuple[str, str], *, interval: float = 0.25) -> None:
+        self.engine, self.key, self.interval = engine, key, interval
         self._lock = threading.Lock()
         self._waiting: dict[str, Any] = {}
         self._writing = False
+        self._last: float | None = None  # when the last write began (monotonic)
 
     def __call__(self, item: ItemResult) -> None:
         with self._lock:
             self._waiting[str(item.position)] = item.as_dict()
+            if self._last is not None and time.monotonic() - self._last < self.interval:
+                return  # written with the next item after the interval, or by ``flush``
+        self._drain()
+
+    def flush(self) -> None:
+        """Write every item still waiting, now."""
+        self._drain()
+
+    def _drain(self) -> None:
+        with self._lock:
             if self._writing:
                 return  # the thread writing now takes it in its next round
             self._writing = True
@@ -459,6 +475,7 @@ class ProgressLog:
                 if not items:
                     self._writing = False  # under the lock: no item can slip between
                     return
+                self._last = time.monotonic()
             try:
                 self._write(items)
             except BaseException:
@@ -499,6 +516,7 @@ def run_batch_job(
 ) -> BatchResult:
     """Grade a queued batch (items refused before queueing keep their error); ``pool`` and
     ``label_reader`` as for ``grade_batch``."""
+    progress = ProgressLog(ledger.engine, job.key)
     try:
         result = grade_batch(
             ledger=ledger,
@@ -512,10 +530,14 @@ def run_batch_job(
             refused={n: i.error for n, i in enumerate(job.items) if i.error},
             pool=pool,
             graded=job_progress(ledger.engine, job.key),
-            on_graded=ProgressLog(ledger.engine, job.key),
+            on_graded=progress,
             label_reader=label_reader,
         )
     except Exception as exc:
+        # The items graded before the failure are kept for the next run; a database that
+        # refuses that too must not keep the job from being marked failed.
+        with contextlib.suppress(Exception):
+            progress.flush()
         _finish(ledger.engine, job.key, "failed", f"{type(exc).__name__}: {exc}")
         raise
     _finish(ledger.engine, job.key, "done", None)
@@ -530,6 +552,7 @@ def _inputs(store: EvidenceStore, items: Sequence[JobItem]) -> list[ItemInput]:
             tuple((name, store.get_original(h)) for name, h in i.photos) if not i.error else (),
             i.request_photos,
             i.family,
+            tuple(h for _, h in i.photos) if not i.error else (),
         )
         for i in items
     ]

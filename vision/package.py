@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from vision.errors import ModelError
-from vision.postprocess import CLASSIFIER_VIEWS, center_crop_input, classifier_views
+from vision.postprocess import CLASSIFIER_VIEWS, center_crop_input, classifier_views, unit_chw
 
 __all__ = [
     "FUSIONS",
@@ -50,7 +50,7 @@ def squash_input(rgb: np.ndarray, size: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     interp = cv2.INTER_AREA if min(h, w) > size else cv2.INTER_LINEAR
     out = cv2.resize(rgb, (size, size), interpolation=interp)
-    return np.ascontiguousarray(out.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+    return unit_chw(out)
 
 
 # How a photo becomes the network's input: the name is what the manifest's ``input`` says.

@@ -1,6 +1,6 @@
 import numpy as np
 
-from vision.postprocess import decode_yolo, letterbox, nms
+from vision.postprocess import decode_yolo, letterbox, nms, unit_chw
 
 
 def test_letterbox_keeps_aspect_and_pads_grey() -> None:
@@ -51,3 +51,14 @@ def test_decode_clips_to_image() -> None:
     _, lb = letterbox(np.zeros((320, 320, 3), np.uint8), 320)
     out = decode_yolo(_raw([(5, 5, 40, 40, [0.9, 0, 0, 0])]), lb, width=320, height=320, conf=0.25)
     assert out[0][2].tolist() == [0, 0, 25, 25]
+
+
+def test_unit_chw_is_the_plain_cast_and_division_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    for shape in [(640, 640, 3), (224, 224, 3), (37, 51, 3)]:
+        hwc = rng.integers(0, 256, shape, dtype=np.uint8)
+        plain = np.ascontiguousarray(hwc.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+        ours = unit_chw(hwc)
+        assert ours.dtype == np.float32 and ours.flags.c_contiguous
+        assert ours.shape == plain.shape
+        assert np.array_equal(ours.view(np.uint32), plain.view(np.uint32))
