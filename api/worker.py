@@ -31,12 +31,12 @@ from typing import Any, Protocol
 
 from api.settings import Settings
 from stations.grading import GradingPolicy
+from stations.job_state import job_state
 from stations.jobs import (
     BatchJob,
     abandoned_jobs,
     adopt_jobs,
     hold_job,
-    job_state,
     renew_leases,
     run_batch_job,
     start_job,

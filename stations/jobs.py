@@ -63,7 +63,6 @@ from stations.batches import (
     grade_batch,
     photo_rejected,
     station_batches,
-    station_reviews,
 )
 from stations.errors import BatchConflictError
 from stations.grading import GradingPolicy
@@ -80,7 +79,7 @@ __all__ = [
     "adopt_jobs",
     "hold_job",
     "job_progress",
-    "job_state",
+    "job_where",
     "live_jobs",
     "queued_conflict",
     "record_job",
@@ -88,7 +87,6 @@ __all__ = [
     "run_batch_job",
     "start_job",
     "station_jobs",
-    "stations_with_batch",
     "store_job",
 ]
 
@@ -211,7 +209,7 @@ def store_job(
     return BatchJob(batch_id, station, tuple(described))
 
 
-def _where(station_id: str, batch_id: str) -> Any:
+def job_where(station_id: str, batch_id: str) -> Any:
     return and_(station_jobs.c.station_id == station_id, station_jobs.c.batch_id == batch_id)
 
 
@@ -260,7 +258,7 @@ def record_job(
 def _seen(conn: Any, job: BatchJob) -> bool:
     """Whether the station used this batch id before with this content; raises when it used
     it with other content."""
-    row = conn.execute(select(station_jobs.c.job).where(_where(*job.key))).first()
+    row = conn.execute(select(station_jobs.c.job).where(job_where(*job.key))).first()
     if row is not None:
         if BatchJob.from_json(row.job).items != job.items:
             raise BatchConflictError(job.batch_id)
@@ -282,7 +280,9 @@ def queued_conflict(engine: Engine, station_id: str, batch_id: str, digest: str)
     """Raise ``BatchConflictError`` when the station queued a batch under this id with
     content other than ``digest`` (a batch graded at once meeting a queued one)."""
     with engine.connect() as conn:
-        row = conn.execute(select(station_jobs.c.job).where(_where(station_id, batch_id))).first()
+        row = conn.execute(
+            select(station_jobs.c.job).where(job_where(station_id, batch_id))
+        ).first()
     if row is not None and BatchJob.from_json(row.job).digest() != digest:
         raise BatchConflictError(batch_id)
 
@@ -311,7 +311,7 @@ def hold_job(
     with engine.begin() as conn:
         conn.execute(
             update(station_jobs)
-            .where(_where(*key), station_jobs.c.status == "pending")
+            .where(job_where(*key), station_jobs.c.status == "pending")
             .values(owner=owner, lease_until=now + lease)
         )
 
@@ -371,12 +371,12 @@ def adopt_jobs(
         with engine.begin() as conn:
             changed = conn.execute(
                 update(station_jobs)
-                .where(_where(row.station_id, row.batch_id), _abandoned(now), seen)
+                .where(job_where(row.station_id, row.batch_id), _abandoned(now), seen)
                 .values(owner=owner, lease_until=now + lease)
             ).rowcount
             if changed == 1:
                 job = conn.execute(
-                    select(station_jobs.c.job).where(_where(row.station_id, row.batch_id))
+                    select(station_jobs.c.job).where(job_where(row.station_id, row.batch_id))
                 ).scalar_one()
                 taken.append(BatchJob.from_json(job))
     return taken
@@ -402,18 +402,18 @@ def start_job(
         )
         changed = conn.execute(
             update(station_jobs)
-            .where(_where(*key), station_jobs.c.status == "pending", free)
+            .where(job_where(*key), station_jobs.c.status == "pending", free)
             .values(owner=owner, lease_until=now + lease, attempts=station_jobs.c.attempts + 1)
         ).rowcount
         if changed != 1:
             return None
         row = conn.execute(
-            select(station_jobs.c.job, station_jobs.c.attempts).where(_where(*key))
+            select(station_jobs.c.job, station_jobs.c.attempts).where(job_where(*key))
         ).one()
         if row.attempts > max_attempts:
             conn.execute(
                 update(station_jobs)
-                .where(_where(*key))
+                .where(job_where(*key))
                 .values(
                     status="failed",
                     error=f"its worker stopped {max_attempts} times in a row before it graded "
@@ -428,7 +428,7 @@ def start_job(
 def job_progress(engine: Engine, key: tuple[str, str]) -> dict[int, ItemResult]:
     """The items earlier runs of the job graded, by position."""
     with engine.connect() as conn:
-        text = conn.execute(select(station_jobs.c.progress).where(_where(*key))).scalar()
+        text = conn.execute(select(station_jobs.c.progress).where(job_where(*key))).scalar()
     return {int(k): ItemResult.from_dict(v) for k, v in json.loads(text or "{}").items()}
 
 
@@ -485,11 +485,13 @@ class ProgressLog:
 
     def _write(self, items: dict[str, Any]) -> None:
         with self.engine.begin() as conn:
-            text = conn.execute(select(station_jobs.c.progress).where(_where(*self.key))).scalar()
+            text = conn.execute(
+                select(station_jobs.c.progress).where(job_where(*self.key))
+            ).scalar()
             kept = json.loads(text or "{}") | items
             conn.execute(
                 update(station_jobs)
-                .where(_where(*self.key), station_jobs.c.status == "pending")
+                .where(job_where(*self.key), station_jobs.c.status == "pending")
                 .values(progress=json.dumps(kept), attempts=0)
             )
 
@@ -498,7 +500,7 @@ def _finish(engine: Engine, key: tuple[str, str], status: str, error: str | None
     with engine.begin() as conn:
         conn.execute(
             update(station_jobs)
-            .where(_where(*key), station_jobs.c.status == "pending")
+            .where(job_where(*key), station_jobs.c.status == "pending")
             .values(status=status, error=error, finished_at=datetime.now(UTC))
         )
 
@@ -556,62 +558,3 @@ def _inputs(store: EvidenceStore, items: Sequence[JobItem]) -> list[ItemInput]:
         )
         for i in items
     ]
-
-
-def job_state(engine: Engine, station_id: str, batch_id: str) -> dict[str, Any] | None:
-    """A station's job: its status, and the batch's items once done; None when the station
-    has no batch of that id (another station's same id is not this one's)."""
-    with engine.connect() as conn:
-        row = conn.execute(select(station_jobs).where(_where(station_id, batch_id))).first()
-        done = conn.execute(
-            select(station_batches.c.result).where(
-                station_batches.c.station_id == station_id, station_batches.c.batch_id == batch_id
-            )
-        ).first()
-        graded = conn.execute(
-            select(station_reviews).where(
-                station_reviews.c.station_id == station_id,
-                station_reviews.c.batch_id == batch_id,
-                station_reviews.c.status == "graded",
-            )
-        ).all()
-    if row is None and done is None:
-        return None
-    items = json.loads(done.result) if done is not None else None
-    return {
-        "batch_id": batch_id,
-        "station_id": station_id,
-        "status": "done" if done is not None else row.status if row else "pending",
-        "error": row.error if row else None,
-        "items": _with_persons_grades(items, graded) if items is not None else None,
-    }
-
-
-def stations_with_batch(engine: Engine, batch_id: str) -> list[str]:
-    """The stations that queued or graded a batch of this id (staff read any of them)."""
-    with engine.connect() as conn:
-        queued = conn.execute(
-            select(station_jobs.c.station_id).where(station_jobs.c.batch_id == batch_id)
-        ).scalars()
-        graded = conn.execute(
-            select(station_batches.c.station_id).where(station_batches.c.batch_id == batch_id)
-        ).scalars()
-        return sorted({*queued, *graded})
-
-
-def _with_persons_grades(items: list[dict[str, Any]], graded: Sequence[Any]) -> list[Any]:
-    """The batch's items as graded, with what a person decided for the items the model left
-    to one: their inspection event's ``ledger_index`` and ``person_grade``."""
-    by_position = {r.position: r for r in graded}
-    out = []
-    for item in items:
-        r = by_position.get(item.get("position"))
-        if r is not None:
-            person = {
-                "condition": r.condition,
-                "graded_by": r.graded_by,
-                "graded_at": r.graded_at.isoformat() if r.graded_at else None,
-            }
-            item = item | {"ledger_index": r.ledger_index, "person_grade": person}
-        out.append(item)
-    return out

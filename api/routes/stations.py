@@ -20,14 +20,8 @@ from api.settings import Settings
 from api.uploads import read_photos
 from stations.batches import ItemInput, Station, grade_batch, request_digest
 from stations.grading import GradingPolicy
-from stations.jobs import (
-    job_state,
-    live_jobs,
-    queued_conflict,
-    record_job,
-    stations_with_batch,
-    store_job,
-)
+from stations.job_state import job_state, stations_with_batch
+from stations.jobs import live_jobs, queued_conflict, record_job, store_job
 from stations.waiting import MAX_WAIT_SECONDS, wait_for_job
 from supplychain import strict_json
 from vision.predictor import Predictor

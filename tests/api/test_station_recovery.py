@@ -30,12 +30,12 @@ from api.deps import get_predictor
 from api.services import build_services
 from api.settings import Settings
 from stations.batches import ItemResult, Station
+from stations.job_state import job_state
 from stations.jobs import (
     BatchJob,
     JobItem,
     ProgressLog,
     job_progress,
-    job_state,
     live_jobs,
     record_job,
     start_job,
