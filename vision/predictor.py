@@ -371,11 +371,7 @@ class Predictor:
         t = time.perf_counter()
         batch = center_crop_input(rgb, self.spec.classifier.imgsz)
         views = classifier_views(batch, self.spec.classifier.views)
-        if fixed_batch(self.classifier) in (None, len(views)):
-            # One run over every view: the same outputs image by image, one call.
-            out = np.mean(self.classifier.run(np.concatenate(views)), axis=0)
-        else:  # a network exported for one image at a time (releases up to 0.3.1)
-            out = np.mean([self.classifier.run(view)[0] for view in views], axis=0)
+        out = np.mean(_run_views(self.classifier, views), axis=0)
         timing["classify"] = (time.perf_counter() - t) * 1e3
         return {c: float(p) for c, p in zip(self.spec.classifier.classes, out, strict=True)}
 
@@ -390,10 +386,7 @@ class Predictor:
     @staticmethod
     def _package_damage(rgb: np.ndarray, backend: Backend, spec: PackageClassifierSpec) -> float:
         """The packaging classifier's P(damaged), averaged over the photo and its views."""
-        views = spec.inputs(rgb)
-        if fixed_batch(backend) in (None, len(views)):
-            return spec.probability(backend.run(np.concatenate(views)))
-        return spec.probability(np.concatenate([backend.run(v) for v in views]))
+        return spec.probability(_run_views(backend, spec.inputs(rgb)))
 
     def findings(self, judgement: Judgement, *, width: int, height: int) -> tuple[Finding, ...]:
         """The labels at or above their operating thresholds, with up to 3 boxes each."""
@@ -417,3 +410,12 @@ class Predictor:
             return self.inspect(data, image=image)
         except ImageRejected as exc:
             return exc
+
+
+def _run_views(backend: Backend, views: list[np.ndarray]) -> np.ndarray:
+    """A network's outputs for each view, one row per view: one run over every view when the
+    network takes that batch (the same outputs image by image), else one run per view (a
+    network exported for one image at a time, as releases up to 0.3.1)."""
+    if fixed_batch(backend) in (None, len(views)):
+        return backend.run(np.concatenate(views))
+    return np.concatenate([backend.run(view) for view in views])
