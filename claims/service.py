@@ -247,31 +247,92 @@ def _record(
     now: datetime,
     actor: str | None = None,
 ) -> None:
-    """Write the decision in the open ledger transaction: entries, rows, payment, webhooks."""
-    claim, inspections, verdict = evidence.claim, evidence.inspections, assessment.verdict
-    labels = evidence.labels or (None,) * len(inspections)
+    """Write the decision in the open ledger transaction, in four steps: the ledger entries,
+    the compensation (paid here when the policy pays without a person), the claim's rows,
+    and the ticket's webhook notice (sent by the outbox after commit)."""
+    labels = evidence.labels or (None,) * len(evidence.inspections)
+    refs = _append_entries(
+        w,
+        claim_id=claim_id,
+        evidence=evidence,
+        assessment=assessment,
+        stored=stored,
+        labels=labels,
+        actor=actor,
+        now=now,
+    )
+    compensation = _compensate(w.conn, claim_id=claim_id, assessment=assessment, now=now)
+    ticket = jsonable(dataclasses.asdict(assessment.ticket))
+    _insert_rows(
+        w.conn,
+        claim_id=claim_id,
+        evidence=evidence,
+        assessment=assessment,
+        stored=stored,
+        labels=labels,
+        refs=refs,
+        request=request,
+        ticket=ticket,
+        compensation=compensation,
+        now=now,
+    )
+    claim, verdict = evidence.claim, assessment.verdict
+    enqueue(
+        conn=w.conn,
+        event_type="ticket.created",
+        endpoints=list(webhooks),
+        now=now,
+        order_key=claim_id,
+        payload={
+            "claim_id": claim_id,
+            "lot": claim.lot,
+            "order_id": claim.order_id,
+            "responsible_party": verdict.responsible_party,
+            "ticket": ticket,
+            "compensation": compensation,
+            "ledger": {"evidence": refs.evidence, "verdict": refs.verdict},
+        },
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _EntryRefs:
+    """Where a claim's evidence and verdict landed on the ledger."""
+
+    evidence: int
+    verdict: int
+
+
+def _append_entries(
+    w: LedgerWriter,
+    *,
+    claim_id: str,
+    evidence: ClaimEvidence,
+    assessment: Assessment,
+    stored: Sequence[StoredEvidence],
+    labels: Sequence[LabelReading | None],
+    actor: str | None,
+    now: datetime,
+) -> _EntryRefs:
+    """The claim's ledger entries: its evidence, the verdict citing it, and a lot alert when
+    this claim completes one (with the alert's row, which names the entry)."""
+    claim, verdict = evidence.claim, assessment.verdict
     body = _evidence(
         claim_id=claim_id,
         claim=claim,
         stored=stored,
-        inspections=inspections,
+        inspections=evidence.inspections,
         duplicates=evidence.duplicates,
         labels=labels,
     )
     (ev,) = w.append_many([("claim.evidence", {**body, "filed_by": actor})])
-    (vd,) = w.append_many(
-        [
-            (
-                "claim.verdict",
-                {
-                    "claim_id": claim_id,
-                    "evidence_index": ev.index,
-                    "category": claim.category,
-                    **verdict.as_dict(),
-                },
-            )
-        ]
-    )
+    verdict_body = {
+        "claim_id": claim_id,
+        "evidence_index": ev.index,
+        "category": claim.category,
+        **verdict.as_dict(),
+    }
+    (vd,) = w.append_many([("claim.verdict", verdict_body)])
     if assessment.lot_alert is not None:
         members = [*assessment.lot_alert, claim_id]
         (al,) = w.append_many([("lot.alert", {"lot": claim.lot, "claims": members})])
@@ -280,14 +341,40 @@ def _record(
                 lot=claim.lot, claim_ids=json.dumps(members), ledger_idx=al.index, created_at=now
             )
         )
+    return _EntryRefs(evidence=ev.index, verdict=vd.index)
+
+
+def _compensate(
+    conn: Connection, *, claim_id: str, assessment: Assessment, now: datetime
+) -> dict[str, Any]:
+    """The compensation as stored and notified; paid now only when the policy auto-pays."""
     proposal = assessment.compensation
     compensation = {**jsonable(dataclasses.asdict(proposal)), "paid": False}
     if proposal.auto_pay:
-        payment = pay(conn=w.conn, claim_id=claim_id, proposal=proposal, decided_by="auto", now=now)
+        payment = pay(conn=conn, claim_id=claim_id, proposal=proposal, decided_by="auto", now=now)
         compensation |= {"paid": True, "payment": jsonable(dataclasses.asdict(payment))}
-    ticket = jsonable(dataclasses.asdict(assessment.ticket))
+    return compensation
+
+
+def _insert_rows(
+    conn: Connection,
+    *,
+    claim_id: str,
+    evidence: ClaimEvidence,
+    assessment: Assessment,
+    stored: Sequence[StoredEvidence],
+    labels: Sequence[LabelReading | None],
+    refs: _EntryRefs,
+    request: tuple[str | None, str],
+    ticket: dict[str, Any],
+    compensation: dict[str, Any],
+    now: datetime,
+) -> None:
+    """The claim's row, one row per photo, the photos' hashes for later copy searches, and
+    the claim's place in the review queue."""
+    claim, inspections, verdict = evidence.claim, evidence.inspections, assessment.verdict
     idempotency_key, request_hash = request
-    w.conn.execute(
+    conn.execute(
         insert(claims).values(
             id=claim_id,
             idempotency_key=idempotency_key,
@@ -308,12 +395,12 @@ def _record(
             verdict=json.dumps(verdict.as_dict()),
             ticket=json.dumps(ticket),
             compensation=json.dumps(compensation),
-            evidence_idx=ev.index,
-            verdict_idx=vd.index,
+            evidence_idx=refs.evidence,
+            verdict_idx=refs.verdict,
             created_at=now,
         )
     )
-    w.conn.execute(
+    conn.execute(
         insert(claim_photos),
         [
             {
@@ -328,27 +415,11 @@ def _record(
         ],
     )
     remember_photos(
-        conn=w.conn,
+        conn=conn,
         claim_id=claim_id,
         photos=[(s.sha256, i.phash) for s, i in zip(stored, inspections, strict=True)],
     )
-    refresh_queue(w.conn, [claim_id])
-    enqueue(
-        conn=w.conn,
-        event_type="ticket.created",
-        endpoints=list(webhooks),
-        now=now,
-        order_key=claim_id,
-        payload={
-            "claim_id": claim_id,
-            "lot": claim.lot,
-            "order_id": claim.order_id,
-            "responsible_party": verdict.responsible_party,
-            "ticket": ticket,
-            "compensation": compensation,
-            "ledger": {"evidence": ev.index, "verdict": vd.index},
-        },
-    )
+    refresh_queue(conn, [claim_id])
 
 
 def _inspect(inspector: Inspector, photos: Sequence[tuple[str, bytes]]) -> list[Inspection]:
