@@ -379,32 +379,15 @@ def train_pack(
     model = build_model(Path(config.start)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(config.samples_per_epoch / config.batch)
-    state_file = run_dir / "last.pt"
-    epoch, best = 0, -1.0
     rng = random.Random(config.seed)
-    if state_file.exists():
-        state = torch.load(state_file, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        epoch, best = state["epoch"], state["best"]
-        rng.setstate(state["rng"])
-        log(f"resumed from {state_file} after epoch {epoch} (best val AUROC {best})")
-    total_steps = config.epochs * steps_per_epoch
-    warm = config.warmup_epochs * steps_per_epoch
-
-    def lr_at(step: int) -> float:
-        if step < warm:
-            return config.lr * (step + 1) / warm
-        t = (step - warm) / max(1, total_steps - warm)
-        return config.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
-
+    epoch, best = _resume(run_dir / "last.pt", model, opt, rng, device=device, log=log)
+    schedule = _Schedule(config, steps_per_epoch)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     meta = {
         "config": asdict(config),
         "start_sha256": file_sha256(Path(config.start)),
         "classes": list(PACK_CLASSES),
     }
-    cuda = device.startswith("cuda")
     while epoch < config.epochs:
         if hours is not None and time.monotonic() - start_time > hours * 3600:
             log(f"time budget of {hours} h spent after epoch {epoch}: stopping (resumable)")
@@ -423,22 +406,10 @@ def train_pack(
             _Draws(draws, config.imgsz, config.seed, epoch, cache),  # type: ignore[arg-type]
             batch_size=config.batch,
             num_workers=workers,
-            pin_memory=cuda,
+            pin_memory=device.startswith("cuda"),
             persistent_workers=False,
         )
-        model.train()
-        losses = []
-        for i, (x, y) in enumerate(loader):
-            x = x.to(device, non_blocking=True).float() / 255.0
-            y = y.to(device)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(epoch * steps_per_epoch + i)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-                loss = loss_fn(model(x).float(), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
+        losses = _train_epoch(model, opt, loss_fn, loader, schedule, epoch, device)
         model.eval()
         scores = pack_scores(model, val_images, config.imgsz, device=device)
         chosen = _val_metrics(scores, val, config.select_pools)
@@ -449,7 +420,7 @@ def train_pack(
         record = {
             "epoch": epoch,
             "loss": round(float(np.mean(losses)), 4),
-            "lr": round(lr_at(epoch * steps_per_epoch - 1), 6),
+            "lr": round(schedule.lr_at(epoch * steps_per_epoch - 1), 6),
             "val_parcels_boxes": chosen,
             "val_all_packs": every,
             "seconds": round(time.monotonic() - t0, 1),
@@ -458,22 +429,110 @@ def train_pack(
         with (run_dir / "log.jsonl").open("a") as f:
             f.write(json.dumps(record) + "\n")
         log(json.dumps(record))
-        weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        if improved:
-            best = score
-            torch.save(
-                {"model": weights, "epoch": epoch, "val": chosen, **meta}, run_dir / "best.pt"
-            )
-        torch.save(
-            {
-                "model": weights,
-                "optimizer": opt.state_dict(),
-                "epoch": epoch,
-                "best": best,
-                "rng": rng.getstate(),
-                **meta,
-            },
-            run_dir / "last.tmp",
+        best = max(best, score)
+        _checkpoint(
+            run_dir,
+            model,
+            opt,
+            epoch=epoch,
+            best=best,
+            improved=improved,
+            val=chosen,
+            rng=rng,
+            meta=meta,
         )
-        (run_dir / "last.tmp").replace(state_file)
     return run_dir / "best.pt"
+
+
+def _resume(
+    state_file: Path,
+    model: Any,
+    opt: Any,
+    rng: random.Random,
+    *,
+    device: str,
+    log: Callable[[str], None],
+) -> tuple[int, float]:
+    """Load the last checkpoint's weights, optimizer and rng into these, when one exists;
+    return (epochs done, best val score), (0, -1.0) for a new run."""
+    if not state_file.exists():
+        return 0, -1.0
+    import torch
+
+    state = torch.load(state_file, map_location=device, weights_only=False)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    rng.setstate(state["rng"])
+    epoch, best = state["epoch"], state["best"]
+    log(f"resumed from {state_file} after epoch {epoch} (best val AUROC {best})")
+    return epoch, best
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    """Linear warm-up, then cosine decay to 2% of the peak rate over the planned epochs."""
+
+    config: PackConfig
+    steps_per_epoch: int
+
+    def lr_at(self, step: int) -> float:
+        lr, warm = self.config.lr, self.config.warmup_epochs * self.steps_per_epoch
+        total = self.config.epochs * self.steps_per_epoch
+        if step < warm:
+            return lr * (step + 1) / warm
+        t = (step - warm) / max(1, total - warm)
+        return lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def _train_epoch(
+    model: Any, opt: Any, loss_fn: Any, loader: Any, schedule: _Schedule, epoch: int, device: str
+) -> list[float]:
+    """One pass over the epoch's draws; bfloat16 autocast on a GPU. Returns the batch losses."""
+    import torch
+
+    cuda = device.startswith("cuda")
+    model.train()
+    losses = []
+    for i, (x, y) in enumerate(loader):
+        x = x.to(device, non_blocking=True).float() / 255.0
+        y = y.to(device)
+        for g in opt.param_groups:
+            g["lr"] = schedule.lr_at(epoch * schedule.steps_per_epoch + i)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            loss = loss_fn(model(x).float(), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+def _checkpoint(
+    run_dir: Path,
+    model: Any,
+    opt: Any,
+    *,
+    epoch: int,
+    best: float,
+    improved: bool,
+    val: dict[str, Any],
+    rng: random.Random,
+    meta: dict[str, Any],
+) -> None:
+    """best.pt when val improved; last.pt (weights, optimizer, rng) always, replaced
+    atomically so a run killed mid-write resumes from the previous epoch."""
+    import torch
+
+    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if improved:
+        torch.save({"model": weights, "epoch": epoch, "val": val, **meta}, run_dir / "best.pt")
+    state = {
+        "model": weights,
+        "optimizer": opt.state_dict(),
+        "epoch": epoch,
+        "best": best,
+        "rng": rng.getstate(),
+        **meta,
+    }
+    torch.save(state, run_dir / "last.tmp")
+    (run_dir / "last.tmp").replace(run_dir / "last.pt")
