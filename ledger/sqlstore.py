@@ -68,6 +68,11 @@ def _sqlite_values(
     for position, proc in _processors(conn.dialect, table, columns):
         # Column-wise, through the memo: a batch shares one created_at object.
         flat[position::width] = list(map(_memoised(proc), flat[position::width]))
+    for position in _binary_positions(table, columns):
+        # pysqlite binds bytes through its adapter registry (a key tuple, a dict miss and a
+        # failed attribute lookup that formats an AttributeError), but a bytearray directly:
+        # the copy costs a quarter of that. Both bind as the same BLOB.
+        flat[position::width] = list(map(bytearray, flat[position::width]))
     per = min(_SQLITE_ROWS, _sqlite_max_params(conn) // width)
     cursor = _driver_cursor(conn)
     try:
@@ -143,6 +148,16 @@ def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> lis
         if proc is not None:
             processors.append((position, proc))
     return processors
+
+
+@lru_cache(maxsize=64)
+def _binary_positions(table: Table, columns: tuple[str, ...]) -> tuple[int, ...]:
+    """Positions of the NOT NULL binary columns among `columns` (their values are bytes)."""
+    return tuple(
+        i
+        for i, name in enumerate(columns)
+        if isinstance(table.c[name].type, LargeBinary) and not table.c[name].nullable
+    )
 
 
 def bulk_insert(
