@@ -5,12 +5,10 @@ from __future__ import annotations
 import hashlib
 import threading
 from binascii import hexlify
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import count, repeat
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text
@@ -175,39 +173,33 @@ def _chain(
     prepared: list[tuple[str, bytes, Any]], *, size: int, prev: bytes, ts: str, now: datetime
 ) -> tuple[list[Entry], list[tuple[Any, ...]]]:
     """Build the records of a batch, each naming the previous leaf; return entries and rows."""
-    kinds, texts, bodies = zip(*prepared, strict=True)
-    first_prev, n = prev, len(texts)
-    records: list[bytes] = []
-    leaves: list[bytes] = []
-    add_record, add_leaf, sha256 = records.append, leaves.append, hashlib.sha256
-    # Only the chain itself is sequential (each record names the leaf before it); the
-    # loop does that alone, and the columns around it are built by C-level maps below.
-    if kinds.count(kinds[0]) == n:  # one kind, as most batches: one template
-        template = record_template(kind=kinds[0], ts=ts)
-        for index, body_json in enumerate(texts, size):
-            record = template % (body_json, index, hexlify(prev))
-            prev = sha256(LEAF_PREFIX + record).digest()
-            add_record(record)
-            add_leaf(prev)
-    else:
-        templates = {kind: record_template(kind=kind, ts=ts) for kind in set(kinds)}
-        for index, kind, body_json in zip(count(size), kinds, texts):
-            record = templates[kind] % (body_json, index, hexlify(prev))
-            prev = sha256(LEAF_PREFIX + record).digest()
-            add_record(record)
-            add_leaf(prev)
-    prevs = [first_prev, *leaves[:-1]]
-    indices = range(size, size + n)
-    # Entry(index, kind, body, record, leaf, prev) without the frozen dataclass's
-    # __init__ (object.__setattr__ per field, more than the record and hash cost): the
-    # same slots filled through their descriptors, a column at a time. A test pins the
-    # result equal to the constructor's.
-    entries: list[Entry] = list(map(object.__new__, repeat(Entry, n)))
-    for setter, column in zip(
-        _ENTRY_SLOTS, (indices, kinds, bodies, records, leaves, prevs), strict=True
-    ):
-        deque(map(setter, entries, column), 0)
-    rows = list(zip(indices, kinds, records, prevs, leaves, repeat(now, n), strict=True))
+    templates: dict[str, bytes] = {}
+    entries: list[Entry] = []
+    rows: list[tuple[Any, ...]] = []
+    add_entry, add_row, sha256 = entries.append, rows.append, hashlib.sha256
+    new = object.__new__
+    set_index, set_kind, set_body, set_record, set_leaf, set_prev = _ENTRY_SLOTS
+    index = size
+    for kind, body_json, body in prepared:
+        template = templates.get(kind)
+        if template is None:
+            template = templates[kind] = record_template(kind=kind, ts=ts)
+        record = template % (body_json, index, hexlify(prev))
+        leaf = sha256(LEAF_PREFIX + record).digest()
+        add_row((index, kind, record, prev, leaf, now))
+        # Entry(index, kind, body, record, leaf, prev), without the frozen dataclass's
+        # __init__ (object.__setattr__ per field, half this loop's cost): the same slots
+        # filled, through their descriptors. A test pins it equal to the constructor's.
+        entry = new(Entry)
+        set_index(entry, index)
+        set_kind(entry, kind)
+        set_body(entry, body)
+        set_record(entry, record)
+        set_leaf(entry, leaf)
+        set_prev(entry, prev)
+        add_entry(entry)
+        prev = leaf
+        index += 1
     return entries, rows
 
 
