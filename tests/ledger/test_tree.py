@@ -199,11 +199,12 @@ def test_append_leaves_extends_a_stored_tree() -> None:
 
 
 def test_extend_rows_gives_the_nodes_appends_give_level_by_level() -> None:
-    # extend_rows hashes a level at a time; it must complete exactly the nodes (and leave
-    # the same right edge) as one append per leaf, from any old size, for any min_level.
+    # extend_rows hashes a level at a time from _LEVELWISE_FROM leaves, one leaf at a time
+    # below; either way it must complete exactly the nodes (and leave the same right edge)
+    # as one append per leaf, from any old size, for any min_level.
     rng = random.Random(7)
-    for _ in range(200):
-        old, new, min_level = rng.randrange(MAX - 70), rng.randrange(70), rng.randrange(6)
+    for _ in range(300):
+        old, new, min_level = rng.randrange(MAX - 150), rng.randrange(150), rng.randrange(6)
         one_by_one, batched = CompactRange(), CompactRange()
         for leaf in HASHES[:old]:
             one_by_one.append(leaf)
