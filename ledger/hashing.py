@@ -133,7 +133,13 @@ def _jcs_form(obj: object) -> object:
                 if -_INT_MAX <= value <= _INT_MAX:
                     continue
                 return _SLOW
-            new = _jcs_float(value) if vkind is float else _jcs_form(value)
+            if vkind is float:
+                # The common float (a reading) inline; _jcs_float sorts out the rest.
+                if _FLOAT_MIN <= abs(value) < _FLOAT_MAX and not value.is_integer():
+                    continue
+                new = _jcs_float(value)
+            else:
+                new = _jcs_form(value)
             if new is _SLOW:
                 return _SLOW
             if new is not value:
@@ -142,17 +148,23 @@ def _jcs_form(obj: object) -> object:
                 copy[key] = new
         return obj if copy is None else copy
     if kind is list or kind is tuple:
-        sequence = cast("Sequence[object]", obj)
+        sequence = cast("Sequence[Any]", obj)
         items: list[object] | None = None
         for position, item in enumerate(sequence):
             ikind = type(item)
             if ikind is str or ikind is bool or item is None:
                 continue
             if ikind is int:
-                if -_INT_MAX <= item <= _INT_MAX:  # type: ignore[operator]
+                if -_INT_MAX <= item <= _INT_MAX:
                     continue
                 return _SLOW
-            new = _jcs_float(item) if ikind is float else _jcs_form(item)  # type: ignore[arg-type]
+            if ikind is float:
+                # As in a dict: the common float inline, _jcs_float for the rest.
+                if _FLOAT_MIN <= abs(item) < _FLOAT_MAX and not item.is_integer():
+                    continue
+                new = _jcs_float(item)
+            else:
+                new = _jcs_form(item)
             if new is _SLOW:
                 return _SLOW
             if new is not item:

@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledger import Ledger, audit, verify_consistency, verify_inclusion
+from ledger.hashing import root_from_leaves
 from ledger.record import format_ts
 from ledger.schema import entries_table
 from tests.ledger.reference import Model, failing, model, stored
@@ -214,3 +215,35 @@ def test_the_writer_builds_entries_as_their_constructor_does(ledger: Ledger) -> 
         rebuilt = Entry(*(getattr(entry, name) for name in ENTRY_FIELDS))
         assert entry == rebuilt and repr(entry) == repr(rebuilt)
     assert made == [ledger.entry(i) for i in range(3)]
+
+
+def test_binary_columns_are_stored_as_blobs_of_the_entries_bytes(ledger: Ledger) -> None:
+    # SQLite binds the writer's binary values as bytearrays (cheaper to bind than bytes);
+    # what lands must still be a BLOB of exactly the entry's bytes, nodes included.
+    made = ledger.append_many(_batches([40])[0])
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT idx, record, prev_hash, leaf_hash FROM ledger_entries ORDER BY idx")
+        ).all()
+        nodes = {
+            (r.level, r.idx): bytes(r.hash)
+            for r in conn.execute(sa.text("SELECT level, idx, hash FROM ledger_nodes"))
+        }
+        if conn.dialect.name == "sqlite":
+            types = conn.execute(
+                sa.text(
+                    "SELECT DISTINCT typeof(record), typeof(prev_hash), typeof(leaf_hash) "
+                    "FROM ledger_entries UNION ALL SELECT DISTINCT typeof(hash), '', '' "
+                    "FROM ledger_nodes"
+                )
+            ).all()
+            assert sorted(types) == [("blob", "", ""), ("blob", "blob", "blob")]
+    assert [(r.idx, bytes(r.record), bytes(r.prev_hash), bytes(r.leaf_hash)) for r in rows] == [
+        (e.index, e.record, e.prev_hash, e.leaf_hash) for e in made
+    ]
+    leaves = [e.leaf_hash for e in made]
+    assert nodes == {
+        (4, 0): root_from_leaves(leaves[:16]),
+        (4, 1): root_from_leaves(leaves[16:32]),
+        (5, 0): root_from_leaves(leaves[:32]),
+    }

@@ -196,3 +196,25 @@ def test_append_leaves_extends_a_stored_tree() -> None:
     assert frontier.root() == tree_root(store, 37) == root_from_leaves(HASHES[:37])
     with pytest.raises(InvalidIndexError):
         CompactRange(3, [HASHES[0]])
+
+
+def test_extend_rows_gives_the_nodes_appends_give_level_by_level() -> None:
+    # extend_rows hashes a level at a time from _LEVELWISE_FROM leaves, one leaf at a time
+    # below; either way it must complete exactly the nodes (and leave the same right edge)
+    # as one append per leaf, from any old size, for any min_level.
+    rng = random.Random(7)
+    for _ in range(300):
+        old, new, min_level = rng.randrange(MAX - 150), rng.randrange(150), rng.randrange(6)
+        one_by_one, batched = CompactRange(), CompactRange()
+        for leaf in HASHES[:old]:
+            one_by_one.append(leaf)
+        batched.extend_rows(HASHES[:old])
+        expected = [
+            (level, index, digest)
+            for leaf in HASHES[old : old + new]
+            for (level, index), digest in one_by_one.append(leaf)
+            if level >= min_level
+        ]
+        rows = batched.extend_rows(HASHES[old : old + new], min_level=min_level)
+        assert rows == sorted(expected)
+        assert (batched.size, batched.hashes) == (one_by_one.size, one_by_one.hashes)
