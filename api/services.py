@@ -30,6 +30,7 @@ from storage.evidence import EvidenceStore, LocalEvidenceStore
 from supplychain.story_policy import DEFAULT_STORY_POLICY, StoryPolicy, load_story_policy
 from vision.label_text import ParsePolicy
 from vision.ocr import LabelReader, available_engines, load_label_reader
+from vision.parallel import networks_in_place
 
 log = logging.getLogger("freshproof.jobs")
 # Evidence writes in flight at once when a queued batch is stored (``Services.evidence_pool``).
@@ -114,7 +115,9 @@ class Services:
         with self._lock:
             if self._grading_pool is None:
                 threads = self.settings.station_threads or os.cpu_count() or 1
-                self._grading_pool = ThreadPoolExecutor(threads, thread_name_prefix="fp-grade")
+                self._grading_pool = ThreadPoolExecutor(
+                    threads, thread_name_prefix="fp-grade", initializer=networks_in_place
+                )
             return self._grading_pool
 
     @property

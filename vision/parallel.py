@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-__all__ = ["cores", "submit"]
+__all__ = ["cores", "networks_in_place", "submit"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -37,6 +37,18 @@ def cores() -> int:
 
 def _mark() -> None:
     _inside.yes = True
+
+
+def networks_in_place() -> None:
+    """Make this thread run a photo's networks itself, one after the other (a pool's
+    ``initializer``), for threads that each grade one photo of a batch, one per core.
+
+    Those threads keep the cores busy with photos already; handing each photo's networks to
+    the shared pool as well only adds hand-offs and threads contending for the same cores
+    (a station batch of 32 photos of 1080p on 2 cores, two photos at a time: about 5% less
+    CPU and wall time per photo in place, the same outputs).
+    """
+    _mark()
 
 
 def _forget() -> None:
