@@ -33,3 +33,14 @@ def test_an_error_in_place_reaches_whoever_waits() -> None:
         future = own.submit(lambda: submit(fail)).result()
     with pytest.raises(ValueError, match="bad photo"):
         future.result()
+
+
+def test_a_batch_process_keeps_opencv_on_one_thread() -> None:
+    import cv2
+
+    before = cv2.getNumThreads()
+    try:
+        parallel.pixels_on_one_thread()
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(before)
