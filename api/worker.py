@@ -278,6 +278,9 @@ def _loaded(state: dict[str, Any], settings: Settings) -> tuple[Any, Inspector]:
         from api.deps import load_predictor
         from api.services import build_services
         from serving.model_server import ModelServer
+        from vision.parallel import pixels_on_one_thread
+
+        pixels_on_one_thread()  # a worker grades batches only
 
         services = build_services(settings)
         models = ModelServer(settings, services.ledger, load_predictor)

@@ -199,15 +199,26 @@ class BatchResult:
 
 
 def request_digest(items: Sequence[ItemInput]) -> str:
-    """A batch's content as sent (``batch_digest`` of its photos' SHA-256)."""
+    """A batch's content as sent (``batch_digest`` of its photos' SHA-256).
+
+    A queued item's photos come with their SHA-256 (``stored``: the store checked the bytes
+    against it as it read them), so they are not hashed again.
+    """
     return batch_digest(
         (
             i.epc,
             _kind_key(i.kind, i.family),
-            [(name, hashlib.sha256(data).hexdigest()) for name, data in i.photos],
+            [
+                (name, sha256)
+                for (name, _), sha256 in zip(i.photos, i.stored or _sha256s(i.photos), strict=True)
+            ],
         )
         for i in items
     )
+
+
+def _sha256s(photos: Sequence[tuple[str, bytes]]) -> list[str]:
+    return [hashlib.sha256(data).hexdigest() for _, data in photos]
 
 
 def _kind_key(kind: str, family: str | None) -> str:

@@ -92,6 +92,21 @@ def test_local_original_edited_on_disk_is_detected(tmp_path: Path) -> None:
     assert err.value.sha256 == stored.sha256 and err.value.found != stored.sha256
 
 
+def test_local_photo_with_nothing_private_is_served_from_its_own_bytes(tmp_path: Path) -> None:
+    # A station camera's frame: no EXIF, nothing to drop. Its served copy is the original's
+    # second name (no second write, no second fsync); a photo with GPS still gets its own.
+    buf = io.BytesIO()
+    Image.fromarray(textured(60, 80, 3)).save(buf, format="JPEG")
+    store = LocalEvidenceStore(tmp_path)
+    plain = store.put(buf.getvalue())
+    assert store.get_served(plain.sha256) == buf.getvalue()
+    assert Path(plain.served).samefile(plain.original)
+    private = store.put(photo_with_private_exif())
+    assert not Path(private.served).samefile(private.original)
+    assert store.put(buf.getvalue()) == plain  # stored again: nothing changes
+    assert store.get_original(plain.sha256) == buf.getvalue()
+
+
 def _pixels(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as img:
         return np.asarray(img.convert("RGB"))

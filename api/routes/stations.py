@@ -184,7 +184,7 @@ async def grade(
         )
     job = await run_in_threadpool(
         lambda: store_job(
-            services.evidence, parsed.batch_id, station, items, pool=services.grading_pool
+            services.evidence, parsed.batch_id, station, items, pool=services.evidence_pool
         )
     )
     new = record_job(services.engine, job, now)

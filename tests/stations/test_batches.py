@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,13 @@ from api.services import Services, build_services
 from api.settings import Settings
 from claims.segments import Party
 from claims.timeline import build_timeline
-from stations.batches import ItemInput, Station, create_station_tables, grade_batch
+from stations.batches import (
+    ItemInput,
+    Station,
+    create_station_tables,
+    grade_batch,
+    request_digest,
+)
 from stations.errors import BatchConflictError
 from stations.grading import GradingPolicy
 from supplychain.capture import capture_events, register_party
@@ -157,3 +165,16 @@ def test_batch_ids_are_idempotent(services: Services) -> None:
     assert again.replay and again.items == first.items and services.ledger.size() == size
     with pytest.raises(BatchConflictError):
         _run(services, "batch-3", ITEMS[:1])
+
+
+def test_a_queued_batch_hashes_to_what_was_sent_without_hashing_its_photos_again() -> None:
+    photos = (
+        ("a.jpg", jpeg_bytes(textured(64, 64, 1))),
+        ("b.jpg", jpeg_bytes(textured(64, 64, 2))),
+    )
+    sent = [ItemInput("urn:epc:id:sgtin:4000001.012345.1", "package", photos, family="parcel")]
+    stored = tuple(hashlib.sha256(data).hexdigest() for _, data in photos)
+    queued = [replace(sent[0], stored=stored)]
+    assert request_digest(queued) == request_digest(sent)
+    # The stored hashes are what it hashes: other hashes, another digest.
+    assert request_digest([replace(sent[0], stored=stored[::-1])]) != request_digest(sent)

@@ -213,3 +213,33 @@ def test_reduction_starts_where_half_scale_still_covers_the_working_side() -> No
     under = cv2.resize(textured(100, 128), (1000, 800))
     # Decoded at full size (half would be 500), then brought to the side once.
     assert decode_image(jpeg_bytes(under), max_side=512).rgb.shape == (410, 512, 3)
+
+
+@pytest.mark.parametrize(
+    ("size", "options"),
+    [
+        ((1920, 1080), {}),  # a station frame: 1/2 scale, 4:2:0
+        ((1921, 1083), {"quality": 95, "subsampling": 0}),  # odd sides, 4:4:4
+        ((4032, 3024), {"progressive": True}),  # a phone photo: 1/4 scale
+        ((1280, 721), {"subsampling": 1, "optimize": True}),  # 4:2:2
+        ((800, 600), {}),  # full scale
+    ],
+)
+def test_colour_jpegs_decode_to_exactly_pillows_pixels(
+    size: tuple[int, int], options: dict[str, object]
+) -> None:
+    # OpenCV decodes these (vision.image._jpeg_by_opencv); Pillow's own decode at the same
+    # DCT scale, then the same area resize, is what they must equal bit for bit.
+    buf = io.BytesIO()
+    Image.fromarray(cv2.resize(scene(135, 240), size)).save(buf, format="JPEG", **options)
+    img = Image.open(io.BytesIO(buf.getvalue()))
+    if 512 / max(size) <= 0.5:
+        img.draft("RGB", tuple(-(-side * 512 // max(size)) for side in size))
+    pillow = np.asarray(img.convert("RGB"))
+    if max(pillow.shape[:2]) > 768:
+        h, w = pillow.shape[:2]
+        size = (round(w * 512 / max(h, w)), round(h * 512 / max(h, w)))
+        pillow = cv2.resize(pillow, size, interpolation=cv2.INTER_AREA)
+    out = decode_image(buf.getvalue(), max_side=512)
+    assert out.rgb.dtype == np.uint8 and out.rgb.flags.c_contiguous
+    assert np.array_equal(out.rgb, pillow)
