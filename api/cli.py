@@ -97,20 +97,30 @@ def worker(
     from api.worker import celery_app, warm
 
     settings = Settings()
-    pool = "solo" if concurrency == 1 else "prefork"
-    if pool == "solo":
+    argv = worker_argv(concurrency=concurrency, loglevel=loglevel, name=name)
+    if concurrency == 1:
         warm(settings)  # the model is loaded before the first batch, not during it
-    celery_app(settings).worker_main(
-        [
-            "worker",
-            f"--concurrency={concurrency}",
-            f"--loglevel={loglevel}",
-            f"--pool={pool}",
-            # Two workers on one host under Celery's default name fight over its control
-            # queue and the second dies (RESOURCE_LOCKED); each process gets its own.
-            f"--hostname={name or f'freshproof-{os.getpid()}@%h'}",
-        ]
-    )
+    celery_app(settings).worker_main(argv)
+
+
+def worker_argv(*, concurrency: int, loglevel: str, name: str | None) -> list[str]:
+    """The Celery worker's command line: a solo pool for one batch at a time (the model
+    loaded once, in this process), prefork for more."""
+    pool = "solo" if concurrency == 1 else "prefork"
+    return [
+        "worker",
+        f"--concurrency={concurrency}",
+        f"--loglevel={loglevel}",
+        f"--pool={pool}",
+        # Gossip (worker-to-worker events, which nothing here uses) left a solo worker's
+        # first tasks after start waiting for its 2-second timer: bench/stations.py saw
+        # batches 2 and 3 picked up 1-1.5 s after they were queued, the worker idle, in every
+        # run with it and in none without (p95 per batch 1.38-1.41 s -> 0.60-0.67 s).
+        "--without-gossip",
+        # Two workers on one host under Celery's default name fight over its control
+        # queue and the second dies (RESOURCE_LOCKED); each process gets its own.
+        f"--hostname={name or f'freshproof-{os.getpid()}@%h'}",
+    ]
 
 
 @app.command()

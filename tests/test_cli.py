@@ -1,6 +1,7 @@
 """``freshproof predict --json``: one line per image, errors per file, exit status."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,26 @@ def test_predict_unknown_backend_is_a_clear_error(tiny_weights: Path, tmp_path: 
     assert result.exit_code == 2
     assert "unknown inference backend 'tensorrt'" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_worker_command_line_is_one_celery_accepts() -> None:
+    """The worker's argv parses with Celery's own worker command: solo for one batch at a
+    time, prefork for more, gossip off (it delayed a solo worker's first tasks), a node name
+    of its own per process."""
+    from celery import Celery
+    from celery.bin.base import CLIContext
+    from celery.bin.worker import worker as celery_worker
+
+    from api.cli import worker_argv
+
+    obj = CLIContext(app=Celery("argv-test"), no_color=True, workdir=None, quiet=True)
+    solo = worker_argv(concurrency=1, loglevel="INFO", name=None)
+    ctx = celery_worker.make_context("worker", solo[1:], obj=obj)
+    assert ctx.params["pool"].__module__ == "celery.concurrency.solo"
+    assert ctx.params["without_gossip"] is True
+    assert ctx.params["hostname"].startswith(f"freshproof-{os.getpid()}@")
+    many = worker_argv(concurrency=2, loglevel="WARNING", name="grader-2@%h")
+    ctx = celery_worker.make_context("worker", many[1:], obj=obj)
+    assert ctx.params["pool"].__module__ == "celery.concurrency.prefork"
+    assert ctx.params["concurrency"] == 2
+    assert ctx.params["hostname"].startswith("grader-2@")  # %h: Celery puts the host in
