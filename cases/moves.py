@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from claims.errors import (
+    AwaitingApprovalError,
     UnknownClaimError,
 )
 from claims.queue_index import refresh_queue
@@ -99,9 +100,19 @@ def move_ticket(
     now: datetime,
     webhooks: Sequence[str] = (),
 ) -> TicketEvent:
-    """Acknowledge, wait on the customer, resume, resolve or reopen a claim's ticket."""
+    """Acknowledge, wait on the customer, resume, resolve or reopen a claim's ticket.
+
+    ``AwaitingApprovalError`` for ``resolve`` while a proposal waits for a second person:
+    the approval resolves the ticket, or a rejection sends the claim back to review.
+    Closing it first would hide the proposal from the approvers' view and leave an
+    approval that can no longer resolve anything.
+    """
     with ledger.writer() as w:
         claim_row(w.conn, claim_id)
+        if action == "resolve":
+            pending = load_reviews(w.conn, [claim_id])[claim_id].pending
+            if pending is not None:
+                raise AwaitingApprovalError(claim_id, pending["offer"]["amount"])
         return record_move(
             w, claim_id=claim_id, action=action, actor=actor, note=note, now=now, webhooks=webhooks
         )

@@ -8,6 +8,7 @@ a photo is read or a byte written. Rules that need the service's configuration o
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -26,6 +27,7 @@ from pydantic_extra_types.currency_code import ISO4217
 from supplychain.identifiers.tds import EPCError, check_lot_key, is_gs1_key
 
 __all__ = [
+    "AMOUNT_PATTERN",
     "EARLIEST_DELIVERY",
     "LINE_PATTERN",
     "MAX_LINE_VALUE",
@@ -77,6 +79,26 @@ Name = Annotated[str, _line(200)]
 Description = Annotated[str, StringConstraints(strict=True, max_length=4000, pattern=TEXT_PATTERN)]
 """Free text: up to 4000 printable characters; line breaks and tabs allowed."""
 
+AMOUNT_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
+"""An amount sent as a string: ASCII digits and one point. Python's ``Decimal`` also reads
+"1e3", "1_000", " 12.50 " and other scripts' digits ("١٢"), none of which an order line's
+value is written as."""
+
+
+def _plain_amount(value: Any) -> Any:
+    if isinstance(value, str) and re.fullmatch(AMOUNT_PATTERN, value) is None:
+        raise ValueError(
+            "write the amount with digits and one point, as in 12.50 (no sign, exponent, "
+            "spaces or separators)"
+        )
+    return value
+
+
+def _amount_schema(schema: dict[str, Any]) -> None:
+    for branch in schema.get("anyOf", ()):
+        if branch.get("type") == "string":
+            branch["pattern"] = AMOUNT_PATTERN
+
 
 class ClaimInput(BaseModel):
     """The customer's claim as submitted (the ``claim`` JSON part)."""
@@ -101,8 +123,10 @@ class ClaimInput(BaseModel):
         max_digits=12,
         decimal_places=2,
         allow_inf_nan=False,
-        description="Value of the order line, at most 2 decimals; a JSON string or number.",
+        description="Value of the order line, at most 2 decimals; a JSON number, or a string "
+        "of digits with one point.",
         examples=["12.50"],
+        json_schema_extra=_amount_schema,
     )
     currency: ISO4217 = Field(description="ISO 4217 code.", examples=["EUR"])
     delivered_at: AwareDatetime = Field(
@@ -119,6 +143,11 @@ class ClaimInput(BaseModel):
         if isinstance(data, dict) and "epc" in data and data.get("lot") in (None, ""):
             data = {k: v for k, v in data.items() if k not in ("epc", "lot")} | {"lot": data["epc"]}
         return data
+
+    @field_validator("line_value", mode="before")
+    @classmethod
+    def _plain_amount(cls, value: Any) -> Any:
+        return _plain_amount(value)
 
     @field_validator("lot")
     @classmethod
@@ -186,7 +215,15 @@ class DecisionInput(BaseModel):
     party_id: Identifier | None = Field(None, max_length=200)
     reason: Annotated[str, _line(2000)]
     compensation: Literal["approve", "deny", "change"]
-    amount: Decimal | None = Field(None, gt=0, le=MAX_LINE_VALUE, decimal_places=2)
+    amount: Decimal | None = Field(
+        None, gt=0, le=MAX_LINE_VALUE, decimal_places=2, json_schema_extra=_amount_schema
+    )
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _plain_amount(cls, value: Any) -> Any:
+        return _plain_amount(value)
+
     findings: tuple[FindingReview, ...] = Field((), max_length=100)
 
     @model_validator(mode="after")

@@ -26,7 +26,13 @@ from dataclasses import dataclass
 from claims.coldchain import Reading
 from claims.profiles import TemperatureProfile
 
-__all__ = ["Consumption", "consumption", "relative_rate"]
+__all__ = ["MAX_DEGREES_OUTSIDE", "Consumption", "consumption", "relative_rate"]
+
+MAX_DEGREES_OUTSIDE = 100.0
+"""Degrees beyond the band past which the rate grows no more. Goods 100 °C outside their
+band are ruined within minutes either way, and the exponential would overflow a float on
+a faulty logger's reading (1e308 °C): the ranking of custodians keeps its meaning, and the
+verdict is still given."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,8 @@ def relative_rate(celsius: float, profile: TemperatureProfile, *, in_transport: 
     """
     lo, hi = profile.band(in_transport=in_transport)
     top = hi if hi is not None else (lo if lo is not None else celsius)
-    if lo is not None and celsius < lo:
-        return float(profile.q10 ** ((lo - celsius) / 10))
-    return float(profile.q10 ** ((celsius - top) / 10))
+    degrees = lo - celsius if lo is not None and celsius < lo else celsius - top
+    return float(profile.q10 ** (min(degrees, MAX_DEGREES_OUTSIDE) / 10))
 
 
 def _excess_rate(celsius: float, profile: TemperatureProfile, *, in_transport: bool) -> float:

@@ -36,7 +36,7 @@ def consistency(*, ledger: Ledger, size1: int, size2: int | None = None) -> dict
     size2 = ledger.size() if size2 is None else size2
     if not 0 <= size1 <= size2 <= ledger.size():
         raise InvalidIndexError(
-            "size", size1, f"need 0 <= from <= to <= {ledger.size()} (to={size2})"
+            "size", size1, f"need 0 <= from <= to <= {ledger.size()} (from={size1}, to={size2})"
         )
     proof = ledger.consistency_proof(size1, size2) if 0 < size1 < size2 else []
     return {

@@ -134,6 +134,7 @@ _UNITS = {
 }  # fmt: skip
 _UN_CEFACT = {"C": "CEL", "F": "FAR", "K": "KEL"}
 _ABSOLUTE_ZERO_C = -273.15
+_HOTTEST_C = 1000.0  # as for EPCIS sensor reports (supplychain/epcis/sensors.py)
 
 
 def _header_key(name: str) -> str:
@@ -306,6 +307,9 @@ def _parse_row(
                     row=number, column=temp_column, reason=f"{value} {unit} is below absolute zero"
                 )
             )
+        elif celsius > _HOTTEST_C:
+            reason = f"{value} {unit} is above {_HOTTEST_C:g} °C: no logger on food reads that"
+            errors.append(CSVFieldError(row=number, column=temp_column, reason=reason))
     if len(errors) > start or time is None or value is None or celsius is None:
         return None
     return TemperatureRow(

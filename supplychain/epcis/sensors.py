@@ -43,6 +43,9 @@ _TEMPERATURE_TYPES = frozenset({GS1_VOC + "Temperature", GS1_VOC + "MT-Temperatu
 _ACCELERATION_TYPES = frozenset({GS1_VOC + "Acceleration", GS1_VOC + "MT-Acceleration"})
 _REPORT_NUMBERS = ("value", "minValue", "maxValue", "meanValue", "sDev", "percRank", "percValue")
 _ABSOLUTE_ZERO_C = -273.15
+# No logger on food reads hotter: a value above it is a faulty sensor or a unit mistake, and
+# the verdicts' arithmetic on it (degree-minutes, the Q10 power) would leave the floats.
+_HOTTEST_C = 1000.0
 
 
 @dataclass(frozen=True, slots=True)

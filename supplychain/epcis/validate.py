@@ -26,6 +26,7 @@ from supplychain.epcis.eventhash import (
 from supplychain.epcis.sensors import (
     _ABSOLUTE_ZERO_C,
     _ACCELERATION_TYPES,
+    _HOTTEST_C,
     _REPORT_NUMBERS,
     _TEMPERATURE_TYPES,
     ACCELERATION_UOMS,
@@ -468,6 +469,11 @@ def _read_report(
     for key, degrees in celsius.items():
         if degrees < _ABSOLUTE_ZERO_C:
             r.error(f"{path}.{key}", f"{stats[key]} {uom} is below absolute zero")
+        elif degrees > _HOTTEST_C:
+            r.error(
+                f"{path}.{key}",
+                f"{stats[key]} {uom} is above {_HOTTEST_C:g} °C: no logger on food reads that",
+            )
     if r.failed or time is None:
         return None
     basis = next(iter(stats))

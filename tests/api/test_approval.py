@@ -246,6 +246,33 @@ def test_the_proposer_may_withdraw_but_a_senior_proposing_needs_another_senior(
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "needs_review"
 
 
+def test_a_waiting_proposal_keeps_its_ticket_open(app: Any, client: TestClient) -> None:
+    # Found by probing a served instance: a ticket move "resolve" while a proposal waited
+    # closed the claim with the proposal still open. It left the awaiting_approval view,
+    # the customer read "resolved" beside a payment awaiting approval, and the approval its
+    # actions still offered failed with "a resolved ticket cannot resolve".
+    claim = _file(client, grant(app, "customer_app", customer_id="C-RESOLVE"), "900.00")
+    url = f"/v1/claims/{claim['id']}"
+    proposer = grant(app, "adjudicator")
+    assert client.post(f"{url}/decision", headers=proposer, json=DECIDE).status_code == 200
+    for who in (proposer, grant(app, "adjudicator")):
+        before = _state(app)
+        resp = client.post(f"{url}/ticket", headers=who, json={"action": "resolve"})
+        assert resp.status_code == 409, resp.text
+        assert resp.headers["content-type"].startswith(PROBLEM)
+        assert resp.json()["type"].endswith("/awaiting-approval")
+        assert "900.00" in resp.json()["detail"]
+        assert _state(app) == before
+    # Other moves are the ticket's own business: waiting on the customer pauses the clock.
+    moved = client.post(f"{url}/ticket", headers=proposer, json={"action": "wait_on_customer"})
+    assert moved.status_code == 200 and moved.json()["status"] == "awaiting_approval"
+    assert claim["id"] in _queue(client, proposer, "awaiting_approval")
+    senior, _ = _senior(app)
+    approved = client.post(f"{url}/approval", headers=senior, json={"answer": "approve"})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "resolved" and approved.json()["compensation"]["paid"]
+
+
 def test_approval_limits_come_from_the_shell_never_from_the_api(
     app: Any, client: TestClient
 ) -> None:

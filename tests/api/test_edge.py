@@ -108,6 +108,13 @@ BAD_VALUES = [
     ("line_value", 1e20),
     ("line_value", "10000000000.00"),  # beyond Numeric(12, 2)
     ("line_value", "12.505"),
+    # Python's Decimal reads these; a probe of a served instance filed them as 1000.00,
+    # 12.50, 1000.00 and 12.00.
+    ("line_value", "1e3"),
+    ("line_value", "125e-1"),
+    ("line_value", "1_000"),
+    ("line_value", "\u0661\u0662"),  # Arabic-Indic "12"
+    ("line_value", " 12.50"),
     ("line_value", 0),
     ("line_value", True),
     ("delivered_at", "0001-01-01T00:00:00Z"),

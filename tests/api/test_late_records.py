@@ -310,3 +310,30 @@ def test_the_dossier_of_a_flagged_claim_verifies_and_says_it_was_only_flagged(
     (flag,) = [c for c in report.checks if c.step == 7]
     assert "claim.flagged" in flag.message and "only flagged it for a person" in flag.message
     assert "None" not in flag.message
+
+
+@pytest.mark.parametrize("celsius", [1e308, 20_000.0])
+def test_an_absurd_reading_is_refused_whole_and_the_open_claim_stays_assessable(
+    shop: Any, celsius: float
+) -> None:
+    # Found by probing a served instance: a logger's 1e308 °C on a lot with an open claim
+    # made the claim's reassessment fail after the event was on the ledger (the Q10 power
+    # overflowed; at 1e308 the degree-minutes are infinite, which no ledger entry holds):
+    # 500 with the event appended, the claim never reassessed, and every later claim on
+    # the lot refused. A reading no food logger makes is refused at capture now.
+    app, client, keys = shop
+    _capture(client, keys["chain"], _handovers())
+    _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
+    filed = _file(client, keys["shop"])
+    size = app.state.services.ledger.size()
+    faulty = _event(h(5.5), "storing", src=DC, temps=(4, celsius, 4, 4))
+    resp = client.post("/v1/events", json=_doc(faulty), headers=keys["chain"])
+    assert resp.status_code == 422, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    [error] = resp.json()["errors"]
+    assert error["field"].endswith("sensorReport[1].value") and "1000 °C" in error["reason"]
+    assert app.state.services.ledger.size() == size
+    # The lot's claims are still assessed: the DC's real readings name it.
+    _capture(client, keys["chain"], _doc(DC_ABUSED))
+    assert _get(client, keys["shop"], filed["id"])["verdict"]["party_id"] == DC
+    assert _file(client, keys["shop"])["verdict"]["party_id"] == DC

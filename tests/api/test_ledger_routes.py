@@ -80,5 +80,10 @@ def test_out_of_range_is_a_404_problem(client: TestClient, auditor: dict[str, st
     assert resp.status_code == 404
     assert resp.headers["content-type"].startswith("application/problem+json")
     assert resp.json()["type"].endswith("/not-in-log")
-    assert client.get("/v1/ledger/consistency", params={"from": 90}).status_code == 404
+    late = client.get("/v1/ledger/consistency", params={"from": 90})
+    assert late.status_code == 404
+    # The detail names the size asked for (a probe got "(to=N)" for from=9999).
+    assert "from=90" in late.json()["detail"]
+    backwards = client.get("/v1/ledger/consistency", params={"from": 5, "to": 3}).json()
+    assert "from=5, to=3" in backwards["detail"]
     assert client.get("/v1/ledger/consistency", params={"from": -1}).status_code == 422

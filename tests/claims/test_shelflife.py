@@ -1,12 +1,13 @@
 """The Q10 shelf-life model: how much shelf life a stretch used up, in band and beyond."""
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from claims.coldchain import Reading
 from claims.profiles import DEFAULT_PROFILES, TemperatureProfile
-from claims.shelflife import consumption, relative_rate
+from claims.shelflife import MAX_DEGREES_OUTSIDE, consumption, relative_rate
 
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 CHILLED = DEFAULT_PROFILES["chilled"]  # 0-5 °C, Q10 3, 7 days at 5 °C
@@ -64,3 +65,15 @@ def test_kinetics_are_checked() -> None:
         TemperatureProfile("x", 0, 5, q10=1.0)
     with pytest.raises(InvalidPolicyError, match="shelf_life_hours"):
         TemperatureProfile("x", 0, 5, shelf_life_hours=0)
+
+
+@pytest.mark.parametrize("celsius", [20_000.0, 1e308])
+def test_a_faulty_loggers_reading_saturates_the_rate_instead_of_overflowing(
+    celsius: float,
+) -> None:
+    # 3 ** (19995 / 10) overflowed a float (OverflowError) and failed the claim's verdict.
+    ceiling = relative_rate(5.0 + MAX_DEGREES_OUTSIDE, CHILLED, in_transport=False)
+    assert relative_rate(celsius, CHILLED, in_transport=False) == ceiling
+    assert relative_rate(60.0, CHILLED, in_transport=False) < ceiling  # real heat still ranks
+    hot = consumption([Reading(T0, 4.0), Reading(T0 + timedelta(hours=1), celsius)], CHILLED)
+    assert math.isfinite(hot.excess) and hot.excess > 0

@@ -96,6 +96,22 @@ def test_bad_rows_are_named_by_number_and_column_and_all_collected() -> None:
     assert "row 3, column 'temperature'" in str(info.value)
 
 
+def test_readings_outside_what_a_logger_reads_are_refused() -> None:
+    text = (
+        "device_id,lot,timestamp,temperature\n"
+        f"LOG-7,{LOT},2024-05-02T06:15:00+02:00,-300\n"
+        f"LOG-7,{LOT},2024-05-02T06:45:00+02:00,1e308\n"
+        f"LOG-7,{LOT},2024-05-02T07:05:00+02:00,999.5\n"
+    )
+    with pytest.raises(CSVImportError) as info:
+        parse_logger_csv(text)
+    reasons = [(e.row, e.reason) for e in info.value.errors]
+    assert reasons == [
+        (2, "-300.0 C is below absolute zero"),
+        (3, "1e+308 C is above 1000 °C: no logger on food reads that"),
+    ]
+
+
 def test_naive_timestamp_is_rejected() -> None:
     text = f"device,lot,time,temp\nLOG-7,{LOT},2024-05-02T06:15:00,4.5\n"
     with pytest.raises(CSVImportError) as info:

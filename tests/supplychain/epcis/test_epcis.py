@@ -363,6 +363,8 @@ def _report(**fields: Any) -> dict[str, Any]:
         (_report(value=True, uom="CEL"), "value", "not a number"),
         (_report(maxValue=5.0), "uom", "missing"),
         (_report(value=-300.0, uom="CEL"), "value", "below absolute zero"),
+        (_report(value=1e308, uom="CEL"), "value", "above 1000 °C"),
+        (_report(maxValue=2000.0, uom="FAR"), "maxValue", "above 1000 °C"),
         (_report(value=5.0, uom="CEL", time="noon"), "time", "not an ISO"),
     ],
 )
