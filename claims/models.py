@@ -146,7 +146,7 @@ class ClaimInput(BaseModel):
 
     @field_validator("line_value", mode="before")
     @classmethod
-    def _plain_amount(cls, value: Any) -> Any:
+    def _plain(cls, value: Any) -> Any:
         return _plain_amount(value)
 
     @field_validator("lot")
@@ -221,7 +221,7 @@ class DecisionInput(BaseModel):
 
     @field_validator("amount", mode="before")
     @classmethod
-    def _plain_amount(cls, value: Any) -> Any:
+    def _plain(cls, value: Any) -> Any:
         return _plain_amount(value)
 
     findings: tuple[FindingReview, ...] = Field((), max_length=100)

@@ -34,6 +34,7 @@ from supplychain.epcis.build import (
     SensorReport,
     epcis_document,
 )
+from supplychain.epcis.sensors import implausible_temperature
 from supplychain.errors import SupplyChainError
 
 __all__ = [
@@ -133,8 +134,6 @@ _UNITS = {
     "k": "K", "kel": "K", "kelvin": "K",
 }  # fmt: skip
 _UN_CEFACT = {"C": "CEL", "F": "FAR", "K": "KEL"}
-_ABSOLUTE_ZERO_C = -273.15
-_HOTTEST_C = 1000.0  # as for EPCIS sensor reports (supplychain/epcis/sensors.py)
 
 
 def _header_key(name: str) -> str:
@@ -301,14 +300,8 @@ def _parse_row(
     celsius = None
     if value is not None:
         celsius = to_celsius(value, _UN_CEFACT[unit])
-        if celsius < _ABSOLUTE_ZERO_C:
-            errors.append(
-                CSVFieldError(
-                    row=number, column=temp_column, reason=f"{value} {unit} is below absolute zero"
-                )
-            )
-        elif celsius > _HOTTEST_C:
-            reason = f"{value} {unit} is above {_HOTTEST_C:g} °C: no logger on food reads that"
+        if (why := implausible_temperature(celsius)) is not None:
+            reason = f"{value} {unit} {why}"
             errors.append(CSVFieldError(row=number, column=temp_column, reason=reason))
     if len(errors) > start or time is None or value is None or celsius is None:
         return None

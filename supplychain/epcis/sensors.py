@@ -48,6 +48,16 @@ _ABSOLUTE_ZERO_C = -273.15
 _HOTTEST_C = 1000.0
 
 
+def implausible_temperature(celsius: float) -> str | None:
+    """Why a temperature cannot be a food logger's reading ("is below absolute zero", "is
+    above 1000 °C: ..."), or None. One rule for EPCIS reports and logger CSVs."""
+    if celsius < _ABSOLUTE_ZERO_C:
+        return "is below absolute zero"
+    if celsius > _HOTTEST_C:
+        return f"is above {_HOTTEST_C:g} °C: no logger on food reads that"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class TemperatureReading:
     """One temperature from a sensorReport, in °C, with the value and unit as captured.

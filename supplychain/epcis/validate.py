@@ -24,15 +24,14 @@ from supplychain.epcis.eventhash import (
     cbv_prehash,
 )
 from supplychain.epcis.sensors import (
-    _ABSOLUTE_ZERO_C,
     _ACCELERATION_TYPES,
-    _HOTTEST_C,
     _REPORT_NUMBERS,
     _TEMPERATURE_TYPES,
     ACCELERATION_UOMS,
     TEMPERATURE_UOMS,
     AccelerationReading,
     TemperatureReading,
+    implausible_temperature,
     to_celsius,
 )
 from supplychain.epcis.timestamps import _OFFSET_RE, parse_datetime
@@ -467,13 +466,8 @@ def _read_report(
         return None
     celsius = {k: to_celsius(v, uom) for k, v in stats.items()}
     for key, degrees in celsius.items():
-        if degrees < _ABSOLUTE_ZERO_C:
-            r.error(f"{path}.{key}", f"{stats[key]} {uom} is below absolute zero")
-        elif degrees > _HOTTEST_C:
-            r.error(
-                f"{path}.{key}",
-                f"{stats[key]} {uom} is above {_HOTTEST_C:g} °C: no logger on food reads that",
-            )
+        if (why := implausible_temperature(degrees)) is not None:
+            r.error(f"{path}.{key}", f"{stats[key]} {uom} {why}")
     if r.failed or time is None:
         return None
     basis = next(iter(stats))
