@@ -103,7 +103,7 @@ def import_events(
                 )
                 appended += len(result.appended)
                 duplicates += len(result.duplicates)
-                indices += [i for _, i in result.appended]
+                indices += result.indices  # a re-run finishes a reassessment cut short
                 progress.advance(task, len(chunk))
         # Late records about a lot's past: its claims are assessed again (GUIDE §4 rule 6).
         changed = reassess_after_capture(

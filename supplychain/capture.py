@@ -86,7 +86,13 @@ class CaptureResult:
     """What a capture appended and what it recognised as already captured."""
 
     appended: tuple[tuple[str, int], ...]  # (event hash id, ledger index)
-    duplicates: tuple[str, ...]
+    duplicates: tuple[tuple[str, int], ...]  # (event hash id, the index it already had)
+
+    @property
+    def indices(self) -> list[int]:
+        """The ledger index of every event of the document, appended now or before: what a
+        retry after a failed reassessment must assess again (``claims.reassess``)."""
+        return sorted({i for _, i in self.appended} | {i for _, i in self.duplicates})
 
 
 def create_projection_tables(engine: Engine) -> None:
@@ -284,26 +290,31 @@ def capture_in(
     """``capture_events`` inside a ledger transaction the caller holds (and may add to)."""
     batch = list(events_in.events if isinstance(events_in, EPCISDocument) else events_in)
     ids = [e.hash_id for e in batch]
-    known = (
-        set(w.conn.execute(select(events.c.hash_id).where(events.c.hash_id.in_(ids))).scalars())
+    stored: dict[str, int] = (
+        dict(
+            w.conn.execute(  # type: ignore[arg-type]
+                select(events.c.hash_id, events.c.ledger_idx).where(events.c.hash_id.in_(ids))
+            ).all()
+        )
         if ids
-        else set()
+        else {}
     )
     fresh: list[CaptureEvent] = []
-    duplicates: list[str] = []
+    repeated: list[str] = []
+    seen = set(stored)
     for e in batch:
-        if e.hash_id in known:
-            duplicates.append(e.hash_id)
+        if e.hash_id in seen:
+            repeated.append(e.hash_id)
         else:
-            known.add(e.hash_id)  # the same event twice in one document counts once
+            seen.add(e.hash_id)  # the same event twice in one document counts once
             fresh.append(e)
     bodies = [_body(e, actor, speaks_for) for e in fresh]
     entries = w.append_many(("epcis.event", b) for b in bodies)
     _index(w.conn, fresh, [x.index for x in entries])
     write_index(w.conn, bodies)  # what the EPCIS query filters on (supplychain.query.index)
-    return CaptureResult(
-        tuple((e.hash_id, x.index) for e, x in zip(fresh, entries, strict=True)), tuple(duplicates)
-    )
+    appended = tuple((e.hash_id, x.index) for e, x in zip(fresh, entries, strict=True))
+    index_of = stored | dict(appended)
+    return CaptureResult(appended, tuple((h, index_of[h]) for h in repeated))
 
 
 def _index(conn: Any, fresh: Iterable[CaptureEvent], indices: list[int]) -> None:

@@ -148,12 +148,15 @@ async def capture(
         speaks_for=caller.parties,
         check=bound_to(caller.parties),
     )
-    if result.appended:
+    if result.indices:
         # Late records about a lot's past: its claims are assessed again (GUIDE §4 rule 6).
+        # A document sent again counts too: the retry of a capture whose reassessment failed
+        # after the events were stored (an error, a crash) finishes it; a claim the records
+        # change nothing for is left as it is.
         await run_in_threadpool(
             reassess_after_capture,
             ledger=services.ledger,
-            appended=[i for _, i in result.appended],
+            appended=result.indices,
             config=services.claims_config,
             now=datetime.now(UTC),
             actor=caller.actor,
@@ -161,7 +164,7 @@ async def capture(
     services.after_write()
     return {
         "appended": [{"hash_id": h, "ledger_index": i} for h, i in result.appended],
-        "duplicates": list(result.duplicates),
+        "duplicates": [h for h, _ in result.duplicates],
         "events": len(parsed.events),
     }
 

@@ -24,6 +24,8 @@ from api.deps import get_predictor
 from api.settings import Settings
 from dossier.verify import verify_dossier
 from notifications.outbox import outbox
+from supplychain.capture import capture_events
+from supplychain.epcis import parse_document
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, textured
 from tests.epcis_events import document, lot_event
@@ -171,6 +173,40 @@ def test_the_missing_readings_arrive_and_the_open_claim_is_decided(shop: Any) ->
     assert claim["verdict"]["confidence"] >= 0.9 and claim["compensation"]["paid"] is True
     hooks = _webhooks(app, "claim.reassessed")
     assert [h["claim_id"] for h in hooks] == [filed["id"]]
+
+
+def test_a_retry_finishes_a_reassessment_the_capture_never_ran(shop: Any) -> None:
+    """The events were stored, then the process died (or the reassessment failed) before the
+    claims were assessed again: the client, with no answer, sends the document again."""
+    app, client, keys = shop
+    _capture(client, keys["chain"], _handovers())
+    _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
+    filed = _file(client, keys["shop"])
+    assert filed["verdict"]["responsible_party"] == "undetermined"
+    # Stored the way the route stores it, with nothing after the commit.
+    stored = capture_events(
+        ledger=app.state.services.ledger,
+        events_in=parse_document(json.dumps(_doc(DC_ABUSED)).encode()),
+        speaks_for=[FARM, DC],
+    )
+    assert _get(client, keys["shop"], filed["id"])["verdict"]["responsible_party"] == (
+        "undetermined"
+    )
+    resp = client.post("/v1/events", json=_doc(DC_ABUSED), headers=keys["chain"])
+    assert resp.status_code == 201 and resp.json()["appended"] == []
+    assert resp.json()["duplicates"] == [h for h, _ in stored.appended]
+    claim = _get(client, keys["shop"], filed["id"])
+    assert (claim["verdict"]["responsible_party"], claim["verdict"]["party_id"]) == (
+        "warehouse",
+        DC,
+    )
+    entry = app.state.services.ledger.entry(claim["ledger"]["verdict_index"])
+    assert entry.kind == "claim.reassessed"
+    assert [r["index"] for r in entry.body["records"]] == stored.indices
+    # A third sending finds nothing to change and writes nothing.
+    size = app.state.services.ledger.size()
+    assert client.post("/v1/events", json=_doc(DC_ABUSED), headers=keys["chain"]).is_success
+    assert app.state.services.ledger.size() == size
 
 
 def test_a_late_record_by_the_party_it_clears_never_makes_the_verdict_confident(

@@ -30,6 +30,8 @@ def test_capture_trace_and_dedupe(captured: Ledger) -> None:
     second = capture_events(ledger=captured, events_in=doc)
     assert len(first.appended) == 2 and first.duplicates == ()
     assert second.appended == () and len(second.duplicates) == 2
+    # A duplicate names the entry its event already has: a retry can assess its lots again.
+    assert second.duplicates == first.appended and second.indices == first.indices == [1, 2]
     assert captured.size() == 3  # the party and two events
     trace = lot_trace(ledger=captured, lot=LOT)
     assert [e["ledger_index"] for e in trace["events"]] == [1, 2]
@@ -44,6 +46,7 @@ def test_duplicate_inside_one_document_counts_once(captured: Ledger) -> None:
     raw["epcisBody"]["eventList"].append(dict(raw["epcisBody"]["eventList"][0]))
     result = capture_events(ledger=captured, events_in=parse_document(raw))
     assert len(result.appended) == 2 and len(result.duplicates) == 1
+    assert result.duplicates[0] == result.appended[0]  # the repeat is the entry just made
 
 
 def test_unknown_lot(captured: Ledger) -> None:
