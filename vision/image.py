@@ -117,8 +117,12 @@ def _reduce_jpeg(img: Image.Image, side: int) -> None:
     """Ask the JPEG decoder for the smallest DCT scale whose longer side is still >= ``side``.
 
     Pillow's ``draft`` only ever picks a size at or above the one asked for, so the result
-    never has fewer pixels than the consumers need; other formats ignore it.
+    never has fewer pixels than the consumers need; other formats ignore it. A lossless JPEG
+    (SOF3: no DCT, so no quantization tables) has no reduced scales: libjpeg fails the whole
+    decode when asked for one, so it is decoded at full size and box-reduced like a PNG.
     """
+    if img.format in ("JPEG", "MPO") and not getattr(img, "quantization", None):
+        return
     r = side / max(img.width, img.height)
     if r <= 0.5:  # above that no DCT scale fits; skip the call altogether
         img.draft("RGB", (math.ceil(img.width * r), math.ceil(img.height * r)))
