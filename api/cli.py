@@ -117,6 +117,11 @@ def worker_argv(*, concurrency: int, loglevel: str, name: str | None) -> list[st
         # batches 2 and 3 picked up 1-1.5 s after they were queued, the worker idle, in every
         # run with it and in none without (p95 per batch 1.38-1.41 s -> 0.60-0.67 s).
         "--without-gossip",
+        # Mingle (at start, asking other workers for revoked task ids, which nothing here
+        # revokes) left the second task after start waiting 0.9-1.5 s, the worker idle, in
+        # every run of bench/stations.py with it and in none of three without; with
+        # heartbeats off as well the wait was 10 s.
+        "--without-mingle",
         # Two workers on one host under Celery's default name fight over its control
         # queue and the second dies (RESOURCE_LOCKED); each process gets its own.
         f"--hostname={name or f'freshproof-{os.getpid()}@%h'}",
