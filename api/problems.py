@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -476,8 +477,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             # RFC 9110 §15.5.6: every method the path has, not only those of the first route
             # whose path matched (Starlette's own Allow header).
             headers["Allow"] = ", ".join(_allowed_methods(request))
+        # RFC 9457 §3.1: the title is the kind's summary, the same for every occurrence; what
+        # went wrong this time (a multipart part over its size, say) is the detail.
+        try:
+            title = HTTPStatus(exc.status_code).phrase
+        except ValueError:  # a status outside the registry
+            title = "HTTP error"
+        detail = str(exc.detail)
         return problem_response(
-            exc.status_code, slug, str(exc.detail), None, request.url.path, headers=headers
+            exc.status_code,
+            slug,
+            title,
+            None if detail == title else detail,
+            request.url.path,
+            headers=headers,
         )
 
     @app.exception_handler(OperationalError)

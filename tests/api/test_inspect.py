@@ -149,7 +149,19 @@ def test_no_photos_is_422(client: TestClient) -> None:
 
 
 def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
-    _assert_problem(client.get("/v1/nothing-here"), 404, "not-found")
+    body = _assert_problem(client.get("/v1/nothing-here"), 404, "not-found")
+    assert body["title"] == "Not Found"
+
+
+def test_a_form_field_over_its_part_limit_says_so_in_the_detail(client: TestClient) -> None:
+    # The multipart parser refuses a text part over 1 MB: the title is the kind, the detail
+    # what happened (RFC 9457 §3.1), not the other way round.
+    resp = client.post(
+        "/v1/inspect", files=[_photo("p.jpg", b"x")], data={"note": "n" * (1024 * 1024 + 1)}
+    )
+    body = _assert_problem(resp, 400, "malformed-body")
+    assert body["title"] == "Bad Request"
+    assert "part" in body["detail"].lower() and "size" in body["detail"].lower()
 
 
 class _ExplodingPredictor:
