@@ -290,15 +290,8 @@ def capture_in(
     """``capture_events`` inside a ledger transaction the caller holds (and may add to)."""
     batch = list(events_in.events if isinstance(events_in, EPCISDocument) else events_in)
     ids = [e.hash_id for e in batch]
-    stored: dict[str, int] = (
-        dict(
-            w.conn.execute(  # type: ignore[arg-type]
-                select(events.c.hash_id, events.c.ledger_idx).where(events.c.hash_id.in_(ids))
-            ).all()
-        )
-        if ids
-        else {}
-    )
+    query = select(events.c.hash_id, events.c.ledger_idx).where(events.c.hash_id.in_(ids))
+    stored: dict[str, int] = {h: i for h, i in w.conn.execute(query)} if ids else {}
     fresh: list[CaptureEvent] = []
     repeated: list[str] = []
     seen = set(stored)

@@ -148,7 +148,7 @@ async def capture(
         speaks_for=caller.parties,
         check=bound_to(caller.parties),
     )
-    if result.indices:
+    if indices := result.indices:
         # Late records about a lot's past: its claims are assessed again (GUIDE §4 rule 6).
         # A document sent again counts too: the retry of a capture whose reassessment failed
         # after the events were stored (an error, a crash) finishes it; a claim the records
@@ -156,7 +156,7 @@ async def capture(
         await run_in_threadpool(
             reassess_after_capture,
             ledger=services.ledger,
-            appended=result.indices,
+            appended=indices,
             config=services.claims_config,
             now=datetime.now(UTC),
             actor=caller.actor,
