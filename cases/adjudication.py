@@ -29,7 +29,6 @@ from claims.compensation import (
 )
 from claims.errors import (
     AlreadyPaidError,
-    AwaitingApprovalError,
     ClaimClosedError,
     InvalidDecisionError,
 )
@@ -46,8 +45,7 @@ def _check_allowed(row: Any, review: Review, decision: DecisionInput) -> None:
     actions = allowed_actions(state)
     if state.ticket_state == "resolved":
         raise ClaimClosedError(row.id)
-    if review.pending is not None:
-        raise AwaitingApprovalError(row.id, review.pending["offer"]["amount"])
+    review.refuse_while_pending(row.id)
     if (why := actions.party[decision.party]) is not None:
         raise InvalidDecisionError("party", why)
     if (why := actions.compensation[decision.compensation]) is not None:

@@ -13,10 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from claims.errors import (
-    AwaitingApprovalError,
-    UnknownClaimError,
-)
+from claims.errors import UnknownClaimError
 from claims.queue_index import refresh_queue
 from claims.records import load_reviews
 from claims.review import TicketEvent, next_state
@@ -110,9 +107,7 @@ def move_ticket(
     with ledger.writer() as w:
         claim_row(w.conn, claim_id)
         if action == "resolve":
-            pending = load_reviews(w.conn, [claim_id])[claim_id].pending
-            if pending is not None:
-                raise AwaitingApprovalError(claim_id, pending["offer"]["amount"])
+            load_reviews(w.conn, [claim_id])[claim_id].refuse_while_pending(claim_id)
         return record_move(
             w, claim_id=claim_id, action=action, actor=actor, note=note, now=now, webhooks=webhooks
         )

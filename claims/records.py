@@ -23,6 +23,7 @@ from claims.compensation import (
     Payment,
     payments,
 )
+from claims.errors import AwaitingApprovalError
 from claims.jsonutil import jsonable
 from claims.review import TicketEvent, TicketStatus, ticket_status
 from claims.state import ClaimState
@@ -77,6 +78,12 @@ class Review:
         if self.proposal is None or self.proposal["answer"] is not None:
             return None
         return self.proposal
+
+    def refuse_while_pending(self, claim_id: str) -> None:
+        """Raise ``AwaitingApprovalError`` while a proposal waits for its second person: a
+        decision or a resolution now would hide it from the approvers or strand its answer."""
+        if (pending := self.pending) is not None:
+            raise AwaitingApprovalError(claim_id, pending["offer"]["amount"])
 
     def status(self, ticket: dict[str, Any], now: datetime) -> TicketStatus:
         """The ticket's state and SLA from its plan (the claim's ``ticket``) and history."""
