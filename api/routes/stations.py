@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from api.auth.access import ForbiddenError, principal
 from api.auth.keys import Principal
@@ -39,7 +39,8 @@ class ItemIn(BaseModel):
 
     epc: str = Field(min_length=1, max_length=300, examples=["3074257BF7194E4000001A85"])
     kind: Literal["produce", "package"]
-    photos: list[int] = Field(min_length=1, max_length=MAX_PHOTOS_PER_ITEM)
+    # Strict: JSON's ``true`` is not photo 1.
+    photos: list[StrictInt] = Field(min_length=1, max_length=MAX_PHOTOS_PER_ITEM)
     family: Literal["produce", "parcel", "can", "pouch"] | None = Field(
         None,
         description="What the item is, when the station knows: the model decides alone only "
@@ -59,7 +60,8 @@ class BatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    batch_id: str = Field(pattern=IDEMPOTENCY_KEY_PATTERN)
+    # The length first, so a long id is told its length, not shown the pattern.
+    batch_id: str = Field(min_length=1, max_length=200, pattern=IDEMPOTENCY_KEY_PATTERN)
     items: list[ItemIn] = Field(min_length=1)
 
 
@@ -213,6 +215,7 @@ async def job(
         Query(
             ge=0,
             le=MAX_WAIT_SECONDS,
+            allow_inf_nan=False,  # "NaN" is not a number of seconds (it is not "over 30")
             description="Seconds to wait for a pending batch to finish before answering "
             "(long polling); 0 answers at once.",
         ),

@@ -112,6 +112,14 @@ def test_bad_batches_are_problems(station_app: Any) -> None:
         client, station, "b-x", [{"epc": "x", "kind": "package", "photos": [3]}], photos[:1]
     )
     assert missing.status_code == 422
+    # JSON's true is not photo 1; a 1,000-character id is told its length, not a regex.
+    truthy = _post(
+        client, station, "b-t", [{"epc": "x", "kind": "package", "photos": [True]}], photos[:2]
+    )
+    assert truthy.status_code == 422
+    assert truthy.json()["errors"][0]["field"] == "batch.items.0.photos.0"
+    long_id = _post(client, station, "b" * 1000, *_items(1))
+    assert long_id.status_code == 422 and "at most 200 characters" in long_id.json()["detail"]
     customer = grant(app, "customer_app", customer_id="C-1")
     assert _post(client, customer, "b-y", *_items(1)).status_code == 403
     # A full queue: 429 with Retry-After.
@@ -267,6 +275,10 @@ def test_a_station_can_wait_for_its_batch_in_one_request(station_app: Any) -> No
     assert state["status"] == "done" and len(state["items"]) == len(items)
     too_long = client.get(resp.json()["url"] + "?wait=31", headers=station)
     assert too_long.status_code == 422
+    for nonsense in ("NaN", "inf"):
+        refused = client.get(resp.json()["url"] + f"?wait={nonsense}", headers=station)
+        assert refused.status_code == 422
+        assert "finite" in refused.text and "less than or equal" not in refused.text
 
 
 def test_an_unsure_item_waits_for_a_person_who_grades_it_once(queued: Queued) -> None:
