@@ -41,6 +41,7 @@ __all__ = [
     "document",
     "epcis_time",
     "lot_class",
+    "poster_of",
 ]
 
 CONTEXT = [EPCIS_CONTEXT]
@@ -331,3 +332,12 @@ def _sensor(
             SensorReport(kind, value=v, uom=uom, time=t + shift) for t, v in sorted(readings)
         ),
     )
+
+
+def poster_of(event: dict[str, Any], fallback: str) -> str:
+    """Who posts an event: the receiver posts its receipt, everyone else their own events."""
+    src = next((x["source"] for x in event.get("sourceList", [])), None)
+    dst = next((x["destination"] for x in event.get("destinationList", [])), None)
+    if event.get("bizStep") == "receiving" and dst:
+        return str(dst)
+    return str(src or dst or fallback)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from simulator.builder import CLEAN, HELD_KEYS, Built, Gen, unregistered_party
-from simulator.chain import Chain, document
+from simulator.chain import Chain, document, poster_of
 from simulator.spec import UNDETERMINED, PartySpec, Truth
 
 __all__ = ["GENERATORS", "ROBUSTNESS_BASES"]
@@ -387,13 +387,23 @@ def duplicate_events(g: Gen) -> Built:
 
 
 def out_of_order(g: Gen) -> Built:
-    """The events in several documents, the newest posted first."""
+    """The events in several documents, the newest posted first.
+
+    Each document is one party's batch (each party's system sends its own records, a few
+    at a time): a key adds records to a lot's history only where the history names its
+    party (``supplychain.authorship``), so a party's late upstream records follow the
+    downstream receipt that names it, not another party's batch cut through the middle.
+    """
     built = _base(g)
     assert built.chain is not None
     events = built.chain.events()
+    parties = built.chain.parties
+    fallback = parties[0].id if parties else ""
     chunks, i = [], 0
     while i < len(events):
-        n = g.rng.randint(1, 4)
+        poster, most, n = poster_of(events[i], fallback), g.rng.randint(1, 4), 1
+        while n < most and i + n < len(events) and poster_of(events[i + n], fallback) == poster:
+            n += 1
         chunks.append(events[i : i + n])
         i += n
     built.documents = [document(c) for c in reversed(chunks)]

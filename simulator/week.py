@@ -19,7 +19,7 @@ from datetime import datetime
 from statistics import fmean
 from typing import Any
 
-from simulator.chain import document
+from simulator.chain import document, poster_of
 from simulator.scenarios import MISSING_DATA_KINDS, generate
 from simulator.spec import ClaimSpec, PhotoSpec, Scenario, Truth
 from supplychain.epcis.build import SensorReport
@@ -33,7 +33,6 @@ __all__ = [
     "StationSpec",
     "Week",
     "plan_week",
-    "poster_of",
 ]
 
 LOT_KINDS = (
@@ -352,15 +351,6 @@ def _name_items(docs: list[dict[str, Any]], lot: str, index: int) -> tuple[str, 
                 e["epcList"] = list(epcs)
                 return epcs
     return ()
-
-
-def poster_of(event: dict[str, Any], fallback: str) -> str:
-    """Who posts an event: the receiver posts its receipt, everyone else their own events."""
-    src = next((x["source"] for x in event.get("sourceList", [])), None)
-    dst = next((x["destination"] for x in event.get("destinationList", [])), None)
-    if event.get("bizStep") == "receiving" and dst:
-        return str(dst)
-    return str(src or dst or fallback)
 
 
 def _split(docs: list[dict[str, Any]], s: Scenario) -> list[Posting]:

@@ -15,21 +15,32 @@ the trace and the verdicts use):
    no receiver), when that handover named it.
 2. The event is at the party's own **read point or business location** (its GS1 company
    prefix, or its GLN, matches the party's) at a time **no party is on record as holding
-   the goods** (a stretch a handover left unconfirmed, or before the recorded custody):
-   the party saw them at its own place. While another party holds them on record, a read
-   point is the capturer's own word against the record, so it does not let it in (an
-   outsider could otherwise name its own site and write about any lot).
+   the goods** (a stretch a handover left unconfirmed, or a lot with no custody recorded
+   yet): the party saw them at its own place. While another party holds them on record, or
+   before the recorded custody begins, a read point is the capturer's own word against the
+   record, so it does not let it in (an outsider could otherwise name its own site and
+   write about any lot, and so read its history).
 3. **A new lot** (no custody recorded yet): the event names the party (the supplier's
    commissioning, packing or shipping; a receiver whose records arrive first). **Before the
-   recorded custody begins**: the event names the party as its own, and hands the goods to
-   nobody, to itself, or to the party the recorded custody begins with (records arriving
-   out of order); a record before the history cannot give someone else the history.
-4. **Taking over**: the event names the party as the receiver, from a sender who took part
-   then by (1), or from nobody named at a time no party is on record as holding the goods:
-   the receiver's side of a handover. While another party holds them on record, a receipt
-   from nobody is the capturer's word against the record (as in (2)): it would let any key
-   write itself into any lot, and so read the lot's whole history through the EPCIS query
-   and the FSMA export (issue 26). The receiver names its sender instead.
+   recorded custody begins**: only the party the recorded custody begins with (records
+   arriving out of order), naming itself, handing the goods to nobody, to itself or to a
+   party the history already names (its shipment to the receiver whose receipt is on
+   record, recorded more than ``slack`` before it). A
+   party enters a lot's history only when the history names it: an earlier sender joins
+   once its receiver records the receipt naming it, and a record dated before the history
+   cannot put anyone into it (an outsider's "commissioned" a year earlier would read the
+   lot's whole history).
+4. **Taking over**: the event names the party as the receiver, from a sender whose own side
+   of the handover is on record (a record naming that sender as the source that hands the
+   goods to this receiver or to nobody, within ``slack`` or opening the unconfirmed stretch
+   the event falls in), or from nobody named at a time no party is on record as holding the
+   goods: the receiver's side of a handover. A receipt naming the holder as its sender with
+   nothing on record from the holder is the capturer's word against the record: it would
+   make any key a custodian whose inspection at receipt counts against the party it names.
+   The receiver records its receipt once the sender's shipment is on record. While another
+   party holds them on record, a receipt from nobody is the capturer's word against the
+   record (as in (2)): it would let any key write itself into any lot, and so read the
+   lot's whole history through the EPCIS query and the FSMA export (issue 26).
 
 Otherwise the event is refused (``not-your-custody``), naming the parties who did take part
 then. An event naming no party is the capturing party's own observation, so it needs (1),
@@ -52,7 +63,7 @@ from supplychain.capture import lot_keys
 from supplychain.custody import Handover, LotEvent, custody
 from supplychain.epcis import CaptureEvent
 from supplychain.errors import SupplyChainError
-from supplychain.projections import event_lots, events
+from supplychain.projections import event_lots, event_values, events
 
 __all__ = [
     "HANDOVER_SLACK",
@@ -63,6 +74,7 @@ __all__ = [
     "bound_to",
     "check_authorship",
     "decide_authorship",
+    "issued_by",
     "lot_histories",
     "owns_location",
 ]
@@ -161,6 +173,18 @@ def owns_location(party: str, location: str) -> bool:
     return p_gln is not None and len(p_gln) == 12 and p_gln == l_gln
 
 
+_BT = re.compile(r"urn:epcglobal:cbv:bt:([0-9]{13}):[!-~]+")
+_BT_FIELD = "bizTransaction:"  # the query index's field for a typed business transaction
+
+
+def issued_by(party: str, transaction: str) -> bool:
+    """A business transaction id in the CBV URN form (``urn:epcglobal:cbv:bt:<GLN>:<id>``)
+    was issued by ``party``: its GLN is the party's."""
+    m = _BT.fullmatch(transaction)
+    gln = _gs1(party)[1]
+    return m is not None and gln is not None and len(gln) == 12 and m.group(1)[:12] == gln
+
+
 # --------------------------------------------------------------------------- the rule
 
 
@@ -190,13 +214,42 @@ def _took_part(
     return None
 
 
+def _handed_over(
+    sender: str,
+    receiver: str,
+    at: datetime,
+    history: Sequence[LotEvent],
+    chain: Sequence[Handover],
+    slack: timedelta,
+) -> bool:
+    """The history names ``receiver`` as the one ``sender`` hands the goods to at ``at``
+    (step 4): a record naming ``sender`` as the source, within ``slack`` of ``at`` or opening
+    the unconfirmed stretch ``at`` falls in, hands them to ``receiver`` or to nobody; or that
+    record, or the one that gave ``sender`` the goods, cites a business transaction
+    ``receiver`` issued (the shipper's bill names the receiver's purchase order; a carrier
+    that records nothing delivers it). A record handing them to a third party is not the
+    sender's word that the receiver took them."""
+    held = _holder_at(chain, at)
+    opening = held[1].index if held is not None and held[1].holder is None else None
+    gave = held[1].index if held is not None and held[1].holder == sender else None
+    for e in history:
+        senders = e.source == sender and (abs(e.time - at) <= slack or e.index == opening)
+        if senders and e.destination in (receiver, None):
+            return True
+        if (senders or e.index == gave) and any(issued_by(receiver, t) for t in e.transactions):
+            return True  # shipped under the receiver's own order, through a carrier
+    return False
+
+
 def _present(
     at: datetime, history: Sequence[LotEvent], chain: Sequence[Handover], slack: timedelta
 ) -> tuple[str, ...]:
-    """The parties that took part in the lot at ``at``: who could author a record of it."""
+    """The parties that took part in the lot at ``at``: who could author a record of it
+    (before the recorded custody, the party it begins with)."""
     named = [p for e in history if abs(e.time - at) <= slack for p in (e.source, e.destination)]
     held = _holder_at(chain, at)
-    holder = [held[1].holder] if held is not None else []
+    # Before the recorded custody: the party it begins with (whose record lets others in).
+    holder = [held[1].holder] if held is not None else [chain[0].holder] if chain else []
     return tuple(sorted({p for p in [*holder, *named] if p}))
 
 
@@ -223,19 +276,22 @@ def _decide_one(
             return Allowed(event.index, key, party, basis)
     held = _holder_at(chain, at)
     for place in (event.read_point, event.biz_location):  # step 2
-        if held is not None and held[1].holder is not None:
-            break  # someone holds the goods on record: not the capturer's word against it
+        if chain and (held is None or held[1].holder is not None):
+            break  # held on record, or before the history: the capturer's word against it
         owner = next((p for p in sorted(mine) if place and owns_location(p, place)), None)
         if owner is not None:
             return Allowed(event.index, key, owner, "read_point")
-    if (own := sorted(named & mine)) and (  # step 3
-        not chain or (at < chain[0].since and destination in (None, chain[0].holder, *mine))
-    ):
+    if (own := sorted(named & mine)) and not chain:  # step 3: a new lot
         return Allowed(event.index, key, own[0], "before_history")
+    known = {None, *mine, *(p for e in history for p in (e.source, e.destination))}
+    if (
+        own and at < chain[0].since and chain[0].holder in mine and destination in known
+    ):  # step 3: before the recorded custody, by the party it begins with
+        return Allowed(event.index, key, chain[0].holder, "before_history")
     unheld = held is None or held[1].holder is None
     if destination in mine and (  # step 4
         (source is None and unheld)
-        or (source is not None and _took_part(source, at, history, chain, slack) is not None)
+        or (source is not None and _handed_over(source, destination, at, history, chain, slack))
     ):
         return Allowed(event.index, key, destination, "taking_over")
     return refused("not-your-custody", _present(at, history, chain, slack))
@@ -254,6 +310,19 @@ def _as_lot_event(event: CaptureEvent, position: int) -> LotEvent:
         read_point=event.read_point,
         source=event.possessing_party_source(),
         destination=event.possessing_party_destination(),
+        transactions=_transactions(event.raw),
+    )
+
+
+def _transactions(raw: Mapping[str, object]) -> tuple[str, ...]:
+    items = raw.get("bizTransactionList")
+    listed = items if isinstance(items, list) else []
+    return tuple(  # typed ones only, as the query index holds them (lot_histories)
+        t["bizTransaction"]
+        for t in listed
+        if isinstance(t, dict)
+        and isinstance(t.get("type"), str)
+        and isinstance(t.get("bizTransaction"), str)
     )
 
 
@@ -325,7 +394,9 @@ def lot_histories(conn: Connection, events_in: Iterable[CaptureEvent]) -> dict[s
             .where(event_lots.c.lot.in_(keys[start : start + _CHUNK]))
             .order_by(events.c.event_time, events.c.ledger_idx)
         )
-        for r in rows:
+        found = list(rows)
+        cited = _cited(conn, {r.hash_id for r in found if r.source_party or r.destination_party})
+        for r in found:
             out.setdefault(r.lot, []).append(
                 LotEvent(
                     index=r.ledger_idx,
@@ -338,8 +409,25 @@ def lot_histories(conn: Connection, events_in: Iterable[CaptureEvent]) -> dict[s
                     read_point=None,
                     source=r.source_party,
                     destination=r.destination_party,
+                    transactions=cited.get(r.hash_id, ()),
                 )
             )
+    return out
+
+
+def _cited(conn: Connection, hash_ids: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """The business transactions each handover cites, from the query index's rows."""
+    ids = sorted(hash_ids)
+    out: dict[str, tuple[str, ...]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = conn.execute(
+            select(event_values.c.hash_id, event_values.c.value).where(
+                event_values.c.hash_id.in_(ids[start : start + _CHUNK]),
+                event_values.c.field.startswith(_BT_FIELD),
+            )
+        )
+        for hash_id, value in rows:
+            out[hash_id] = (*out.get(hash_id, ()), value)
     return out
 
 

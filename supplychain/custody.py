@@ -177,6 +177,9 @@ class LotEvent:
     captured_at: datetime | None = None
     captured_by: str | None = None
     captured_for: tuple[str, ...] = ()
+    # The business transactions the event cites (CBV ``bizTransaction`` ids: a purchase
+    # order, a bill of lading); read by the authorship rule, not by the verdicts.
+    transactions: tuple[str, ...] = ()
 
     @property
     def inspection(self) -> bool:

@@ -66,14 +66,33 @@ DC_ABUSED = _event(h(5.5), "storing", src=DC, temps=(4, 14, 15, 15, 14, 15, 15, 
 DC_CLEAN = _event(h(5.5), "storing", src=DC, temps=(4,) * 10)
 
 
-def _handovers() -> dict[str, Any]:
-    return _doc(
-        _event(h(0), "packing", src=FARM, temps=(3,) * 5),
-        _event(h(2), "shipping", src=FARM, dst=TRUCK),
-        _event(h(2.05), "receiving", src=FARM, dst=TRUCK),
-        _event(h(5), "shipping", src=TRUCK, dst=DC),
-        _event(h(5.05), "receiving", src=TRUCK, dst=DC),
-        _event(h(10), "shipping", src=DC, dst="urn:epc:id:pgln:4044444.00000"),
+def _handovers(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    """The lot's handovers, each side recorded by its own party's key (the farm's and the
+    DC's ERP speaks for both; the truck for itself): a receipt names a sender whose own
+    shipment is on record (supplychain/authorship.py, step 4)."""
+    _capture(
+        client,
+        keys["chain"],
+        _doc(
+            _event(h(0), "packing", src=FARM, temps=(3,) * 5),
+            _event(h(2), "shipping", src=FARM, dst=TRUCK),
+        ),
+    )
+    _capture(
+        client,
+        keys["truck"],
+        _doc(
+            _event(h(2.05), "receiving", src=FARM, dst=TRUCK),
+            _event(h(5), "shipping", src=TRUCK, dst=DC),
+        ),
+    )
+    _capture(
+        client,
+        keys["chain"],
+        _doc(
+            _event(h(5.05), "receiving", src=TRUCK, dst=DC),
+            _event(h(10), "shipping", src=DC, dst="urn:epc:id:pgln:4044444.00000"),
+        ),
     )
 
 
@@ -151,7 +170,7 @@ def _webhooks(app: Any, event_type: str) -> list[dict[str, Any]]:
 
 def test_the_missing_readings_arrive_and_the_open_claim_is_decided(shop: Any) -> None:
     app, client, keys = shop
-    _capture(client, keys["chain"], _handovers())
+    _handovers(client, keys)
     _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
     filed = _file(client, keys["shop"])
     # The DC's leg has no readings yet: nobody can be named.
@@ -179,7 +198,7 @@ def test_a_retry_finishes_a_reassessment_the_capture_never_ran(shop: Any) -> Non
     """The events were stored, then the process died (or the reassessment failed) before the
     claims were assessed again: the client, with no answer, sends the document again."""
     app, client, keys = shop
-    _capture(client, keys["chain"], _handovers())
+    _handovers(client, keys)
     _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
     filed = _file(client, keys["shop"])
     assert filed["verdict"]["responsible_party"] == "undetermined"
@@ -213,7 +232,7 @@ def test_a_late_record_by_the_party_it_clears_never_makes_the_verdict_confident(
     shop: Any,
 ) -> None:
     _, client, keys = shop
-    _capture(client, keys["chain"], _handovers())
+    _handovers(client, keys)
     _capture(client, keys["chain"], _doc(DC_ABUSED))
     filed = _file(client, keys["shop"])
     # The truck's leg has a hole: the DC is the leading abuser, but nobody is named.
@@ -231,7 +250,7 @@ def test_a_late_record_by_the_party_it_clears_never_makes_the_verdict_confident(
 
 def test_a_paid_claim_is_flagged_never_changed(shop: Any) -> None:
     app, client, keys = shop
-    _capture(client, keys["chain"], _handovers())
+    _handovers(client, keys)
     _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
     _capture(client, keys["chain"], _doc(DC_CLEAN))
     filed = _file(client, keys["shop"])
@@ -266,7 +285,7 @@ def test_a_paid_claim_is_flagged_never_changed(shop: Any) -> None:
 
 def test_records_that_change_nothing_leave_the_claim_alone(shop: Any) -> None:
     app, client, keys = shop
-    _capture(client, keys["chain"], _handovers())
+    _handovers(client, keys)
     _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
     _capture(client, keys["chain"], _doc(DC_ABUSED))
     filed = _file(client, keys["shop"])
@@ -290,7 +309,7 @@ def test_the_dossier_of_a_reassessed_claim_verifies_and_names_what_changed_it(
     shop: Any,
 ) -> None:
     _, client, keys = shop
-    _capture(client, keys["chain"], _handovers())
+    _handovers(client, keys)
     _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
     filed = _file(client, keys["shop"])
     late = _capture(client, keys["chain"], _doc(DC_ABUSED))
@@ -310,7 +329,7 @@ def test_the_dossier_of_a_reassessed_claim_verifies_and_names_what_changed_it(
 
 def test_a_dossier_whose_verdict_chain_skips_the_reassessment_fails(shop: Any) -> None:
     _, client, keys = shop
-    _capture(client, keys["chain"], _handovers())
+    _handovers(client, keys)
     _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
     filed = _file(client, keys["shop"])
     _capture(client, keys["chain"], _doc(DC_ABUSED))
@@ -333,7 +352,7 @@ def test_the_dossier_of_a_flagged_claim_verifies_and_says_it_was_only_flagged(
     shop: Any,
 ) -> None:
     _, client, keys = shop
-    _capture(client, keys["chain"], _handovers())
+    _handovers(client, keys)
     _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
     _capture(client, keys["chain"], _doc(DC_CLEAN))
     filed = _file(client, keys["shop"])
@@ -358,7 +377,7 @@ def test_an_absurd_reading_is_refused_whole_and_the_open_claim_stays_assessable(
     # 500 with the event appended, the claim never reassessed, and every later claim on
     # the lot refused. A reading no food logger makes is refused at capture now.
     app, client, keys = shop
-    _capture(client, keys["chain"], _handovers())
+    _handovers(client, keys)
     _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
     filed = _file(client, keys["shop"])
     size = app.state.services.ledger.size()

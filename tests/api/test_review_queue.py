@@ -139,18 +139,32 @@ def _seed(app: Any, client: TestClient) -> dict[str, Any]:
         assert client.post("/v1/parties", json=body, headers=keys["admin"]).is_success
     chain = grant(app, "supply_chain", parties=[FARM, DC])
     truck = grant(app, "supply_chain", parties=[TRUCK])
-    handovers = document(
-        lot_event(LOT, h(0), "packing", src=FARM, temps=(3,) * 5),
-        lot_event(LOT, h(2), "shipping", src=FARM, dst=TRUCK),
-        lot_event(LOT, h(2.05), "receiving", src=FARM, dst=TRUCK),
-        lot_event(LOT, h(5), "shipping", src=TRUCK, dst=DC),
-        lot_event(LOT, h(5.05), "receiving", src=TRUCK, dst=DC),
-        lot_event(LOT, h(10), "shipping", src=DC, dst=SHOP),
-    )
+    # Each side of each handover by its own party's key (a receipt names a sender whose
+    # shipment is on record: supplychain/authorship.py, step 4).
     legs = (
-        (chain, handovers),
-        (truck, document(lot_event(LOT, h(2.1), "transporting", src=TRUCK, temps=(4,) * 6))),
-        (chain, document(lot_event(LOT, h(5.5), "storing", src=DC, temps=(4,) * 10))),
+        (
+            chain,
+            document(
+                lot_event(LOT, h(0), "packing", src=FARM, temps=(3,) * 5),
+                lot_event(LOT, h(2), "shipping", src=FARM, dst=TRUCK),
+            ),
+        ),
+        (
+            truck,
+            document(
+                lot_event(LOT, h(2.05), "receiving", src=FARM, dst=TRUCK),
+                lot_event(LOT, h(2.1), "transporting", src=TRUCK, temps=(4,) * 6),
+                lot_event(LOT, h(5), "shipping", src=TRUCK, dst=DC),
+            ),
+        ),
+        (
+            chain,
+            document(
+                lot_event(LOT, h(5.05), "receiving", src=TRUCK, dst=DC),
+                lot_event(LOT, h(5.5), "storing", src=DC, temps=(4,) * 10),
+                lot_event(LOT, h(10), "shipping", src=DC, dst=SHOP),
+            ),
+        ),
     )
     for headers, doc in legs:
         assert client.post("/v1/events", json=doc, headers=headers).status_code == 201

@@ -5,6 +5,7 @@ Pure: histories as ``LotEvent`` tuples, documents parsed by the EPCIS reader, de
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from supplychain.authorship import (
     Refused,
     check_authorship,
     decide_authorship,
+    issued_by,
     owns_location,
 )
 from supplychain.custody import LotEvent
@@ -111,14 +113,71 @@ def test_the_sender_may_record_around_its_handover_and_the_receiver_its_inspecti
     assert all(isinstance(d, Allowed) and d.basis == "holder" for d in receipt)
 
 
-def test_the_receiver_may_record_taking_over_from_the_holder() -> None:
-    # The truck never recorded shipping to the DC: the DC's receipt is the only record.
+def test_a_receipt_from_the_holder_needs_the_holders_side_on_record() -> None:
+    # The truck holds the lot and never recorded shipping: a receipt naming it as the sender
+    # is the receiver's word alone. An outsider could otherwise write itself into any lot
+    # (read its history, and inspect "at receipt" against the party it named).
     history = CHAIN[:3]
-    took = _decide([DC], lot_event(LOT, h(5.05), "receiving", src=TRUCK, dst=DC), history=history)
+    receipt = lot_event(LOT, h(5.05), "receiving", src=TRUCK, dst=DC)
+    alone = _decide([DC], receipt, history=history)
+    assert alone and all(isinstance(d, Refused) and d.needs == (TRUCK,) for d in alone)
+    outsider = lot_event(LOT, h(3), "receiving", src=TRUCK, dst=OUTSIDER)
+    assert all(isinstance(d, Refused) for d in _decide([OUTSIDER], outsider))
+    # The truck ships naming no receiver: the DC's receipt confirms the open stretch.
+    released = (*history, _record(3, h(5), "shipping", TRUCK))
+    took = _decide([DC], receipt, history=released)
     assert all(isinstance(d, Allowed) and d.basis == "taking_over" for d in took)
+    # The truck ships to someone else: its record does not hand the goods to the DC.
+    elsewhere = (*history, _record(3, h(5), "shipping", TRUCK, OUTSIDER))
+    assert all(isinstance(d, Refused) for d in _decide([DC], receipt, history=elsewhere))
     # Not from a party that did not hold the goods then.
-    fake = _decide([DC], lot_event(LOT, h(5.05), "receiving", src=FARM, dst=DC), history=history)
-    assert all(isinstance(d, Refused) for d in fake)
+    fake = lot_event(LOT, h(5.05), "receiving", src=FARM, dst=DC)
+    assert all(isinstance(d, Refused) for d in _decide([DC], fake, history=history))
+    # A key speaking for both sides writes both in one document.
+    shipped = lot_event(LOT, h(5), "shipping", src=TRUCK, dst=DC)
+    both = _decide([TRUCK, DC], shipped, receipt, history=history)
+    assert both and all(isinstance(d, Allowed) for d in both)
+
+
+def test_a_carrier_that_records_nothing_delivers_under_the_receivers_own_order() -> None:
+    # The farm ships to the truck under the DC's purchase order (issued under the DC's GLN);
+    # the truck records nothing; the DC's receipt from the truck is the order's delivery.
+    order = "urn:epcglobal:cbv:bt:4033333000003:PO-77"
+    shipped = replace(CHAIN[1], transactions=(order,))
+    history = (CHAIN[0], shipped, CHAIN[2])
+    receipt = lot_event(LOT, h(5.05), "receiving", src=TRUCK, dst=DC)
+    took = _decide([DC], receipt, history=history)
+    assert took and all(isinstance(d, Allowed) and d.basis == "taking_over" for d in took)
+    # The order is the DC's, not anyone's who names it: an outsider is still refused.
+    other = lot_event(LOT, h(5.05), "receiving", src=TRUCK, dst=OUTSIDER)
+    assert all(isinstance(d, Refused) for d in _decide([OUTSIDER], other, history=history))
+    assert issued_by(DC, order) and not issued_by(OUTSIDER, order)
+    assert not issued_by(DC, "urn:epcglobal:cbv:bt:4033333:PO-77")  # no GLN in it
+
+
+def test_nobody_enters_the_history_by_a_record_dated_before_it() -> None:
+    # An outsider's own "commissioning" a day before the farm packed, naming itself or at
+    # its own site, would make it a holder and let it read the lot's whole history.
+    named = lot_event(LOT, h(-24), "commissioning", src=OUTSIDER)
+    # The refusal names the farm, the party the recorded custody begins with.
+    assert all(isinstance(d, Refused) and d.needs == (FARM,) for d in _decide([OUTSIDER], named))
+    sited = _shock(h(-24))
+    sited["readPoint"] = {"id": "urn:epc:id:sgln:4099999.00001.0"}
+    assert all(isinstance(d, Refused) for d in _decide([OUTSIDER], sited))
+    # An earlier sender joins once the history names it: the truck's records arrive first,
+    # the farm is refused until the truck's receipt names the farm, then allowed.
+    truck_first = (_record(0, h(2.05), "receiving", None, TRUCK),)
+    farm = lot_event(LOT, h(1), "packing", src=FARM)
+    assert all(isinstance(d, Refused) for d in _decide([FARM], farm, history=truck_first))
+    named_by_truck = (_record(0, h(2.05), "receiving", FARM, TRUCK),)
+    ok = _decide([FARM], farm, history=named_by_truck)
+    assert ok and all(isinstance(d, Allowed) and d.basis == "before_history" for d in ok)
+    # ...and may hand the goods to a party the history names (its receiver, 35 min later).
+    shipped = lot_event(LOT, h(1.5), "shipping", src=FARM, dst=TRUCK)
+    sent = _decide([FARM], shipped, history=named_by_truck)
+    assert sent and all(isinstance(d, Allowed) for d in sent)
+    given = lot_event(LOT, h(1.5), "shipping", src=FARM, dst=OUTSIDER)
+    assert all(isinstance(d, Refused) for d in _decide([FARM], given, history=named_by_truck))
 
 
 def test_a_new_lot_is_started_by_the_party_its_first_events_name() -> None:
