@@ -9,7 +9,7 @@ index and leaf hash a reader can ask a proof for.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from ledger.log import Ledger
 from supplychain.custody import AggregateReading, LotEvent, UnknownLotError, custody, lot_events
 from supplychain.projections import event_lots, parties
+from supplychain.query.scope import Scope, check_took_part
 
 __all__ = ["UnknownLotError", "lot_class_of", "lot_classes_of", "lot_trace"]
 
@@ -50,10 +51,20 @@ def _aggregate(a: AggregateReading) -> dict[str, Any]:
     }
 
 
-def lot_trace(*, ledger: Ledger, lot: str) -> dict[str, Any]:
-    """The lot's events (oldest first) and the custody chain they imply, as JSON."""
-    found = lot_events(ledger=ledger, lot=lot)
+def lot_trace(
+    *, ledger: Ledger, lot: str, speaks_for: Collection[str] | None = None
+) -> dict[str, Any]:
+    """The lot's events (oldest first) and the custody chain they imply, as JSON.
+
+    With ``speaks_for`` (a supply-chain key's parties) only a lot one of them took part in
+    (``supplychain.query.scope.check_took_part``, as the EPCIS query and the FSMA export):
+    ``NotYourLotError`` otherwise. A trace is a lot's whole history, temperatures and
+    custodians included: a trading partner's business, not any key holder's.
+    """
+    found = lot_events(ledger=ledger, lot=lot)  # UnknownLotError first
     with ledger.engine.connect() as conn:
+        if speaks_for is not None:
+            check_took_part(conn, lot=lot, scope=Scope.of_parties(speaks_for))
         registry = {r.id: r for r in conn.execute(select(parties))}
 
     def party(pid: str | None) -> dict[str, Any] | None:

@@ -92,6 +92,12 @@ def test_capture_dedupes_and_traces_the_lot(client: TestClient) -> None:
     assert [e["ledger_index"] for e in bare["events"]] == [
         e["ledger_index"] for e in trace["events"]
     ]
+    # A supply-chain key reads the trace of a lot its parties took part in, no other.
+    assert client.get(f"/v1/lots/{LOT}/trace", headers=SUPPLY).status_code == 200
+    app = client.app  # type: ignore[attr-defined]
+    rival = grant(app, "supply_chain", parties=["urn:epc:id:pgln:4099999.00000"])
+    refused = client.get(f"/v1/lots/{LOT}/trace", headers=rival)
+    assert refused.status_code == 403 and refused.json()["type"].endswith("/not-your-lot")
     # every trace line verifies as a proof bundle
     idx = trace["events"][0]["ledger_index"]
     bundle = client.get(f"/v1/ledger/entries/{idx}").json()
