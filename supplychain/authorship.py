@@ -44,8 +44,9 @@ the trace and the verdicts use):
 
 Otherwise the event is refused (``not-your-custody``), naming the parties who did take part
 then. An event naming no party is the capturing party's own observation, so it needs (1),
-(2) or (3). An event about several lots (or findable by several keys: the lot URI, its bare
-lot number, item EPCs) passes only when every one of them passes. Pure: histories in,
+(2) or (3). An event about several lots or items (its lot URIs, its EPCs) passes only when
+every one of them passes; a lot is one lot in any form (``identity``: its URN and its
+Digital Link are one history), and a bare lot number is no lot (two companies' "L1"). Pure: histories in,
 typed decisions out; ``lot_histories`` reads them from the event index.
 """
 
@@ -63,6 +64,7 @@ from supplychain.capture import lot_keys
 from supplychain.custody import Handover, LotEvent, custody
 from supplychain.epcis import CaptureEvent
 from supplychain.errors import SupplyChainError
+from supplychain.identifiers.digital_link import to_digital_link
 from supplychain.projections import event_lots, event_values, events
 
 __all__ = [
@@ -326,11 +328,19 @@ def _transactions(raw: Mapping[str, object]) -> tuple[str, ...]:
     )
 
 
+def identity(key: str) -> str:
+    """The one name of what a lot key identifies, whatever form it was written in: the
+    canonical GS1 Digital Link of an EPC URI or a Digital Link (an LGTIN URN and the same
+    lot's Digital Link are one lot), other keys as they are."""
+    return to_digital_link(key) or key
+
+
 def _keys(event: CaptureEvent) -> list[str]:
-    """The keys the event is findable by: its lot URIs, then its EPCs, then bare lot numbers."""
-    keys = lot_keys(event)
-    named = [*event.lots, *(e for e in event.epcs if e not in event.lots)]
-    return [*dict.fromkeys(k for k in named if k in keys), *sorted(keys - set(named))]
+    """The lots and items the event is about, as it names them: its lot URIs, then its EPCs,
+    one per identity. Not bare lot numbers: two companies may both have a lot "L1", and
+    one company's history of its "L1" says nothing about who may write about another's."""
+    named = [*event.lots, *event.epcs]
+    return list({identity(k): k for k in reversed(named)}.values())[::-1]
 
 
 def decide_authorship(
@@ -340,22 +350,30 @@ def decide_authorship(
     history: Mapping[str, Sequence[LotEvent]],
     slack: timedelta = HANDOVER_SLACK,
 ) -> tuple[Decision, ...]:
-    """One decision per (event, lot key), events in time order.
+    """One decision per (event, lot or item it names), events in time order.
 
-    ``history`` maps each lot key to its records on the ledger (oldest first; a missing
-    key: none). An allowed event joins the history of the events after it.
+    ``history`` maps lot keys to their records on the ledger (oldest first; a missing key:
+    none); keys naming the same lot in different forms are read as one (``identity``), and
+    bare lot numbers name no lot here. An allowed event joins the history of the events
+    after it.
     """
     mine = frozenset(parties)
-    known = {k: list(v) for k, v in history.items()}
+    known: dict[str, list[LotEvent]] = {}
+    for k, v in history.items():
+        merged = {(e.index, e.hash_id): e for e in [*known.get(identity(k), ()), *v]}
+        known[identity(k)] = sorted(merged.values(), key=lambda e: (e.time, e.index))
     out: list[Decision] = []
     order = sorted(range(len(events_in)), key=lambda i: (events_in[i].event_time, i))
     for position in order:
         event = events_in[position]
-        decided = [_decide_one(event, key, mine, known.get(key, ()), slack) for key in _keys(event)]
+        keys = _keys(event)
+        decided = [
+            _decide_one(event, key, mine, known.get(identity(key), ()), slack) for key in keys
+        ]
         out += decided
         if all(isinstance(d, Allowed) for d in decided):
-            for key in lot_keys(event):
-                found = known.setdefault(key, [])
+            for key in keys:
+                found = known.setdefault(identity(key), [])
                 found.append(_as_lot_event(event, position))
                 found.sort(key=lambda e: e.time)  # stable: ties keep ledger order
     return tuple(out)
@@ -383,9 +401,14 @@ _CHUNK = 500  # keys per query: well under every database's bound-parameter limi
 def lot_histories(conn: Connection, events_in: Iterable[CaptureEvent]) -> dict[str, list[LotEvent]]:
     """Each lot key's records on the ledger, oldest first, read from the event index.
 
-    Only what custody needs (time, step, parties): the index row, not the entry.
+    Only what custody needs (time, step, parties): the index row, not the entry. A bare lot
+    number finds the lot's records written under its other forms (its LGTIN URN beside its
+    Digital Link); they are filed under the lot and item keys they were recorded with, never
+    under the bare number, which names no one company's lot.
     """
+    events_in = list(events_in)
     keys = sorted({k for e in events_in for k in lot_keys(e)})
+    bare = set(keys) - {k for e in events_in for k in (*e.lots, *e.epcs)}
     out: dict[str, list[LotEvent]] = {}
     for start in range(0, len(keys), _CHUNK):
         rows = conn.execute(
@@ -412,6 +435,25 @@ def lot_histories(conn: Connection, events_in: Iterable[CaptureEvent]) -> dict[s
                     transactions=cited.get(r.hash_id, ()),
                 )
             )
+    via_bare = {e.hash_id: e for k in bare for e in out.pop(k, [])}
+    for hash_id, key in _recorded_under(conn, via_bare):
+        if key not in bare and all(e.hash_id != hash_id for e in out.get(key, ())):
+            out.setdefault(key, []).append(via_bare[hash_id])
+    for found_events in out.values():
+        found_events.sort(key=lambda e: (e.time, e.index))
+    return out
+
+
+def _recorded_under(conn: Connection, hash_ids: Collection[str]) -> list[tuple[str, str]]:
+    """(hash_id, lot key) for every key the events were recorded under."""
+    ids = sorted(hash_ids)
+    out: list[tuple[str, str]] = []
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        rows = conn.execute(
+            select(event_lots.c.hash_id, event_lots.c.lot).where(event_lots.c.hash_id.in_(chunk))
+        )
+        out += [(h, k) for h, k in rows]
     return out
 
 

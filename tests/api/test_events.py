@@ -3,6 +3,7 @@
 import copy
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from tests.api.access import grant
+from tests.epcis_events import document, lot_event
 
 DATA = Path(__file__).resolve().parents[1] / "supplychain" / "data" / "epcis"
 LOT = "urn:epc:class:lgtin:4012345.012345.STRAW-0502"
@@ -144,3 +146,31 @@ def test_anchors_are_recorded_and_verify(client: TestClient) -> None:
 
     services = client.app.state.services  # type: ignore[attr-defined]
     assert verify_anchors(ledger=services.ledger, anchor=services.anchor()) == len(anchors)
+
+
+def test_a_lot_is_one_lot_in_any_form_and_two_companies_l1_are_two(client: TestClient) -> None:
+    """Authorship reads a lot's history under every form it was recorded in (its LGTIN URN
+    beside its Digital Link), and never by the bare lot number two companies may share."""
+    client.post("/v1/parties", json={"id": PARTIES[1], "role": "supplier", "name": "Berry Farm"})
+    assert client.post("/v1/events", json=_doc(), headers=SUPPLY).status_code == 201
+    app = client.app  # type: ignore[attr-defined]
+    rival_id = "urn:epc:id:pgln:4099999.00000"
+    rival = grant(app, "supply_chain", parties=[rival_id])
+    assert client.post(
+        "/v1/parties", json={"id": rival_id, "role": "warehouse", "name": "Rival"}
+    ).is_success
+    at = datetime(2024, 5, 2, 6, 0, tzinfo=UTC)  # the farm's lot is with FastVan then
+    link = "https://id.gs1.org/01/04012345123456/10/STRAW-0502"  # the farm's lot, as a link
+    forged = client.post(
+        "/v1/events",
+        json=document(lot_event(link, at, "receiving", dst=rival_id)),
+        headers=rival,
+    )
+    assert forged.status_code == 403, forged.text
+    assert forged.json()["needs"] == ["urn:epc:id:pgln:4023333.00000"]
+    # The rival's own lot STRAW-0502 (its GTIN): its lot, whatever the farm's is called.
+    own = "urn:epc:class:lgtin:4099999.000001.STRAW-0502"
+    mine = client.post(
+        "/v1/events", json=document(lot_event(own, at, "packing", src=rival_id)), headers=rival
+    )
+    assert mine.status_code == 201, mine.text

@@ -230,7 +230,18 @@ def test_every_lot_of_an_event_must_pass() -> None:
     parsed = _events(e)
     history = {LOT: CHAIN, "AUTH1": CHAIN, other: (_record(9, h(0), "packing", FARM),)}
     decided = decide_authorship(parties=[TRUCK], events_in=parsed, history=history)
-    assert {d.lot for d in decided if isinstance(d, Refused)} == {other, "OTHER"}
+    assert {d.lot for d in decided if isinstance(d, Refused)} == {other}  # not bare "OTHER"
+
+
+def test_two_companies_lot_l1_are_two_lots_and_one_lot_is_one_in_any_form() -> None:
+    # Another company's lot "AUTH1" (another GTIN): the farm's history says nothing about it.
+    theirs = "urn:epc:class:lgtin:4099999.000001.AUTH1"
+    own = _decide([OUTSIDER], lot_event(theirs, h(3), "packing", src=OUTSIDER))
+    assert own and all(isinstance(d, Allowed) and d.lot == theirs for d in own)
+    # The farm's lot written as a Digital Link is the same lot: the outsider is refused.
+    link = "https://id.gs1.org/01/04012345123456/10/AUTH1"
+    forged = _decide([OUTSIDER], lot_event(link, h(3), "receiving", src=None, dst=OUTSIDER))
+    assert forged and all(isinstance(d, Refused) and d.needs == (TRUCK,) for d in forged)
 
 
 @pytest.mark.parametrize(
