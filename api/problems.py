@@ -82,6 +82,7 @@ from supplychain.epcis import (
     TooManyReadingsError,
 )
 from supplychain.fsma import ExportQueryError
+from supplychain.lot_names import AmbiguousLotError
 from supplychain.query import (
     NoSuchNameError,
     NotYourLotError,
@@ -155,6 +156,7 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
         _Kind(409, "ambiguous-station-item", "Several stations used this batch id"),
     ),
     (StationItemGradedError, _Kind(409, "station-item-graded", "Station item already graded")),
+    (AmbiguousLotError, _Kind(409, "ambiguous-lot", "Lot number names several lots")),
     (
         IdempotencyConflictError,
         _Kind(409, "idempotency-conflict", "Idempotency-Key reused with a different request"),
@@ -409,6 +411,8 @@ def install_problem_handlers(app: FastAPI) -> None:
             extra = {"field": exc.parameter}
         if isinstance(exc, QueryTooLargeError):
             extra = {"limit": exc.limit}
+        if isinstance(exc, AmbiguousLotError):
+            extra = {"lots": list(exc.lots)}
         if isinstance(exc, NotYourCustodyError):
             r = exc.refused
             extra = {"rule": r.rule, "event_index": r.event_index, "lot": r.lot}

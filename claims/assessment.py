@@ -81,6 +81,9 @@ class ClaimEvidence:
     # Per photo, what its printed label says (``claims.labels``); empty or None: not read
     # (label reading is off, or that photo was not read).
     labels: tuple[LabelReading | None, ...] = ()
+    # The lots the claim's bare lot number names when it names several (two companies'
+    # "L1"); then ``timeline`` is None.
+    ambiguous_lots: tuple[str, ...] = ()
 
     @property
     def defects(self) -> frozenset[str]:
@@ -137,6 +140,14 @@ def _verdict(
     now: datetime,
 ) -> Verdict:
     claim, timeline = evidence.claim, evidence.timeline
+    if evidence.ambiguous_lots:
+        return _for_a_person(
+            "AMBIGUOUS_LOT",
+            f"Lot number {claim.lot!r} names {len(evidence.ambiguous_lots)} lots of different "
+            "products on the ledger ("
+            + ", ".join(evidence.ambiguous_lots)
+            + "): which one the customer received is an adjudicator's call.",
+        )
     if timeline is None:
         return _for_a_person(
             "NO_RECORDS",

@@ -36,7 +36,7 @@ from claims.jsonutil import jsonable
 from claims.models import ClaimInput
 from claims.queue_index import refresh_queue
 from claims.segments import LedgerRef
-from claims.service import claim_timeline
+from claims.service import claim_records
 from claims.tables import claim_decisions, claim_photos, claim_reassessments, claims
 from ledger.log import Ledger, LedgerWriter
 from notifications.outbox import enqueue
@@ -153,11 +153,12 @@ def _evidence(ledger: Ledger, conn: Connection, row: Any) -> ClaimEvidence:
             .order_by(claim_photos.c.position)
         )
     ]
-    timeline = claim_timeline(ledger, claim)
+    records = claim_records(ledger, claim)
     return ClaimEvidence(
         claim=claim,
         inspections=tuple(_inspection(s) for s in stored),
-        timeline=timeline,
+        timeline=records.timeline,
+        ambiguous_lots=records.ambiguous,
         duplicates=tuple(_duplicates(s) for s in stored),
         model_release=_model_release(row),
         # The labels as read at filing: a reassessment reads the same evidence again.

@@ -42,6 +42,7 @@ from ledger.log import Ledger, LedgerWriter
 from notifications.outbox import enqueue
 from storage.evidence import EvidenceStore, StoredEvidence
 from storage.schema import metadata
+from supplychain.lot_names import AmbiguousLotError
 from supplychain.trace import UnknownLotError
 from vision.errors import ImageRejected
 from vision.label_text import LabelReading
@@ -52,7 +53,8 @@ from vision.predictor import Inspection, Inspector
 __all__ = [
     "ClaimInput",
     "ClaimsConfig",
-    "claim_timeline",
+    "LotRecords",
+    "claim_records",
     "create_claim_tables",
     "file_claim",
 ]
@@ -155,7 +157,7 @@ def file_claim(
         found := _existing(engine, customer, idempotency_key, request_hash)
     ):
         return found, False
-    timeline = claim_timeline(ledger, claim)
+    records = claim_records(ledger, claim)
     inspections = _inspect(inspector, photos)
     if not any(i.quality.ok for i in inspections):
         # Nothing can be judged: tell the customer how to retake, and file nothing.
@@ -182,7 +184,8 @@ def file_claim(
             evidence = ClaimEvidence(
                 claim=claim,
                 inspections=tuple(inspections),
-                timeline=timeline,
+                timeline=records.timeline,
+                ambiguous_lots=records.ambiguous,
                 duplicates=tuple(tuple(d) for d in duplicates),
                 recent_lot_claims=_recent_defect_claims(w.conn, claim.lot, config, now),
                 model_release=_release_ref(ledger, inspections),
@@ -209,16 +212,30 @@ def file_claim(
     return get_claim(engine, claim_id, now=now), True
 
 
-def claim_timeline(ledger: Ledger, claim: ClaimInput) -> Timeline | None:
-    """The lot's custody timeline, or None when the ledger holds no record of the lot."""
+@dataclasses.dataclass(frozen=True)
+class LotRecords:
+    """What the ledger says of a claim's lot: its custody timeline (None: no record of it,
+    or a lot number that names several lots, listed in ``ambiguous``)."""
+
+    timeline: Timeline | None
+    ambiguous: tuple[str, ...] = ()
+
+
+def claim_records(ledger: Ledger, claim: ClaimInput) -> LotRecords:
+    """The lot's custody timeline; the complaint stands without one either way: it is
+    accepted and goes to a person."""
     customer = Party(claim.customer_id or "customer", "customer", "customer")
     try:
-        return build_timeline(
-            ledger=ledger, lot=claim.lot, delivered_at=claim.delivered_at, customer=customer
+        return LotRecords(
+            build_timeline(
+                ledger=ledger, lot=claim.lot, delivered_at=claim.delivered_at, customer=customer
+            )
         )
     except UnknownLotError:
-        # The complaint stands without records: it is accepted and goes to a person.
-        return None
+        return LotRecords(None)
+    except AmbiguousLotError as exc:
+        # Two companies' lot "L1": which one the customer bought is a person's call.
+        return LotRecords(None, exc.lots)
 
 
 def _recent_defect_claims(

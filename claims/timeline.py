@@ -24,6 +24,7 @@ from claims.segments import (
 from ledger.log import Ledger
 from supplychain.capture import get_party
 from supplychain.custody import Handover, LotEvent, custody, lot_events
+from supplychain.lot_names import lots_named
 
 __all__ = ["CLEAN_DISPOSITIONS", "DEFECT_DISPOSITIONS", "build_timeline"]
 
@@ -58,9 +59,12 @@ def build_timeline(
     """The lot's custody from the log, closed by the customer's delivery.
 
     Custody comes from ``supplychain.custody.custody``, the rule the lot's trace shows too.
-    Raises ``UnknownLotError`` when the ledger holds no event of the lot.
+    Raises ``UnknownLotError`` when the ledger holds no event of the lot, and
+    ``AmbiguousLotError`` for a bare lot number several products' lots share.
     """
-    found = lot_events(ledger=ledger, lot=lot)
+    with ledger.engine.connect() as conn:
+        keys = lots_named(conn, lot)
+    found = lot_events(ledger=ledger, lot=keys)
     chain = custody(found, until=delivered_at)
     known: dict[str, Party] = {}
 

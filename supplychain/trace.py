@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from ledger.log import Ledger
 from supplychain.custody import AggregateReading, LotEvent, UnknownLotError, custody, lot_events
+from supplychain.lot_names import lots_named
 from supplychain.projections import event_lots, parties
-from supplychain.query.scope import Scope, check_took_part
+from supplychain.query.scope import Scope, check_took_part, took_part
 
 __all__ = ["UnknownLotError", "lot_class_of", "lot_classes_of", "lot_trace"]
 
@@ -61,10 +63,15 @@ def lot_trace(
     ``NotYourLotError`` otherwise. A trace is a lot's whole history, temperatures and
     custodians included: a trading partner's business, not any key holder's.
     """
-    found = lot_events(ledger=ledger, lot=lot)  # UnknownLotError first
+    scope = None if speaks_for is None else Scope.of_parties(speaks_for)
     with ledger.engine.connect() as conn:
-        if speaks_for is not None:
-            check_took_part(conn, lot=lot, scope=Scope.of_parties(speaks_for))
+        # A bare lot number two companies share: the caller's lot, or AmbiguousLotError.
+        mine = None if scope is None else partial(_took_part, conn, scope)
+        keys = lots_named(conn, lot, narrow=mine)
+    found = lot_events(ledger=ledger, lot=keys)  # UnknownLotError first
+    with ledger.engine.connect() as conn:
+        if scope is not None:
+            check_took_part(conn, lot=keys, scope=scope)
         registry = {r.id: r for r in conn.execute(select(parties))}
 
     def party(pid: str | None) -> dict[str, Any] | None:
@@ -149,3 +156,7 @@ def lot_classes_of(engine: Engine, uris: Iterable[str]) -> dict[str, str | None]
         uri: next((k for k in sorted(keys) if k.startswith("urn:epc:class:lgtin:")), None)
         for uri, keys in named.items()
     }
+
+
+def _took_part(conn: Connection, scope: Scope, keys: tuple[str, ...]) -> bool:
+    return took_part(conn, lot=keys, scope=scope)

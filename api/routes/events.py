@@ -169,10 +169,12 @@ async def capture(
     }
 
 
-@router.get("/lots/{lot:path}/trace", responses=problem_responses(403, 404))
+@router.get("/lots/{lot:path}/trace", responses=problem_responses(403, 404, 409))
 def trace(lot: str, services: Svc, caller: Caller) -> dict[str, Any]:
     """The lot's events in time order, with custody, temperatures, inspections and ledger refs.
-    A supply-chain key: only a lot one of its parties took part in."""
+    A supply-chain key: only a lot one of its parties took part in. A bare lot number that
+    several products' lots share: 409 ``ambiguous-lot`` naming them (a supply-chain key: the
+    one of them its parties took part in)."""
     bound = caller.parties if caller.role == "supply_chain" else None
     return lot_trace(ledger=services.ledger, lot=lot, speaks_for=bound)
 

@@ -24,7 +24,7 @@ however large the ledger outside the caller's lots grows.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, true
@@ -34,7 +34,7 @@ from supplychain.projections import event_lots, event_values
 from supplychain.query.errors import NotYourLotError
 from supplychain.query.index import LOT_KEY, PARTY
 
-__all__ = ["Scope", "check_took_part", "visible"]
+__all__ = ["Scope", "check_took_part", "took_part", "visible"]
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,22 @@ def visible(scope: Scope, hash_id: ColumnElement[str]) -> ColumnElement[bool]:
     return or_(names_them, about_their_lot)
 
 
-def check_took_part(conn: Connection, *, lot: str, scope: Scope) -> None:
+def took_part(conn: Connection, *, lot: str | Collection[str], scope: Scope) -> bool:
+    """``scope`` took part in ``lot`` itself (any of the keys it is recorded under), by the
+    rule above: an event recorded under the lot names one of its parties or was captured
+    for one."""
+    if scope.parties is None:
+        return True
+    keys = [lot] if isinstance(lot, str) else sorted(lot)
+    hit = conn.execute(
+        select(event_lots.c.hash_id)
+        .where(event_lots.c.lot.in_(keys), _names(sorted(scope.parties), event_lots.c.hash_id))
+        .limit(1)
+    ).first()
+    return hit is not None
+
+
+def check_took_part(conn: Connection, *, lot: str | Collection[str], scope: Scope) -> None:
     """Raise ``NotYourLotError`` unless ``scope`` took part in ``lot`` itself by the rule above:
     an event recorded under the lot names one of its parties or was captured for one.
 
@@ -103,12 +118,6 @@ def check_took_part(conn: Connection, *, lot: str, scope: Scope) -> None:
     (the packing that consumed a farm's harvest lot): a farm reads that event, but the
     packed lot's own records are the packer's. The FSMA export of a lot asks this.
     """
-    if scope.parties is None:
-        return
-    hit = conn.execute(
-        select(event_lots.c.hash_id)
-        .where(event_lots.c.lot == lot, _names(sorted(scope.parties), event_lots.c.hash_id))
-        .limit(1)
-    ).first()
-    if hit is None:
-        raise NotYourLotError(lot, scope.parties)
+    if scope.parties is not None and not took_part(conn, lot=lot, scope=scope):
+        name = lot if isinstance(lot, str) else min(lot)
+        raise NotYourLotError(name, scope.parties)

@@ -443,3 +443,48 @@ def test_a_claim_on_a_lot_without_records_is_accepted_for_a_person(client: TestC
     # The evidence and the verdict are on the ledger like any other claim's.
     assert _ledger_size(client) == before + 2
     assert client.get(f"/v1/claims/{body['id']}").json()["verdict"] == verdict
+
+
+def test_a_claim_on_a_lot_number_two_companies_share_goes_to_a_person(client: TestClient) -> None:
+    """Two products' lots "SHARED-7": whose custody the customer's pack went through is not
+    the machine's guess (GUIDE §4 rule 3); by its URI the lot is the farm's alone."""
+    app = client.app  # type: ignore[attr-defined]
+    rival_id = "urn:epc:id:pgln:4099999.00000"
+    rival = grant(app, "supply_chain", parties=[rival_id])
+    body = {"id": rival_id, "role": "supplier", "name": "Rival"}
+    assert client.post("/v1/parties", json=body, headers=rival).is_success
+    at = NOW - timedelta(days=2)
+    farm = epcis_document(
+        [_event("SHARED-7", at, "packing", src=FARM)], creation_date=NOW, times=ZULU
+    )
+    assert client.post("/v1/events", json=farm, headers=ROLES["supply_chain"]).status_code == 201
+    theirs = _event("SHARED-7", at, "packing", src=rival_id)
+    theirs["quantityList"][0]["epcClass"] = "urn:epc:class:lgtin:4099999.000001.SHARED-7"
+    assert client.post(
+        "/v1/events", json=epcis_document([theirs], creation_date=NOW, times=ZULU), headers=rival
+    ).is_success
+
+    def claim_on(lot: str) -> dict[str, Any]:
+        claim = {
+            "order_id": f"O-{lot[-12:]}",
+            "lot": lot,
+            "category": "chilled",
+            "line_value": "8.00",
+            "currency": "EUR",
+            "delivered_at": _t(NOW - timedelta(hours=2)),
+        }
+        photo = (FIXTURES / "flat_pouch.jpg").read_bytes()
+        resp = client.post(
+            "/v1/claims",
+            files=[("photos", ("p.jpg", photo, "image/jpeg"))],
+            data={"claim": json.dumps(claim)},
+        )
+        assert resp.status_code == 201, resp.text
+        return dict(resp.json())
+
+    bare = claim_on("SHARED-7")
+    assert bare["status"] == "needs_review"
+    assert [r["code"] for r in bare["verdict"]["reasons"]] == ["AMBIGUOUS_LOT"]
+    assert "04099999000012/10/SHARED-7" in bare["verdict"]["reasons"][0]["message"]
+    by_uri = claim_on("urn:epc:class:lgtin:4000001.012345.SHARED-7")
+    assert "AMBIGUOUS_LOT" not in [r["code"] for r in by_uri["verdict"]["reasons"]]

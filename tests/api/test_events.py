@@ -174,3 +174,31 @@ def test_a_lot_is_one_lot_in_any_form_and_two_companies_l1_are_two(client: TestC
         "/v1/events", json=document(lot_event(own, at, "packing", src=rival_id)), headers=rival
     )
     assert mine.status_code == 201, mine.text
+
+
+def test_a_bare_lot_number_two_companies_share_is_not_one_trace(client: TestClient) -> None:
+    """The farm's STRAW-0502 and a rival's: by bare number, staff are asked to choose (409
+    naming both); each company's key reads its own; by URI, each lot is itself."""
+    client.post("/v1/parties", json={"id": PARTIES[1], "role": "supplier", "name": "Berry Farm"})
+    assert client.post("/v1/events", json=_doc(), headers=SUPPLY).status_code == 201
+    assert client.get("/v1/lots/STRAW-0502/trace").status_code == 200  # one lot: as before
+    app = client.app  # type: ignore[attr-defined]
+    rival_id = "urn:epc:id:pgln:4099999.00000"
+    rival = grant(app, "supply_chain", parties=[rival_id])
+    client.post("/v1/parties", json={"id": rival_id, "role": "supplier", "name": "Rival"})
+    own = "urn:epc:class:lgtin:4099999.000001.STRAW-0502"
+    at = datetime(2024, 5, 2, 6, 0, tzinfo=UTC)
+    doc = document(lot_event(own, at, "packing", src=rival_id))
+    assert client.post("/v1/events", json=doc, headers=rival).status_code == 201
+
+    both = client.get("/v1/lots/STRAW-0502/trace")
+    assert both.status_code == 409 and both.json()["type"].endswith("/ambiguous-lot")
+    assert both.json()["lots"] == [
+        "https://id.gs1.org/01/04012345123456/10/STRAW-0502",
+        "https://id.gs1.org/01/04099999000012/10/STRAW-0502",
+    ]
+    theirs = client.get("/v1/lots/STRAW-0502/trace", headers=rival).json()
+    assert [e["biz_step"] for e in theirs["events"]] == ["packing"]
+    farm = client.get("/v1/lots/STRAW-0502/trace", headers=SUPPLY).json()
+    assert [e["biz_step"] for e in farm["events"]] == ["shipping", "inspecting"]
+    assert len(client.get(f"/v1/lots/{LOT}/trace").json()["events"]) == 2

@@ -1,0 +1,67 @@
+"""Which lot a name means: a lot URI in any of its forms, or a bare lot number companies share.
+
+A lot is recorded under its URIs (an LGTIN URN, a GS1 Digital Link with AI 10) and, for
+finding it by what is printed on a pack, under its bare lot number. Two companies may both
+print "L1": the bare number then names two lots (two GTINs), and reading it as one would mix
+one company's custody and temperatures into the other's. So a bare number is resolved first:
+
+1. The name is a URI (``:`` in it): it names its own lot; nothing to resolve.
+2. Otherwise, the lot identities (canonical Digital Links, ``supplychain.authorship.identity``)
+   of the lot URIs the events filed under the bare number carry. One: the name is that lot.
+   Several: ``AmbiguousLotError`` naming them, unless the reader narrows them (a supply-chain
+   key to the lots its parties took part in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, select
+
+from supplychain.errors import SupplyChainError
+from supplychain.identifiers.digital_link import is_lot_class, to_digital_link
+from supplychain.projections import event_lots
+
+__all__ = ["AmbiguousLotError", "lots_named"]
+
+
+class AmbiguousLotError(SupplyChainError):
+    """A bare lot number names lots of several products (several GTINs): ask by its URI."""
+
+    def __init__(self, name: str, lots: tuple[str, ...]) -> None:
+        self.name, self.lots = name, lots
+        self.reason = (
+            f"lot number {name!r} names {len(lots)} lots of different products: "
+            + ", ".join(lots)
+            + "; ask by the lot's URI (its LGTIN or its Digital Link)"
+        )
+        super().__init__(self.reason)
+
+
+def lots_named(
+    conn: Connection, name: str, *, narrow: Callable[[tuple[str, ...]], bool] | None = None
+) -> tuple[str, ...]:
+    """The keys to read the lot ``name`` means by: ``(name,)`` for a URI or a bare number of one
+    lot; for a bare number of several, the keys of the one lot ``narrow`` keeps (it is given
+    each lot's keys), or ``AmbiguousLotError``. No records under ``name``: ``(name,)``."""
+    if ":" in name:
+        return (name,)  # 1
+    under = select(event_lots.c.hash_id).where(event_lots.c.lot == name)
+    rows = conn.execute(
+        select(event_lots.c.lot).where(event_lots.c.hash_id.in_(under)).distinct()
+    ).scalars()
+    lots: dict[str, list[str]] = {}
+    for key in rows:
+        if is_lot_class(key):
+            lots.setdefault(to_digital_link(key) or key, []).append(key)
+    if len(lots) <= 1:
+        return (name,)  # 2: one lot (or only items and legacy rows): as before
+    kept = {
+        ident: keys for ident, keys in lots.items() if narrow is None or narrow(tuple(sorted(keys)))
+    }
+    if len(kept) == 1:
+        (keys,) = kept.values()
+        return tuple(sorted(keys))
+    if not kept:
+        return (name,)  # none of them the reader's: its own check refuses, naming none
+    raise AmbiguousLotError(name, tuple(sorted(kept)))
