@@ -7,7 +7,7 @@ one company's custody and temperatures into the other's. So a bare number is res
 
 1. The name is a URI (``:`` in it): it names its own lot; nothing to resolve.
 2. Otherwise, the lot identities (canonical Digital Links, ``supplychain.authorship.identity``)
-   of the lot URIs the events filed under the bare number carry. One: the name is that lot.
+   of the lot URIs with that lot number that the events filed under it carry. One: the name is that lot.
    Several: ``AmbiguousLotError`` naming them, unless the reader narrows them (a supply-chain
    key to the lots its parties took part in).
 """
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, select
 
 from supplychain.errors import SupplyChainError
-from supplychain.identifiers.digital_link import is_lot_class, to_digital_link
+from supplychain.identifiers.digital_link import is_lot_class, lot, to_digital_link
 from supplychain.projections import event_lots
 
 __all__ = ["AmbiguousLotError", "lots_named"]
@@ -52,7 +52,9 @@ def lots_named(
     ).scalars()
     lots: dict[str, list[str]] = {}
     for key in rows:
-        if is_lot_class(key):
+        # Only the lots of that number: an event under it may name others (a
+        # transformation's inputs and outputs).
+        if is_lot_class(key) and lot(key) == name:
             lots.setdefault(to_digital_link(key) or key, []).append(key)
     if len(lots) <= 1:
         return (name,)  # 2: one lot (or only items and legacy rows): as before

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -13,7 +13,8 @@ from supplychain.fsma.kdes import CteRow, Kde, Known
 from supplychain.fsma.mapping import rows
 from supplychain.fsma.records import ExportQueryError, FSMAQuery, select_records
 from supplychain.fsma.spreadsheet import Notes, to_csv, to_xlsx
-from supplychain.query.scope import Scope, check_took_part
+from supplychain.lot_names import lots_named
+from supplychain.query.scope import Scope, check_took_part, took_part
 
 __all__ = ["MEDIA_TYPES", "FSMAExport", "Format", "export_fsma", "fsma_rows"]
 
@@ -68,9 +69,16 @@ def export_fsma(
     if speaks_for is not None:
         if query.lot is None:
             raise ExportQueryError("lot", "a supply-chain key exports one lot at a time")
+        scope = Scope.of_parties(speaks_for)
+        with ledger.engine.connect() as conn:
+            # A bare lot number two companies share: only the caller's lot of them (staff
+            # get every lot the number names, each row naming its own).
+            keys = lots_named(conn, query.lot, narrow=lambda k: took_part(conn, lot=k, scope=scope))
+        if keys != (query.lot,):
+            query = replace(query, lot=keys[0])
         found, size = fsma_rows(ledger=ledger, query=query)  # UnknownLotError first
         with ledger.engine.connect() as conn:
-            check_took_part(conn, lot=query.lot, scope=Scope.of_parties(speaks_for))
+            check_took_part(conn, lot=keys, scope=scope)
     else:
         found, size = fsma_rows(ledger=ledger, query=query)
     if fmt == "csv":

@@ -31,6 +31,7 @@ from simulator.fsma import CARRIER, COOLER, FARM, PACKER, PROCESSOR, ProduceLot
 from simulator.spec import PartySpec
 from supplychain.fsma import COLUMNS, REQUIRED, Cte
 from tests.api.access import grant
+from tests.epcis_events import lot_event
 
 START = datetime(2026, 5, 1, 14, 0, tzinfo=UTC)
 OMIT = frozenset(
@@ -333,6 +334,27 @@ def test_supply_chain_key_exports_only_its_parties_lots(app: FastAPI, client: Te
     assert refused.json()["type"].endswith("/not-your-lot")
     carrier = grant(app, "supply_chain", parties=[CARRIER.id])  # named by the shipment
     assert client.get(f"/v1/lots/{CHAIN.packed_class}/fsma", headers=carrier).status_code == 200
+
+
+def test_a_lot_code_two_companies_share_exports_only_the_callers_lot(
+    app: FastAPI, client: TestClient
+) -> None:
+    """Another company's lot ROM-0501 (its own GTIN): by the bare code, each supply-chain key
+    gets its own lot's rows; staff get both, each row naming its lot."""
+    rival = PartySpec("urn:epc:id:pgln:4199999.00000", "supplier", "Rival Greens")
+    key = grant(app, "supply_chain", parties=[rival.id])
+    body = {"id": rival.id, "role": rival.role, "name": rival.name}
+    assert client.post("/v1/parties", json=body, headers=key).status_code == 201
+    theirs = "urn:epc:class:lgtin:4199999.011111.ROM-0501"
+    event = lot_event(theirs, datetime(2026, 5, 1, tzinfo=UTC), "shipping", src=rival.id)
+    assert client.post("/v1/events", json=document([event]), headers=key).status_code == 201
+    processor = grant(app, "supply_chain", parties=[PROCESSOR.id])
+    own = _csv(client, CHAIN.packed_lot, processor)
+    assert own == _csv(client, CHAIN.packed_class, processor)  # its lot, as by its URI
+    rivals = _csv(client, CHAIN.packed_lot, key)
+    assert rivals == _csv(client, theirs, key) and len(rivals) == 1
+    staff = _csv(client, CHAIN.packed_lot, grant(app, "auditor"))
+    assert len(staff) == len(own) + 1 and rivals[0] in staff
 
 
 @pytest.mark.parametrize("role", ["customer_app", "station", "adjudicator", "ml_engineer"])
