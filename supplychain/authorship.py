@@ -236,11 +236,17 @@ def _handed_over(
     gave = held[1].index if held is not None and held[1].holder == sender else None
     for e in history:
         senders = e.source == sender and (abs(e.time - at) <= slack or e.index == opening)
-        if senders and e.destination in (receiver, None):
+        if senders and (e.destination == receiver or _released(e)):
             return True
         if (senders or e.index == gave) and any(issued_by(receiver, t) for t in e.transactions):
             return True  # shipped under the receiver's own order, through a carrier
     return False
+
+
+def _released(e: LotEvent) -> bool:
+    """A shipment naming no receiver: the sender let the goods go to whoever takes them. Not
+    any record naming the sender alone (its own readings on the road hand nothing over)."""
+    return e.biz_step == "shipping" and e.destination is None
 
 
 def _present(

@@ -127,6 +127,9 @@ def test_a_receipt_from_the_holder_needs_the_holders_side_on_record() -> None:
     released = (*history, _record(3, h(5), "shipping", TRUCK))
     took = _decide([DC], receipt, history=released)
     assert all(isinstance(d, Allowed) and d.basis == "taking_over" for d in took)
+    # The truck's own readings on the road, a minute before, hand nothing over.
+    road = (*history, _record(3, h(5.04), "transporting", TRUCK))
+    assert all(isinstance(d, Refused) for d in _decide([DC], receipt, history=road))
     # The truck ships to someone else: its record does not hand the goods to the DC.
     elsewhere = (*history, _record(3, h(5), "shipping", TRUCK, OUTSIDER))
     assert all(isinstance(d, Refused) for d in _decide([DC], receipt, history=elsewhere))
