@@ -2,7 +2,7 @@
 
 ClaimsError
 ├── InvalidClaimError            a claim field is missing or unacceptable (field, reason)
-├── PhotoRejectedError           photo ``index`` cannot be judged at all (index, error)
+├── PhotoRejectedError           photos that cannot be judged at all (rejected: index, name, error)
 ├── UnknownClaimError            no claim has this id (claim_id)
 ├── IdempotencyConflictError     the key was used before with a different request (key)
 ├── InvalidPolicyError           a policy setting is unusable (key, reason)
@@ -22,6 +22,8 @@ The webhook outbox's errors are ``notifications.errors``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from vision.errors import ImageRejected
 
@@ -60,12 +62,16 @@ class InvalidClaimError(ClaimsError):
 
 
 class PhotoRejectedError(ClaimsError):
-    """One of the claim's photos is not a usable image; ``error`` is the decoder's own."""
+    """Photos of the claim that are not usable images, each (index, file name, decoder's error).
 
-    def __init__(self, index: int, error: ImageRejected) -> None:
-        self.index = index
-        self.error = error
-        super().__init__(f"photo {index}: {error.reason}")
+    Every bad photo is named, not the first only: a customer who sent five retakes all the
+    bad ones at once. ``index`` and ``error`` are the first's.
+    """
+
+    def __init__(self, rejected: Sequence[tuple[int, str, ImageRejected]]) -> None:
+        self.rejected = tuple(rejected)
+        self.index, _, self.error = self.rejected[0]
+        super().__init__("; ".join(f"photo {i} ({n}): {e.reason}" for i, n, e in self.rejected))
 
 
 class UnknownClaimError(ClaimsError):
