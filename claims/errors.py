@@ -14,6 +14,7 @@ ClaimsError
 ├── InvalidTransitionError       the ticket cannot take this action now (state, action, reason)
 ├── ClaimClosedError             the claim's ticket is resolved: reopen it first (claim_id)
 ├── AwaitingApprovalError        a proposal waits for a second person first (claim_id, amount)
+├── DecisionRequiredError        resolving a claim nobody settled: decide it (claim_id, reason)
 ├── NoPendingApprovalError       no proposal of the claim waits for approval (claim_id)
 ├── OwnProposalError             four eyes: the proposer cannot approve (claim_id, actor)
 └── InvalidDecisionError         a decision field is unacceptable (field, reason)
@@ -32,6 +33,7 @@ __all__ = [
     "AwaitingApprovalError",
     "ClaimClosedError",
     "ClaimsError",
+    "DecisionRequiredError",
     "IdempotencyConflictError",
     "InvalidClaimError",
     "InvalidDecisionError",
@@ -167,6 +169,19 @@ class AwaitingApprovalError(ClaimsError):
             f"claim {claim_id}: a proposal of {amount} waits for approval; "
             "approve or reject it first"
         )
+        super().__init__(self.reason)
+
+
+class DecisionRequiredError(ClaimsError):
+    """A ticket ``resolve`` on a claim that neither the machine nor a person settled.
+
+    Closing it so would leave the customer an undetermined verdict, or a compensation
+    waiting for a person, on a claim nobody looks at again (GUIDE §4 rule 3).
+    """
+
+    def __init__(self, claim_id: str, reason: str) -> None:
+        self.claim_id = claim_id
+        self.reason = f"claim {claim_id}: {reason}; decide it (the decision resolves its ticket)"
         super().__init__(self.reason)
 
 
