@@ -42,6 +42,7 @@ from claims.errors import (
     AwaitingApprovalError,
     ClaimClosedError,
     ClaimsError,
+    DecisionRequiredError,
     IdempotencyConflictError,
     InvalidClaimError,
     InvalidDecisionError,
@@ -93,6 +94,7 @@ from supplychain.strict_json import InvalidJSONError
 from supplychain.trace import UnknownLotError
 from vision.errors import (
     DecoderBusyError,
+    ImageRejected,
     ImageTooLargeError,
     ImageTooSmallError,
     ModelError,
@@ -107,6 +109,7 @@ __all__ = [
     "field_errors",
     "install_problem_handlers",
     "problem_response",
+    "rejected_photos_problem",
     "unavailable_problem",
 ]
 
@@ -171,6 +174,7 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (OverLimitError, _Kind(403, "over-limit", "Over this key's approval limit")),
     (OwnProposalError, _Kind(403, "four-eyes", "The proposer cannot approve")),
     (AwaitingApprovalError, _Kind(409, "awaiting-approval", "A proposal waits for approval")),
+    (DecisionRequiredError, _Kind(409, "decision-required", "The claim needs a decision first")),
     (NoPendingApprovalError, _Kind(409, "no-pending-approval", "No proposal waits for approval")),
     (InvalidDecisionError, _Kind(422, "invalid-decision", "Invalid decision")),
     (InvalidGradeError, _Kind(422, "invalid-decision", "Invalid decision")),
@@ -225,6 +229,40 @@ class Problem(Exception):
             detail,
             extra,
         )
+
+
+def rejected_photos_problem(rejected: Sequence[tuple[int, str, ImageRejected]]) -> Problem:
+    """One problem naming every photo that cannot be judged (``photos[i]``, its file name).
+
+    Status, type and ``photo_index`` are the first bad photo's, as they were when only it
+    was named; ``errors`` lists them all, so a customer retakes every bad one at once.
+    """
+    errors = []
+    for index, name, error in rejected:
+        kind = _kind_of(error)
+        errors.append(
+            {
+                "field": f"photos[{index}]",
+                "filename": name,
+                "type": _BASE + kind.slug,
+                "reason": error.reason,
+            }
+        )
+    first_index, _, first = rejected[0]
+    kind = _kind_of(first)
+    return Problem(
+        kind.status,
+        kind.slug,
+        kind.title,
+        "; ".join(f"photo {i} ({n}): {e.reason}" for i, n, e in rejected),
+        photo_index=first_index,
+        field=errors[0]["field"],
+        errors=errors,
+    )
+
+
+def _kind_of(exc: Exception) -> _Kind:
+    return next(kind for cls, kind in PROBLEM_TYPES if isinstance(exc, cls))
 
 
 def problem_response(
@@ -431,8 +469,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClaimsError)
     async def _claims(request: Request, exc: ClaimsError) -> JSONResponse:
         if isinstance(exc, PhotoRejectedError):
-            # The decoder's own problem (413 or 422), naming the photo of the claim.
-            return _for_domain_error(exc.error, request.url.path, photo_index=exc.index)
+            # The decoder's own problem (413 or 422), naming every bad photo of the claim.
+            p = rejected_photos_problem(exc.rejected)
+            return problem_response(
+                p.status, p.slug, p.title, p.detail, request.url.path, **p.extra
+            )
         fielded = isinstance(exc, InvalidClaimError | InvalidDecisionError)
         extra: dict[str, Any] = {"field": getattr(exc, "field", None)} if fielded else {}
         return _for_domain_error(exc, request.url.path, **extra)

@@ -7,16 +7,18 @@ another action already holds; ``move_ticket`` on its own).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from claims.errors import UnknownClaimError
+from claims.errors import DecisionRequiredError, UnknownClaimError
 from claims.queue_index import refresh_queue
 from claims.records import load_reviews
 from claims.review import TicketEvent, next_state
+from claims.state import resolve_refused
 from claims.tables import (
     claims,
     ticket_events,
@@ -102,12 +104,22 @@ def move_ticket(
     ``AwaitingApprovalError`` for ``resolve`` while a proposal waits for a second person:
     the approval resolves the ticket, or a rejection sends the claim back to review.
     Closing it first would hide the proposal from the approvers' view and leave an
-    approval that can no longer resolve anything.
+    approval that can no longer resolve anything. ``DecisionRequiredError`` for ``resolve``
+    on a claim nobody settled (``claims.state.resolve_refused``): its decision resolves it.
     """
     with ledger.writer() as w:
-        claim_row(w.conn, claim_id)
+        row = claim_row(w.conn, claim_id)
         if action == "resolve":
-            load_reviews(w.conn, [claim_id])[claim_id].refuse_while_pending(claim_id)
+            review = load_reviews(w.conn, [claim_id])[claim_id]
+            review.refuse_while_pending(claim_id)
+            why = resolve_refused(
+                machine_verdict=json.loads(row.verdict),
+                machine_compensation=json.loads(row.compensation),
+                decision=review.decision,
+                payment=review.payment,
+            )
+            if why is not None:
+                raise DecisionRequiredError(claim_id, why)
         return record_move(
             w, claim_id=claim_id, action=action, actor=actor, note=note, now=now, webhooks=webhooks
         )

@@ -2,7 +2,7 @@
 
 ClaimsError
 ├── InvalidClaimError            a claim field is missing or unacceptable (field, reason)
-├── PhotoRejectedError           photo ``index`` cannot be judged at all (index, error)
+├── PhotoRejectedError           photos that cannot be judged at all (rejected: index, name, error)
 ├── UnknownClaimError            no claim has this id (claim_id)
 ├── IdempotencyConflictError     the key was used before with a different request (key)
 ├── InvalidPolicyError           a policy setting is unusable (key, reason)
@@ -14,6 +14,7 @@ ClaimsError
 ├── InvalidTransitionError       the ticket cannot take this action now (state, action, reason)
 ├── ClaimClosedError             the claim's ticket is resolved: reopen it first (claim_id)
 ├── AwaitingApprovalError        a proposal waits for a second person first (claim_id, amount)
+├── DecisionRequiredError        resolving a claim nobody settled: decide it (claim_id, reason)
 ├── NoPendingApprovalError       no proposal of the claim waits for approval (claim_id)
 ├── OwnProposalError             four eyes: the proposer cannot approve (claim_id, actor)
 └── InvalidDecisionError         a decision field is unacceptable (field, reason)
@@ -23,6 +24,8 @@ The webhook outbox's errors are ``notifications.errors``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from vision.errors import ImageRejected
 
 __all__ = [
@@ -30,6 +33,7 @@ __all__ = [
     "AwaitingApprovalError",
     "ClaimClosedError",
     "ClaimsError",
+    "DecisionRequiredError",
     "IdempotencyConflictError",
     "InvalidClaimError",
     "InvalidDecisionError",
@@ -60,12 +64,16 @@ class InvalidClaimError(ClaimsError):
 
 
 class PhotoRejectedError(ClaimsError):
-    """One of the claim's photos is not a usable image; ``error`` is the decoder's own."""
+    """Photos of the claim that are not usable images, each (index, file name, decoder's error).
 
-    def __init__(self, index: int, error: ImageRejected) -> None:
-        self.index = index
-        self.error = error
-        super().__init__(f"photo {index}: {error.reason}")
+    Every bad photo is named, not the first only: a customer who sent five retakes all the
+    bad ones at once. ``index`` and ``error`` are the first's.
+    """
+
+    def __init__(self, rejected: Sequence[tuple[int, str, ImageRejected]]) -> None:
+        self.rejected = tuple(rejected)
+        self.index, _, self.error = self.rejected[0]
+        super().__init__("; ".join(f"photo {i} ({n}): {e.reason}" for i, n, e in self.rejected))
 
 
 class UnknownClaimError(ClaimsError):
@@ -161,6 +169,19 @@ class AwaitingApprovalError(ClaimsError):
             f"claim {claim_id}: a proposal of {amount} waits for approval; "
             "approve or reject it first"
         )
+        super().__init__(self.reason)
+
+
+class DecisionRequiredError(ClaimsError):
+    """A ticket ``resolve`` on a claim that neither the machine nor a person settled.
+
+    Closing it so would leave the customer an undetermined verdict, or a compensation
+    waiting for a person, on a claim nobody looks at again (GUIDE §4 rule 3).
+    """
+
+    def __init__(self, claim_id: str, reason: str) -> None:
+        self.claim_id = claim_id
+        self.reason = f"claim {claim_id}: {reason}; decide it (the decision resolves its ticket)"
         super().__init__(self.reason)
 
 

@@ -440,13 +440,16 @@ def _insert_rows(
 
 
 def _inspect(inspector: Inspector, photos: Sequence[tuple[str, bytes]]) -> list[Inspection]:
-    """Judge every photo, or refuse the claim naming the first photo that is not an image."""
+    """Judge every photo, or refuse the claim naming every photo that is not an image."""
     out = []
+    rejected = []
     for index, (name, data) in enumerate(photos):
         try:
             out.append(inspector.inspect(data, image=name))
         except ImageRejected as exc:
-            raise PhotoRejectedError(index, exc) from exc
+            rejected.append((index, name, exc))
+    if rejected:
+        raise PhotoRejectedError(rejected)
     return out
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "allowed_actions",
     "current_state",
     "for_customer",
+    "resolve_refused",
 ]
 
 CUSTOMER_ACTOR = "an adjudicator"
@@ -112,6 +113,31 @@ def allowed_actions(state: ClaimState) -> Actions:
         a for a, (sources, _) in ACTIONS.items() if a != "resolve" and state.ticket_state in sources
     )
     return Actions(decide, party, compensation, approval, moves)
+
+
+def resolve_refused(
+    *,
+    machine_verdict: Mapping[str, Any],
+    machine_compensation: Mapping[str, Any],
+    decision: Mapping[str, Any] | None,
+    payment: Mapping[str, Any] | None,
+) -> str | None:
+    """Why a ticket ``resolve`` without a decision may not close the claim, or None.
+
+    A claim a person decided, or one paid, is settled; so is one the machine settled: a
+    verdict naming someone with nothing left for a person to pay. An undetermined verdict
+    goes to a person (GUIDE §4 rule 3), and a proposal the machine could not pay waits for
+    one: resolving either without a decision would close it with no outcome.
+    """
+    if decision is not None or payment is not None:
+        return None
+    if machine_verdict.get("needs_review"):
+        return "the verdict is undetermined and nobody decided it"
+    amount = Decimal(str(machine_compensation.get("amount", "0")))
+    if amount > 0:
+        currency = machine_compensation.get("currency", "")
+        return f"its compensation of {amount} {currency} waits for a person's decision"
+    return None
 
 
 def _amounts(source: Mapping[str, Any]) -> dict[str, Any]:

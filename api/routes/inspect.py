@@ -9,28 +9,27 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import get_predictor, get_settings
 from api.openapi import photo_encoding, problem_responses
-from api.problems import Problem
+from api.problems import rejected_photos_problem
 from api.schemas import InspectionOut
 from api.settings import Settings
 from api.uploads import read_photos
-from vision.errors import ImageRejected, ImageTooLargeError
+from vision.errors import ImageRejected
 from vision.predictor import Predictor
 
 router = APIRouter(prefix="/v1", tags=["inspect"])
 
 
 def inspect_all(predictor: Predictor, photos: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
-    """Judge every photo, or reject the whole request naming the first bad photo."""
+    """Judge every photo, or reject the whole request naming every bad photo."""
     results = []
+    rejected = []
     for i, (name, data) in enumerate(photos):
         try:
             results.append(predictor.inspect(data, image=name).as_dict())
         except ImageRejected as exc:
-            status = 413 if isinstance(exc, ImageTooLargeError) else 422
-            slug = "image-too-large" if status == 413 else "not-an-image"
-            raise Problem(
-                status, slug, "Photo rejected", f"photo {i} ({name}): {exc.reason}", photo_index=i
-            ) from exc
+            rejected.append((i, name, exc))
+    if rejected:
+        raise rejected_photos_problem(rejected)
     return results
 
 

@@ -44,6 +44,7 @@ from supplychain.epcis.vocabulary import (
     context_prefixes,
 )
 from supplychain.identifiers.digital_link import is_lot_class
+from supplychain.identifiers.tds import EPCError, check_lot_key
 
 __all__ = ["stored_temperatures"]
 
@@ -100,6 +101,14 @@ class _EventReader:
                 self.error(path, "not an object")
                 continue
             epc_class = self.uri(item.get("epcClass"), f"{path}.epcClass")
+            if epc_class is not None and epc_class.startswith("urn:epc:class:lgtin:"):
+                # An LGTIN is a lot's key: one without its lot would file the event under
+                # a "lot" no claim can name, holding every lot of the product.
+                try:
+                    check_lot_key(epc_class)
+                except EPCError as exc:
+                    self.error(f"{path}.epcClass", exc.reason)
+                    epc_class = None
             if epc_class is not None:
                 classes.append(epc_class)
             quantity = item.get("quantity")

@@ -137,6 +137,8 @@ the Digital Link check digit, the extension's length once unescaped)."""
 _PGLN = re.compile(rf"urn:epc:id:pgln:({_split_keys(12)})")
 _SGLN = re.compile(rf"urn:epc:id:sgln:({_split_keys(12)})\.({_URN_CHARS}+)")
 _LGTIN = re.compile(rf"urn:epc:class:lgtin:({_split_keys(13)})\.({_URN_CHARS}+)")
+# An LGTIN cut short after the GTIN: no lot, or an empty one.
+_GTIN_CLASS = re.compile(rf"urn:epc:class:lgtin:({_split_keys(13)})\.?")
 _SSCC = re.compile(rf"urn:epc:id:sscc:({_split_keys(17)})")
 _DL_GLN = re.compile(rf"https://id\.gs1\.org/(414|417)/([0-9]{{13}})(?:/254/({_DL_CHARS}+))?")
 _DL_GTIN = re.compile(rf"https://id\.gs1\.org/01/([0-9]{{14}})(?:/(10|21)/({_DL_CHARS}+))?")
@@ -236,6 +238,14 @@ def check_lot_key(value: str) -> str:
         _from_pure(text)
     elif text.startswith("urn:epc:class:lgtin:"):
         m = _LGTIN.fullmatch(text)
+        if m is None and (g := _GTIN_CLASS.fullmatch(text)) is not None:
+            # TDS: an LGTIN is a GTIN and a lot; a product without one has its own forms.
+            raise EPCError(
+                text,
+                "an LGTIN names a lot (urn:epc:class:lgtin:<company prefix>.<indicator and "
+                "item reference>.<lot>); a product without a lot is "
+                f"urn:epc:idpat:sgtin:{g.group(1)}.* or https://id.gs1.org/01/<GTIN-14>",
+            )
         if m is None:
             raise EPCError(
                 text,

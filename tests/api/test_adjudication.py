@@ -197,6 +197,29 @@ def test_bad_decisions_are_problems_that_write_nothing(
     )
 
 
+def test_resolving_an_undetermined_claim_nobody_decided_is_refused(
+    app: Any, client: TestClient, judge: dict[str, str]
+) -> None:
+    # Found by probing: a "resolve" move closed an undetermined claim with no decision, and
+    # the customer read "resolved", nobody responsible, compensation awaiting a decision.
+    customer = grant(app, "customer_app", customer_id="C-UNDECIDED")
+    claim = _file(client, customer)
+    url = f"/v1/claims/{claim['id']}/ticket"
+    before = _state(app)
+    refused = client.post(url, headers=judge, json={"action": "resolve", "note": "closing"})
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/decision-required")
+    assert "undetermined" in refused.json()["detail"]
+    assert _state(app) == before
+    seen = client.get(f"/v1/claims/{claim['id']}", headers=judge).json()
+    assert (seen["status"], seen["ticket"]["state"]) == ("needs_review", "new")
+    # Decided, it is settled: reopened, a resolve closes it again under that decision.
+    decided = client.post(f"/v1/claims/{claim['id']}/decision", headers=judge, json=DECIDE)
+    assert decided.status_code == 200 and decided.json()["ticket"]["state"] == "resolved"
+    assert client.post(url, headers=judge, json={"action": "reopen"}).status_code == 200
+    again = client.post(url, headers=judge, json={"action": "resolve"})
+    assert again.status_code == 200 and again.json()["ticket"]["state"] == "resolved"
+
+
 def test_two_decisions_at_once_pay_once(
     app: Any, client: TestClient, judge: dict[str, str]
 ) -> None:

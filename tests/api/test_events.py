@@ -123,6 +123,19 @@ def test_malformed_document_names_event_and_field_and_appends_nothing(client: Te
     assert client.get(f"/v1/lots/{LOT}/trace").status_code == 404
 
 
+def test_an_lgtin_without_its_lot_is_refused_naming_event_and_field(client: TestClient) -> None:
+    # Stored, it would be a "lot" no claim can name, holding every lot of the product.
+    before = _size(client)
+    bad = _doc()
+    bad["epcisBody"]["eventList"][1]["quantityList"][0]["epcClass"] = LOT.rsplit(".", 1)[0]
+    resp = client.post("/v1/events", json=bad, headers=SUPPLY)
+    assert resp.status_code == 422 and resp.json()["type"].endswith("/invalid-epcis")
+    [error] = resp.json()["errors"]
+    assert (error["event_index"], error["field"]) == (1, "eventList[1].quantityList[0].epcClass")
+    assert "urn:epc:idpat:sgtin:4012345.012345.*" in error["reason"]
+    assert _size(client) == before
+
+
 def test_not_json_and_unknown_lot_are_problems(client: TestClient) -> None:
     resp = client.post(
         "/v1/events", content=b"{not json", headers={"content-type": "application/json", **SUPPLY}

@@ -84,3 +84,29 @@ def test_eleven_photos_are_a_413_before_any_is_decoded(client: TestClient) -> No
     )
     assert _problem(resp, 413)["type"].endswith("/too-many-photos")
     assert stored_state(client) == before
+
+
+@pytest.mark.parametrize("path", ["/v1/claims", "/v1/inspect"])
+def test_every_bad_photo_of_several_is_named_and_nothing_is_stored(
+    client: TestClient, path: str
+) -> None:
+    # Five photos, two of them bad: the customer learns both at once, by index and name.
+    good = next(c for c in CASES if c.outcome == "ok")
+    names = ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"]
+    datas = [good.data, b"not an image", good.data, good.data[:200], good.data]
+    before = stored_state(client)
+    resp = client.post(
+        path,
+        files=[("photos", (n, d)) for n, d in zip(names, datas, strict=True)],
+        data={"claim": json.dumps(CLAIM)} if path == "/v1/claims" else None,
+    )
+    body = _problem(resp, 422)
+    assert body["type"].endswith("/not-an-image")
+    assert (body["photo_index"], body["field"]) == (1, "photos[1]")
+    assert [(e["field"], e["filename"]) for e in body["errors"]] == [
+        ("photos[1]", "b.jpg"),
+        ("photos[3]", "d.jpg"),
+    ]
+    assert all(e["type"].endswith("/not-an-image") and e["reason"] for e in body["errors"])
+    assert "photo 1 (b.jpg)" in body["detail"] and "photo 3 (d.jpg)" in body["detail"]
+    assert stored_state(client) == before

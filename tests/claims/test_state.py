@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from claims.state import ClaimState, allowed_actions, current_state, for_customer
+import pytest
+
+from claims.state import (
+    ClaimState,
+    allowed_actions,
+    current_state,
+    for_customer,
+    resolve_refused,
+)
 
 MACHINE = {
     "responsible_party": "undetermined",
@@ -64,6 +72,37 @@ def test_the_rule_follows_the_state() -> None:
     assert waiting.decide is not None and waiting.approval is None
     assert allowed_actions(_state()).approval is not None
     assert allowed_actions(_state()).as_dict()["moves"] == ["acknowledge", "wait_on_customer"]
+
+
+CONFIDENT = {**MACHINE, "responsible_party": "customer", "confidence": 0.9, "needs_review": False}
+DECIDED = {"responsible_party": "carrier", "actor": "key:fpk_0000000a (adjudicator)"}
+
+
+@pytest.mark.parametrize(
+    ("verdict", "compensation", "decision", "payment", "refused"),
+    [
+        (MACHINE, PROPOSAL, None, None, "undetermined"),
+        (MACHINE, {**PROPOSAL, "amount": "0.00"}, None, None, "undetermined"),
+        (CONFIDENT, PROPOSAL, None, None, "12.50 EUR waits for a person"),
+        (CONFIDENT, {**PROPOSAL, "amount": "0.00"}, None, None, None),  # the machine settled
+        (CONFIDENT, PROPOSAL, None, PAYMENT, None),  # paid by the machine
+        (MACHINE, PROPOSAL, DECIDED, None, None),  # a person decided
+    ],
+)
+def test_resolve_without_a_decision_needs_a_settled_claim(
+    verdict: dict[str, object],
+    compensation: dict[str, object],
+    decision: dict[str, object] | None,
+    payment: dict[str, object] | None,
+    refused: str | None,
+) -> None:
+    why = resolve_refused(
+        machine_verdict=verdict,
+        machine_compensation=compensation,
+        decision=decision,
+        payment=payment,
+    )
+    assert why is None if refused is None else refused in (why or "")
 
 
 def test_before_a_decision_the_state_is_the_machines() -> None:

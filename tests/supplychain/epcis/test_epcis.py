@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ledger.errors import LedgerError
+from supplychain.capture import lot_keys
 from supplychain.epcis import (
     CaptureEvent,
     CBVVocabulary,
@@ -336,6 +337,22 @@ def _without(name: str) -> dict[str, Any]:
             "eventList[0].quantityList[0].quantity",
             "not a number",
         ),
+        # TDS: an LGTIN names a lot; a product without one is the idpat or the bare GTIN.
+        (
+            object_event(quantityList=[{"epcClass": "urn:epc:class:lgtin:4012345.012345"}]),
+            "eventList[0].quantityList[0].epcClass",
+            "a product without a lot is urn:epc:idpat:sgtin:4012345.012345.*",
+        ),
+        (
+            object_event(quantityList=[{"epcClass": "urn:epc:class:lgtin:4012345.012345."}]),
+            "eventList[0].quantityList[0].epcClass",
+            "an LGTIN names a lot",
+        ),
+        (
+            object_event(childQuantityList=[{"epcClass": "urn:epc:class:lgtin:STRAW-0502"}]),
+            "eventList[0].childQuantityList[0].epcClass",
+            "not an LGTIN URN",
+        ),
     ],
 )
 def test_malformed_event_names_index_and_field(
@@ -347,6 +364,17 @@ def test_malformed_event_names_index_and_field(
     assert (error.index, error.field) == (1, field.replace("[0]", "[1]", 1))
     assert reason in error.reason
     assert isinstance(error, LedgerError)
+
+
+@pytest.mark.parametrize(
+    "epc_class", ["urn:epc:idpat:sgtin:4012345.012345.*", "https://id.gs1.org/01/04012345123456"]
+)
+def test_a_product_without_a_lot_is_accepted_under_no_lot(epc_class: str) -> None:
+    # Class-level quantity of a GTIN (EPCIS 2.0 allows it): findable by the class, no lot's.
+    event = object_event(quantityList=[{"epcClass": epc_class, "quantity": 5}])
+    (captured,) = parse_document(document(event)).events
+    assert epc_class in captured.epcs and captured.lots == ()
+    assert lot_keys(captured) == set(captured.epcs)
 
 
 def _report(**fields: Any) -> dict[str, Any]:
