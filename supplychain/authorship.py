@@ -43,7 +43,9 @@ the trace and the verdicts use):
    lot's whole history through the EPCIS query and the FSMA export (issue 26).
 
 Otherwise the event is refused (``not-your-custody``), naming the parties who did take part
-then. An event naming no party is the capturing party's own observation, so it needs (1),
+then to a key one of whose parties the lot's history names (it reads the lot's trace
+anyway); an outsider is told no names, or a refusal would tell it who held any lot when,
+one probe at a time, the custody the trace keeps from it (``supplychain.query.scope``). An event naming no party is the capturing party's own observation, so it needs (1),
 (2) or (3). An event about several lots (or findable by several keys: the lot URI, its bare
 lot number, item EPCs) passes only when every one of them passes. Pure: histories in,
 typed decisions out; ``lot_histories`` reads them from the event index.
@@ -101,8 +103,9 @@ class Allowed:
 class Refused:
     """The caller may not author event ``event_index`` about ``lot``, by ``rule``.
 
-    ``needs`` are the parties that did take part at ``at`` (one of them may record it);
-    ``caller`` the parties the key speaks for.
+    ``needs`` are the parties that did take part at ``at`` (one of them may record it),
+    empty when ``withheld`` (the caller is named nowhere in the lot's history: who held the
+    lot is not its business); ``caller`` the parties the key speaks for.
     """
 
     event_index: int
@@ -111,6 +114,7 @@ class Refused:
     rule: Rule
     needs: tuple[str, ...]
     caller: tuple[str, ...]
+    withheld: bool = False
 
     @property
     def reason(self) -> str:
@@ -122,11 +126,12 @@ class Refused:
                 f"event {self.event_index} names the possession of {', '.join(self.needs)}; "
                 f"this key speaks for {mine} only (names-another-party)"
             )
-        who = (
-            f"only {', '.join(self.needs)} took part then"
-            if self.needs
-            else "no party is on record then"
-        )
+        if self.needs:
+            who = f"only {', '.join(self.needs)} took part then"
+        elif self.withheld:
+            who = "its parties are named only to a party on record in it"
+        else:
+            who = "no party is on record then"
         return (
             f"event {self.event_index} is about lot {self.lot} at {at}, where {who}; this key "
             f"speaks for {mine}, none of which held the lot, handed it over or received it, "
@@ -265,8 +270,8 @@ def _decide_one(
     named = {p for p in (source, destination) if p}
     caller = tuple(sorted(mine))
 
-    def refused(rule: Rule, needs: Iterable[str]) -> Refused:
-        return Refused(event.index, key, at, rule, tuple(sorted(needs)), caller)
+    def refused(rule: Rule, needs: Iterable[str], *, withheld: bool = False) -> Refused:
+        return Refused(event.index, key, at, rule, tuple(sorted(needs)), caller, withheld)
 
     if named and not named & mine:  # step 0
         return refused("names-another-party", named)
@@ -294,6 +299,9 @@ def _decide_one(
         or (source is not None and _handed_over(source, destination, at, history, chain, slack))
     ):
         return Allowed(event.index, key, destination, "taking_over")
+    if not any(p in mine for e in history for p in (e.source, e.destination)):
+        # An outsider: who took part is the lot's history, which it may not read.
+        return refused("not-your-custody", (), withheld=bool(history))
     return refused("not-your-custody", _present(at, history, chain, slack))
 
 
