@@ -33,8 +33,9 @@ the trace and the verdicts use):
 4. **Taking over**: the event names the party as the receiver, from a sender whose own side
    of the handover is on record (a record naming that sender as the source that hands the
    goods to this receiver or to nobody, within ``slack`` or opening the unconfirmed stretch
-   the event falls in), or from nobody named at a time no party is on record as holding the
-   goods: the receiver's side of a handover. A receipt naming the holder as its sender with
+   the event falls in), or from nobody named in a stretch a handover left unconfirmed (not
+   before the recorded custody begins: step 3 alone decides there): the receiver's side of
+   a handover. A receipt naming the holder as its sender with
    nothing on record from the holder is the capturer's word against the record: it would
    make any key a custodian whose inspection at receipt counts against the party it names.
    The receiver records its receipt once the sender's shipment is on record. While another
@@ -293,7 +294,10 @@ def _decide_one(
         own and at < chain[0].since and chain[0].holder in mine and destination in known
     ):  # step 3: before the recorded custody, by the party it begins with
         return Allowed(event.index, key, chain[0].holder, "before_history")
-    unheld = held is None or held[1].holder is None
+    # Nobody holds the goods on record: a stretch a handover left unconfirmed. Before the
+    # recorded custody begins is not such a stretch (step 3 alone decides there): a receipt
+    # from nobody dated before the history would put any key into any lot.
+    unheld = held is not None and held[1].holder is None
     if destination in mine and (  # step 4
         (source is None and unheld)
         or (source is not None and _handed_over(source, destination, at, history, chain, slack))

@@ -202,6 +202,28 @@ def test_an_outsiders_refusals_never_tell_it_who_held_the_lot(chain: Any) -> Non
     assert told.status_code == 403 and told.json()["needs"] == [TRUCK], told.text
 
 
+def test_an_outsiders_receipt_dated_before_the_history_does_not_open_the_lot(
+    chain: Any,
+) -> None:
+    """Found probing the access matrix: the outsider, refused the lot's trace, captured a
+    receipt from nobody naming itself, dated a day before the farm packed (201, nobody held
+    the lot on record then), and from then on read the lot's whole trace, FSMA export and
+    events as a party that took part, and stood first in its custody. Now it is refused."""
+    app, client, keys = chain
+    size = app.state.services.ledger.size()
+    early = lot_event(LOT, h(-24), "receiving", dst=OUTSIDER)
+    refused = client.post("/v1/events", json=document(early), headers=keys["outsider"])
+    assert refused.status_code == 403 and refused.json()["rule"] == "not-your-custody"
+    assert app.state.services.ledger.size() == size
+    trace = client.get(f"/v1/lots/{LOT}/trace", headers=keys["outsider"])
+    assert trace.status_code == 403 and trace.json()["type"].endswith("/not-your-lot")
+    query = client.get("/v1/events", params={"MATCH_epcClass": LOT}, headers=keys["outsider"])
+    assert query.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == []
+    # The custody the verdicts read still begins with the farm.
+    staff = client.get(f"/v1/lots/{LOT}/trace", headers=keys["admin"]).json()
+    assert staff["custody"][0]["id"] == FARM
+
+
 def test_a_party_may_not_write_after_it_handed_the_goods_over(chain: Any) -> None:
     _, client, keys = chain
     late = client.post("/v1/events", json=document(_shock(h(7))), headers=keys["truck"])

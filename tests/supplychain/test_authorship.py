@@ -202,6 +202,18 @@ def test_nobody_enters_the_history_by_a_record_dated_before_it() -> None:
     assert all(isinstance(d, Refused) for d in _decide([FARM], given, history=named_by_truck))
 
 
+def test_a_receipt_from_nobody_dated_before_the_history_puts_nobody_into_it() -> None:
+    # Before the farm packed, nobody holds the lot on record, but that is no stretch a
+    # handover left open: the outsider's receipt would make it the lot's first holder.
+    early = lot_event(LOT, h(-24), "receiving", dst=OUTSIDER)
+    decided = _decide([OUTSIDER], early)
+    assert decided and all(isinstance(d, Refused) for d in decided)
+    # ...while in a stretch the farm's shipment left open a receipt from nobody still counts.
+    unconfirmed = (*CHAIN[:1], _record(1, h(2), "shipping", FARM))
+    late = _decide([OUTSIDER], lot_event(LOT, h(3), "receiving", dst=OUTSIDER), history=unconfirmed)
+    assert late and all(isinstance(d, Allowed) and d.basis == "taking_over" for d in late)
+
+
 def test_a_new_lot_is_started_by_the_party_its_first_events_name() -> None:
     ok = _decide([FARM], lot_event(LOT, h(0), "commissioning", src=FARM), history=())
     assert all(isinstance(d, Allowed) and d.basis == "before_history" for d in ok)
