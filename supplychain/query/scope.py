@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, true
 from sqlalchemy.orm import aliased
 
+from supplychain.identifiers.digital_link import lot as lot_number
 from supplychain.projections import event_lots, event_values
 from supplychain.query.errors import NotYourLotError
 from supplychain.query.index import LOT_KEY, PARTY
@@ -102,13 +103,29 @@ def check_took_part(conn: Connection, *, lot: str, scope: Scope) -> None:
     Stricter than ``visible``, which also shows a party the events that merely touch its lot
     (the packing that consumed a farm's harvest lot): a farm reads that event, but the
     packed lot's own records are the packer's. The FSMA export of a lot asks this.
+
+    A bare lot number ("L1") gathers every company's lot "L1" (the trace and the export read
+    all the events recorded under it), so asked by one the scope must have taken part in
+    each lot URI recorded under it with that number, not in one of them.
     """
     if scope.parties is None:
         return
-    hit = conn.execute(
-        select(event_lots.c.hash_id)
-        .where(event_lots.c.lot == lot, _names(sorted(scope.parties), event_lots.c.hash_id))
-        .limit(1)
-    ).first()
-    if hit is None:
-        raise NotYourLotError(lot, scope.parties)
+    parties = sorted(scope.parties)
+    for key in (lot, *_lots_numbered(conn, lot)):
+        hit = conn.execute(
+            select(event_lots.c.hash_id)
+            .where(event_lots.c.lot == key, _names(parties, event_lots.c.hash_id))
+            .limit(1)
+        ).first()
+        if hit is None:
+            raise NotYourLotError(lot, scope.parties)
+
+
+def _lots_numbered(conn: Connection, number: str) -> list[str]:
+    """The lot URIs whose lot number is ``number``, among the keys of the events under it
+    (none where ``number`` is itself a URI or an EPC)."""
+    under = select(event_lots.c.hash_id).where(event_lots.c.lot == number)
+    keys = conn.execute(
+        select(event_lots.c.lot).distinct().where(event_lots.c.hash_id.in_(under))
+    ).scalars()
+    return sorted(k for k in keys if k != number and lot_number(k) == number)

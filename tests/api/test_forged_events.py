@@ -224,6 +224,34 @@ def test_an_outsiders_receipt_dated_before_the_history_does_not_open_the_lot(
     assert staff["custody"][0]["id"] == FARM
 
 
+def test_a_bare_lot_number_does_not_open_another_companys_lot_of_that_number(
+    chain: Any,
+) -> None:
+    """Found probing the access matrix: the outsider company's own lot FORGE1 (an operator's
+    import here; ledgers from before the authorship rule hold such pairs) shares its bare
+    number with the farm's. The outsider took part in "FORGE1", so GET /v1/lots/FORGE1/trace
+    and /fsma answered 200 with the farm's, truck's and DC's records, which the farm's lot
+    URI refuses it. Now a bare number needs each lot recorded with it."""
+    app, client, keys = chain
+    own = "urn:epc:class:lgtin:4099999.099999.FORGE1"
+    capture_events(
+        ledger=app.state.services.ledger,
+        events_in=parse_document(document(lot_event(own, h(1), "packing", src=OUTSIDER))),
+        actor="cli:operator",
+    )
+    assert client.get(f"/v1/lots/{own}/trace", headers=keys["outsider"]).status_code == 200
+    for url in ("/v1/lots/FORGE1/trace", "/v1/lots/FORGE1/fsma", f"/v1/lots/{LOT}/trace"):
+        refused = client.get(url, headers=keys["outsider"])
+        assert refused.status_code == 403, (url, refused.text[:300])
+        assert refused.json()["type"].endswith("/not-your-lot")
+        assert TRUCK not in refused.text and DC not in refused.text
+    # Neither may the farm read the outsider's lot by the number they share; staff may.
+    assert client.get("/v1/lots/FORGE1/trace", headers=keys["farm"]).status_code == 403
+    assert client.get(f"/v1/lots/{LOT}/trace", headers=keys["farm"]).status_code == 200
+    both = client.get("/v1/lots/FORGE1/trace", headers=keys["admin"])
+    assert both.status_code == 200 and OUTSIDER in both.text and TRUCK in both.text
+
+
 def test_a_party_may_not_write_after_it_handed_the_goods_over(chain: Any) -> None:
     _, client, keys = chain
     late = client.post("/v1/events", json=document(_shock(h(7))), headers=keys["truck"])
