@@ -33,8 +33,9 @@ the trace and the verdicts use):
 4. **Taking over**: the event names the party as the receiver, from a sender whose own side
    of the handover is on record (a record naming that sender as the source that hands the
    goods to this receiver or to nobody, within ``slack`` or opening the unconfirmed stretch
-   the event falls in), or from nobody named at a time no party is on record as holding the
-   goods: the receiver's side of a handover. A receipt naming the holder as its sender with
+   the event falls in), or from nobody named in a stretch a handover left unconfirmed (not
+   before the recorded custody begins: step 3 alone decides there): the receiver's side of
+   a handover. A receipt naming the holder as its sender with
    nothing on record from the holder is the capturer's word against the record: it would
    make any key a custodian whose inspection at receipt counts against the party it names.
    The receiver records its receipt once the sender's shipment is on record. While another
@@ -43,10 +44,13 @@ the trace and the verdicts use):
    lot's whole history through the EPCIS query and the FSMA export (issue 26).
 
 Otherwise the event is refused (``not-your-custody``), naming the parties who did take part
-then. An event naming no party is the capturing party's own observation, so it needs (1),
-(2) or (3). An event about several lots or items (its lot URIs, its EPCs) passes only when
-every one of them passes; a lot is one lot in any form (``identity``: its URN and its
-Digital Link are one history), and a bare lot number is no lot (two companies' "L1"). Pure: histories in,
+then to a key one of whose parties the lot's history names (it reads the lot's trace
+anyway); an outsider is told no names, or a refusal would tell it who held any lot when,
+one probe at a time, the custody the trace keeps from it (``supplychain.query.scope``). An
+event naming no party is the capturing party's own observation, so it needs (1), (2) or
+(3). An event about several lots or items (its lot URIs, its EPCs) passes only when every
+one of them passes; a lot is one lot in any form (``identity``: its URN and its Digital
+Link are one history), and a bare lot number is no lot (two companies' "L1"). Pure: histories in,
 typed decisions out; ``lot_histories`` reads them from the event index.
 """
 
@@ -103,8 +107,9 @@ class Allowed:
 class Refused:
     """The caller may not author event ``event_index`` about ``lot``, by ``rule``.
 
-    ``needs`` are the parties that did take part at ``at`` (one of them may record it);
-    ``caller`` the parties the key speaks for.
+    ``needs`` are the parties that did take part at ``at`` (one of them may record it),
+    empty when ``withheld`` (the caller is named nowhere in the lot's history: who held the
+    lot is not its business); ``caller`` the parties the key speaks for.
     """
 
     event_index: int
@@ -113,6 +118,7 @@ class Refused:
     rule: Rule
     needs: tuple[str, ...]
     caller: tuple[str, ...]
+    withheld: bool = False
 
     @property
     def reason(self) -> str:
@@ -124,11 +130,12 @@ class Refused:
                 f"event {self.event_index} names the possession of {', '.join(self.needs)}; "
                 f"this key speaks for {mine} only (names-another-party)"
             )
-        who = (
-            f"only {', '.join(self.needs)} took part then"
-            if self.needs
-            else "no party is on record then"
-        )
+        if self.needs:
+            who = f"only {', '.join(self.needs)} took part then"
+        elif self.withheld:
+            who = "its parties are named only to a party on record in it"
+        else:
+            who = "no party is on record then"
         return (
             f"event {self.event_index} is about lot {self.lot} at {at}, where {who}; this key "
             f"speaks for {mine}, none of which held the lot, handed it over or received it, "
@@ -273,8 +280,8 @@ def _decide_one(
     named = {p for p in (source, destination) if p}
     caller = tuple(sorted(mine))
 
-    def refused(rule: Rule, needs: Iterable[str]) -> Refused:
-        return Refused(event.index, key, at, rule, tuple(sorted(needs)), caller)
+    def refused(rule: Rule, needs: Iterable[str], *, withheld: bool = False) -> Refused:
+        return Refused(event.index, key, at, rule, tuple(sorted(needs)), caller, withheld)
 
     if named and not named & mine:  # step 0
         return refused("names-another-party", named)
@@ -296,12 +303,18 @@ def _decide_one(
         own and at < chain[0].since and chain[0].holder in mine and destination in known
     ):  # step 3: before the recorded custody, by the party it begins with
         return Allowed(event.index, key, chain[0].holder, "before_history")
-    unheld = held is None or held[1].holder is None
+    # Nobody holds the goods on record: a stretch a handover left unconfirmed. Before the
+    # recorded custody begins is not such a stretch (step 3 alone decides there): a receipt
+    # from nobody dated before the history would put any key into any lot.
+    unheld = held is not None and held[1].holder is None
     if destination in mine and (  # step 4
         (source is None and unheld)
         or (source is not None and _handed_over(source, destination, at, history, chain, slack))
     ):
         return Allowed(event.index, key, destination, "taking_over")
+    if not any(p in mine for e in history for p in (e.source, e.destination)):
+        # An outsider: who took part is the lot's history, which it may not read.
+        return refused("not-your-custody", (), withheld=bool(history))
     return refused("not-your-custody", _present(at, history, chain, slack))
 
 

@@ -117,6 +117,9 @@ def check_took_part(conn: Connection, *, lot: str | Collection[str], scope: Scop
     Stricter than ``visible``, which also shows a party the events that merely touch its lot
     (the packing that consumed a farm's harvest lot): a farm reads that event, but the
     packed lot's own records are the packer's. The FSMA export of a lot asks this.
+
+    A bare lot number ("L1") that several companies' lots share is resolved before this
+    check (``supplychain.lot_names``: the caller's own lot of them, its URIs as ``lot``).
     """
     if scope.parties is not None and not took_part(conn, lot=lot, scope=scope):
         name = lot if isinstance(lot, str) else min(lot)

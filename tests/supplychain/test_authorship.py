@@ -74,15 +74,36 @@ def test_an_outsiders_observation_inside_another_custody_is_refused_for_every_ke
     decided = _decide([OUTSIDER], _shock(h(3)))
     assert decided and all(isinstance(d, Refused) for d in decided)
     first = decided[0]
-    assert (first.lot, first.rule, first.needs, first.caller) == (
+    # Named nowhere in the lot's history, the outsider is not told who held it then.
+    assert (first.lot, first.rule, first.needs, first.caller, first.withheld) == (
         LOT,
         "not-your-custody",
-        (TRUCK,),
+        (),
         (OUTSIDER,),
+        True,
     )
     with pytest.raises(NotYourCustodyError) as raised:
         check_authorship(parties=[OUTSIDER], events_in=_events(_shock(h(3))), history={LOT: CHAIN})
     assert raised.value.refused.event_index == 0 and "not-your-custody" in raised.value.reason
+
+
+def test_a_refusal_names_who_took_part_only_to_a_party_of_the_lots_history() -> None:
+    """An outsider probing times would read the custody chain from the refusals' names, which
+    the trace and the EPCIS query keep from it; a party the history names reads it anyway."""
+    for at in (h(-24), h(1), h(3), h(6), h(48)):
+        for probe in (_shock(at), lot_event(LOT, at, "receiving", src=TRUCK, dst=OUTSIDER)):
+            (refused, *_) = _decide([OUTSIDER], probe)
+            assert isinstance(refused, Refused) and refused.needs == () and refused.withheld
+            assert not any(p in refused.reason for p in (FARM, TRUCK, DC))
+            assert "named only to a party on record" in refused.reason
+    # The farm, named in the history, is told who holds the lot after it handed it over.
+    (late, *_) = _decide([FARM], _shock(h(3)))
+    assert isinstance(late, Refused) and late.needs == (TRUCK,) and not late.withheld
+    assert f"only {TRUCK} took part then" in late.reason
+    # A lot with no history at all: nobody to withhold.
+    (new, *_) = _decide([OUTSIDER], _shock(h(3)), history=())
+    assert isinstance(new, Refused) and not new.withheld
+    assert "no party is on record then" in new.reason
 
 
 def test_naming_oneself_does_not_put_an_outsider_into_the_history() -> None:
@@ -120,7 +141,8 @@ def test_a_receipt_from_the_holder_needs_the_holders_side_on_record() -> None:
     history = CHAIN[:3]
     receipt = lot_event(LOT, h(5.05), "receiving", src=TRUCK, dst=DC)
     alone = _decide([DC], receipt, history=history)
-    assert alone and all(isinstance(d, Refused) and d.needs == (TRUCK,) for d in alone)
+    # The DC is named nowhere in that history yet: it is not told who holds the lot.
+    assert alone and all(isinstance(d, Refused) and d.needs == () for d in alone)
     outsider = lot_event(LOT, h(3), "receiving", src=TRUCK, dst=OUTSIDER)
     assert all(isinstance(d, Refused) for d in _decide([OUTSIDER], outsider))
     # The truck ships naming no receiver: the DC's receipt confirms the open stretch.
@@ -162,8 +184,8 @@ def test_nobody_enters_the_history_by_a_record_dated_before_it() -> None:
     # An outsider's own "commissioning" a day before the farm packed, naming itself or at
     # its own site, would make it a holder and let it read the lot's whole history.
     named = lot_event(LOT, h(-24), "commissioning", src=OUTSIDER)
-    # The refusal names the farm, the party the recorded custody begins with.
-    assert all(isinstance(d, Refused) and d.needs == (FARM,) for d in _decide([OUTSIDER], named))
+    # The refusal names nobody: where the recorded custody begins is the lot's history.
+    assert all(isinstance(d, Refused) and d.needs == () for d in _decide([OUTSIDER], named))
     sited = _shock(h(-24))
     sited["readPoint"] = {"id": "urn:epc:id:sgln:4099999.00001.0"}
     assert all(isinstance(d, Refused) for d in _decide([OUTSIDER], sited))
@@ -181,6 +203,18 @@ def test_nobody_enters_the_history_by_a_record_dated_before_it() -> None:
     assert sent and all(isinstance(d, Allowed) for d in sent)
     given = lot_event(LOT, h(1.5), "shipping", src=FARM, dst=OUTSIDER)
     assert all(isinstance(d, Refused) for d in _decide([FARM], given, history=named_by_truck))
+
+
+def test_a_receipt_from_nobody_dated_before_the_history_puts_nobody_into_it() -> None:
+    # Before the farm packed, nobody holds the lot on record, but that is no stretch a
+    # handover left open: the outsider's receipt would make it the lot's first holder.
+    early = lot_event(LOT, h(-24), "receiving", dst=OUTSIDER)
+    decided = _decide([OUTSIDER], early)
+    assert decided and all(isinstance(d, Refused) for d in decided)
+    # ...while in a stretch the farm's shipment left open a receipt from nobody still counts.
+    unconfirmed = (*CHAIN[:1], _record(1, h(2), "shipping", FARM))
+    late = _decide([OUTSIDER], lot_event(LOT, h(3), "receiving", dst=OUTSIDER), history=unconfirmed)
+    assert late and all(isinstance(d, Allowed) and d.basis == "taking_over" for d in late)
 
 
 def test_a_new_lot_is_started_by_the_party_its_first_events_name() -> None:
@@ -216,7 +250,7 @@ def test_an_event_at_the_partys_own_read_point_counts_only_where_nobody_holds_th
     e["readPoint"] = {"id": "urn:epc:id:sgln:4099999.00001.0"}
     # The truck holds the lot then: the outsider's own site is its word against the record.
     held = _decide([OUTSIDER], e)
-    assert all(isinstance(d, Refused) and d.needs == (TRUCK,) for d in held)
+    assert all(isinstance(d, Refused) and d.withheld and d.needs == () for d in held)
     # Shipped naming no receiver, nobody holds it on record: a sighting at one's own site.
     unconfirmed = (*CHAIN[:1], _record(1, h(2), "shipping", FARM))
     decided = _decide([OUTSIDER], e, history=unconfirmed)
@@ -244,7 +278,7 @@ def test_two_companies_lot_l1_are_two_lots_and_one_lot_is_one_in_any_form() -> N
     # The farm's lot written as a Digital Link is the same lot: the outsider is refused.
     link = "https://id.gs1.org/01/04012345123456/10/AUTH1"
     forged = _decide([OUTSIDER], lot_event(link, h(3), "receiving", src=None, dst=OUTSIDER))
-    assert forged and all(isinstance(d, Refused) and d.needs == (TRUCK,) for d in forged)
+    assert forged and all(isinstance(d, Refused) and d.needs == () and d.withheld for d in forged)
 
 
 @pytest.mark.parametrize(
