@@ -25,23 +25,24 @@ the trace and the verdicts use):
    recorded custody begins**: only the party the recorded custody begins with (records
    arriving out of order), naming itself, handing the goods to nobody, to itself or to a
    party the history already names (its shipment to the receiver whose receipt is on
-   record, recorded more than ``slack`` before it). A
-   party enters a lot's history only when the history names it: an earlier sender joins
-   once its receiver records the receipt naming it, and a record dated before the history
-   cannot put anyone into it (an outsider's "commissioned" a year earlier would read the
-   lot's whole history).
+   record, recorded more than ``slack`` before it). A party enters a lot's history only
+   when the history names it: an earlier sender joins once its receiver records the
+   receipt naming it, and a record dated before the history cannot put anyone into it (an
+   outsider's "commissioned" a year earlier would read the lot's whole history).
 4. **Taking over**: the event names the party as the receiver, from a sender whose own side
-   of the handover is on record (a record naming that sender as the source that hands the
-   goods to this receiver or to nobody, within ``slack`` or opening the unconfirmed stretch
-   the event falls in), or from nobody named in a stretch a handover left unconfirmed (not
-   before the recorded custody begins: step 3 alone decides there): the receiver's side of
-   a handover. A receipt naming the holder as its sender with
-   nothing on record from the holder is the capturer's word against the record: it would
-   make any key a custodian whose inspection at receipt counts against the party it names.
-   The receiver records its receipt once the sender's shipment is on record. While another
-   party holds them on record, a receipt from nobody is the capturer's word against the
-   record (as in (2)): it would let any key write itself into any lot, and so read the
-   lot's whole history through the EPCIS query and the FSMA export (issue 26).
+   of the handover is on record: a record naming that sender as the source, within
+   ``slack`` or opening the unconfirmed stretch the event falls in, that hands the goods to
+   this receiver or is a shipment naming no receiver; or that record, or the one that gave
+   the sender the goods, cites a business transaction the receiver issued (its purchase
+   order: a carrier that records nothing delivers under it). Or from nobody named, in a
+   stretch a handover left unconfirmed (not before the recorded custody begins: step 3
+   alone decides there). A receipt naming the holder as its sender with nothing on record
+   from the holder is the capturer's word against the record: it would make any key a
+   custodian whose inspection at receipt counts against the party it names, so the
+   receiver records its receipt once the sender's shipment is on record. While another
+   party holds the goods on record, a receipt from nobody is the capturer's word against
+   the record too (as in (2)): it would let any key write itself into any lot, and so read
+   the lot's whole history through the EPCIS query and the FSMA export (issue 26).
 
 Otherwise the event is refused (``not-your-custody``), naming the parties who did take part
 then to a key one of whose parties the lot's history names (it reads the lot's trace
