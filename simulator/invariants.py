@@ -399,6 +399,11 @@ def figures(week: Week, seen: Observed, views: Views, *, auto_pay_min_confidence
         f"claim; re-assessed {kinds.count('claim.reassessed')} open claims, flagged "
         f"{kinds.count('claim.flagged')} settled ones for review (webhook events)"
     )
+    lines.append(
+        f"refused by the authorship rule as planned: {seen.refused_postings} postings of "
+        "custodians after one that recorded nothing (their receipts name a sender with "
+        "nothing on record)"
+    )
     if seen.queue_samples:
         keys = list(dict.fromkeys(k for x in seen.queue_samples for k in x if k != "t"))
         peak = {k: max(s.get(k, 0) for s in seen.queue_samples) for k in keys}

@@ -156,6 +156,20 @@ class Shop:
                 return r
             time.sleep(float(r.headers.get("Retry-After", "1")))
 
+    def _expect_refused(self, r: httpx.Response, what: str) -> None:
+        """A posting the authorship rule must refuse (it comes after a custodian that
+        recorded nothing): accepted, it would be a receipt from a sender with nothing on
+        record, the hole the rule closes."""
+        if r.status_code == 403 and "not-your-custody" in r.text:
+            with self.seen.lock:
+                self.seen.refused_postings += 1
+            return
+        with self.seen.lock:
+            self.seen.errors.append(
+                f"{what}: {r.status_code}, expected 403 not-your-custody after a silent "
+                f"custodian: {r.text[:200]}"
+            )
+
     def _expect(self, r: httpx.Response, ok: tuple[int, ...], what: str) -> bool:
         if r.status_code in ok:
             return True
@@ -300,6 +314,9 @@ class Shop:
                     earlier.wait(_WAIT)
                 r = self.call(who, "POST", "/v1/events", json=posting.document)
                 posted[n].set()
+                if posting.refused:
+                    self._expect_refused(r, f"events of {party} for {lot.lot}")
+                    continue
                 self._expect(r, (201,), f"events of {party} for {lot.lot}")
             with self.seen.lock:
                 pending = self._pending_posters[lot.lot]
@@ -319,6 +336,9 @@ class Shop:
             self._snapshotsettled(lot)
             for posting in lot.late_postings:
                 r = self.call(f"party:{posting.party}", "POST", "/v1/events", json=posting.document)
+                if posting.refused:
+                    self._expect_refused(r, f"late readings of {posting.party} for {lot.lot}")
+                    continue
                 self._expect(r, (201,), f"late readings of {posting.party} for {lot.lot}")
             self.seen.late_posted_at[lot.lot] = time.monotonic()
 

@@ -66,6 +66,10 @@ class Posting:
 
     party: str
     document: dict[str, Any]
+    # The authorship rule refuses it (403 not-your-custody): the party comes after a
+    # custodian that recorded nothing, so its receipt names a sender with nothing on record
+    # (``supplychain.authorship`` step 4) and the lot stays with that custodian on record.
+    refused: bool = False
 
 
 @dataclass(frozen=True)
@@ -285,10 +289,11 @@ def _lot(
             ]
         late_docs = [document(moved)]
     epcs = _name_items(docs, s.lot, index)
+    locked_out = _after_a_silent_custodian([*docs, *late_docs], s)
     return LotPlan(
         scenario=s,
-        postings=tuple(_split(docs, s)),
-        late_postings=tuple(_split(late_docs, s)),
+        postings=tuple(_split(docs, s, locked_out)),
+        late_postings=tuple(_split(late_docs, s, locked_out)),
         epcs=epcs,
         aggregate=aggregate_party,
         late=late_party,
@@ -353,16 +358,51 @@ def _name_items(docs: list[dict[str, Any]], lot: str, index: int) -> tuple[str, 
     return ()
 
 
-def _split(docs: list[dict[str, Any]], s: Scenario) -> list[Posting]:
+def _fallback(s: Scenario) -> str:
+    return s.parties[0].id if s.parties else "urn:epc:id:pgln:4000001.00000"
+
+
+def _split(
+    docs: list[dict[str, Any]], s: Scenario, locked_out: frozenset[str] = frozenset()
+) -> list[Posting]:
     """Each document cut into one per poster, in the original order."""
-    fallback = s.parties[0].id if s.parties else "urn:epc:id:pgln:4000001.00000"
+    fallback = _fallback(s)
     out = []
     for d in docs:
         per: dict[str, list[dict[str, Any]]] = {}
         for e in d["epcisBody"]["eventList"]:
             per.setdefault(poster_of(e, fallback), []).append(e)
-        out += [Posting(party, document(events)) for party, events in per.items()]
+        out += [Posting(p, document(events), p in locked_out) for p, events in per.items()]
     return out
+
+
+def _after_a_silent_custodian(docs: list[dict[str, Any]], s: Scenario) -> frozenset[str]:
+    """The posters whose records come after a custodian that recorded nothing of its own:
+    a shipment names it, it posts nothing, so the next receipt names a sender with nothing
+    on record and every record after it is refused (the lot stays with the silent one on
+    record; the operator would record its handover). Empty when every custodian posts."""
+    fallback = _fallback(s)
+    events = [e for d in docs for e in d["epcisBody"]["eventList"]]
+    posters = {poster_of(e, fallback) for e in events}
+    handed = [
+        (e["eventTime"], x["destination"])
+        for e in events
+        if e.get("bizStep") == "shipping"
+        for x in e.get("destinationList", ())
+    ]
+    silent = [t for t, dst in handed if dst not in posters]
+    if not silent:
+        return frozenset()
+    since = _instant(min(silent, key=_instant))
+    first: dict[str, datetime] = {}
+    for e in events:
+        who, at = poster_of(e, fallback), _instant(e["eventTime"])
+        first[who] = min(first.get(who, at), at)
+    return frozenset(p for p, at in first.items() if at > since)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _batch(plan: LotPlan, n: int, station: StationSpec, rng: random.Random) -> BatchPlan:
