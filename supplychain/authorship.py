@@ -455,9 +455,14 @@ def lot_histories(conn: Connection, events_in: Iterable[CaptureEvent]) -> dict[s
                     transactions=cited.get(r.hash_id, ()),
                 )
             )
-    via_bare = {e.hash_id: e for k in bare for e in out.pop(k, [])}
+    found_by_bare = [e for k in bare for e in out.pop(k, [])]
+    filed = {k: {e.hash_id for e in found_events} for k, found_events in out.items()}
+    # Only what no asked-for URI found (the lot's other forms): usually nothing to read.
+    seen = set().union(*filed.values())
+    via_bare = {e.hash_id: e for e in found_by_bare if e.hash_id not in seen}
     for hash_id, key in _recorded_under(conn, via_bare):
-        if key not in bare and all(e.hash_id != hash_id for e in out.get(key, ())):
+        if key not in bare and hash_id not in filed.setdefault(key, set()):
+            filed[key].add(hash_id)
             out.setdefault(key, []).append(via_bare[hash_id])
     for found_events in out.values():
         found_events.sort(key=lambda e: (e.time, e.index))
