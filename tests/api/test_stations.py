@@ -209,7 +209,15 @@ def queued(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queued]:
         queue_name = f"fp-test-{os.getpid()}-{time.monotonic_ns()}"
         worker_app.conf.task_default_queue = queue_name
         warm(settings, inspector=PhotoScores())  # the worker's model seam
-        with start_worker(worker_app, pool="solo", perform_ping_check=False, queues=[queue_name]):
+        # Stopping the worker thread once took over Celery's default 10 s in a full CI run on
+        # two loaded cores (teardown only; the test had passed): give it 30.
+        with start_worker(
+            worker_app,
+            pool="solo",
+            perform_ping_check=False,
+            queues=[queue_name],
+            shutdown_timeout=30.0,
+        ):
             yield keys
 
 
