@@ -58,7 +58,7 @@ typed decisions out; ``lot_histories`` reads them from the event index.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -69,7 +69,7 @@ from supplychain.capture import lot_keys
 from supplychain.custody import Handover, LotEvent, custody
 from supplychain.epcis import CaptureEvent
 from supplychain.errors import SupplyChainError
-from supplychain.identifiers.digital_link import to_digital_link
+from supplychain.lot_names import identity
 from supplychain.projections import event_lots, event_values, events
 
 __all__ = [
@@ -348,13 +348,6 @@ def _transactions(raw: Mapping[str, object]) -> tuple[str, ...]:
     )
 
 
-def identity(key: str) -> str:
-    """The one name of what a lot key identifies, whatever form it was written in: the
-    canonical GS1 Digital Link of an EPC URI or a Digital Link (an LGTIN URN and the same
-    lot's Digital Link are one lot), other keys as they are."""
-    return to_digital_link(key) or key
-
-
 def _keys(event: CaptureEvent) -> list[str]:
     """The lots and items the event is about, as it names them: its lot URIs, then its EPCs,
     one per identity. Not bare lot numbers: two companies may both have a lot "L1", and
@@ -418,6 +411,13 @@ def check_authorship(
 _CHUNK = 500  # keys per query: well under every database's bound-parameter limit
 
 
+def _chunks(values: Collection[str]) -> Iterator[list[str]]:
+    """``values`` sorted, ``_CHUNK`` at a time: one ``IN (...)`` per chunk."""
+    ordered = sorted(values)
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start : start + _CHUNK]
+
+
 def lot_histories(conn: Connection, events_in: Iterable[CaptureEvent]) -> dict[str, list[LotEvent]]:
     """Each lot key's records on the ledger, oldest first, read from the event index.
 
@@ -427,14 +427,14 @@ def lot_histories(conn: Connection, events_in: Iterable[CaptureEvent]) -> dict[s
     under the bare number, which names no one company's lot.
     """
     events_in = list(events_in)
-    keys = sorted({k for e in events_in for k in lot_keys(e)})
-    bare = set(keys) - {k for e in events_in for k in (*e.lots, *e.epcs)}
+    keys = {k for e in events_in for k in lot_keys(e)}
+    bare = keys - {k for e in events_in for k in (*e.lots, *e.epcs)}
     out: dict[str, list[LotEvent]] = {}
-    for start in range(0, len(keys), _CHUNK):
+    for chunk in _chunks(keys):
         rows = conn.execute(
             select(event_lots.c.lot, events)
             .join(events, event_lots.c.hash_id == events.c.hash_id)
-            .where(event_lots.c.lot.in_(keys[start : start + _CHUNK]))
+            .where(event_lots.c.lot.in_(chunk))
             .order_by(events.c.event_time, events.c.ledger_idx)
         )
         found = list(rows)
@@ -471,10 +471,8 @@ def lot_histories(conn: Connection, events_in: Iterable[CaptureEvent]) -> dict[s
 
 def _recorded_under(conn: Connection, hash_ids: Collection[str]) -> list[tuple[str, str]]:
     """(hash_id, lot key) for every key the events were recorded under."""
-    ids = sorted(hash_ids)
     out: list[tuple[str, str]] = []
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    for chunk in _chunks(hash_ids):
         rows = conn.execute(
             select(event_lots.c.hash_id, event_lots.c.lot).where(event_lots.c.hash_id.in_(chunk))
         )
@@ -484,12 +482,11 @@ def _recorded_under(conn: Connection, hash_ids: Collection[str]) -> list[tuple[s
 
 def _cited(conn: Connection, hash_ids: Collection[str]) -> dict[str, tuple[str, ...]]:
     """The business transactions each handover cites, from the query index's rows."""
-    ids = sorted(hash_ids)
     out: dict[str, tuple[str, ...]] = {}
-    for start in range(0, len(ids), _CHUNK):
+    for chunk in _chunks(hash_ids):
         rows = conn.execute(
             select(event_values.c.hash_id, event_values.c.value).where(
-                event_values.c.hash_id.in_(ids[start : start + _CHUNK]),
+                event_values.c.hash_id.in_(chunk),
                 event_values.c.field.startswith(_BT_FIELD),
             )
         )

@@ -6,23 +6,29 @@ print "L1": the bare number then names two lots (two GTINs), and reading it as o
 one company's custody and temperatures into the other's. So a bare number is resolved first:
 
 1. The name is a URI (``:`` in it): it names its own lot; nothing to resolve.
-2. Otherwise, the lot identities (canonical Digital Links, ``supplychain.authorship.identity``)
-   of the lot URIs with that lot number that the events filed under it carry. One: the name is that lot.
-   Several: ``AmbiguousLotError`` naming them, unless the reader narrows them (a supply-chain
-   key to the lots its parties took part in).
+2. Otherwise, the lot identities (canonical Digital Links, ``identity``) of the lot URIs
+   with that lot number that the events filed under it carry. One: the name is that lot.
+   Several: ``AmbiguousLotError`` naming them, unless the reader's scope narrows them (a
+   supply-chain key to the lots its parties took part in).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from sqlalchemy import Connection, select
 
 from supplychain.errors import SupplyChainError
 from supplychain.identifiers.digital_link import is_lot_class, lot, to_digital_link
 from supplychain.projections import event_lots
+from supplychain.query.scope import Scope, took_part
 
-__all__ = ["AmbiguousLotError", "lots_named"]
+__all__ = ["AmbiguousLotError", "identity", "lots_named"]
+
+
+def identity(key: str) -> str:
+    """The one name of what a lot key identifies, whatever form it was written in: the
+    canonical GS1 Digital Link of an EPC URI or a Digital Link (an LGTIN URN and the same
+    lot's Digital Link are one lot), other keys as they are."""
+    return to_digital_link(key) or key
 
 
 class AmbiguousLotError(SupplyChainError):
@@ -38,12 +44,11 @@ class AmbiguousLotError(SupplyChainError):
         super().__init__(self.reason)
 
 
-def lots_named(
-    conn: Connection, name: str, *, narrow: Callable[[tuple[str, ...]], bool] | None = None
-) -> tuple[str, ...]:
+def lots_named(conn: Connection, name: str, *, scope: Scope | None = None) -> tuple[str, ...]:
     """The keys to read the lot ``name`` means by: ``(name,)`` for a URI or a bare number of one
-    lot; for a bare number of several, the keys of the one lot ``narrow`` keeps (it is given
-    each lot's keys), or ``AmbiguousLotError``. No records under ``name``: ``(name,)``."""
+    lot; for a bare number of several, the keys of the one lot ``scope`` took part in
+    (``supplychain.query.scope.took_part``), or ``AmbiguousLotError``. No records under
+    ``name``: ``(name,)``."""
     if ":" in name:
         return (name,)  # 1
     under = select(event_lots.c.hash_id).where(event_lots.c.lot == name)
@@ -55,11 +60,13 @@ def lots_named(
         # Only the lots of that number: an event under it may name others (a
         # transformation's inputs and outputs).
         if is_lot_class(key) and lot(key) == name:
-            lots.setdefault(to_digital_link(key) or key, []).append(key)
+            lots.setdefault(identity(key), []).append(key)
     if len(lots) <= 1:
         return (name,)  # 2: one lot (or only items and legacy rows): as before
     kept = {
-        ident: keys for ident, keys in lots.items() if narrow is None or narrow(tuple(sorted(keys)))
+        ident: keys
+        for ident, keys in lots.items()
+        if scope is None or took_part(conn, lot=keys, scope=scope)
     }
     if len(kept) == 1:
         (keys,) = kept.values()

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from datetime import datetime
-from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine, select
 
 from ledger.log import Ledger
 from supplychain.custody import AggregateReading, LotEvent, UnknownLotError, custody, lot_events
 from supplychain.lot_names import lots_named
 from supplychain.projections import event_lots, parties
-from supplychain.query.scope import Scope, check_took_part, took_part
+from supplychain.query.scope import Scope, check_took_part
 
 __all__ = ["UnknownLotError", "lot_class_of", "lot_classes_of", "lot_trace"]
 
@@ -66,8 +65,7 @@ def lot_trace(
     scope = None if speaks_for is None else Scope.of_parties(speaks_for)
     with ledger.engine.connect() as conn:
         # A bare lot number two companies share: the caller's lot, or AmbiguousLotError.
-        mine = None if scope is None else partial(_took_part, conn, scope)
-        keys = lots_named(conn, lot, narrow=mine)
+        keys = lots_named(conn, lot, scope=scope)
     found = lot_events(ledger=ledger, lot=keys)  # UnknownLotError first
     with ledger.engine.connect() as conn:
         if scope is not None:
@@ -156,7 +154,3 @@ def lot_classes_of(engine: Engine, uris: Iterable[str]) -> dict[str, str | None]
         uri: next((k for k in sorted(keys) if k.startswith("urn:epc:class:lgtin:")), None)
         for uri, keys in named.items()
     }
-
-
-def _took_part(conn: Connection, scope: Scope, keys: tuple[str, ...]) -> bool:
-    return took_part(conn, lot=keys, scope=scope)

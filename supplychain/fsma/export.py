@@ -14,7 +14,7 @@ from supplychain.fsma.mapping import rows
 from supplychain.fsma.records import ExportQueryError, FSMAQuery, select_records
 from supplychain.fsma.spreadsheet import Notes, to_csv, to_xlsx
 from supplychain.lot_names import lots_named
-from supplychain.query.scope import Scope, check_took_part, took_part
+from supplychain.query.scope import Scope, check_took_part
 
 __all__ = ["MEDIA_TYPES", "FSMAExport", "Format", "export_fsma", "fsma_rows"]
 
@@ -73,7 +73,7 @@ def export_fsma(
         with ledger.engine.connect() as conn:
             # A bare lot number two companies share: only the caller's lot of them (staff
             # get every lot the number names, each row naming its own).
-            keys = lots_named(conn, query.lot, narrow=lambda k: took_part(conn, lot=k, scope=scope))
+            keys = lots_named(conn, query.lot, scope=scope)
         if keys != (query.lot,):
             query = replace(query, lot=keys[0])
         found, size = fsma_rows(ledger=ledger, query=query)  # UnknownLotError first
