@@ -127,6 +127,9 @@ class _Kind:
 
 
 # Most specific class first: the first isinstance match wins.
+# Also what any other photo the decoder rejects reads as (``rejected_photos_problem``).
+_NOT_AN_IMAGE = _Kind(422, "not-an-image", "Not a readable image")
+
 PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (MissingCredentialsError, _Kind(401, "credentials-required", "API key required")),
     (KeyRejectedError, _Kind(401, "invalid-credentials", "API key not accepted")),
@@ -147,7 +150,7 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     ),
     (ImageTooLargeError, _Kind(413, "image-too-large", "Image too large")),
     (ImageTooSmallError, _Kind(422, "image-too-small", "Image too small")),
-    (NotAnImageError, _Kind(422, "not-an-image", "Not a readable image")),
+    (NotAnImageError, _NOT_AN_IMAGE),
     (ModelError, _Kind(503, "model-unavailable", "Model unavailable")),
     (DecoderBusyError, _Kind(503, "decoder-busy", "Too many photos being decoded")),
     (VisionError, _Kind(422, "vision-error", "Image could not be processed")),
@@ -239,7 +242,7 @@ def rejected_photos_problem(rejected: Sequence[tuple[int, str, ImageRejected]]) 
     """
     errors = []
     for index, name, error in rejected:
-        kind = _kind_of(error)
+        kind = _kind_of(error) or _NOT_AN_IMAGE
         errors.append(
             {
                 "field": f"photos[{index}]",
@@ -249,7 +252,7 @@ def rejected_photos_problem(rejected: Sequence[tuple[int, str, ImageRejected]]) 
             }
         )
     first_index, _, first = rejected[0]
-    kind = _kind_of(first)
+    kind = _kind_of(first) or _NOT_AN_IMAGE
     return Problem(
         kind.status,
         kind.slug,
@@ -261,8 +264,9 @@ def rejected_photos_problem(rejected: Sequence[tuple[int, str, ImageRejected]]) 
     )
 
 
-def _kind_of(exc: Exception) -> _Kind:
-    return next(kind for cls, kind in PROBLEM_TYPES if isinstance(exc, cls))
+def _kind_of(exc: Exception) -> _Kind | None:
+    """The table's entry for ``exc`` (the first class it is an instance of), or None."""
+    return next((kind for cls, kind in PROBLEM_TYPES if isinstance(exc, cls)), None)
 
 
 def problem_response(
@@ -309,40 +313,40 @@ def field_errors(
 def _for_domain_error(
     exc: Exception, instance: str, *, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
-    for cls, kind in PROBLEM_TYPES:
-        if isinstance(exc, cls):
-            detail = getattr(exc, "reason", None) or str(exc)
-            if kind.status >= 500 and not isinstance(
-                exc,
-                ModelError
-                | AnchorError
-                | StorageUnavailableError
-                | DecoderBusyError
-                | OperationalError
-                | InterfaceError,
-            ):
-                return _internal(exc, instance)
-            if isinstance(exc, ModelError):
-                log.error("model unavailable: %s", exc)
-                detail = "the detection model is not available; try again later"
-            if isinstance(exc, StorageUnavailableError):
-                # The reason names the endpoint and bucket: logged, never sent to clients.
-                log.error("%s", exc)
-                detail = "the evidence store is not reachable; try again later"
-            if isinstance(exc, OperationalError | InterfaceError):
-                # The driver's message names the host and port: logged, never sent.
-                log.error("database unavailable: %s", exc)
-                detail = "the database is not reachable; try again later"
-            headers = dict(headers or {})
-            retry_after = getattr(exc, "retry_after", None)
-            if retry_after is None:
-                retry_after = kind.retry_after
-            if retry_after is not None:
-                headers["Retry-After"] = str(retry_after)
-            return problem_response(
-                kind.status, kind.slug, kind.title, detail, instance, headers=headers, **extra
-            )
-    return _internal(exc, instance)
+    kind = _kind_of(exc)
+    if kind is None:
+        return _internal(exc, instance)
+    detail = getattr(exc, "reason", None) or str(exc)
+    if kind.status >= 500 and not isinstance(
+        exc,
+        ModelError
+        | AnchorError
+        | StorageUnavailableError
+        | DecoderBusyError
+        | OperationalError
+        | InterfaceError,
+    ):
+        return _internal(exc, instance)
+    if isinstance(exc, ModelError):
+        log.error("model unavailable: %s", exc)
+        detail = "the detection model is not available; try again later"
+    if isinstance(exc, StorageUnavailableError):
+        # The reason names the endpoint and bucket: logged, never sent to clients.
+        log.error("%s", exc)
+        detail = "the evidence store is not reachable; try again later"
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The driver's message names the host and port: logged, never sent.
+        log.error("database unavailable: %s", exc)
+        detail = "the database is not reachable; try again later"
+    headers = dict(headers or {})
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is None:
+        retry_after = kind.retry_after
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return problem_response(
+        kind.status, kind.slug, kind.title, detail, instance, headers=headers, **extra
+    )
 
 
 def _internal(exc: Exception, instance: str) -> JSONResponse:
@@ -470,10 +474,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _claims(request: Request, exc: ClaimsError) -> JSONResponse:
         if isinstance(exc, PhotoRejectedError):
             # The decoder's own problem (413 or 422), naming every bad photo of the claim.
-            p = rejected_photos_problem(exc.rejected)
-            return problem_response(
-                p.status, p.slug, p.title, p.detail, request.url.path, **p.extra
-            )
+            return await _problem(request, rejected_photos_problem(exc.rejected))
         fielded = isinstance(exc, InvalidClaimError | InvalidDecisionError)
         extra: dict[str, Any] = {"field": getattr(exc, "field", None)} if fielded else {}
         return _for_domain_error(exc, request.url.path, **extra)
