@@ -70,30 +70,30 @@ def _handovers(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     """The lot's handovers, each side recorded by its own party's key (the farm's and the
     DC's ERP speaks for both; the truck for itself): a receipt names a sender whose own
     shipment is on record (supplychain/authorship.py, step 4)."""
-    _capture(
-        client,
-        keys["chain"],
-        _doc(
-            _event(h(0), "packing", src=FARM, temps=(3,) * 5),
-            _event(h(2), "shipping", src=FARM, dst=TRUCK),
+    for key, events in (
+        (
+            "chain",
+            (
+                _event(h(0), "packing", src=FARM, temps=(3,) * 5),
+                _event(h(2), "shipping", src=FARM, dst=TRUCK),
+            ),
         ),
-    )
-    _capture(
-        client,
-        keys["truck"],
-        _doc(
-            _event(h(2.05), "receiving", src=FARM, dst=TRUCK),
-            _event(h(5), "shipping", src=TRUCK, dst=DC),
+        (
+            "truck",
+            (
+                _event(h(2.05), "receiving", src=FARM, dst=TRUCK),
+                _event(h(5), "shipping", src=TRUCK, dst=DC),
+            ),
         ),
-    )
-    _capture(
-        client,
-        keys["chain"],
-        _doc(
-            _event(h(5.05), "receiving", src=TRUCK, dst=DC),
-            _event(h(10), "shipping", src=DC, dst="urn:epc:id:pgln:4044444.00000"),
+        (
+            "chain",
+            (
+                _event(h(5.05), "receiving", src=TRUCK, dst=DC),
+                _event(h(10), "shipping", src=DC, dst="urn:epc:id:pgln:4044444.00000"),
+            ),
         ),
-    )
+    ):
+        _capture(client, keys[key], _doc(*events))
 
 
 @pytest.fixture
