@@ -100,6 +100,7 @@ from vision.errors import (
     ModelError,
     NotAnImageError,
     VisionError,
+    rejected_summary,
 )
 
 __all__ = [
@@ -257,7 +258,7 @@ def rejected_photos_problem(rejected: Sequence[tuple[int, str, ImageRejected]]) 
         kind.status,
         kind.slug,
         kind.title,
-        "; ".join(f"photo {i} ({n}): {e.reason}" for i, n, e in rejected),
+        rejected_summary(rejected),
         photo_index=first_index,
         field=errors[0]["field"],
         errors=errors,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vision.errors import ImageRejected
+from vision.errors import ImageRejected, rejected_summary
 
 __all__ = [
     "AlreadyPaidError",
@@ -73,7 +73,7 @@ class PhotoRejectedError(ClaimsError):
     def __init__(self, rejected: Sequence[tuple[int, str, ImageRejected]]) -> None:
         self.rejected = tuple(rejected)
         self.index, _, self.error = self.rejected[0]
-        super().__init__("; ".join(f"photo {i} ({n}): {e.reason}" for i, n, e in self.rejected))
+        super().__init__(rejected_summary(self.rejected))
 
 
 class UnknownClaimError(ClaimsError):

@@ -17,6 +17,8 @@ VisionError
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "DecoderBusyError",
     "FeedbackError",
@@ -28,6 +30,7 @@ __all__ = [
     "NotAnImageError",
     "PerceptualHashError",
     "VisionError",
+    "rejected_summary",
 ]
 
 
@@ -41,6 +44,11 @@ class ImageRejected(VisionError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def rejected_summary(rejected: Sequence[tuple[int, str, ImageRejected]]) -> str:
+    """One line naming every rejected photo of a request: ``photo i (file name): reason``."""
+    return "; ".join(f"photo {i} ({name}): {error.reason}" for i, name, error in rejected)
 
 
 class NotAnImageError(ImageRejected):
