@@ -44,7 +44,7 @@ def answered(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[LotPlan, li
     out: list[tuple[LotPlan, list[Answer]]] = []
     with TestClient(app) as client:
         admin = grant(app, "supply_chain", parties=week.parties)
-        for p in {p for lot in week.lots for p in lot.scenario.parties}:
+        for p in dict.fromkeys(p for lot in week.lots for p in lot.scenario.parties):
             body = {"id": p.id, "role": p.role, "name": p.name}
             assert client.post("/v1/parties", json=body, headers=admin).status_code in (200, 201)
         keys = {p: grant(app, "supply_chain", parties=[p]) for p in week.parties}
