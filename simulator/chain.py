@@ -4,9 +4,10 @@ A chain is a list of custody legs (supplier, carriers, warehouse), each with the
 and acceleration readings its logger took every 15 minutes / hour, handovers between them
 (``shipping`` by the sender, ``receiving`` by the receiver a few minutes later, both naming
 sender and receiver as possessing parties) and handover inspections (``inspecting`` with a
-disposition). ``Chain.events`` renders what each party would have posted; fault generators
-in ``scenarios`` bend the chain (an excursion, a shock, a silent custodian, a late receipt,
-a skewed clock) before rendering.
+disposition). The warehouse (the DC) orders the lot from the supplier, so the shipments up to
+it cite its purchase order (``purchase_order``). ``Chain.events`` renders what each party
+would have posted; fault generators in ``scenarios`` bend the chain (an excursion, a shock,
+a silent custodian, a late receipt, a skewed clock) before rendering.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from simulator.spec import PartySpec
 from supplychain.epcis.build import (
     EPCIS_CONTEXT,
     ZULU,
+    BizTransaction,
     ObjectEvent,
     Quantity,
     SensorElement,
@@ -30,6 +32,7 @@ from supplychain.epcis.build import (
     SourceDestination,
     epcis_document,
 )
+from supplychain.identifiers.tds import check_pgln
 
 __all__ = [
     "CONTEXT",
@@ -42,6 +45,7 @@ __all__ = [
     "epcis_time",
     "lot_class",
     "poster_of",
+    "purchase_order",
 ]
 
 CONTEXT = [EPCIS_CONTEXT]
@@ -64,6 +68,12 @@ def epcis_time(at: datetime) -> str:
 def lot_class(lot: str) -> str:
     """The LGTIN class URI that names the lot in a quantityList."""
     return f"urn:epc:class:lgtin:4000001.012345.{lot}"
+
+
+def purchase_order(lot: str, buyer: str) -> str:
+    """The buyer's purchase order for the lot: a CBV business transaction URN under the
+    buyer's GLN (``urn:epcglobal:cbv:bt:<GLN-13>:PO-<lot>``); ``buyer`` is a PGLN URN."""
+    return f"urn:epcglobal:cbv:bt:{check_pgln(buyer)}:PO-{lot}"
 
 
 def document(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -258,6 +268,16 @@ class Chain:
 
     # ------------------------------------------------------------------ rendering
 
+    def orders(self, k: int) -> tuple[str, ...]:
+        """The purchase orders the shipment of handover ``k`` cites: the warehouse's, up to
+        the warehouse (it ordered the lot from the supplier; a carrier delivers under it).
+        None after it: the customer's order is the shop's own, not a GS1 business
+        transaction, and the last-mile carrier issues none."""
+        dc = next((i for i, leg in enumerate(self.legs) if leg.key == "warehouse"), None)
+        if dc is None or k >= dc:
+            return ()
+        return (purchase_order(self.lot, self.legs[dc].party.id),)
+
     def events(self) -> list[dict[str, Any]]:
         """Every party's EPCIS events (clock skews applied), oldest first."""
         out: list[tuple[datetime, dict[str, Any]]] = []
@@ -280,7 +300,7 @@ class Chain:
             ends = {"src": sender.party.id, "dst": receiver.party.id}
             if not sender.silent:
                 shipped = {"src": ends["src"]} if k in self.unnamed_receivers else ends
-                add(sender.party, sender.end, "shipping", **shipped)
+                add(sender.party, sender.end, "shipping", orders=self.orders(k), **shipped)
             if not receiver.silent:
                 add(receiver.party, self.receipt_time(k), "receiving", **ends)
         for i in self.inspections:
@@ -297,6 +317,7 @@ class Chain:
         src: str | None = None,
         dst: str | None = None,
         disposition: str | None = None,
+        orders: Sequence[str] = (),
         temps: Sequence[tuple[datetime, float]] = (),
         accel: Sequence[tuple[datetime, float]] = (),
     ) -> dict[str, Any]:
@@ -314,6 +335,7 @@ class Chain:
             quantities=(Quantity(lot_class(self.lot), 10, "KGM"),),
             sources=(SourceDestination(src),) if src else (),
             destinations=(SourceDestination(dst),) if dst else (),
+            biz_transactions=tuple(BizTransaction(o, "po") for o in orders),
             sensors=sensors,
             times=ZULU,
         ).to_json()

@@ -19,7 +19,7 @@ from datetime import datetime
 from statistics import fmean
 from typing import Any
 
-from simulator.chain import document, poster_of
+from simulator.chain import document, poster_of, purchase_order
 from simulator.scenarios import MISSING_DATA_KINDS, generate
 from simulator.spec import ClaimSpec, PhotoSpec, Scenario, Truth
 from supplychain.epcis.build import SensorReport
@@ -68,7 +68,8 @@ class Posting:
     document: dict[str, Any]
     # The authorship rule refuses it (403 not-your-custody): the party comes after a
     # custodian that recorded nothing, so its receipt names a sender with nothing on record
-    # (``supplychain.authorship`` step 4) and the lot stays with that custodian on record.
+    # (``supplychain.authorship`` step 4) and the lot stays with that custodian on record;
+    # not when the goods went to that custodian under the receiver's purchase order.
     refused: bool = False
 
 
@@ -380,17 +381,40 @@ def _after_a_silent_custodian(docs: list[dict[str, Any]], s: Scenario) -> frozen
     """The posters whose records come after a custodian that recorded nothing of its own:
     a shipment names it, it posts nothing, so the next receipt names a sender with nothing
     on record and every record after it is refused (the lot stays with the silent one on
-    record; the operator would record its handover). Empty when every custodian posts."""
+    record; the operator would record its handover). Empty when every custodian posts.
+
+    The one exception: the shipment to the silent custodian cites the purchase order of the
+    party that received the goods from it (a carrier that records nothing delivers under
+    its receiver's order). So a silent first carrier locks nobody out (the supplier ships
+    under the warehouse's order); a silent warehouse still locks the last-mile carrier out
+    (the shipment to the warehouse cites the warehouse's own order, and the carrier after
+    it issued none: nothing on record says the goods were to go to it).
+    """
     fallback = _fallback(s)
     events = [e for d in docs for e in d["epcisBody"]["eventList"]]
     posters = {poster_of(e, fallback) for e in events}
     handed = [
-        (e["eventTime"], x["destination"])
+        (
+            e["eventTime"],
+            x["destination"],
+            [t["bizTransaction"] for t in e.get("bizTransactionList", ())],
+        )
         for e in events
         if e.get("bizStep") == "shipping"
         for x in e.get("destinationList", ())
     ]
-    silent = [t for t, dst in handed if dst not in posters]
+    took = {  # whom each party's goods went to, by the receipts naming it as the sender
+        x["source"]: y["destination"]
+        for e in events
+        if e.get("bizStep") == "receiving"
+        for x in e.get("sourceList", ())
+        for y in e.get("destinationList", ())
+    }
+    silent = [
+        t
+        for t, dst, cited in handed
+        if dst not in posters and not (dst in took and purchase_order(s.lot, took[dst]) in cited)
+    ]
     if not silent:
         return frozenset()
     since = _instant(min(silent, key=_instant))

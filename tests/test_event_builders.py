@@ -179,6 +179,7 @@ class _OldChain(Chain):
         src: str | None = None,
         dst: str | None = None,
         disposition: str | None = None,
+        orders: Sequence[str] = (),
         temps: Sequence[tuple[datetime, float]] = (),
         accel: Sequence[tuple[datetime, float]] = (),
     ) -> dict[str, Any]:
@@ -192,6 +193,8 @@ class _OldChain(Chain):
         }
         if disposition:
             e["disposition"] = disposition
+        if orders:  # the purchase orders came after the builder: written as it writes them
+            e["bizTransactionList"] = [{"type": "po", "bizTransaction": o} for o in orders]
         if src:
             e["sourceList"] = [{"type": "possessing_party", "source": src}]
         if dst:

@@ -384,7 +384,8 @@ def test_unknown_lot_is_a_clear_404(app: FastAPI, client: TestClient) -> None:
 
 def test_a_lot_from_the_claims_simulator_names_each_missing_value(tmp_path: Path) -> None:
     """The claims simulator's standard chain (supplier → carrier → warehouse → carrier) records
-    no product description, no reference document and no location: every one is named."""
+    no product description, no location and no reference document but the warehouse's
+    purchase order on the two shipments to it: every missing one is named."""
     app = create_app(Settings(data_dir=tmp_path / "sim", anchor_backend="none"))
     now = datetime.now(UTC).replace(microsecond=0)
     gen = Gen(rng=random.Random(5), now=now, lot="SIM-204")
@@ -404,9 +405,13 @@ def test_a_lot_from_the_claims_simulator_names_each_missing_value(tmp_path: Path
         for kde, _ in REQUIRED[cte]:
             assert row[kde.value], (cte, kde)  # every required KDE: a value or a reason
         assert row["Product Description"].startswith("MISSING: ")
-        assert row["Reference Document Type"] == NO_REFERENCE
         assert row["Quantity"] == "10" and row["Unit of Measure"] == "KGM"
         assert "Product Description" in row["Missing KDEs"].split("; ")
+    # The two shipments up to the warehouse cite its purchase order; nothing else cites one.
+    cited = [r for r in rows if r["Reference Document Type"] != NO_REFERENCE]
+    assert [(r["Critical Tracking Event (CTE)"], r["Reference Document Type"]) for r in cited] == [
+        ("Shipping", "Purchase Order")
+    ] * 2
     packing = rows[0]
     for kde in (
         "Date of Harvesting",
