@@ -33,7 +33,7 @@ TABLE_MODULES = (
 """Every module that defines a table; a new one goes here and into a migration."""
 
 
-BACKFILL_MODULES = ("claims.queue_index", "supplychain.query.index")
+BACKFILL_MODULES = ("claims.lot_keys", "claims.queue_index", "supplychain.query.index")
 """Modules registering a backfill a migration runs (``storage.backfills``)."""
 
 

@@ -32,10 +32,11 @@ from claims.errors import (
     PhotoRejectedError,
 )
 from claims.jsonutil import jsonable
+from claims.lot_keys import lot_key
 from claims.models import ClaimInput
 from claims.queue_index import refresh_queue
 from claims.segments import LedgerRef, Party, Timeline
-from claims.tables import claim_photos, claims, lot_alerts
+from claims.tables import claim_lot_keys, claim_photos, claims, lot_alerts
 from claims.timeline import build_timeline
 from claims.views import get_claim
 from ledger.log import Ledger, LedgerWriter
@@ -178,6 +179,7 @@ def file_claim(
             phashes=[i.phash if i.quality.ok else None for i in inspections],
             max_distance=config.duplicate_max_distance,
         )
+        key = lot_key(conn, claim.lot)
     try:
         with ledger.writer() as w:
             duplicates = search.complete(w.conn)
@@ -187,7 +189,7 @@ def file_claim(
                 timeline=records.timeline,
                 ambiguous_lots=records.ambiguous,
                 duplicates=tuple(tuple(d) for d in duplicates),
-                recent_lot_claims=_recent_defect_claims(w.conn, claim.lot, config, now),
+                recent_lot_claims=_recent_defect_claims(w.conn, key, config, now),
                 model_release=_release_ref(ledger, inspections),
                 labels=labels,
             )
@@ -197,6 +199,7 @@ def file_claim(
                 evidence=evidence,
                 assessment=assess(evidence, config=config, now=now),
                 stored=stored,
+                lot_key=key,
                 request=(idempotency_key, request_hash),
                 webhooks=config.webhooks,
                 now=now,
@@ -239,15 +242,17 @@ def claim_records(ledger: Ledger, claim: ClaimInput) -> LotRecords:
 
 
 def _recent_defect_claims(
-    conn: Connection, lot: str, config: ClaimsConfig, now: datetime
+    conn: Connection, key: str, config: ClaimsConfig, now: datetime
 ) -> tuple[str, ...]:
-    """Ids of defect claims on the lot inside the lot-alert window."""
+    """Ids of defect claims on the lot (by its lot key, ``claims.lot_keys``: whichever of its
+    names each was filed by) inside the lot-alert window."""
     since = now - config.lot_alert_window
+    keyed = claim_lot_keys.c
     return tuple(
         conn.execute(
-            select(claims.c.id).where(
-                claims.c.lot == lot, claims.c.defective == 1, claims.c.created_at >= since
-            )
+            select(keyed.claim_id)
+            .join(claims, claims.c.id == keyed.claim_id)
+            .where(keyed.lot_key == key, keyed.created_at >= since, claims.c.defective == 1)
         ).scalars()
     )
 
@@ -259,6 +264,7 @@ def _record(
     evidence: ClaimEvidence,
     assessment: Assessment,
     stored: Sequence[StoredEvidence],
+    lot_key: str,
     request: tuple[str | None, str],
     webhooks: Sequence[str],
     now: datetime,
@@ -275,6 +281,7 @@ def _record(
         assessment=assessment,
         stored=stored,
         labels=labels,
+        lot_key=lot_key,
         actor=actor,
         now=now,
     )
@@ -287,6 +294,7 @@ def _record(
         assessment=assessment,
         stored=stored,
         labels=labels,
+        lot_key=lot_key,
         refs=refs,
         request=request,
         ticket=ticket,
@@ -328,11 +336,13 @@ def _append_entries(
     assessment: Assessment,
     stored: Sequence[StoredEvidence],
     labels: Sequence[LabelReading | None],
+    lot_key: str,
     actor: str | None,
     now: datetime,
 ) -> _EntryRefs:
     """The claim's ledger entries: its evidence, the verdict citing it, and a lot alert when
-    this claim completes one (with the alert's row, which names the entry)."""
+    this claim completes one (with the alert's row, which names the entry). The alert names
+    the lot by its key: its claims may each have named it differently."""
     claim, verdict = evidence.claim, assessment.verdict
     body = _evidence(
         claim_id=claim_id,
@@ -352,10 +362,10 @@ def _append_entries(
     (vd,) = w.append_many([("claim.verdict", verdict_body)])
     if assessment.lot_alert is not None:
         members = [*assessment.lot_alert, claim_id]
-        (al,) = w.append_many([("lot.alert", {"lot": claim.lot, "claims": members})])
+        (al,) = w.append_many([("lot.alert", {"lot": lot_key, "claims": members})])
         w.conn.execute(
             insert(lot_alerts).values(
-                lot=claim.lot, claim_ids=json.dumps(members), ledger_idx=al.index, created_at=now
+                lot=lot_key, claim_ids=json.dumps(members), ledger_idx=al.index, created_at=now
             )
         )
     return _EntryRefs(evidence=ev.index, verdict=vd.index)
@@ -381,14 +391,15 @@ def _insert_rows(
     assessment: Assessment,
     stored: Sequence[StoredEvidence],
     labels: Sequence[LabelReading | None],
+    lot_key: str,
     refs: _EntryRefs,
     request: tuple[str | None, str],
     ticket: dict[str, Any],
     compensation: dict[str, Any],
     now: datetime,
 ) -> None:
-    """The claim's row, one row per photo, the photos' hashes for later copy searches, and
-    the claim's place in the review queue."""
+    """The claim's row, its lot key, one row per photo, the photos' hashes for later copy
+    searches, and the claim's place in the review queue."""
     claim, inspections, verdict = evidence.claim, evidence.inspections, assessment.verdict
     idempotency_key, request_hash = request
     conn.execute(
@@ -417,6 +428,7 @@ def _insert_rows(
             created_at=now,
         )
     )
+    conn.execute(insert(claim_lot_keys).values(claim_id=claim_id, lot_key=lot_key, created_at=now))
     conn.execute(
         insert(claim_photos),
         [

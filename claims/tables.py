@@ -20,6 +20,7 @@ from storage.schema import metadata
 
 __all__ = [
     "claim_decisions",
+    "claim_lot_keys",
     "claim_photos",
     "claim_reassessments",
     "claims",
@@ -61,6 +62,20 @@ claims = Table(
     Index("ix_claims_created", "created_at", "id"),
     UniqueConstraint("customer_id", "idempotency_key", name="claims_customer_idempotency_key"),
 )
+
+# Its own table, not a column of claims: migration 0009 indexes the claims already filed by
+# reading their rows whole with today's model, so a column added to claims after it would break
+# upgrading any database from 0008 or before.
+claim_lot_keys = Table(
+    "claim_lot_keys",
+    metadata,
+    Column("claim_id", String(32), primary_key=True),
+    Column("lot_key", String(300), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),  # the claim's
+    Index("ix_claim_lot_keys_lot_created", "lot_key", "created_at"),
+)
+"""Each claim's lot key: the one name of its lot, whatever name the customer filed it by
+(``claims.lot_keys``); the lot alert counts claims by it."""
 
 claim_photos = Table(
     "claim_photos",

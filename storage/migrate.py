@@ -293,6 +293,7 @@ TABLES_AFTER_0001: frozenset[str] = frozenset(
         "review_queue",
         "epcis_event_values",
         "epcis_event_sensors",
+        "claim_lot_keys",
     }
 )
 """Tables later migrations create: a database made before migrations never had them."""

@@ -10,6 +10,9 @@ one company's custody and temperatures into the other's. So a bare number is res
    with that lot number that the events filed under it carry. One: the name is that lot.
    Several: ``AmbiguousLotError`` naming them, unless the reader's scope narrows them (a
    supply-chain key to the lots its parties took part in).
+
+``lots_named`` reads by these rules; ``identity_named`` says which one lot a name means, if
+one (a claim's lot key, ``claims.lot_keys``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from supplychain.identifiers.digital_link import is_lot_class, lot, to_digital_l
 from supplychain.projections import event_lots
 from supplychain.query.scope import Scope, took_part
 
-__all__ = ["AmbiguousLotError", "identity", "lots_named"]
+__all__ = ["AmbiguousLotError", "identity", "identity_named", "lots_named"]
 
 
 def identity(key: str) -> str:
@@ -44,13 +47,9 @@ class AmbiguousLotError(SupplyChainError):
         super().__init__(self.reason)
 
 
-def lots_named(conn: Connection, name: str, *, scope: Scope | None = None) -> tuple[str, ...]:
-    """The keys to read the lot ``name`` means by: ``(name,)`` for a URI or a bare number of one
-    lot; for a bare number of several, the keys of the one lot ``scope`` took part in
-    (``supplychain.query.scope.took_part``), or ``AmbiguousLotError``. No records under
-    ``name``: ``(name,)``."""
-    if ":" in name:
-        return (name,)  # 1
+def _lots_numbered(conn: Connection, name: str) -> dict[str, list[str]]:
+    """The lots of bare lot number ``name`` on record (rule 2): each lot's identity with the
+    lot URIs it was filed under. Empty: no lot of that number (or only items, legacy rows)."""
     under = select(event_lots.c.hash_id).where(event_lots.c.lot == name)
     rows = conn.execute(
         select(event_lots.c.lot).where(event_lots.c.hash_id.in_(under)).distinct()
@@ -61,6 +60,30 @@ def lots_named(conn: Connection, name: str, *, scope: Scope | None = None) -> tu
         # transformation's inputs and outputs).
         if is_lot_class(key) and lot(key) == name:
             lots.setdefault(identity(key), []).append(key)
+    return lots
+
+
+def identity_named(conn: Connection, name: str) -> str | None:
+    """The identity (``identity``) of the one lot ``name`` means: a URI's own; a bare number's
+    when exactly one lot of that number is on record. None: a bare number of no lot on record,
+    or of several (whose is a person's call, not the machine's)."""
+    if ":" in name:
+        return identity(name)  # 1
+    lots = _lots_numbered(conn, name)
+    if len(lots) != 1:
+        return None
+    (ident,) = lots
+    return ident  # 2
+
+
+def lots_named(conn: Connection, name: str, *, scope: Scope | None = None) -> tuple[str, ...]:
+    """The keys to read the lot ``name`` means by: ``(name,)`` for a URI or a bare number of one
+    lot; for a bare number of several, the keys of the one lot ``scope`` took part in
+    (``supplychain.query.scope.took_part``), or ``AmbiguousLotError``. No records under
+    ``name``: ``(name,)``."""
+    if ":" in name:
+        return (name,)  # 1
+    lots = _lots_numbered(conn, name)
     if len(lots) <= 1:
         return (name,)  # 2: one lot (or only items and legacy rows): as before
     kept = {

@@ -507,3 +507,65 @@ def test_0011_carries_a_ledger_over_to_the_append_layout(engine: sa.Engine) -> N
         conn.execute(sa.text("DELETE FROM ledger_entries WHERE idx = :i"), {"i": size})
     assert migrate.downgrade(engine, revision="0010").found == "0010"
     assert (rows("ledger_entries", "idx"), rows("ledger_nodes", "level, idx")) == before
+
+
+def test_0012_keys_the_claims_already_filed_by_their_lots(engine: sa.Engine) -> None:
+    """Claims filed at 0011 by a lot's several names, on lots the ledger records: after 0012
+    each has the key filing gives (claims.lot_keys) and its filing time; back at 0011 the
+    keys are gone and the claims are as they were."""
+    assert migrate.upgrade(engine, metadata=load_tables(), revision="0011").found == "0011"
+    now = datetime(2026, 12, 10, tzinfo=UTC)
+    one, twins = "urn:epc:class:lgtin:4012345.012345.ONE", "urn:epc:class:lgtin:{}.TWO"
+    recorded = [  # (lot key, event): ONE is one lot; two companies' lots are numbered TWO
+        (one, "e1"),
+        ("ONE", "e1"),
+        (twins.format("4012345.012345"), "e2"),
+        ("TWO", "e2"),
+        (twins.format("4099999.000001"), "e3"),
+        ("TWO", "e3"),
+    ]
+    filed = {
+        "c1": "https://shop.example/01/04012345123456/10/ONE",
+        "c2": "ONE",
+        "c3": one,
+        "c4": "TWO",
+        "c5": "NOT-ON-RECORD",
+    }
+    row = {
+        "request_hash": "0" * 64,
+        "order_id": "o",
+        "category": "chilled",
+        "line_value": 1,
+        "currency": "EUR",
+        "delivered_at": now,
+        "status": "open",
+        "defective": 1,
+        "responsible_party": "carrier",
+        "confidence": 0.9,
+        "verdict": "{}",
+        "ticket": "{}",
+        "compensation": "{}",
+        "evidence_idx": 0,
+        "verdict_idx": 1,
+        "created_at": now,
+    }
+    claims = sa.table("claims", *(sa.column(c) for c in ["id", "lot", *row]))
+    lots = sa.table("epcis_event_lots", sa.column("lot"), sa.column("hash_id"))
+    with engine.begin() as conn:
+        conn.execute(lots.insert(), [{"lot": lot, "hash_id": h} for lot, h in recorded])
+        conn.execute(claims.insert(), [{"id": i, "lot": lot, **row} for i, lot in filed.items()])
+
+    assert migrate.upgrade(engine, metadata=load_tables(), revision="0012").found == "0012"
+    with engine.connect() as conn:
+        at = sa.column("created_at", sa.DateTime(timezone=True))
+        keyed = sa.table("claim_lot_keys", sa.column("claim_id"), sa.column("lot_key"), at)
+        rows = conn.execute(sa.select(keyed)).all()
+    keys = {r.claim_id: r.lot_key for r in rows}
+    assert {r.created_at.replace(tzinfo=r.created_at.tzinfo or UTC) for r in rows} == {now}
+    ones = "https://id.gs1.org/01/04012345123456/10/ONE"
+    assert keys == {"c1": ones, "c2": ones, "c3": ones, "c4": "TWO", "c5": "NOT-ON-RECORD"}
+
+    assert migrate.downgrade(engine, revision="0011").found == "0011"
+    assert "claim_lot_keys" not in _tables(engine)
+    with engine.connect() as conn:
+        assert dict(conn.execute(sa.text("SELECT id, lot FROM claims")).all()) == filed
