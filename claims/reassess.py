@@ -37,9 +37,16 @@ from claims.models import ClaimInput
 from claims.queue_index import refresh_queue
 from claims.segments import LedgerRef
 from claims.service import claim_records
-from claims.tables import claim_decisions, claim_photos, claim_reassessments, claims
+from claims.tables import (
+    claim_decisions,
+    claim_lot_keys,
+    claim_photos,
+    claim_reassessments,
+    claims,
+)
 from ledger.log import Ledger, LedgerWriter
 from notifications.outbox import enqueue
+from supplychain.lot_names import identity
 from supplychain.projections import event_lots, events
 from vision.image import QualityReport
 from vision.label_text import reading_from_dict
@@ -316,32 +323,61 @@ def reassess_lots(
     now: datetime,
     actor: str | None = None,
 ) -> list[Reassessment]:
-    """Assess every claim on each lot of ``records`` (lot → the new entries) again.
+    """Assess every claim on each lot of ``records`` (lot key → the new entries) again, once
+    per claim, oldest claim first.
 
-    One ledger transaction per claim, so a long lot never holds the lock for long.
+    A claim is on a lot when it was filed by one of the lot's keys, or when its lot key
+    (``claims.lot_keys``: the lot's one name) is one of theirs: a claim filed by the pack's
+    Digital Link follows records captured under the lot's URN. One ledger transaction per
+    claim, so a long lot never holds the lock for long.
     """
+    with ledger.engine.connect() as conn:
+        found = _claims_on_lots(conn, records)
     out: list[Reassessment] = []
-    for lot, indices in sorted(records.items()):
-        with ledger.engine.connect() as conn:
-            ids = list(
-                conn.execute(
-                    select(claims.c.id).where(claims.c.lot == lot).order_by(claims.c.created_at)
-                ).scalars()
-            )
-        for claim_id in ids:
-            with ledger.writer() as w:
-                out.append(
-                    _reassess_one(
-                        w,
-                        ledger=ledger,
-                        claim_id=claim_id,
-                        records=indices,
-                        config=config,
-                        now=now,
-                        actor=actor,
-                    )
+    for claim_id, indices in found:
+        with ledger.writer() as w:
+            out.append(
+                _reassess_one(
+                    w,
+                    ledger=ledger,
+                    claim_id=claim_id,
+                    records=indices,
+                    config=config,
+                    now=now,
+                    actor=actor,
                 )
+            )
     return out
+
+
+def _claims_on_lots(
+    conn: Connection, records: Mapping[str, Sequence[int]]
+) -> list[tuple[str, tuple[int, ...]]]:
+    """The claims on the lots of ``records`` (see ``reassess_lots``), oldest first, each with
+    the new entries about any of the names it was found by."""
+    by_name: dict[str, set[int]] = {}
+    by_key: dict[str, set[int]] = {}
+    for lot, indices in records.items():
+        by_name.setdefault(lot, set()).update(indices)
+        by_key.setdefault(identity(lot), set()).update(indices)
+    entries: dict[str, set[int]] = {}
+    created: dict[str, datetime] = {}
+    queries = (
+        (claims.c.lot, by_name, select(claims.c.id, claims.c.created_at, claims.c.lot)),
+        (
+            claim_lot_keys.c.lot_key,
+            by_key,
+            select(claims.c.id, claims.c.created_at, claim_lot_keys.c.lot_key).join(
+                claim_lot_keys, claim_lot_keys.c.claim_id == claims.c.id
+            ),
+        ),
+    )
+    for column, wanted, query in queries:
+        for claim_id, at, name in conn.execute(query.where(column.in_(sorted(wanted)))):
+            entries.setdefault(claim_id, set()).update(wanted[name])
+            created[claim_id] = at
+    order = sorted(entries, key=lambda c: (created[c], c))
+    return [(c, tuple(sorted(entries[c]))) for c in order]
 
 
 def reassess_after_capture(

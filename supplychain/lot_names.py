@@ -5,7 +5,9 @@ finding it by what is printed on a pack, under its bare lot number. Two companie
 print "L1": the bare number then names two lots (two GTINs), and reading it as one would mix
 one company's custody and temperatures into the other's. So a bare number is resolved first:
 
-1. The name is a URI (``:`` in it): it names its own lot; nothing to resolve.
+1. The name is a URI (``:`` in it): it names its own lot, read under every URI of that lot
+   its records were filed under (those of its lot number whose identity is the name's: a
+   Digital Link on the pack finds the records the parties filed by the LGTIN URN).
 2. Otherwise, the lot identities (canonical Digital Links, ``identity``) of the lot URIs
    with that lot number that the events filed under it carry. One: the name is that lot.
    Several: ``AmbiguousLotError`` naming them, unless the reader's scope narrows them (a
@@ -63,6 +65,15 @@ def _lots_numbered(conn: Connection, name: str) -> dict[str, list[str]]:
     return lots
 
 
+def _forms_of(conn: Connection, uri: str) -> tuple[str, ...]:
+    """``uri`` and the other URIs of the same lot on record (rule 1): an item's EPC or any
+    other URI that is no lot class names only itself."""
+    number = lot(uri) if is_lot_class(uri) else None
+    if number is None:
+        return (uri,)
+    return tuple(sorted({uri, *_lots_numbered(conn, number).get(identity(uri), ())}))
+
+
 def identity_named(conn: Connection, name: str) -> str | None:
     """The identity (``identity``) of the one lot ``name`` means: a URI's own; a bare number's
     when exactly one lot of that number is on record. None: a bare number of no lot on record,
@@ -77,12 +88,14 @@ def identity_named(conn: Connection, name: str) -> str | None:
 
 
 def lots_named(conn: Connection, name: str, *, scope: Scope | None = None) -> tuple[str, ...]:
-    """The keys to read the lot ``name`` means by: ``(name,)`` for a URI or a bare number of one
-    lot; for a bare number of several, the keys of the one lot ``scope`` took part in
+    """The keys to read the lot ``name`` means by: for a lot URI, itself and the lot's other
+    URIs its records were filed under (a customer scans the pack's Digital Link, the parties
+    record its LGTIN URN); for a bare number of one lot, ``(name,)``; for a bare number of
+    several, the keys of the one lot ``scope`` took part in
     (``supplychain.query.scope.took_part``), or ``AmbiguousLotError``. No records under
     ``name``: ``(name,)``."""
     if ":" in name:
-        return (name,)  # 1
+        return _forms_of(conn, name)  # 1
     lots = _lots_numbered(conn, name)
     if len(lots) <= 1:
         return (name,)  # 2: one lot (or only items and legacy rows): as before

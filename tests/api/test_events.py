@@ -5,6 +5,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -216,3 +217,9 @@ def test_a_bare_lot_number_two_companies_share_is_not_one_trace(client: TestClie
     farm = client.get("/v1/lots/STRAW-0502/trace", headers=SUPPLY).json()
     assert [e["biz_step"] for e in farm["events"]] == ["shipping", "inspecting"]
     assert len(client.get(f"/v1/lots/{LOT}/trace").json()["events"]) == 2
+    # The farm's lot by the Digital Link on its pack: the records filed by its URN, not the
+    # rival's lot of the same number.
+    link = quote("https://id.gs1.org/01/04012345123456/10/STRAW-0502", safe="")
+    by_link = client.get(f"/v1/lots/{link}/trace")
+    assert by_link.status_code == 200, by_link.text
+    assert [e["biz_step"] for e in by_link.json()["events"]] == ["shipping", "inspecting"]

@@ -131,10 +131,12 @@ def _capture(client: TestClient, headers: dict[str, str], doc: dict[str, Any]) -
     return [a["ledger_index"] for a in resp.json()["appended"]]
 
 
-def _file(client: TestClient, headers: dict[str, str], value: str = "12.50") -> dict[str, Any]:
+def _file(
+    client: TestClient, headers: dict[str, str], value: str = "12.50", lot: str = LOT
+) -> dict[str, Any]:
     claim = {
         "order_id": "o-1",
-        "lot": LOT,
+        "lot": lot,
         "category": "chilled_produce",
         "line_value": value,
         "currency": "EUR",
@@ -192,6 +194,29 @@ def test_the_missing_readings_arrive_and_the_open_claim_is_decided(shop: Any) ->
     assert claim["verdict"]["confidence"] >= 0.9 and claim["compensation"]["paid"] is True
     hooks = _webhooks(app, "claim.reassessed")
     assert [h["claim_id"] for h in hooks] == [filed["id"]]
+
+
+def test_a_claim_filed_by_the_packs_digital_link_follows_records_under_the_urn(
+    shop: Any,
+) -> None:
+    """The customer scanned the pack's QR code (the lot's GS1 Digital Link); the parties
+    record the lot by its LGTIN URN. The claim is judged on those records
+    (``supplychain.lot_names``), and their late records are about the claim's lot all the
+    same (``claims.lot_keys``), so the claim is assessed again."""
+    app, client, keys = shop
+    _handovers(client, keys)
+    _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
+    qr = "https://id.gs1.org/01/04012345123456/10/LATE1"
+    filed = _file(client, keys["shop"], lot=qr)
+    # The lot's custody is read under its URN: only the DC's leg lacks readings.
+    assert filed["verdict"]["responsible_party"] == "undetermined"
+    assert "NO_RECORDS" not in _codes(filed)
+    late = _capture(client, keys["chain"], _doc(DC_ABUSED))
+    claim = _get(client, keys["shop"], filed["id"])
+    assert claim["verdict"]["responsible_party"] == "warehouse"
+    entry = app.state.services.ledger.entry(claim["ledger"]["verdict_index"])
+    assert entry.kind == "claim.reassessed"
+    assert [r["index"] for r in entry.body["records"]] == late
 
 
 def test_a_retry_finishes_a_reassessment_the_capture_never_ran(shop: Any) -> None:
