@@ -293,6 +293,8 @@ TABLES_AFTER_0001: frozenset[str] = frozenset(
         "review_queue",
         "epcis_event_values",
         "epcis_event_sensors",
+        "held_captures",
+        "held_capture_lots",
     }
 )
 """Tables later migrations create: a database made before migrations never had them."""
