@@ -39,7 +39,8 @@ the trace and the verdicts use):
    alone decides there). A receipt naming the holder as its sender with nothing on record
    from the holder is the capturer's word against the record: it would make any key a
    custodian whose inspection at receipt counts against the party it names, so the
-   receiver records its receipt once the sender's shipment is on record. While another
+   receipt is refused until the sender's shipment is on record (the capture holds such a
+   document meanwhile, ``awaits_sender`` and ``supplychain.held``). While another
    party holds the goods on record, a receipt from nobody is the capturer's word against
    the record too (as in (2)): it would let any key write itself into any lot, and so read
    the lot's whole history through the EPCIS query and the FSMA export (issue 26).
