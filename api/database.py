@@ -21,6 +21,7 @@ __all__ = ["BACKFILL_MODULES", "TABLE_MODULES", "load_tables", "prepare_database
 TABLE_MODULES = (
     "ledger.schema",
     "supplychain.projections",
+    "supplychain.held",
     "claims.tables",
     "claims.compensation",
     "notifications.outbox",

@@ -83,6 +83,7 @@ from supplychain.epcis import (
     TooManyReadingsError,
 )
 from supplychain.fsma import ExportQueryError
+from supplychain.held import TooManyHeldError, UnknownHeldCaptureError
 from supplychain.lot_names import AmbiguousLotError
 from supplychain.query import (
     NoSuchNameError,
@@ -145,6 +146,8 @@ PROBLEM_TYPES: tuple[tuple[type[Exception], _Kind], ...] = (
     (LastAdminError, _Kind(409, "last-admin", "The last admin key cannot be revoked")),
     (RoleChangeRefusedError, _Kind(403, "role-change-refused", "Changing a role needs an admin")),
     (NotYourCustodyError, _Kind(403, "not-your-custody", "Not this key's part of the lot")),
+    (TooManyHeldError, _Kind(429, "too-many-held", "Too many documents held for this key")),
+    (UnknownHeldCaptureError, _Kind(404, "unknown-held-capture", "Unknown held capture")),
     (
         NotYourLotError,
         _Kind(403, "not-your-lot", "None of this key's parties took part in the lot"),

@@ -7,8 +7,10 @@ import logging
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
@@ -53,6 +55,8 @@ class Services:
     keys: KeyStore
     rate_limiter: RateLimiter
     story_policy: StoryPolicy = DEFAULT_STORY_POLICY
+    # The wall clock held captures are judged by (their expiry): a test moves it.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Reads photos' printed labels (None: off; ``Settings.label_ocr``).
     label_reader: LabelReader | None = None
     _anchor: Anchor | None = None

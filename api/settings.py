@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.limits import BodyLimits
 from supplychain.epcis import CaptureLimits
+from supplychain.held import HoldPolicy
 from vision.image import ImageLimits, QualityThresholds
 from vision.registry import DEFAULT_WEIGHTS_DIR
 
@@ -111,6 +112,17 @@ class Settings(BaseSettings):
         300.0,
         ge=0,
         description="How far ahead of the server's clock an EPCIS event time may be.",
+    )
+    held_capture_ttl_seconds: float = Field(
+        7 * 24 * 3600.0,
+        gt=0,
+        description="How long a document awaiting its senders' records of a handover (a "
+        "receipt that arrived before the shipment) is held before it expires unappended.",
+    )
+    held_capture_max_per_key: int = Field(
+        1000,
+        ge=1,
+        description="Documents one key may have held at once; more is a 429 too-many-held.",
     )
     ledger_origin: str = Field("freshproof.local/ledger", description="Checkpoint origin line.")
     ledger_signing_key: str | None = Field(
@@ -374,6 +386,14 @@ class Settings(BaseSettings):
             max_bytes=self.epcis_max_bytes,
             max_readings=self.epcis_max_readings,
             max_clock_skew=timedelta(seconds=self.epcis_max_clock_skew_seconds),
+        )
+
+    @property
+    def hold_policy(self) -> HoldPolicy:
+        """How long a receipt waits for its sender's record, and how many one key may hold."""
+        return HoldPolicy(
+            ttl=timedelta(seconds=self.held_capture_ttl_seconds),
+            max_per_key=self.held_capture_max_per_key,
         )
 
     @property

@@ -400,9 +400,9 @@ def figures(week: Week, seen: Observed, views: Views, *, auto_pay_min_confidence
         f"{kinds.count('claim.flagged')} settled ones for review (webhook events)"
     )
     lines.append(
-        f"refused by the authorship rule as planned: {seen.refused_postings} postings of "
-        "custodians after one that recorded nothing (their receipts name a sender with "
-        "nothing on record)"
+        f"not let in by the authorship rule, as planned: {seen.held_postings} postings of "
+        "custodians after one that recorded nothing held for that sender's record (their "
+        f"receipts name a sender with nothing on record), {seen.refused_postings} refused"
     )
     if seen.queue_samples:
         keys = list(dict.fromkeys(k for x in seen.queue_samples for k in x if k != "t"))

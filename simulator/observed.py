@@ -54,7 +54,9 @@ class Observed:
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
     graded_at: dict[str, float] = field(default_factory=dict)
     late_posted_at: dict[str, float] = field(default_factory=dict)
-    # Postings the authorship rule refused as planned (after a custodian that records nothing).
+    # Postings the authorship rule did not let in, as planned (after a custodian that records
+    # nothing): held for the sender's record (``Posting.held``), or refused.
+    held_postings: int = 0
     refused_postings: int = 0
     queue_samples: list[dict[str, int]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)

@@ -26,7 +26,7 @@ from simulator.chain import epcis_time
 from simulator.decisions import awaits_approval, decision_for, settled, waits_for_person
 from simulator.observed import Call, Filed, Observed
 from simulator.views import queue_views
-from simulator.week import BatchPlan, ClaimPlan, LotPlan, Week
+from simulator.week import BatchPlan, ClaimPlan, LotPlan, Posting, Week
 
 __all__ = ["Shop", "TokenBucket", "claim_part"]
 
@@ -156,18 +156,24 @@ class Shop:
                 return r
             time.sleep(float(r.headers.get("Retry-After", "1")))
 
-    def _expect_refused(self, r: httpx.Response, what: str) -> None:
-        """A posting the authorship rule must refuse (it comes after a custodian that
+    def _expect_refused(self, r: httpx.Response, posting: Posting, what: str) -> None:
+        """A posting the authorship rule must not let in (it comes after a custodian that
         recorded nothing): accepted, it would be a receipt from a sender with nothing on
-        record, the hole the rule closes."""
-        if r.status_code == 403 and "not-your-custody" in r.text:
+        record, the hole the rule closes. Held (202) when it carries that receipt, refused
+        (403 not-your-custody) otherwise (``Posting.held``)."""
+        if posting.held and r.status_code == 202 and r.json().get("status") == "held":
+            with self.seen.lock:
+                self.seen.held_postings += 1
+            return
+        if not posting.held and r.status_code == 403 and "not-your-custody" in r.text:
             with self.seen.lock:
                 self.seen.refused_postings += 1
             return
+        expected = "202 held" if posting.held else "403 not-your-custody"
         with self.seen.lock:
             self.seen.errors.append(
-                f"{what}: {r.status_code}, expected 403 not-your-custody after a silent "
-                f"custodian: {r.text[:200]}"
+                f"{what}: {r.status_code}, expected {expected} after a silent custodian: "
+                f"{r.text[:200]}"
             )
 
     def _expect(self, r: httpx.Response, ok: tuple[int, ...], what: str) -> bool:
@@ -315,7 +321,7 @@ class Shop:
                 r = self.call(who, "POST", "/v1/events", json=posting.document)
                 posted[n].set()
                 if posting.refused:
-                    self._expect_refused(r, f"events of {party} for {lot.lot}")
+                    self._expect_refused(r, posting, f"events of {party} for {lot.lot}")
                     continue
                 self._expect(r, (201,), f"events of {party} for {lot.lot}")
             with self.seen.lock:
@@ -337,7 +343,9 @@ class Shop:
             for posting in lot.late_postings:
                 r = self.call(f"party:{posting.party}", "POST", "/v1/events", json=posting.document)
                 if posting.refused:
-                    self._expect_refused(r, f"late readings of {posting.party} for {lot.lot}")
+                    self._expect_refused(
+                        r, posting, f"late readings of {posting.party} for {lot.lot}"
+                    )
                     continue
                 self._expect(r, (201,), f"late readings of {posting.party} for {lot.lot}")
             self.seen.late_posted_at[lot.lot] = time.monotonic()

@@ -66,11 +66,22 @@ class Posting:
 
     party: str
     document: dict[str, Any]
-    # The authorship rule refuses it (403 not-your-custody): the party comes after a
-    # custodian that recorded nothing, so its receipt names a sender with nothing on record
+    # The authorship rule does not let it in: the party comes after a custodian that
+    # recorded nothing, so its receipt names a sender with nothing on record
     # (``supplychain.authorship`` step 4) and the lot stays with that custodian on record;
-    # not when the goods went to that custodian under the receiver's purchase order.
+    # not when the goods went to that custodian under the receiver's purchase order. The
+    # service holds it (202) when it carries that receipt, waiting for the sender's record
+    # that never comes (``supplychain.held``), and refuses it (403) otherwise (``held``).
     refused: bool = False
+
+    @property
+    def held(self) -> bool:
+        """A refused posting the service holds instead: it carries a receipt from a named
+        sender (what such a document waits for is the sender's own record)."""
+        return self.refused and any(
+            e.get("bizStep") == "receiving" and e.get("sourceList")
+            for e in self.document["epcisBody"]["eventList"]
+        )
 
 
 @dataclass(frozen=True)

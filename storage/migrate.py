@@ -294,6 +294,8 @@ TABLES_AFTER_0001: frozenset[str] = frozenset(
         "epcis_event_values",
         "epcis_event_sensors",
         "claim_lot_keys",
+        "held_captures",
+        "held_capture_lots",
     }
 )
 """Tables later migrations create: a database made before migrations never had them."""

@@ -39,7 +39,8 @@ the trace and the verdicts use):
    alone decides there). A receipt naming the holder as its sender with nothing on record
    from the holder is the capturer's word against the record: it would make any key a
    custodian whose inspection at receipt counts against the party it names, so the
-   receiver records its receipt once the sender's shipment is on record. While another
+   receipt is refused until the sender's shipment is on record (the capture holds such a
+   document meanwhile, ``awaits_sender`` and ``supplychain.held``). While another
    party holds the goods on record, a receipt from nobody is the capturer's word against
    the record too (as in (2)): it would let any key write itself into any lot, and so read
    the lot's whole history through the EPCIS query and the FSMA export (issue 26).
@@ -78,6 +79,7 @@ __all__ = [
     "Basis",
     "NotYourCustodyError",
     "Refused",
+    "awaits_sender",
     "bound_to",
     "check_authorship",
     "decide_authorship",
@@ -149,10 +151,16 @@ Decision = Allowed | Refused
 
 
 class NotYourCustodyError(SupplyChainError):
-    """An event is about a part of a lot's history none of the caller's parties took part in."""
+    """An event is about a part of a lot's history none of the caller's parties took part in.
 
-    def __init__(self, refused: Refused) -> None:
+    ``refused`` is the refusal the problem names (the document's first); ``refusals`` every
+    refusal of the document, which decides whether it may wait for a sender's record
+    (``supplychain.held``).
+    """
+
+    def __init__(self, refused: Refused, refusals: Sequence[Refused] = ()) -> None:
         self.refused = refused
+        self.refusals = tuple(refusals) or (refused,)
         self.reason = refused.reason
         super().__init__(self.reason)
 
@@ -319,6 +327,16 @@ def _decide_one(
     return refused("not-your-custody", _present(at, history, chain, slack))
 
 
+def awaits_sender(event: CaptureEvent, parties: Collection[str]) -> bool:
+    """The event is a receipt from a named sender: it names a possessing source that is none
+    of ``parties`` and a possessing destination that is one of them. Step 4 accepts such a
+    receipt only once the sender's own side of the handover is on record, which may simply
+    not have arrived yet (each party posts on its own schedule): such a document waits for
+    it (``supplychain.held``). Decided by the event's shape alone, never by the history."""
+    source, destination = event.possessing_party_source(), event.possessing_party_destination()
+    return source is not None and source not in parties and destination in parties
+
+
 def _as_lot_event(event: CaptureEvent, position: int) -> LotEvent:
     """A document's event as a lot record, so the events before it count as history."""
     return LotEvent(
@@ -404,7 +422,7 @@ def check_authorship(
     refused = [d for d in decided if isinstance(d, Refused)]
     if refused:
         # The first event in the document; for it, its lot URI before the looser keys.
-        raise NotYourCustodyError(min(refused, key=lambda d: d.event_index))
+        raise NotYourCustodyError(min(refused, key=lambda d: d.event_index), refused)
     return tuple(d for d in decided if isinstance(d, Allowed))
 
 

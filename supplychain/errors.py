@@ -15,6 +15,8 @@ Hierarchy::
         ├── RoleChangeRefusedError  a party's role changed without an admin (supplychain.capture)
         ├── UnknownLotError         no captured event names the lot (supplychain.custody)
         ├── NotYourCustodyError     outside the caller's part of the lot (supplychain.authorship)
+        ├── TooManyHeldError        a key holds as many documents as it may (supplychain.held)
+        ├── UnknownHeldCaptureError no such held capture (supplychain.held)
         ├── NotYourLotError         reading a lot none of the caller's parties took part in
         │                           (supplychain.query.errors)
         ├── QueryError              an EPCIS query is refused (supplychain.query.errors)

@@ -169,6 +169,8 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
         ("POST", "/v1/events"): P.EVENTS_CAPTURE,
         ("GET", "/v1/events"): P.EVENTS_READ,
         ("GET", "/v1/eventTypes/{event_type}/events"): P.EVENTS_READ,
+        # A held capture (POST /v1/events answered 202): its sender's parties and staff.
+        ("GET", "/v1/events/held/{held_id}"): P.EVENTS_READ,
         ("GET", "/v1/lots/{lot:path}/trace"): P.TRACE_READ,
         ("GET", "/v1/lots/{lot:path}/fsma"): P.FSMA_EXPORT,
         ("POST", "/v1/claims"): P.CLAIMS_FILE,

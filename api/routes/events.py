@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from api.auth.access import ROLE_PERMISSIONS, ForbiddenError, Permission, principal
 from api.auth.keys import Principal
 from api.deps import get_services, get_settings
+from api.held_captures import release_held_captures
 from api.openapi import problem_responses
 from api.problems import Problem
 from api.queries import OPEN_QUERY
@@ -21,16 +22,21 @@ from api.services import Services
 from api.settings import Settings
 from claims.models import Name
 from claims.reassess import reassess_after_capture
-from supplychain.authorship import bound_to
 from supplychain.capture import (
     PARTY_ID_MAX,
     PARTY_ID_PATTERN,
     PARTY_ROLES,
-    capture_events,
     register_party,
 )
 from supplychain.epcis import parse_document
 from supplychain.fsma import MEDIA_TYPES, FSMAQuery, export_fsma
+from supplychain.held import (
+    Capturer,
+    HeldCapture,
+    UnknownHeldCaptureError,
+    capture_or_hold,
+    get_held,
+)
 from supplychain.query import PER_PAGE_DEFAULT, Scope, query_document, search_events
 from supplychain.trace import lot_trace
 
@@ -100,7 +106,15 @@ _EPCIS_SCHEMA: dict[str, Any] = {
 @router.post(
     "/events",
     status_code=201,
-    responses=problem_responses(403, 413, 415, 422),
+    responses={
+        202: {
+            "description": "Held: every refusal awaits a sender's own record of a handover "
+            "(a receipt that arrived before the shipment); appended once it arrives. "
+            "`Location` is the held capture (`GET /v1/events/held/{held_id}`).",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(403, 413, 415, 422, 429),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -119,7 +133,11 @@ async def capture(
 
     A key adds events about a lot only for the part of the lot's history one of its parties
     took part in (held it, handed it over or took it over, or at its own read point); any
-    other event refuses the whole document, 403 ``not-your-custody`` naming the event.
+    other event refuses the whole document, 403 ``not-your-custody`` naming the event. A
+    receipt from a named sender whose own record of the handover is not on the ledger yet
+    (and the key's later events about that lot) is held instead, whole: 202 with
+    ``Location: /v1/events/held/{id}``, appended once the sender's record arrives, expired
+    if it does not in time; a key holds a limited number at once (429 ``too-many-held``).
     At most ``GS1-EPCIS-Capture-Limit`` events per document (a response header, as in the
     EPCIS 2.0 REST binding); event times may be at most a few minutes ahead of the server.
     """
@@ -135,19 +153,25 @@ async def capture(
     response.headers["GS1-EPCIS-Capture-Limit"] = str(limits.max_events)
     # The raw bytes, not a parsed dict: the EPCIS reader refuses duplicate keys and NaN,
     # which a generic JSON parser would silently accept.
-    parsed = await run_in_threadpool(
-        parse_document, await request.body(), limits=limits, now=datetime.now(UTC)
-    )
+    body = await request.body()
+    parsed = await run_in_threadpool(parse_document, body, limits=limits, now=datetime.now(UTC))
     # Who may write what (supplychain/authorship.py): each event about a part of each lot's
-    # history one of the key's parties took part in; checked under the write lock.
-    result = await run_in_threadpool(
-        capture_events,
+    # history one of the key's parties took part in; checked under the write lock. A
+    # document whose refusals all await a sender's own record waits for it (supplychain/held.py).
+    outcome = await run_in_threadpool(
+        capture_or_hold,
         ledger=services.ledger,
-        events_in=parsed,
-        actor=caller.actor,
-        speaks_for=caller.parties,
-        check=bound_to(caller.parties),
+        document=parsed,
+        raw=body,
+        capturer=Capturer(caller.key_id, caller.actor, caller.parties),
+        policy=settings.hold_policy,
+        now=services.clock(),
     )
+    if isinstance(outcome, HeldCapture):
+        response.status_code = 202
+        response.headers["Location"] = f"/v1/events/held/{outcome.id}"
+        return {**_held_view(outcome, services.clock()), "events": len(parsed.events)}
+    result = outcome
     if indices := result.indices:
         # Late records about a lot's past: its claims are assessed again (GUIDE §4 rule 6).
         # A document sent again counts too: the retry of a capture whose reassessment failed
@@ -161,12 +185,54 @@ async def capture(
             now=datetime.now(UTC),
             actor=caller.actor,
         )
+        # Records a held receipt waited for may have arrived: it is appended now.
+        await run_in_threadpool(release_held_captures, services, captured=parsed.events)
     services.after_write()
     return {
         "appended": [{"hash_id": h, "ledger_index": i} for h, i in result.appended],
         "duplicates": [h for h, _ in result.duplicates],
         "events": len(parsed.events),
     }
+
+
+_HELD_DETAIL = {
+    "held": "held until the sender's own record of this handover is on the ledger; it will be "
+    "appended then",
+    "released": "appended: the sender's own record of the handover arrived",
+    "expired": "expired before the sender's own record of the handover arrived; nothing was "
+    "appended",
+}
+
+
+def _held_view(held: HeldCapture, now: datetime) -> dict[str, Any]:
+    status = held.status_at(now)
+    return {
+        "held": held.id,
+        "status": status,
+        "created_at": _iso(held.created_at),
+        "expires_at": _iso(held.expires_at),
+        **({"ledger_indices": list(held.ledger_indices)} if status == "released" else {}),
+        **({"released_at": _iso(held.released_at)} if held.released_at else {}),
+        "detail": _HELD_DETAIL[status],
+    }
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+@router.get("/events/held/{held_id}", responses=problem_responses(404))
+def held_capture(held_id: str, services: Svc, caller: Caller) -> dict[str, Any]:
+    """A document held for its sender's record of a handover (``POST /v1/events`` answered 202):
+    held, released (with its ledger indices) or expired. The key that sent it, a key speaking
+    for the same parties, and staff read it; to any other key it does not exist (404)."""
+    held = get_held(services.engine, held_id)
+    mine = held.capturer.key_id == caller.key_id or (
+        bool(held.capturer.parties) and set(held.capturer.parties) <= set(caller.parties)
+    )
+    if caller.role == "supply_chain" and not mine:
+        raise UnknownHeldCaptureError(held_id)
+    return _held_view(held, services.clock())
 
 
 @router.get("/lots/{lot:path}/trace", responses=problem_responses(403, 404, 409))

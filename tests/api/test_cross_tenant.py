@@ -69,6 +69,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 lot_event(lot, T0 + timedelta(hours=1), "inspecting", src=party),
             )
             assert client.post("/v1/events", json=doc, headers=key).status_code == 201
+        # Tenant one's receipt of tenant two's lot, which tenant two has not shipped (yet): held.
+        receipt = lot_event(LOT_2, T0 + timedelta(hours=2), "receiving", src=PARTY_2, dst=PARTY_1)
+        held = client.post("/v1/events", json=document(receipt), headers=chain[0])
+        assert held.status_code == 202, held.text
         claims = [
             _claim(client, shops[0], LOT_1, seed=61),
             _claim(client, shops[1], LOT_2, seed=62),
@@ -87,6 +91,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 "batch_id": "batch-7100",
                 "position": "0",
                 "n": "0",
+                "held_id": held.json()["held"],
             },
             "marks": (
                 one["id"],
