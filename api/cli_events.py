@@ -36,7 +36,8 @@ def import_events(
     Who wrote it: the entries name cli:<os user>. With --speaks-for the
     import is that party's, bound as the party's API key is: events only
     for the part of each lot's history the party took part in, or
-    nothing is imported. Without it the import is the operator's own
+    nothing is imported; each event is captured for those of the
+    parties that took part in it, as with their key. Without it the import is the operator's own
     (a logger export, say): it speaks for no party, and verdicts count
     it as an independent record.
 

@@ -54,6 +54,16 @@ event naming no party is the capturing party's own observation, so it needs (1),
 one of them passes; a lot is one lot in any form (``identity``: its URN and its Digital
 Link are one history), and a bare lot number is no lot (two companies' "L1"). Pure: histories in,
 typed decisions out; ``lot_histories`` reads them from the event index.
+
+**For whom it is captured.** A key may speak for several parties (a farm's and its DC's ERP),
+not all of which took part in every event it writes. An allowed event is decided for the first
+of the key's parties the rule finds (in the order above), and then for each other party of the
+key alone: the ``Allowed`` decisions name every party of the key that took part. Capture
+records them (with the key's parties the event names as sender or receiver) as the event's
+``captured_for`` (``supplychain.capture``), which lets a party read the lot
+(``supplychain.query.scope``) and says whose interest a late record serves (GUIDE §4 rule 6):
+the farm's packing of its own lot is captured for the farm, not for the DC the key also
+speaks for.
 """
 
 from __future__ import annotations
@@ -337,6 +347,25 @@ def awaits_sender(event: CaptureEvent, parties: Collection[str]) -> bool:
     return source is not None and source not in parties and destination in parties
 
 
+def _also_took_part(
+    event: CaptureEvent,
+    key: str,
+    mine: frozenset[str],
+    decided: Decision,
+    history: Sequence[LotEvent],
+    slack: timedelta,
+) -> list[Allowed]:
+    """The key's other parties that took part in the event about ``key``: each one the rule
+    allows on its own (a key for the farm and its DC writing the farm's packing: not the DC)."""
+    if not isinstance(decided, Allowed):
+        return []
+    alone = (
+        _decide_one(event, key, frozenset({p}), history, slack)
+        for p in sorted(mine - {decided.party})
+    )
+    return [d for d in alone if isinstance(d, Allowed)]
+
+
 def _as_lot_event(event: CaptureEvent, position: int) -> LotEvent:
     """A document's event as a lot record, so the events before it count as history."""
     return LotEvent(
@@ -381,7 +410,11 @@ def decide_authorship(
     history: Mapping[str, Sequence[LotEvent]],
     slack: timedelta = HANDOVER_SLACK,
 ) -> tuple[Decision, ...]:
-    """One decision per (event, lot or item it names), events in time order.
+    """The decisions per (event, lot or item it names), events in time order.
+
+    For each: the key's decision (an ``Allowed`` for the first of its parties that took part,
+    or a ``Refused``), then, when the event is allowed, an ``Allowed`` for each other party of
+    the key that took part on its own (the parties the event is captured for).
 
     ``history`` maps lot keys to their records on the ledger (oldest first; a missing key:
     none); keys naming the same lot in different forms are read as one (``identity``), and
@@ -403,6 +436,8 @@ def decide_authorship(
         ]
         out += decided
         if all(isinstance(d, Allowed) for d in decided):
+            for key, d in zip(keys, decided, strict=True):
+                out += _also_took_part(event, key, mine, d, known.get(identity(key), ()), slack)
             for key in keys:
                 found = known.setdefault(identity(key), [])
                 found.append(_as_lot_event(event, position))
@@ -417,7 +452,11 @@ def check_authorship(
     history: Mapping[str, Sequence[LotEvent]],
     slack: timedelta = HANDOVER_SLACK,
 ) -> tuple[Allowed, ...]:
-    """``decide_authorship``, raising ``NotYourCustodyError`` for the first refusal."""
+    """``decide_authorship``, raising ``NotYourCustodyError`` for the first refusal.
+
+    Returns the ``Allowed`` decisions: per event, the key's parties that took part in it
+    (``capture_events`` records them as its ``captured_for``).
+    """
     decided = decide_authorship(parties=parties, events_in=events_in, history=history, slack=slack)
     refused = [d for d in decided if isinstance(d, Refused)]
     if refused:
@@ -522,7 +561,8 @@ def bound_to(
     parties: Collection[str], *, slack: timedelta = HANDOVER_SLACK
 ) -> Callable[[Connection, Sequence[CaptureEvent]], tuple[Allowed, ...]]:
     """The check ``capture_events`` runs under its write lock for a key speaking for
-    ``parties``: reads the lots' histories on that connection, then ``check_authorship``."""
+    ``parties``: reads the lots' histories on that connection, then ``check_authorship``,
+    whose ``Allowed`` decisions say for which of ``parties`` each event is captured."""
 
     def check(conn: Connection, events_in: Sequence[CaptureEvent]) -> tuple[Allowed, ...]:
         history = lot_histories(conn, events_in)

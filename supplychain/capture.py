@@ -7,9 +7,9 @@ id) is reported as a duplicate instead of appended twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
@@ -31,9 +31,12 @@ __all__ = [
     "PARTY_ID_PATTERN",
     "PARTY_ROLES",
     "CaptureResult",
+    "Check",
     "Party",
     "PartyError",
     "RoleChangeRefusedError",
+    "TookPart",
+    "by_event",
     "capture_events",
     "capture_in",
     "create_projection_tables",
@@ -246,12 +249,49 @@ def event_view(event: CaptureEvent) -> dict[str, Any]:
     }
 
 
-def _body(event: CaptureEvent, actor: str | None, speaks_for: Sequence[str]) -> dict[str, Any]:
+class TookPart(Protocol):
+    """A party of the capturing key that took part in the document's event ``event_index``:
+    the check's word (``supplychain.authorship.Allowed``, the authorship rule's decision)."""
+
+    @property
+    def event_index(self) -> int:
+        """The event's index in its document (``CaptureEvent.index``)."""
+        ...
+
+    @property
+    def party(self) -> str:
+        """The party that took part."""
+        ...
+
+
+# What ``capture_events`` runs under its write lock (``supplychain.authorship.bound_to``):
+# raises to refuse the document, else says which of the key's parties took part in each event.
+Check = Callable[[Connection, Sequence[CaptureEvent]], Iterable[TookPart]]
+
+
+def _captured_for(
+    event: CaptureEvent, speaks_for: Sequence[str], took_part: Mapping[int, set[str]] | None
+) -> list[str]:
+    """The parties of ``speaks_for`` the event is captured for.
+
+    With a check (``took_part``): those that took part in it, by the check's decisions, and
+    those the event names as handing over or taking over (the parties of its handover). With
+    none (the operator's code capturing for parties it vouches for), or for an event the check
+    decided nothing about (one about no lot): every party of ``speaks_for``.
+    """
+    if took_part is None or event.index not in took_part:
+        return sorted(set(speaks_for))
+    named = {event.possessing_party_source(), event.possessing_party_destination()}
+    return sorted(set(speaks_for) & (took_part[event.index] | named))
+
+
+def _body(event: CaptureEvent, actor: str | None, captured_for: Sequence[str]) -> dict[str, Any]:
     return {
         "captured_by": actor,
-        # The parties the capturing key speaks for: a record its own beneficiary captured
-        # late weighs less (GUIDE §4 rule 6). Absent when the capturer speaks for none.
-        **({"captured_for": sorted(speaks_for)} if speaks_for else {}),
+        # The parties the capturing key speaks for that took part in the event: a record its
+        # own beneficiary captured late weighs less (GUIDE §4 rule 6), and the lot is theirs
+        # to read (supplychain.query.scope). Absent when the capturer speaks for none.
+        **({"captured_for": list(captured_for)} if captured_for else {}),
         "hash_id": event.hash_id,
         "declared_id": event.declared_id,
         "event": event.raw,
@@ -265,19 +305,32 @@ def capture_events(
     events_in: Sequence[CaptureEvent] | EPCISDocument,
     actor: str | None = None,
     speaks_for: Sequence[str] = (),
-    check: Callable[[Connection, Sequence[CaptureEvent]], object] | None = None,
+    check: Check | None = None,
 ) -> CaptureResult:
     """Append the events not yet in the log, with their index rows, in one transaction.
 
     Each entry names ``actor``, who captured it (an API key, the CLI's user), and the
-    parties ``speaks_for`` that actor speaks for. ``check`` (e.g. the authorship rule,
-    ``supplychain.authorship``) runs first under the write lock, so no capture races past it.
+    parties of ``speaks_for`` it is captured for (``captured_for``). ``check`` (e.g. the
+    authorship rule, ``supplychain.authorship.bound_to``) runs first under the write lock, so
+    no capture races past it, and says which of those parties took part in each event: only
+    they are recorded (a key for a farm and its DC writing the farm's packing: the farm).
+    Without a check every party of ``speaks_for`` is. Events already captured keep the entry
+    they have.
     """
     with ledger.writer() as w:
+        took_part: dict[int, set[str]] | None = None
         if check is not None:
             batch = events_in.events if isinstance(events_in, EPCISDocument) else events_in
-            check(w.conn, batch)
-        return capture_in(w, events_in, actor=actor, speaks_for=speaks_for)
+            took_part = by_event(check(w.conn, batch))
+        return capture_in(w, events_in, actor=actor, speaks_for=speaks_for, took_part=took_part)
+
+
+def by_event(decisions: Iterable[TookPart]) -> dict[int, set[str]]:
+    """A check's decisions as ``capture_in``'s ``took_part``: the parties per event index."""
+    took_part: dict[int, set[str]] = {}
+    for t in decisions:
+        took_part.setdefault(t.event_index, set()).add(t.party)
+    return took_part
 
 
 def capture_in(
@@ -286,8 +339,11 @@ def capture_in(
     *,
     actor: str | None = None,
     speaks_for: Sequence[str] = (),
+    took_part: Mapping[int, set[str]] | None = None,
 ) -> CaptureResult:
-    """``capture_events`` inside a ledger transaction the caller holds (and may add to)."""
+    """``capture_events`` inside a ledger transaction the caller holds (and may add to);
+    ``took_part``: the parties of ``speaks_for`` the check found took part in each event, by
+    its index in the document (None: no check ran, every one of them)."""
     batch = list(events_in.events if isinstance(events_in, EPCISDocument) else events_in)
     ids = [e.hash_id for e in batch]
     query = select(events.c.hash_id, events.c.ledger_idx).where(events.c.hash_id.in_(ids))
@@ -301,7 +357,7 @@ def capture_in(
         else:
             seen.add(e.hash_id)  # the same event twice in one document counts once
             fresh.append(e)
-    bodies = [_body(e, actor, speaks_for) for e in fresh]
+    bodies = [_body(e, actor, _captured_for(e, speaks_for, took_part)) for e in fresh]
     entries = w.append_many(("epcis.event", b) for b in bodies)
     _index(w.conn, fresh, [x.index for x in entries])
     write_index(w.conn, bodies)  # what the EPCIS query filters on (supplychain.query.index)

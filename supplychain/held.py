@@ -57,7 +57,7 @@ from sqlalchemy import (
 
 from ledger.log import Ledger
 from supplychain.authorship import NotYourCustodyError, Refused, awaits_sender, bound_to
-from supplychain.capture import CaptureResult, capture_in
+from supplychain.capture import CaptureResult, by_event, capture_in
 from supplychain.epcis import CaptureEvent, EPCISDocument, EPCISDocumentError, parse_document
 from supplychain.errors import SupplyChainError
 from supplychain.lot_names import identity
@@ -254,7 +254,7 @@ def capture_or_hold(
     ``NotYourCustodyError`` as capture does. One transaction under the write lock."""
     with ledger.writer() as w:
         try:
-            bound_to(capturer.parties)(w.conn, document.events)
+            allowed = bound_to(capturer.parties)(w.conn, document.events)
         except NotYourCustodyError as exc:
             if not awaits_senders(document.events, exc.refusals, capturer.parties):
                 raise
@@ -265,7 +265,13 @@ def capture_or_hold(
                 and (p := e.possessing_party_source()) is not None
             }
             return _hold(w.conn, document, raw, capturer, sorted(senders), policy, now)
-        return capture_in(w, document, actor=capturer.actor, speaks_for=capturer.parties)
+        return capture_in(
+            w,
+            document,
+            actor=capturer.actor,
+            speaks_for=capturer.parties,
+            took_part=by_event(allowed),
+        )
 
 
 def _hold(
@@ -381,10 +387,12 @@ def retry_held(*, ledger: Ledger, held_id: str, now: datetime) -> Released | Non
             return None  # a reader changed since refuses it: it waits, and expires
         parties: list[str] = json.loads(row.parties)
         try:
-            bound_to(parties)(w.conn, document.events)
+            allowed = bound_to(parties)(w.conn, document.events)
         except NotYourCustodyError:
             return None
-        result = capture_in(w, document, actor=row.actor, speaks_for=parties)
+        result = capture_in(
+            w, document, actor=row.actor, speaks_for=parties, took_part=by_event(allowed)
+        )
         w.conn.execute(
             update(held_captures)
             .where(c.id == held_id)

@@ -155,3 +155,26 @@ def test_speaks_for_binds_an_import_as_the_partys_key_would(
     finally:
         services.close()
     assert entry["captured_by"] == "cli:olga" and entry["captured_for"] == [carrier]
+
+
+def test_speaks_for_stamps_an_import_as_the_partys_key_would(tmp_path: Path) -> None:
+    """--speaks-for for several parties: each event is captured for those of them that took
+    part in it, as with their API key; without it, for no party (the operator's own)."""
+    supplier, retailer = "urn:epc:id:pgln:4012345.00000", "urn:epc:id:pgln:4000001.00000"
+    raw = json.loads((DATA / "object_shipping_inspection.json").read_text())
+    del raw["epcisBody"]["eventList"][1]  # the supplier's shipment of a new lot
+    doc = tmp_path / "shipment.json"
+    doc.write_text(json.dumps(raw))
+    args = ["events", "import", str(doc), "--speaks-for", retailer, "--speaks-for", supplier]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    raw["epcisBody"]["eventList"][0]["eventTime"] = "2024-05-02T06:16:00.000+02:00"
+    doc.write_text(json.dumps(raw))
+    assert CliRunner().invoke(app, ["events", "import", str(doc)]).exit_code == 0
+    services = build_services(Settings())
+    try:
+        bound, own = (services.ledger.entry(i).body for i in (0, 1))
+    finally:
+        services.close()
+    assert bound["captured_for"] == [supplier]
+    assert own["captured_by"].startswith("cli:") and "captured_for" not in own

@@ -182,7 +182,7 @@ class _Rows:
         else:
             party = r.party("sources") or r.party("destinations")
         if party is None and len(r.captured_for) == 1:
-            party = r.captured_for[0]  # who captured it speaks for that party alone
+            party = r.captured_for[0]  # the one party of its capturer's that took part
         return party
 
     def own_place(self, r: Record, cte: Cte | None) -> KdeValue:

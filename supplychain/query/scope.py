@@ -5,9 +5,10 @@
 
 1. names the party as a possessing party, as the source or the destination of a handover
    (the sender, the receiver), or
-2. was captured by a key speaking for the party (``captured_for``): a record the authorship
-   rule (``supplychain.authorship``) let it write because it held, handed over, received or
-   saw the goods.
+2. was captured for the party (``captured_for``): by a key speaking for it, which the
+   authorship rule (``supplychain.authorship``) found took part in the event (it held,
+   handed over, received or saw the goods). A key's other parties are not recorded: a key
+   for a farm and its DC writing the farm's packing opens the lot to the farm alone.
 
 The party then reads **every** event about that lot, whoever captured it (the temperature
 log an admin imported, the inspection of the next holder), and every event that names it by

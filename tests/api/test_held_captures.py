@@ -80,6 +80,7 @@ def _chain(tmp_path: Path, **settings: Any) -> Iterator[Chain]:
             "truck": grant(app, "supply_chain", parties=[TRUCK]),
             "dc": grant(app, "supply_chain", parties=[DC]),
             "dc2": grant(app, "supply_chain", parties=[DC]),  # the DC's next key
+            "dc_shop": grant(app, "supply_chain", parties=[DC, SHOP]),  # one ERP, two parties
             "outsider": grant(app, "supply_chain", parties=[OUTSIDER]),
         }
         chain = Chain(app, client, keys)
@@ -160,6 +161,15 @@ def test_a_receipt_before_the_senders_shipment_is_held_then_released(chain: Chai
         chain.held("adjudicator", location).json()["ledger_indices"] == (released["ledger_indices"])
     )
     assert chain.ledger.size() == size + 3
+
+
+def test_a_released_receipt_is_captured_for_the_parties_that_took_part(chain: Chain) -> None:
+    """Released, it is recorded as a capture is (``captured_for``: the key's parties that took
+    part), not for every party of the key that sent it: the shop never held this lot."""
+    location = _assert_held(chain.post("dc_shop", _receipt(TRUCK, DC, 5.05)))
+    assert chain.post("truck", _ship(TRUCK, DC, 5)).status_code == 201
+    (index,) = chain.held("dc_shop", location).json()["ledger_indices"]
+    assert chain.ledger.entry(index).body["captured_for"] == [DC]
 
 
 def test_an_outsiders_forged_receipt_is_held_never_released_and_expires(chain: Chain) -> None:

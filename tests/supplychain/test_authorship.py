@@ -294,3 +294,19 @@ def test_two_companies_lot_l1_are_two_lots_and_one_lot_is_one_in_any_form() -> N
 )
 def test_a_location_is_owned_by_its_company_prefix(party: str, location: str, owned: bool) -> None:
     assert owns_location(party, location) is owned
+
+
+def test_the_allowed_decisions_name_every_party_of_the_key_that_took_part() -> None:
+    """What the event is captured for: a key for several parties, each one that took part."""
+    # The truck holds the lot at 3 h; the DC took no part then.
+    (held,) = _decide([TRUCK, DC], _shock(h(3)))
+    assert held == Allowed(0, LOT, TRUCK, "holder")
+    # Within the clocks' slack of the truck's handover to the DC both sides took part: the
+    # key's decision names the truck (the handover), then the DC is decided alone (it holds).
+    near = _decide([TRUCK, DC], _shock(h(5.03)))
+    assert [(d.party, d.basis) for d in near] == [(TRUCK, "handover"), (DC, "holder")]
+    # A key speaking for one party has one decision per (event, lot), as before.
+    assert len(_decide([DC], _shock(h(5.03)))) == 1
+    # A new lot: the farm's packing is the farm's, whoever else its key speaks for.
+    packed = _decide([FARM, DC], lot_event(LOT, h(0), "packing", src=FARM), history=())
+    assert [d.party for d in packed] == [FARM]

@@ -7,6 +7,7 @@ import pytest
 
 from ledger.audit import audit
 from ledger.log import Ledger
+from supplychain.authorship import bound_to
 from supplychain.capture import capture_events, create_projection_tables, get_party, register_party
 from supplychain.epcis import parse_document
 from supplychain.trace import UnknownLotError, lot_trace
@@ -47,6 +48,34 @@ def test_duplicate_inside_one_document_counts_once(captured: Ledger) -> None:
     result = capture_events(ledger=captured, events_in=parse_document(raw))
     assert len(result.appended) == 2 and len(result.duplicates) == 1
     assert result.duplicates[0] == result.appended[0]  # the repeat is the entry just made
+
+
+SUPPLIER, RETAILER = "urn:epc:id:pgln:4012345.00000", "urn:epc:id:pgln:4000001.00000"
+
+
+def test_an_event_is_captured_for_the_parties_that_took_part_in_it(captured: Ledger) -> None:
+    """The supplier's shipment of a new lot, by a key speaking for it and a retailer."""
+    raw = json.loads((DATA / "object_shipping_inspection.json").read_text())
+    del raw["epcisBody"]["eventList"][1]
+    doc = parse_document(raw)
+    mine = [RETAILER, SUPPLIER]
+    bound = capture_events(ledger=captured, events_in=doc, speaks_for=mine, check=bound_to(mine))
+    ((_, index),) = bound.appended
+    assert captured.entry(index).body["captured_for"] == [SUPPLIER]
+    # A check that decides nothing about an event leaves it captured for every party.
+    raw["epcisBody"]["eventList"][0]["eventTime"] = "2024-05-02T06:16:00.000+02:00"
+    unsure = capture_events(
+        ledger=captured, events_in=parse_document(raw), speaks_for=mine, check=lambda c, e: ()
+    )
+    assert captured.entry(unsure.appended[0][1]).body["captured_for"] == mine
+
+
+def test_without_a_check_an_event_is_captured_for_every_party_named(captured: Ledger) -> None:
+    """The operator's own code vouches for the parties it names (no rule ran)."""
+    doc = parse_document(json.loads((DATA / "object_shipping_inspection.json").read_text()))
+    result = capture_events(ledger=captured, events_in=doc, speaks_for=[SUPPLIER, RETAILER])
+    bodies = [captured.entry(i).body for _, i in result.appended]
+    assert [b["captured_for"] for b in bodies] == [[RETAILER, SUPPLIER]] * 2
 
 
 def test_unknown_lot(captured: Ledger) -> None:
