@@ -6,18 +6,24 @@ latest ``shipping`` event: the handover closest to the shop's customers. Inspect
 returns and readings say nothing about how much was delivered and are not read. A lot whose
 handovers carry no amount (or no records at all) has no delivered quantity: callers say so
 rather than guess.
+
+A lot is read under every key ``supplychain.lot_names.lots_named`` gives for the name asked
+by (a lot named by the pack's Digital Link finds the handovers its parties recorded by the
+LGTIN URN) and answered under that name. A bare number several companies' lots share names
+no one lot: it has no delivered quantity (which company's lot it was is a person's call).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from ledger.log import Ledger
 from supplychain.epcis import lot as lot_of
+from supplychain.lot_names import AmbiguousLotError, lots_named
 from supplychain.projections import event_lots, events
 
 __all__ = ["HANDOVER_STEPS", "LotQuantity", "delivered_quantities"]
@@ -28,7 +34,8 @@ HANDOVER_STEPS = ("receiving", "shipping")
 
 @dataclass(frozen=True)
 class LotQuantity:
-    """A lot's delivered quantity, with the handover record it comes from."""
+    """A lot's delivered quantity, with the handover record it comes from; ``lot`` is the
+    name it was asked by."""
 
     lot: str
     quantity: float
@@ -53,25 +60,46 @@ def _amount(raw: Mapping[str, Any], lot: str) -> tuple[float, str | None] | None
     return (total, uom) if found else None
 
 
+def _names_by_key(conn: Connection, names: Sequence[str]) -> dict[str, list[str]]:
+    """Each key the lots ``names`` are read under, with the names it answers for (a
+    shared bare number answers for none)."""
+    out: dict[str, list[str]] = {}
+    for name in names:
+        try:
+            keys = lots_named(conn, name)
+        except AmbiguousLotError:
+            continue
+        for key in keys:
+            out.setdefault(key, []).append(name)
+    return out
+
+
 def delivered_quantities(*, ledger: Ledger, lots: Iterable[str]) -> dict[str, LotQuantity]:
-    """Each lot's delivered quantity; a lot with none on record is absent from the answer."""
+    """Each lot's delivered quantity, under the name asked by; a lot with none on record
+    (or a bare number of several lots) is absent from the answer."""
     wanted = sorted(set(lots))
     if not wanted:
         return {}
     with ledger.engine.connect() as conn:
+        names = _names_by_key(conn, wanted)
+        if not names:
+            return {}
         rows = conn.execute(
             select(event_lots.c.lot, events.c.biz_step, events.c.ledger_idx)
             .join(events, events.c.hash_id == event_lots.c.hash_id)
-            .where(event_lots.c.lot.in_(wanted), events.c.biz_step.in_(HANDOVER_STEPS))
+            .where(event_lots.c.lot.in_(sorted(names)), events.c.biz_step.in_(HANDOVER_STEPS))
             # Latest first: the first amount found per lot and step is the one kept.
             .order_by(events.c.event_time.desc(), events.c.ledger_idx.desc())
         ).all()
     best: dict[str, LotQuantity] = {}
     for step in HANDOVER_STEPS:
         for row in rows:
-            if row.biz_step != step or row.lot in best:
+            asked = [n for n in names[row.lot] if n not in best]
+            if row.biz_step != step or not asked:
                 continue
             raw = ledger.entry(row.ledger_idx).body.get("event") or {}
+            # The amount is read under the key the record was filed by, not the name asked.
             if (found := _amount(raw, row.lot)) is not None:
-                best[row.lot] = LotQuantity(row.lot, found[0], found[1], step, row.ledger_idx)
+                for name in asked:
+                    best[name] = LotQuantity(name, found[0], found[1], step, row.ledger_idx)
     return best

@@ -12,16 +12,19 @@ from decimal import Decimal
 from sqlalchemy import Engine, insert
 
 from claims.compensation import payments
+from claims.lot_keys import fill_lot_keys
 from claims.tables import claim_decisions, claims, ticket_events
 from ledger.log import Ledger
 from supplychain.capture import capture_events
 from supplychain.epcis import parse_document
 from supplychain.epcis.build import ObjectEvent, Quantity, epcis_document
 
-__all__ = ["NOW", "at", "seed_days"]
+__all__ = ["NOW", "OTHER_GTIN", "at", "seed_days", "seed_lot_names"]
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 GTIN = "urn:epc:class:lgtin:4012345.012345."
+OTHER_GTIN = "urn:epc:class:lgtin:4098765.054321."
+"""Another company's product, whose lots may carry the same numbers as ``GTIN``'s."""
 SLA = {  # priority: (first response, resolution)
     "P0": (timedelta(minutes=30), timedelta(hours=2)),
     "P1": (timedelta(hours=4), timedelta(hours=24)),
@@ -112,9 +115,11 @@ def _pay(engine: Engine, cid: str, amount: str, by: str, when: datetime) -> None
         )  # fmt: skip
 
 
-def _handover(ledger: Ledger, lot: str, when: datetime, step: str, amount: float) -> None:
+def _handover(
+    ledger: Ledger, lot: str, when: datetime, step: str, amount: float, gtin: str = GTIN
+) -> None:
     event = ObjectEvent(
-        event_time=when, biz_step=step, quantities=(Quantity(GTIN + lot, amount, "EA"),)
+        event_time=when, biz_step=step, quantities=(Quantity(gtin + lot, amount, "EA"),)
     ).to_json()
     doc = epcis_document([event], creation_date=when + timedelta(minutes=1))
     capture_events(ledger=ledger, events_in=parse_document(doc))
@@ -146,3 +151,31 @@ def seed_days(engine: Engine, ledger: Ledger, now: datetime = NOW) -> None:
     _move(engine, "c4", t(5, 11), "resolve", "new", "resolved")
     _claim(engine, "c5", t(1, 12), "chilled_produce", "STRAW-1", "spoilage", "P1", "carrier")
     _claim(engine, "c6", t(2, 6), "chilled_produce", "STRAW-2", "spoilage", "P1", "carrier")
+
+
+def seed_lot_names(engine: Engine, ledger: Ledger, now: datetime = NOW) -> None:
+    """Claims on lots by their several names, keyed as filing keys them (``claims.lot_keys``).
+
+    PEAR-9 (``GTIN``'s; 200 received, recorded by its LGTIN URN) is claimed today by the
+    pack's Digital Link on a shop's host (n1), by its URN (n2) and by its bare number (n3).
+    L1 is the lot number of two companies' lots (``GTIN``'s received 300, ``OTHER_GTIN``'s
+    received 500): claimed by the first's URN (n4), by the second's Digital Link (n5) and by
+    the bare number twice (n6, n7), which names neither.
+    """
+    _handover(ledger, "PEAR-9", now - timedelta(days=2), "receiving", 200)
+    _handover(ledger, "L1", now - timedelta(days=2), "receiving", 300)
+    _handover(ledger, "L1", now - timedelta(days=2), "receiving", 500, gtin=OTHER_GTIN)
+    filed = {
+        "n1": "https://shop.example.com/01/04012345123456/10/PEAR-9",
+        "n2": GTIN + "PEAR-9",
+        "n3": "PEAR-9",
+        "n4": GTIN + "L1",
+        "n5": "https://id.gs1.org/01/04098765543210/10/L1",
+        "n6": "L1",
+        "n7": "L1",
+    }
+    for n, (cid, lot) in enumerate(filed.items()):
+        when = now - timedelta(hours=6 - n)
+        _claim(engine, cid, when, "chilled_produce", lot, "spoilage", "P1", "carrier")
+    with engine.begin() as conn:
+        fill_lot_keys(conn, list(filed))
