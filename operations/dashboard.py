@@ -9,7 +9,8 @@
   resolved, paid without a person, SLA states of first response and resolution (``met``,
   ``breached``: late, done or not; ``due``: open and not yet late), the median (p50) and
   p90 of time to first response and to resolution over the claims that had one
-  (nearest rank), and compensation paid by currency;
+  (nearest rank), and compensation paid by currency; a lot is its claims' lot key
+  (``operations.facts``), whichever of its names each was filed by;
 * the automation rate: claims the policy paid without a person, over the claims filed;
 * the lot early-warning list (``operations.warning``), as of ``now``.
 """
@@ -239,7 +240,7 @@ def summarise(
         per_day_category=_series(facts, days, lambda f: (f.category,)),
         per_day_defect=_series(facts, days, lambda f: f.defects),
         by_party=_slices(facts, lambda f: (f.responsible_party,)),
-        by_lot=_slices(facts, lambda f: (f.lot,)),
+        by_lot=_slices(facts, lambda f: (f.lot_key,)),
         by_route=_slices(facts, lambda f: (f.route,)),
         by_priority=tuple(sorted(_slices(facts, lambda f: (f.priority,)), key=lambda s: s.key)),
         by_category=_slices(facts, lambda f: (f.category,)),

@@ -2,12 +2,18 @@
 
 ``claim_facts`` reads the claims filed in a window with their review records
 (``claims.records.load_reviews``) and gives each one's figures: its category, lot, defects,
-priority and route as filed, its responsible party now (a person's decision over the
-machine's, ``claims.state.current_state``), its ticket's first response and resolution
-against the deadlines moved by time spent waiting on the customer
-(``claims.review.ticket_status``, the clock the queue and the claim page use), whether the
-policy paid it without a person, and what it paid. ``lot_counts`` and ``paid_totals`` are
-the aggregates SQL computes itself: they scan the whole baseline window.
+priority and route as filed, its lot key (the one name of its lot, ``claims.lot_keys``),
+its responsible party now (a person's decision over the machine's,
+``claims.state.current_state``), its ticket's first response and resolution against the
+deadlines moved by time spent waiting on the customer (``claims.review.ticket_status``, the
+clock the queue and the claim page use), whether the policy paid it without a person, and
+what it paid. ``lot_counts`` and ``paid_totals`` are the aggregates SQL computes itself:
+they scan the whole baseline window.
+
+Lots are counted by their key, so the claims a customer filed by the pack's QR code (its
+Digital Link), another by the printed number and a third by the LGTIN URN are one lot. A
+claim with no key row (filed before keys and not yet backfilled) counts under its lot as
+filed.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from sqlalchemy import Connection, case, func, select
 from claims.compensation import AUTO, CENT, payments
 from claims.records import load_reviews
 from claims.state import current_state
-from claims.tables import claims
+from claims.tables import claim_lot_keys, claims
 from claims.tickets import SLAStatus
 from operations.errors import InvalidWindowError
 from operations.warning import LotCounts
@@ -35,20 +41,27 @@ NO_DEFECT = "no defect found"
 
 _CHUNK = 500  # ids per IN list: far below every engine's parameter limit
 
+_KEYED = claims.outerjoin(claim_lot_keys, claim_lot_keys.c.claim_id == claims.c.id)
+_LOT_KEY = func.coalesce(claim_lot_keys.c.lot_key, claims.c.lot)
+"""A claim's lot key, its lot as filed where it has none: read from ``_KEYED``."""
+
 
 @dataclass(frozen=True)
 class ClaimFacts:
     """One claim's operational figures at ``now``.
 
-    Times to first response and resolution are wall-clock seconds from filing (None while
-    none happened); ``first_response`` and ``resolution`` are the SLA states (``met``,
-    ``due``, ``breached``) against the deadlines moved by pauses.
+    ``lot`` is the lot as the customer named it, ``lot_key`` the one name of that lot (the
+    dashboard's lot slices group by it). Times to first response and resolution are
+    wall-clock seconds from filing (None while none happened); ``first_response`` and
+    ``resolution`` are the SLA states (``met``, ``due``, ``breached``) against the deadlines
+    moved by pauses.
     """
 
     claim_id: str
     created_at: datetime
     category: str
     lot: str
+    lot_key: str
     responsible_party: str
     defects: tuple[str, ...]
     priority: str
@@ -105,7 +118,8 @@ def claim_facts(
     """The figures of every claim filed in [since, until), oldest first."""
     check_window(since, until)
     rows = conn.execute(
-        select(claims)
+        select(claims, _LOT_KEY.label("keyed_lot"))
+        .select_from(_KEYED)
         .where(claims.c.created_at >= since, claims.c.created_at < until)
         .order_by(claims.c.created_at, claims.c.id)
     ).all()
@@ -133,6 +147,7 @@ def claim_facts(
                     created_at=created,
                     category=row.category,
                     lot=row.lot,
+                    lot_key=row.keyed_lot,
                     responsible_party=str(verdict["responsible_party"]),
                     defects=_defects(machine),
                     priority=str(ticket["priority"]),
@@ -161,25 +176,28 @@ def lot_counts(
 ) -> list[LotCounts]:
     """Claims per lot (and its category) since ``recent_since`` and since ``baseline_since``.
 
-    A lot's category is the one its claims name (the latest, should two claims disagree).
+    A lot is its claims' lot key (``_LOT_KEY``): its label is that key, the canonical Digital
+    Link of a lot on record. A lot's category is the one its claims name (the latest, should
+    two claims disagree).
     """
     check_window(baseline_since, until)
     recent = func.sum(case((claims.c.created_at >= recent_since, 1), else_=0))
     rows = conn.execute(
         select(
-            claims.c.lot,
+            _LOT_KEY.label("keyed_lot"),
             claims.c.category,
             recent.label("recent"),
             func.count().label("baseline"),
             func.max(claims.c.created_at).label("latest"),
         )
+        .select_from(_KEYED)
         .where(claims.c.created_at >= baseline_since, claims.c.created_at < until)
-        .group_by(claims.c.lot, claims.c.category)
+        .group_by(_LOT_KEY, claims.c.category)
     ).all()
     merged: dict[str, tuple[datetime, LotCounts]] = {}
     for r in rows:
         latest = _aware(r.latest)
-        before = merged.get(r.lot)
+        before = merged.get(r.keyed_lot)
         recent_n, base_n = int(r.recent or 0), int(r.baseline)
         category = r.category
         if before is not None:
@@ -187,7 +205,7 @@ def lot_counts(
             base_n += before[1].baseline
             if before[0] > latest:
                 category, latest = before[1].category, before[0]
-        merged[r.lot] = (latest, LotCounts(r.lot, category, recent_n, base_n))
+        merged[r.keyed_lot] = (latest, LotCounts(r.keyed_lot, category, recent_n, base_n))
     return [merged[lot][1] for lot in sorted(merged)]
 
 

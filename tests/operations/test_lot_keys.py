@@ -6,15 +6,19 @@ parties recorded; two companies' lots that share a number stay apart (``seed_lot
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from ledger.log import Ledger
+from operations.dashboard import operations_dashboard
+from operations.facts import lot_counts
+from operations.warning import LotCounts
 from storage.db import make_engine
 from storage.schema import metadata
 from supplychain.quantities import delivered_quantities
-from tests.operations.handbuilt import seed_lot_names
+from tests.operations.handbuilt import NOW, seed_lot_names
 
 PEAR = "https://id.gs1.org/01/04012345123456/10/PEAR-9"
 L1_OURS = "https://id.gs1.org/01/04012345123456/10/L1"
@@ -32,6 +36,37 @@ def named(tmp_path: Path) -> Iterator[Ledger]:
     seed_lot_names(engine, ledger)
     yield ledger
     engine.dispose()
+
+
+def test_a_lots_claims_by_each_of_its_names_count_as_one_lot(named: Ledger) -> None:
+    with named.engine.connect() as conn:
+        rows = lot_counts(
+            conn,
+            recent_since=NOW - timedelta(days=3),
+            baseline_since=NOW - timedelta(days=28),
+            until=NOW + timedelta(microseconds=1),
+        )
+    assert rows == [
+        LotCounts("L1", "chilled_produce", 2, 2),  # the shared number: neither company's lot
+        LotCounts(L1_OURS, "chilled_produce", 1, 1),
+        LotCounts(PEAR, "chilled_produce", 3, 3),  # by QR code, URN and number
+        LotCounts(L1_THEIRS, "chilled_produce", 1, 1),
+    ]
+    board = operations_dashboard(engine=named.engine, ledger=named, now=NOW, days=1)
+    assert [(s.key, s.claims) for s in board.by_lot] == [
+        (PEAR, 3),
+        ("L1", 2),
+        (L1_OURS, 1),
+        (L1_THEIRS, 1),
+    ]
+    warned = {w.lot: (w.claims, w.units) for w in board.warnings}
+    assert warned == {
+        PEAR: (3, 200),  # recorded by the URN, found by the key
+        L1_OURS: (1, 300),
+        L1_THEIRS: (1, 500),
+        "L1": (2, None),  # whose L1 it was is a person's call: no quantity
+    }
+    assert board.warnings[-1].lot == "L1" and board.warnings[-1].ranked_by_claims_alone
 
 
 def test_a_lots_delivered_quantity_under_each_of_its_names(named: Ledger) -> None:

@@ -25,6 +25,8 @@ from fastapi.testclient import TestClient
 
 from simulator.shopweek import WeekResult
 from simulator.week import Week, plan_week
+from supplychain.identifiers.digital_link import lot as lot_of
+from supplychain.lot_names import identity
 from tests.api.access import grant
 from tests.simulator.played import played_week
 from tests.web.test_session import _log_in
@@ -67,6 +69,24 @@ def played(pools: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
 
 def _rows(slices: list[dict[str, Any]]) -> dict[str, int]:
     return {s["key"]: s["claims"] for s in slices}
+
+
+def _keys(week: Week) -> dict[str, str]:
+    """Each lot's key as the claims filed on it by number are keyed (``claims.lot_keys``):
+    the canonical Digital Link of the lot class its parties posted records by before the
+    claims, the bare number of a lot with none."""
+    out: dict[str, str] = {}
+    for lot in week.lots:
+        named = {
+            identity(q["epcClass"])
+            for posting in lot.postings
+            for event in posting.document["epcisBody"]["eventList"]
+            for q in event.get("quantityList") or ()
+            if lot_of(q["epcClass"]) == lot.lot
+        }
+        assert len(named) <= 1, named  # one company's lot of each number in this week
+        out[lot.lot] = named.pop() if named else lot.lot
+    return out
 
 
 def _delivered(week: Week) -> dict[str, float]:
@@ -116,7 +136,8 @@ def test_the_dashboard_counts_what_the_simulator_filed_and_decided(
     total = board["total"]
     assert total["claims"] == len(filed)
     assert _rows(board["by_category"]) == Counter(f.plan.claim.category for f in filed.values())
-    assert _rows(board["by_lot"]) == Counter(f.plan.lot for f in filed.values())
+    keys = _keys(result.week)
+    assert _rows(board["by_lot"]) == Counter(keys[f.plan.lot] for f in filed.values())
     # Route and priority as each customer's filing was answered.
     assert _rows(board["by_route"]) == Counter(f.body["ticket"]["route"] for f in filed.values())
     assert _rows(board["by_priority"]) == Counter(
@@ -163,12 +184,13 @@ def test_the_early_warning_list_reads_the_posted_quantities(
 ) -> None:
     result, board = played
     week = result.week
-    delivered = _delivered(week)
-    claims = Counter(f.plan.lot for f in result.seen.by_id().values())
-    category = {f.plan.lot: f.plan.claim.category for f in result.seen.by_id().values()}
+    keys = _keys(week)  # the list names each lot by its key
+    delivered = {keys[lot]: units for lot, units in _delivered(week).items()}
+    claims = Counter(keys[f.plan.lot] for f in result.seen.by_id().values())
+    category = {keys[f.plan.lot]: f.plan.claim.category for f in result.seen.by_id().values()}
     rows = {w["lot"]: w for w in board["warnings"]}
     assert set(rows) == set(claims)
-    no_records = next(p.lot for p in week.lots if p.scenario.kind == "no_records")
+    no_records = next(keys[p.lot] for p in week.lots if p.scenario.kind == "no_records")
     assert no_records not in delivered
     assert (
         rows[no_records]["units"] is None
