@@ -116,8 +116,10 @@ class Settings(BaseSettings):
     held_capture_ttl_seconds: float = Field(
         7 * 24 * 3600.0,
         gt=0,
+        le=90 * 24 * 3600.0,
         description="How long a document awaiting its senders' records of a handover (a "
-        "receipt that arrived before the shipment) is held before it expires unappended.",
+        "receipt that arrived before the shipment) is held before it expires unappended "
+        "(at most 90 days).",
     )
     held_capture_max_per_key: int = Field(
         1000,
