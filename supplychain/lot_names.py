@@ -22,18 +22,11 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from supplychain.errors import SupplyChainError
-from supplychain.identifiers.digital_link import is_lot_class, lot, to_digital_link
+from supplychain.identifiers.digital_link import identity, is_lot_class, lot
 from supplychain.projections import event_lots
 from supplychain.query.scope import Scope, took_part
 
 __all__ = ["AmbiguousLotError", "identity", "identity_named", "lots_named"]
-
-
-def identity(key: str) -> str:
-    """The one name of what a lot key identifies, whatever form it was written in: the
-    canonical GS1 Digital Link of an EPC URI or a Digital Link (an LGTIN URN and the same
-    lot's Digital Link are one lot), other keys as they are."""
-    return to_digital_link(key) or key
 
 
 class AmbiguousLotError(SupplyChainError):

@@ -569,3 +569,49 @@ def test_0012_keys_the_claims_already_filed_by_their_lots(engine: sa.Engine) -> 
     assert "claim_lot_keys" not in _tables(engine)
     with engine.connect() as conn:
         assert dict(conn.execute(sa.text("SELECT id, lot FROM claims")).all()) == filed
+
+
+def test_0014_indexes_the_events_already_captured_by_their_identities(engine: sa.Engine) -> None:
+    """Events indexed as 0013's code did (by their identifiers as captured: down to 0013) are
+    found by the other form of an identifier after 0014: the lot by its Digital Link, the
+    pallet (an SSCC) by its; the index is the one capture writes; back at 0013 it is not."""
+    from ledger.log import Ledger
+    from supplychain.capture import capture_events
+    from supplychain.epcis import parse_document
+    from supplychain.query import Scope, search_events
+
+    migrate.upgrade(engine, metadata=load_tables())
+    data = Path(__file__).resolve().parent / "supplychain" / "data" / "epcis"
+    ledger = Ledger(engine, create_tables=False)
+    for name in ("object_shipping_inspection.json", "aggregation_packing.json"):
+        doc = parse_document((data / name).read_bytes())
+        capture_events(ledger=ledger, events_in=doc, speaks_for=["urn:epc:id:pgln:4012345.00000"])
+
+    def rows() -> tuple[list[Any], list[Any]]:
+        with engine.connect() as conn:
+            values = conn.execute(sa.text("SELECT * FROM epcis_event_values ORDER BY 1, 2, 3"))
+            sensors = conn.execute(sa.text("SELECT * FROM epcis_event_sensors ORDER BY 1, 2, 3"))
+            return [tuple(r) for r in values], [tuple(r) for r in sensors]
+
+    def found(**params: str) -> int:
+        page = search_events(
+            engine=engine, params=params.items(), scope=Scope.everything(), secret=b"s" * 32
+        )
+        return len(page.events)
+
+    lot_link = "https://shop.example/01/04012345123456/10/STRAW-0502"
+    by_urn = {"MATCH_epcClass": "urn:epc:class:lgtin:4012345.012345.STRAW-0502"}
+    pallet = {"MATCH_anyEPC": "https://id.gs1.org/00/040123450000000177"}
+    captured = rows()
+    assert found(MATCH_epcClass=lot_link) == found(**by_urn) > 0
+    assert found(**pallet) > 0
+    identities = [r for r in captured[0] if r[1].endswith(":identity")]
+    assert identities and captured[1]
+
+    assert migrate.downgrade(engine, revision="0013").found == "0013"
+    assert rows() == ([r for r in captured[0] if r not in identities], captured[1])
+    assert found(MATCH_epcClass=lot_link) == found(**pallet) == 0  # as 0013 indexed them
+    assert migrate.upgrade(engine, metadata=load_tables(), revision="0014").found == "0014"
+    assert rows() == captured
+    assert found(MATCH_epcClass=lot_link) == found(**by_urn) > 0
+    assert found(**pallet) > 0

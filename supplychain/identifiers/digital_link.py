@@ -16,6 +16,7 @@ __all__ = [
     "DigitalLinkError",
     "PackLink",
     "gtin",
+    "identity",
     "lot",
     "parse_pack_link",
     "to_digital_link",
@@ -166,6 +167,17 @@ def to_digital_link(uri: str) -> str | None:
     if text.startswith(("http://", "https://")):
         return _constrain_dl(text)
     return None
+
+
+def identity(key: str) -> str:
+    """The one name of what a key identifies, whatever form it was written in: the
+    canonical GS1 Digital Link of an EPC URI or a Digital Link (an LGTIN URN and the same
+    lot's Digital Link on any host are one lot), other keys as they are.
+
+    The Digital Link, not the URN, because it is the one form both reach: a Digital Link
+    does not say where the GTIN's company prefix ends, so it has no one URN.
+    """
+    return to_digital_link(key) or key
 
 
 def lot(class_uri: str) -> str | None:

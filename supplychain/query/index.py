@@ -10,12 +10,22 @@ captured it) into rows of two tables (``supplychain.projections``):
   ``source:<type>``, ``destination:<type>``, ``bizTransaction:<type>``, ``sensorType``,
   ``deviceID``; and the two the visibility rule reads (``supplychain.query.scope``):
   ``lotKey`` (the lot URIs and EPCs the event is findable by) and ``party`` (the possessing
-  parties it names and the parties its capturing key spoke for).
+  parties it names and the parties its capturing key spoke for). Beside each identifier of
+  the seven EPC and class fields, under ``<field>:identity`` (``identity_field``), its
+  identity (``supplychain.identifiers.digital_link.identity``: the canonical Digital Link)
+  when that is not how it was captured: so a query finds an event by an identifier in
+  either form, the URN or the Digital Link on any host (``supplychain.query.params``).
 - ``epcis_event_sensors``: per sensorReport number and unit, the lowest and highest the
   event reports; temperatures in CEL and accelerations in MSK whatever unit they came in.
 
+The identities have a field of their own rather than sharing the raw one so that the raw
+rows stay what the event says (an ``idpat`` pattern's prefixes match them alone) and the
+rows v0014 added can be told apart. ``lotKey`` gets none: only the visibility rule compares
+it, and identities there would widen what a party reads (``supplychain.query.scope``).
+
 Capture writes them (``write_index``); v0010 fills them for events captured before, with
-the same function (``backfill_query_index``, registered as the ``epcis_query_index`` backfill).
+the same function (``backfill_query_index``, registered as the ``epcis_query_index`` backfill),
+and v0014 writes them again with the identities.
 """
 
 from __future__ import annotations
@@ -31,15 +41,18 @@ from ledger.schema import entries_table
 from storage.backfills import register_backfill
 from supplychain.epcis import ACCELERATION_UOMS, TEMPERATURE_UOMS, to_celsius
 from supplychain.epcis.vocabulary import GS1_VOC, CBVVocabulary, cbv_short
+from supplychain.identifiers.digital_link import identity
 from supplychain.projections import event_sensors, event_values, events
 
 __all__ = [
     "EPC_FIELDS",
+    "IDENTIFIER_FIELDS",
     "LOT_KEY",
     "PARTY",
     "SENSOR_FIELDS",
     "IndexRows",
     "backfill_query_index",
+    "identity_field",
     "index_rows",
     "normalise_reading",
     "sensor_type",
@@ -60,6 +73,8 @@ _CLASS_FIELDS = {
     "inputQuantityList": "inputEPCClass",
     "outputQuantityList": "outputEPCClass",
 }
+IDENTIFIER_FIELDS = frozenset({*EPC_FIELDS.values(), "parentID", *_CLASS_FIELDS.values()})
+"""The fields whose values are GS1 identifiers, indexed with their identities too."""
 SENSOR_FIELDS = ("value", "minValue", "maxValue", "meanValue", "sDev", "percValue")
 _MAX_VALUE = 300  # the column's length: longer values are not indexed (no URI we accept is)
 
@@ -71,6 +86,20 @@ class IndexRows:
     hash_id: str
     values: frozenset[tuple[str, str]]
     sensors: Mapping[tuple[str, str], tuple[float, float]]
+
+
+def identity_field(field: str) -> str:
+    """The field holding the identities of ``field``'s identifiers (one of
+    ``IDENTIFIER_FIELDS``) where they differ from the captured value."""
+    return f"{field}:identity"
+
+
+def _identities(values: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    return {
+        (identity_field(f), i)
+        for f, v in values
+        if f in IDENTIFIER_FIELDS and (i := identity(v)) != v
+    }
 
 
 def sensor_type(value: str) -> str:
@@ -173,6 +202,7 @@ def index_rows(body: Mapping[str, Any]) -> IndexRows:
     # which are not unique across companies: two chains' lot "L1" are different lots.
     values.update((LOT_KEY, k) for k in [*view.get("lots", ()), *view.get("epcs", ())])
     values.update((PARTY, p) for p in body.get("captured_for") or ())
+    values |= _identities(values)
     sensors = _sensors(raw, values)
     kept = frozenset((f, v) for f, v in values if len(v) <= _MAX_VALUE)
     return IndexRows(hash_id, kept, sensors)
@@ -196,7 +226,8 @@ def write_index(conn: Connection, bodies: Iterable[Mapping[str, Any]]) -> None:
 
 
 def backfill_query_index(conn: Connection, hash_ids: Sequence[str]) -> None:
-    """Index events captured before v0010, reading their entries back from the ledger."""
+    """Index events captured before v0010 (and again at v0014, with the identities), reading
+    their entries back from the ledger."""
     if not hash_ids:
         return
     e = entries_table.c

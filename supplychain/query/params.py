@@ -12,8 +12,9 @@ Supported: ``eventType``, ``GE_/LT_eventTime``, ``GE_/LT_recordTime``, ``EQ_acti
 ``EQ_bizLocation``/``WD_bizLocation`` (``WD_`` as ``EQ_``: no master data names a location's
 children), ``EQ_eventID``, ``MATCH_epc``, ``MATCH_parentID``, ``MATCH_inputEPC``,
 ``MATCH_outputEPC``, ``MATCH_anyEPC``, ``MATCH_epcClass``, ``MATCH_inputEPCClass``,
-``MATCH_outputEPCClass``, ``MATCH_anyEPCClass`` (an EPC URI, or a ``urn:epc:idpat:`` pattern
-with trailing ``*``), ``EQ_source_<type>``, ``EQ_destination_<type>``,
+``MATCH_outputEPCClass``, ``MATCH_anyEPCClass`` (an EPC URI or a GS1 Digital Link, either
+form finding the events that carry the other, or a ``urn:epc:idpat:`` pattern with trailing
+``*``, which matches EPC URIs only: there is no Digital Link pattern), ``EQ_source_<type>``, ``EQ_destination_<type>``,
 ``EQ_bizTransaction_<type>``, ``EQ_type`` (a sensorReport's measurement type),
 ``EQ_deviceID``, ``GT_/GE_/LT_/LE_<number>_<uom>`` for ``value``, ``minValue``, ``maxValue``,
 ``meanValue``, ``sDev`` and ``percValue`` (temperatures and accelerations compared in any of
@@ -31,6 +32,7 @@ from datetime import UTC, datetime
 
 from supplychain.epcis.timestamps import parse_datetime
 from supplychain.epcis.vocabulary import CBVVocabulary, cbv_short
+from supplychain.identifiers.digital_link import identity
 from supplychain.query.errors import QueryParameterError
 from supplychain.query.index import EPC_FIELDS, SENSOR_FIELDS, normalise_reading, sensor_type
 
@@ -88,11 +90,13 @@ _VOCABULARY = {
 
 @dataclass(frozen=True)
 class Match:
-    """Any of ``fields`` holds one of ``exact``, or a value starting with one of ``prefixes``."""
+    """Any of ``fields`` holds one of ``exact``, or a value starting with one of ``prefixes``,
+    or has one of ``identities`` beside a value (``supplychain.query.index.identity_field``)."""
 
     fields: tuple[str, ...]
     exact: tuple[str, ...]
     prefixes: tuple[str, ...] = ()
+    identities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -191,19 +195,25 @@ def _pattern(name: str, value: str, classes: bool) -> tuple[str, ...]:
 
 
 def _match(name: str, values: list[str]) -> Match:
+    """An identifier matches in either form: an event carries it as given, or as its
+    identity (the canonical Digital Link), or in another form of that identity (the index's
+    identity rows). A pattern with ``*`` matches the EPC URIs it stands for, as captured."""
     classes = name.endswith("Class")
-    exact: list[str] = []
+    named: list[str] = []  # identifiers, each findable in any of its forms
+    patterns: list[str] = []  # class-level quantities captured as the pattern itself
     prefixes: list[str] = []
     for value in _many(name, values):
         if value.startswith("urn:epc:idpat:") and "*" not in value:
-            exact += _pattern(name, value, classes)
+            named += _pattern(name, value, classes)
         elif value.startswith("urn:epc:idpat:"):
             prefixes += _pattern(name, value, classes)
             if classes:
-                exact.append(value)  # a class-level quantity captured as the pattern itself
+                patterns.append(value)
         else:
-            exact.append(value)
-    return Match(_MATCH[name], tuple(exact), tuple(prefixes))
+            named.append(value)
+    identities = tuple(dict.fromkeys(map(identity, named)))
+    exact = tuple(dict.fromkeys([*named, *identities, *patterns]))
+    return Match(_MATCH[name], exact, tuple(prefixes), identities)
 
 
 def _sensor(name: str, m: re.Match[str], values: list[str]) -> SensorBound:

@@ -23,6 +23,7 @@ from supplychain.epcis.build import EPCIS_CONTEXT
 from supplychain.projections import event_sensors, event_values, events
 from supplychain.query.cursor import PageToken, read_token
 from supplychain.query.errors import NoSuchNameError, QueryParameterError, QueryTooLargeError
+from supplychain.query.index import identity_field
 from supplychain.query.params import EVENT_TYPES, EventQuery, Match, SensorBound, read_query
 from supplychain.query.scope import Scope, visible
 
@@ -61,10 +62,15 @@ def _like(prefix: str) -> str:
 def _match(m: Match) -> ColumnElement[bool]:
     # An IN over the index, not a correlated EXISTS: a selective filter (one lot's EPC)
     # then drives the query from the (field, value) index instead of a scan of all events.
+    # An IN, too, is what keeps an event that matches by several values or forms once.
     v = aliased(event_values)
     said = [v.c.value.in_(m.exact)] if m.exact else []
     said += [v.c.value.like(_like(p), escape="\\") for p in m.prefixes]
-    return _e.hash_id.in_(select(v.c.hash_id).where(v.c.field.in_(m.fields), or_(*said)))
+    found = and_(v.c.field.in_(m.fields), or_(*said))
+    if m.identities:
+        beside = [identity_field(f) for f in m.fields]
+        found = or_(found, and_(v.c.field.in_(beside), v.c.value.in_(m.identities)))
+    return _e.hash_id.in_(select(v.c.hash_id).where(found))
 
 
 def _sensor(b: SensorBound) -> ColumnElement[bool]:

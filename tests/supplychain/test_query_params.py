@@ -11,6 +11,7 @@ from supplychain.query.cursor import PageToken, read_token
 from supplychain.query.params import Match, SensorBound
 
 SSCC = "urn:epc:id:sscc:4012345.0000000017"
+SSCC_DL = "https://id.gs1.org/00/040123450000000177"  # its identity (canonical Digital Link)
 
 
 def test_lists_split_on_pipes_and_repeat() -> None:
@@ -39,8 +40,32 @@ def test_times_are_utc_and_a_decoded_plus_is_read_as_one() -> None:
             Match(("bizLocation",), ("urn:epc:id:sgln:1.2.0",)),
         ),
         ("EQ_action", "ADD|DELETE", Match(("action",), ("ADD", "DELETE"))),
-        ("MATCH_epc", SSCC, Match(("epc",), (SSCC,))),
-        ("MATCH_anyEPC", SSCC, Match(("epc", "inputEPC", "outputEPC", "parentID"), (SSCC,))),
+        ("MATCH_epc", SSCC, Match(("epc",), (SSCC, SSCC_DL), (), (SSCC_DL,))),
+        (
+            "MATCH_anyEPC",
+            SSCC,
+            Match(("epc", "inputEPC", "outputEPC", "parentID"), (SSCC, SSCC_DL), (), (SSCC_DL,)),
+        ),
+        # A Digital Link on any host: the link as given, and its identity in every form.
+        (
+            "MATCH_parentID",
+            "http://shop.example/00/040123450000000177?x=1",
+            Match(
+                ("parentID",),
+                ("http://shop.example/00/040123450000000177?x=1", SSCC_DL),
+                (),
+                (SSCC_DL,),
+            ),
+        ),
+        ("MATCH_epc", SSCC_DL, Match(("epc",), (SSCC_DL,), (), (SSCC_DL,))),
+        # A pattern without '*' names its one EPC: in either form too.
+        (
+            "MATCH_epc",
+            "urn:epc:idpat:sscc:4012345.0000000017",
+            Match(("epc",), (SSCC, SSCC_DL), (), (SSCC_DL,)),
+        ),
+        # Not a GS1 identifier: itself (no index row has an identity that is not a link).
+        ("MATCH_epc", "urn:x:tag:1", Match(("epc",), ("urn:x:tag:1",), (), ("urn:x:tag:1",))),
         (
             "MATCH_epc",
             "urn:epc:idpat:sgtin:0614141.107346.*",
