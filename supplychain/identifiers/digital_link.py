@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 from supplychain.errors import SupplyChainError
@@ -29,14 +30,14 @@ def _check_digit(digits: str) -> str:
     return str((10 - total % 10) % 10)
 
 
+_DL_ESCAPES = str.maketrans(
+    {"!": "%21", "(": "%28", ")": "%29", "*": "%2A", "+": "%2B", ",": "%2C", ":": "%3A"}
+)
+
+
 def _dl_escape(text: str) -> str:
     """Percent-encode what EPC URIs allow raw but GS1 Digital Link path segments do not."""
-    for char, code in (
-        ("!", "%21"), ("(", "%28"), (")", "%29"), ("*", "%2A"), ("+", "%2B"), (",", "%2C"),
-        (":", "%3A"),
-    ):  # fmt: skip
-        text = text.replace(char, code)
-    return text
+    return text.translate(_DL_ESCAPES)
 
 
 _EPC_URI_RE = re.compile(r"^urn:epc:(id|class|idpat):([a-z]+):(.+)$")
@@ -65,8 +66,10 @@ def _gs1_key(cp: str, ref: str, total: int) -> str | None:
     return cp + ref if len(cp) + len(ref) == total else None
 
 
+@lru_cache(maxsize=4096)
 def _gtin14(cp: str, indicator_item: str) -> str | None:
-    """Return the GTIN-14 of an EPC company prefix + indicator/item reference pair."""
+    """Return the GTIN-14 of an EPC company prefix + indicator/item reference pair (cached:
+    a shipment's thousand items share their company prefix and item reference)."""
     if _gs1_key(cp, indicator_item, 13) is None:
         return None
     body = indicator_item[0] + cp + indicator_item[1:]
