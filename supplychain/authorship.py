@@ -122,7 +122,10 @@ class Refused:
 
     ``needs`` are the parties that did take part at ``at`` (one of them may record it),
     empty when ``withheld`` (the caller is named nowhere in the lot's history: who held the
-    lot is not its business); ``caller`` the parties the key speaks for.
+    lot is not its business); ``caller`` the parties the key speaks for; ``misnamed`` the
+    caller's parties the event names only under another source or destination type than
+    ``possessing_party`` (``(side, type, party)``: custody reads possession alone, so an
+    ERP that writes ``owning_party`` is told why its own handover does not count).
     """
 
     event_index: int
@@ -132,6 +135,7 @@ class Refused:
     needs: tuple[str, ...]
     caller: tuple[str, ...]
     withheld: bool = False
+    misnamed: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def reason(self) -> str:
@@ -149,11 +153,16 @@ class Refused:
             who = "its parties are named only to a party on record in it"
         else:
             who = "no party is on record then"
+        hint = "".join(
+            f"; the event names {party} as its {kind} {side}, which says nothing of "
+            f"custody: a handover names its parties as possessing_party {side}s"
+            for side, kind, party in self.misnamed
+        )
         return (
             f"event {self.event_index} is about lot {self.lot} at {at}, where {who}; this key "
             f"speaks for {mine}, none of which held the lot, handed it over or received it, "
             "nor owns the event's read point (not-your-custody: a key adds records only for "
-            "the part of a lot's history its parties took part in)"
+            f"the part of a lot's history its parties took part in){hint}"
         )
 
 
@@ -299,8 +308,15 @@ def _decide_one(
     named = {p for p in (source, destination) if p}
     caller = tuple(sorted(mine))
 
+    misnamed = tuple(
+        (side, kind, party)
+        for side, ends in (("source", event.sources), ("destination", event.destinations))
+        for kind, party in ends
+        if party in mine and kind != "possessing_party" and party not in named
+    )
+
     def refused(rule: Rule, needs: Iterable[str], *, withheld: bool = False) -> Refused:
-        return Refused(event.index, key, at, rule, tuple(sorted(needs)), caller, withheld)
+        return Refused(event.index, key, at, rule, tuple(sorted(needs)), caller, withheld, misnamed)
 
     if named and not named & mine:  # step 0
         return refused("names-another-party", named)

@@ -310,3 +310,19 @@ def test_the_allowed_decisions_name_every_party_of_the_key_that_took_part() -> N
     # A new lot: the farm's packing is the farm's, whoever else its key speaks for.
     packed = _decide([FARM, DC], lot_event(LOT, h(0), "packing", src=FARM), history=())
     assert [d.party for d in packed] == [FARM]
+
+
+def test_a_refusal_says_when_the_key_named_its_party_as_an_owner_not_a_possessor() -> None:
+    """An ERP that writes its handover with ``owning_party`` source and destination is told
+    that custody reads ``possessing_party``: the careless key's own records do not count."""
+    event = lot_event(LOT, h(5.05), "receiving")
+    event["sourceList"] = [{"type": "owning_party", "source": TRUCK}]
+    event["destinationList"] = [{"type": "owning_party", "destination": OUTSIDER}]
+    (refused,) = _decide([OUTSIDER], event)
+    assert isinstance(refused, Refused)
+    assert refused.misnamed == (("destination", "owning_party", OUTSIDER),)
+    assert f"names {OUTSIDER} as its owning_party destination" in refused.reason
+    assert "possessing_party destinations" in refused.reason
+    # A refusal of an event naming the possession properly says nothing of it.
+    (plain,) = _decide([OUTSIDER], lot_event(LOT, h(5.05), "receiving", src=TRUCK, dst=OUTSIDER))
+    assert isinstance(plain, Refused) and "owning_party" not in plain.reason
