@@ -62,6 +62,7 @@ def import_events(
     from rich.progress import Progress
 
     from api.cli_support import cli_actor
+    from api.held_captures import release_held_captures
     from api.services import build_services
     from claims.reassess import reassess_after_capture
     from ledger.errors import LedgerError
@@ -114,12 +115,17 @@ def import_events(
             now=datetime.now(UTC),
             actor="cli",
         )
+        # The records may be what held receipts wait for (the operator recording the handover
+        # of a custodian that records nothing): those are appended now, as after an API capture.
+        released = release_held_captures(services, captured=parsed.events) if indices else ()
     except NotYourCustodyError as exc:
         typer.echo(f"refused, {appended} events imported: {exc}", err=True)
         raise typer.Exit(1) from exc
     finally:
         services.close()
     typer.echo(f"{appended} events appended, {duplicates} already in the ledger")
+    for held in released:
+        typer.echo(f"held capture {held.id} released: entries {list(held.ledger_indices)}")
     moved = [r for r in changed if r.outcome != "unchanged"]
     for r in moved:
         typer.echo(

@@ -178,3 +178,71 @@ def test_speaks_for_stamps_an_import_as_the_partys_key_would(tmp_path: Path) -> 
         services.close()
     assert bound["captured_for"] == [supplier]
     assert own["captured_by"].startswith("cli:") and "captured_for" not in own
+
+
+def test_an_import_releases_the_receipts_held_for_it(tmp_path: Path) -> None:
+    """The operator records the handover of a carrier that records nothing: the receiver's
+    receipt, held for that carrier's record (``supplychain.held``), is appended with it."""
+    from datetime import timedelta
+
+    from supplychain.epcis import parse_document
+    from supplychain.held import Capturer, HeldCapture, capture_or_hold, get_held
+    from tests.epcis_events import document, lot_event
+
+    farm, truck, dc = (f"urn:epc:id:pgln:40{n}.00000" for n in (11111, 22222, 33333))
+    lot = "urn:epc:class:lgtin:4011111.012345.HELD-CLI"
+    at = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
+    first = tmp_path / "farm.json"
+    first.write_text(
+        json.dumps(
+            document(
+                lot_event(lot, at, "packing", src=farm),
+                lot_event(lot, at + timedelta(hours=2), "shipping", src=farm, dst=truck),
+            )
+        )
+    )
+    assert CliRunner().invoke(app, ["events", "import", str(first)]).exit_code == 0
+    services = build_services(Settings())
+    try:
+        token, _ = services.keys.create(
+            role="supply_chain", name="DC", created_by="tests", parties=(dc,)
+        )
+        key_id = token.split("_")[1]
+        raw = json.dumps(
+            document(lot_event(lot, at + timedelta(hours=5), "receiving", src=truck, dst=dc))
+        ).encode()
+        held = capture_or_hold(
+            ledger=services.ledger,
+            document=parse_document(raw),
+            raw=raw,
+            capturer=Capturer(key_id, f"key:{key_id}", (dc,)),
+            policy=Settings().hold_policy,
+            now=datetime.now(UTC),
+        )
+        assert isinstance(held, HeldCapture)
+    finally:
+        services.close()
+    # The truck's receipt and shipment, as the operator records them (no party's key).
+    second = tmp_path / "truck.json"
+    second.write_text(
+        json.dumps(
+            document(
+                lot_event(
+                    lot, at + timedelta(hours=2, minutes=3), "receiving", src=farm, dst=truck
+                ),
+                lot_event(lot, at + timedelta(hours=4, minutes=58), "shipping", src=truck, dst=dc),
+            )
+        )
+    )
+    result = CliRunner().invoke(app, ["events", "import", str(second)])
+    assert result.exit_code == 0, result.output
+    assert f"held capture {held.id} released" in result.stdout
+    services = build_services(Settings())
+    try:
+        released = get_held(services.engine, held.id)
+        (index,) = released.ledger_indices
+        entry = services.ledger.entry(index).body
+    finally:
+        services.close()
+    assert released.status == "released"
+    assert entry["view"]["biz_step"] == "receiving" and entry["captured_for"] == [dc]
