@@ -25,7 +25,7 @@ from vision.image import (
 )
 from vision.operating import PhotoDecision
 from vision.package import PackageClassifierSpec
-from vision.parallel import submit
+from vision.parallel import photo_in_flight, submit
 from vision.phash import format_phash, phash
 from vision.postprocess import center_crop_input, classifier_views, decode_yolo, letterbox
 from vision.registry import DEFAULT_WEIGHTS_DIR, ModelSpec, resolve_model
@@ -237,6 +237,10 @@ class Predictor:
 
         Raises ``DecoderBusyError`` when the decode budget had no room in time.
         """
+        with photo_in_flight():
+            return self._inspect(data, image=image)
+
+    def _inspect(self, data: bytes, *, image: str) -> Inspection:
         t0 = time.perf_counter()
         digest = hashlib.sha256(data).hexdigest()
         decoded = decode_image(data, limits=self.limits, max_side=WORKING_SIDE, budget=self.budget)

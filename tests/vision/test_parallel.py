@@ -44,3 +44,23 @@ def test_a_batch_process_keeps_opencv_on_one_thread() -> None:
         assert cv2.getNumThreads() == 1
     finally:
         cv2.setNumThreads(before)
+
+
+def test_with_a_photo_on_every_core_a_photos_networks_run_in_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One photo alone gets both cores (its networks go to the pool); with as many photos in
+    flight as cores, each runs its own networks (no hand-offs, no more threads than cores)."""
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    where = lambda: threading.current_thread().name  # noqa: E731
+    with parallel.photo_in_flight():
+        alone = submit(where).result()
+        with parallel.photo_in_flight():
+            busy = submit(where).result()
+        again = submit(where).result()
+    assert alone.startswith("freshproof-net") and again.startswith("freshproof-net")
+    assert busy == threading.current_thread().name
+    with pytest.raises(ValueError), parallel.photo_in_flight():
+        raise ValueError("a photo that failed")
+    with parallel.photo_in_flight():
+        assert submit(where).result().startswith("freshproof-net")  # the count came back
