@@ -23,7 +23,8 @@ it was sent once the sender's record arrives:
 3. **Released** (``retry_held``): retried, whole, through the same capture and the same
    authorship check with its own key's parties and actor, in its own transaction, once
    records about its lots naming a sender it awaits arrive (``held_about``). One that now
-   passes is appended and marked released with its ledger indices; one still refused stays
+   passes is appended and marked released with its ledger indices (its bytes dropped:
+   its events are on the ledger, each as it was sent); one still refused stays
    held; an expired one is marked expired (its bytes dropped) and never released. Who
    drives the retries (after each capture, and whether the key still stands) is the API's
    business (``api.held_captures``).
@@ -89,7 +90,7 @@ held_captures = Table(
     projection_metadata,
     Column("id", String(40), primary_key=True),
     Column("digest", String(64), nullable=False),  # SHA-256 of ``document``, hex
-    Column("document", LargeBinary, nullable=False),  # the bytes as sent; emptied on expiry
+    Column("document", LargeBinary, nullable=False),  # the bytes as sent; emptied when done
     Column("key_id", String(64), nullable=False),
     Column("actor", String(200), nullable=False),
     Column("parties", Text, nullable=False),  # JSON array: the parties the key spoke for
@@ -396,7 +397,12 @@ def retry_held(*, ledger: Ledger, held_id: str, now: datetime) -> Released | Non
         w.conn.execute(
             update(held_captures)
             .where(c.id == held_id)
-            .values(status="released", released_at=now, ledger_indices=json.dumps(result.indices))
+            .values(
+                status="released",
+                released_at=now,
+                ledger_indices=json.dumps(result.indices),
+                document=b"",  # the events are on the ledger now, each as it was sent
+            )
         )
         row = w.conn.execute(select(held_captures).where(c.id == held_id)).one()
         return Released(_held_of(w.conn, row), result, document.events)

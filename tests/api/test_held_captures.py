@@ -161,6 +161,12 @@ def test_a_receipt_before_the_senders_shipment_is_held_then_released(chain: Chai
         chain.held("adjudicator", location).json()["ledger_indices"] == (released["ledger_indices"])
     )
     assert chain.ledger.size() == size + 3
+    # Its bytes are not kept twice: the events are on the ledger, each as it was sent.
+    with chain.app.state.services.engine.connect() as conn:
+        kept = conn.execute(
+            sa.select(held_captures.c.document).where(held_captures.c.id == released["held"])
+        ).scalar_one()
+    assert bytes(kept) == b""
 
 
 def test_a_released_receipt_is_captured_for_the_parties_that_took_part(chain: Chain) -> None:
