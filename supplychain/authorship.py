@@ -93,6 +93,7 @@ __all__ = [
     "bound_to",
     "check_authorship",
     "decide_authorship",
+    "identities",
     "issued_by",
     "lot_histories",
     "owns_location",
@@ -409,6 +410,11 @@ def _transactions(raw: Mapping[str, object]) -> tuple[str, ...]:
         and isinstance(t.get("type"), str)
         and isinstance(t.get("bizTransaction"), str)
     )
+
+
+def identities(event: CaptureEvent) -> set[str]:
+    """The identities (``identity``) of the lots and items the event is about (``_keys``)."""
+    return {identity(k) for k in _keys(event)}
 
 
 def _keys(event: CaptureEvent) -> list[str]:

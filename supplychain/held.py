@@ -57,11 +57,16 @@ from sqlalchemy import (
 )
 
 from ledger.log import Ledger
-from supplychain.authorship import NotYourCustodyError, Refused, awaits_sender, bound_to
+from supplychain.authorship import (
+    NotYourCustodyError,
+    Refused,
+    awaits_sender,
+    bound_to,
+    identities,
+)
 from supplychain.capture import CaptureResult, by_event, capture_in
 from supplychain.epcis import CaptureEvent, EPCISDocument, EPCISDocumentError, parse_document
 from supplychain.errors import SupplyChainError
-from supplychain.lot_names import identity
 from supplychain.projections import projection_metadata
 
 __all__ = [
@@ -175,12 +180,6 @@ class UnknownHeldCaptureError(SupplyChainError):
 # --------------------------------------------------------------------------- the shape
 
 
-def _identities(event: CaptureEvent) -> set[str]:
-    """The lots and items the event is about, one name each: its lot URIs and EPCs, not bare
-    lot numbers (two companies' "L1"), as authorship reads them."""
-    return {identity(k) for k in (*event.lots, *event.epcs)}
-
-
 def awaits_senders(
     events_in: Sequence[CaptureEvent], refusals: Collection[Refused], parties: Collection[str]
 ) -> bool:
@@ -196,7 +195,7 @@ def awaits_senders(
 
     def stands_on_receipt(e: CaptureEvent) -> bool:
         return any(
-            (r.event_time, r.index) < (e.event_time, e.index) and _identities(r) & _identities(e)
+            (r.event_time, r.index) < (e.event_time, e.index) and identities(r) & identities(e)
             for r in receipts
         )
 
@@ -216,7 +215,7 @@ def arrivals(events_in: Iterable[CaptureEvent]) -> frozenset[tuple[str, str, str
     out: set[tuple[str, str, str | None]] = set()
     for e in events_in:
         src, dst = e.possessing_party_source(), e.possessing_party_destination()
-        for lot in _identities(e):
+        for lot in identities(e):
             if src is not None:
                 out.add((lot, src, dst))
             if dst is not None:
@@ -295,7 +294,7 @@ def _hold(
     if (count or 0) >= policy.max_per_key:
         raise TooManyHeldError(capturer.key_id, policy.max_per_key)
     held_id = secrets.token_hex(16)
-    lots = sorted({lot for e in document.events for lot in _identities(e)})
+    lots = sorted({lot for e in document.events for lot in identities(e)})
     conn.execute(
         insert(held_captures).values(
             id=held_id,

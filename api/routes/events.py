@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from api.auth.access import ROLE_PERMISSIONS, ForbiddenError, Permission, principal
+from api.auth.key_records import iso_time
 from api.auth.keys import Principal
 from api.deps import get_services, get_settings
 from api.held_captures import release_held_captures
@@ -209,16 +210,12 @@ def _held_view(held: HeldCapture, now: datetime) -> dict[str, Any]:
     return {
         "held": held.id,
         "status": status,
-        "created_at": _iso(held.created_at),
-        "expires_at": _iso(held.expires_at),
+        "created_at": iso_time(held.created_at),
+        "expires_at": iso_time(held.expires_at),
         **({"ledger_indices": list(held.ledger_indices)} if status == "released" else {}),
-        **({"released_at": _iso(held.released_at)} if held.released_at else {}),
+        **({"released_at": iso_time(held.released_at)} if held.released_at else {}),
         "detail": _HELD_DETAIL[status],
     }
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 @router.get("/events/held/{held_id}", responses=problem_responses(404))
