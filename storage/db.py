@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
 __all__ = ["make_engine"]
+
+SQLITE_BUSY_SECONDS = 30.0
+"""How long a SQLite statement waits for another connection's lock before failing."""
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -17,14 +22,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}, **kwargs
         )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _: Any) -> None:
             cur = dbapi_conn.cursor()
             # WAL lets readers (proof requests) run while the one writer appends.
-            cur.execute("PRAGMA journal_mode=WAL")
+            _enter_wal(cur)
             # FULL: a power cut must not lose entries a published checkpoint already signed.
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
@@ -32,3 +37,24 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _enter_wal(cur: sqlite3.Cursor, *, wait: float = SQLITE_BUSY_SECONDS) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting out another connection's lock.
+
+    Switching the journal mode fails at once with "database is locked" while another
+    connection holds a lock, whatever the busy timeout: two processes opening one new
+    database file together (an API and a worker on a fresh data dir) had one of them die at
+    start-up. Retried here until ``wait`` seconds have passed, as any other statement waits.
+    """
+    deadline = time.monotonic() + wait
+    pause = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
