@@ -29,6 +29,7 @@ from ledger.log import Ledger
 from ledger.note import Signer
 from storage.db import make_engine
 from storage.evidence import EvidenceStore, LocalEvidenceStore
+from storage.files import write_whole
 from supplychain.story_policy import DEFAULT_STORY_POLICY, StoryPolicy, load_story_policy
 from vision.label_text import ParsePolicy
 from vision.ocr import LabelReader, available_engines, load_label_reader
@@ -300,9 +301,6 @@ def _webhook_secret(settings: Settings) -> bytes:
     if settings.webhook_secret:
         return settings.webhook_secret.encode()
     path = settings.key_dir / "webhook.secret"
-    if not path.exists():
-        settings.key_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32) + "\n")
+    if not path.exists():  # the first of the processes starting together writes it
+        write_whole(path, secrets.token_hex(32) + "\n", replace=False)
     return path.read_text().strip().encode()

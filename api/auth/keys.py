@@ -42,7 +42,6 @@ import builtins
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 import time
@@ -88,6 +87,7 @@ from api.auth.tables import (
 )
 from ledger.clock import utc_now
 from ledger.log import Ledger, LedgerWriter
+from storage.files import write_whole
 
 __all__ = [
     "KEY_PREFIX",
@@ -503,21 +503,6 @@ def _hash(token: str) -> str:
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by the owner only, replacing any file there.
-
-    A fresh temporary file is created 0600 with O_EXCL and renamed over the target, so the
-    token is never in a file anyone else can read, nor in a symlink's target.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            os.fchmod(f.fileno(), 0o600)  # whatever the umask
-            f.write(text + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` readable by the owner only, replacing any file there
+    (never a symlink's target, never a moment readable by others or half-written)."""
+    write_whole(path, text + "\n", mode=0o600)
