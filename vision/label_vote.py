@@ -22,9 +22,13 @@ from vision.label_text import (
     normalize_lot,
 )
 
-__all__ = ["AGREEING_READS", "settled", "vote"]
+__all__ = ["AGREEING_READS", "CHECKING_READS", "settled", "vote"]
 
 AGREEING_READS = 2  # reads that must give a field's value, none giving another
+CHECKING_READS = 1
+"""Views still read, when there are any, after two reads agree on a lot: each may contradict
+it. A code printed across the label's edge onto the pack can be cut at the same place in two
+views ("MT91" for "MT9149", both confident); a third view then reads it otherwise."""
 
 
 def _lots(reads: Sequence[LabelReading]) -> list[str]:
@@ -51,20 +55,30 @@ def _open(values: Sequence[object], left: int) -> bool:
     return len(values) + left >= AGREEING_READS
 
 
+def _checks(reads: Sequence[LabelReading]) -> int:
+    """Reads made after the one that brought a lot's agreeing reads to ``AGREEING_READS``."""
+    with_lot = [n for n, r in enumerate(reads) if r.lot is not None]
+    return len(reads) - 1 - with_lot[AGREEING_READS - 1]
+
+
 def settled(reads: Sequence[LabelReading], left: int) -> bool:
     """Whether to stop reading: ``left`` more reads could not change the lot ``reads`` decide.
 
-    The views after the first two are there for a label that was seen but not agreed on, so
-    two reads that find no keyword at all end it, and after two reads only the lot keeps the
-    reading going (each date is kept or not on the reads made): a third and fourth read cost
-    as much as the first two.
+    The views after the first two are there for a label that was seen but not agreed on, and
+    to check a lot two reads agree on (``CHECKING_READS``), so two reads that find no keyword
+    at all end it, and after two reads only the lot keeps the reading going (each date is kept
+    or not on the reads made): a third and fourth read cost as much as the first two.
     """
     if len(reads) >= AGREEING_READS and all(
         isinstance(r, Unreadable) and r.reason == NO_KEYWORD for r in reads
     ):
         return True
-    if _open(_lots(reads), left):
+    lots = _lots(reads)
+    if _open(lots, left):
         return False
+    agreed = len(lots) >= AGREEING_READS and len(set(lots)) == 1
+    if left and agreed and _checks(reads) < CHECKING_READS:
+        return False  # a lot is kept only once a further view had the chance to contradict it
     if len(reads) >= AGREEING_READS:
         return True
     dates = [[d.date for d in _dates(reads, k)] for k in ("use_by", "best_before")]

@@ -126,11 +126,29 @@ def _views_read(by_side: dict[int | None, tuple[str, ...]]) -> tuple[LabelRead |
     return reader.read_rgb(np.zeros((8, 8, 3), np.uint8)), engine.calls
 
 
-def test_two_agreeing_reads_settle_the_label_and_the_third_view_is_not_read() -> None:
+def test_two_agreeing_reads_are_checked_by_one_more_view_then_settled() -> None:
     same = ("LOT A1234", "USE BY 01/02/2027")
-    read, calls = _views_read({640: same, 800: same, None: ("LOT B9999",)})
+    read, calls = _views_read({640: same, 800: same, None: ("nothing here",)})
     assert isinstance(read, LabelRead) and read.lot == "A1234" and read.use_by is not None
-    assert calls == [640, 800]
+    assert calls == [640, 800, None]  # a view that finds no lot does not contradict it
+    # Four views: the fourth is not read once the third has checked the agreed lot.
+    import numpy as np
+
+    from vision.ocr import View
+
+    engine = _PerView({640: same, 800: same, 1000: same, None: ("LOT B9999",)})
+    views = (View(1.0, 640), View(0.75, 800), View(1.0, 1000), View(1.0, None))
+    checked = LabelReader(engine, views=views).read_rgb(np.zeros((8, 8, 3), np.uint8))
+    assert isinstance(checked, LabelRead) and checked.lot == "A1234"
+    assert engine.calls == [640, 800, 1000]
+
+
+def test_a_code_two_views_cut_alike_is_unreadable_when_a_third_reads_more() -> None:
+    # bench/ocr.py, seed 14: "MT9149" printed across a white card's edge onto a green crate;
+    # two views cut it at the same place ("MT91", both sure), the third read "MT914".
+    read, calls = _views_read({640: ("LOT MT91",), 800: ("LOT MT91",), None: ("LOT MT914",)})
+    assert isinstance(read, Unreadable) and "the reads disagree" in read.reason
+    assert calls == [640, 800, None]
 
 
 def test_a_read_that_misses_the_line_is_outvoted_by_two_that_agree() -> None:
@@ -168,10 +186,13 @@ def test_votes_keep_each_field_on_its_own() -> None:
     assert any("the reads disagree" in n for n in split.notes)
     assert isinstance(vote([first, Unreadable("glare")]), Unreadable)
     assert not settled([first], left=1) and settled([first], left=0)
-    assert settled([first, same], left=1)
-    # After two reads only the lot keeps the reading going: a date one read gives does not.
+    # Two reads agreeing on a lot wait for one more view, when one is left.
+    assert not settled([first, same], left=1) and settled([first, same], left=0)
+    assert settled([first, same, Unreadable("glare")], left=1)
+    assert not settled([first, Unreadable("glare"), same], left=1)  # agreed at the third
+    # After the check only the lot keeps the reading going: a date one read gives does not.
     dateless = LabelRead("L6826S6", (), 0.9, 0.99)
-    assert settled([first, dateless], left=2)
+    assert settled([first, dateless, dateless], left=2)
     assert not settled([first, LabelRead(None, (day,), 0.9)], left=2)
     # Two reads that find no keyword at all end it: there is no label to agree on.
     nothing = Unreadable(NO_KEYWORD)
