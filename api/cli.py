@@ -138,7 +138,10 @@ def predict(
         str | None, typer.Option(help="onnxruntime or openvino; default from settings.")
     ] = None,
     precision: Annotated[
-        str | None, typer.Option(help="f32, or bf16 (openvino); default from settings.")
+        str | None,
+        typer.Option(
+            help="f32, bf16 (openvino) or auto (openvino: the faster here); default from settings."
+        ),
     ] = None,
 ) -> None:
     """Judge photos with the shipped model; exits 1 if any file could not be judged.

@@ -39,17 +39,21 @@ class Settings(BaseSettings):
     )
     weights_dir: Path = Field(DEFAULT_WEIGHTS_DIR, description="Folder with manifest.json.")
     model_name: str | None = Field(None, description="Manifest model name; default its default.")
-    # OpenVINO at bf16 serves the default: on the 2-core EPYC (avx512_bf16) its networks take
-    # about 0.6x the CPU of ONNX Runtime's f32 for box mAP within 0.01 of stock
-    # (bench/agreement.py checks it). Its wheel is 180 MB beside ONNX Runtime's 78 MB. A CPU
-    # without bf16 runs f32, and every result records the precision that ran.
+    # OpenVINO serves the default, at the precision that measures faster on this CPU for each
+    # network (``auto``, vision.runtime.BF16_MARGIN): on the 2-core EPYC (avx512_bf16) bf16
+    # networks take about 0.6x the CPU of ONNX Runtime's f32 for box mAP within 0.01 of stock
+    # (bench/agreement.py checks it); on a 2-core Xeon with avx512_bf16 and no AMX bf16 ran
+    # the detector 1.4x slower than f32. Its wheel is 180 MB beside ONNX Runtime's 78 MB.
+    # Every result records the precision that ran.
     inference_backend: Literal["onnxruntime", "openvino"] = Field(
         "openvino", description="openvino (the default), or onnxruntime."
     )
-    inference_precision: Literal["f32", "bf16"] = Field(
-        "bf16",
-        description="bf16 (openvino; f32 where the CPU has no bf16) is faster, and recorded; "
-        "f32 gives the same scores on any CPU. Unset with backend onnxruntime: f32.",
+    inference_precision: Literal["auto", "f32", "bf16"] = Field(
+        "auto",
+        description="auto: each network at bf16 where that measures faster than f32 on this "
+        "CPU when loaded (openvino), else f32; bf16 or f32 to fix it. f32 gives the same scores "
+        "on any CPU, and results record the precision that ran. Unset with backend "
+        "onnxruntime: f32.",
     )
     # One runtime thread per network: a photo's detector and classifier run side by side on
     # a pool of one thread per core (vision/parallel.py), and a small network split over two
@@ -338,8 +342,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _precision_follows_the_backend(self) -> Settings:
-        # bf16 is the default of the default backend; someone choosing ONNX Runtime (f32
-        # only) without naming a precision means its f32, not a refusal to start.
+        # auto is the default of the default backend; someone choosing ONNX Runtime (f32
+        # only) without naming a precision means its f32.
         if "inference_precision" not in self.model_fields_set and (
             self.inference_backend == "onnxruntime"
         ):

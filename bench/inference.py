@@ -4,7 +4,9 @@ Every side runs the same two networks (detector and condition classifier) in its
 process (so peak RSS is its own), over the same held-out photos, one image at a time as
 the API serves them, after a warm-up:
 
-- our predictor on ONNX Runtime f32 (the default), OpenVINO f32 and OpenVINO bf16;
+- our predictor on ONNX Runtime f32, OpenVINO f32, OpenVINO bf16 and OpenVINO auto (the
+  service's default: each network at the precision that measures faster on this CPU when it
+  is loaded; its label names the precision that ran);
 - our predictor on the PyTorch reference backend (the shipped ``.pt`` through ultralytics,
   our own pre/postprocessing), which isolates what the runtime alone changes;
 - stock ``ultralytics.YOLO(pt).predict``, the peer every speed ratio is taken against.
@@ -64,9 +66,18 @@ OURS: tuple[tuple[str, str], ...] = (
     ("onnxruntime", "f32"),
     ("openvino", "f32"),
     ("openvino", "bf16"),
+    ("openvino", "auto"),  # the service's default: each network's faster precision here
     ("torch", "f32"),
 )
 REFERENCE = "torch f32"
+
+
+def _label(key: str, r: dict[str, Any]) -> str:
+    """A side's name as its results record what ran: a bf16 request that ran f32 says f32,
+    and the default (auto) names the precision each network measured faster at."""
+    model = r["model"]
+    chosen = f"auto={model['precision']}" if key.endswith(" auto") else model["precision"]
+    return f"freshproof {model['backend']} {chosen}"
 
 
 def _images(n: int, photo_side: int | None = None, split_name: str = "test") -> list[Path]:
@@ -435,8 +446,7 @@ def main() -> None:
         if "skipped" in r:
             print(f"{'freshproof ' + key:34}skipped: {r['skipped']}")
             continue
-        # The label is what the result records, so a bf16 request that ran f32 says f32.
-        label = f"freshproof {r['model']['backend']} {r['model']['precision']}"
+        label = _label(key, r)
         if key == REFERENCE:
             label += " (ref)"
         if key == SERVING_DEFAULT:
@@ -462,9 +472,9 @@ def main() -> None:
             f"{'':34}{'img/s':>8}{'vs stock':>10}{'vs stock 1-at-a-time':>22}"
             f"{'CPU ms/img':>12}{'stock/ours':>12}"
         )
-        for r in ran.values():
+        for key, r in ran.items():
             if r.get("par_ips"):
-                label = f"freshproof {r['model']['backend']} {r['model']['precision']}"
+                label = _label(key, r)
                 print(
                     f"{label:34}{r['par_ips']:8.1f}{r['par_ips'] / stock['par_ips']:9.2f}x"
                     f"{r['par_ips'] / stock_ips:21.2f}x"

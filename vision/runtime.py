@@ -1,8 +1,9 @@
 """Inference backends behind one small protocol; the serving path never imports torch.
 
 Every backend reads the same ONNX file the manifest hash-checks, so the evidence names
-exactly the network that ran whichever runtime ran it. The service runs OpenVINO at bf16 by
-default (its settings), within the agreement bench's tolerance of stock; ``load_backend``
+exactly the network that ran whichever runtime ran it. The service runs OpenVINO at ``auto``
+precision by default (its settings): bf16 where it measures faster than f32 on this CPU for
+that network, within the agreement bench's tolerance of stock, else f32; ``load_backend``
 and the training commands default to ONNX Runtime f32, whose scores are the same on any
 CPU. The precision that actually ran is recorded with every result. The PyTorch reference backend lives in ``vision.runtime_torch`` (benches
 only) so that nothing here can pull torch in.
@@ -10,7 +11,9 @@ only) so that nothing here can pull torch in.
 
 from __future__ import annotations
 
+import statistics
 import threading
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,7 +22,9 @@ import numpy as np
 from vision.errors import ModelError
 
 __all__ = [
+    "AUTO",
     "BACKENDS",
+    "BF16_MARGIN",
     "PRECISIONS",
     "Backend",
     "OnnxRuntimeBackend",
@@ -30,6 +35,17 @@ __all__ = [
 
 BACKENDS: tuple[str, ...] = ("onnxruntime", "openvino")
 PRECISIONS: tuple[str, ...] = ("f32", "bf16")
+AUTO = "auto"
+"""A precision chosen per network when it is loaded: bf16 where it measures faster here."""
+
+BF16_MARGIN = 0.9
+"""``auto`` keeps bf16 only when its median run takes at most this share of f32's: f32 gives
+the same scores on any CPU, so bf16 has to win clearly. On a 2-core EPYC with avx512_bf16
+bf16 served 2.39x stock against f32's 1.74x; on a 2-core Xeon with avx512_bf16 and no AMX
+the detector ran 14.1 ms at bf16 against 10.1 at f32 (bench/inference.py: 1.41x stock
+against 1.64x), so neither precision is right on every CPU."""
+
+_PROBE_RUNS = 12  # timed runs per precision, interleaved, after one untimed run each
 
 
 class Backend(Protocol):
@@ -102,15 +118,17 @@ class OpenVinoBackend:
     The precision hint is always set: OpenVINO's CPU plugin otherwise picks bf16 by itself
     on CPUs that have it, and evidence must not silently change with the hardware.
     ``precision`` is what the compiled model reports, not what was asked for, so a CPU
-    without bf16 that falls back to f32 is recorded as f32.
+    without bf16 that falls back to f32 is recorded as f32. ``auto`` compiles both and
+    keeps the faster on this CPU (``BF16_MARGIN``); the one kept is recorded likewise.
     """
 
     name = "openvino"
 
     def __init__(self, model_path: Path, *, precision: str = "f32", threads: int = 0) -> None:
-        if precision not in _OV_HINT:
+        if precision not in _OV_HINT and precision != AUTO:
             raise ModelError(
-                f"unknown precision {precision!r} for openvino; available: {', '.join(PRECISIONS)}"
+                f"unknown precision {precision!r} for openvino; available: "
+                f"{', '.join((*PRECISIONS, AUTO))}"
             )
         try:
             import openvino as ov  # a dependency of the serving install
@@ -120,7 +138,6 @@ class OpenVinoBackend:
                 "pip install 'freshproof[openvino]' (or set FRESHPROOF_INFERENCE_BACKEND=onnxruntime)"
             ) from exc
         config: dict[str, Any] = {
-            "INFERENCE_PRECISION_HINT": _OV_HINT[precision],
             # One stream; requests from several threads still run side by side on it (the
             # predictor's pool runs a photo's two networks, and other photos', at once).
             "PERFORMANCE_HINT": "LATENCY",
@@ -133,7 +150,17 @@ class OpenVinoBackend:
             config["ENABLE_CPU_PINNING"] = False
         try:
             core = ov.Core()
-            self._compiled = core.compile_model(core.read_model(str(model_path)), "CPU", config)
+            network = core.read_model(str(model_path))
+
+            def compiled(hint: str) -> Any:
+                return core.compile_model(
+                    network, "CPU", {**config, "INFERENCE_PRECISION_HINT": _OV_HINT[hint]}
+                )
+
+            if precision == AUTO:
+                self._compiled = _faster(compiled("f32"), compiled("bf16"))
+            else:
+                self._compiled = compiled(precision)
         except Exception as exc:  # OpenVINO raises RuntimeError for everything
             raise ModelError(
                 f"cannot load ONNX model {model_path.name} in OpenVINO: {exc}"
@@ -150,11 +177,8 @@ class OpenVinoBackend:
         # static on its first tensor copy while holding the GIL; two threads arriving there
         # at once (a photo's detector and classifier, started side by side) deadlocked: one
         # waited for the static's guard holding the GIL, the other for the GIL inside it.
-        shape = [
-            d.get_length() if d.is_static else 1
-            for d in self._compiled.input(0).get_partial_shape()
-        ]
-        self._compiled.create_infer_request().infer({0: np.zeros(shape, np.float32)})
+        probe = np.zeros(_input_shape(self._compiled), np.float32)
+        self._compiled.create_infer_request().infer({0: probe})
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Run one batch."""
@@ -170,13 +194,44 @@ class OpenVinoBackend:
         return np.asarray(result[self._output])
 
 
+def _input_shape(compiled: Any) -> list[int]:
+    return [d.get_length() if d.is_static else 1 for d in compiled.input(0).get_partial_shape()]
+
+
+def _faster(f32: Any, bf16: Any) -> Any:
+    """Of one network compiled at f32 and at bf16, the one to serve: bf16 when its median run
+    on this CPU takes at most ``BF16_MARGIN`` of f32's, else f32 (also where the CPU has no
+    bf16 and the plugin fell back to f32). Runs alternate, so load falls on both alike."""
+    if bf16.get_property("INFERENCE_PRECISION_HINT").to_string() != "bf16":
+        return f32
+    probe = {0: np.zeros(_input_shape(f32), np.float32)}
+    requests = [f32.create_infer_request(), bf16.create_infer_request()]
+    for request in requests:
+        request.infer(probe)  # untimed: first allocations
+    times: list[list[float]] = [[], []]
+    for _ in range(_PROBE_RUNS):
+        for request, taken in zip(requests, times, strict=True):
+            started = time.perf_counter()
+            request.infer(probe)
+            taken.append(time.perf_counter() - started)
+    f32_s, bf16_s = (statistics.median(t) for t in times)
+    return bf16 if bf16_s <= BF16_MARGIN * f32_s else f32
+
+
 def load_backend(
     kind: str, model_path: Path, *, precision: str = "f32", threads: int = 0
 ) -> Backend:
-    """Build the named backend for an ONNX file; unknown names are a ``ModelError``."""
-    if precision not in PRECISIONS:
-        raise ModelError(f"unknown precision {precision!r}; available: {', '.join(PRECISIONS)}")
+    """Build the named backend for an ONNX file; unknown names are a ``ModelError``.
+
+    ``auto``: OpenVINO measures which precision serves faster here; ONNX Runtime runs f32.
+    """
+    if precision not in PRECISIONS and precision != AUTO:
+        raise ModelError(
+            f"unknown precision {precision!r}; available: {', '.join((*PRECISIONS, AUTO))}"
+        )
     if kind == "onnxruntime":
+        if precision == AUTO:
+            return OnnxRuntimeBackend(model_path, threads=threads)
         if precision != "f32":
             raise ModelError(
                 f"onnxruntime runs f32 only; precision {precision!r} needs backend 'openvino'"

@@ -11,14 +11,14 @@ from pydantic import ValidationError
 from api.settings import Settings
 
 
-def test_backend_and_precision_default_to_openvino_bf16(
+def test_backend_and_precision_default_to_openvino_at_the_faster_precision_here(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("FRESHPROOF_INFERENCE_BACKEND", raising=False)
     monkeypatch.delenv("FRESHPROOF_INFERENCE_PRECISION", raising=False)
     monkeypatch.delenv("FRESHPROOF_INFERENCE_THREADS", raising=False)
     s = Settings(_env_file=None)
-    assert (s.inference_backend, s.inference_precision) == ("openvino", "bf16")
+    assert (s.inference_backend, s.inference_precision) == ("openvino", "auto")
     assert s.inference_threads == 1
 
 
@@ -31,7 +31,7 @@ def test_backend_and_precision_come_from_the_environment(monkeypatch: pytest.Mon
 
 def test_choosing_onnxruntime_alone_means_its_f32(monkeypatch: pytest.MonkeyPatch) -> None:
     """An operator who sets only the backend to ONNX Runtime gets a service, not a refusal
-    because the default precision (bf16) is OpenVINO's; naming bf16 with it is still refused
+    because the default precision (auto) is OpenVINO's choice; naming bf16 with it is still refused
     (vision.runtime.load_backend)."""
     monkeypatch.setenv("FRESHPROOF_INFERENCE_BACKEND", "onnxruntime")
     monkeypatch.delenv("FRESHPROOF_INFERENCE_PRECISION", raising=False)
