@@ -69,6 +69,15 @@ def app_predictor(state: Any) -> Predictor:
     return models.current()
 
 
+def loaded_predictor(state: Any) -> Predictor | None:
+    """The app's model if one is loaded, without loading it (health checks ask this)."""
+    if state.predictor is not None:
+        given: Predictor = state.predictor
+        return given
+    models: ModelServer | None = getattr(state, "models", None)
+    return models.loaded if models is not None else None
+
+
 def get_predictor(request: Request) -> Predictor:
     """The app's predictor, loaded on first use (hash-checked) and then shared."""
     return app_predictor(request.app.state)

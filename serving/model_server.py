@@ -80,6 +80,11 @@ class ModelServer(Generic[S]):
         """The release the loaded model came from (None before the first load)."""
         return self._release
 
+    @property
+    def loaded(self) -> Predictor | None:
+        """The model loaded so far, without loading one (None before the first photo)."""
+        return self._predictor
+
     def current(self) -> Predictor:
         """The serving model: loaded on first use, reloaded when another release serves."""
         now = self._clock()

@@ -11,6 +11,7 @@ only) so that nothing here can pull torch in.
 
 from __future__ import annotations
 
+import logging
 import statistics
 import threading
 import time
@@ -44,6 +45,8 @@ the same scores on any CPU, so bf16 has to win clearly. On a 2-core EPYC with av
 bf16 served 2.39x stock against f32's 1.74x; on a 2-core Xeon with avx512_bf16 and no AMX
 the detector ran 14.1 ms at bf16 against 10.1 at f32 (bench/inference.py: 1.41x stock
 against 1.64x), so neither precision is right on every CPU."""
+
+log = logging.getLogger(__name__)
 
 _PROBE_RUNS = 12  # timed runs per precision, interleaved, after one untimed run each
 
@@ -215,7 +218,15 @@ def _faster(f32: Any, bf16: Any) -> Any:
             request.infer(probe)
             taken.append(time.perf_counter() - started)
     f32_s, bf16_s = (statistics.median(t) for t in times)
-    return bf16 if bf16_s <= BF16_MARGIN * f32_s else f32
+    chosen = bf16 if bf16_s <= BF16_MARGIN * f32_s else f32
+    log.info(
+        "precision auto: %s (median run %.2f ms at f32, %.2f ms at bf16, input %s)",
+        "bf16" if chosen is bf16 else "f32",
+        f32_s * 1e3,
+        bf16_s * 1e3,
+        "x".join(map(str, probe[0].shape)),
+    )
+    return chosen
 
 
 def load_backend(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.deps import get_settings
+from api.deps import get_settings, loaded_predictor
 from api.settings import Settings
 from vision.errors import ModelError
 from vision.registry import resolve_model
@@ -16,8 +16,12 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz(settings: Annotated[Settings, Depends(get_settings)]) -> dict[str, Any]:
-    """Service status and the identity of the model that will judge photos."""
+def healthz(
+    request: Request, settings: Annotated[Settings, Depends(get_settings)]
+) -> dict[str, Any]:
+    """Service status and the identity of the model that will judge photos: as configured,
+    and once this process has loaded it, what runs (``running``: with ``auto`` precision,
+    what each network measured faster at here)."""
     try:
         spec = resolve_model(settings.weights_dir, settings.model_name, verify=False)
         # What is configured; a result records what actually ran (see Predictor.model).
@@ -25,6 +29,9 @@ def healthz(settings: Annotated[Settings, Depends(get_settings)]) -> dict[str, A
             "backend": settings.inference_backend,
             "precision": settings.inference_precision,
         }
+        if (predictor := loaded_predictor(request.app.state)) is not None:
+            ran = predictor.model
+            model["running"] = {k: ran[k] for k in ("version", "backend", "precision")}
         status = "ok"
     except ModelError as exc:
         model, status = {"error": str(exc)}, "degraded"

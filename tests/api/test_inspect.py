@@ -53,6 +53,14 @@ def _assert_problem(resp, status: int, slug: str) -> dict:  # type: ignore[no-un
 def test_healthz_names_the_model(client: TestClient) -> None:
     body = client.get("/healthz").json()
     assert body["status"] == "ok" and len(body["model"]["sha256"]) == 64
+    # Configured "auto" says nothing of what runs: once a photo loaded the model, health
+    # names the precision each network measured faster at here; asking never loads it.
+    assert body["model"]["precision"] == "auto" and "running" not in body["model"]
+    flat = (FIXTURES / "flat_pouch.jpg").read_bytes()
+    ran = client.post("/v1/inspect", files=[_photo("flat.jpg", flat)]).json()[0]["model"]
+    running = client.get("/healthz").json()["model"]["running"]
+    assert running == {k: ran[k] for k in ("version", "backend", "precision")}
+    assert set(running["precision"].split("+")) <= {"f32", "bf16"}
 
 
 def test_openapi_is_served(client: TestClient) -> None:
