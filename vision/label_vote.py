@@ -76,8 +76,7 @@ def settled(reads: Sequence[LabelReading], left: int) -> bool:
     lots = _lots(reads)
     if _open(lots, left):
         return False
-    agreed = len(lots) >= AGREEING_READS and len(set(lots)) == 1
-    if left and agreed and _checks(reads) < CHECKING_READS:
+    if left and _kept(lots) is not None and _checks(reads) < CHECKING_READS:
         return False  # a lot is kept only once a further view had the chance to contradict it
     if len(reads) >= AGREEING_READS:
         return True
