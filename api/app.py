@@ -57,11 +57,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        preloading = None
         if app.state.predictor is None:  # no model was handed to the app: the ledger's serves
             record_serving_release(app.state.models)
+            if settings.preload_model:
+                preloading = app.state.preloading = app.state.models.preload()
         app.state.services.start_jobs()
         app.state.jobs = make_queue(settings, app.state.services, lambda: app_predictor(app.state))
         yield
+        if preloading is not None:
+            preloading.join()  # it reads the ledger: done before the database closes
         app.state.jobs.close()
         app.state.services.close()
 
@@ -82,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.predictor = None
+    app.state.preloading = None  # the thread loading the model at start (preload_model)
     app.state.services = build_services(settings)
     app.state.models = ModelServer(settings, app.state.services.ledger, load_predictor)
     buckets = app.state.services.rate_limiter.buckets

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     inference_threads: int = Field(
         1, ge=0, description="Runtime threads per network run; 0 lets the runtime choose."
     )
+    preload_model: bool = Field(
+        True,
+        description="Load and warm the serving model when the API starts, on a thread of its "
+        "own, instead of when the first photo arrives (which would wait about 2 s for it).",
+    )
     model_refresh_seconds: float = Field(
         5.0,
         ge=0,

@@ -273,8 +273,6 @@ def _loaded(state: dict[str, Any], settings: Settings) -> tuple[Any, Inspector]:
     """This worker's services and model (the release the ledger says serves, reloaded when
     it changes), built once; the model is run once to warm it up."""
     if "services" not in state:
-        import numpy as np
-
         from api.deps import load_predictor
         from api.services import build_services
         from serving.model_server import ModelServer
@@ -284,8 +282,7 @@ def _loaded(state: dict[str, Any], settings: Settings) -> tuple[Any, Inspector]:
 
         services = build_services(settings)
         models = ModelServer(settings, services.ledger, load_predictor)
-        predictor = models.current()
-        predictor.judge(np.full((64, 64, 3), 128, np.uint8), floor=predictor.spec.box_floor)
+        models.current().warm_up()
         state["services"], state["model"] = services, models.current
     return state["services"], state["model"]()
 

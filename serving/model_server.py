@@ -106,6 +106,31 @@ class ModelServer(Generic[S]):
             assert self._predictor is not None
             return self._predictor
 
+    def preload(self) -> threading.Thread:
+        """Load and warm the serving model now, on a thread of its own, so the first photo
+        after start does not wait for it (about 2 s on 2 cores with ``auto`` precision, which
+        compiles and times both precisions of each network). A photo arriving meanwhile
+        waits for this load instead of starting its own. A model that cannot load is logged
+        here; the photos then meet its error as they would have without the preload."""
+
+        def load() -> None:
+            started = time.perf_counter()
+            try:
+                predictor = self.current()
+                predictor.warm_up()
+            except Exception:  # any failure: logged, and met again by the first photo
+                log.exception("the serving model could not be loaded ahead of the first photo")
+                return
+            log.info(
+                "serving model %s loaded ahead of the first photo in %.1f s",
+                predictor.model.get("version", "?"),
+                time.perf_counter() - started,
+            )
+
+        thread = threading.Thread(target=load, name="freshproof-model-preload", daemon=True)
+        thread.start()
+        return thread
+
 
 def record_serving_release(models: ModelServer[Any]) -> None:
     """At start-up: make sure the ledger names a serving release (the shipped model if none).

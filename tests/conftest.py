@@ -22,6 +22,11 @@ from PIL import Image
 
 from tests.storage.seaweedfs import S3Server, find_weed, seaweedfs
 
+# An app loads its serving model when it starts (FRESHPROOF_PRELOAD_MODEL): most tests build
+# an app and never show it a photo, or hand it a model of their own, so here a model loads
+# on the first photo unless a test asks otherwise (tests/api/test_preload.py does).
+os.environ.setdefault("FRESHPROOF_PRELOAD_MODEL", "false")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 POOLS = SHARED / "datasets"

@@ -322,6 +322,11 @@ class Predictor:
             }
         return out
 
+    def warm_up(self) -> None:
+        """Run every network once on a small grey image, so that the first photo does not
+        pay the runtime's first-run allocations."""
+        self.judge(np.full((64, 64, 3), 128, np.uint8), floor=self.spec.box_floor)
+
     def judge(
         self, rgb: np.ndarray, *, floor: float, timing: dict[str, float] | None = None
     ) -> Judgement:

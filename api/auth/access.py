@@ -157,6 +157,7 @@ assert set(ROLE_PERMISSIONS) == set(ROLES)
 ROUTE_PERMISSIONS: Mapping[tuple[str, str], Permission] = MappingProxyType(
     {
         ("GET", "/healthz"): P.PUBLIC,
+        ("GET", "/readyz"): P.PUBLIC,
         ("GET", "/metrics"): P.METRICS,
         ("POST", "/v1/inspect"): P.INSPECT,
         ("GET", "/v1/ledger/checkpoint"): P.PUBLIC,

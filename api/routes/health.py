@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import get_settings, loaded_predictor
+from api.openapi import problem_responses
+from api.problems import Problem
 from api.settings import Settings
 from vision.errors import ModelError
 from vision.registry import resolve_model
@@ -36,6 +38,21 @@ def healthz(
     except ModelError as exc:
         model, status = {"error": str(exc)}, "degraded"
     return {"status": status, "model": model}
+
+
+@router.get("/readyz", responses=problem_responses(503))
+def readyz(request: Request) -> dict[str, bool]:
+    """Whether this process should be sent traffic: ready once the model it loads at start
+    (``FRESHPROOF_PRELOAD_MODEL``) is loaded, or failed to load (``/healthz`` then says
+    degraded and photos get the model's error at once); a 503 problem while it is still
+    loading. A load balancer that waits for this sends no customer to a process that would
+    keep them waiting for the model."""
+    preloading = getattr(request.app.state, "preloading", None)
+    if preloading is not None and preloading.is_alive():
+        raise Problem(
+            503, "starting", "Starting", "the serving model is still loading", retry_after=1
+        )
+    return {"ready": True}
 
 
 def _running(predictor: object) -> dict[str, Any] | None:
