@@ -98,6 +98,9 @@ station_reviews = Table(
     Column("graded_by", String(200)),
     Column("condition", String(20)),
     Column("ledger_index", Integer),
+    # The family the station named (migration 0015): a person's grade of the item is then
+    # evidence for that family's operating points (cases.feedback, training.operating).
+    Column("family", String(12)),
     PrimaryKeyConstraint("station_id", "batch_id", "position"),
 )
 _NS = "https://freshproof.dev/epcis/"
@@ -152,6 +155,8 @@ class ItemResult:
     notes: tuple[str, ...] = ()
     # The model that graded it: its version and release entry (from the inspections).
     model: dict[str, str] | None = None
+    # The family the station named for it (produce, parcel, can, pouch), None if none.
+    family: str | None = None
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ItemResult:
@@ -168,6 +173,7 @@ class ItemResult:
             raw["error"],
             tuple(raw["notes"]),
             raw["model"],
+            raw.get("family"),  # items kept before the family was
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -184,6 +190,7 @@ class ItemResult:
             "error": self.error,
             "notes": list(self.notes),
             "model": self.model,
+            "family": self.family,
         }
 
 
@@ -287,7 +294,8 @@ def _grade_item(
         graded, note = other_lot(graded, lot=lot_of_key(lot) if lot else None, labels=labels)
         notes += (note,) if note else ()
     return replace(found, lot=lot, grade=graded, photos=photos, notes=notes,
-                   model=inspections[0].model if inspections else None)  # fmt: skip
+                   model=inspections[0].model if inspections else None,
+                   family=item.family)  # fmt: skip
 
 
 def photo_rejected(detail: str, n: int, request_photos: Sequence[int]) -> dict[str, Any]:
@@ -481,6 +489,7 @@ def _review_row(batch_id: str, r: ItemResult, station: Station, now: datetime) -
         "uri": r.uri,
         "lot": r.lot,
         "kind": r.grade.kind,
+        "family": r.family,
         "photos": json.dumps(list(r.photos)),
         "model_grade": json.dumps(r.grade.as_dict()),
         "status": "open",

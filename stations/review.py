@@ -52,6 +52,7 @@ class ManualItem:
     graded_by: str | None = None
     condition: str | None = None
     ledger_index: int | None = None
+    family: str | None = None  # the family the station named, if it named one
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -63,6 +64,7 @@ class ManualItem:
             "uri": self.uri,
             "lot": self.lot,
             "kind": self.kind,
+            "family": self.family,
             "photos": list(self.photos),
             "model_grade": self.model_grade,
             "conditions": list(conditions_for(self.kind)),
@@ -96,6 +98,7 @@ def _item(row: Any) -> ManualItem:
         row.graded_by,
         row.condition,
         row.ledger_index,
+        row.family,
     )
 
 

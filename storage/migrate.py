@@ -274,6 +274,7 @@ ADDED_AFTER_0001: dict[str, frozenset[str]] = {
     "outbox": frozenset({"order_key"}),
     "api_keys": frozenset({"approval_limit"}),
     "station_jobs": frozenset({"owner", "lease_until", "attempts", "progress"}),
+    "station_reviews": frozenset({"family"}),
 }
 """Columns later migrations add to tables of 0001: a database made before migrations lacks
 them, and is adopted at 0001 then upgraded. A migration adding a column adds it here."""

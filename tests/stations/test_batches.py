@@ -24,6 +24,7 @@ from stations.batches import (
 )
 from stations.errors import BatchConflictError
 from stations.grading import GradingPolicy
+from stations.review import open_items
 from supplychain.capture import capture_events, register_party
 from supplychain.epcis import parse_document
 from supplychain.epcis.build import ObjectEvent, Quantity, SourceDestination, epcis_document
@@ -178,3 +179,14 @@ def test_a_queued_batch_hashes_to_what_was_sent_without_hashing_its_photos_again
     assert request_digest(queued) == request_digest(sent)
     # The stored hashes are what it hashes: other hashes, another digest.
     assert request_digest([replace(sent[0], stored=stored[::-1])]) != request_digest(sent)
+
+
+def test_an_item_left_to_a_person_keeps_the_family_its_station_named(services: Services) -> None:
+    named = ItemInput(ITEM_A, "package", (("a.jpg", PHOTOS["unsure"]),), family="pouch")
+    unnamed = ItemInput(ITEM_B, "package", (("b.jpg", PHOTOS["unsure"]),))
+    result = _run(services, "batch-family", [named, unnamed])
+    assert [i["family"] for i in result.items] == ["pouch", None]
+    assert all(i["grade"]["manual"] for i in result.items)
+    waiting = {i.epc: i for i in open_items(services.engine)}
+    assert waiting[ITEM_A].family == "pouch" and waiting[ITEM_A].as_dict()["family"] == "pouch"
+    assert waiting[ITEM_B].family is None
