@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from training import layout as training_layout
-from training.errors import MissingInputError, NoPoolsError
+from training.errors import MissingInputError, NoPoolsError, TrainingError
 from training.layout import DEFAULT_COMPOSITES, DEFAULT_DATASET, DEFAULT_POOLS, require_built
 
 __all__ = ["app", "check_built", "require_pools"]
@@ -22,7 +22,7 @@ __all__ = ["app", "check_built", "require_pools"]
 app = typer.Typer(help="Training datasets built from the real photo pools.", no_args_is_help=True)
 
 
-def fail(exc: MissingInputError) -> typer.Exit:
+def fail(exc: TrainingError) -> typer.Exit:
     """Say what is missing and how to make it, on stderr; the exit (2) to raise."""
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(2)

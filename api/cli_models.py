@@ -14,7 +14,7 @@ from api.cli_datasets import check_built, fail
 from api.cli_support import cli_actor
 from api.settings import Settings
 from serving.releases import record_release, release_body, serving_release
-from training.errors import MissingInputError, NoClassifierError
+from training.errors import MissingInputError, NoClassifierError, UnknownTrainingDataError
 from training.layout import DEFAULT_DATASET
 from vision.errors import ModelError
 
@@ -210,24 +210,42 @@ def operating_points(
         float, typer.Option(help="Most a decision taken alone may be wrong (upper bound).")
     ] = 0.02,
     delta: Annotated[float, typer.Option(help="1 - the bound's confidence level.")] = 0.05,
+    feedback: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="An export of people's decisions (`freshproof feedback export`), repeatable: "
+            "its val photos of a known family count beside the dataset's val."
+        ),
+    ] = None,
 ) -> None:
     """Choose, per family and decision, the confidence at which the newest release decides
     without a person (on val, by a Clopper-Pearson upper bound); write it to the manifest and
     the model card with what it does on test, and print that."""
     from training.abstain import store_operating_points
+    from training.layout import require_feedback
     from vision.registry import default_name
 
     check_built(dataset, ["val", "test"])
+    for export in feedback or ():
+        try:
+            require_feedback(export)
+        except MissingInputError as exc:
+            raise fail(exc) from exc
     settings = Settings()
     model = name or settings.model_name or default_name(settings.weights_dir)
-    block = store_operating_points(
-        weights_dir=settings.weights_dir,
-        dataset=dataset,
-        name=model,
-        max_error=max_error,
-        delta=delta,
-    )
-    typer.echo(json.dumps({k: block[k] for k in ("families", "test")}, indent=2))
+    try:
+        block = store_operating_points(
+            weights_dir=settings.weights_dir,
+            dataset=dataset,
+            name=model,
+            max_error=max_error,
+            delta=delta,
+            feedback=feedback or (),
+        )
+    except UnknownTrainingDataError as exc:  # nothing written
+        raise fail(exc) from exc
+    shown = ("families", "test", "feedback") if feedback else ("families", "test")
+    typer.echo(json.dumps({k: block[k] for k in shown}, indent=2))
 
 
 @app.command()

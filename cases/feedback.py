@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from claims.assessment import families_of
 from claims.models import FindingReview
 from claims.tables import claim_decisions
 from claims.views import get_claim
@@ -35,6 +36,7 @@ from stations.grading import CLEAN, CONDITIONS
 from stations.review import ManualItem, manual_item
 from vision.labelled import Box, LabelledPhoto, photo_class_of
 from vision.labels import LABELS
+from vision.operating import KIND_FAMILIES
 
 __all__ = [
     "CONDITION_CLASSES",
@@ -132,6 +134,9 @@ def _claim_examples(claim: Mapping[str, Any]) -> tuple[list[LabelledPhoto], list
     """The examples of one decided claim (as ``claims.views.get_claim`` shows it)."""
     decision = claim["outcome"]
     reviews = [FindingReview.model_validate(f) for f in decision.get("findings", ())]
+    # What the photos show, where the claim's category says (produce); any package else.
+    families = families_of(claim["category"])
+    family = families[0] if len(families) == 1 else None
     photos = {int(p["position"]): p for p in claim["photos"]}
     out: list[LabelledPhoto] = []
     skipped: list[Skipped] = []
@@ -163,15 +168,19 @@ def _claim_examples(claim: Mapping[str, Any]) -> tuple[list[LabelledPhoto], list
                 str(decision["actor"]),
                 int(decision["ledger_index"]),
                 unboxed,
+                family,
             )
         )
     return out, skipped
 
 
 def _item_examples(item: ManualItem) -> list[LabelledPhoto]:
-    """Every photo of a station item a person graded, classed by the condition given."""
+    """Every photo of a station item a person graded, classed by the condition given, of
+    the family its station named (or its kind's only one: produce)."""
     photo_class = CONDITION_CLASSES[str(item.condition)]
     unboxed = () if photo_class == "clean" else (photo_class,)
+    families = KIND_FAMILIES[item.kind]
+    family = item.family or (families[0] if len(families) == 1 else None)
     return [
         LabelledPhoto(
             sha,
@@ -183,6 +192,7 @@ def _item_examples(item: ManualItem) -> list[LabelledPhoto]:
             str(item.graded_by),
             item.ledger_index,
             unboxed,
+            family,
         )
         for n, sha in enumerate(item.photos)
     ]

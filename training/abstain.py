@@ -4,6 +4,7 @@ per-label abstention margins for findings, and per-family operating points for d
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +57,14 @@ def store_operating_points(
     name: str,
     max_error: float = 0.02,
     delta: float = 0.05,
+    feedback: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Choose each family's operating points on the val split (``training.operating``),
     measure them on test, write both into the manifest entry of the newest release of
     ``name`` and the model card's section on them; returns the block written.
+
+    ``feedback``: exports of people's decisions whose val photos of a known family count
+    beside the split's (``training.feedback_val``); the block names each export.
 
     The same step fits the release's "not a product photo" envelope on the train split's
     real photos (``training.domain``): what the model must not judge at all.
@@ -67,6 +72,7 @@ def store_operating_points(
     from training.card import with_operating_points
     from training.domain import fit_envelope
     from training.evaluate import collect
+    from training.feedback_val import feedback_val, learned_from
     from training.groups import near_duplicate_groups
     from training.operating import (
         choose_operating_points,
@@ -79,13 +85,18 @@ def store_operating_points(
     predictor = Predictor.from_weights(weights_dir, name=name)
     thresholds = predictor.spec.thresholds
     val_groups = near_duplicate_groups(dataset, "val")
+    val = collect(predictor, dataset, "val")
+    learned = learned_from(load_manifest(weights_dir), name) if feedback else frozenset()
+    people = [feedback_val(predictor, export, exclude=learned) for export in feedback]
+    for evidence in people:
+        val += evidence.records
+        val_groups |= evidence.groups
     block = choose_operating_points(
-        collect(predictor, dataset, "val"),
-        thresholds,
-        max_error=max_error,
-        delta=delta,
-        groups=val_groups,
+        val, thresholds, max_error=max_error, delta=delta, groups=val_groups
     )
+    if people:
+        block["fitted_on"] = "val + feedback " + ", ".join(e.version for e in people)
+        block["feedback"] = [e.summary() for e in people]
     test = collect(predictor, dataset, "test")
     test_groups = near_duplicate_groups(dataset, "test")
     block["test"] = measure_operating_points(test, thresholds, block, test_groups)

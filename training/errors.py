@@ -3,14 +3,21 @@
 TrainingError
 ├── MissingInputError   a dataset or export a command needs is not there
 ├── NoPoolsError        a dataset build finds none of the photo pools it reads
-└── NoClassifierError   a release to re-release has no classifier
+├── NoClassifierError   a release to re-release has no classifier
+└── UnknownTrainingDataError  a release learned from a feedback export that is not here
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["MissingInputError", "NoClassifierError", "NoPoolsError", "TrainingError"]
+__all__ = [
+    "MissingInputError",
+    "NoClassifierError",
+    "NoPoolsError",
+    "TrainingError",
+    "UnknownTrainingDataError",
+]
 
 
 class TrainingError(Exception):
@@ -47,3 +54,17 @@ class NoClassifierError(TrainingError):
     def __init__(self, folder: Path, name: str, version: str) -> None:
         self.folder, self.name, self.version = folder, name, version
         super().__init__(f"{folder}: {name} {version} has no classifier")
+
+
+class UnknownTrainingDataError(TrainingError):
+    """Release ``name`` ``version`` was retrained on the feedback export at ``export``, which
+    cannot be read: which of people's photos it learned from cannot be told, so none may
+    count as held out."""
+
+    def __init__(self, name: str, version: str, export: str) -> None:
+        self.name, self.version, self.export = name, version, export
+        super().__init__(
+            f"{name} {version} was retrained on the feedback export at {export}, which is not "
+            "there: its photos cannot be told apart from held-out ones; restore that export "
+            "(its manifest.json is enough) before counting people's decisions"
+        )

@@ -287,6 +287,7 @@ def _example_entry(ex: Example, paths: Mapping[str, str]) -> dict[str, Any]:
         "file": paths[p.sha256],
         "split": ex.split,
         "class": p.photo_class,
+        "family": p.family,
         "boxes": len(p.boxes),
         "unboxed": list(p.unboxed),
         "detection": p.for_detection,

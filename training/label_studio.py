@@ -1,7 +1,8 @@
 """Label Studio round trip: labelled photos out as tasks, people's annotations back in.
 
 Tasks are Label Studio's JSON task format: ``data.image`` (the URL), the photo's facts in
-``data`` (``sha256``, ``source``, ``decided_by``, ``ledger_index``, ``width``, ``height``),
+``data`` (``sha256``, ``source``, ``decided_by``, ``ledger_index``, ``width``, ``height``,
+``family``: the product family where the source knew it, which an annotation keeps),
 and one annotation (or prediction) whose results are ``rectanglelabels`` regions (``x``,
 ``y``, ``width``, ``height`` in percent of the photo, with ``original_width``/
 ``original_height``), a ``choices`` result for the photo's class and one for the defects
@@ -146,6 +147,7 @@ def to_label_studio(
                     "ledger_index": p.ledger_index,
                     "width": p.width,
                     "height": p.height,
+                    "family": p.family,
                 },
                 "predictions" if as_predictions else "annotations": [labels],
             }
@@ -253,6 +255,7 @@ def _photo(n: int, task: Mapping[str, Any]) -> LabelledPhoto | None:
             decided_by,
             ledger_index,
             ordered,
+            data.get("family"),
         )
     except FeedbackError as exc:
         raise LabelStudioFormatError(name, str(exc)) from exc

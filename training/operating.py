@@ -44,6 +44,7 @@ from vision.operating import (
 )
 
 __all__ = [
+    "FEEDBACK_POOL",
     "OUTCOME",
     "POOL_FAMILY",
     "DecidedPhoto",
@@ -72,8 +73,16 @@ MAX_SLOPE = 20.0  # a family calibration steeper than this is a separable toy fi
 OUTCOME = {"mold": "scrap", "spoilage": "scrap", "swelling": "scrap", "package_damage": "rework"}
 
 
+FEEDBACK_POOL = "feedback/"
+"""The pool of a feedback export's photo is this and its family (``training.feedback_val``)."""
+
+
 def family_of(record: ImageRecord) -> str | None:
-    """The family a real photo shows; None for generated images and unknown pools."""
+    """The family a real photo shows (a pool's, or what a person's decision named); None
+    for generated images and unknown pools."""
+    if record.pool.startswith(FEEDBACK_POOL):
+        family = record.pool.removeprefix(FEEDBACK_POOL)
+        return family if family in FAMILIES else None
     return POOL_FAMILY.get(record.pool) if is_real_photo(record) else None
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from vision.errors import InvalidExampleError
 from vision.labels import LABELS, PHOTO_CLASSES
+from vision.operating import FAMILIES
 
 __all__ = ["Box", "LabelledPhoto", "photo_class_of"]
 
@@ -43,6 +44,10 @@ class LabelledPhoto:
     decided_by: str
     ledger_index: int | None
     unboxed: tuple[str, ...] = ()
+    # The product family the source knew (a station item's: the one its station named, or
+    # produce), None where nobody said: only a photo of a known family is evidence for that
+    # family's operating points (training.operating).
+    family: str | None = None
 
     def __post_init__(self) -> None:
         problem = self._problem()
@@ -65,6 +70,8 @@ class LabelledPhoto:
             return f"unboxed {self.unboxed} is not unique labels in LABELS order"
         if self.photo_class is not None and self.photo_class not in PHOTO_CLASSES:
             return f"class {self.photo_class!r} is not one of {', '.join(PHOTO_CLASSES)}"
+        if self.family is not None and self.family not in FAMILIES:
+            return f"family {self.family!r} is not one of {', '.join(FAMILIES)}"
         if self.photo_class == "clean" and (self.boxes or self.unboxed):
             return "a clean photo has no defect, boxed or not"
         seen = {b[0] for b in self.boxes} | set(self.unboxed)

@@ -110,11 +110,13 @@ class World:
     grades: dict[str, int]
 
 
-def _claim(s: Services, model: GivenBoxes, order: str, photos: list[bytes]) -> str:
+def _claim(
+    s: Services, model: GivenBoxes, order: str, photos: list[bytes], category: str = "chilled"
+) -> str:
     claim = ClaimInput(
         order_id=order,
         lot=f"LOT-{order}",  # no records: undetermined, for a person to decide
-        category="chilled",
+        category=category,
         line_value="12.50",
         currency="EUR",
         delivered_at=NOW - timedelta(days=1),
@@ -184,7 +186,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "a": _claim(s, model, "A", [p["a0"], p["a1"], p["a2"]]),
         "b": _claim(s, model, "B", [p["b0"], p["b1"]]),
         "c": _claim(s, model, "C", [p["c0"]]),  # never decided: no example
-        "d": _claim(s, model, "D", [p["d0"]]),
+        "d": _claim(s, model, "D", [p["d0"]], category="chilled_produce"),
     }
     decisions = {
         "a": _decide(
@@ -214,6 +216,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "urn:epc:id:sgtin:4000001.012345.2001",
                 "package",
                 (("s0.jpg", p["s0"]), ("s1.jpg", p["s1"])),
+                family="can",  # the station says what the package is
             ),
             ItemInput("urn:epc:id:sgtin:4000001.012345.2002", "produce", (("s2.jpg", p["s2"]),)),
         ],
@@ -288,6 +291,10 @@ def test_decisions_become_labelled_photos(world: World) -> None:
     assert intact[0].ledger_index == world.grades["intact"] and intact[0].decided_by == GRADER
     moldy = got["station:returns-1/1/photo/0"]
     assert moldy.photo_class == "mold" and moldy.unboxed == ("mold",) and not moldy.for_detection
+    # the family a person's grade is evidence for: the one the station named, produce for
+    # produce, a claim's when its category says (produce); a chilled claim could be any pack
+    assert {p.family for p in intact} == {"can"} and moldy.family == "produce"
+    assert a0.family is None and d0.family == "produce"
     # the unreviewed finding keeps its photo out, and says why
     assert [(s.source, "[1] not reviewed" in s.reason) for s in feedback.skipped] == [
         (f"claim:{a}/photo/2", True)
@@ -393,6 +400,9 @@ def test_the_export_is_a_yolo_dataset_with_a_classifier_tree(
     files = {k: v for k, v in _tree(out).items() if k != "manifest.json"}
     assert body["files"] == {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}
     assert body["version"] == "v1" and body["missing"] == []
+    family = {e["sha256"]: e["family"] for e in body["examples"]}
+    assert family[sha(world.photos["s0"])] == "can" and family[sha(world.photos["s2"])] == "produce"
+    assert family[a0] is None
     assert body["decisions"] == sorted(
         [world.decisions[k] for k in ("a", "b", "d")] + list(world.grades.values())
     )
