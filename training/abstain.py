@@ -87,8 +87,12 @@ def store_operating_points(
     val_groups = near_duplicate_groups(dataset, "val")
     val = collect(predictor, dataset, "val")
     learned = learned_from(load_manifest(weights_dir), name) if feedback else frozenset()
-    people = [feedback_val(predictor, export, exclude=learned) for export in feedback]
-    for evidence in people:
+    people = []
+    counted: frozenset[str] = frozenset()
+    for export in feedback:
+        evidence = feedback_val(predictor, export, exclude=learned, counted=counted)
+        counted |= evidence.photos
+        people.append(evidence)
         val += evidence.records
         val_groups |= evidence.groups
     block = choose_operating_points(

@@ -52,6 +52,8 @@ class FeedbackEvidence:
     groups: dict[str, str]  # record file -> its item (the unit of evidence)
     without_family: int  # val photos with a class but no known family: not used
     trained_on: int  # val photos a release of the model was retrained on: not used
+    counted_before: int  # val photos an export given before this one holds too: counted once
+    photos: frozenset[str] = frozenset()  # the SHA-256 of the photos counted here
 
     def summary(self) -> dict[str, Any]:
         """What the operating-points block records of this export."""
@@ -66,6 +68,7 @@ class FeedbackEvidence:
             "val_items": len(set(self.groups.values())),
             "val_photos_without_family": self.without_family,
             "val_photos_trained_on": self.trained_on,
+            "val_photos_counted_before": self.counted_before,
         }
 
 
@@ -101,17 +104,23 @@ def learned_from(manifest: Mapping[str, Any], name: str) -> frozenset[str]:
 
 
 def feedback_val(
-    predictor: Predictor, export: Path, *, exclude: frozenset[str] = frozenset()
+    predictor: Predictor,
+    export: Path,
+    *,
+    exclude: frozenset[str] = frozenset(),
+    counted: frozenset[str] = frozenset(),
 ) -> FeedbackEvidence:
     """Judge ``export``'s val photos of a known family, but those in ``exclude`` (what the
-    model learned from: ``learned_from``); see the module."""
+    model learned from: ``learned_from``) and in ``counted`` (photos an export given before
+    holds: each export holds every decision up to its own, so they overlap); see the module."""
     require_feedback(export)
     raw = (export / "manifest.json").read_bytes()
     manifest = json.loads(raw)
     version = str(manifest.get("version", export.name))
     records: list[ImageRecord] = []
     groups: dict[str, str] = {}
-    without_family = trained_on = 0
+    without_family = trained_on = counted_before = 0
+    photos: set[str] = set()
     for example in manifest["examples"]:
         photo_class = example.get("class")
         if example["split"] != "val" or photo_class is None:
@@ -119,11 +128,15 @@ def feedback_val(
         if example["sha256"] in exclude:
             trained_on += 1
             continue
+        if example["sha256"] in counted:
+            counted_before += 1
+            continue
         family = example.get("family")
         if family not in FAMILIES:
             without_family += 1
             continue
-        file = f"feedback/{version}/{example['file']}"
+        file = f"feedback/{example['sha256']}"
+        photos.add(example["sha256"])
         records.append(
             judge_file(
                 predictor,
@@ -134,7 +147,9 @@ def feedback_val(
                 truth=_truth(photo_class),
             )
         )
-        groups[file] = f"feedback/{version}/{_item(example.get('sources', ()))}"
+        # Sources name the claim or station item the world over: one item, one group,
+        # whichever export holds its photos.
+        groups[file] = f"feedback/{_item(example.get('sources', ()))}"
     return FeedbackEvidence(
         version,
         hashlib.sha256(raw).hexdigest(),
@@ -142,4 +157,6 @@ def feedback_val(
         groups,
         without_family,
         trained_on,
+        counted_before,
+        frozenset(photos),
     )

@@ -93,7 +93,7 @@ def test_an_export_s_val_photos_are_judged_by_family_and_item(tiny: Path, tmp_pa
     assert all(r.gt == () and r.scores for r in evidence.records)  # clean, and judged
     # The unit of evidence is the item: its two photos share one group.
     expected = {
-        f"feedback/people-1/{e['file']}": "feedback/people-1/" + e["sources"][0].split("/photo/")[0]
+        f"feedback/{e['sha256']}": "feedback/" + e["sources"][0].split("/photo/")[0]
         for e in val
         if e["family"] == "can"
     }
@@ -191,6 +191,13 @@ def test_photos_the_model_learned_from_never_count(
     (summary,) = json.loads(result.stdout)["feedback"]
     assert summary["val_photos_trained_on"] == len(val & learned) > 0
     assert summary["val_photos"] == {"parcel": len(val - learned)}
+    # Exports overlap (each holds every decision up to its own): a photo counts once.
+    twice = CliRunner().invoke(
+        app, [*args, "--feedback", str(tmp_path / "new"), "--feedback", str(tmp_path / "new")]
+    )
+    first, second = json.loads(twice.stdout)["feedback"]
+    assert first == summary and second["val_photos"] == {}
+    assert second["val_photos_counted_before"] == len(val - learned)
     # An export the release learned from that is not there: nothing can count, nothing written.
     shutil.rmtree(tmp_path / "old")
     before = (tiny / "manifest.json").read_bytes()
