@@ -368,6 +368,7 @@ def operating_points_markdown(entry: dict[str, Any]) -> str:
         "below goes to a person: the station's manual queue, or a claim's review with the "
         "reason that the model is unsure of the photo. A family or decision without a point "
         "is never decided alone.",
+        *_feedback_summary(block),
         *_coverage_summary(block),
         "",
         "| family | decision | operating point | on val | test photos | decided alone | "
@@ -422,6 +423,21 @@ def operating_points_markdown(entry: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _feedback_summary(block: dict[str, Any]) -> list[str]:
+    """A line per export of people's decisions counted beside val (``training.feedback_val``)."""
+    out = []
+    for fb in block.get("feedback") or ():
+        families = ", ".join(f"{f} {n}" for f, n in fb["val_photos"].items()) or "none"
+        out.append(
+            f"- Counted beside `val`: feedback `{fb['version']}` (manifest sha256 "
+            f"`{fb['manifest_sha256'][:12]}…`): val photos by family {families} from "
+            f"{fb['val_items']} items or claims; left out: {fb['val_photos_trained_on']} the "
+            f"model learned from, {fb['val_photos_without_family']} of no known family, "
+            f"{fb['val_photos_counted_before']} counted from an earlier export."
+        )
+    return ["", *out] if out else []
+
+
 def _coverage_summary(block: dict[str, Any]) -> list[str]:
     """A paragraph saying what the release decides alone, when some decision has no point:
     why not, and what would give it one."""
@@ -471,9 +487,12 @@ def _coverage_summary(block: dict[str, Any]) -> list[str]:
     return [
         "",
         f"{head} Why: {'; '.join(why)}. What would restore coverage: at least {needed} "
-        f"independent {unit} per family and decision in `{block['fitted_on']}` (a person's "
-        "graded station returns and claim photos, through `feedback export` and a new "
-        "release), decided right often enough at some confidence to stay under the bound.",
+        f"independent {unit} per family and decision in `{block['fitted_on']}`, decided right "
+        "often enough at some confidence to stay under the bound: people's decisions since the "
+        "model last learned from them (station returns a person graded, the station naming a "
+        "package's family; photos of claims on produce an adjudicator decided), exported with "
+        "`freshproof feedback export` and counted with `freshproof models operating-points "
+        "--feedback`.",
     ]
 
 

@@ -76,6 +76,7 @@ def tiny(tiny_weights: Path, tmp_path: Path) -> Path:
         thresholds=dict.fromkeys(LABELS, 1.01),
         classifier={**entry["classifier"], "file": cls.name},
     )
+    (weights / "MODEL_CARD.md").write_text("# Model card: tiny 1\n")
     return weights
 
 
@@ -151,6 +152,9 @@ def test_the_command_counts_people_s_decisions_for_their_family(
     stored = json.loads((tiny / "manifest.json").read_text())["models"][-1]["operating_points"]
     assert stored["fitted_on"] == "val + feedback people-1"
     assert stored["feedback"][0]["version"] == "people-1"
+    card = (tiny / "MODEL_CARD.md").read_text()
+    assert "Counted beside `val`: feedback `people-1`" in card
+    assert f"val photos by family parcel {n_val} from {n_val} items" in card
     # An export that is not one is a clear error naming the command that makes one.
     missing = run.invoke(app, [*args, "--feedback", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and "freshproof feedback export" in missing.stderr
