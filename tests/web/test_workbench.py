@@ -379,7 +379,7 @@ def test_an_adjudicator_grades_a_station_item_the_model_was_unsure_of(
         inspector=PhotoScores(),
         station=Station("ST-8", "urn:epc:id:sgln:4000002.00008.0", "key:fpk_00000008 (station)"),
         batch_id="b-browser",
-        items=[ItemInput(item, "package", (("u.jpg", PHOTOS["unsure"]),))],
+        items=[ItemInput(item, "package", (("u.jpg", PHOTOS["unsure"]),), family="can")],
         policy=GradingPolicy(0.7),
         now=datetime.now(UTC),
     )
@@ -387,6 +387,8 @@ def test_an_adjudicator_grades_a_station_item_the_model_was_unsure_of(
     page.get_by_role("link", name="Station items to grade").click()
     section = page.locator("section.station-item", has_text=item)
     expect(section).to_be_visible()
+    # What the station said the package is: a person's grade is evidence for that family.
+    expect(section.get_by_role("heading")).to_have_text(f"Package (can) {item}")
     # decode() waits for the photo to arrive (and rejects if it cannot be shown): the page can
     # be visible before its image has loaded.
     assert section.locator("img").evaluate("img => img.decode().then(() => img.naturalWidth > 0)")
