@@ -33,10 +33,10 @@ from claims.tables import claim_decisions
 from claims.views import get_claim
 from stations.batches import station_reviews
 from stations.grading import CLEAN, CONDITIONS
+from stations.grading import families_of as item_families
 from stations.review import ManualItem, manual_item
 from vision.labelled import Box, LabelledPhoto, photo_class_of
 from vision.labels import LABELS
-from vision.operating import KIND_FAMILIES
 
 __all__ = [
     "CONDITION_CLASSES",
@@ -134,7 +134,8 @@ def _claim_examples(claim: Mapping[str, Any]) -> tuple[list[LabelledPhoto], list
     """The examples of one decided claim (as ``claims.views.get_claim`` shows it)."""
     decision = claim["outcome"]
     reviews = [FindingReview.model_validate(f) for f in decision.get("findings", ())]
-    # What the photos show, where the claim's category says (produce); any package else.
+    # What the photos show, where the claim's category says (produce); any package else:
+    # the rule the claim's assessment holds its photos to.
     families = families_of(claim["category"])
     family = families[0] if len(families) == 1 else None
     photos = {int(p["position"]): p for p in claim["photos"]}
@@ -179,8 +180,8 @@ def _item_examples(item: ManualItem) -> list[LabelledPhoto]:
     the family its station named (or its kind's only one: produce)."""
     photo_class = CONDITION_CLASSES[str(item.condition)]
     unboxed = () if photo_class == "clean" else (photo_class,)
-    families = KIND_FAMILIES[item.kind]
-    family = item.family or (families[0] if len(families) == 1 else None)
+    families = item_families(item.kind, item.family)  # the rule grading holds it to
+    family = families[0] if len(families) == 1 else None
     return [
         LabelledPhoto(
             sha,
