@@ -178,6 +178,31 @@ def test_auto_on_a_cpu_without_bf16_is_f32_untimed() -> None:
     assert _faster(f32, fallback) is f32 and f32.runs == 0
 
 
+class _Core:
+    """An OpenVINO core that reports the CPU plugin's optimisation capabilities."""
+
+    def __init__(self, capabilities: list[str] | None) -> None:
+        self.capabilities = capabilities
+
+    def get_property(self, device: str, name: str) -> list[str]:
+        assert (device, name) == ("CPU", "OPTIMIZATION_CAPABILITIES")
+        if self.capabilities is None:
+            raise RuntimeError("property not supported")
+        return self.capabilities
+
+
+def test_auto_compiles_bf16_only_where_the_cpu_has_it() -> None:
+    import openvino as ov
+
+    from vision.runtime import bf16_capable
+
+    assert bf16_capable(_Core(["BF16", "FP32", "INT8"]))
+    assert not bf16_capable(_Core(["FP32", "INT8", "BIN"]))  # a CPU without avx512_bf16/AMX
+    assert bf16_capable(_Core(None))  # unknown: compile, and _faster sees any fallback
+    # This machine's plugin answers the question (whatever its CPU).
+    assert isinstance(bf16_capable(ov.Core()), bool)
+
+
 def test_auto_serves_a_real_precision_and_its_numbers(detector: Path, batch: np.ndarray) -> None:
     auto = load_backend("openvino", detector, precision="auto")
     assert auto.precision in ("f32", "bf16")
