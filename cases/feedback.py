@@ -27,8 +27,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from claims.assessment import families_of
-from claims.models import FindingReview
+from claims.models import FindingReview, claim_families
 from claims.tables import claim_decisions
 from claims.views import get_claim
 from stations.batches import station_reviews
@@ -134,9 +133,9 @@ def _claim_examples(claim: Mapping[str, Any]) -> tuple[list[LabelledPhoto], list
     """The examples of one decided claim (as ``claims.views.get_claim`` shows it)."""
     decision = claim["outcome"]
     reviews = [FindingReview.model_validate(f) for f in decision.get("findings", ())]
-    # What the photos show, where the claim's category says (produce); any package else:
-    # the rule the claim's assessment holds its photos to.
-    families = families_of(claim["category"])
+    # What the photos show, where the claim names it or its category says (produce): the
+    # rule the claim's assessment holds its photos to.
+    families = claim_families(claim["category"], claim.get("family"))
     family = families[0] if len(families) == 1 else None
     photos = {int(p["position"]): p for p in claim["photos"]}
     out: list[LabelledPhoto] = []

@@ -23,20 +23,12 @@ from claims.segments import LedgerRef, Timeline
 from claims.tickets import TicketPlan, TicketPolicy, plan_ticket
 from claims.verdict import ResponsibilityPolicy
 from vision.label_text import LabelReading
-from vision.operating import KIND_FAMILIES
 from vision.phash import HASH_BITS
 from vision.predictor import Inspection
 
-__all__ = ["MODEL_UNSURE", "Assessment", "ClaimEvidence", "ClaimsConfig", "assess", "families_of"]
+__all__ = ["MODEL_UNSURE", "Assessment", "ClaimEvidence", "ClaimsConfig", "assess"]
 
 MODEL_UNSURE = "the model is unsure of this photo"
-
-
-def families_of(category: str) -> tuple[str, ...]:
-    """The product families a claim's photos may show, from its temperature category:
-    produce for a produce category (``chilled_produce``, ``ambient_produce``), else any
-    package (parcel, can, pouch), each of whose operating points a photo must then pass."""
-    return KIND_FAMILIES["produce" if category.endswith("produce") else "package"]
 
 
 @dataclass(frozen=True)
@@ -102,7 +94,7 @@ class ClaimEvidence:
         """The judged photos the model may not decide alone for the claim's families (their
         positions): below an operating point, or a release without one. Photos from an
         inspector that states no decisions (a test double) are not counted."""
-        families = families_of(self.claim.category)
+        families = self.claim.families
         return tuple(
             n
             for n, i in enumerate(self.inspections)

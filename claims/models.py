@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_extra_types.currency_code import ISO4217
 
 from supplychain.identifiers.tds import EPCError, check_lot_key, is_gs1_key
+from vision.operating import KIND_FAMILIES
 
 __all__ = [
     "AMOUNT_PATTERN",
@@ -100,6 +101,20 @@ def _amount_schema(schema: dict[str, Any]) -> None:
             branch["pattern"] = AMOUNT_PATTERN
 
 
+Family = Literal["produce", "parcel", "can", "pouch"]
+"""What a product is (``vision.operating.FAMILIES``)."""
+
+
+def claim_families(category: str, family: str | None = None) -> tuple[str, ...]:
+    """The product families a claim's photos may show: the one the claim names, else from its
+    temperature category: produce for a produce category (``chilled_produce``,
+    ``ambient_produce``), else any package (parcel, can, pouch), each of whose operating
+    points a photo must then pass."""
+    if family is not None:
+        return (family,)
+    return KIND_FAMILIES["produce" if category.endswith("produce") else "package"]
+
+
 class ClaimInput(BaseModel):
     """The customer's claim as submitted (the ``claim`` JSON part)."""
 
@@ -135,6 +150,28 @@ class ClaimInput(BaseModel):
     )
     description: Description | None = None
     customer_id: Identifier | None = None
+    family: Family | None = Field(
+        None,
+        description="What the product is, when the shop knows: produce for a produce category; "
+        "a package (parcel, can or pouch) otherwise. The model may then decide the claim's "
+        "photos alone at that family's operating point, instead of every family the category "
+        "may be, and a person's decision on them is evidence for that family.",
+        examples=["pouch"],
+    )
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The families the claim's photos are held to (``claim_families``)."""
+        return claim_families(self.category, self.family)
+
+    @model_validator(mode="after")
+    def _family_fits_the_category(self) -> ClaimInput:
+        if self.family is not None and self.family not in claim_families(self.category):
+            allowed = ", ".join(claim_families(self.category))
+            raise ValueError(
+                f"family {self.family!r} does not fit category {self.category!r} (one of {allowed})"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod

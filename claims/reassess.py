@@ -25,7 +25,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -33,7 +33,7 @@ from claims.assessment import Assessment, ClaimEvidence, ClaimsConfig, assess
 from claims.compensation import get_payment, pay
 from claims.duplicates import DuplicateMatch
 from claims.jsonutil import jsonable
-from claims.models import ClaimInput
+from claims.models import ClaimInput, Family
 from claims.queue_index import refresh_queue
 from claims.segments import LedgerRef
 from claims.service import claim_records
@@ -44,6 +44,7 @@ from claims.tables import (
     claim_reassessments,
     claims,
 )
+from claims.views import families_of_claims
 from ledger.log import Ledger, LedgerWriter
 from notifications.outbox import enqueue
 from supplychain.lot_names import identity
@@ -128,11 +129,12 @@ def _duplicates(stored: Mapping[str, Any]) -> tuple[DuplicateMatch, ...]:
     )
 
 
-def _claim_input(row: Any) -> ClaimInput:
+def _claim_input(row: Any, family: Family | None) -> ClaimInput:
     return ClaimInput.model_construct(
         order_id=row.order_id,
         lot=row.lot,
         category=row.category,
+        family=family,
         line_value=row.line_value,
         currency=row.currency,
         delivered_at=_aware(row.delivered_at),
@@ -151,7 +153,8 @@ def _model_release(row: Any) -> LedgerRef | None:
 
 def _evidence(ledger: Ledger, conn: Connection, row: Any) -> ClaimEvidence:
     """The claim's evidence as filed, with the lot's timeline as the ledger holds it now."""
-    claim = _claim_input(row)
+    family = cast("Family | None", families_of_claims(conn, [row.id]).get(row.id))
+    claim = _claim_input(row, family)
     stored = [
         json.loads(p.inspection)
         for p in conn.execute(

@@ -36,7 +36,7 @@ from claims.lot_keys import lot_key
 from claims.models import ClaimInput
 from claims.queue_index import refresh_queue
 from claims.segments import LedgerRef, Party, Timeline
-from claims.tables import claim_lot_keys, claim_photos, claims, lot_alerts
+from claims.tables import claim_families, claim_lot_keys, claim_photos, claims, lot_alerts
 from claims.timeline import build_timeline
 from claims.views import get_claim
 from ledger.log import Ledger, LedgerWriter
@@ -99,8 +99,10 @@ def _validate(
 
 
 def _request_hash(claim: ClaimInput, photos: Sequence[tuple[str, bytes]]) -> str:
+    # A claim naming no family hashes as claims did before it could: a retry of a claim
+    # filed before the field existed still answers the first claim.
     body = {
-        **jsonable(claim.model_dump()),
+        **jsonable(claim.model_dump(exclude={"family"} if claim.family is None else None)),
         "photos": [hashlib.sha256(d).hexdigest() for _, d in photos],
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
@@ -357,6 +359,7 @@ def _append_entries(
         "claim_id": claim_id,
         "evidence_index": ev.index,
         "category": claim.category,
+        **({"family": claim.family} if claim.family else {}),
         **verdict.as_dict(),
     }
     (vd,) = w.append_many([("claim.verdict", verdict_body)])
@@ -429,6 +432,8 @@ def _insert_rows(
         )
     )
     conn.execute(insert(claim_lot_keys).values(claim_id=claim_id, lot_key=lot_key, created_at=now))
+    if claim.family is not None:
+        conn.execute(insert(claim_families).values(claim_id=claim_id, family=claim.family))
     conn.execute(
         insert(claim_photos),
         [

@@ -20,6 +20,7 @@ from storage.schema import metadata
 
 __all__ = [
     "claim_decisions",
+    "claim_families",
     "claim_lot_keys",
     "claim_photos",
     "claim_reassessments",
@@ -76,6 +77,15 @@ claim_lot_keys = Table(
 )
 """Each claim's lot key: the one name of its lot, whatever name the customer filed it by
 (``claims.lot_keys``); the lot alert counts claims by it."""
+
+# Its own table for the same reason (migration 0016); a row only for a claim that names it.
+claim_families = Table(
+    "claim_families",
+    metadata,
+    Column("claim_id", String(32), primary_key=True),
+    Column("family", String(12), nullable=False),
+)
+"""What the product of a claim is, when the claim named it (``ClaimInput.family``)."""
 
 claim_photos = Table(
     "claim_photos",

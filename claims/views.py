@@ -19,7 +19,7 @@ from claims.errors import InvalidClaimError, UnknownClaimError
 from claims.jsonutil import jsonable
 from claims.records import Review, claim_state, load_reviews
 from claims.state import allowed_actions, current_state
-from claims.tables import claim_photos, claims
+from claims.tables import claim_families, claim_photos, claims
 
 __all__ = [
     "claim_view",
@@ -32,7 +32,11 @@ __all__ = [
 
 
 def claim_view(
-    row: Any, photos: list[Any], now: datetime | None, review: Review | None = None
+    row: Any,
+    photos: list[Any],
+    now: datetime | None,
+    review: Review | None = None,
+    family: str | None = None,
 ) -> dict[str, Any]:
     """A claim as the API shows it: its one current state, with the machine's as history.
 
@@ -60,6 +64,7 @@ def claim_view(
         "customer_id": row.customer_id,
         "lot": row.lot,
         "category": row.category,
+        "family": family,
         "line_value": str(row.line_value),
         "currency": row.currency,
         "delivered_at": row.delivered_at.isoformat(),
@@ -158,7 +163,18 @@ def views_of(conn: Connection, rows: Sequence[Any], now: datetime | None) -> lis
     ids = [r.id for r in rows]
     by_claim = photos_of(conn, ids)
     reviews = load_reviews(conn, ids)
-    return [claim_view(r, by_claim.get(r.id, []), now, reviews[r.id]) for r in rows]
+    families = families_of_claims(conn, ids)
+    return [
+        claim_view(r, by_claim.get(r.id, []), now, reviews[r.id], families.get(r.id)) for r in rows
+    ]
+
+
+def families_of_claims(conn: Connection, claim_ids: Sequence[str]) -> dict[str, str]:
+    """The family each claim named (a claim that named none is absent)."""
+    if not claim_ids:
+        return {}
+    rows = conn.execute(select(claim_families).where(claim_families.c.claim_id.in_(claim_ids)))
+    return {r.claim_id: r.family for r in rows}
 
 
 def photos_of(conn: Connection, claim_ids: Sequence[str]) -> dict[str, list[Any]]:

@@ -297,6 +297,7 @@ TABLES_AFTER_0001: frozenset[str] = frozenset(
         "claim_lot_keys",
         "held_captures",
         "held_capture_lots",
+        "claim_families",
     }
 )
 """Tables later migrations create: a database made before migrations never had them."""

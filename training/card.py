@@ -490,7 +490,8 @@ def _coverage_summary(block: dict[str, Any]) -> list[str]:
         f"independent {unit} per family and decision in `{block['fitted_on']}`, decided right "
         "often enough at some confidence to stay under the bound: people's decisions since the "
         "model last learned from them (station returns a person graded, the station naming a "
-        "package's family; photos of claims on produce an adjudicator decided), exported with "
+        "package's family; photos of claims an adjudicator decided, the claim naming its "
+        "family or being on produce), exported with "
         "`freshproof feedback export` and counted with `freshproof models operating-points "
         "--feedback`.",
     ]

@@ -11,7 +11,8 @@ People's decisions made since a retraining are what count for the release it mad
 
 Of the rest, an export's val photos (``training.feedback_plan.split_of``: by hash, so a photo
 keeps its split in every export) whose family is known (a station item's: the family its
-station named, or produce; a claim's when its category is a produce one) are judged exactly
+station named, or produce; a claim's when it named one or its category is a produce one)
+are judged exactly
 as the dataset's val photos are (``training.evaluate.judge_file``) and count beside them
 when a release's operating points are chosen (``freshproof models operating-points
 --feedback``): the way graded returns and decided claims give a family the independent
@@ -19,8 +20,9 @@ val shots its decisions need before the model may take them alone. A person's co
 the truth (``clean``, or the defect class they gave); the unit of evidence is the item or
 claim a photo came from, since several photos of one item are not independent.
 
-Photos of no known family (a claim's, a package whose station named no family) are counted
-as left out and not used: a family's bound must not rest on photos of another.
+Photos of no known family (a chilled or frozen claim that named none, a package whose station
+named none) are counted as left out and not used: a family's bound must not rest on photos of
+another.
 """
 
 from __future__ import annotations
