@@ -411,8 +411,11 @@ def _no_python(page: Page) -> None:
     assert not NO_PYTHON.search(text), NO_PYTHON.search(text)
 
 
-def _file_bare(base_url: str, customer: dict[str, str], value: str, seed_: int) -> dict[str, Any]:
+def _file_bare(
+    base_url: str, customer: dict[str, str], value: str, seed_: int, **more: str
+) -> dict[str, Any]:
     claim = {
+        **more,
         "order_id": f"ORD-{value}-{seed_}",
         "lot": f"LOT-UNKNOWN-{seed_}",
         "category": "chilled",
@@ -435,10 +438,12 @@ def _file_bare(base_url: str, customer: dict[str, str], value: str, seed_: int) 
 def test_above_the_limit_one_adjudicator_proposes_and_another_approves(
     browser: Browser, base_url: str, app: Any, seeded: Seeded
 ) -> None:
-    claim = _file_bare(base_url, seeded.customer, "900.00", 41)
+    claim = _file_bare(base_url, seeded.customer, "900.00", 41, family="pouch")
     proposer = grant(app, "adjudicator")
     context, page = _log_in(browser, base_url, proposer)
     page.goto(f"/review/claims/{claim['id']}")
+    # What the shop said the product is, beside its category.
+    expect(page.locator("dt:has-text('Category') + dd")).to_have_text("chilled · pouch")
     page.get_by_label("Override it").check()
     page.get_by_label("Responsible instead").select_option("carrier")
     page.get_by_label("Approve the proposal").check()
