@@ -170,3 +170,12 @@ def test_the_family_is_kept_reassessed_and_is_evidence_for_it(tmp_path: Path) ->
         assert labelled.family == "pouch" and labelled.photo_class == "swelling"
     finally:
         s.close()
+
+
+def test_the_families_a_claim_may_name_are_the_operating_points_families() -> None:
+    from typing import get_args
+
+    from claims.models import Family
+    from vision.operating import FAMILIES
+
+    assert set(get_args(Family)) == set(FAMILIES)
