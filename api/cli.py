@@ -143,14 +143,25 @@ def predict(
             help="f32, bf16 (openvino) or auto (openvino: the faster here); default from settings."
         ),
     ] = None,
+    family: Annotated[
+        str | None,
+        typer.Option(
+            help="What the photos show (produce, parcel, can, pouch), when known: a release's "
+            "packaging classifier judges only the families it names."
+        ),
+    ] = None,
 ) -> None:
     """Judge photos with the shipped model; exits 1 if any file could not be judged.
 
     Exits 2 without judging anything when the model or its runtime cannot be loaded.
     """
     from vision.errors import ImageRejected, ModelError
+    from vision.operating import FAMILIES
     from vision.predictor import Predictor
 
+    if family is not None and family not in FAMILIES:
+        typer.echo(f"error: unknown family {family!r} (known: {', '.join(FAMILIES)})", err=True)
+        raise typer.Exit(2)
     settings = Settings()
     if (
         backend is not None
@@ -175,7 +186,7 @@ def predict(
     failed = False
     for path in images:
         try:
-            result = predictor.try_inspect(path.read_bytes(), image=str(path))
+            result = predictor.try_inspect(path.read_bytes(), image=str(path), family=family)
         except OSError as exc:
             result = ImageRejected(f"cannot read the file: {exc.strerror or exc}")
         if isinstance(result, ImageRejected):

@@ -117,3 +117,7 @@ class InspectionOut(BaseModel):
         "decides and whether the model may decide it alone. Absent when the photo was not "
         "judged.",
     )
+    family: str | None = Field(
+        None,
+        description="The product family the caller named for the photo (absent: none named).",
+    )

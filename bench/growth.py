@@ -88,7 +88,7 @@ _INSPECTION = json.dumps(
 class StubInspector:
     """Real decode, quality gate and pHash; a fixed spoilage finding on every good photo."""
 
-    def inspect(self, data: bytes, *, image: str) -> Inspection:
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Inspection:
         """Judge one photo the cheap way (see the module docstring)."""
         decoded = decode_image(data)
         quality = assess_quality(decoded.rgb)

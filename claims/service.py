@@ -161,7 +161,7 @@ def file_claim(
     ):
         return found, False
     records = claim_records(ledger, claim)
-    inspections = _inspect(inspector, photos)
+    inspections = _inspect(inspector, photos, family=claim.family)
     if not any(i.quality.ok for i in inspections):
         # Nothing can be judged: tell the customer how to retake, and file nothing.
         advice = sorted({issue.message for i in inspections for issue in i.quality.issues})
@@ -456,13 +456,16 @@ def _insert_rows(
     refresh_queue(conn, [claim_id])
 
 
-def _inspect(inspector: Inspector, photos: Sequence[tuple[str, bytes]]) -> list[Inspection]:
-    """Judge every photo, or refuse the claim naming every photo that is not an image."""
+def _inspect(
+    inspector: Inspector, photos: Sequence[tuple[str, bytes]], *, family: str | None = None
+) -> list[Inspection]:
+    """Judge every photo (of ``family``, when the claim named one), or refuse the claim
+    naming every photo that is not an image."""
     out = []
     rejected = []
     for index, (name, data) in enumerate(photos):
         try:
-            out.append(inspector.inspect(data, image=name))
+            out.append(inspector.inspect(data, image=name, family=family))
         except ImageRejected as exc:
             rejected.append((index, name, exc))
     if rejected:

@@ -72,7 +72,7 @@ class GivenFindings:
         with self._lock:
             self._given[hashlib.sha256(data).hexdigest()] = tuple(findings)
 
-    def inspect(self, data: bytes, *, image: str) -> Inspection:
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Inspection:
         """Judge one photo like ``Predictor.inspect``, the findings given instead of inferred."""
         digest = hashlib.sha256(data).hexdigest()
         decoded = decode_image(data, limits=self.limits, max_side=WORKING_SIDE)

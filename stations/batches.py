@@ -282,7 +282,7 @@ def _grade_item(
     inspections = []
     for n, (name, data) in enumerate(item.photos):
         try:
-            inspections.append(inspector.inspect(data, image=name))
+            inspections.append(inspector.inspect(data, image=name, family=item.family))
         except ImageRejected as exc:
             rejected = photo_rejected(str(exc), n, item.request_photos)
             return replace(found, error=rejected)

@@ -87,3 +87,18 @@ def test_worker_command_line_is_one_celery_accepts() -> None:
     assert ctx.params["pool"].__module__ == "celery.concurrency.prefork"
     assert ctx.params["concurrency"] == 2
     assert ctx.params["hostname"].startswith("grader-2@")  # %h: Celery puts the host in
+
+
+def test_predict_judges_photos_as_the_family_it_is_told(tiny_weights: Path, tmp_path: Path) -> None:
+    from tests.vision.test_package import with_package
+
+    weights = with_package(tiny_weights, tmp_path / "w", families=["can"])
+    photo = tmp_path / "x.jpg"
+    photo.write_bytes(jpeg_bytes(textured()))
+    args = ["predict", "--json", "--weights", str(weights), "--backend", "onnxruntime"]
+    can = json.loads(CliRunner().invoke(app, [*args, "--family", "can", str(photo)]).stdout)
+    unnamed = json.loads(CliRunner().invoke(app, [*args, str(photo)]).stdout)
+    assert can["family"] == "can" and "package" in can["timing_ms"]
+    assert "family" not in unnamed and "package" not in unnamed["timing_ms"]
+    wrong = CliRunner().invoke(app, [*args, "--family", "crate", str(photo)])
+    assert wrong.exit_code == 2 and "unknown family 'crate'" in wrong.stderr

@@ -32,6 +32,12 @@ def main() -> None:
     ap.add_argument("--weights", type=Path, default=Path("weights"))
     ap.add_argument("--dataset", type=Path, default=Path("var/datasets/fp-v1"))
     ap.add_argument("--candidate", type=Path)
+    ap.add_argument(
+        "--families",
+        default="parcel,can",
+        help="comma-separated product families it judges (the photos a station or claim names "
+        "so); 'all' asks it about every photo, fruit included",
+    )
     args = ap.parse_args()
     import torch
 
@@ -79,6 +85,7 @@ def main() -> None:
         views=("hflip",),  # as tools/pack_eval.py judged it
         threshold=judged["threshold"],
         training=training,
+        families=None if args.families == "all" else tuple(args.families.split(",")),
         log=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(json.dumps({k: entry[k] for k in ("version", "package_classifier")}, indent=2))

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from training.imageio import read_bgr
+from vision.operating import FAMILIES
 from vision.predictor import Finding, Predictor
 
 __all__ = [
@@ -99,6 +100,33 @@ def read_ground_truth(label_file: Path, labels: tuple[str, ...], w: int, h: int)
     return tuple(out)
 
 
+POOL_FAMILY: dict[str, str] = {
+    "fruit_fresh_rotten": "produce",
+    "banana_ripeness_det": "produce",
+    "mango_rot_grade_det": "produce",
+    "rot_region_masks": "produce",
+    "apple_lesion_masks": "produce",
+    "parcel_damaged_intact": "parcel",
+    "box_damaged_fine": "parcel",
+    "can_defects": "can",
+    "synthetic_can": "can",
+    "synthetic_pouch": "pouch",
+}
+
+FEEDBACK_POOL = "feedback/"
+"""The pool of a feedback export's photo is this and its family (``training.feedback_val``)."""
+
+
+def pool_family(pool: str) -> str | None:
+    """The product family a pool's images show (a feedback export's: the family its
+    photos were decided for); None for pools of no one family. What a station or a claim
+    would have named, so the model judges each photo as the service would."""
+    if pool.startswith(FEEDBACK_POOL):
+        family = pool.removeprefix(FEEDBACK_POOL)
+        return family if family in FAMILIES else None
+    return POOL_FAMILY.get(pool)
+
+
 def collect(
     predictor: Predictor,
     dataset: Path,
@@ -120,6 +148,7 @@ def collect(
                 pool=row.get("pool", "unknown"),
                 tags=tuple(row.get("tags", ())),
                 truth=partial(read_ground_truth, label_file, predictor.spec.labels),
+                family=pool_family(row.get("pool", "unknown")),
             )
         )
     return records
@@ -133,11 +162,13 @@ def judge_file(
     pool: str,
     tags: tuple[str, ...],
     truth: Callable[[int, int], GroundTruth],
+    family: str | None = None,
 ) -> ImageRecord:
-    """Judge one photo as the service does; ``truth(width, height)`` gives its ground truth."""
+    """Judge one photo as the service does (told its ``family`` when one is known);
+    ``truth(width, height)`` gives its ground truth."""
     rgb = cv2.cvtColor(read_bgr(path), cv2.COLOR_BGR2RGB)
     h, w = rgb.shape[:2]
-    judgement = predictor.judge(rgb, floor=CANDIDATE_CONF)
+    judgement = predictor.judge(rgb, floor=CANDIDATE_CONF, family=family)
     return ImageRecord(
         file,
         pool,

@@ -147,6 +147,7 @@ def feedback_val(
                 pool=f"{FEEDBACK_POOL}{family}",
                 tags=("feedback",),
                 truth=_truth(photo_class),
+                family=family,
             )
         )
         # Sources name the claim or station item the world over: one item, one group,

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from training.calibrate import fit_platt
-from training.evaluate import ImageRecord, is_real_photo
+from training.evaluate import FEEDBACK_POOL, POOL_FAMILY, ImageRecord, is_real_photo
 from training.risk import clopper_pearson_upper, min_decisions
 from vision.calibration import PlattScaling
 from vision.operating import (
@@ -55,26 +55,10 @@ __all__ = [
     "risk_coverage",
 ]
 
-POOL_FAMILY: dict[str, str] = {
-    "fruit_fresh_rotten": "produce",
-    "banana_ripeness_det": "produce",
-    "mango_rot_grade_det": "produce",
-    "rot_region_masks": "produce",
-    "apple_lesion_masks": "produce",
-    "parcel_damaged_intact": "parcel",
-    "box_damaged_fine": "parcel",
-    "can_defects": "can",
-    "synthetic_can": "can",
-    "synthetic_pouch": "pouch",
-}
 MAX_SLOPE = 20.0  # a family calibration steeper than this is a separable toy fit, not kept
 # What a station does with each defect (stations.grading.DISPOSITIONS): decisions that lead
 # to the same outcome are not wrong for each other.
 OUTCOME = {"mold": "scrap", "spoilage": "scrap", "swelling": "scrap", "package_damage": "rework"}
-
-
-FEEDBACK_POOL = "feedback/"
-"""The pool of a feedback export's photo is this and its family (``training.feedback_val``)."""
 
 
 def family_of(record: ImageRecord) -> str | None:

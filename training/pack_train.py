@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from training.imageio import read_bgr
+from training.offline import configure_offline
 from training.packaging import PackPhoto, file_sha256
 
 __all__ = [
@@ -73,8 +74,13 @@ class PackConfig:
     notes: dict[str, str] = field(default_factory=dict)
 
 
+YOLO_CONFIG = Path("var/yolo-config")  # ultralytics' settings, project-local (training.offline)
+
+
 def build_model(start: Path) -> Any:
     """The ultralytics classification network of ``start`` with a fresh two-class head."""
+    # Unpickling the checkpoint imports ultralytics: offline, with its settings kept here.
+    configure_offline(YOLO_CONFIG)
     import torch
 
     ckpt = torch.load(start, map_location="cpu", weights_only=False)

@@ -270,6 +270,7 @@ def release_with_package(
     threshold: float,
     training: dict[str, Any],
     fusions: Sequence[str] = FUSIONS,
+    families: Sequence[str] | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """A candidate release: the shipped ``base_version`` of ``name`` with the packaging
@@ -279,6 +280,7 @@ def release_with_package(
     The packaging classifier's input, views and threshold were chosen on val
     (``tools/pack_eval.py``); this chooses its fusion, the abstention margins and the
     operating points on val. Test is not looked at: the promotion gate does that.
+    ``families``: the product families it judges (``vision.package``); None: every photo.
     """
     base = manifest_entry(weights_dir, name, base_version)
     candidate_dir.mkdir(parents=True, exist_ok=True)
@@ -310,6 +312,7 @@ def release_with_package(
         input=input_mode,
         threshold=round(float(threshold), 6),
         views=tuple(views),
+        families=tuple(families) if families is not None else None,
     )
     thresholds = {k: float(v) for k, v in base["thresholds"].items()}
     # The networks' answers do not depend on the fusion: each is computed once.

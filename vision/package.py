@@ -13,8 +13,14 @@ validation split) lands exactly on the release's ``package_damage`` threshold: t
 found when the probability reaches the packaging classifier's threshold, and the score keeps
 its order and the meaning thresholds, abstention margins and operating points give it.
 
-It is asked about every photo, fruit included: a release ships one only when it was trained
-to stay quiet outside packs and its false alarms on produce were measured (model card).
+Which photos it is asked about is the manifest's ``families``:
+
+- absent: every photo, fruit included; a release ships one so only when it was trained to
+  stay quiet outside packs and its false alarms on produce were measured (model card);
+- a list of product families (``vision.operating.FAMILIES``): only photos whose family the
+  caller knows and names (a station's item, a claim that named it) and that is one of them.
+  A photo of another family, or of one nobody named, is judged by the release's other
+  networks alone, exactly as the release without it would judge it.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import cv2
 import numpy as np
 
 from vision.errors import ModelError
+from vision.operating import FAMILIES
 from vision.postprocess import CLASSIFIER_VIEWS, center_crop_input, classifier_views, unit_chw
 
 __all__ = [
@@ -72,6 +79,12 @@ class PackageClassifierSpec:
     threshold: float  # on P(damaged), chosen on val
     views: tuple[str, ...] = ()  # test-time views averaged with the input
     fusion: str = "replace"  # a member of ``FUSIONS``
+    # The families it is asked about (see the module); None: every photo.
+    families: tuple[str, ...] | None = None
+
+    def applies_to(self, family: str | None) -> bool:
+        """Whether a photo of ``family`` (None: nobody said) is judged by this classifier."""
+        return self.families is None or (family is not None and family in self.families)
 
     def inputs(self, rgb: np.ndarray) -> list[np.ndarray]:
         """The network's input for an upright RGB photo and each of its views."""
@@ -109,6 +122,7 @@ class PackageClassifierSpec:
             "threshold": self.threshold,
             "fusion": self.fusion,
             "label": LABEL,
+            **({"families": list(self.families)} if self.families is not None else {}),
         }
 
 
@@ -128,6 +142,9 @@ def parse_package_classifier(
             threshold=float(block["threshold"]),
             views=tuple(str(v) for v in block.get("views", ())),
             fusion=str(block.get("fusion", "replace")),
+            families=(
+                None if block.get("families") is None else tuple(str(f) for f in block["families"])
+            ),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelError(f"manifest package_classifier block is malformed: {exc}") from exc
@@ -142,6 +159,10 @@ def parse_package_classifier(
         problems.append(f"unknown test-time views {unknown}")
     if spec.fusion not in FUSIONS:
         problems.append(f"unknown fusion {spec.fusion!r} (known: {list(FUSIONS)})")
+    if spec.families is not None and not spec.families:
+        problems.append("its families list is empty (leave it out to judge every photo)")
+    if spec.families is not None and (unknown := sorted(set(spec.families) - set(FAMILIES))):
+        problems.append(f"unknown families {unknown} (known: {list(FAMILIES)})")
     if not 0.0 < spec.threshold < 1.0:
         problems.append(f"threshold {spec.threshold} is not inside (0, 1)")
     if problems:

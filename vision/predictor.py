@@ -109,6 +109,9 @@ class Inspection:
     # ``vision.operating``); empty when the photo was not judged, or from an inspector that
     # states no operating points (a test double): callers then fall back to their own rule.
     decisions: dict[str, PhotoDecision] = field(default_factory=dict)
+    # The product family the caller named (a station's item, a claim's), None when nobody
+    # did: a release's packaging classifier judges only the families it names.
+    family: str | None = None
 
     @property
     def defective(self) -> bool:
@@ -128,6 +131,7 @@ class Inspection:
             "phash": format_phash(self.phash),
             "scores": {k: round(v, 4) for k, v in self.scores.items()},
             "timing_ms": {k: round(v, 2) for k, v in self.timing_ms.items()},
+            **({"family": self.family} if self.family is not None else {}),
             **(
                 {"decisions": {f: d.as_dict() for f, d in self.decisions.items()}}
                 if self.decisions
@@ -139,8 +143,9 @@ class Inspection:
 class Inspector(Protocol):
     """What the domain packages (claims, stations) need of a predictor: one photo judged."""
 
-    def inspect(self, data: bytes, *, image: str) -> Inspection:
-        """Judge one photo; raises ``vision.errors.ImageRejected`` for non-images."""
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Inspection:
+        """Judge one photo of ``family`` (a ``vision.operating`` family; None when nobody
+        said); raises ``vision.errors.ImageRejected`` for non-images."""
         ...
 
 
@@ -232,22 +237,23 @@ class Predictor:
             release_entry=release_entry,
         )
 
-    def inspect(self, data: bytes, *, image: str) -> Inspection:
-        """Judge one uploaded file; raises ``ImageRejected`` if it is not a usable image.
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Inspection:
+        """Judge one uploaded file of ``family`` (None when nobody said which); raises
+        ``ImageRejected`` if it is not a usable image.
 
         Raises ``DecoderBusyError`` when the decode budget had no room in time.
         """
         with photo_in_flight():
-            return self._inspect(data, image=image)
+            return self._inspect(data, image=image, family=family)
 
-    def _inspect(self, data: bytes, *, image: str) -> Inspection:
+    def _inspect(self, data: bytes, *, image: str, family: str | None) -> Inspection:
         t0 = time.perf_counter()
         digest = hashlib.sha256(data).hexdigest()
         decoded = decode_image(data, limits=self.limits, max_side=WORKING_SIDE, budget=self.budget)
         # The networks start now, on the pool, while this thread runs the gate: their result
         # is used only when the gate passes (no finding rests on an unjudgeable image), so the
         # order changes the time taken, never the answer.
-        judging = self._start_judging(decoded.rgb, floor=self.spec.box_floor)
+        judging = self._start_judging(decoded.rgb, floor=self.spec.box_floor, family=family)
         size = (decoded.width, decoded.height)
         quality = self._not_a_product(
             assess_quality(decoded.rgb, thresholds=self.quality, size=size), decoded.rgb
@@ -279,6 +285,7 @@ class Predictor:
             timing_ms=timing,
             scores=scores,
             decisions=decisions,
+            family=family,
         )
 
     def _not_a_product(self, report: QualityReport, rgb: np.ndarray) -> QualityReport:
@@ -325,20 +332,28 @@ class Predictor:
     def warm_up(self) -> None:
         """Run every network once on a small grey image, so that the first photo does not
         pay the runtime's first-run allocations."""
-        self.judge(np.full((64, 64, 3), 128, np.uint8), floor=self.spec.box_floor)
+        pkg = self.spec.package_classifier
+        family = pkg.families[0] if pkg is not None and pkg.families else None  # runs it too
+        self.judge(np.full((64, 64, 3), 128, np.uint8), floor=self.spec.box_floor, family=family)
 
     def judge(
-        self, rgb: np.ndarray, *, floor: float, timing: dict[str, float] | None = None
+        self,
+        rgb: np.ndarray,
+        *,
+        floor: float,
+        timing: dict[str, float] | None = None,
+        family: str | None = None,
     ) -> Judgement:
         """Fused per-label scores: the larger of the classifier's probability for the label
         (averaged over the photo and the release's test-time views of it) and the detector's
         best box for it (boxes kept down to ``floor``), then calibrated when the manifest
         carries a calibration for the label; then the packaging classifier's probability of
-        damage fused into ``package_damage`` when the release ships one (``vision.package``)."""
-        return self._start_judging(rgb, floor=floor)(timing)
+        damage fused into ``package_damage`` when the release ships one that judges photos of
+        ``family`` (``vision.package``; None: nobody said what the photo shows)."""
+        return self._start_judging(rgb, floor=floor, family=family)(timing)
 
     def _start_judging(
-        self, rgb: np.ndarray, *, floor: float
+        self, rgb: np.ndarray, *, floor: float, family: str | None = None
     ) -> Callable[[dict[str, float] | None], Judgement]:
         """Start both networks on the shared pool; the function returned waits for them and
         fuses their scores (its ``timing`` gets each stage's time, as ``judge`` documents)."""
@@ -347,9 +362,10 @@ class Predictor:
         detecting = submit(self.detect, rgb, conf=floor, timing=det_timing)
         classifying = submit(self._classify, rgb, cls_timing)
         pkg_timing: dict[str, float] = {}
+        pkg_spec = self.spec.package_classifier
         packaging = (
             submit(self._packaging, rgb, pkg_timing)
-            if self.package is not None and self.spec.package_classifier is not None
+            if self.package is not None and pkg_spec is not None and pkg_spec.applies_to(family)
             else None
         )
 
@@ -413,10 +429,12 @@ class Predictor:
             out += [Finding(label, score, b.box, True, b.confidence, unsure) for b in boxes]
         return tuple(out)
 
-    def try_inspect(self, data: bytes, *, image: str) -> Inspection | ImageRejected:
+    def try_inspect(
+        self, data: bytes, *, image: str, family: str | None = None
+    ) -> Inspection | ImageRejected:
         """Like ``inspect`` but returns the rejection instead of raising it (batch use)."""
         try:
-            return self.inspect(data, image=image)
+            return self.inspect(data, image=image, family=family)
         except ImageRejected as exc:
             return exc
 

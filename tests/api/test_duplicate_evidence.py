@@ -37,7 +37,7 @@ from vision.predictor import Finding, Inspection
 class StubInspector:
     """Real decode, quality gate and pHash; every judgeable photo shows spoilage at 0.99."""
 
-    def inspect(self, data: bytes, *, image: str) -> Inspection:
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Inspection:
         decoded = decode_image(data)
         quality = assess_quality(decoded.rgb)
         box = (0.0, 0.0, float(decoded.width), float(decoded.height))
@@ -230,7 +230,7 @@ class RacingInspector(StubInspector):
     def __init__(self) -> None:
         self.barrier = threading.Barrier(2, timeout=20)
 
-    def inspect(self, data: bytes, *, image: str) -> Inspection:
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Inspection:
         out = super().inspect(data, image=image)
         self.barrier.wait()
         return out

@@ -43,7 +43,7 @@ PHOTO = jpeg_bytes(textured(seed=5))
 class Swollen:
     """The model seam: every photo shows a swollen pack, surely."""
 
-    def inspect(self, data: bytes, *, image: str) -> Inspection:
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Inspection:
         found = (Finding("swelling", 0.97, (0.0, 0.0, 9.0, 9.0)),)
         return Inspection(
             image, "0" * 64, 320, 240, QualityReport(True), found, {"version": "t"}, 7

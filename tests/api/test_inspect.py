@@ -184,7 +184,7 @@ def test_a_form_field_over_its_part_limit_says_so_in_the_detail(client: TestClie
 class _ExplodingPredictor:
     """A real stand-in: fails the way an unexpected bug would."""
 
-    def inspect(self, data: bytes, *, image: str) -> None:
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> None:
         raise RuntimeError("secret internal detail")
 
 
@@ -235,3 +235,28 @@ def test_a_release_with_a_packaging_classifier_is_named_in_every_result(
         weights / "tiny-0-package.onnx"
     )
     assert "package" in result["timing_ms"] and "package_damage" in result["scores"]
+
+
+def test_a_caller_may_say_what_the_photos_show(tmp_path: Path, tiny_weights: Path) -> None:
+    """``?family=``: a release whose packaging classifier judges parcels is asked about a
+    photo said to be a parcel, not about one said to be produce or one nobody named; a
+    family that is none of the known ones is a 422 problem, nothing judged."""
+    from tests.vision.test_package import with_package
+
+    weights = with_package(tiny_weights, tmp_path / "weights", families=["parcel"])
+    app = create_app(Settings(data_dir=tmp_path / "var", weights_dir=weights))
+    headers = grant(app, "customer_app", customer_id="cust-family")
+    photo = [_photo("x.jpg", jpeg_bytes(textured()))]
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
+        parcel = c.post("/v1/inspect?family=parcel", files=photo)
+        produce = c.post("/v1/inspect?family=produce", files=photo)
+        unnamed = c.post("/v1/inspect", files=photo)
+        crate = c.post("/v1/inspect?family=crate", files=photo)
+    assert {r.status_code for r in (parcel, produce, unnamed)} == {200}
+    (p,), (q,), (u,) = parcel.json(), produce.json(), unnamed.json()
+    assert (p["family"], q["family"], "family" in u) == ("parcel", "produce", False)
+    assert "package" in p["timing_ms"]
+    assert "package" not in q["timing_ms"] and "package" not in u["timing_ms"]
+    assert q["scores"] == u["scores"]
+    body = _assert_problem(crate, 422, "validation")
+    assert "family" in json.dumps(body)

@@ -42,7 +42,7 @@ PHOTO = jpeg_bytes(textured(seed=3))
 class Mouldy:
     """The model seam: every photo shows mould, surely."""
 
-    def inspect(self, data: bytes, *, image: str) -> Inspection:
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Inspection:
         found = (Finding("mold", 0.97, (0.0, 0.0, 9.0, 9.0)),)
         return Inspection(
             image, "0" * 64, 320, 240, QualityReport(True), found, {"version": "t"}, 7

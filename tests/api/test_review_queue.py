@@ -54,7 +54,7 @@ DECIDE = {
 class Mouldy:
     """The model seam: every photo shows mould, surely; only the same photo looks alike."""
 
-    def inspect(self, data: bytes, *, image: str) -> Inspection:
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Inspection:
         found = (Finding("mold", 0.97, (0.0, 0.0, 9.0, 9.0)),)
         phash = int.from_bytes(hashlib.sha256(data).digest()[:8]) >> 1
         return Inspection(

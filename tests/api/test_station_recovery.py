@@ -64,7 +64,7 @@ class _Slow(PhotoScores):
     def __init__(self, delay: float, log: Path) -> None:
         self.delay, self.log = delay, log
 
-    def inspect(self, data: bytes, *, image: str) -> Any:
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Any:
         with self.log.open("a") as f:
             f.write(image + "\n")
         time.sleep(self.delay)

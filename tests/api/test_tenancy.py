@@ -64,7 +64,7 @@ def app(url: str | None, tmp_path: Path) -> Iterator[Any]:
 class _Either:
     """Station photos as the stations' double sees them, anything else as the claims' stub."""
 
-    def inspect(self, data: bytes, *, image: str) -> Any:
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Any:
         if data in PHOTOS.values():
             return PhotoScores().inspect(data, image=image)
         return StubInspector().inspect(data, image=image)

@@ -72,9 +72,14 @@ def test_a_claim_that_names_no_family_hashes_as_claims_did_before() -> None:
 
 
 class PouchSure:
-    """The model double: real decode, gate and hash; no finding; sure alone as a pouch only."""
+    """The model double: real decode, gate and hash; no finding; sure alone as a pouch only.
+    It remembers the family each photo was judged as (what routes a packaging classifier)."""
 
-    def inspect(self, data: bytes, *, image: str) -> Inspection:
+    def __init__(self) -> None:
+        self.asked: list[str | None] = []
+
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Inspection:
+        self.asked.append(family)
         decoded = decode_image(data, max_side=WORKING_SIDE)
         quality = assess_quality(decoded.rgb, size=(decoded.width, decoded.height))
         decisions = {
@@ -97,11 +102,12 @@ def test_the_named_family_s_point_alone_decides_the_photo() -> None:
 
 def test_the_family_is_kept_reassessed_and_is_evidence_for_it(tmp_path: Path) -> None:
     s = build_services(Settings(data_dir=tmp_path / "var", anchor_backend="none"))
+    model = PouchSure()
     try:
         filed, _ = file_claim(
             ledger=s.ledger,
             store=s.evidence,
-            inspector=PouchSure(),
+            inspector=model,
             claim=_claim(family="pouch"),
             photos=[("p.jpg", texture_jpeg(8))],
             now=NOW,
@@ -109,11 +115,13 @@ def test_the_family_is_kept_reassessed_and_is_evidence_for_it(tmp_path: Path) ->
         unnamed, _ = file_claim(
             ledger=s.ledger,
             store=s.evidence,
-            inspector=PouchSure(),
+            inspector=model,
             claim=_claim(order_id="F-2"),
             photos=[("q.jpg", texture_jpeg(9))],
             now=NOW,
         )
+        # The photos were judged as the family the claim named (none: nobody said).
+        assert model.asked == ["pouch", None]
         view = get_claim(s.engine, str(filed["id"]))
         assert (
             view["family"] == "pouch" and get_claim(s.engine, str(unnamed["id"]))["family"] is None

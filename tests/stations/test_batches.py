@@ -55,9 +55,14 @@ KIND_OF = {data: name for name, data in PHOTOS.items()}
 
 
 class PhotoScores:
-    """A test double for the model: each (real JPEG) photo is known to show what it shows."""
+    """A test double for the model: each (real JPEG) photo is known to show what it shows.
+    It remembers the family each photo was judged as (what routes a packaging classifier)."""
 
-    def inspect(self, data: bytes, *, image: str) -> Inspection:
+    def __init__(self) -> None:
+        self.asked: dict[str, str | None] = {}
+
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Inspection:
+        self.asked[image] = family
         if data not in KIND_OF:
             raise NotAnImageError("not an image")
         scores = dict(BASE)
@@ -89,11 +94,13 @@ def services(tmp_path: Path) -> Iterator[Services]:
     s.close()
 
 
-def _run(services: Services, batch_id: str, items: list[ItemInput]) -> Any:
+def _run(
+    services: Services, batch_id: str, items: list[ItemInput], model: PhotoScores | None = None
+) -> Any:
     return grade_batch(
         ledger=services.ledger,
         store=services.evidence,
-        inspector=PhotoScores(),
+        inspector=model or PhotoScores(),
         station=STATION,
         batch_id=batch_id,
         items=items,
@@ -184,8 +191,11 @@ def test_a_queued_batch_hashes_to_what_was_sent_without_hashing_its_photos_again
 def test_an_item_left_to_a_person_keeps_the_family_its_station_named(services: Services) -> None:
     named = ItemInput(ITEM_A, "package", (("a.jpg", PHOTOS["unsure"]),), family="pouch")
     unnamed = ItemInput(ITEM_B, "package", (("b.jpg", PHOTOS["unsure"]),))
-    result = _run(services, "batch-family", [named, unnamed])
+    model = PhotoScores()
+    result = _run(services, "batch-family", [named, unnamed], model)
     assert [i["family"] for i in result.items] == ["pouch", None]
+    # Each photo was judged as the family its station named (none: nobody said).
+    assert model.asked == {"a.jpg": "pouch", "b.jpg": None}
     assert all(i["grade"]["manual"] for i in result.items)
     waiting = {i.epc: i for i in open_items(services.engine)}
     assert waiting[ITEM_A].family == "pouch" and waiting[ITEM_A].as_dict()["family"] == "pouch"

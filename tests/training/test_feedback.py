@@ -61,7 +61,7 @@ class GivenBoxes:
         self.given[hashlib.sha256(data).hexdigest()] = findings
         return data
 
-    def inspect(self, data: bytes, *, image: str) -> Inspection:
+    def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Inspection:
         digest = hashlib.sha256(data).hexdigest()
         decoded = decode_image(data, max_side=WORKING_SIDE)
         quality = assess_quality(decoded.rgb, size=(decoded.width, decoded.height))

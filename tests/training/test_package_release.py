@@ -85,3 +85,44 @@ def test_a_release_with_a_packaging_classifier_is_built_on_val_alone(
     card = (candidate / "MODEL_CARD.md").read_text()
     assert "## Packaging classifier" in card and "tiny-0.1-package.onnx" in card
     assert "## On val" in card
+
+
+def test_the_gate_s_photos_are_judged_as_the_family_their_pool_shows(
+    tiny_weights: Path, tmp_path: Path
+) -> None:
+    """``collect`` tells the predictor each photo's family, as a station or a claim would:
+    a release whose packaging classifier judges parcels alone is asked about the parcel
+    photos, and judges the fruit photo exactly as the release without it."""
+    from tests.vision.test_package import with_package
+    from training.evaluate import collect, pool_family
+
+    dataset = _val_split(tmp_path / "dataset")
+    fruit = "fruit_fresh_rotten__0"
+    (dataset / "images" / "val" / f"{fruit}.jpg").write_bytes(jpeg_bytes(scene(seed=11)))
+    with (dataset / "samples.jsonl").open("a") as f:
+        row = {"file": f"images/val/{fruit}.jpg", "pool": "fruit_fresh_rotten", "split": "val"}
+        f.write(json.dumps(row) + "\n")
+    assert (pool_family("parcel_damaged_intact"), pool_family("fruit_fresh_rotten")) == (
+        "parcel",
+        "produce",
+    )
+    assert (pool_family("feedback/can"), pool_family("feedback/crate"), pool_family("x")) == (
+        "can",
+        None,
+        None,
+    )
+    routed = Predictor.from_weights(
+        with_package(tiny_weights, tmp_path / "w", families=["parcel"]), name="tiny"
+    )
+    everyone = Predictor.from_weights(with_package(tiny_weights, tmp_path / "w2"), name="tiny")
+    plain = Predictor.from_weights(tiny_weights, name="tiny")
+    by = {
+        side: {r.file.split("/")[-1]: r.scores for r in collect(p, dataset, "val")}
+        for side, p in (("routed", routed), ("everyone", everyone), ("plain", plain))
+    }
+    assert by["routed"][f"{fruit}.jpg"] == by["plain"][f"{fruit}.jpg"]
+    assert by["everyone"][f"{fruit}.jpg"] != by["plain"][f"{fruit}.jpg"]
+    parcels = [name for name in by["routed"] if name.startswith("parcel")]
+    assert len(parcels) == 6
+    assert all(by["routed"][n] == by["everyone"][n] for n in parcels)
+    assert any(by["routed"][n] != by["plain"][n] for n in parcels)

@@ -78,6 +78,8 @@ def test_the_manifest_block_is_read_and_its_file_hash_checked(
         ({"threshold": 1.0}, "not inside"),
         ({"label": "mold"}, "only 'package_damage'"),
         ({"imgsz": "big"}, "malformed"),
+        ({"families": ["parcel", "crate"]}, r"unknown families \['crate'\]"),
+        ({"families": []}, "families list is empty"),
     ],
 )
 def test_a_malformed_block_is_refused(
@@ -151,3 +153,44 @@ def test_a_release_without_one_is_unchanged(tiny_weights: Path) -> None:
     judged = predictor.judge(scene(seed=5), floor=0.05)
     assert judged.package is None
     assert "package_classifier_sha256" not in predictor.model
+
+
+def test_a_release_naming_families_asks_it_about_those_families_alone(
+    tiny_weights: Path, tmp_path: Path
+) -> None:
+    """Routed by family: a parcel or a can gets the packaging classifier's score; produce,
+    a pouch and a photo nobody named are judged exactly as the release without it judges."""
+    rgb = scene(seed=5)
+    plain = Predictor.from_weights(tiny_weights).judge(rgb, floor=0.05)
+    weights = with_package(tiny_weights, tmp_path / "w", families=["parcel", "can"])
+    predictor = Predictor.from_weights(weights)
+    pc = predictor.spec.package_classifier
+    assert pc is not None and pc.families == ("parcel", "can")
+    assert pc.as_dict()["families"] == ["parcel", "can"]
+    p = damage_by_hand(weights, rgb)
+    for family in ("parcel", "can"):
+        timing: dict[str, float] = {}
+        judged = predictor.judge(rgb, floor=0.05, timing=timing, family=family)
+        assert judged.package == pytest.approx(p, abs=1e-6) and "package" in timing
+    for family in ("produce", "pouch", None):
+        timing = {}
+        judged = predictor.judge(rgb, floor=0.05, timing=timing, family=family)
+        assert judged.package is None and "package" not in timing
+        assert judged.scores == plain.scores
+    # Through inspect, as a station or a claim asks: the family is part of the result.
+    named = predictor.inspect(jpeg_bytes(rgb), image="box.jpg", family="parcel")
+    unnamed = predictor.inspect(jpeg_bytes(rgb), image="box.jpg")
+    assert "package" in named.timing_ms and "package" not in unnamed.timing_ms
+    assert named.as_dict()["family"] == "parcel" and "family" not in unnamed.as_dict()
+    assert named.scores["package_damage"] != unnamed.scores["package_damage"]
+
+
+def test_a_release_naming_no_families_asks_it_about_every_photo(
+    tiny_weights: Path, tmp_path: Path
+) -> None:
+    predictor = Predictor.from_weights(with_package(tiny_weights, tmp_path / "w"))
+    assert predictor.spec.package_classifier is not None
+    assert predictor.spec.package_classifier.families is None
+    assert "families" not in predictor.spec.package_classifier.as_dict()
+    for family in ("produce", None):
+        assert predictor.judge(scene(seed=5), floor=0.05, family=family).package is not None
