@@ -6,7 +6,9 @@ probability of damage into the ``package_damage`` score, after the release's cal
 
 - ``replace``: the score is the packaging classifier's alone (the detector's boxes and the
   condition classifier still say where, and still carry every other label);
-- ``max``: the larger of the two.
+- ``max``: the larger of the two;
+- ``mean``: their average, an ensemble of two networks trained apart (both scores are on
+  the release's scale, so the label's threshold means the same for their mean).
 
 Its probability is mapped piecewise-linearly so that its own threshold (chosen on the
 validation split) lands exactly on the release's ``package_damage`` threshold: the label is
@@ -45,7 +47,7 @@ __all__ = [
     "squash_input",
 ]
 
-FUSIONS = ("replace", "max")
+FUSIONS = ("replace", "max", "mean")
 LABEL = "package_damage"  # the label the packaging classifier speaks for
 POSITIVE = "damaged"  # its class that means that label
 
@@ -107,7 +109,13 @@ class PackageClassifierSpec:
     ) -> dict[str, float]:
         """The release's (calibrated) scores with the packaging classifier's fused in."""
         mine = self.score(probability, label_threshold)
-        fused = mine if self.fusion == "replace" else max(scores.get(LABEL, 0.0), mine)
+        theirs = scores.get(LABEL, 0.0)
+        if self.fusion == "replace":
+            fused = mine
+        elif self.fusion == "max":
+            fused = max(theirs, mine)
+        else:  # mean: both are on the release's scale, so the threshold means the same
+            fused = (theirs + mine) / 2
         return {**scores, LABEL: fused}
 
     def as_dict(self) -> dict[str, Any]:

@@ -72,7 +72,7 @@ def test_a_release_with_a_packaging_classifier_is_built_on_val_alone(
     pc = entry["package_classifier"]
     assert pc["file"] == "tiny-0.1-package.onnx" and pc["imgsz"] == 32
     assert (pc["input"], pc["views"], pc["threshold"]) == ("squash", ["hflip"], 0.4)
-    assert set(pc["fusion_on_val"]) == {"replace", "max"} and len(lines) == 2
+    assert set(pc["fusion_on_val"]) == {"replace", "max", "mean"} and len(lines) == 3
     assert pc["fusion"] == max(
         pc["fusion_on_val"], key=lambda k: (pc["fusion_on_val"][k], k == "replace")
     )

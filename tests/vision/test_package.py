@@ -72,7 +72,7 @@ def test_the_manifest_block_is_read_and_its_file_hash_checked(
     ("block", "message"),
     [
         ({"input": "letterbox"}, "unknown input"),
-        ({"fusion": "mean"}, "unknown fusion"),
+        ({"fusion": "median"}, "unknown fusion"),
         ({"classes": ["ok", "broken"]}, "no 'damaged'"),
         ({"views": ["rot90"]}, "unknown test-time views"),
         ({"threshold": 1.0}, "not inside"),
@@ -124,6 +124,11 @@ def test_the_predictor_fuses_it_into_package_damage(tiny_weights: Path, tmp_path
     (weights / "manifest.json").write_text(json.dumps(manifest))
     fused = Predictor.from_weights(weights).judge(rgb, floor=0.05).scores["package_damage"]
     assert fused == pytest.approx(max(plain.scores["package_damage"], expected), abs=1e-6)
+    # "mean" averages the two, each on the release's scale.
+    manifest["models"][0]["package_classifier"]["fusion"] = "mean"
+    (weights / "manifest.json").write_text(json.dumps(manifest))
+    fused = Predictor.from_weights(weights).judge(rgb, floor=0.05).scores["package_damage"]
+    assert fused == pytest.approx((plain.scores["package_damage"] + expected) / 2, abs=1e-6)
 
 
 def test_a_photo_is_found_damaged_exactly_when_it_reaches_the_package_threshold(
