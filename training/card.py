@@ -325,11 +325,20 @@ def refusals_markdown(entry: dict[str, Any]) -> str:
             f"{name} {_pct(acc)}" for name, acc in test.get("groups", {}).items() if acc is not None
         )
         trained = "; ".join(f"{k}: {v.rstrip('.')}" for k, v in r.get("training", {}).items() if v)
-        lines.append(
-            f"- {r['version']}, on its own test images (composites included): {groups}; "
-            f"spoilage AP50 on banana and mango {test.get('spoilage_ap50_banana_mango')}. "
-            f"Trained: {trained}"
+        own = (
+            f"on its own test images (composites included): {groups}; spoilage AP50 on banana "
+            f"and mango {test.get('spoilage_ap50_banana_mango')}. "
+            if groups
+            else ""
         )
+        by_group = ", ".join(
+            f"{name} {_pct(g['incumbent_accuracy'])} -> {_pct(g['candidate_accuracy'])} "
+            f"({g['only_incumbent_right']}/{g['only_candidate_right']})"
+            for name, g in (r.get("groups") or {}).items()
+            if g.get("images")
+        )
+        paired = f"paired on real photos by group: {by_group}. " if by_group else ""
+        lines.append(f"- {r['version']}, {own}{paired}Trained: {trained}")
     return "\n".join(lines) + "\n"
 
 

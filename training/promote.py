@@ -292,6 +292,20 @@ def install(
     return entry
 
 
+def _trained(training: dict[str, Any]) -> dict[str, str | None]:
+    """What a candidate's networks are, part by part: a part it kept from the release it was
+    built on (``training.base_release``) says so instead of restating that release's run."""
+    base = training.get("base_release")
+    out: dict[str, str | None] = {}
+    for part in ("detector", "classifier", "package_classifier"):
+        summary = (training.get(part) or {}).get("summary")
+        if base and part != "package_classifier":
+            summary = f"kept from {base}"
+        if summary or part != "package_classifier":
+            out[part] = summary
+    return out
+
+
 def record_refusal(
     *, candidate_dir: Path, weights_dir: Path, name: str, comparison: Comparison
 ) -> dict[str, Any]:
@@ -311,10 +325,7 @@ def record_refusal(
         "sha256": cand["sha256"],
         "classifier_sha256": (cand.get("classifier") or {}).get("sha256"),
         "package_classifier_sha256": (cand.get("package_classifier") or {}).get("sha256"),
-        "training": {
-            part: cand.get("training", {}).get(part, {}).get("summary")
-            for part in ("detector", "classifier")
-        },
+        "training": _trained(cand.get("training", {})),
         "test": {
             "image_level_accuracy": test.get("image_level", {}).get("accuracy"),
             "groups": {g: v.get("accuracy") for g, v in test.get("groups", {}).items()},

@@ -245,3 +245,39 @@ def test_the_split_identity_is_its_real_photos_only(tmp_path: Path) -> None:
     assert split_identity(_split(tmp_path / "c", relabelled), "test") != split_identity(one, "test")
     fewer = {"can_defects__1": real["can_defects__1"]}
     assert split_identity(_split(tmp_path / "d", fewer), "test") != split_identity(one, "test")
+
+
+def test_a_refused_candidate_built_on_a_release_says_what_it_kept_and_what_it_added(
+    tmp_path: Path,
+) -> None:
+    """A packaging-classifier candidate (``training.release.release_with_package``) inherits
+    its base release's training record: the refusal must not pass that run off as its own,
+    and the card gives the paired figures by group instead of its own test figures (the
+    candidate was built without looking at test)."""
+    shipped = _release_dir(tmp_path / "weights", "1")
+    candidate = _release_dir(tmp_path / "candidate", "2")
+    manifest = json.loads((candidate / "manifest.json").read_text())
+    manifest["models"][0]["training"] = {
+        "detector": {"summary": "the base's detector run."},
+        "classifier": {"summary": "the base's classifier run."},
+        "package_classifier": {"summary": "YOLO11n-cls, 288 px, epoch 18 kept."},
+        "base_release": "1",
+    }
+    (candidate / "manifest.json").write_text(json.dumps(manifest))
+    inc, cand = _pair(3, "parcel_damaged_intact", inc_right=False, cand_right=True)
+    verdict = compare_models(
+        incumbent=inc, incumbent_thresholds=THR, candidate=cand, candidate_thresholds=THR
+    )
+    entry = record_refusal(
+        candidate_dir=candidate, weights_dir=shipped, name="m", comparison=verdict
+    )
+    (refused,) = entry["refused"]
+    assert refused["training"] == {
+        "detector": "kept from 1",
+        "classifier": "kept from 1",
+        "package_classifier": "YOLO11n-cls, 288 px, epoch 18 kept.",
+    }
+    card = with_refusals("# card 1\n", entry)
+    assert "the base's" not in card and "on its own test images" not in card
+    assert "parcels_and_boxes 0.0% -> 100.0% (0/3)" in card
+    assert "package_classifier: YOLO11n-cls, 288 px, epoch 18 kept" in card
