@@ -6,10 +6,13 @@ alternating order, so neither gets a warmer cache or a quieter CPU. The photos a
 held-out split's, spread over its pools (as ``bench/inference.py`` picks them), optionally
 re-encoded at phone size. Prints per release the p50/p95 of a whole inspection (decode,
 quality checks, both networks, fusion) and of the classifier alone, images/s, and the
-candidate's ratio to the incumbent.
+candidate's ratio to the incumbent. With ``--named-families`` each photo is judged as the
+family its pool shows (as a station names its items): a release whose packaging classifier
+is routed to some families then pays for it on those photos alone.
 
     .venv/bin/python bench/releases.py --candidate var/candidate-0.3.1 [--incumbent weights]
                                        [--n 120] [--rounds 3] [--photo-side 4032]
+                                       [--named-families]
     # after a promotion, the new release against the one it replaced:
     .venv/bin/python bench/releases.py --candidate weights --incumbent-version 0.2.1
 """
@@ -26,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.inference import _images, _pct  # noqa: E402  (the path above)
+from training.evaluate import pool_family  # noqa: E402
 from vision.predictor import Predictor  # noqa: E402
 from vision.registry import DEFAULT_WEIGHTS_DIR  # noqa: E402
 
@@ -41,8 +45,18 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--photo-side", type=int, default=None)
     ap.add_argument("--split", default="test", help="whose photos: test (held out) or val")
+    ap.add_argument(
+        "--named-families",
+        action="store_true",
+        help="judge each photo as its pool's family (training.evaluate.pool_family)",
+    )
     args = ap.parse_args()
     photos = [p.read_bytes() for p in _images(args.n, args.photo_side, args.split)]
+    pools = REPO.parent / "shared" / "datasets"
+    families = [
+        pool_family(p.relative_to(pools).parts[0]) if args.named_families else None
+        for p in _images(args.n, None, args.split)  # the same photos, in the same order
+    ]
     sides = {
         "incumbent": Predictor.from_weights(args.incumbent, version=args.incumbent_version),
         "candidate": Predictor.from_weights(args.candidate, version=args.candidate_version),
@@ -59,7 +73,7 @@ def main() -> None:
         for i, data in enumerate(photos):
             for side in order if i % 2 == 0 else reversed(order):
                 started = time.perf_counter()
-                result = sides[side].inspect(data, image=f"{i}.jpg")
+                result = sides[side].inspect(data, image=f"{i}.jpg", family=families[i])
                 elapsed = time.perf_counter() - started
                 wall[side] += elapsed
                 total[side].append(elapsed * 1e3)
@@ -91,6 +105,9 @@ def main() -> None:
     ratio = (len(total["candidate"]) / wall["candidate"]) / (
         len(total["incumbent"]) / wall["incumbent"]
     )
+    for side in sides:
+        if package[side]:
+            print(f"{side}: packaging classifier ran on {len(package[side])} of {len(total[side])}")
     print(f"candidate images/s vs incumbent: {ratio:.2f}x")
 
 
