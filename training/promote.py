@@ -296,13 +296,12 @@ def _trained(training: dict[str, Any]) -> dict[str, str | None]:
     """What a candidate's networks are, part by part: a part it kept from the release it was
     built on (``training.base_release``) says so instead of restating that release's run."""
     base = training.get("base_release")
-    out: dict[str, str | None] = {}
-    for part in ("detector", "classifier", "package_classifier"):
-        summary = (training.get(part) or {}).get("summary")
-        if base and part != "package_classifier":
-            summary = f"kept from {base}"
-        if summary or part != "package_classifier":
-            out[part] = summary
+    out: dict[str, str | None] = {
+        part: f"kept from {base}" if base else (training.get(part) or {}).get("summary")
+        for part in ("detector", "classifier")
+    }
+    if added := (training.get("package_classifier") or {}).get("summary"):
+        out["package_classifier"] = added
     return out
 
 
