@@ -231,7 +231,7 @@ class RacingInspector(StubInspector):
         self.barrier = threading.Barrier(2, timeout=20)
 
     def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Inspection:
-        out = super().inspect(data, image=image)
+        out = super().inspect(data, image=image, family=family)
         self.barrier.wait()
         return out
 

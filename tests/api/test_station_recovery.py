@@ -62,13 +62,14 @@ class _Slow(PhotoScores):
     """The photo double, ``delay`` seconds a photo, each judged photo noted in ``log``."""
 
     def __init__(self, delay: float, log: Path) -> None:
+        super().__init__()
         self.delay, self.log = delay, log
 
     def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Any:
         with self.log.open("a") as f:
             f.write(image + "\n")
         time.sleep(self.delay)
-        return super().inspect(data, image=image)
+        return super().inspect(data, image=image, family=family)
 
 
 def serve(data: Path, port: int, delay: float) -> None:

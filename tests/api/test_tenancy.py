@@ -66,8 +66,8 @@ class _Either:
 
     def inspect(self, data: bytes, *, image: str, family: str | None = None) -> Any:
         if data in PHOTOS.values():
-            return PhotoScores().inspect(data, image=image)
-        return StubInspector().inspect(data, image=image)
+            return PhotoScores().inspect(data, image=image, family=family)
+        return StubInspector().inspect(data, image=image, family=family)
 
 
 @pytest.fixture
