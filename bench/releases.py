@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.inference import _images, _pct  # noqa: E402  (the path above)
+from bench.inference import _images, _pct, _phone_sized  # noqa: E402  (the path above)
 from training.evaluate import pool_family  # noqa: E402
 from vision.predictor import Predictor  # noqa: E402
 from vision.registry import DEFAULT_WEIGHTS_DIR  # noqa: E402
@@ -51,11 +51,12 @@ def main() -> None:
         help="judge each photo as its pool's family (training.evaluate.pool_family)",
     )
     args = ap.parse_args()
-    photos = [p.read_bytes() for p in _images(args.n, args.photo_side, args.split)]
+    chosen = _images(args.n, None, args.split)
+    sent = _phone_sized(chosen, args.photo_side) if args.photo_side else chosen
+    photos = [p.read_bytes() for p in sent]
     pools = REPO.parent / "shared" / "datasets"
     families = [
-        pool_family(p.relative_to(pools).parts[0]) if args.named_families else None
-        for p in _images(args.n, None, args.split)  # the same photos, in the same order
+        pool_family(p.relative_to(pools).parts[0]) if args.named_families else None for p in chosen
     ]
     sides = {
         "incumbent": Predictor.from_weights(args.incumbent, version=args.incumbent_version),

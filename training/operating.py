@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from training.calibrate import fit_platt
-from training.evaluate import FEEDBACK_POOL, POOL_FAMILY, ImageRecord, is_real_photo
+from training.evaluate import FEEDBACK_POOL, POOL_FAMILY, ImageRecord, is_real_photo, pool_family
 from training.risk import clopper_pearson_upper, min_decisions
 from vision.calibration import PlattScaling
 from vision.operating import (
@@ -64,10 +64,9 @@ OUTCOME = {"mold": "scrap", "spoilage": "scrap", "swelling": "scrap", "package_d
 def family_of(record: ImageRecord) -> str | None:
     """The family a real photo shows (a pool's, or what a person's decision named); None
     for generated images and unknown pools."""
-    if record.pool.startswith(FEEDBACK_POOL):
-        family = record.pool.removeprefix(FEEDBACK_POOL)
-        return family if family in FAMILIES else None
-    return POOL_FAMILY.get(record.pool) if is_real_photo(record) else None
+    if record.pool.startswith(FEEDBACK_POOL) or is_real_photo(record):
+        return pool_family(record.pool)
+    return None
 
 
 @dataclass(frozen=True)
