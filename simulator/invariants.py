@@ -162,6 +162,12 @@ def _fixed(view: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def _person_since(seen: Observed, cid: str) -> bool:
+    """A person's decision or approval on the claim was accepted after its settled state was
+    read: what changed then is that person's word, recorded in the ledger, not the machine's."""
+    return seen.person_at.get(cid, float("-inf")) > seen.settled_read_at.get(cid, float("inf"))
+
+
 def check(week: Week, seen: Observed, views: Views) -> list[Held]:
     """Every invariant over the week, in the order the issue lists them."""
     filed = seen.by_id()
@@ -199,7 +205,7 @@ def check(week: Week, seen: Observed, views: Views) -> list[Held]:
     broken = []
     for cid, before in seen.settled_before.items():
         after = views.customer.get(cid, {})
-        if _fixed(after) != _fixed(before):
+        if _fixed(after) != _fixed(before) and not _person_since(seen, cid):
             broken.append(f"{filed[cid].plan.name}: {_fixed(before)} -> {_fixed(after)}")
     out.append(
         Held(

@@ -50,7 +50,11 @@ class Observed:
     over_limit: set[str] = field(default_factory=set)
     proposed: dict[str, str] = field(default_factory=dict)
     approved: dict[str, str] = field(default_factory=dict)
+    # A settled claim as read before a grade or late record about its lot, and when it was read.
     settled_before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    settled_read_at: dict[str, float] = field(default_factory=dict)
+    # When a person's decision, proposal or approval on a claim was last accepted.
+    person_at: dict[str, float] = field(default_factory=dict)
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
     graded_at: dict[str, float] = field(default_factory=dict)
     late_posted_at: dict[str, float] = field(default_factory=dict)

@@ -441,7 +441,9 @@ class Shop:
                 continue
             r = self.call("auditor", "GET", f"/v1/claims/{f.claim_id}")
             if r.status_code == 200 and settled(r.json()):
-                self.seen.settled_before[f.claim_id] = r.json()
+                with self.seen.lock:
+                    self.seen.settled_before[f.claim_id] = r.json()
+                    self.seen.settled_read_at[f.claim_id] = time.monotonic()
 
     # ------------------------------------------------------------------ adjudicators
 
@@ -483,10 +485,20 @@ class Shop:
                 self._taken.discard(claim["id"])
             time.sleep(0.2)
             return
+        # The person opens the claim as it is now: the queue listing may be a few seconds old,
+        # and meanwhile a late record may have settled it (the machine paid it).
+        now = self.call(who, "GET", f"/v1/claims/{claim['id']}")
+        if not self._expect(now, (200,), f"claim {claim['id']}") or not waits_for_person(
+            now.json()
+        ):
+            return
+        claim = now.json()
         body = decision_for(filed.plan, claim)
         r = self.call(who, "POST", f"/v1/claims/{claim['id']}/decision", json=body)
         with self.seen.lock:
             self.seen.decisions.setdefault(claim["id"], []).append((who, r.status_code, body))
+            if r.status_code == 200:
+                self.seen.person_at[claim["id"]] = time.monotonic()
             if r.status_code == 200 and awaits_approval(r.json()):
                 self.seen.proposed[claim["id"]] = who
             elif r.status_code == 200:
@@ -517,7 +529,9 @@ class Shop:
                 if self._expect(a, (200,), f"approval {c['id']}"):
                     with self.seen.lock:
                         self.seen.approved[c["id"]] = "approver"
-                        self.seen.decided_at[c["id"]] = time.monotonic()
+                        self.seen.decided_at[c["id"]] = self.seen.person_at[c["id"]] = (
+                            time.monotonic()
+                        )
             if not pending:
                 if self._judges_done.is_set():
                     return
