@@ -6,31 +6,49 @@ in with the claim; two rules read them:
 - ``LABEL_OTHER_LOT``: a photo's label reads a lot other than the claim's. It may be a photo
   of other goods, or a misfiled lot: a reason, and the claim is held for a person. Never a
   refusal: the complaint stands, a person looks.
-- ``USE_BY_PASSED_AT_DELIVERY``: the label's use-by (or expiry) date was already past on
-  the day of delivery. Goods that may not be sold were sold: the seller's, the ``retailer``
-  (the registered retailer that held the lot, when the ledger has one). Photos whose label
-  reads another lot say nothing about this lot's date and are not used. A best-before date
-  is quality, not safety, and does not decide.
+- ``USE_BY_PASSED_AT_DELIVERY``: the lot's use-by (or expiry) date was already past on the
+  day of delivery. Goods that may not be sold were sold: the seller's, the ``retailer``
+  (the registered retailer that held the lot, when the ledger has one). The date is the one
+  the lot's records state (ILMD ``itemExpirationDate``) when they state one, else the one
+  read on the label. Photos whose label reads another lot say nothing about this lot's date
+  and are not used. A best-before date is quality, not safety, and does not decide.
+- ``LABEL_DATE_DIFFERS``: a label reads a use-by date other than the one the lot's records
+  state. An engine's misread (a 5 read for an S) or a pack relabelled: the label's date is
+  not used, and the claim is held for a person, who compares the pack with the records.
+- ``RECORDED_USE_BY_DIFFER``: the lot's records state different use-by dates. No date
+  decides; the claim is held for a person.
 
 A label read is the engine's (``vision.label_text`` abstains rather than guesses); the reason
-names the photo and the words read, and the claim's evidence entry records every read.
+names the photo and the words read, and the claim's evidence entry records every read. A
+record's date is what a party signed for in the ledger, so it outranks a read: a misread
+date never names the seller when the records state the lot's date.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 
 from claims.models import ClaimInput
-from claims.segments import LedgerRef, Timeline
+from claims.segments import LedgerRef, RecordedUseBy, Timeline
 from claims.verdict import BASE_CONFIDENCE, Reason, Verdict
 from supplychain.identifiers.digital_link import lot as lot_of_key
 from supplychain.identifiers.tds import is_gs1_key
-from vision.label_text import LabelRead, LabelReading, normalize_lot
+from vision.label_text import LabelDate, LabelRead, LabelReading, normalize_lot
 
-__all__ = ["LABEL_OTHER_LOT", "SELLER", "claim_lot_number", "read_labels"]
+__all__ = [
+    "LABEL_DATE_DIFFERS",
+    "LABEL_OTHER_LOT",
+    "RECORDED_USE_BY_DIFFER",
+    "SELLER",
+    "claim_lot_number",
+    "read_labels",
+]
 
 LABEL_OTHER_LOT = "a photo's label reads another lot"
+LABEL_DATE_DIFFERS = "a photo's label reads another use-by date than the lot's records"
+RECORDED_USE_BY_DIFFER = "the lot's records state different use-by dates"
 SELLER = "retailer"
 
 
@@ -70,10 +88,9 @@ def read_labels(
     labels: Sequence[LabelReading | None],
     timeline: Timeline | None,
 ) -> Verdict:
-    """The verdict with what the photos' labels say applied (see the module)."""
+    """The verdict with what the photos' labels and the lot's recorded use-by say applied
+    (see the module)."""
     photos = _reads(labels)
-    if not photos:
-        return verdict
     expected = claim_lot_number(claim.lot)
     other = [
         p
@@ -110,29 +127,112 @@ def _use_by(
     verdict: Verdict, *, claim: ClaimInput, photos: Sequence[_Photo], timeline: Timeline | None
 ) -> Verdict:
     delivered = claim.delivered_at.date()
-    expired = [
-        (p, d) for p in photos for d in p.read.dates if d.kind == "use_by" and d.date < delivered
-    ]
+    read = [(p, d) for p in photos for d in p.read.dates if d.kind == "use_by"]
+    recorded = timeline.use_by if timeline is not None else ()
+    dates = sorted({r.date for r in recorded})
+    if len(dates) > 1:
+        return _held(
+            verdict,
+            Reason(
+                "RECORDED_USE_BY_DIFFER",
+                "The lot's records state different use-by dates ("
+                + ", ".join(d.isoformat() for d in dates)
+                + "): no date decides; a person checks which is the pack's.",
+                tuple(r.ref for r in recorded),
+                {"use_by": [{"date": r.date.isoformat(), "by": list(r.by)} for r in recorded]},
+            ),
+            RECORDED_USE_BY_DIFFER,
+        )
+    if recorded:
+        record = recorded[0]
+        differ = [(p, d) for p, d in read if d.date != record.date]
+        if differ:
+            verdict = _held(verdict, _differs(record, differ), LABEL_DATE_DIFFERS)
+        if record.date >= delivered:
+            return verdict
+        agree = [p.position for p, d in read if d.date == record.date]
+        return _sellers(verdict, claim=claim, timeline=timeline, recorded=record, agree=agree)
+    expired = [(p, d) for p, d in read if d.date < delivered]
     if not expired:
         return verdict
     photo, printed = min(expired, key=lambda x: x[1].date)
-    party_id, refs = _seller(timeline)
-    confidence = round(BASE_CONFIDENCE["USE_BY_PASSED_AT_DELIVERY"] * printed.confidence, 3)
-    reason = Reason(
-        "USE_BY_PASSED_AT_DELIVERY",
-        f"The label in photo {photo.position + 1} reads {printed.text!r}: use by "
-        f"{printed.date.isoformat()}, already past when the goods were delivered on "
-        f"{delivered.isoformat()}. Goods past their use-by date may not be sold: the seller "
-        "is responsible" + (f" ({party_id}, the retailer that held the lot)." if party_id else "."),
-        refs,
+    return _sellers(verdict, claim=claim, timeline=timeline, read=(photo, printed))
+
+
+def _held(verdict: Verdict, reason: Reason, hold: str) -> Verdict:
+    return replace(verdict, reasons=(*verdict.reasons, reason), holds=(*verdict.holds, hold))
+
+
+def _differs(record: RecordedUseBy, differ: Sequence[tuple[_Photo, LabelDate]]) -> Reason:
+    read = "; ".join(f"photo {p.position + 1}: {d.text!r}" for p, d in differ)
+    return Reason(
+        "LABEL_DATE_DIFFERS",
+        f"The label reads another use-by date than the lot's records ({record.date.isoformat()}"
+        f"): {read}. A misread or a relabelled pack: the label's date is not used, and a "
+        "person compares the pack with the records.",
+        (record.ref,),
         {
+            "recorded_use_by": record.date.isoformat(),
+            "read": [
+                {"photo": p.position, "use_by": d.date.isoformat(), "confidence": d.confidence}
+                for p, d in differ
+            ],
+        },
+    )
+
+
+def _sellers(
+    verdict: Verdict,
+    *,
+    claim: ClaimInput,
+    timeline: Timeline | None,
+    recorded: RecordedUseBy | None = None,
+    agree: Sequence[int] = (),
+    read: tuple[_Photo, LabelDate] | None = None,
+) -> Verdict:
+    """The verdict naming the seller for goods sold past their use-by date: the date the
+    lot's records state (``recorded``; ``agree``: the photos whose label reads it too), or
+    else the one a label reads (``read``)."""
+    delivered = claim.delivered_at
+    party_id, held_refs = _seller(timeline)
+    seller = f" ({party_id}, the retailer that held the lot)." if party_id else "."
+    base = BASE_CONFIDENCE["USE_BY_PASSED_AT_DELIVERY"]
+    facts: dict[str, object] = {"delivered_at": delivered.isoformat()}
+    if recorded is not None:
+        use_by: date = recorded.date
+        said = f"The lot's records give its use-by date as {use_by.isoformat()}"
+        if agree:
+            said += f", as the label in photo {agree[0] + 1} reads"
+        refs = (recorded.ref, *held_refs)
+        confidence = base
+        facts |= {
+            "use_by": use_by.isoformat(),
+            "source": "records",
+            "recorded_by": list(recorded.by),
+        }
+        if agree:
+            facts["label_photos"] = list(agree)
+    else:
+        assert read is not None
+        photo, printed = read
+        use_by = printed.date
+        said = f"The label in photo {photo.position + 1} reads {printed.text!r}: use by {use_by.isoformat()}"
+        refs = held_refs
+        confidence = round(base * printed.confidence, 3)
+        facts |= {
             "photo": photo.position,
-            "use_by": printed.date.isoformat(),
-            "delivered_at": claim.delivered_at.isoformat(),
+            "use_by": use_by.isoformat(),
+            "source": "label",
             "read_confidence": round(printed.confidence, 4),
             "engine": photo.read.engine,
             "evidence": "the label read is recorded with the photo in the claim's evidence entry",
-        },
+        }
+    reason = Reason(
+        "USE_BY_PASSED_AT_DELIVERY",
+        f"{said}, already past when the goods were delivered on {delivered.date().isoformat()}. "
+        "Goods past their use-by date may not be sold: the seller is responsible" + seller,
+        refs,
+        facts,
     )
     return replace(
         verdict,

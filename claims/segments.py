@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from claims.coldchain import Aggregate, Reading
@@ -23,6 +23,7 @@ __all__ = [
     "LedgerRef",
     "Observation",
     "Party",
+    "RecordedUseBy",
     "Segment",
     "Timeline",
 ]
@@ -136,6 +137,16 @@ class Capture:
 
 
 @dataclass(frozen=True)
+class RecordedUseBy:
+    """The lot's use-by date as one of its records states it (the event's ILMD), the entry
+    that holds it, and the parties its capturer speaks for."""
+
+    date: date
+    ref: LedgerRef
+    by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Timeline:
     """A lot's custody segments and observations, each sorted by time.
 
@@ -151,6 +162,8 @@ class Timeline:
     meta: dict[str, object] = field(default_factory=dict)
     returns: tuple[Observation, ...] = ()
     captures: Mapping[int, Capture] = field(default_factory=dict)
+    # The lot's use-by dates as its records state them, one per record that states one.
+    use_by: tuple[RecordedUseBy, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "segments", tuple(sorted(self.segments, key=lambda s: s.start)))
@@ -187,6 +200,7 @@ class Timeline:
             observations=tuple(o for o in self.observations if keep(o.ref)),
             returns=tuple(o for o in self.returns if keep(o.ref)),
             captures={i: c for i, c in self.captures.items() if i not in indices},
+            use_by=tuple(u for u in self.use_by if keep(u.ref)),
         )
 
 

@@ -18,6 +18,7 @@ from claims.segments import (
     LedgerRef,
     Observation,
     Party,
+    RecordedUseBy,
     Segment,
     Timeline,
 )
@@ -159,6 +160,11 @@ def build_timeline(
             for e in found
             if e.captured_at is not None
         },
+        use_by=tuple(
+            RecordedUseBy(e.use_by, LedgerRef(e.index, e.leaf_hash), e.captured_for)
+            for e in found
+            if e.use_by is not None
+        ),
     )
 
 

@@ -16,9 +16,10 @@ two records nobody confirms who had the goods, so the receiver holds them from i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -180,6 +181,9 @@ class LotEvent:
     # The business transactions the event cites (CBV ``bizTransaction`` ids: a purchase
     # order, a bill of lading); read by the authorship rule, not by the verdicts.
     transactions: tuple[str, ...] = ()
+    # The lot's use-by as the event's master data (ILMD) records it: CBV
+    # ``itemExpirationDate`` (GS1 AI 17, the expiry a perishable may not be sold after).
+    use_by: date | None = None
 
     @property
     def inspection(self) -> bool:
@@ -220,6 +224,28 @@ def _grade_confidence(raw: dict[str, Any]) -> float | None:
         return 1.0
     value = grade.get("confidence")
     return float(value) if isinstance(value, int | float) else None
+
+
+# ILMD keys of the use-by date, by their local name (``cbvmda:itemExpirationDate`` in
+# JSON-LD, or the full CBV URI); a best-before date is quality, not safety, and is not read.
+_USE_BY_NAMES = frozenset({"itemExpirationDate"})
+
+
+def _use_by(raw: dict[str, Any]) -> date | None:
+    """The use-by date the event's ILMD records (an xsd:date, or the date of a dateTime);
+    None when it records none or none that parses."""
+    ilmd = raw.get("ilmd")
+    if not isinstance(ilmd, dict):
+        return None
+    for key, value in ilmd.items():
+        if re.split(r"[:/#]", key)[-1] not in _USE_BY_NAMES:
+            continue
+        if isinstance(value, str) and len(value) >= 10:
+            try:
+                return date.fromisoformat(value[:10])
+            except ValueError:
+                return None
+    return None
 
 
 def lot_events(*, ledger: Ledger, lot: str | Collection[str]) -> tuple[LotEvent, ...]:
@@ -286,6 +312,7 @@ def lot_events(*, ledger: Ledger, lot: str | Collection[str]) -> tuple[LotEvent,
                 captured_at=_time(ts),
                 captured_by=entry.body.get("captured_by"),
                 captured_for=tuple(entry.body.get("captured_for") or ()),
+                use_by=_use_by(raw),
             )
         )
     return tuple(out)

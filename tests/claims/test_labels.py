@@ -3,6 +3,8 @@ date past at delivery is the seller's. Pure assessment first, then through the s
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,11 +15,23 @@ from api.services import build_services
 from api.settings import Settings
 from claims.assessment import ClaimEvidence, ClaimsConfig, assess
 from claims.coldchain import Reading
-from claims.labels import LABEL_OTHER_LOT, claim_lot_number
+from claims.labels import (
+    LABEL_DATE_DIFFERS,
+    LABEL_OTHER_LOT,
+    RECORDED_USE_BY_DIFFER,
+    claim_lot_number,
+)
 from claims.models import ClaimInput
-from claims.segments import LedgerRef, Party, Segment, Timeline
+from claims.segments import LedgerRef, Party, RecordedUseBy, Segment, Timeline
 from claims.service import file_claim
+from claims.timeline import build_timeline
+from claims.verdict import BASE_CONFIDENCE, Verdict
+from ledger.log import Ledger
 from simulator.photos import GivenFindings, texture_jpeg
+from storage.db import make_engine
+from storage.schema import metadata
+from supplychain.capture import capture_events
+from supplychain.epcis import parse_document
 from vision.image import QualityReport
 from vision.label_text import LabelDate, LabelRead, LabelReading, Unreadable
 from vision.predictor import Finding, Inspection
@@ -27,6 +41,7 @@ DELIVERED = datetime(2026, 12, 13, 9, 0, tzinfo=UTC)
 FARM = Party("urn:epc:id:pgln:1.0", "supplier", "Farm")
 SHOP = Party("urn:epc:id:pgln:3.0", "retailer", "Corner shop", ledger_idx=4)
 CONFIG = ClaimsConfig()
+EPCIS = Path(__file__).resolve().parents[1] / "supplychain" / "data" / "epcis"
 
 
 def _claim(lot: str = "L2411A7") -> ClaimInput:
@@ -197,3 +212,130 @@ def test_the_service_files_the_claim_with_the_label_read_as_evidence(
         assert reads[1]["lot"] == lot
     finally:
         services.close()
+
+
+# The lot's use-by as its records state it (EPCIS ILMD ``itemExpirationDate``).
+
+
+def _recorded(*days: date) -> Timeline:
+    refs = [LedgerRef(20 + n, f"{n:x}" * 64) for n in range(len(days))]
+    return replace(
+        _timeline(),
+        use_by=tuple(RecordedUseBy(d, ref, (FARM.id,)) for d, ref in zip(days, refs, strict=True)),
+    )
+
+
+def _assessed(timeline: Timeline, *labels: LabelReading | None) -> Verdict:
+    evidence = ClaimEvidence(_claim(), (_photo("spoilage"),), timeline, labels=labels)
+    return assess(evidence, config=CONFIG, now=NOW).verdict
+
+
+def test_a_recorded_use_by_past_at_delivery_is_the_sellers_with_no_label_read() -> None:
+    verdict = _assessed(_recorded(date(2026, 12, 12)))
+    assert (verdict.responsible_party, verdict.party_id) == ("retailer", SHOP.id)
+    first = verdict.reasons[0]
+    assert first.code == "USE_BY_PASSED_AT_DELIVERY"
+    # It cites the record that states the date, then the shop's holding.
+    assert first.refs == (LedgerRef(20, "0" * 64), LedgerRef(5, "b" * 64))
+    assert first.facts["source"] == "records" and first.facts["recorded_by"] == [FARM.id]
+    assert "records give its use-by date as 2026-12-12" in first.message
+    assert verdict.confidence == BASE_CONFIDENCE["USE_BY_PASSED_AT_DELIVERY"]
+    assert not verdict.holds
+
+
+def test_a_label_agreeing_with_the_records_is_named_beside_them() -> None:
+    verdict = _assessed(_recorded(date(2026, 12, 12)), None, _label("L2411A7", date(2026, 12, 12)))
+    first = verdict.reasons[0]
+    assert first.code == "USE_BY_PASSED_AT_DELIVERY" and first.facts["label_photos"] == [1]
+    assert "as the label in photo 2 reads" in first.message
+    assert LABEL_DATE_DIFFERS not in verdict.holds
+
+
+def test_a_misread_past_date_never_names_the_seller_when_the_records_say_otherwise() -> None:
+    """An engine's S read as 5 turned a date into one already past: the records' date
+    stands, and a person compares the pack with them."""
+    verdict = _assessed(_recorded(date(2026, 12, 15)), _label("L2411A7", date(2026, 12, 5)))
+    assert verdict.responsible_party == "supplier"
+    assert "USE_BY_PASSED_AT_DELIVERY" not in [r.code for r in verdict.reasons]
+    assert LABEL_DATE_DIFFERS in verdict.holds
+    (differs,) = [r for r in verdict.reasons if r.code == "LABEL_DATE_DIFFERS"]
+    assert differs.facts["recorded_use_by"] == "2026-12-15"
+    assert differs.facts["read"] == [{"photo": 0, "use_by": "2026-12-05", "confidence": 0.97}]
+    assert differs.refs == (LedgerRef(20, "0" * 64),)
+
+
+def test_a_label_date_other_than_a_past_recorded_one_still_names_the_seller_but_holds() -> None:
+    verdict = _assessed(_recorded(date(2026, 12, 12)), _label("L2411A7", date(2026, 12, 30)))
+    assert verdict.responsible_party == "retailer"
+    assert LABEL_DATE_DIFFERS in verdict.holds
+
+
+def test_records_stating_different_use_by_dates_decide_nothing_and_hold() -> None:
+    verdict = _assessed(_recorded(date(2026, 12, 12), date(2026, 12, 20)))
+    assert verdict.responsible_party == "supplier"
+    assert RECORDED_USE_BY_DIFFER in verdict.holds
+    (reason,) = [r for r in verdict.reasons if r.code == "RECORDED_USE_BY_DIFFER"]
+    assert reason.as_dict()["facts"] == {
+        "use_by": [
+            {"date": "2026-12-12", "by": [FARM.id]},
+            {"date": "2026-12-20", "by": [FARM.id]},
+        ]
+    }
+
+
+def test_a_record_left_out_as_late_takes_its_date_with_it() -> None:
+    """GUIDE §4 rule 6: a timeline without a late record has none of its facts."""
+    timeline = _recorded(date(2026, 12, 12))
+    assert timeline.without(frozenset({20})).use_by == ()
+    verdict = _assessed(timeline.without(frozenset({20})))
+    assert verdict.responsible_party != "retailer"
+    assert "USE_BY_PASSED_AT_DELIVERY" not in [r.code for r in verdict.reasons]
+
+
+COMMISSIONED = {
+    "type": "ObjectEvent",
+    "eventTime": "2024-05-01T06:00:00.000+02:00",
+    "eventTimeZoneOffset": "+02:00",
+    "quantityList": [
+        {"epcClass": "urn:epc:class:lgtin:4012345.012345.STRAW-0502", "quantity": 240, "uom": "KGM"}
+    ],
+    "action": "ADD",
+    "bizStep": "commissioning",
+    "readPoint": {"id": "urn:epc:id:sgln:4012345.00001.0"},
+    "ilmd": {"cbvmda:itemExpirationDate": "2024-05-01"},
+}
+
+
+def test_the_timeline_reads_the_use_by_a_captured_event_records(tmp_path: Path) -> None:
+    """From EPCIS capture to the verdict: the commissioning event's ILMD states the lot's
+    use-by, a day before the delivery."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'use-by.db'}")
+    metadata.create_all(engine)
+    ledger = Ledger(engine)
+    try:
+        doc = json.loads((EPCIS / "object_shipping_inspection.json").read_text())
+        doc["epcisBody"]["eventList"].insert(0, COMMISSIONED)
+        capture_events(ledger=ledger, events_in=parse_document(doc))
+        delivered = datetime(2024, 5, 2, 8, 30, tzinfo=UTC)
+        timeline = build_timeline(
+            ledger=ledger,
+            lot="urn:epc:class:lgtin:4012345.012345.STRAW-0502",
+            delivered_at=delivered,
+            customer=Party("c-1", "customer"),
+        )
+        (recorded,) = timeline.use_by
+        assert recorded.date == date(2024, 5, 1)
+        assert ledger.entry(recorded.ref.index).body["event"]["ilmd"] == COMMISSIONED["ilmd"]
+        claim = _claim("urn:epc:class:lgtin:4012345.012345.STRAW-0502").model_copy(
+            update={"delivered_at": delivered}
+        )
+        verdict = assess(
+            ClaimEvidence(claim, (_photo("spoilage"),), timeline),
+            config=CONFIG,
+            now=delivered + timedelta(hours=3),
+        ).verdict
+        assert verdict.reasons[0].code == "USE_BY_PASSED_AT_DELIVERY"
+        assert verdict.responsible_party == "retailer"  # no retailer registered: no id
+        assert verdict.party_id is None and verdict.reasons[0].refs[0] == recorded.ref
+    finally:
+        engine.dispose()
