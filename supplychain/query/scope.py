@@ -18,8 +18,11 @@ two companies' lot "L1" are two lots, so only URIs (which carry a company prefix
 Nothing else lets a key in: a party that is named nowhere sees nothing, however many events
 the ledger holds. A key with no parties sees nothing. Staff keys (admin, auditor, adjudicator)
 read everything: ``Scope.everything()``. The rule is SQL over the query index
-(``supplychain.query.index``: the ``lotKey`` and ``party`` rows), so a page costs the same
-however large the ledger outside the caller's lots grows.
+(``supplychain.query.index``: the ``lotKey`` and ``party`` rows): the events naming the
+parties' lot keys are found once per query through the index, and each event the query
+walks is checked by a few index probes, so a page costs a lookup per event walked: a party's
+page stops at its page size, and an outsider's query walks every event once to find none
+(10,000 in a few hundredths of a second), never a scan of the ledger per event.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import hashlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, Connection, Select, and_, exists, or_, select, true
 from sqlalchemy.orm import aliased
 
 from supplychain.projections import event_lots, event_values
@@ -61,6 +64,12 @@ class Scope:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _naming(parties: list[str]) -> Select[tuple[str]]:
+    """The events that name one of ``parties`` (rule 1 or 2 above: their ``party`` rows)."""
+    named = aliased(event_values, name="named")
+    return select(named.c.hash_id).where(named.c.field == PARTY, named.c.value.in_(parties))
+
+
 def _names(parties: list[str], hash_id: ColumnElement[str]) -> ColumnElement[bool]:
     """The event names one of ``parties`` (rule 1 or 2 above: its ``party`` index rows)."""
     mine = aliased(event_values, name="mine")
@@ -76,24 +85,25 @@ def visible(scope: Scope, hash_id: ColumnElement[str]) -> ColumnElement[bool]:
     parties = sorted(scope.parties)
     if not parties:
         return ~true()
-    theirs = aliased(event_values, name="theirs")
+    # The lot keys of the events naming the parties: one uncorrelated set, which the
+    # database computes once per query through the index. Each event the query walks (in
+    # the order asked, up to the page) is then checked by a few index probes: its own
+    # ``party`` rows, and its ``lotKey`` rows against that set. (Joining the lot keys inside
+    # the correlated test instead, SQLite started from every lotKey row of the ledger for
+    # each event walked: an outsider's query was quadratic in the ledger's size.)
     same = aliased(event_values, name="same")
-    named = aliased(event_values, name="named")
-    names_them = _names(parties, hash_id)
-    # One of the event's lot keys is a key of an event naming one of the parties. Correlated,
-    # per event: a few index lookups for each, however many lots the parties took part in.
+    their_lot_keys = select(same.c.value).where(
+        same.c.field == LOT_KEY, same.c.hash_id.in_(_naming(parties))
+    )
+    theirs = aliased(event_values, name="theirs")
     about_their_lot = exists().where(
         and_(
             theirs.c.hash_id == hash_id,
             theirs.c.field == LOT_KEY,
-            same.c.field == LOT_KEY,
-            same.c.value == theirs.c.value,
-            named.c.hash_id == same.c.hash_id,
-            named.c.field == PARTY,
-            named.c.value.in_(parties),
+            theirs.c.value.in_(their_lot_keys),
         )
     )
-    return or_(names_them, about_their_lot)
+    return or_(_names(parties, hash_id), about_their_lot)
 
 
 def took_part(conn: Connection, *, lot: str | Collection[str], scope: Scope) -> bool:
