@@ -17,6 +17,10 @@ in with the claim; two rules read them:
   not used, and the claim is held for a person, who compares the pack with the records.
 - ``RECORDED_USE_BY_DIFFER``: the lot's records state different use-by dates. No date
   decides; the claim is held for a person.
+- ``USE_BY_NOT_THE_MAKERS``: the lot's use-by date is recorded only by a party other than
+  its maker (its first holder on record). The date is master data the maker prints on the
+  pack; another party's statement of it (a carrier's, which would move the blame off its
+  own leg) decides nothing and holds the claim for a person.
 
 A label read is the engine's (``vision.label_text`` abstains rather than guesses); the reason
 names the photo and the words read, and the claim's evidence entry records every read. A
@@ -42,6 +46,7 @@ __all__ = [
     "LABEL_OTHER_LOT",
     "RECORDED_USE_BY_DIFFER",
     "SELLER",
+    "USE_BY_NOT_THE_MAKERS",
     "claim_lot_number",
     "read_labels",
 ]
@@ -49,6 +54,7 @@ __all__ = [
 LABEL_OTHER_LOT = "a photo's label reads another lot"
 LABEL_DATE_DIFFERS = "a photo's label reads another use-by date than the lot's records"
 RECORDED_USE_BY_DIFFER = "the lot's records state different use-by dates"
+USE_BY_NOT_THE_MAKERS = "the lot's use-by date was recorded by another party than its maker"
 SELLER = "retailer"
 
 
@@ -144,10 +150,13 @@ def _use_by(
             RECORDED_USE_BY_DIFFER,
         )
     if recorded:
-        record = recorded[0]
+        maker = _maker(timeline)
+        record = next((r for r in recorded if maker in r.by), recorded[0])
         differ = [(p, d) for p, d in read if d.date != record.date]
         if differ:
             verdict = _held(verdict, _differs(record, differ), LABEL_DATE_DIFFERS)
+        if maker not in record.by:
+            return _held(verdict, _not_the_makers(record, maker), USE_BY_NOT_THE_MAKERS)
         if record.date >= delivered:
             return verdict
         agree = [p.position for p, d in read if d.date == record.date]
@@ -157,6 +166,26 @@ def _use_by(
         return verdict
     photo, printed = min(expired, key=lambda x: x[1].date)
     return _sellers(verdict, claim=claim, timeline=timeline, read=(photo, printed))
+
+
+def _maker(timeline: Timeline | None) -> str | None:
+    """The party that made the lot, as the records show: its first holder on record."""
+    if timeline is None:
+        return None
+    first = next((s for s in timeline.segments if s.recorded), None)
+    return first.custodian.id if first is not None else None
+
+
+def _not_the_makers(record: RecordedUseBy, maker: str | None) -> Reason:
+    who = ", ".join(record.by) or "a key that speaks for no party of the lot"
+    return Reason(
+        "USE_BY_NOT_THE_MAKERS",
+        f"The lot's use-by date {record.date.isoformat()} was recorded by {who}, not by the "
+        f"party that made the lot ({maker or 'none on record'}): a date another party states "
+        "decides nothing alone (it may be theirs to gain by); a person checks it.",
+        (record.ref,),
+        {"use_by": record.date.isoformat(), "recorded_by": list(record.by), "maker": maker},
+    )
 
 
 def _held(verdict: Verdict, reason: Reason, hold: str) -> Verdict:

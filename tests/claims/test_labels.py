@@ -19,6 +19,7 @@ from claims.labels import (
     LABEL_DATE_DIFFERS,
     LABEL_OTHER_LOT,
     RECORDED_USE_BY_DIFFER,
+    USE_BY_NOT_THE_MAKERS,
     claim_lot_number,
 )
 from claims.models import ClaimInput
@@ -283,6 +284,33 @@ def test_records_stating_different_use_by_dates_decide_nothing_and_hold() -> Non
     }
 
 
+@pytest.mark.parametrize("by", [(SHOP.id,), ()], ids=["the shop", "a key of no party"])
+def test_a_use_by_only_another_party_than_the_maker_recorded_decides_nothing(
+    by: tuple[str, ...],
+) -> None:
+    """Master data is the maker's: a date the seller (or an import by nobody of the chain)
+    states alone neither names nor clears anyone; a person checks it."""
+    timeline = replace(
+        _timeline(), use_by=(RecordedUseBy(date(2026, 12, 12), LedgerRef(20, "0" * 64), by),)
+    )
+    verdict = _assessed(timeline, _label("L2411A7", date(2026, 12, 12)))
+    assert verdict.responsible_party == "supplier"
+    assert USE_BY_NOT_THE_MAKERS in verdict.holds
+    (reason,) = [r for r in verdict.reasons if r.code == "USE_BY_NOT_THE_MAKERS"]
+    assert reason.facts == {"use_by": "2026-12-12", "recorded_by": list(by), "maker": FARM.id}
+    # The maker's own record of the same date, beside it, decides.
+    both = replace(
+        timeline,
+        use_by=(
+            *timeline.use_by,
+            RecordedUseBy(date(2026, 12, 12), LedgerRef(21, "1" * 64), (FARM.id,)),
+        ),
+    )
+    decided = _assessed(both)
+    assert decided.responsible_party == "retailer" and not decided.holds
+    assert decided.reasons[0].refs[0] == LedgerRef(21, "1" * 64)
+
+
 def test_a_record_left_out_as_late_takes_its_date_with_it() -> None:
     """GUIDE §4 rule 6: a timeline without a late record has none of its facts."""
     timeline = _recorded(date(2026, 12, 12))
@@ -302,8 +330,15 @@ COMMISSIONED = {
     "action": "ADD",
     "bizStep": "commissioning",
     "readPoint": {"id": "urn:epc:id:sgln:4012345.00001.0"},
+    "sourceList": [{"type": "possessing_party", "source": "urn:epc:id:pgln:4012345.00000"}],
     "ilmd": {"cbvmda:itemExpirationDate": "2024-05-01"},
 }
+# The chain's system, as the README's key: it speaks for the farm, the carrier and the DC.
+CHAIN = (
+    "urn:epc:id:pgln:4012345.00000",
+    "urn:epc:id:pgln:4023333.00000",
+    "urn:epc:id:pgln:4000001.00000",
+)
 
 
 def test_the_timeline_reads_the_use_by_a_captured_event_records(tmp_path: Path) -> None:
@@ -315,7 +350,7 @@ def test_the_timeline_reads_the_use_by_a_captured_event_records(tmp_path: Path) 
     try:
         doc = json.loads((EPCIS / "object_shipping_inspection.json").read_text())
         doc["epcisBody"]["eventList"].insert(0, COMMISSIONED)
-        capture_events(ledger=ledger, events_in=parse_document(doc))
+        capture_events(ledger=ledger, events_in=parse_document(doc), speaks_for=CHAIN)
         delivered = datetime(2024, 5, 2, 8, 30, tzinfo=UTC)
         timeline = build_timeline(
             ledger=ledger,
@@ -325,6 +360,7 @@ def test_the_timeline_reads_the_use_by_a_captured_event_records(tmp_path: Path) 
         )
         (recorded,) = timeline.use_by
         assert recorded.date == date(2024, 5, 1)
+        assert "urn:epc:id:pgln:4012345.00000" in recorded.by  # for the farm, which made it
         assert ledger.entry(recorded.ref.index).body["event"]["ilmd"] == COMMISSIONED["ilmd"]
         claim = _claim("urn:epc:class:lgtin:4012345.012345.STRAW-0502").model_copy(
             update={"delivered_at": delivered}
