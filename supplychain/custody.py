@@ -227,8 +227,9 @@ def _grade_confidence(raw: dict[str, Any]) -> float | None:
 
 
 # ILMD keys of the use-by date, by their local name (``cbvmda:itemExpirationDate`` in
-# JSON-LD, or the full CBV URI); a best-before date is quality, not safety, and is not read.
-_USE_BY_NAMES = frozenset({"itemExpirationDate"})
+# JSON-LD, or the full CBV URI; ``useByDate`` as the public story reads it too); a
+# best-before or sell-by date is quality or stock keeping, not safety, and is not read.
+_USE_BY_NAMES = frozenset({"itemExpirationDate", "useByDate"})
 
 
 def _use_by(raw: dict[str, Any]) -> date | None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from claims.segments import Party
 from claims.timeline import build_timeline
 from ledger.log import Ledger
 from supplychain.capture import capture_events, create_projection_tables, register_party
-from supplychain.custody import LotEvent, custody
+from supplychain.custody import LotEvent, _use_by, custody
 from supplychain.epcis import parse_document
 from supplychain.epcis.build import (
     ZULU,
@@ -194,3 +196,23 @@ def test_the_timeline_marks_receipt_and_dispatch_inspections_and_carries_shocks(
     assert arrival.delivered_by is not None and arrival.delivered_by.id == TRUCK
     trace = lot_trace(ledger=ledger, lot=LOT)
     assert [c["id"] for c in trace["custody"]] == [FARM, TRUCK, DC, None]
+
+
+@pytest.mark.parametrize(
+    ("ilmd", "expected"),
+    [
+        ({"cbvmda:itemExpirationDate": "2026-12-10"}, date(2026, 12, 10)),
+        ({"urn:epcglobal:cbv:mda#itemExpirationDate": "2026-12-10"}, date(2026, 12, 10)),
+        (
+            {"https://ref.gs1.org/cbv/itemExpirationDate": "2026-12-10T00:00:00Z"},
+            date(2026, 12, 10),
+        ),
+        ({"cbvmda:useByDate": "2026-12-11"}, date(2026, 12, 11)),
+        ({"cbvmda:bestBeforeDate": "2026-12-10"}, None),  # quality, not safety
+        ({"cbvmda:itemExpirationDate": "10/12/2026"}, None),  # not an xsd:date
+        ({"cbvmda:itemExpirationDate": 20261210}, None),
+        ("not an object", None),
+    ],
+)
+def test_the_use_by_an_events_ilmd_records(ilmd: object, expected: date | None) -> None:
+    assert _use_by({"ilmd": ilmd}) == expected
