@@ -56,6 +56,7 @@ LABEL_DATE_DIFFERS = "a photo's label reads another use-by date than the lot's r
 RECORDED_USE_BY_DIFFER = "the lot's records state different use-by dates"
 USE_BY_NOT_THE_MAKERS = "the lot's use-by date was recorded by another party than its maker"
 SELLER = "retailer"
+_PASSED = "USE_BY_PASSED_AT_DELIVERY"
 
 
 def claim_lot_number(lot: str) -> str | None:
@@ -76,7 +77,12 @@ def _reads(labels: Sequence[LabelReading | None]) -> list[_Photo]:
     return [_Photo(n, r) for n, r in enumerate(labels) if isinstance(r, LabelRead)]
 
 
-def _seller(timeline: Timeline | None) -> tuple[str | None, tuple[LedgerRef, ...]]:
+# The registered retailer that last held the lot (None: none on record), and its holding's
+# entries.
+_Seller = tuple[str | None, tuple[LedgerRef, ...]]
+
+
+def _seller(timeline: Timeline | None) -> _Seller:
     """The registered retailer that last held the lot, and the entries of its holding."""
     if timeline is None:
         return None, ()
@@ -137,18 +143,7 @@ def _use_by(
     recorded = timeline.use_by if timeline is not None else ()
     dates = sorted({r.date for r in recorded})
     if len(dates) > 1:
-        return _held(
-            verdict,
-            Reason(
-                "RECORDED_USE_BY_DIFFER",
-                "The lot's records state different use-by dates ("
-                + ", ".join(d.isoformat() for d in dates)
-                + "): no date decides; a person checks which is the pack's.",
-                tuple(r.ref for r in recorded),
-                {"use_by": [{"date": r.date.isoformat(), "by": list(r.by)} for r in recorded]},
-            ),
-            RECORDED_USE_BY_DIFFER,
-        )
+        return _held(verdict, _records_differ(recorded, dates), RECORDED_USE_BY_DIFFER)
     if recorded:
         maker = _maker(timeline)
         record = next((r for r in recorded if maker in r.by), recorded[0])
@@ -160,12 +155,14 @@ def _use_by(
         if record.date >= delivered:
             return verdict
         agree = [p.position for p, d in read if d.date == record.date]
-        return _sellers(verdict, claim=claim, timeline=timeline, recorded=record, agree=agree)
+        seller = _seller(timeline)
+        return _sellers(verdict, *_by_record(claim, record, agree, seller), seller[0])
     expired = [(p, d) for p, d in read if d.date < delivered]
     if not expired:
         return verdict
     photo, printed = min(expired, key=lambda x: x[1].date)
-    return _sellers(verdict, claim=claim, timeline=timeline, read=(photo, printed))
+    seller = _seller(timeline)
+    return _sellers(verdict, *_by_label(claim, photo, printed, seller), seller[0])
 
 
 def _maker(timeline: Timeline | None) -> str | None:
@@ -174,6 +171,16 @@ def _maker(timeline: Timeline | None) -> str | None:
         return None
     first = next((s for s in timeline.segments if s.recorded), None)
     return first.custodian.id if first is not None else None
+
+
+def _records_differ(recorded: Sequence[RecordedUseBy], dates: Sequence[date]) -> Reason:
+    return Reason(
+        "RECORDED_USE_BY_DIFFER",
+        f"The lot's records state different use-by dates ({', '.join(map(str, dates))}): no "
+        "date decides; a person checks which is the pack's.",
+        tuple(r.ref for r in recorded),
+        {"use_by": [{"date": r.date.isoformat(), "by": list(r.by)} for r in recorded]},
+    )
 
 
 def _not_the_makers(record: RecordedUseBy, maker: str | None) -> Reason:
@@ -210,59 +217,60 @@ def _differs(record: RecordedUseBy, differ: Sequence[tuple[_Photo, LabelDate]]) 
     )
 
 
-def _sellers(
-    verdict: Verdict,
-    *,
-    claim: ClaimInput,
-    timeline: Timeline | None,
-    recorded: RecordedUseBy | None = None,
-    agree: Sequence[int] = (),
-    read: tuple[_Photo, LabelDate] | None = None,
-) -> Verdict:
-    """The verdict naming the seller for goods sold past their use-by date: the date the
-    lot's records state (``recorded``; ``agree``: the photos whose label reads it too), or
-    else the one a label reads (``read``)."""
-    delivered = claim.delivered_at
-    party_id, held_refs = _seller(timeline)
-    seller = f" ({party_id}, the retailer that held the lot)." if party_id else "."
-    base = BASE_CONFIDENCE["USE_BY_PASSED_AT_DELIVERY"]
-    facts: dict[str, object] = {"delivered_at": delivered.isoformat()}
-    if recorded is not None:
-        use_by: date = recorded.date
-        said = f"The lot's records give its use-by date as {use_by.isoformat()}"
-        if agree:
-            said += f", as the label in photo {agree[0] + 1} reads"
-        refs = (recorded.ref, *held_refs)
-        confidence = base
-        facts |= {
-            "use_by": use_by.isoformat(),
-            "source": "records",
-            "recorded_by": list(recorded.by),
-        }
-        if agree:
-            facts["label_photos"] = list(agree)
-    else:
-        assert read is not None
-        photo, printed = read
-        use_by = printed.date
-        said = f"The label in photo {photo.position + 1} reads {printed.text!r}: use by {use_by.isoformat()}"
-        refs = held_refs
-        confidence = round(base * printed.confidence, 3)
-        facts |= {
-            "photo": photo.position,
-            "use_by": use_by.isoformat(),
-            "source": "label",
-            "read_confidence": round(printed.confidence, 4),
-            "engine": photo.read.engine,
-            "evidence": "the label read is recorded with the photo in the claim's evidence entry",
-        }
-    reason = Reason(
-        "USE_BY_PASSED_AT_DELIVERY",
-        f"{said}, already past when the goods were delivered on {delivered.date().isoformat()}. "
-        "Goods past their use-by date may not be sold: the seller is responsible" + seller,
-        refs,
-        facts,
+def _by_record(
+    claim: ClaimInput, record: RecordedUseBy, agree: Sequence[int], seller: _Seller
+) -> tuple[Reason, float]:
+    """The seller's reason when the maker's record gives a date already past (``agree``: the
+    photos whose label reads the same date), and its confidence: a signed record's."""
+    said = f"The lot's records give its use-by date as {record.date.isoformat()}"
+    if agree:
+        said += f", as the label in photo {agree[0] + 1} reads"
+    facts: dict[str, object] = {
+        "use_by": record.date.isoformat(),
+        "delivered_at": claim.delivered_at.isoformat(),
+        "source": "records",
+        "recorded_by": list(record.by),
+    }
+    if agree:
+        facts["label_photos"] = list(agree)
+    reason = Reason(_PASSED, _passed(said, claim, seller), (record.ref, *seller[1]), facts)
+    return reason, BASE_CONFIDENCE[_PASSED]
+
+
+def _by_label(
+    claim: ClaimInput, photo: _Photo, printed: LabelDate, seller: _Seller
+) -> tuple[Reason, float]:
+    """The seller's reason when a label reads a date already past (the records state none),
+    and its confidence: the rule's, times the read's."""
+    said = f"The label in photo {photo.position + 1} reads {printed.text!r}: use by " + (
+        printed.date.isoformat()
     )
+    facts: dict[str, object] = {
+        "photo": photo.position,
+        "use_by": printed.date.isoformat(),
+        "delivered_at": claim.delivered_at.isoformat(),
+        "source": "label",
+        "read_confidence": round(printed.confidence, 4),
+        "engine": photo.read.engine,
+        "evidence": "the label read is recorded with the photo in the claim's evidence entry",
+    }
+    reason = Reason(_PASSED, _passed(said, claim, seller), seller[1], facts)
+    return reason, round(BASE_CONFIDENCE[_PASSED] * printed.confidence, 3)
+
+
+def _passed(said: str, claim: ClaimInput, seller: _Seller) -> str:
+    """The reason's sentence, after what ``said`` gives as the date."""
+    party_id = seller[0]
+    return (
+        f"{said}, already past when the goods were delivered on "
+        f"{claim.delivered_at.date().isoformat()}. Goods past their use-by date may not be "
+        "sold: the seller is responsible"
+        + (f" ({party_id}, the retailer that held the lot)." if party_id else ".")
+    )
+
+
+def _sellers(verdict: Verdict, reason: Reason, confidence: float, party_id: str | None) -> Verdict:
+    """The verdict naming the seller (``party_id``: the retailer that held the lot)."""
     return replace(
         verdict,
         responsible_party=SELLER,
