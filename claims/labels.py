@@ -126,11 +126,7 @@ def read_labels(
                 ],
             },
         )
-        verdict = replace(
-            verdict,
-            reasons=(*verdict.reasons, reason),
-            holds=(*verdict.holds, LABEL_OTHER_LOT),
-        )
+        verdict = _held(verdict, reason, LABEL_OTHER_LOT)
     same = [p for p in photos if p not in other]
     return _use_by(verdict, claim=claim, photos=same, timeline=timeline)
 
