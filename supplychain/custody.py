@@ -16,7 +16,6 @@ two records nobody confirms who had the goods, so the receiver holds them from i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,6 +26,7 @@ from sqlalchemy import select
 from ledger.log import Ledger
 from ledger.record import parse_record
 from supplychain.epcis import stored_temperatures
+from supplychain.epcis.vocabulary import local_name
 from supplychain.errors import SupplyChainError
 from supplychain.projections import event_lots, events
 
@@ -239,7 +239,7 @@ def _use_by(raw: dict[str, Any]) -> date | None:
     if not isinstance(ilmd, dict):
         return None
     for key, value in ilmd.items():
-        if re.split(r"[:/#]", key)[-1] not in _USE_BY_NAMES:
+        if local_name(key) not in _USE_BY_NAMES:
             continue
         if isinstance(value, str) and len(value) >= 10:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -16,6 +17,7 @@ __all__ = [
     "CBVVocabulary",
     "cbv_short_name",
     "cbv_uri",
+    "local_name",
 ]
 
 EVENT_TYPES = frozenset(
@@ -94,6 +96,12 @@ CBV_URN_TO_WEB = {
     "urn:epcglobal:cbv:sdt:": CBV_WEB + "SDT-",
     "urn:epcglobal:cbv:er:": CBV_WEB + "ER-",
 }
+
+
+def local_name(term: str) -> str:
+    """The local name of a term written as a CURIE, a URN or a URI (``cbvmda:lotNumber``,
+    ``urn:epcglobal:cbv:mda#lotNumber``, ``https://ref.gs1.org/cbv/lotNumber``: ``lotNumber``)."""
+    return re.split(r"[:/#]", term)[-1]
 
 
 def cbv_short(value: str, vocabulary: CBVVocabulary) -> tuple[str | None, str | None]:

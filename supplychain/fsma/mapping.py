@@ -37,13 +37,12 @@ description read from it is `Known` with those parts ``lacking``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from supplychain.capture import Party
-from supplychain.epcis.vocabulary import CBVVocabulary, cbv_short
+from supplychain.epcis.vocabulary import CBVVocabulary, cbv_short, local_name
 from supplychain.fsma.kdes import Cte, CteRow, Kde, KdeValue, Known, Missing
 from supplychain.fsma.records import (
     INPUTS,
@@ -95,14 +94,10 @@ def cte_of(record: Record) -> Cte | None:
     if step in _STEP_CTE:
         return _STEP_CTE[step]
     if step and ":" in step:
-        term = re.split(r"[:/#]", step)[-1].removeprefix("BizStep-").lower()
+        term = local_name(step).removeprefix("BizStep-").lower()
         if term in _PRIVATE_STEP_CTE:
             return _PRIVATE_STEP_CTE[term]
     return Cte.TRANSFORMATION if record.event_type == "TransformationEvent" else None
-
-
-def _local(key: str) -> str:
-    return re.split(r"[:/#]", key)[-1]
 
 
 def _ilmd(records: Iterable[Record], names: Sequence[str]) -> tuple[Any, Record] | None:
@@ -112,7 +107,7 @@ def _ilmd(records: Iterable[Record], names: Sequence[str]) -> tuple[Any, Record]
             ilmd = r.event.get("ilmd")
             for key, value in ilmd.items() if isinstance(ilmd, dict) else ():
                 if (
-                    _local(key) == name
+                    local_name(key) == name
                     and isinstance(value, str | int | float)
                     and str(value).strip()
                 ):
