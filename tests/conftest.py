@@ -213,6 +213,29 @@ def postgres_schema(prefix: str = "fp_test") -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An engine with every table of ``storage.schema``: SQLite in tmp_path, or a fresh
+    PostgreSQL schema (dropped afterwards)."""
+    from storage.db import make_engine
+    from storage.schema import metadata
+
+    if request.param == "sqlite":
+        # make_engine: the production SQLite settings (WAL, busy timeout, any-thread use).
+        engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+        metadata.create_all(engine)
+        yield engine
+        engine.dispose()
+        return
+    with postgres_schema("fp_store") as schema:
+        engine = sa.create_engine(
+            POSTGRES_URL, connect_args={"options": f"-c search_path={schema}"}
+        )
+        metadata.create_all(engine)
+        yield engine
+        engine.dispose()
+
+
 def schema_url(schema: str) -> str:
     """A SQLAlchemy URL whose connections all work inside ``schema`` (its search_path)."""
     return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"

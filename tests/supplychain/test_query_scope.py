@@ -8,20 +8,15 @@ the party's (the rule's SQL once cost a scan of every lot key per event walked).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import Engine
 
 from ledger.log import Ledger
-from storage.db import make_engine
-from storage.schema import metadata
 from supplychain.capture import capture_events
 from supplychain.epcis import parse_document
 from supplychain.query.scope import Scope
 from supplychain.query.search import search_events
-from tests.conftest import postgres_schema
 from tests.epcis_events import document, lot_event
 
 FARM, CARRIER, OTHER = (
@@ -35,25 +30,6 @@ LOT, OTHER_LOT = (
     "urn:epc:class:lgtin:4022222.022222.S2",
 )
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = make_engine(f"sqlite:///{tmp_path_factory.mktemp('scope') / 'scope.db'}")
-        metadata.create_all(eng)
-        yield eng
-        eng.dispose()
-        return
-    from tests.conftest import POSTGRES_URL
-
-    with postgres_schema("fp_scope") as schema:
-        eng = make_engine(POSTGRES_URL, connect_args={"options": f"-c search_path={schema}"})
-        metadata.create_all(eng)
-        yield eng
-        eng.dispose()
 
 
 def _seeded(engine: Engine) -> Ledger:
@@ -85,16 +61,16 @@ def _read(engine: Engine, parties: list[str] | None) -> list[str]:
     return lots
 
 
-def test_each_party_reads_the_lots_it_took_part_in_and_an_outsider_none(engine: Engine) -> None:
-    _seeded(engine)
+def test_each_party_reads_the_lots_it_took_part_in_and_an_outsider_none(store_db: Engine) -> None:
+    _seeded(store_db)
     # The farm: both events of its lot, the reading it did not capture included.
-    assert _read(engine, [FARM]) == [LOT, LOT]
+    assert _read(store_db, [FARM]) == [LOT, LOT]
     # The other company: its own 300, nothing of the farm's.
-    assert _read(engine, [OTHER]) == [OTHER_LOT] * 300
+    assert _read(store_db, [OTHER]) == [OTHER_LOT] * 300
     # The carrier took part in both lots: it reads both.
-    assert sorted(set(_read(engine, [CARRIER]))) == sorted({LOT, OTHER_LOT})
-    assert len(_read(engine, [CARRIER])) == 302
+    assert sorted(set(_read(store_db, [CARRIER]))) == sorted({LOT, OTHER_LOT})
+    assert len(_read(store_db, [CARRIER])) == 302
     # Named nowhere: nothing, however many events the ledger holds; staff: everything.
-    assert _read(engine, [OUTSIDER]) == []
-    assert _read(engine, []) == []
-    assert len(_read(engine, None)) == 302
+    assert _read(store_db, [OUTSIDER]) == []
+    assert _read(store_db, []) == []
+    assert len(_read(store_db, None)) == 302
