@@ -72,10 +72,8 @@ def _naming(parties: list[str]) -> Select[tuple[str]]:
 
 def _names(parties: list[str], hash_id: ColumnElement[str]) -> ColumnElement[bool]:
     """The event names one of ``parties`` (rule 1 or 2 above: its ``party`` index rows)."""
-    mine = aliased(event_values, name="mine")
-    return exists().where(
-        and_(mine.c.hash_id == hash_id, mine.c.field == PARTY, mine.c.value.in_(parties))
-    )
+    naming = _naming(parties)
+    return naming.where(naming.selected_columns.hash_id == hash_id).exists()
 
 
 def visible(scope: Scope, hash_id: ColumnElement[str]) -> ColumnElement[bool]:
