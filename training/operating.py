@@ -64,9 +64,7 @@ OUTCOME = {"mold": "scrap", "spoilage": "scrap", "swelling": "scrap", "package_d
 def family_of(record: ImageRecord) -> str | None:
     """The family a real photo shows (a pool's, or what a person's decision named); None
     for generated images and unknown pools."""
-    if record.pool.startswith(FEEDBACK_POOL) or is_real_photo(record):
-        return pool_family(record.pool)
-    return None
+    return pool_family(record.pool) if is_real_photo(record) else None
 
 
 @dataclass(frozen=True)
