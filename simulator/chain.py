@@ -16,7 +16,7 @@ import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from claims.profiles import DEFAULT_PROFILES
@@ -58,6 +58,10 @@ _IN_BAND = {
     "chilled_produce": (3.0, 7.0),
     "ambient_produce": (11.0, 18.0),
 }
+
+
+def _shelf_life(category: str) -> timedelta:
+    return timedelta(hours=DEFAULT_PROFILES[category].shelf_life_hours)
 
 
 def epcis_time(at: datetime) -> str:
@@ -175,6 +179,9 @@ class Chain:
     skew: dict[str, timedelta] = field(default_factory=dict)
     # Handovers whose shipment names no receiver (only the receipt says who took the goods).
     unnamed_receivers: set[int] = field(default_factory=set)
+    # The use-by date the maker prints and records with the lot (its first event's ILMD,
+    # ``cbvmda:itemExpirationDate``); None: the maker records none.
+    use_by: date | None = None
 
     @classmethod
     def build(
@@ -197,6 +204,9 @@ class Chain:
             category,
             legs,
             [timedelta(minutes=rng.randint(2, 8)) for _ in legs[1:]],
+            # The profile's shelf life from packing: later than any delivery of a standard
+            # chain, so only a generator that means it sells a pack past its date.
+            use_by=(legs[0].start + _shelf_life(category)).date(),
         )
         for leg in legs:
             chain._fill(leg, rng)
@@ -288,7 +298,10 @@ class Chain:
 
         first = self.legs[0]
         if not first.silent:
-            add(first.party, first.start, "packing", src=first.party.id)
+            # The maker's packing creates the lot (action ADD), so it carries the lot's
+            # master data: the use-by date it prints.
+            made = {"cbvmda:itemExpirationDate": self.use_by.isoformat()} if self.use_by else {}
+            add(first.party, first.start, "packing", src=first.party.id, ilmd=made)
         for leg in self.legs:
             if leg.silent or not (leg.temps or leg.accel):
                 continue
@@ -320,6 +333,7 @@ class Chain:
         orders: Sequence[str] = (),
         temps: Sequence[tuple[datetime, float]] = (),
         accel: Sequence[tuple[datetime, float]] = (),
+        ilmd: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         device = (src or "").rsplit(":", 1)[-1].replace(".", "")
         loggers = (("T", "gs1:Temperature", "CEL", temps), ("A", "gs1:Acceleration", "MSK", accel))
@@ -331,6 +345,7 @@ class Chain:
         return ObjectEvent(
             event_time=at,
             biz_step=biz_step,
+            action="ADD" if ilmd else "OBSERVE",
             disposition=disposition or None,
             quantities=(Quantity(lot_class(self.lot), 10, "KGM"),),
             sources=(SourceDestination(src),) if src else (),
@@ -338,6 +353,7 @@ class Chain:
             biz_transactions=tuple(BizTransaction(o, "po") for o in orders),
             sensors=sensors,
             times=ZULU,
+            ilmd=ilmd or {},
         ).to_json()
 
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from simulator.builder import CLEAN, HELD_KEYS, Built, Gen, unregistered_party
 from simulator.chain import Chain, document, poster_of
-from simulator.spec import UNDETERMINED, PartySpec, Truth
+from simulator.spec import SELLER, UNDETERMINED, PartySpec, Truth
 
 __all__ = ["GENERATORS", "ROBUSTNESS_BASES"]
 
@@ -198,6 +198,29 @@ def late_claim(g: Gen) -> Built:
         [g.photo("rotten")],
         Truth("customer"),
         f"claim {hours:.0f} h after delivery",
+    )
+
+
+def sold_past_use_by(g: Gen) -> Built:
+    """A short-dated pack (use by the day after packing, as its maker records) held in the
+    warehouse for days and delivered after that date: the seller's, whatever the readings."""
+    category = g.category(("chilled", "chilled_produce"))
+    delivered = g.delivered(category)
+    days = g.rng.randint(1, 2)
+    # At least days + 1 whole days between packing and delivery: the date is past by `days`.
+    chain = g.chain(category, delivered, min_hours={"warehouse": 24.0 * (days + 1)})
+    chain.use_by = chain.legs[0].start.date() + timedelta(days=1)
+    assert chain.use_by < delivered.date()
+    if g.rng.random() < 0.5:
+        chain.delivery_inspection(CLEAN, g.rng)
+    late = (delivered.date() - chain.use_by).days
+    return Built(
+        chain,
+        category,
+        delivered,
+        [g.photo("rotten")],
+        Truth(SELLER),
+        f"use by {chain.use_by.isoformat()}, delivered {late} day(s) after",
     )
 
 
@@ -432,6 +455,7 @@ GENERATORS: dict[str, Callable[[Gen], Built]] = {
     "handover_damage": handover_damage,
     "ledger_only_defect": ledger_only_defect,
     "late_claim": late_claim,
+    "sold_past_use_by": sold_past_use_by,
     "supplier_quality": supplier_quality,
     "no_records": no_records,
     "missing_leg": missing_leg,

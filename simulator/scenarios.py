@@ -54,6 +54,7 @@ _ABBR = {
     "handover_damage": "HAND",
     "ledger_only_defect": "LEDGER",
     "late_claim": "LATE",
+    "sold_past_use_by": "USEBY",
     "supplier_quality": "SUPQ",
     "no_records": "NOREC",
     "missing_leg": "MISS",

@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from claims.labels import SELLER
+
 __all__ = [
     "DECIDED_ROLES",
+    "SELLER",
     "SUBJECT_LABELS",
     "UNDETERMINED",
     "ClaimSpec",
@@ -24,7 +27,8 @@ __all__ = [
 ]
 
 UNDETERMINED = "undetermined"
-DECIDED_ROLES = frozenset({"supplier", "carrier", "warehouse", "customer"})
+# The seller: the retailer that sold a pack past its recorded use-by (``claims.labels``).
+DECIDED_ROLES = frozenset({"supplier", "carrier", "warehouse", "customer", SELLER})
 SUBJECT_LABELS: dict[str, frozenset[str]] = {
     "rotten": frozenset({"spoilage", "mold"}),
     "damaged_package": frozenset({"package_damage"}),

@@ -43,6 +43,7 @@ LOT_KINDS = (
     "supplier_quality",
     "ledger_only_defect",
     "late_claim",
+    "sold_past_use_by",
     "out_of_order",
     "duplicate_events",
     "clock_skew",

@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from simulator.scenarios import (
     generate,
     suite,
 )
-from simulator.spec import Outcome, PhotoSpec, Scenario, SeenVerdict, Truth
+from simulator.spec import SELLER, Outcome, PhotoSpec, Scenario, SeenVerdict, Truth
 from supplychain.epcis import CaptureLimits, lot, parse_document
 from tests.conftest import jpeg_bytes
 from vision.phash import hamming
@@ -146,8 +146,35 @@ def test_missing_data_kinds_are_undetermined_the_others_name_a_party(
 ) -> None:
     for s in scenarios:
         assert s.truth.decided == (s.kind not in MISSING_DATA_KINDS), s.name
-        if s.truth.decided and s.truth.role != "customer":
+        # The customer and the seller (the shop that sold the pack) are no party of the chain.
+        if s.truth.decided and s.truth.role not in ("customer", SELLER):
             assert s.truth.party_id in {p.id for p in s.parties}, s.name
+
+
+def _made(s: Scenario) -> list[dict[str, Any]]:
+    """The scenario's events that carry lot master data."""
+    return [e for doc in s.documents for e in doc["epcisBody"]["eventList"] if "ilmd" in e]
+
+
+def test_the_maker_records_the_use_by_and_only_its_own_kind_sells_past_it(
+    scenarios: list[Scenario],
+) -> None:
+    """A chain whose maker speaks states the lot's use-by in its packing event (ILMD, action
+    ADD); only ``sold_past_use_by`` delivers after that date, and its truth is the seller."""
+    recorded = 0
+    for s in scenarios:
+        made = _made(s)
+        assert all(e["action"] == "ADD" and e["bizStep"] == "packing" for e in made), s.name
+        dates = {e["ilmd"]["cbvmda:itemExpirationDate"] for e in made}
+        assert len(dates) <= 1, s.name
+        if s.kind == "sold_past_use_by":
+            assert dates, s.name
+        for stated in dates:
+            recorded += 1
+            past = date.fromisoformat(stated) < s.claim.delivered_at.date()
+            assert past == (s.kind == "sold_past_use_by"), (s.name, stated)
+        assert (s.truth.role == SELLER) == (s.kind == "sold_past_use_by"), s.name
+    assert recorded >= len(scenarios) - 2 * PER_KIND  # no_records and a silent maker or two
 
 
 def test_clean_chains_are_the_suppliers(scenarios: list[Scenario]) -> None:
