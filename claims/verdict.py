@@ -31,7 +31,8 @@ __all__ = [
     "undetermined",
 ]
 
-RULES_VERSION = "2026.12.1"
+RULES_VERSION = "2026.12.7"
+"""The rules' version every verdict records; moves with their code (docs/rules-versions.md)."""
 UNDETERMINED = "undetermined"
 # Driven by time and temperature, visible only later; the other labels show at once.
 LATENT_DEFECTS = frozenset({"spoilage", "mold", "swelling"})
