@@ -9,8 +9,11 @@ only above the profile's degree-minute threshold (GUIDE §4). Then, in order:
 1. a custody stretch nobody is on record for, or temperature records with holes, leaves
    the question open: undetermined, saying what is missing;
 2. one clear abuser → theirs; two comparable → the worse, naming both, less confident;
-   an aggregate excursion elsewhere (below) is named beside them, never outweighs them,
-   but holds the verdict for a person (its unknown length may have been worse);
+   an aggregate excursion elsewhere (below) is named beside them and never outweighs them
+   by itself. Its length is unknown but bounded by its report's period: at its peak for all
+   of it, the most shelf life it can have used. When the measured abuse outweighs even that
+   (by the comparable-abusers ratio) the verdict stands; otherwise the excursion may have
+   been the worse, so the verdict is no surer than rule 4's and waits for a person;
 3. no abuse, a swollen pack and a shock above the threshold in one custodian's segment →
    that custodian broke the seal;
 4. no measured abuse, but a logger's aggregate report (min/max/mean over a period) with its
@@ -38,7 +41,7 @@ from datetime import datetime, timedelta
 from claims.coldchain import AggregateCheck, SegmentAbuse, analyse_segment, check_aggregate
 from claims.profiles import TemperatureProfile
 from claims.segments import LedgerRef, Observation, Segment, Timeline
-from claims.shelflife import Consumption, consumption
+from claims.shelflife import Consumption, consumption, excess_rate
 from claims.verdict import (
     BASE_CONFIDENCE,
     ClaimFacts,
@@ -48,7 +51,7 @@ from claims.verdict import (
     undetermined,
 )
 
-__all__ = ["SegmentHistory", "decide_latent", "reading_holes"]
+__all__ = ["SegmentHistory", "decide_latent", "most_excess", "reading_holes"]
 
 
 @dataclass(frozen=True)
@@ -172,10 +175,14 @@ def _excursion_text(h: SegmentHistory, profile: TemperatureProfile) -> str:
     return "; ".join(parts)
 
 
-def _excursion_reason(h: SegmentHistory, profile: TemperatureProfile, extra: str) -> Reason:
-    """One custodian's aggregate excursions: how far out, never how long (GUIDE §4 rule 5)."""
+def _excursion_reason(
+    h: SegmentHistory, profile: TemperatureProfile, extra: str, *, most: float | None = None
+) -> Reason:
+    """One custodian's aggregate excursions: how far out, never how long (GUIDE §4 rule 5);
+    ``most``: the most shelf life beyond the band they can have used (``most_excess``)."""
     checks = [c for c, _ in h.excursions]
     worst = max(checks, key=lambda c: abs((c.peak or 0.0) - (c.limit or 0.0)))
+    bound = {} if most is None else {"excess_pct_at_most": round(100 * most, 3)}
     return Reason(
         "AGGREGATE_EXCURSION",
         f"While {who(h.segment)} held the goods, {_excursion_text(h, profile)}. That is an "
@@ -189,6 +196,7 @@ def _excursion_reason(h: SegmentHistory, profile: TemperatureProfile, extra: str
             "band": _band(profile, h.segment),
             "length": "unknown",
             "degree_minutes_at_least": max(c.degree_minutes_at_least for c in checks),
+            **bound,
             "reports": [
                 {
                     "start": c.aggregate.start.isoformat(),
@@ -239,6 +247,74 @@ def _aggregate_excursion(hot: Sequence[SegmentHistory], profile: TemperatureProf
         BASE_CONFIDENCE["AGGREGATE_EXCURSION"],
         (reason,),
         holds=(hold,),
+    )
+
+
+def most_excess(h: SegmentHistory, until: datetime, profile: TemperatureProfile) -> float:
+    """The most shelf life beyond the band the segment can have used: what its readings
+    measured, plus each aggregate excursion at its peak for the whole of its report's period
+    within the segment (the report says how far out, never how long; never longer than
+    that). A share of the whole shelf life, as ``Consumption.excess``."""
+    s = h.segment
+    end = min(s.end or until, until)
+    most = h.used.excess
+    for c, _ in h.excursions:
+        a = c.aggregate
+        hours = max(0.0, (min(a.end, end) - max(a.start, s.start)).total_seconds() / 3600)
+        assert c.peak is not None  # an excursion has one
+        rate = excess_rate(c.peak, profile, in_transport=s.in_transport)
+        most += hours * rate / profile.shelf_life_hours
+    return most
+
+
+def _beside_excursions(
+    verdict: Verdict,
+    abused: Sequence[SegmentHistory],
+    hot: Sequence[SegmentHistory],
+    until: datetime,
+    profile: TemperatureProfile,
+    policy: ResponsibilityPolicy,
+) -> Verdict:
+    """The measured abusers' verdict with the aggregate excursions beside it (rule 2)."""
+    top = max(abused, key=lambda x: x.used.excess)
+    measured = top.used.excess
+    ratio = policy.comparable_abusers_ratio
+    reasons, holds = [], []
+    for h in hot:
+        if h.segment.custodian.id == top.segment.custodian.id:
+            reasons.append(
+                _excursion_reason(
+                    h, profile, " It agrees with the readings that measured the abuse."
+                )
+            )
+            continue
+        most = most_excess(h, until, profile)
+        said = (
+            f" At its peak for the whole period it would have used up at most {100 * most:.2f}% "
+            f"of the shelf life beyond the band; {100 * measured:.2f}% was measured while "
+            f"{who(top.segment)} held the goods"
+        )
+        if measured >= ratio * most:
+            said += f", {ratio:g} times that or more: it cannot outweigh the measured abuse."
+            reasons.append(_excursion_reason(h, profile, said, most=most))
+            continue
+        said += f", less than {ratio:g} times that: it may outweigh the measured abuse."
+        reasons.append(_excursion_reason(h, profile, said, most=most))
+        holds.append(
+            f"AGGREGATE_EXCURSION: while {who(h.segment)} held the goods a logger reported an "
+            f"excursion of unknown length that may outweigh the abuse measured while "
+            f"{who(top.segment)} held them; a person confirms the verdict"
+        )
+    confidence = verdict.confidence
+    if holds:
+        # Named on the measured abuse, but the other may have been the worse: no surer than an
+        # excursion of unknown length names anyone (rule 4).
+        confidence = min(confidence, BASE_CONFIDENCE["AGGREGATE_EXCURSION"])
+    return dataclasses.replace(
+        verdict,
+        confidence=confidence,
+        reasons=(*verdict.reasons, *reasons),
+        holds=(*verdict.holds, *holds),
     )
 
 
@@ -388,31 +464,8 @@ def decide_latent(
             )
         )
     if abused:
-        verdict = _abusers(abused, profile, policy)
-        # Measured abuse outweighs any excursion of unknown length; the reasons still say it.
-        top = max(abused, key=lambda x: x.used.excess)
-        beside = tuple(
-            _excursion_reason(
-                h,
-                profile,
-                " It agrees with the readings that measured the abuse."
-                if h is top
-                else f" It does not outweigh the measured abuse while {who(top.segment)} held "
-                "the goods.",
-            )
-            for h in hot
-        )
-        # Named, but not paid by a machine: the other excursion's length is unknown, so it may
-        # have been worse than the abuse that was measured (a person weighs the two).
-        elsewhere = [h for h in hot if h.segment.custodian.id != top.segment.custodian.id]
-        holds = tuple(
-            f"AGGREGATE_EXCURSION: while {who(h.segment)} held the goods a logger reported an "
-            f"excursion of unknown length that may outweigh the abuse measured while "
-            f"{who(top.segment)} held them; a person confirms the verdict"
-            for h in elsewhere
-        )
-        return dataclasses.replace(
-            verdict, reasons=(*verdict.reasons, *beside), holds=(*verdict.holds, *holds)
+        return _beside_excursions(
+            _abusers(abused, profile, policy), abused, hot, until, profile, policy
         )
     if "swelling" in claim.defects and (v := _shocks(held, policy)) is not None:
         return v

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from claims.coldchain import Reading
 from claims.profiles import TemperatureProfile
 
-__all__ = ["MAX_DEGREES_OUTSIDE", "Consumption", "consumption", "relative_rate"]
+__all__ = ["MAX_DEGREES_OUTSIDE", "Consumption", "consumption", "excess_rate", "relative_rate"]
 
 MAX_DEGREES_OUTSIDE = 100.0
 """Degrees beyond the band past which the rate grows no more. Goods 100 °C outside their
@@ -65,7 +65,9 @@ def relative_rate(celsius: float, profile: TemperatureProfile, *, in_transport: 
     return float(profile.q10 ** (min(degrees, MAX_DEGREES_OUTSIDE) / 10))
 
 
-def _excess_rate(celsius: float, profile: TemperatureProfile, *, in_transport: bool) -> float:
+def excess_rate(celsius: float, profile: TemperatureProfile, *, in_transport: bool) -> float:
+    """How many band-top hours of shelf life an hour at ``celsius`` uses beyond the band
+    (0 inside it)."""
     lo, hi = profile.band(in_transport=in_transport)
     outside = (hi is not None and celsius > hi) or (lo is not None and celsius < lo)
     return relative_rate(celsius, profile, in_transport=in_transport) - 1.0 if outside else 0.0
@@ -82,8 +84,8 @@ def consumption(
         dt = (b.time - a.time).total_seconds() / 3600
         ra = relative_rate(a.celsius, profile, in_transport=in_transport)
         rb = relative_rate(b.celsius, profile, in_transport=in_transport)
-        ea = _excess_rate(a.celsius, profile, in_transport=in_transport)
-        eb = _excess_rate(b.celsius, profile, in_transport=in_transport)
+        ea = excess_rate(a.celsius, profile, in_transport=in_transport)
+        eb = excess_rate(b.celsius, profile, in_transport=in_transport)
         hours += dt
         consumed += dt * (ra + rb) / 2
         excess += dt * (ea + eb) / 2

@@ -164,20 +164,51 @@ def _leg(t_min: float | None, t_max: float | None, t_mean: float | None) -> Aggr
     return Aggregate(T0 + timedelta(hours=4), T0 + timedelta(hours=8), t_min, t_max, t_mean)
 
 
-def test_measured_abuse_at_the_warehouse_outweighs_the_carriers_aggregate_excursion() -> None:
+def test_measured_abuse_beyond_the_excursions_worst_case_stands_alone() -> None:
+    """The truck's report (max 9.8 °C over its 4 h) bounds its excursion: 4.8 °C over for all
+    4 h uses at most 1.65% of a chilled shelf life beyond the band; the warehouse's measured
+    14 °C for 4 h used 4.02%, more than twice that, so nothing the truck did can outweigh it."""
     v = _decide(_timeline((_leg(2.1, 9.8, 5.2),), dc_celsius=14.0))
     assert (v.responsible_party, v.party_id) == ("warehouse", DC)
-    codes = [r.code for r in v.reasons]
-    assert codes == ["TEMPERATURE_ABUSE", "AGGREGATE_EXCURSION"]
+    assert [r.code for r in v.reasons] == ["TEMPERATURE_ABUSE", "AGGREGATE_EXCURSION"]
     beside = v.reasons[1]
     assert beside.facts["party_id"] == CARRIER
-    assert "does not outweigh the measured abuse while DC (warehouse)" in beside.message
+    assert beside.facts["excess_pct_at_most"] == pytest.approx(1.65, abs=0.01)
+    assert "at most 1.65% of the shelf life beyond the band; 4.02% was measured while DC" in (
+        beside.message
+    )
+    assert "it cannot outweigh the measured abuse" in beside.message
     assert v.confidence == BASE_CONFIDENCE["TEMPERATURE_ABUSE"]
-    # Named, never paid by a machine: the carrier's excursion of unknown length may have been
-    # the worse one (the shop week paid 8 claims to the wrong party before this hold).
+    assert v.holds == ()
+
+
+def test_an_excursion_that_may_outweigh_the_measured_abuse_holds_a_less_sure_verdict() -> None:
+    """The warehouse measured at 8 °C for 4 h (0.93% beyond the band) against the truck's
+    excursion of up to 1.65%: the truck may have been the worse. The warehouse is still named
+    (its abuse is measured) but no surer than an excursion names anyone, and held for a person
+    (the shop week paid 8 claims to the wrong party before this hold, and named parties at
+    0.95 that were wrong about half the time before the bound)."""
+    v = _decide(_timeline((_leg(2.1, 9.8, 5.2),), dc_celsius=8.0))
+    assert (v.responsible_party, v.party_id) == ("warehouse", DC)
+    beside = v.reasons[1]
+    assert "less than 2 times that: it may outweigh the measured abuse" in beside.message
+    assert v.confidence == BASE_CONFIDENCE["AGGREGATE_EXCURSION"]
     (hold,) = v.holds
     assert hold.startswith("AGGREGATE_EXCURSION: while FastVan (carrier) held the goods")
     assert "may outweigh the abuse measured while DC (warehouse)" in hold
+
+
+def test_the_bound_counts_only_the_reports_period_inside_the_custodians_hands() -> None:
+    """A report whose period reaches past the truck's leg bounds only the hours the truck held
+    the goods: the same peak over the last 2 h of its leg (the first 2 h in band, by another
+    report) bounds half the excess of 4 h."""
+    whole = _decide(_timeline((_leg(2.1, 9.8, 5.2),), dc_celsius=8.0)).reasons[1]
+    calm = Aggregate(T0 + timedelta(hours=4), T0 + timedelta(hours=6), 2.0, 4.8, 3.5)
+    late = Aggregate(T0 + timedelta(hours=6), T0 + timedelta(hours=20), 2.1, 9.8, 5.2)
+    part = _decide(_timeline((calm, late), dc_celsius=8.0)).reasons[1]
+    assert part.facts["excess_pct_at_most"] == pytest.approx(
+        whole.facts["excess_pct_at_most"] / 2, abs=0.001
+    )
 
 
 def test_an_aggregate_in_band_watches_the_leg_so_it_is_no_hole() -> None:
