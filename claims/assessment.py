@@ -131,6 +131,46 @@ def _verdict(
     policy: ResponsibilityPolicy,
     now: datetime,
 ) -> Verdict:
+    """The rules' verdict with what the labels and the lot's recorded use-by say applied,
+    weighed for records captured late by the party they clear (GUIDE §4 rule 6): a use-by
+    record counts as any other record does."""
+    claim, timeline = evidence.claim, evidence.timeline
+
+    def labelled(verdict: Verdict, timeline: Timeline | None) -> Verdict:
+        return read_labels(verdict, claim=claim, labels=evidence.labels, timeline=timeline)
+
+    if (unjudged := _unjudged(evidence)) is not None:
+        return labelled(unjudged, timeline)
+    assert timeline is not None  # _unjudged answers a lot with no records
+    confidence = max((f.confidence for i in evidence.inspections for f in i.findings), default=0.0)
+    facts = ClaimFacts(
+        evidence.defects,
+        now,
+        claim.delivered_at,
+        evidence_confidence=confidence,
+        photo_ref=evidence.model_release,
+    )
+
+    def judged(timeline: Timeline) -> Verdict:
+        verdict = decide(timeline=timeline, profile=profile, claim=facts, policy=policy)
+        return labelled(verdict, timeline)
+
+    verdict = judged(timeline)
+    # Records captured after the claim by the party they clear weigh less (GUIDE §4 rule 6).
+    interested = interested_late_records(timeline, filed_at=now, verdict=verdict)
+    if not interested:
+        return verdict
+    return weigh_late_records(
+        verdict,
+        without=judged(timeline.without(interested)),
+        interested=interested,
+        timeline=timeline,
+        confidence_cap=policy.late_record_confidence_cap,
+    )
+
+
+def _unjudged(evidence: ClaimEvidence) -> Verdict | None:
+    """The verdict for a person when the records cannot be judged at all, else None."""
     claim, timeline = evidence.claim, evidence.timeline
     if evidence.ambiguous_lots:
         return _for_a_person(
@@ -154,36 +194,13 @@ def _verdict(
             + ", ".join(unregistered)
             + ".",
         )
-    confidence = max((f.confidence for i in evidence.inspections for f in i.findings), default=0.0)
-    facts = ClaimFacts(
-        evidence.defects,
-        now,
-        claim.delivered_at,
-        evidence_confidence=confidence,
-        photo_ref=evidence.model_release,
-    )
-    verdict = decide(timeline=timeline, profile=profile, claim=facts, policy=policy)
-    # Records captured after the claim by the party they clear weigh less (GUIDE §4 rule 6).
-    interested = interested_late_records(timeline, filed_at=now, verdict=verdict)
-    if not interested:
-        return verdict
-    without = decide(
-        timeline=timeline.without(interested), profile=profile, claim=facts, policy=policy
-    )
-    return weigh_late_records(
-        verdict,
-        without=without,
-        interested=interested,
-        timeline=timeline,
-        confidence_cap=policy.late_record_confidence_cap,
-    )
+    return None
 
 
 def assess(evidence: ClaimEvidence, *, config: ClaimsConfig, now: datetime) -> Assessment:
     """Verdict, ticket, compensation and status for the evidence, under the configuration."""
     claim = evidence.claim
     verdict = _verdict(evidence, config.profiles[claim.category], config.responsibility, now)
-    verdict = read_labels(verdict, claim=claim, labels=evidence.labels, timeline=evidence.timeline)
     if unsure := evidence.unsure_photos:
         # The verdict stands, but nothing it rests on the photos may be acted on alone.
         which = ", ".join(str(n + 1) for n in unsure)

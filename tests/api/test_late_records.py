@@ -26,6 +26,7 @@ from dossier.verify import verify_dossier
 from notifications.outbox import outbox
 from supplychain.capture import capture_events
 from supplychain.epcis import parse_document
+from supplychain.epcis.build import ObjectEvent, Quantity, SourceDestination
 from tests.api.access import grant
 from tests.conftest import jpeg_bytes, textured
 from tests.epcis_events import document, lot_event
@@ -269,6 +270,39 @@ def test_a_late_record_by_the_party_it_clears_never_makes_the_verdict_confident(
     assert "LATE_RECORD_BY_BENEFICIARY" in _codes(claim)
     late_reason = next(r for r in verdict["reasons"] if r["code"] == "LATE_RECORD_BY_BENEFICIARY")
     assert [r["index"] for r in late_reason["refs"]] == late
+    assert verdict["confidence"] <= 0.5
+    assert claim["compensation"]["paid"] is False and claim["status"] == "needs_review"
+
+
+def test_a_use_by_its_maker_records_after_the_claim_never_pays_on_its_own(shop: Any) -> None:
+    """The lot's maker states a use-by already past at delivery only once the claim is filed:
+    the date moves the verdict from nobody to the seller and so clears the maker, whose lot
+    the claim was on. Rule 6 weighs it as any late record by the party it clears: the seller
+    is named, capped below what pays out, and a person decides (before, the late date named
+    the seller at 0.95 and the claim was paid)."""
+    _, client, keys = shop
+    _handovers(client, keys)
+    _capture(client, keys["truck"], _doc(TRUCK_CLEAN))
+    filed = _file(client, keys["shop"])
+    # The DC's leg has no readings: nobody can be named.
+    assert filed["verdict"]["responsible_party"] == "undetermined"
+    use_by = (DELIVERED - timedelta(days=2)).date().isoformat()
+    packed = ObjectEvent(
+        event_time=h(0.5),
+        biz_step="commissioning",
+        action="ADD",
+        quantities=(Quantity(LOT, 40, "KGM"),),
+        sources=(SourceDestination(FARM),),
+        ilmd={"cbvmda:itemExpirationDate": use_by},
+    )
+    late = _capture(client, keys["chain"], _doc(packed))
+    claim = _get(client, keys["shop"], filed["id"])
+    verdict = claim["verdict"]
+    assert verdict["responsible_party"] == "retailer"
+    assert _codes(claim)[0] == "USE_BY_PASSED_AT_DELIVERY"
+    late_reason = next(r for r in verdict["reasons"] if r["code"] == "LATE_RECORD_BY_BENEFICIARY")
+    assert [r["index"] for r in late_reason["refs"]] == late
+    assert late_reason["facts"]["without"] == "undetermined"
     assert verdict["confidence"] <= 0.5
     assert claim["compensation"]["paid"] is False and claim["status"] == "needs_review"
 
