@@ -182,15 +182,19 @@ class _OldChain(Chain):
         orders: Sequence[str] = (),
         temps: Sequence[tuple[datetime, float]] = (),
         accel: Sequence[tuple[datetime, float]] = (),
+        ilmd: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         e: dict[str, Any] = {
             "type": "ObjectEvent",
             "eventTime": _old_epcis_time(at),
             "eventTimeZoneOffset": "+00:00",
             "quantityList": [{"epcClass": lot_class(self.lot), "quantity": 10, "uom": "KGM"}],
-            "action": "OBSERVE",
+            # The maker's use-by came after the builder: written as it writes it.
+            "action": "ADD" if ilmd else "OBSERVE",
             "bizStep": biz_step,
         }
+        if ilmd:
+            e["ilmd"] = ilmd
         if disposition:
             e["disposition"] = disposition
         if orders:  # the purchase orders came after the builder: written as it writes them
