@@ -306,6 +306,16 @@ class Figures:
     lines: tuple[str, ...]
 
 
+_BANDS = ("below 0.5", "0.5 to the auto-pay bound", "at or above it")
+
+
+def _band(confidence: float, auto_pay: float) -> str:
+    """Which of ``_BANDS`` a verdict's stated confidence falls in."""
+    if confidence >= auto_pay:
+        return _BANDS[2]
+    return _BANDS[1] if confidence >= 0.5 else _BANDS[0]
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}% ({part}/{whole})" if whole else "- (0/0)"
 
@@ -344,6 +354,8 @@ def figures(week: Week, seen: Observed, views: Views, *, auto_pay_min_confidence
     )
     wrong, wrong_conf, conf, wrong_auto = 0, 0, 0, 0
     wrong_ids: list[str] = []
+    # (verdicts, wrong) by the confidence they state: are the sure ones right?
+    bands: dict[str, list[int]] = {b: [0, 0] for b in _BANDS}
     copies = [cid for cid in filed if filed[cid].plan.fraud]
     held_back = [cid for cid in copies if not _paid_by_machine(views.customer.get(cid, {}))]
     lines.append(
@@ -363,6 +375,9 @@ def figures(week: Week, seen: Observed, views: Views, *, auto_pay_min_confidence
         wrong += bad
         if bad:
             wrong_ids.append(cid)
+        band = _band(float(v.get("confidence") or 0), auto_pay_min_confidence)
+        bands[band][0] += 1
+        bands[band][1] += bad
         if float(v.get("confidence") or 0) >= auto_pay_min_confidence:
             conf += 1
             wrong_conf += bad
@@ -374,6 +389,10 @@ def figures(week: Week, seen: Observed, views: Views, *, auto_pay_min_confidence
         f"party; {_pct(wrong_conf, conf)} at or above confidence {auto_pay_min_confidence:g}; "
         f"paid automatically on a wrong verdict {wrong_auto}; wrong by lot kind: "
         + ", ".join(f"{k} {n}" for k, n in by_kind.most_common())
+    )
+    lines.append(
+        "wrong by the confidence the verdict states: "
+        + "; ".join(f"{b} {w} of {n}" for b, (n, w) in bands.items())
     )
     final_wrong = 0
     for cid, f in filed.items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from simulator.invariants import Views, check
+from simulator.invariants import _BANDS, Views, _band, check
 from simulator.observed import Filed, Observed
 from simulator.week import plan_week
 
@@ -59,3 +59,14 @@ def test_a_person_deciding_after_the_read_is_not_silent() -> None:
 
 def test_a_person_who_decided_before_the_read_does_not_excuse_a_later_change() -> None:
     assert len(_judged(dict(DECIDED), read_at=5.0, person_at=4.0)) == 1
+
+
+def test_verdicts_are_counted_by_the_confidence_they_state() -> None:
+    assert [_band(c, 0.8) for c in (0.0, 0.49, 0.5, 0.79, 0.8, 0.95)] == [
+        _BANDS[0],
+        _BANDS[0],
+        _BANDS[1],
+        _BANDS[1],
+        _BANDS[2],
+        _BANDS[2],
+    ]
