@@ -26,7 +26,7 @@ from sqlalchemy import select
 from ledger.log import Ledger
 from ledger.record import parse_record
 from supplychain.epcis import stored_temperatures
-from supplychain.epcis.vocabulary import local_name
+from supplychain.epcis.vocabulary import USE_BY_NAMES, local_name, use_by_date
 from supplychain.errors import SupplyChainError
 from supplychain.projections import event_lots, events
 
@@ -226,26 +226,15 @@ def _grade_confidence(raw: dict[str, Any]) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-# ILMD keys of the use-by date, by their local name (``cbvmda:itemExpirationDate`` in
-# JSON-LD, or the full CBV URI; ``useByDate`` as the public story reads it too); a
-# best-before or sell-by date is quality or stock keeping, not safety, and is not read.
-_USE_BY_NAMES = frozenset({"itemExpirationDate", "useByDate"})
-
-
 def _use_by(raw: dict[str, Any]) -> date | None:
-    """The use-by date the event's ILMD records (an xsd:date, or the date of a dateTime);
-    None when it records none or none that parses."""
+    """The use-by date the event's ILMD records (``USE_BY_NAMES``); None when it records none
+    (capture refuses one that is not a date)."""
     ilmd = raw.get("ilmd")
     if not isinstance(ilmd, dict):
         return None
     for key, value in ilmd.items():
-        if local_name(key) not in _USE_BY_NAMES:
-            continue
-        if isinstance(value, str) and len(value) >= 10:
-            try:
-                return date.fromisoformat(value[:10])
-            except ValueError:
-                return None
+        if local_name(key) in USE_BY_NAMES:
+            return use_by_date(value)
     return None
 
 

@@ -39,9 +39,12 @@ from supplychain.epcis.views import CaptureEvent
 from supplychain.epcis.vocabulary import (
     EVENT_TYPES,
     GS1_VOC,
+    USE_BY_NAMES,
     CBVVocabulary,
     cbv_short,
     context_prefixes,
+    local_name,
+    use_by_date,
 )
 from supplychain.identifiers.digital_link import is_lot_class
 from supplychain.identifiers.tds import EPCError, check_lot_key
@@ -259,8 +262,8 @@ def read_event(
     _check_biz_transactions(r)
     sources = r.parties("sourceList", "source")
     destinations = r.parties("destinationList", "destination")
-    if "ilmd" in event and not isinstance(event["ilmd"], dict):
-        r.error(".ilmd", "not an object")
+    if "ilmd" in event:
+        _check_ilmd(r, event["ilmd"])
     temperatures, accelerations = _read_sensors(r, event_time)
 
     if r.failed or event_time is None:
@@ -308,6 +311,17 @@ def _hash(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> str:
         raise EPCISValidationError(index=None, field="event", reason=str(exc)) from None
     digest = hashlib.sha256(prehash.encode("utf-8")).hexdigest()
     return f"ni:///sha-256;{digest}?ver={HASH_VERSION}"
+
+
+def _check_ilmd(r: _EventReader, ilmd: Any) -> None:
+    """Lot master data is an object; a use-by date in it must be a date: the verdict reads it
+    (a use-by past at delivery is the seller's), so one it cannot read is refused, not lost."""
+    if not isinstance(ilmd, dict):
+        r.error(".ilmd", "not an object")
+        return
+    for key, value in ilmd.items():
+        if local_name(key) in USE_BY_NAMES and use_by_date(value) is None:
+            r.error(f".ilmd.{key}", f"{value!r} is not a date (YYYY-MM-DD, as xsd:date)")
 
 
 def _check_persistent_disposition(r: _EventReader) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -14,10 +15,12 @@ __all__ = [
     "DISPOSITIONS",
     "EVENT_TYPES",
     "SOURCE_DESTINATION_TYPES",
+    "USE_BY_NAMES",
     "CBVVocabulary",
     "cbv_short_name",
     "cbv_uri",
     "local_name",
+    "use_by_date",
 ]
 
 EVENT_TYPES = frozenset(
@@ -102,6 +105,26 @@ def local_name(term: str) -> str:
     """The local name of a term written as a CURIE, a URN or a URI (``cbvmda:lotNumber``,
     ``urn:epcglobal:cbv:mda#lotNumber``, ``https://ref.gs1.org/cbv/lotNumber``: ``lotNumber``)."""
     return re.split(r"[:/#]", term)[-1]
+
+
+USE_BY_NAMES = frozenset({"itemExpirationDate", "useByDate"})
+"""ILMD terms (by local name) that state a lot's use-by date: CBV's ``itemExpirationDate``
+(GS1 AI 17), and ``useByDate`` as the public story reads it. A best-before or sell-by date is
+quality or stock keeping, not safety, and is not one of them."""
+
+
+def use_by_date(value: Any) -> date | None:
+    """The date an ILMD use-by value states: an xsd:date (``2024-05-01``, with or without a
+    zone) or the date of an xsd:dateTime; None when it is not one."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    rest = value[10:]
+    if rest and not re.fullmatch(r"(Z|[+-]\d{2}:\d{2}|T.+)", rest):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
 
 
 def cbv_short(value: str, vocabulary: CBVVocabulary) -> tuple[str | None, str | None]:

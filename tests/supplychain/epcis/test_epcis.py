@@ -367,6 +367,39 @@ def test_malformed_event_names_index_and_field(
 
 
 @pytest.mark.parametrize(
+    "value", ["30/04/2024", "2024-04-31", "20240430", "2024-04-30 morning", 20240430, None]
+)
+def test_a_use_by_that_is_not_a_date_is_refused_not_lost(value: object) -> None:
+    """The verdict reads a lot's use-by (a date past at delivery is the seller's): an ERP
+    sending one it cannot read hears so, naming the field, instead of a record that decides
+    nothing."""
+    event = object_event(action="ADD", ilmd={"cbvmda:itemExpirationDate": value})
+    with pytest.raises(EPCISDocumentError) as info:
+        parse_document(document(event))
+    [error] = info.value.errors
+    assert error.field == "eventList[0].ilmd.cbvmda:itemExpirationDate"
+    assert "is not a date" in error.reason
+
+
+@pytest.mark.parametrize(
+    "ilmd",
+    [
+        {"cbvmda:itemExpirationDate": "2024-04-30"},
+        {"cbvmda:itemExpirationDate": "2024-04-30Z"},
+        {"urn:epcglobal:cbv:mda#itemExpirationDate": "2024-04-30+02:00"},
+        {"cbvmda:useByDate": "2024-04-30T00:00:00Z"},
+        {"cbvmda:bestBeforeDate": "30/04/2024"},  # not read, so not checked
+        {"cbvmda:lotNumber": "L1"},
+    ],
+)
+def test_lot_master_data_the_verdict_can_read_or_does_not_read_is_accepted(
+    ilmd: dict[str, Any],
+) -> None:
+    (captured,) = parse_document(document(object_event(action="ADD", ilmd=ilmd))).events
+    assert captured.hash_id
+
+
+@pytest.mark.parametrize(
     "epc_class", ["urn:epc:idpat:sgtin:4012345.012345.*", "https://id.gs1.org/01/04012345123456"]
 )
 def test_a_product_without_a_lot_is_accepted_under_no_lot(epc_class: str) -> None:
