@@ -168,6 +168,19 @@ def _person_since(seen: Observed, cid: str) -> bool:
     return seen.person_at.get(cid, float("-inf")) > seen.settled_read_at.get(cid, float("inf"))
 
 
+def _acted_after_flag(view: dict[str, Any]) -> bool:
+    """A person decided the claim or moved its ticket after its latest flag, by the ledger's
+    order: the flag has done its work (a decision read before the flag and accepted after it
+    counts, as the server counts it), so the claim may leave the queue."""
+    flags = [r["ledger_index"] for r in view.get("reassessments", []) if r["kind"] == "flagged"]
+    if not flags:
+        return False
+    acted = [e.get("ledger_index") for e in (view.get("ticket") or {}).get("history", [])] + [
+        (view.get("outcome") or {}).get("ledger_index")
+    ]
+    return any(i is not None and i > flags[-1] for i in acted)
+
+
 def check(week: Week, seen: Observed, views: Views) -> list[Held]:
     """Every invariant over the week, in the order the issue lists them."""
     filed = seen.by_id()
@@ -255,7 +268,7 @@ def check(week: Week, seen: Observed, views: Views) -> list[Held]:
         if any(e.get("type") == "claim.flagged" for e in views.webhooks.get(cid, []))
     ]
     for cid in flagged:
-        if cid not in waiting:
+        if cid not in waiting and not _acted_after_flag(views.customer.get(cid, {})):
             broken.append(f"{filed[cid].plan.name}: flagged by a late record, in no queue")
     out.append(
         Held(

@@ -70,3 +70,44 @@ def test_verdicts_are_counted_by_the_confidence_they_state() -> None:
         _BANDS[2],
         _BANDS[2],
     ]
+
+
+FLAG = "a settled claim a late record flags waits in the queue for a person"
+
+
+def _flag_judged(after: dict[str, Any], queued: bool) -> tuple[str, ...]:
+    """A settled claim a late record flagged (entry 40), in the queue or not at the end."""
+    week = plan_week(
+        seed=3, now=datetime(2026, 12, 1, tzinfo=UTC), lots=1, claims=1, batches=0, customers=1
+    )
+    seen = Observed()
+    seen.filed[week.claims[0].name] = Filed(week.claims[0], "C1", 0.0, 1.0, dict(PAID))
+    views = Views(
+        customer={"C1": after},
+        webhooks={"C1": [{"type": "claim.flagged"}]},
+        queue={"flagged": {"C1"} if queued else set()},
+    )
+    held = {h.name: h for h in check(week, seen, views)}[FLAG]
+    assert held.checked == 1
+    return held.broken
+
+
+FLAGGED = {**DECIDED, "reassessments": [{"kind": "flagged", "ledger_index": 40}]}
+
+
+def test_a_flagged_claim_in_the_queue_holds() -> None:
+    assert _flag_judged(FLAGGED, queued=True) == ()
+
+
+def test_a_flagged_claim_out_of_the_queue_with_nobody_after_the_flag_is_broken() -> None:
+    before = {**FLAGGED, "outcome": {"responsible_party": "warehouse", "ledger_index": 30}}
+    assert len(_flag_judged(before, queued=False)) == 1
+
+
+def test_a_person_acting_after_the_flag_lets_the_claim_leave_the_queue() -> None:
+    """A decision read before the flag and accepted after it (two adjudicators on one claim)
+    clears the flag, as the server counts it: the claim rightly leaves the queue."""
+    decided = {**FLAGGED, "outcome": {"responsible_party": "warehouse", "ledger_index": 41}}
+    assert _flag_judged(decided, queued=False) == ()
+    moved = {**FLAGGED, "ticket": {"history": [{"ledger_index": 42}]}}
+    assert _flag_judged(moved, queued=False) == ()
