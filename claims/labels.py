@@ -77,20 +77,26 @@ def _reads(labels: Sequence[LabelReading | None]) -> list[_Photo]:
     return [_Photo(n, r) for n, r in enumerate(labels) if isinstance(r, LabelRead)]
 
 
-# The registered retailer that last held the lot (None: none on record), and its holding's
-# entries.
-_Seller = tuple[str | None, tuple[LedgerRef, ...]]
+@dataclass(frozen=True)
+class _Seller:
+    """The registered retailer that last held the lot, as the records show it."""
+
+    party_id: str | None  # None: no retailer's holding is on record
+    refs: tuple[LedgerRef, ...]  # the entries of its holding (its first)
+
+
+_NO_SELLER = _Seller(None, ())
 
 
 def _seller(timeline: Timeline | None) -> _Seller:
     """The registered retailer that last held the lot, and the entries of its holding."""
     if timeline is None:
-        return None, ()
+        return _NO_SELLER
     held = [s for s in timeline.segments if s.recorded and s.custodian.role == SELLER]
     if not held:
-        return None, ()
+        return _NO_SELLER
     last = held[-1]
-    return last.custodian.id, last.refs[:1]
+    return _Seller(last.custodian.id, last.refs[:1])
 
 
 def read_labels(
@@ -152,13 +158,13 @@ def _use_by(
             return verdict
         agree = [p.position for p, d in read if d.date == record.date]
         seller = _seller(timeline)
-        return _sellers(verdict, *_by_record(claim, record, agree, seller), seller[0])
+        return _sellers(verdict, *_by_record(claim, record, agree, seller), seller.party_id)
     expired = [(p, d) for p, d in read if d.date < delivered]
     if not expired:
         return verdict
     photo, printed = min(expired, key=lambda x: x[1].date)
     seller = _seller(timeline)
-    return _sellers(verdict, *_by_label(claim, photo, printed, seller), seller[0])
+    return _sellers(verdict, *_by_label(claim, photo, printed, seller), seller.party_id)
 
 
 def _maker(timeline: Timeline | None) -> str | None:
@@ -229,7 +235,7 @@ def _by_record(
     }
     if agree:
         facts["label_photos"] = list(agree)
-    reason = Reason(_PASSED, _passed(said, claim, seller), (record.ref, *seller[1]), facts)
+    reason = Reason(_PASSED, _passed(said, claim, seller), (record.ref, *seller.refs), facts)
     return reason, BASE_CONFIDENCE[_PASSED]
 
 
@@ -250,13 +256,13 @@ def _by_label(
         "engine": photo.read.engine,
         "evidence": "the label read is recorded with the photo in the claim's evidence entry",
     }
-    reason = Reason(_PASSED, _passed(said, claim, seller), seller[1], facts)
+    reason = Reason(_PASSED, _passed(said, claim, seller), seller.refs, facts)
     return reason, round(BASE_CONFIDENCE[_PASSED] * printed.confidence, 3)
 
 
 def _passed(said: str, claim: ClaimInput, seller: _Seller) -> str:
     """The reason's sentence, after what ``said`` gives as the date."""
-    party_id = seller[0]
+    party_id = seller.party_id
     return (
         f"{said}, already past when the goods were delivered on "
         f"{claim.delivered_at.date().isoformat()}. Goods past their use-by date may not be "
