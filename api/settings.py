@@ -39,19 +39,24 @@ class Settings(BaseSettings):
     )
     weights_dir: Path = Field(DEFAULT_WEIGHTS_DIR, description="Folder with manifest.json.")
     model_name: str | None = Field(None, description="Manifest model name; default its default.")
-    # OpenVINO serves the default, at the precision that measures faster on this CPU for each
-    # network (``auto``, vision.runtime.BF16_MARGIN): on the 2-core EPYC (avx512_bf16) bf16
-    # networks take about 0.6x the CPU of ONNX Runtime's f32 for box mAP within 0.01 of stock
-    # (bench/agreement.py checks it); on a 2-core Xeon with avx512_bf16 and no AMX bf16 ran
-    # the detector 1.4x slower than f32. Its wheel is 180 MB beside ONNX Runtime's 78 MB.
-    # Every result records the precision that ran.
-    inference_backend: Literal["onnxruntime", "openvino"] = Field(
-        "openvino", description="openvino (the default), or onnxruntime."
+    # Each network runs on the runtime and at the precision that measure faster on this CPU
+    # when it is loaded (``auto``, vision.runtime.choose): ONNX Runtime or OpenVINO at f32,
+    # then OpenVINO's bf16 only where it is clearly faster still (BF16_MARGIN). OpenVINO f32
+    # was 1.5x ONNX Runtime's speed on the AVX-512 machines measured, ONNX Runtime 1.1x
+    # OpenVINO's on an AVX2-only EPYC; bf16 took about 0.6x f32's CPU on an EPYC with
+    # avx512_bf16 and 1.4x on a Xeon with it and no AMX. Both runtimes are in the serving
+    # install (OpenVINO's wheel is 180 MB beside ONNX Runtime's 78 MB). Every result
+    # records the runtime and precision that ran.
+    inference_backend: Literal["auto", "onnxruntime", "openvino"] = Field(
+        "auto",
+        description="auto (the default): each network on the runtime that measures faster "
+        "on this CPU when loaded; onnxruntime or openvino to fix it.",
     )
     inference_precision: Literal["auto", "f32", "bf16"] = Field(
         "auto",
         description="auto: each network at bf16 where that measures faster than f32 on this "
-        "CPU when loaded (openvino), else f32; bf16 or f32 to fix it. f32 gives the same scores "
+        "CPU when loaded (OpenVINO, clearly faster than the faster runtime at f32), else f32; "
+        "bf16 (OpenVINO) or f32 to fix it. f32 gives the same scores "
         "on any CPU, and results record the precision that ran. Unset with backend "
         "onnxruntime: f32.",
     )

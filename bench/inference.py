@@ -66,7 +66,8 @@ OURS: tuple[tuple[str, str], ...] = (
     ("onnxruntime", "f32"),
     ("openvino", "f32"),
     ("openvino", "bf16"),
-    ("openvino", "auto"),  # the service's default: each network's faster precision here
+    ("openvino", "auto"),  # each network at OpenVINO's faster precision here
+    ("auto", "auto"),  # the service's default: each network's faster runtime and precision here
     ("torch", "f32"),
 )
 REFERENCE = "torch f32"
@@ -74,10 +75,11 @@ REFERENCE = "torch f32"
 
 def _label(key: str, r: dict[str, Any]) -> str:
     """A side's name as its results record what ran: a bf16 request that ran f32 says f32,
-    and the default (auto) names the precision each network measured faster at."""
+    and an auto side names the runtime and precision each network measured faster at."""
     model = r["model"]
     chosen = f"auto={model['precision']}" if key.endswith(" auto") else model["precision"]
-    return f"freshproof {model['backend']} {chosen}"
+    backend = f"auto={model['backend']}" if key.startswith("auto ") else model["backend"]
+    return f"freshproof {backend} {chosen}"
 
 
 def _images(n: int, photo_side: int | None = None, split_name: str = "test") -> list[Path]:

@@ -1,12 +1,15 @@
 """Inference backends behind one small protocol; the serving path never imports torch.
 
 Every backend reads the same ONNX file the manifest hash-checks, so the evidence names
-exactly the network that ran whichever runtime ran it. The service runs OpenVINO at ``auto``
-precision by default (its settings): bf16 where it measures faster than f32 on this CPU for
-that network, within the agreement bench's tolerance of stock, else f32; ``load_backend``
-and the training commands default to ONNX Runtime f32, whose scores are the same on any
-CPU. The precision that actually ran is recorded with every result. The PyTorch reference backend lives in ``vision.runtime_torch`` (benches
-only) so that nothing here can pull torch in.
+exactly the network that ran whichever runtime ran it. The service runs backend ``auto`` at
+precision ``auto`` by default (its settings): each network is loaded on ONNX Runtime and on
+OpenVINO at f32 and the faster here is kept (the two give the same scores within f32
+rounding; which is faster depends on the CPU: OpenVINO on the AVX-512 machines measured,
+ONNX Runtime on an AVX2-only EPYC), then OpenVINO's bf16 replaces it only where it measures
+clearly faster still (``BF16_MARGIN``), within the agreement bench's tolerance of stock.
+``load_backend`` and the training commands default to ONNX Runtime f32. The runtime and
+precision that actually ran are recorded with every result. The PyTorch reference backend
+lives in ``vision.runtime_torch`` (benches only) so that nothing here can pull torch in.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import logging
 import statistics
 import threading
 import time
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,19 +31,24 @@ __all__ = [
     "AUTO",
     "BACKENDS",
     "BF16_MARGIN",
+    "LOAD_CHOICES",
     "PRECISIONS",
     "Backend",
     "OnnxRuntimeBackend",
     "OpenVinoBackend",
     "bf16_capable",
+    "choose",
     "fixed_batch",
     "load_backend",
+    "median_times",
 ]
 
 BACKENDS: tuple[str, ...] = ("onnxruntime", "openvino")
 PRECISIONS: tuple[str, ...] = ("f32", "bf16")
 AUTO = "auto"
-"""A precision chosen per network when it is loaded: bf16 where it measures faster here."""
+"""A precision (or a backend) chosen per network when it is loaded: what measures faster here."""
+LOAD_CHOICES: tuple[str, ...] = (AUTO, *BACKENDS)
+"""What ``load_backend`` takes as its backend: one of ``BACKENDS``, or ``auto``."""
 
 BF16_MARGIN = 0.9
 """``auto`` keeps bf16 only when its median run takes at most this share of f32's: f32 gives
@@ -105,6 +115,7 @@ class OnnxRuntimeBackend:
         first = self._session.get_inputs()[0]
         self._input = first.name
         self.batch = _batch_dim(first.shape[0])
+        self.input_shape = tuple(d if isinstance(d, int) and d > 0 else 1 for d in first.shape)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Run one batch."""
@@ -161,9 +172,10 @@ class OpenVinoBackend:
                     network, "CPU", {**config, "INFERENCE_PRECISION_HINT": _OV_HINT[hint]}
                 )
 
+            self.bf16_capable = bf16_capable(core)
             if precision == AUTO:
                 f32 = compiled("f32")
-                self._compiled = _faster(f32, compiled("bf16")) if bf16_capable(core) else f32
+                self._compiled = _faster(f32, compiled("bf16")) if self.bf16_capable else f32
             else:
                 self._compiled = compiled(precision)
         except Exception as exc:  # OpenVINO raises RuntimeError for everything
@@ -182,7 +194,8 @@ class OpenVinoBackend:
         # static on its first tensor copy while holding the GIL; two threads arriving there
         # at once (a photo's detector and classifier, started side by side) deadlocked: one
         # waited for the static's guard holding the GIL, the other for the GIL inside it.
-        probe = np.zeros(_input_shape(self._compiled), np.float32)
+        self.input_shape = tuple(_input_shape(self._compiled))
+        probe = np.zeros(self.input_shape, np.float32)
         self._compiled.create_infer_request().infer({0: probe})
 
     def run(self, batch: np.ndarray) -> np.ndarray:
@@ -215,23 +228,14 @@ def bf16_capable(core: Any) -> bool:
 
 
 def _faster(f32: Any, bf16: Any) -> Any:
-    """Of one network compiled at f32 and at bf16, the one to serve: bf16 when its median run
-    on this CPU takes at most ``BF16_MARGIN`` of f32's, else f32 (also where the CPU has no
-    bf16 and the plugin fell back to f32). Runs alternate, so load falls on both alike."""
+    """Of one network compiled at f32 and at bf16, the one to serve (``choose``); f32 also
+    where the CPU has no bf16 and the plugin fell back to f32."""
     if bf16.get_property("INFERENCE_PRECISION_HINT").to_string() != "bf16":
         return f32
     probe = {0: np.zeros(_input_shape(f32), np.float32)}
-    requests = [f32.create_infer_request(), bf16.create_infer_request()]
-    for request in requests:
-        request.infer(probe)  # untimed: first allocations
-    times: list[list[float]] = [[], []]
-    for _ in range(_PROBE_RUNS):
-        for request, taken in zip(requests, times, strict=True):
-            started = time.perf_counter()
-            request.infer(probe)
-            taken.append(time.perf_counter() - started)
-    f32_s, bf16_s = (statistics.median(t) for t in times)
-    chosen = bf16 if bf16_s <= BF16_MARGIN * f32_s else f32
+    runs = [partial(compiled.create_infer_request().infer, probe) for compiled in (f32, bf16)]
+    f32_s, bf16_s = median_times(runs)
+    chosen = (f32, bf16)[choose([f32_s], bf16_s)]
     log.info(
         "precision auto: %s (median run %.2f ms at f32, %.2f ms at bf16, input %s)",
         "bf16" if chosen is bf16 else "f32",
@@ -242,17 +246,101 @@ def _faster(f32: Any, bf16: Any) -> Any:
     return chosen
 
 
+def median_times(runs: Sequence[Callable[[], object]]) -> list[float]:
+    """Each run's median time in seconds on this CPU: one untimed call each (first
+    allocations), then ``_PROBE_RUNS`` calls each, alternating, so load falls on all alike."""
+    for run in runs:
+        run()
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(_PROBE_RUNS):
+        for run, taken in zip(runs, times, strict=True):
+            started = time.perf_counter()
+            run()
+            taken.append(time.perf_counter() - started)
+    return [statistics.median(taken) for taken in times]
+
+
+def choose(f32: Sequence[float], bf16: float | None) -> int:
+    """Which of a network's candidates to serve, by their median times: the index of the
+    fastest f32 one, or ``len(f32)`` for bf16 when there is one and its time is at most
+    ``BF16_MARGIN`` of that fastest f32's. The f32 candidates give the same scores within f32
+    rounding, so the faster simply wins; bf16 changes them a little and must win clearly."""
+    fastest = min(range(len(f32)), key=f32.__getitem__)
+    if bf16 is not None and bf16 <= BF16_MARGIN * f32[fastest]:
+        return len(f32)
+    return fastest
+
+
+_Loadable = OnnxRuntimeBackend | OpenVinoBackend
+"""The runtimes backend ``auto`` times (each knows its input's shape)."""
+
+
+def _measured(model_path: Path, *, precision: str, threads: int) -> Backend:
+    """Backend ``auto``: the network on each runtime that can run ``precision`` here, timed
+    on this CPU, the one ``choose`` picks kept (the others are dropped)."""
+    if precision == "bf16":  # only OpenVINO runs bf16
+        return OpenVinoBackend(model_path, precision="bf16", threads=threads)
+    makers: list[Callable[[], _Loadable]] = [
+        partial(OnnxRuntimeBackend, model_path, threads=threads),
+        partial(OpenVinoBackend, model_path, precision="f32", threads=threads),
+    ]
+    f32 = _loaded(makers, model_path)
+    bf16: OpenVinoBackend | None = None
+    if precision == AUTO:
+        candidate = next((b for b in f32 if isinstance(b, OpenVinoBackend)), None)
+        if candidate is not None and candidate.bf16_capable:
+            bf16 = OpenVinoBackend(model_path, precision="bf16", threads=threads)
+            if bf16.precision != "bf16":  # the plugin fell back to f32
+                bf16 = None
+    candidates = [*f32, *([bf16] if bf16 is not None else [])]
+    probes = [np.zeros(b.input_shape, np.float32) for b in candidates]
+    medians = median_times([partial(b.run, x) for b, x in zip(candidates, probes, strict=True)])
+    chosen = candidates[choose(medians[: len(f32)], medians[-1] if bf16 is not None else None)]
+    log.info(
+        "backend auto for %s: %s %s (median run %s, input %s)",
+        model_path.name,
+        chosen.name,
+        chosen.precision,
+        ", ".join(
+            f"{b.name} {b.precision} {m * 1e3:.2f} ms"
+            for b, m in zip(candidates, medians, strict=True)
+        ),
+        "x".join(map(str, probes[0].shape)),
+    )
+    return chosen
+
+
+def _loaded(makers: Sequence[Callable[[], _Loadable]], model_path: Path) -> list[_Loadable]:
+    """The backends that load; a runtime that cannot (not installed, refuses the file) is
+    left out with a warning while another loads, else its error is raised."""
+    loaded: list[_Loadable] = []
+    errors: list[ModelError] = []
+    for make in makers:
+        try:
+            loaded.append(make())
+        except ModelError as exc:
+            errors.append(exc)
+    if not loaded:
+        raise errors[0]
+    for error in errors:
+        log.warning("backend auto for %s: a runtime left out: %s", model_path.name, error)
+    return loaded
+
+
 def load_backend(
     kind: str, model_path: Path, *, precision: str = "f32", threads: int = 0
 ) -> Backend:
     """Build the named backend for an ONNX file; unknown names are a ``ModelError``.
 
+    Backend ``auto``: the runtime that measures faster here (``_measured``). Precision
     ``auto``: OpenVINO measures which precision serves faster here; ONNX Runtime runs f32.
     """
     if precision not in PRECISIONS and precision != AUTO:
         raise ModelError(
             f"unknown precision {precision!r}; available: {', '.join((*PRECISIONS, AUTO))}"
         )
+    if kind == AUTO:
+        return _measured(model_path, precision=precision, threads=threads)
     if kind == "onnxruntime":
         if precision == AUTO:
             return OnnxRuntimeBackend(model_path, threads=threads)
@@ -263,4 +351,4 @@ def load_backend(
         return OnnxRuntimeBackend(model_path, threads=threads)
     if kind == "openvino":
         return OpenVinoBackend(model_path, precision=precision, threads=threads)
-    raise ModelError(f"unknown inference backend {kind!r}; available: {', '.join(BACKENDS)}")
+    raise ModelError(f"unknown inference backend {kind!r}; available: {', '.join(LOAD_CHOICES)}")

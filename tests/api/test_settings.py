@@ -11,14 +11,14 @@ from pydantic import ValidationError
 from api.settings import Settings
 
 
-def test_backend_and_precision_default_to_openvino_at_the_faster_precision_here(
+def test_backend_and_precision_default_to_the_faster_runtime_and_precision_here(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("FRESHPROOF_INFERENCE_BACKEND", raising=False)
     monkeypatch.delenv("FRESHPROOF_INFERENCE_PRECISION", raising=False)
     monkeypatch.delenv("FRESHPROOF_INFERENCE_THREADS", raising=False)
     s = Settings(_env_file=None)
-    assert (s.inference_backend, s.inference_precision) == ("openvino", "auto")
+    assert (s.inference_backend, s.inference_precision) == ("auto", "auto")
     assert s.inference_threads == 1
 
 
