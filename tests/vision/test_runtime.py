@@ -251,6 +251,7 @@ def test_backend_auto_times_both_runtimes_and_keeps_one_that_gives_their_numbers
 def test_backend_auto_without_openvino_serves_onnxruntime_and_says_so(
     detector: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("WARNING", logger="vision.runtime")  # whatever earlier tests configured
     monkeypatch.setitem(sys.modules, "openvino", None)  # a serving install without it
     backend = load_backend("auto", detector)
     assert (backend.name, backend.precision) == ("onnxruntime", "f32")
