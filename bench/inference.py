@@ -4,9 +4,10 @@ Every side runs the same two networks (detector and condition classifier) in its
 process (so peak RSS is its own), over the same held-out photos, one image at a time as
 the API serves them, after a warm-up:
 
-- our predictor on ONNX Runtime f32, OpenVINO f32, OpenVINO bf16 and OpenVINO auto (the
-  service's default: each network at the precision that measures faster on this CPU when it
-  is loaded; its label names the precision that ran);
+- our predictor on ONNX Runtime f32, OpenVINO f32, OpenVINO bf16, OpenVINO auto (each
+  network at OpenVINO's faster precision here) and auto auto (the service's default: each
+  network on the runtime, and at the precision, that measure faster on this CPU when it is
+  loaded); an auto side's label names the runtime and precision that ran;
 - our predictor on the PyTorch reference backend (the shipped ``.pt`` through ultralytics,
   our own pre/postprocessing), which isolates what the runtime alone changes;
 - stock ``ultralytics.YOLO(pt).predict``, the peer every speed ratio is taken against.
