@@ -104,23 +104,24 @@ def worker(
 
 
 def worker_argv(*, concurrency: int, loglevel: str, name: str | None) -> list[str]:
-    """The Celery worker's command line: a solo pool for one batch at a time (the model
+    """The Celery worker's command line: one pool thread for one batch at a time (the model
     loaded once, in this process), prefork for more."""
-    pool = "solo" if concurrency == 1 else "prefork"
+    # One thread, not Celery's solo pool: a solo task runs on the event loop's own thread,
+    # and its late ack is queued for the loop's next turn, which can first sleep in poll until
+    # a timer is due (1 s; 10 s with heartbeats off), while the broker, at prefetch 1, keeps
+    # the next batch until that ack. bench/stations.py saw the third batch after a start
+    # picked up 0.9-1.6 s after it was queued, the worker idle and RabbitMQ holding it
+    # (1 ready, 1 unacked), in every solo run; an ack from a pool thread wakes the loop.
+    pool = "threads" if concurrency == 1 else "prefork"
     return [
         "worker",
         f"--concurrency={concurrency}",
         f"--loglevel={loglevel}",
         f"--pool={pool}",
-        # Gossip (worker-to-worker events, which nothing here uses) left a solo worker's
-        # first tasks after start waiting for its 2-second timer: bench/stations.py saw
-        # batches 2 and 3 picked up 1-1.5 s after they were queued, the worker idle, in every
-        # run with it and in none without (p95 per batch 1.38-1.41 s -> 0.60-0.67 s).
+        # Gossip (worker-to-worker events) and mingle (asking other workers at start for
+        # revoked task ids): nothing here uses either. With the solo pool, both lengthened
+        # the stall above (each a timer the loop waited on).
         "--without-gossip",
-        # Mingle (at start, asking other workers for revoked task ids, which nothing here
-        # revokes) left the second task after start waiting 0.9-1.5 s, the worker idle, in
-        # every run of bench/stations.py with it and in none of three without; with
-        # heartbeats off as well the wait was 10 s.
         "--without-mingle",
         # Two workers on one host under Celery's default name fight over its control
         # queue and the second dies (RESOURCE_LOCKED); each process gets its own.

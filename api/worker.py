@@ -288,8 +288,8 @@ def _loaded(state: dict[str, Any], settings: Settings) -> tuple[Any, Inspector]:
 
 
 def warm(settings: Settings, inspector: Inspector | None = None) -> None:
-    """Load this process's services and model now, replacing any loaded before: a solo
-    worker does it before it takes tasks. ``inspector`` stands in for the model (tests)."""
+    """Load this process's services and model now, replacing any loaded before: a
+    one-thread worker does it before it takes tasks. ``inspector`` stands in for the model (tests)."""
     celery_app(settings)
     state = _STATES[_key(settings)]
     if (old := state.pop("services", None)) is not None:

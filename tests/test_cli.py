@@ -68,9 +68,9 @@ def test_predict_unknown_backend_is_a_clear_error(tiny_weights: Path, tmp_path: 
 
 
 def test_worker_command_line_is_one_celery_accepts() -> None:
-    """The worker's argv parses with Celery's own worker command: solo for one batch at a
-    time, prefork for more, gossip off (it delayed a solo worker's first tasks), a node name
-    of its own per process."""
+    """The worker's argv parses with Celery's own worker command: one pool thread for one
+    batch at a time (not the solo pool, whose acks wait for the event loop's next turn),
+    prefork for more, gossip and mingle off, a node name of its own per process."""
     from celery import Celery
     from celery.bin.base import CLIContext
     from celery.bin.worker import worker as celery_worker
@@ -78,10 +78,12 @@ def test_worker_command_line_is_one_celery_accepts() -> None:
     from api.cli import worker_argv
 
     obj = CLIContext(app=Celery("argv-test"), no_color=True, workdir=None, quiet=True)
-    solo = worker_argv(concurrency=1, loglevel="INFO", name=None)
-    ctx = celery_worker.make_context("worker", solo[1:], obj=obj)
-    assert ctx.params["pool"].__module__ == "celery.concurrency.solo"
+    one = worker_argv(concurrency=1, loglevel="INFO", name=None)
+    ctx = celery_worker.make_context("worker", one[1:], obj=obj)
+    assert ctx.params["pool"].__module__ == "celery.concurrency.thread"
+    assert ctx.params["concurrency"] == 1
     assert ctx.params["without_gossip"] is True
+    assert ctx.params["without_mingle"] is True
     assert ctx.params["hostname"].startswith(f"freshproof-{os.getpid()}@")
     many = worker_argv(concurrency=2, loglevel="WARNING", name="grader-2@%h")
     ctx = celery_worker.make_context("worker", many[1:], obj=obj)

@@ -213,7 +213,7 @@ def queued(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queued]:
         # two loaded cores (teardown only; the test had passed): give it 30.
         with start_worker(
             worker_app,
-            pool="solo",
+            pool="threads",  # as `freshproof worker` runs one batch at a time
             perform_ping_check=False,
             queues=[queue_name],
             shutdown_timeout=30.0,
