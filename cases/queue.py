@@ -19,6 +19,7 @@ from claims.queue_index import ALL, QUEUE_FILTERS, from_us, queue_filter, to_us
 from claims.tables import claims
 from claims.tables import review_queue as queue_rows
 from claims.views import views_of
+from storage.db import read_snapshot
 
 __all__ = ["QUEUE_FILTERS", "queue_filter", "review_queue", "review_queue_page"]
 
@@ -84,7 +85,7 @@ def review_queue_page(
     ordered_at = to_us(now) if after is None else after[2]
     start = None if after is None else after[:2]
     name = view or ALL
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:
         running = _stream(conn, name, paused=False, shift=0, after=start, n=limit + 1)
         waiting = _stream(conn, name, paused=True, shift=ordered_at, after=start, n=limit + 1)
         keys = list(heapq.merge(running, waiting))[: limit + 1]

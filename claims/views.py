@@ -20,6 +20,7 @@ from claims.jsonutil import jsonable
 from claims.records import Review, claim_state, load_reviews
 from claims.state import allowed_actions, current_state
 from claims.tables import claim_families, claim_photos, claims
+from storage.db import read_snapshot
 
 __all__ = [
     "claim_view",
@@ -112,8 +113,9 @@ def claim_view(
 
 
 def get_claim(engine: Engine, claim_id: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """One claim with its findings, verdict, ticket (SLA state at ``now``) and ledger refs."""
-    with engine.connect() as conn:
+    """One claim with its findings, verdict, ticket (SLA state at ``now``) and ledger refs,
+    as one committed state (``read_snapshot``)."""
+    with read_snapshot(engine) as conn:
         row = conn.execute(select(claims).where(claims.c.id == claim_id)).first()
         if row is None:
             raise UnknownClaimError(claim_id)
@@ -150,7 +152,7 @@ def list_claims(
         query = query.where(
             or_(claims.c.created_at < at, and_(claims.c.created_at == at, claims.c.id < last_id))
         )
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:
         rows = conn.execute(query.limit(limit + 1)).all()
         items = views_of(conn, rows[:limit], now)
     more = len(rows) > limit

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
-__all__ = ["make_engine"]
+__all__ = ["make_engine", "read_snapshot"]
 
 SQLITE_BUSY_SECONDS = 30.0
 """How long a SQLite statement waits for another connection's lock before failing."""
@@ -58,3 +60,26 @@ def _enter_wal(cur: sqlite3.Cursor, *, wait: float = SQLITE_BUSY_SECONDS) -> Non
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.1)
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see one committed state, for an answer put together from
+    several ``SELECT``s (a claim, its payment, its proposal, its ticket).
+
+    Without it each statement sees what was committed when it ran: SQLite outside a
+    transaction and PostgreSQL at READ COMMITTED alike. A claim read while a second person's
+    approval committed showed the claim row from before the approval and the payment from
+    after it: paid, with no decision (the shop-week simulation caught one). SQLite: a
+    deferred ``BEGIN``, whose first read fixes the snapshot in WAL mode (readers take no
+    lock a writer waits on). PostgreSQL: REPEATABLE READ, one snapshot for the transaction.
+    Read-only: nothing is committed; the transaction ends with the connection.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            dbapi: Any = conn.connection.dbapi_connection
+            if dbapi is not None and not dbapi.in_transaction:
+                conn.exec_driver_sql("BEGIN")
+        else:
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        yield conn  # closing the connection rolls its transaction back

@@ -13,14 +13,16 @@ import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from api.app import create_app
 from api.settings import Settings
+from cases.approval import answer_proposal
 from claims.compensation import payments
 from notifications.outbox import outbox
 from tests.api.access import grant
@@ -271,6 +273,55 @@ def test_a_waiting_proposal_keeps_its_ticket_open(app: Any, client: TestClient) 
     approved = client.post(f"{url}/approval", headers=senior, json={"answer": "approve"})
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "resolved" and approved.json()["compensation"]["paid"]
+
+
+def test_a_claim_read_while_it_is_approved_shows_one_state(app: Any, client: TestClient) -> None:
+    """A claim's answer is put together from several reads (its row, its payment, its
+    proposal); an approval that commits between them must not show a payment without the
+    decision it pays. The shop-week simulation read one so: paid, status and outcome from
+    before the approval."""
+    customer = grant(app, "customer_app", customer_id="C-CATERING")
+    claim = _file(client, customer, "900.00")
+    url = f"/v1/claims/{claim['id']}"
+    proposer = grant(app, "adjudicator")
+    assert client.post(f"{url}/decision", headers=proposer, json=DECIDE).status_code == 200
+    services = app.state.services
+    _, senior = _senior(app)
+    armed = True
+
+    def approve_between(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        # Right after the GET has read the claim's own row, a second person approves.
+        nonlocal armed
+        if armed and statement.lstrip().startswith("SELECT claims."):
+            armed = False
+            answer_proposal(
+                ledger=services.ledger,
+                claim_id=claim["id"],
+                answer="approve",
+                note="approved while the claim was being read",
+                actor=senior,
+                approval_limit=Decimal("5000.00"),  # the senior key's limit
+                now=datetime.now(UTC),
+                policy=services.claims_config.compensation,
+            )
+
+    event.listen(services.engine, "after_cursor_execute", approve_between)
+    try:
+        during = client.get(url, headers=customer)
+    finally:
+        event.remove(services.engine, "after_cursor_execute", approve_between)
+    assert not armed, "the approval ran between the reads"
+    assert during.status_code == 200, during.text
+    seen = during.json()
+    # One state: all of it before the approval...
+    assert seen["status"] == "awaiting_approval"
+    assert seen["compensation"]["paid"] is False
+    assert seen["compensation"]["status"] == "awaiting_approval"
+    assert seen["approval"]["answer"] is None
+    # ...and the next read all of it after.
+    after = client.get(url, headers=customer).json()
+    assert after["status"] == "resolved" and after["compensation"]["paid"] is True
+    assert after["approval"]["answer"] == "approved"
 
 
 def test_approval_limits_come_from_the_shell_never_from_the_api(
