@@ -32,6 +32,7 @@ from ledger.log import Ledger
 from operations.errors import InvalidWindowError
 from operations.facts import ClaimFacts, PaidTotal, claim_facts, lot_counts, paid_totals
 from operations.warning import LotWarning, WarningPolicy, rank_lots
+from storage.db import read_snapshot
 from supplychain.quantities import delivered_quantities
 
 __all__ = [
@@ -284,7 +285,7 @@ def operations_dashboard(
     until = now + timedelta(microseconds=1)
     today = datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
     since = today - timedelta(days=days - 1)
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:  # the figures of one committed state
         facts = claim_facts(conn, since=since, until=until, now=now)
         paid = paid_totals(conn, since=since, until=until)
     return summarise(

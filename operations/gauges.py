@@ -24,6 +24,7 @@ from operations.dashboard import percentile, warnings_at
 from operations.errors import InvalidWindowError
 from operations.facts import claim_facts
 from operations.warning import LotWarning, WarningPolicy
+from storage.db import read_snapshot
 
 __all__ = ["OperationsGauges", "operations_gauges"]
 
@@ -55,7 +56,7 @@ def operations_gauges(
     if now.tzinfo is None:
         raise InvalidWindowError("now", "give a time with a time zone")
     until = now + timedelta(microseconds=1)
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:  # the figures of one committed state
         facts = claim_facts(conn, since=now - timedelta(days=open_days), until=until, now=now)
     still_open = [f for f in facts if f.state != "resolved"]
     day = [f for f in facts if f.created_at >= now - timedelta(hours=24)]
