@@ -219,6 +219,12 @@ def queued(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queued]:
             shutdown_timeout=30.0,
         ):
             yield keys
+            # start_worker stops the worker by a flag its event loop reads on its next turn,
+            # which waits in poll for a timer (about 10 s): a ping's message wakes it now.
+            from celery.worker import state
+
+            state.should_terminate = 0
+            worker_app.control.ping(timeout=0.2, limit=1)
 
 
 JUNK = b"\xff\xd8 not a photo"
