@@ -11,14 +11,16 @@ from sqlalchemy import Engine, select
 
 from stations.batches import station_batches, station_reviews
 from stations.jobs import job_where, station_jobs
+from storage.db import read_snapshot
 
 __all__ = ["job_state", "stations_with_batch"]
 
 
 def job_state(engine: Engine, station_id: str, batch_id: str) -> dict[str, Any] | None:
     """A station's job: its status, and the batch's items once done; None when the station
-    has no batch of that id (another station's same id is not this one's)."""
-    with engine.connect() as conn:
+    has no batch of that id (another station's same id is not this one's); its job row, result
+    and the persons' grades read as one committed state."""
+    with read_snapshot(engine) as conn:
         row = conn.execute(select(station_jobs).where(job_where(station_id, batch_id))).first()
         done = conn.execute(
             select(station_batches.c.result).where(
