@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -136,16 +136,7 @@ def _batch(serial: int, n: int) -> tuple[dict[str, str], list[tuple[str, Any]]]:
 def test_batches_queued_when_the_server_is_killed_are_graded_once_after_a_restart(
     data: Path,
 ) -> None:
-    services = build_services(_settings(data))
-    token, _ = services.keys.create(
-        role="station",
-        name="dock 3",
-        created_by="tests",
-        station_id="DOCK-3",
-        read_point=READ_POINT,
-    )
-    services.close()
-    station = {"Authorization": f"Bearer {token}"}
+    station = _station_key(data)
     sizes = {1000: 6, 2000: 4}  # one grading when killed, one waiting behind it
 
     first = _Child(data, delay=0.4)
@@ -158,12 +149,8 @@ def test_batches_queued_when_the_server_is_killed_are_graded_once_after_a_restar
         assert resp.status_code == 202, resp.text
         urls[serial] = resp.json()["url"]
     judged = data / "judged.log"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(_lines(judged)) < 2:
-        time.sleep(0.05)
-    first.stop(signal.SIGKILL)
-    before = len(_lines(judged))
-    assert 2 <= before < sum(sizes.values()), "killed mid-batch"
+    before = _killed_after_two_photos(judged, first.stop)
+    assert before < sum(sizes.values()), "killed mid-batch"
 
     second = _Child(data, delay=0)
     try:
@@ -179,20 +166,53 @@ def test_batches_queued_when_the_server_is_killed_are_graded_once_after_a_restar
         assert all(i["error"] is None and i["ledger_index"] is not None for i in state["items"])
 
     # Each item is on the ledger once: the killed run's work was rolled back, not kept twice.
+    graded = _inspected_epcs(data)
+    expected = [
+        f"urn:epc:id:sgtin:4000001.012345.{s + i}" for s, n in sizes.items() for i in range(n)
+    ]
+    assert sorted(graded) == sorted(expected)
+
+
+def _station_key(data: Path) -> dict[str, str]:
+    """Headers of a station key (DOCK-3) made in the data dir's database."""
+    services = build_services(_settings(data))
+    try:
+        token, _ = services.keys.create(
+            role="station",
+            name="dock 3",
+            created_by="tests",
+            station_id="DOCK-3",
+            read_point=READ_POINT,
+        )
+    finally:
+        services.close()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _killed_after_two_photos(judged: Path, stop: Callable[[int], None]) -> int:
+    """SIGKILL (through ``stop``) the process grading once the double has judged two photos;
+    how many it had judged by then (at least two)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_lines(judged)) < 2:
+        time.sleep(0.05)
+    stop(signal.SIGKILL)
+    before = len(_lines(judged))
+    assert before >= 2, "killed before it graded anything"
+    return before
+
+
+def _inspected_epcs(data: Path) -> list[str]:
+    """The EPC of every inspection event on the data dir's ledger, in ledger order."""
     services = build_services(_settings(data))
     try:
         ledger = services.ledger
-        graded = [
+        return [
             e.body["event"]["epcList"][0]
             for e in (ledger.entry(i) for i in range(ledger.size()))
             if e.body.get("event", {}).get("bizStep") == "inspecting"
         ]
     finally:
         services.close()
-    expected = [
-        f"urn:epc:id:sgtin:4000001.012345.{s + i}" for s, n in sizes.items() for i in range(n)
-    ]
-    assert sorted(graded) == sorted(expected)
 
 
 def _lines(path: Path) -> list[str]:

@@ -19,12 +19,20 @@ from typing import Any
 
 import httpx
 
-from api.services import build_services
-from tests.api.test_station_recovery import _batch, _free_port, _lines, _settings, _Slow, _wait
+from tests.api.test_station_recovery import (
+    _batch,
+    _free_port,
+    _inspected_epcs,
+    _killed_after_two_photos,
+    _lines,
+    _settings,
+    _Slow,
+    _station_key,
+    _wait,
+)
 from tests.api.test_stations import BROKER
 
 REPO = Path(__file__).resolve().parents[2]
-READ_POINT = "urn:epc:id:sgln:4000002.00003.0"
 
 
 def serve(data: Path, port: int, queue: str) -> None:
@@ -97,16 +105,7 @@ def test_a_worker_killed_mid_batch_leaves_it_to_another_which_grades_each_item_o
     tmp_path: Path,
 ) -> None:
     data = tmp_path / "var"
-    services = build_services(_settings(data))
-    token, _ = services.keys.create(
-        role="station",
-        name="dock 3",
-        created_by="tests",
-        station_id="DOCK-3",
-        read_point=READ_POINT,
-    )
-    services.close()
-    station = {"Authorization": f"Bearer {token}"}
+    station = _station_key(data)
     queue = f"fp-recovery-{os.getpid()}-{time.monotonic_ns()}"
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -122,12 +121,7 @@ def test_a_worker_killed_mid_batch_leaves_it_to_another_which_grades_each_item_o
         resp = httpx.post(f"{base}/v1/stations/batches", headers=station, data=form, files=files)
         assert resp.status_code == 202, resp.text
         judged = data / "judged.log"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(_lines(judged)) < 2:
-            time.sleep(0.05)
-        first.stop(signal.SIGKILL)
-        before = len(_lines(judged))
-        assert 2 <= before < n, "killed mid-batch"
+        assert _killed_after_two_photos(judged, first.stop) < n, "killed mid-batch"
 
         second = _Proc(data, "worker-2", "work", str(data), queue, "0")
         workers.append(second)
@@ -144,16 +138,7 @@ def test_a_worker_killed_mid_batch_leaves_it_to_another_which_grades_each_item_o
     # being judged at the kill is judged again).
     assert len(_lines(judged)) <= n + 1
     assert "grade_batch" in second.log_path.read_text()  # the batch went to the second worker
-    services = build_services(_settings(data))
-    try:
-        ledger = services.ledger
-        graded = [
-            e.body["event"]["epcList"][0]
-            for e in (ledger.entry(i) for i in range(ledger.size()))
-            if e.body.get("event", {}).get("bizStep") == "inspecting"
-        ]
-    finally:
-        services.close()
+    graded = _inspected_epcs(data)
     assert sorted(graded) == sorted(f"urn:epc:id:sgtin:4000001.012345.{5000 + i}" for i in range(n))
 
 
